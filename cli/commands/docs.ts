@@ -1,0 +1,32 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { configMarkdown, spliceDocs } from '../../common/docs.js';
+import { metricsMarkdown } from '../../common/metrics.js';
+import { WarmerConfigSchema } from '../../warmer/config.js';
+import { WARMER_METRICS } from '../../warmer/metrics.js';
+
+/** Every generated README section, by marker name. */
+export function renderDocs(): Record<string, string> {
+  return {
+    'warmer-config': configMarkdown(WarmerConfigSchema),
+    'warmer-metrics': metricsMarkdown(WARMER_METRICS),
+  };
+}
+
+export function registerDocs(program: Command): void {
+  program
+    .command('docs')
+    .description('regenerate the config and metric tables in README.md from the definitions the code uses')
+    .option('--write', 'rewrite README.md (default: exit 1 if it is out of date)')
+    .option('--file <file>', 'the file to update', 'README.md')
+    .action((o: { write?: boolean; file: string }) => {
+      const text = readFileSync(o.file, 'utf8');
+      const next = spliceDocs(text, renderDocs());
+      if (next === text) return;
+      if (o.write) writeFileSync(o.file, next);
+      else {
+        process.stderr.write(`${o.file} is out of date; run: npm run docs\n`);
+        process.exitCode = 1;
+      }
+    });
+}

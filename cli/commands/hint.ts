@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import { createHinter, parseHostPort } from '@hearth/api-hook';
+
+const collect = (value: string, previous: string[]): string[] => {
+  try {
+    parseHostPort(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return [...previous, value];
+};
+
+interface HintOpts {
+  to: string[];
+  viewer?: string;
+  colo?: string;
+  keyId?: string;
+  keyFile?: string;
+}
+
+export function registerHint(program: Command): void {
+  program
+    .command('hint')
+    .description('send one warm hint, as an API server would (signed when given a key)')
+    .argument('<paths...>', 'image paths, e.g. /photos/1/2_b.jpg')
+    .option('--to <host:port>', 'warmer address; repeat for several (paths are spread by consistent hashing)', collect, [])
+    .option('--viewer <ip>', "the viewer's IP address")
+    .option('--colo <name>', 'a colo name, instead of --viewer')
+    .option('--key-id <id>', 'HMAC key id')
+    .option('--key-file <file>', 'file holding the HMAC secret (or set HEARTH_HINT_KEY)')
+    .action(async (paths: string[], o: HintOpts) => {
+      const warmers = o.to.length > 0 ? o.to : ['127.0.0.1:4950'];
+      if ((o.viewer === undefined) === (o.colo === undefined)) throw new InvalidArgumentError('give exactly one of --viewer or --colo');
+      const key = o.keyFile ? readFileSync(o.keyFile, 'utf8').trim() : process.env.HEARTH_HINT_KEY;
+      if ((o.keyId === undefined) !== (key === undefined)) throw new InvalidArgumentError('--key-id needs a key (--key-file or HEARTH_HINT_KEY), and a key needs --key-id');
+      const errors: string[] = [];
+      const hinter = createHinter({ warmers, keyId: o.keyId, key, onError: (e) => errors.push(e.message) });
+      hinter.hint(o.viewer !== undefined ? { paths, viewer: o.viewer } : { paths, colo: o.colo as string });
+      await hinter.close();
+      const s = hinter.stats();
+      process.stdout.write(`${JSON.stringify({ warmers, ...s })}\n`);
+      for (const e of errors) process.stderr.write(`hearth hint: ${e}\n`);
+      const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
+      if (s.sendErrors > 0 || dropped > 0 || s.datagrams === 0) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ValidationError } from '../common/schema.js';
+import { registerDocs } from './commands/docs.js';
+import { registerHint } from './commands/hint.js';
+import { registerWarmer } from './commands/warmer.js';
+
+const program = new Command('hearth')
+  .description('Hearth: warm hints, regional caches, resize and compression tiers')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerWarmer(program);
+registerHint(program);
+registerDocs(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof ValidationError) {
+    process.stderr.write(`hearth: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`hearth: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}

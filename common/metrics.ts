@@ -1,0 +1,50 @@
+/**
+ * Metric definitions are data: one table per component builds that component's
+ * registry and generates its README table, so the two cannot drift.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface MetricDef {
+  readonly type: 'counter' | 'gauge' | 'histogram';
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames?: readonly string[];
+  readonly buckets?: readonly number[];
+}
+
+type Instance<D extends MetricDef> = D['type'] extends 'counter'
+  ? Counter<string>
+  : D['type'] extends 'gauge'
+    ? Gauge<string>
+    : Histogram<string>;
+
+export type Metrics<Defs extends Record<string, MetricDef>> = { [K in keyof Defs]: Instance<Defs[K]> };
+
+/** A fresh registry per instance (never the global one), with Node's process metrics. */
+export function createRegistry(defaultLabels?: Record<string, string>): Registry {
+  const registry = new Registry();
+  if (defaultLabels) registry.setDefaultLabels(defaultLabels);
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+export function createMetrics<Defs extends Record<string, MetricDef>>(defs: Defs, registry: Registry): Metrics<Defs> {
+  const out: Record<string, unknown> = {};
+  for (const [key, d] of Object.entries(defs)) {
+    const base = { name: d.name, help: d.help, labelNames: [...(d.labelNames ?? [])], registers: [registry] };
+    out[key] =
+      d.type === 'counter'
+        ? new Counter(base)
+        : d.type === 'gauge'
+          ? new Gauge(base)
+          : new Histogram({ ...base, buckets: [...(d.buckets ?? [])] });
+  }
+  return out as Metrics<Defs>;
+}
+
+export function metricsMarkdown(defs: Record<string, MetricDef>): string {
+  const rows = Object.values(defs).map(
+    (d) => `| \`${d.name}\` | ${d.type} | ${(d.labelNames ?? []).map((l) => `\`${l}\``).join(', ')} | ${d.help} |`,
+  );
+  return ['| metric | type | labels | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}

@@ -1,0 +1,91 @@
+import type { MetricDef } from '../common/metrics.js';
+
+/** Why a hint or a path did not become a push. Every reason is a metric label. */
+export const DROP_REASONS = [
+  'invalid',
+  'signature',
+  'stale',
+  'future',
+  'forbidden',
+  'no_colo',
+  'duplicate',
+  'overload',
+  'colo_down',
+  'shutdown',
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/** Reasons that drop a whole datagram (the others drop single paths). */
+export const DATAGRAM_DROP_REASONS = ['invalid', 'signature', 'stale', 'future', 'no_colo'] as const satisfies readonly DropReason[];
+
+export const WARMER_METRICS = {
+  datagrams: {
+    type: 'counter',
+    name: 'hearth_warmer_datagrams_received_total',
+    help: 'UDP datagrams received, valid or not.',
+  },
+  paths: {
+    type: 'counter',
+    name: 'hearth_warmer_paths_received_total',
+    help: 'Paths in schema-valid hints.',
+  },
+  datagramsDropped: {
+    type: 'counter',
+    name: 'hearth_warmer_datagrams_dropped_total',
+    help: 'Whole datagrams dropped, by reason (invalid, signature, stale, future, no_colo).',
+    labelNames: ['reason'],
+  },
+  pathsDropped: {
+    type: 'counter',
+    name: 'hearth_warmer_paths_dropped_total',
+    help: 'Paths that did not become a push, by reason; a dropped datagram counts all its paths (an invalid one none).',
+    labelNames: ['reason'],
+  },
+  enqueued: {
+    type: 'counter',
+    name: 'hearth_warmer_pushes_enqueued_total',
+    help: 'Pushes accepted into the queue.',
+    labelNames: ['colo'],
+  },
+  pushes: {
+    type: 'counter',
+    name: 'hearth_warmer_pushes_total',
+    help: 'Pushes finished, by colo and outcome: the cache\'s X-Cache-Status lowercased (hit, miss, expired, ...), else the HTTP status class (2xx, 4xx, 5xx), or error.',
+    labelNames: ['colo', 'outcome'],
+  },
+  pushDuration: {
+    type: 'histogram',
+    name: 'hearth_warmer_push_duration_seconds',
+    help: 'Time from dispatch to the end of the push response, by colo.',
+    labelNames: ['colo'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  },
+  hintAge: {
+    type: 'histogram',
+    name: 'hearth_warmer_hint_age_seconds',
+    help: 'Age of authentic hints at receipt (warmer clock minus the hint\'s ts; negative ages count as 0).',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+  },
+  queueDepth: {
+    type: 'gauge',
+    name: 'hearth_warmer_queue_depth',
+    help: 'Pushes waiting for a slot.',
+  },
+  inFlight: {
+    type: 'gauge',
+    name: 'hearth_warmer_pushes_in_flight',
+    help: 'Pushes under way, by colo.',
+    labelNames: ['colo'],
+  },
+  breakerOpen: {
+    type: 'gauge',
+    name: 'hearth_warmer_breaker_open',
+    help: '1 while a colo\'s circuit breaker is open (its pushes dropped as colo_down), else 0.',
+    labelNames: ['colo'],
+  },
+  dedupEntries: {
+    type: 'gauge',
+    name: 'hearth_warmer_dedup_entries',
+    help: '(colo, path) pairs remembered as pushed or under way.',
+  },
+} as const satisfies Record<string, MetricDef>;

@@ -1,0 +1,257 @@
+/**
+ * The warmer daemon: UDP ingest → validate → filter (stale, duplicate, forbidden) →
+ * route → push, with its HTTP side for `/metrics` and `/healthz`.
+ */
+import dgram from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import { isIP } from 'node:net';
+import type { Server } from 'node:http';
+import type { Counter, Registry } from 'prom-client';
+import { LogSampler, createLogger, type Logger } from '../common/logger.js';
+import { createMetrics, createRegistry, type Metrics } from '../common/metrics.js';
+import { closeServer, listen } from '../common/http-util.js';
+import { ColoRouter, type Colo } from './colo-router.js';
+import { perColoConcurrency, type WarmerConfig } from './config.js';
+import { Dedup } from './dedup.js';
+import { parseHint } from './hint.js';
+import { DROP_REASONS, WARMER_METRICS, type DropReason } from './metrics.js';
+import { PathPolicy } from './path-policy.js';
+import { PushScheduler, type PushJob } from './push-scheduler.js';
+import { Pusher, type PushReport } from './pusher.js';
+import { SignatureVerifier } from './signature.js';
+import { createStatusServer } from './status-server.js';
+
+export interface WarmerOptions {
+  /** Epoch-millisecond clock for hint ages, dedup TTLs and push deadlines (default Date.now). */
+  now?: () => number;
+  logger?: Logger;
+  registry?: Registry;
+}
+
+export interface WarmerAddresses {
+  udp: AddressInfo;
+  http: AddressInfo;
+}
+
+/** Drops that say something about the sender's honesty are worth a warning; the rest are routine. */
+const WARN_REASONS: ReadonlySet<DropReason> = new Set(['signature', 'forbidden']);
+
+/** Pre-bound label children (prom-client's Counter.Internal). */
+type Inc = { inc(n?: number): void };
+type Children = Record<DropReason, Inc>;
+
+export class Warmer {
+  readonly registry: Registry;
+  readonly metrics: Metrics<typeof WARMER_METRICS>;
+  private readonly log: Logger;
+  private readonly sampler: LogSampler;
+  private readonly now: () => number;
+  private readonly router: ColoRouter;
+  private readonly policy: PathPolicy;
+  private readonly verifier: SignatureVerifier;
+  private readonly dedup: Dedup;
+  private readonly pusher: Pusher;
+  private readonly scheduler: PushScheduler;
+  private readonly dgDropped: Children;
+  private readonly pathDropped: Children;
+  private readonly pushOutcome = new Map<string, Inc>();
+  private socket: dgram.Socket | undefined;
+  private server: Server | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly config: WarmerConfig,
+    opts: WarmerOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.log = opts.logger ?? createLogger('warmer', config.log.level);
+    this.sampler = new LogSampler(config.log.samplePerSecond);
+    this.registry = opts.registry ?? createRegistry();
+    this.metrics = createMetrics(WARMER_METRICS, this.registry);
+    // Pre-bound label children keep label hashing off the per-datagram path.
+    const bind = (c: Counter<string>): Children =>
+      Object.fromEntries(DROP_REASONS.map((r) => [r, c.labels(r)])) as unknown as Children;
+    this.dgDropped = bind(this.metrics.datagramsDropped);
+    this.pathDropped = bind(this.metrics.pathsDropped);
+    this.router = new ColoRouter(config.colos, config.defaultColo);
+    for (const colo of this.router.colos) this.metrics.breakerOpen.labels(colo.name).set(0);
+    this.policy = new PathPolicy(config.allowPaths);
+    this.verifier = new SignatureVerifier(config.keys);
+    this.dedup = new Dedup({ max: config.dedup.max, ttlMs: config.dedup.ttlMs, now: this.now });
+    this.pusher = new Pusher({
+      proxy: config.proxy,
+      method: config.push.method,
+      connections: config.push.concurrency,
+      timeoutMs: config.push.timeoutMs,
+    });
+    this.scheduler = new PushScheduler({
+      colos: this.router.colos,
+      concurrency: config.push.concurrency,
+      perColoConcurrency: perColoConcurrency(config),
+      queueMax: config.push.queueMax,
+      breakerFailures: config.push.breakerFailures,
+      breakerCooldownMs: config.push.breakerCooldownMs,
+      now: this.now,
+      run: (job) => this.pusher.push(job.colo, job.path),
+      onSettled: (job, result) => this.settled(job, result as PushReport),
+      onDropped: (job, reason) => {
+        this.dedup.release(job.colo.name, job.path);
+        this.dropPath(reason, job.colo.name, job.path);
+      },
+      onBreaker: (colo, open) => {
+        this.metrics.breakerOpen.labels(colo.name).set(open ? 1 : 0);
+        this.log[open ? 'warn' : 'info']({ colo: colo.name }, open ? 'colo circuit breaker open' : 'colo circuit breaker closed');
+      },
+    });
+  }
+
+  async start(): Promise<WarmerAddresses> {
+    const { udp, http } = this.config;
+    const socket = dgram.createSocket({ type: isIP(udp.host) === 6 ? 'udp6' : 'udp4', recvBufferSize: udp.recvBufferBytes });
+    socket.on('message', (msg) => this.handleDatagram(msg));
+    socket.on('error', (err) => this.log.error({ err }, 'udp socket error'));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(udp.port, udp.host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    this.socket = socket;
+    this.server = createStatusServer(this.registry, () => this.refreshGauges());
+    await listen(this.server, http.port, http.host);
+    const addresses = { udp: socket.address(), http: this.server.address() as AddressInfo };
+    const recvBuffer = socket.getRecvBufferSize();
+    this.log.info(
+      { udp: `${addresses.udp.address}:${addresses.udp.port}`, http: `${addresses.http.address}:${addresses.http.port}`, recvBuffer, proxy: this.config.proxy, colos: this.router.colos.map((c) => c.name) },
+      'warmer listening',
+    );
+    if (recvBuffer < udp.recvBufferBytes) {
+      this.log.warn({ asked: udp.recvBufferBytes, got: recvBuffer }, 'UDP receive buffer smaller than configured; raise net.core.rmem_max');
+    }
+    return addresses;
+  }
+
+  /** Gauges that are cheaper to read at scrape time than to keep current per event. */
+  private refreshGauges(): Record<string, unknown> {
+    this.metrics.queueDepth.set(this.scheduler.depth);
+    this.metrics.dedupEntries.set(this.dedup.size);
+    for (const colo of this.router.colos) {
+      this.metrics.inFlight.labels(colo.name).set(this.scheduler.inFlightFor(colo));
+      this.metrics.breakerOpen.labels(colo.name).set(this.scheduler.isOpen(colo) ? 1 : 0);
+    }
+    return { queueDepth: this.scheduler.depth, inFlight: this.scheduler.inFlight, stopping: this.stopping !== undefined };
+  }
+
+  /** One datagram in; never throws. */
+  handleDatagram(buf: Buffer): void {
+    try {
+      this.ingest(buf);
+    } catch (err) {
+      // A bug must cost one hint, not the daemon.
+      this.dgDropped.invalid.inc();
+      if (this.sampler.admit('internal') !== undefined) this.log.error({ err }, 'hint handling failed');
+    }
+  }
+
+  private ingest(buf: Buffer): void {
+    this.metrics.datagrams.inc();
+    const hint = parseHint(buf);
+    if (!hint) return this.dropDatagram('invalid', 0, { bytes: buf.length });
+    const n = hint.paths.length;
+    this.metrics.paths.inc(n);
+    if (this.verifier.required) {
+      const verdict = this.verifier.verify(buf, hint.kid, hint.sig);
+      if (verdict !== 'ok') return this.dropDatagram('signature', n, { verdict, kid: hint.kid });
+    }
+    const now = this.now();
+    const age = now - hint.ts;
+    if (age > this.config.ttlMs) return this.dropDatagram('stale', n, { ageMs: age });
+    if (-age > this.config.futureMs) return this.dropDatagram('future', n, { aheadMs: -age });
+    this.metrics.hintAge.observe(age > 0 ? age / 1000 : 0);
+
+    let colo: Colo | null | undefined;
+    if ('colo' in hint) colo = this.router.byColoName(hint.colo);
+    else {
+      colo = this.router.route(hint.viewer);
+      if (colo === null) return this.dropDatagram('invalid', n, { field: 'viewer' });
+    }
+    if (!colo) return this.dropDatagram('no_colo', n, {});
+
+    const deadline = hint.ts + this.config.ttlMs;
+    for (const path of hint.paths) {
+      if (!this.policy.allows(path)) {
+        this.dropPath('forbidden', colo.name);
+        continue;
+      }
+      if (!this.dedup.claim(colo.name, path)) {
+        this.pathDropped.duplicate.inc();
+        continue;
+      }
+      const verdict = this.scheduler.enqueue({ colo, path, deadline });
+      if (verdict === 'queued') this.metrics.enqueued.labels(colo.name).inc();
+      else {
+        this.dedup.release(colo.name, path);
+        this.dropPath(verdict, colo.name, path);
+      }
+    }
+  }
+
+  private dropDatagram(reason: DropReason, paths: number, fields: Record<string, unknown>): void {
+    this.dgDropped[reason].inc();
+    if (paths > 0) this.pathDropped[reason].inc(paths);
+    const suppressed = this.sampler.admit(reason);
+    if (suppressed !== undefined) {
+      this.log[WARN_REASONS.has(reason) ? 'warn' : 'debug']({ reason, paths, suppressed, ...fields }, 'hint dropped');
+    }
+  }
+
+  /** `path` is logged only once it passed the path policy, so a log line never carries raw datagram text. */
+  private dropPath(reason: DropReason, colo: string, path?: string): void {
+    this.pathDropped[reason].inc();
+    const suppressed = this.sampler.admit(reason);
+    if (suppressed !== undefined) {
+      this.log[WARN_REASONS.has(reason) ? 'warn' : 'debug']({ reason, colo, path, suppressed }, 'path dropped');
+    }
+  }
+
+  private settled(job: PushJob, r: PushReport): void {
+    const key = `${job.colo.index} ${r.outcome}`;
+    let counter = this.pushOutcome.get(key);
+    if (!counter) {
+      counter = this.metrics.pushes.labels(job.colo.name, r.outcome);
+      this.pushOutcome.set(key, counter);
+    }
+    counter.inc();
+    this.metrics.pushDuration.labels(job.colo.name).observe(r.seconds);
+    if (!r.ok) {
+      // Not warmed: forget it so a later hint may try again.
+      this.dedup.release(job.colo.name, job.path);
+      const suppressed = this.sampler.admit(`push_${r.outcome}`);
+      if (suppressed !== undefined) {
+        this.log.warn({ colo: job.colo.name, path: job.path, outcome: r.outcome, status: r.status, code: r.errorCode, suppressed }, 'push failed');
+      }
+    }
+  }
+
+  /** Graceful: stop ingest, let pushes in flight finish within shutdownGraceMs, close pools. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket) await new Promise<void>((r) => socket.close(() => r()));
+    const { abandoned } = await this.scheduler.close(this.config.shutdownGraceMs);
+    if (abandoned > 0) {
+      this.log.warn({ abandoned }, 'pushes still in flight at the end of the grace period; abandoning them');
+      await this.pusher.destroy();
+    } else {
+      await this.pusher.close();
+    }
+    if (this.server) await closeServer(this.server);
+    this.log.info('warmer stopped');
+  }
+}
