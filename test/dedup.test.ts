@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { Dedup } from '../warmer/dedup.js';
+
+describe('dedup of (colo, path) with an injected clock', () => {
+  let t = 1_000_000;
+  const now = (): number => t;
+
+  it('claims a pair once, per colo', () => {
+    const d = new Dedup({ max: 100, ttlMs: 1000, now });
+    assert.equal(d.claim('sin', '/a'), true);
+    assert.equal(d.claim('sin', '/a'), false);
+    assert.equal(d.claim('ams', '/a'), true);
+  });
+
+  it('forgets a pair after its TTL, without real waiting', () => {
+    const d = new Dedup({ max: 100, ttlMs: 1000, now });
+    d.claim('sin', '/a');
+    t += 999;
+    assert.equal(d.claim('sin', '/a'), false);
+    t += 2;
+    assert.equal(d.claim('sin', '/a'), true);
+  });
+
+  it('release lets a failed push be tried again', () => {
+    const d = new Dedup({ max: 100, ttlMs: 1000, now });
+    d.claim('sin', '/a');
+    d.release('sin', '/a');
+    assert.equal(d.claim('sin', '/a'), true);
+  });
+
+  it('stays within max, evicting the least recently seen', () => {
+    const d = new Dedup({ max: 3, ttlMs: 1e9, now });
+    for (const p of ['/1', '/2', '/3', '/4']) d.claim('sin', p);
+    assert.equal(d.size, 3);
+    assert.equal(d.claim('sin', '/1'), true, '/1 was evicted');
+  });
+});
