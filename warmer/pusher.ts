@@ -54,6 +54,9 @@ export class Pusher {
         method: this.method,
         path,
         headers: { host: colo.host, 'user-agent': this.userAgent, 'x-hearth-warm': '1' },
+        // undici closes the connection after every HEAD by default (nodejs/undici#258, for
+        // servers that wrongly send a HEAD body). nginx does not, and keep-alive is the point.
+        reset: false,
       });
       // Drain so the connection goes back to the pool (a HEAD has no body to drain).
       await res.body.dump({ limit: Number.MAX_SAFE_INTEGER });

@@ -118,7 +118,10 @@ export class Warmer {
       });
     });
     this.socket = socket;
-    this.server = createStatusServer(this.registry, () => this.refreshGauges());
+    this.server = createStatusServer(this.registry, {
+      refresh: () => this.refreshGauges(),
+      health: () => ({ queueDepth: this.scheduler.depth, inFlight: this.scheduler.inFlight, stopping: this.stopping !== undefined }),
+    });
     await listen(this.server, http.port, http.host);
     const addresses = { udp: socket.address(), http: this.server.address() as AddressInfo };
     const recvBuffer = socket.getRecvBufferSize();
@@ -133,14 +136,13 @@ export class Warmer {
   }
 
   /** Gauges that are cheaper to read at scrape time than to keep current per event. */
-  private refreshGauges(): Record<string, unknown> {
+  private refreshGauges(): void {
     this.metrics.queueDepth.set(this.scheduler.depth);
     this.metrics.dedupEntries.set(this.dedup.size);
     for (const colo of this.router.colos) {
       this.metrics.inFlight.labels(colo.name).set(this.scheduler.inFlightFor(colo));
       this.metrics.breakerOpen.labels(colo.name).set(this.scheduler.isOpen(colo) ? 1 : 0);
     }
-    return { queueDepth: this.scheduler.depth, inFlight: this.scheduler.inFlight, stopping: this.stopping !== undefined };
   }
 
   /** One datagram in; never throws. */

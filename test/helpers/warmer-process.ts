@@ -36,11 +36,20 @@ export async function startWarmer(config: Record<string, unknown>): Promise<Warm
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         log.push(line);
-        const rec = JSON.parse(line) as { msg?: string; udp?: string; http?: string };
+        let rec: { msg?: string; udp?: string; http?: string };
+        try {
+          rec = JSON.parse(line) as typeof rec;
+        } catch {
+          continue;
+        }
         if (rec.msg === 'warmer listening' && rec.udp && rec.http) resolve({ udp: rec.udp, http: rec.http });
       }
     });
     void exited.then((code) => reject(new Error(`warmer exited with ${code} before listening: ${stderr}`)));
+    setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`warmer did not log "warmer listening" within 10 s (log level must be info or lower): ${stderr}`));
+    }, 10_000).unref();
   });
   return {
     child,
