@@ -23,6 +23,10 @@ export async function startWarmer(config: Record<string, unknown>): Promise<Warm
   const file = join(dir, 'warmer.json');
   writeFileSync(file, JSON.stringify({ udp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, ...config }));
   const child = spawn(process.execPath, [HEARTH_CLI, 'warmer', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Pass or fail, a test run must not leave a warmer behind.
+  const reap = (): void => void child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   const log: string[] = [];
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
