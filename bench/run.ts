@@ -1,0 +1,20 @@
+/**
+ * `npm run bench [-- name ...]`: runs the named benchmarks (default: all). Each ends
+ * with one line of JSON holding its figures, for scripts.
+ */
+import { benchWarmer } from './warmer.js';
+
+const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
+  warmer: benchWarmer,
+};
+
+const names = process.argv.slice(2);
+const unknown = names.filter((n) => !(n in BENCHES));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}\n`);
+  process.exit(2);
+}
+for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {
+  const figures = await (BENCHES[name] as () => Promise<Record<string, unknown>>)();
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
