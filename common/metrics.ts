@@ -48,3 +48,24 @@ export function metricsMarkdown(defs: Record<string, MetricDef>): string {
   );
   return ['| metric | type | labels | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
+
+/**
+ * A counter for paths taken hundreds of thousands of times a second: adds to a plain
+ * number, and hands the total to prom-client (whose `inc` hashes labels on every call)
+ * when `flush` runs, just before each scrape.
+ */
+export class Tally {
+  private pending = 0;
+
+  constructor(private readonly target: { inc(n: number): void }) {}
+
+  add(n = 1): void {
+    this.pending += n;
+  }
+
+  flush(): void {
+    if (this.pending === 0) return;
+    this.target.inc(this.pending);
+    this.pending = 0;
+  }
+}

@@ -24,7 +24,7 @@ function harness(over: Partial<SchedulerOptions> = {}) {
     onDropped: (job, reason) => dropped.push([job.path, reason]),
     ...over,
   });
-  const job = (colo: Colo, path: string, deadline = 1e12): PushJob => ({ colo, path, deadline });
+  const job = (colo: Colo, path: string, deadline = 1e12): [Colo, string, number] => [colo, path, deadline];
   const tick = () => new Promise((r) => setImmediate(r));
   return {
     s, pending, dropped, settled, job, tick,
@@ -42,35 +42,35 @@ const FAIL: PushResult = { ok: false, failure: true };
 describe('push scheduler', () => {
   it('bounds concurrency overall and per colo', () => {
     const h = harness();
-    for (let i = 0; i < 5; i++) h.s.enqueue(h.job(sin, `/s${i}`));
+    for (let i = 0; i < 5; i++) h.s.enqueue(...h.job(sin, `/s${i}`));
     assert.equal(h.s.inFlight, 2, 'sin is capped at 2');
-    for (let i = 0; i < 5; i++) h.s.enqueue(h.job(ams, `/a${i}`));
+    for (let i = 0; i < 5; i++) h.s.enqueue(...h.job(ams, `/a${i}`));
     assert.equal(h.s.inFlight, 4);
     assert.equal(h.s.depth, 6);
   });
 
   it('sheds load beyond queueMax as overload instead of growing', () => {
     const h = harness({ concurrency: 1, perColoConcurrency: 1, queueMax: 3 });
-    const verdicts = Array.from({ length: 6 }, (_, i) => h.s.enqueue(h.job(sin, `/${i}`)));
+    const verdicts = Array.from({ length: 6 }, (_, i) => h.s.enqueue(...h.job(sin, `/${i}`)));
     assert.deepEqual(verdicts, ['queued', 'queued', 'queued', 'queued', 'overload', 'overload']);
     assert.equal(h.s.depth, 3);
   });
 
   it('makes room by shedding stale pushes before refusing new ones', () => {
     const h = harness({ concurrency: 1, perColoConcurrency: 1, queueMax: 2 });
-    h.s.enqueue(h.job(sin, '/busy'));
-    h.s.enqueue(h.job(sin, '/old1', 1100));
-    h.s.enqueue(h.job(sin, '/old2', 1100));
+    h.s.enqueue(...h.job(sin, '/busy'));
+    h.s.enqueue(...h.job(sin, '/old1', 1100));
+    h.s.enqueue(...h.job(sin, '/old2', 1100));
     h.advance(200);
-    assert.equal(h.s.enqueue(h.job(sin, '/new', 5000)), 'queued');
+    assert.equal(h.s.enqueue(...h.job(sin, '/new', 5000)), 'queued');
     assert.deepEqual(h.dropped, [['/old1', 'stale'], ['/old2', 'stale']]);
   });
 
   it('drops a queued push whose hint expired before dispatch', async () => {
     const h = harness({ concurrency: 1, perColoConcurrency: 1 });
-    h.s.enqueue(h.job(sin, '/first'));
-    h.s.enqueue(h.job(sin, '/expires', 1050));
-    h.s.enqueue(h.job(sin, '/fresh', 5000));
+    h.s.enqueue(...h.job(sin, '/first'));
+    h.s.enqueue(...h.job(sin, '/expires', 1050));
+    h.s.enqueue(...h.job(sin, '/fresh', 5000));
     h.advance(100);
     await h.complete(0, OK);
     assert.deepEqual(h.dropped, [['/expires', 'stale']]);
@@ -79,24 +79,24 @@ describe('push scheduler', () => {
 
   it('a stuck colo does not starve the other', () => {
     const h = harness();
-    for (let i = 0; i < 8; i++) h.s.enqueue(h.job(sin, `/s${i}`));
-    h.s.enqueue(h.job(ams, '/a0'));
+    for (let i = 0; i < 8; i++) h.s.enqueue(...h.job(sin, `/s${i}`));
+    h.s.enqueue(...h.job(ams, '/a0'));
     assert.ok(h.pending.some((p) => p.job.colo === ams), 'ams dispatched while sin is full');
   });
 
   it('opens the breaker after consecutive failures, refuses fast, probes after cooldown, recovers', async () => {
     const h = harness({ perColoConcurrency: 1 });
-    for (let i = 0; i < 5; i++) h.s.enqueue(h.job(sin, `/s${i}`));
+    for (let i = 0; i < 5; i++) h.s.enqueue(...h.job(sin, `/s${i}`));
     await h.complete(0, FAIL);
     await h.complete(0, FAIL);
     await h.complete(0, FAIL);
     assert.ok(h.s.isOpen(sin));
     assert.deepEqual(h.dropped.map(([, r]) => r), ['colo_down', 'colo_down'], 'queued pushes shed at once');
-    assert.equal(h.s.enqueue(h.job(sin, '/refused')), 'colo_down');
-    assert.equal(h.s.enqueue(h.job(ams, '/a')), 'queued', 'other colo unaffected');
+    assert.equal(h.s.enqueue(...h.job(sin, '/refused')), 'colo_down');
+    assert.equal(h.s.enqueue(...h.job(ams, '/a')), 'queued', 'other colo unaffected');
     h.advance(600);
-    assert.equal(h.s.enqueue(h.job(sin, '/probe')), 'queued');
-    assert.equal(h.s.enqueue(h.job(sin, '/waits')), 'queued');
+    assert.equal(h.s.enqueue(...h.job(sin, '/probe')), 'queued');
+    assert.equal(h.s.enqueue(...h.job(sin, '/waits')), 'queued');
     assert.equal(h.pending.filter((p) => p.job.colo === sin).length, 1, 'one probe at a time');
     await h.complete(h.pending.findIndex((p) => p.job.path === '/probe'), OK);
     assert.ok(!h.s.isOpen(sin));
@@ -105,25 +105,25 @@ describe('push scheduler', () => {
 
   it('a failed probe opens the breaker again', async () => {
     const h = harness({ perColoConcurrency: 1, breakerFailures: 1 });
-    h.s.enqueue(h.job(sin, '/x'));
+    h.s.enqueue(...h.job(sin, '/x'));
     await h.complete(0, FAIL);
     h.advance(600);
-    h.s.enqueue(h.job(sin, '/probe'));
+    h.s.enqueue(...h.job(sin, '/probe'));
     await h.complete(0, FAIL);
     assert.ok(h.s.isOpen(sin));
   });
 
   it('close drops the queue as shutdown and waits for in-flight pushes, bounded', async () => {
     const h = harness({ concurrency: 1, perColoConcurrency: 1 });
-    h.s.enqueue(h.job(sin, '/inflight'));
-    h.s.enqueue(h.job(sin, '/queued'));
+    h.s.enqueue(...h.job(sin, '/inflight'));
+    h.s.enqueue(...h.job(sin, '/queued'));
     const closing = h.s.close(5000);
     assert.deepEqual(h.dropped, [['/queued', 'shutdown']]);
-    assert.equal(h.s.enqueue(h.job(sin, '/late')), 'shutdown');
+    assert.equal(h.s.enqueue(...h.job(sin, '/late')), 'shutdown');
     await h.complete(0, OK);
     assert.deepEqual(await closing, { abandoned: 0 });
     const h2 = harness();
-    h2.s.enqueue(h2.job(sin, '/hangs'));
+    h2.s.enqueue(...h2.job(sin, '/hangs'));
     assert.deepEqual(await h2.s.close(10), { abandoned: 1 });
   });
 });

@@ -48,6 +48,7 @@ export async function launchWarmer(config: Record<string, unknown>, o: LaunchOpt
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  let startTimer: NodeJS.Timeout | undefined;
   const listening = await new Promise<{ udp: string; http: string }>((resolve, reject) => {
     let buf = '';
     child.stdout?.on('data', (d: Buffer) => {
@@ -67,11 +68,11 @@ export async function launchWarmer(config: Record<string, unknown>, o: LaunchOpt
       }
     });
     void exited.then((code) => reject(new Error(`warmer exited with ${code} before listening: ${stderr.trim()}`)));
-    setTimeout(() => {
+    startTimer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`warmer did not log "warmer listening" within the time limit (log level must be info or lower): ${stderr.trim()}`));
-    }, o.startTimeoutMs ?? 10_000).unref();
-  });
+    }, o.startTimeoutMs ?? 10_000);
+  }).finally(() => clearTimeout(startTimer));
   return {
     child,
     ...listening,

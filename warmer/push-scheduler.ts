@@ -81,18 +81,19 @@ export class PushScheduler {
     return lane !== undefined && lane.openUntil > this.o.now();
   }
 
-  /** Queues a push, or says why not. The caller has not been told of a drop when this returns a reason. */
-  enqueue(job: PushJob): 'queued' | SchedulerDropReason {
+  /** Queues a push, or says why not (and then `onDropped` is not called: the caller counts it). */
+  enqueue(colo: Colo, path: string, deadline: number): 'queued' | SchedulerDropReason {
     if (this.closing) return 'shutdown';
-    const lane = this.lanes[job.colo.index];
-    if (!lane) throw new RangeError(`unknown colo index ${job.colo.index}`);
+    const lane = this.lanes[colo.index];
+    if (!lane) throw new RangeError(`unknown colo index ${colo.index}`);
     const now = this.o.now();
     if (lane.openUntil > now) return 'colo_down';
     if (this.queued >= this.o.queueMax) {
       this.shedStale(now);
       if (this.queued >= this.o.queueMax) return 'overload';
     }
-    lane.queue.push(job);
+    // Allocated only once accepted: refusals under overload stay allocation-free.
+    lane.queue.push({ colo, path, deadline });
     this.queued++;
     this.pump();
     return 'queued';

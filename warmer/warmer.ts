@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import type { Server } from 'node:http';
 import type { Counter, Registry } from 'prom-client';
 import { LogSampler, createLogger, type Logger } from '../common/logger.js';
-import { createMetrics, createRegistry, type Metrics } from '../common/metrics.js';
+import { Tally, createMetrics, createRegistry, type Metrics } from '../common/metrics.js';
 import { closeServer, listen } from '../common/http-util.js';
 import { ColoRouter, type Colo } from './colo-router.js';
 import { perColoConcurrency, type WarmerConfig } from './config.js';
@@ -36,9 +36,7 @@ export interface WarmerAddresses {
 /** Drops that say something about the sender's honesty are worth a warning; the rest are routine. */
 const WARN_REASONS: ReadonlySet<DropReason> = new Set(['signature', 'forbidden']);
 
-/** Pre-bound label children (prom-client's Counter.Internal). */
-type Inc = { inc(n?: number): void };
-type Children = Record<DropReason, Inc>;
+type Tallies = Record<DropReason, Tally>;
 
 export class Warmer {
   readonly registry: Registry;
@@ -52,9 +50,13 @@ export class Warmer {
   private readonly dedup: Dedup;
   private readonly pusher: Pusher;
   private readonly scheduler: PushScheduler;
-  private readonly dgDropped: Children;
-  private readonly pathDropped: Children;
-  private readonly pushOutcome = new Map<string, Inc>();
+  private readonly tallies: Tally[] = [];
+  private readonly datagrams: Tally;
+  private readonly pathsReceived: Tally;
+  private readonly dgDropped: Tallies;
+  private readonly pathDropped: Tallies;
+  /** By colo index. */
+  private readonly enqueued: Tally[];
   private socket: dgram.Socket | undefined;
   private server: Server | undefined;
   private stopping: Promise<void> | undefined;
@@ -68,12 +70,20 @@ export class Warmer {
     this.sampler = new LogSampler(config.log.samplePerSecond);
     this.registry = opts.registry ?? createRegistry();
     this.metrics = createMetrics(WARMER_METRICS, this.registry);
-    // Pre-bound label children keep label hashing off the per-datagram path.
-    const bind = (c: Counter<string>): Children =>
-      Object.fromEntries(DROP_REASONS.map((r) => [r, c.labels(r)])) as unknown as Children;
-    this.dgDropped = bind(this.metrics.datagramsDropped);
-    this.pathDropped = bind(this.metrics.pathsDropped);
+    // Per-datagram counts are plain numbers, handed to prom-client at scrape time.
+    const tally = (target: { inc(n: number): void }): Tally => {
+      const t = new Tally(target);
+      this.tallies.push(t);
+      return t;
+    };
+    const byReason = (c: Counter<string>): Tallies =>
+      Object.fromEntries(DROP_REASONS.map((r) => [r, tally(c.labels(r))])) as Tallies;
+    this.datagrams = tally(this.metrics.datagrams);
+    this.pathsReceived = tally(this.metrics.paths);
+    this.dgDropped = byReason(this.metrics.datagramsDropped);
+    this.pathDropped = byReason(this.metrics.pathsDropped);
     this.router = new ColoRouter(config.colos, config.defaultColo);
+    this.enqueued = this.router.colos.map((c) => tally(this.metrics.enqueued.labels(c.name)));
     for (const colo of this.router.colos) this.metrics.breakerOpen.labels(colo.name).set(0);
     this.policy = new PathPolicy(config.allowPaths);
     this.verifier = new SignatureVerifier(config.keys);
@@ -119,7 +129,7 @@ export class Warmer {
     });
     this.socket = socket;
     this.server = createStatusServer(this.registry, {
-      refresh: () => this.refreshGauges(),
+      refresh: () => this.refreshMetrics(),
       health: () => ({ queueDepth: this.scheduler.depth, inFlight: this.scheduler.inFlight, stopping: this.stopping !== undefined }),
     });
     await listen(this.server, http.port, http.host);
@@ -135,8 +145,9 @@ export class Warmer {
     return addresses;
   }
 
-  /** Gauges that are cheaper to read at scrape time than to keep current per event. */
-  private refreshGauges(): void {
+  /** Brings tallies and scrape-time gauges up to date; runs before each scrape. */
+  private refreshMetrics(): void {
+    for (const t of this.tallies) t.flush();
     this.metrics.queueDepth.set(this.scheduler.depth);
     this.metrics.dedupEntries.set(this.dedup.size);
     for (const colo of this.router.colos) {
@@ -151,17 +162,17 @@ export class Warmer {
       this.ingest(buf);
     } catch (err) {
       // A bug must cost one hint, not the daemon.
-      this.dgDropped.invalid.inc();
+      this.dgDropped.invalid.add();
       if (this.sampler.admit('internal') !== undefined) this.log.error({ err }, 'hint handling failed');
     }
   }
 
   private ingest(buf: Buffer): void {
-    this.metrics.datagrams.inc();
+    this.datagrams.add();
     const hint = parseHint(buf);
     if (!hint) return this.dropDatagram('invalid', 0, { bytes: buf.length });
     const n = hint.paths.length;
-    this.metrics.paths.inc(n);
+    this.pathsReceived.add(n);
     if (this.verifier.required) {
       const verdict = this.verifier.verify(buf, hint.kid, hint.sig);
       if (verdict !== 'ok') return this.dropDatagram('signature', n, { verdict, kid: hint.kid });
@@ -187,11 +198,11 @@ export class Warmer {
         continue;
       }
       if (!this.dedup.claim(colo.name, path)) {
-        this.pathDropped.duplicate.inc();
+        this.pathDropped.duplicate.add();
         continue;
       }
-      const verdict = this.scheduler.enqueue({ colo, path, deadline });
-      if (verdict === 'queued') this.metrics.enqueued.labels(colo.name).inc();
+      const verdict = this.scheduler.enqueue(colo, path, deadline);
+      if (verdict === 'queued') this.enqueued[colo.index]?.add();
       else {
         this.dedup.release(colo.name, path);
         this.dropPath(verdict, colo.name, path);
@@ -200,31 +211,25 @@ export class Warmer {
   }
 
   private dropDatagram(reason: DropReason, paths: number, fields: Record<string, unknown>): void {
-    this.dgDropped[reason].inc();
-    if (paths > 0) this.pathDropped[reason].inc(paths);
+    this.dgDropped[reason].add();
+    if (paths > 0) this.pathDropped[reason].add(paths);
+    const level = WARN_REASONS.has(reason) ? 'warn' : 'debug';
+    if (!this.log.isLevelEnabled(level)) return;
     const suppressed = this.sampler.admit(reason);
-    if (suppressed !== undefined) {
-      this.log[WARN_REASONS.has(reason) ? 'warn' : 'debug']({ reason, paths, suppressed, ...fields }, 'hint dropped');
-    }
+    if (suppressed !== undefined) this.log[level]({ reason, paths, suppressed, ...fields }, 'hint dropped');
   }
 
   /** `path` is logged only once it passed the path policy, so a log line never carries raw datagram text. */
   private dropPath(reason: DropReason, colo: string, path?: string): void {
-    this.pathDropped[reason].inc();
+    this.pathDropped[reason].add();
+    const level = WARN_REASONS.has(reason) ? 'warn' : 'debug';
+    if (!this.log.isLevelEnabled(level)) return;
     const suppressed = this.sampler.admit(reason);
-    if (suppressed !== undefined) {
-      this.log[WARN_REASONS.has(reason) ? 'warn' : 'debug']({ reason, colo, path, suppressed }, 'path dropped');
-    }
+    if (suppressed !== undefined) this.log[level]({ reason, colo, path, suppressed }, 'path dropped');
   }
 
   private settled(job: PushJob, r: PushReport): void {
-    const key = `${job.colo.index} ${r.outcome}`;
-    let counter = this.pushOutcome.get(key);
-    if (!counter) {
-      counter = this.metrics.pushes.labels(job.colo.name, r.outcome);
-      this.pushOutcome.set(key, counter);
-    }
-    counter.inc();
+    this.metrics.pushes.labels(job.colo.name, r.outcome).inc();
     this.metrics.pushDuration.labels(job.colo.name).observe(r.seconds);
     if (!r.ok) {
       // Not warmed: forget it so a later hint may try again.

@@ -53,8 +53,15 @@ interface WarmerSocket {
   readonly address: string;
   readonly socket: dgram.Socket;
   connected: boolean;
-  pending: Buffer[];
+  /**
+   * Datagrams not yet sent, unsigned and as strings: signing and encoding happen at
+   * flush, off the caller's request path (send encodes strings anyway).
+   */
+  pending: string[];
 }
+
+/** Printable ASCII without `"` or `\`: JSON needs no escaping and bytes equal length. */
+const PLAIN = /^[ !#-[\]-~]*$/;
 
 export function parseHostPort(address: string): { host: string; port: number } {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(address);
@@ -200,8 +207,9 @@ class UdpHinter implements Hinter {
         this.counters.dropped.invalid++;
         continue;
       }
-      const s = JSON.stringify(p);
-      const bytes = Buffer.byteLength(s);
+      const plain = PLAIN.test(p);
+      const s = plain ? `"${p}"` : JSON.stringify(p);
+      const bytes = plain ? s.length : Buffer.byteLength(s);
       if (bytes > budget) {
         this.counters.dropped.path_too_long++;
         continue;
@@ -228,9 +236,7 @@ class UdpHinter implements Hinter {
       this.counters.dropped.overflow++;
       return;
     }
-    let s = headerAndPaths + this.trailer;
-    s = this.key === undefined ? s + '}' : `${s}${SIG_MEMBER}${computeSignature(this.key, s)}"}`;
-    w.pending.push(Buffer.from(s));
+    w.pending.push(headerAndPaths + this.trailer);
     this.pendingCount++;
     this.schedule();
   }
@@ -247,9 +253,10 @@ class UdpHinter implements Hinter {
       const batch = w.pending;
       w.pending = [];
       this.pendingCount -= batch.length;
-      for (const buf of batch) {
+      for (const unsigned of batch) {
         try {
-          w.socket.send(buf, this.onSent);
+          const datagram = this.key === undefined ? `${unsigned}}` : `${unsigned}${SIG_MEMBER}${computeSignature(this.key, unsigned)}"}`;
+          w.socket.send(datagram, this.onSent);
           this.counters.datagrams++;
         } catch (err) {
           this.counters.sendErrors++;
