@@ -4,10 +4,11 @@
  * 20-path hints; beside it, the same search against a bare node:dgram counter (the
  * baseline: Node's own UDP ceiling here). Then api-hook's cost per hint().
  *
- * Pushes go to a proxy address nobody listens on, with the breaker set to stay open
- * after the first failure: every accepted path runs the whole ingest path (parse,
- * HMAC, age, route, policy, dedup claim, enqueue) and none costs an HTTP request, so
- * the figure is ingest capacity. Push capacity is a property of the proxy tier.
+ * Pushes go to a proxy that accepts connections and never answers, with one push
+ * slot: the queue stays full, and each new path is claimed in dedup and queued while
+ * the oldest (stale) one is shed and released. So every path runs the whole ingest
+ * path (parse, HMAC, age, route, policy, dedup, queue) and none costs an HTTP
+ * request: the figure is ingest capacity. Push capacity belongs to the proxy tier.
  */
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -44,22 +45,34 @@ interface Receiver {
   stop(): Promise<void>;
 }
 
-async function closedPort(): Promise<number> {
-  const srv = createServer();
+/** A TCP server that accepts and never answers: the one push in flight never ends. */
+async function silentProxy(): Promise<{ url: string; close(): void }> {
+  const sockets = new Set<import('node:net').Socket>();
+  const srv = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+  });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close() {
+      for (const s of sockets) s.destroy();
+      srv.close();
+    },
+  };
 }
 
 async function warmerReceiver(signed: boolean): Promise<Receiver & { process: WarmerProcess }> {
+  const proxy = await silentProxy();
   const w = await launchWarmer({
     ttlMs: 50,
     keys: signed ? { [KEY_ID]: KEY } : {},
     allowPaths: '^/photos/[0-9]+/[0-9A-Za-z_]+\\.jpg$',
-    proxy: `http://127.0.0.1:${await closedPort()}`,
+    proxy: proxy.url,
     colos: [{ name: 'sin', host: 'cache-sin.hearth.local', cidrs: ['10.0.0.0/8'] }],
-    push: { breakerFailures: 1, breakerCooldownMs: 3_600_000, timeoutMs: 200 },
+    push: { concurrency: 1, queueMax: 10_000, timeoutMs: 600_000 },
+    shutdownGraceMs: 0,
     log: { level: 'info', samplePerSecond: 1 },
   });
   return {
@@ -71,6 +84,7 @@ async function warmerReceiver(signed: boolean): Promise<Receiver & { process: Wa
     },
     async stop() {
       await w.stop();
+      proxy.close();
     },
   };
 }

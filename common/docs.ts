@@ -35,6 +35,10 @@ export function configMarkdown(schema: TSchema): string {
       }
       const def = child.default !== undefined ? `\`${JSON.stringify(child.default)}\`` : required.includes(name) ? '**required**' : '(none)';
       rows.push(`| \`${field}\` | ${typeOf(child)} | ${def} | ${(child.description ?? '').replace(/\|/g, '\\|')} |`);
+      // Arrays of objects: one row per member of an item, as `field[].member`.
+      if (child.type === 'array' && child.items?.properties) {
+        walk(child.items, `${field}[].`, (child.items as { required?: string[] }).required ?? []);
+      }
     }
   };
   walk(schema as SchemaNode, '', (schema as { required?: string[] }).required ?? []);

@@ -93,6 +93,8 @@ describe('push scheduler', () => {
     assert.ok(h.s.isOpen(sin));
     assert.deepEqual(h.dropped.map(([, r]) => r), ['colo_down', 'colo_down'], 'queued pushes shed at once');
     assert.equal(h.s.enqueue(...h.job(sin, '/refused')), 'colo_down');
+    assert.equal(h.s.refusal(sin), 'colo_down', 'known before any per-path work');
+    assert.equal(h.s.refusal(ams), undefined);
     assert.equal(h.s.enqueue(...h.job(ams, '/a')), 'queued', 'other colo unaffected');
     h.advance(600);
     assert.equal(h.s.enqueue(...h.job(sin, '/probe')), 'queued');

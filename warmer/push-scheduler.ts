@@ -81,6 +81,17 @@ export class PushScheduler {
     return lane !== undefined && lane.openUntil > this.o.now();
   }
 
+  /**
+   * Refusals knowable before any per-path work: the colo's breaker is open, or the
+   * scheduler is closing. Asking first keeps a dead colo's paths out of dedup, where
+   * claiming and releasing them would evict other colos' entries.
+   */
+  refusal(colo: Colo): SchedulerDropReason | undefined {
+    if (this.closing) return 'shutdown';
+    const lane = this.lanes[colo.index];
+    return lane !== undefined && lane.openUntil > this.o.now() ? 'colo_down' : undefined;
+  }
+
   /** Queues a push, or says why not (and then `onDropped` is not called: the caller counts it). */
   enqueue(colo: Colo, path: string, deadline: number): 'queued' | SchedulerDropReason {
     if (this.closing) return 'shutdown';

@@ -192,9 +192,14 @@ export class Warmer {
     if (!colo) return this.dropDatagram('no_colo', n, {});
 
     const deadline = hint.ts + this.config.ttlMs;
+    const refused = this.scheduler.refusal(colo);
     for (const path of hint.paths) {
       if (!this.policy.allows(path)) {
         this.dropPath('forbidden', colo.name);
+        continue;
+      }
+      if (refused) {
+        this.dropPath(refused, colo.name, path);
         continue;
       }
       if (!this.dedup.claim(colo.name, path)) {
