@@ -154,10 +154,15 @@ async function search(rx: Receiver, target: Trial['target'], pathsPerHint: numbe
   const trials: Trial[] = [];
   let failures = 0;
   for (const [i, rate] of ladder.entries()) {
-    const t = await trial(rx, target, pathsPerHint, rate, runBase + i);
-    trials.push(t);
-    process.stderr.write(`  ${target} ${pathsPerHint}-path @ ${rate}/s: lost ${t.lost}, stale ${t.stale}, sender lag ${t.senderLagMs} ms ${t.pass ? 'ok' : 'FAIL'}\n`);
-    failures = t.pass ? 0 : failures + 1;
+    // One retry per rate: a single 50 ms hiccup anywhere on a 2-core machine fails a
+    // trial; both attempts are printed.
+    let t: Trial | undefined;
+    for (let attempt = 0; attempt < 2 && !t?.pass; attempt++) {
+      t = await trial(rx, target, pathsPerHint, rate, runBase + i * 2 + attempt);
+      trials.push(t);
+      process.stderr.write(`  ${target} ${pathsPerHint}-path @ ${rate}/s: lost ${t.lost}, stale ${t.stale}, sender lag ${t.senderLagMs} ms ${t.pass ? 'ok' : 'FAIL'}\n`);
+    }
+    failures = t?.pass ? 0 : failures + 1;
     if (failures === 2) break;
   }
   return trials;
@@ -224,17 +229,20 @@ export async function benchWarmer(): Promise<Record<string, unknown>> {
   const bare1 = await search(bare, 'bare', 1, ladder1, 1000);
   await bare.stop();
 
-  const w = await warmerReceiver(false);
-  const w1 = await search(w, 'warmer', 1, ladder1, 2000);
-  const w20 = await search(w, 'warmer', 20, ladder20, 3000);
-  await w.stop();
-  const pair = await twoWarmers();
-  const x2 = await search(pair, 'warmers-x2', 20, [40_000, 50_000, 60_000, 75_000], 6000);
-  await pair.stop();
-  const ws = await warmerReceiver(true);
-  const s1 = await search(ws, 'warmer-signed', 1, ladder1, 4000);
-  const s20 = await search(ws, 'warmer-signed', 20, ladder20, 5000);
-  await ws.stop();
+  // A fresh receiver per search: one search's overload must not weigh on the next.
+  const fresh = async (make: () => Promise<Receiver>, f: (rx: Receiver) => Promise<Trial[]>): Promise<Trial[]> => {
+    const rx = await make();
+    try {
+      return await f(rx);
+    } finally {
+      await rx.stop();
+    }
+  };
+  const w1 = await fresh(() => warmerReceiver(false), (rx) => search(rx, 'warmer', 1, ladder1, 2000));
+  const w20 = await fresh(() => warmerReceiver(false), (rx) => search(rx, 'warmer', 20, ladder20, 3000));
+  const x2 = await fresh(twoWarmers, (rx) => search(rx, 'warmers-x2', 20, [40_000, 50_000, 60_000, 75_000], 6000));
+  const s1 = await fresh(() => warmerReceiver(true), (rx) => search(rx, 'warmer-signed', 1, ladder1, 4000));
+  const s20 = await fresh(() => warmerReceiver(true), (rx) => search(rx, 'warmer-signed', 20, ladder20, 5000));
 
   const all = [...bare1, ...w1, ...w20, ...x2, ...s1, ...s20];
   process.stdout.write(`\n${table(all.map((t) => ({ ...t, pass: t.pass ? 'yes' : 'no' })))}\n`);

@@ -23,6 +23,8 @@ describe('warmer end to end (CLI process, real sockets)', function () {
     proxy = await startRecordingServer((req) => {
       // One path fails the first time, to show a failed push does not count as done.
       if (req.url && failOnce.delete(req.url)) return { status: 503 };
+      // A colo whose cache is down: the proxy answers 502 for it.
+      if (req.headers.host === 'cache-dead.hearth.local') return { status: 502 };
       return { status: 200, headers: { 'x-cache-status': 'MISS' } };
     });
     warmer = await startWarmer({
@@ -34,8 +36,9 @@ describe('warmer end to end (CLI process, real sockets)', function () {
       colos: [
         { name: 'sin', host: 'cache-sin.hearth.local', cidrs: ['10.1.0.0/16', '2001:db8:1::/48'] },
         { name: 'ams', host: 'cache-ams.hearth.local', cidrs: ['10.2.0.0/16'] },
+        { name: 'dead', host: 'cache-dead.hearth.local', cidrs: ['10.9.0.0/16'] },
       ],
-      push: { concurrency: 4, timeoutMs: 2000 },
+      push: { concurrency: 4, timeoutMs: 2000, breakerFailures: 3, breakerCooldownMs: 60000 },
     });
     hinter = createHinter({ warmers: [warmer.udp], keyId: 'k1', key: KEY });
   });
@@ -111,6 +114,20 @@ describe('warmer end to end (CLI process, real sockets)', function () {
     await waitMetric('hearth_warmer_pushes_total{colo="ams",outcome="5xx"}', 1);
     hinter.hint({ paths: [p(9, 1)], viewer: '10.2.0.1' });
     await until('retry', () => (pushesFor(p(9, 1)).length === 2 ? true : undefined));
+  });
+
+  it('a dead colo opens its breaker: its paths are refused at once as colo_down, without touching dedup, and other colos go on', async () => {
+    hinter.hint({ paths: [p(50, 1), p(50, 2), p(50, 3)], viewer: '10.9.0.1' });
+    await waitMetric('hearth_warmer_breaker_open{colo="dead"}', 1);
+    assert.equal(await metric('hearth_warmer_pushes_total{colo="dead",outcome="5xx"}'), 3);
+    const dedupBefore = await metric('hearth_warmer_dedup_entries');
+    const pushesBefore = proxy.requests.length;
+    hinter.hint({ paths: Array.from({ length: 40 }, (_, i) => p(51, i)), viewer: '10.9.0.1' });
+    hinter.hint({ paths: [p(52, 1)], viewer: '10.1.0.1' });
+    await waitMetric('hearth_warmer_paths_dropped_total{reason="colo_down"}', 40);
+    await until('the healthy colo pushed', () => (pushesFor(p(52, 1)).length === 1 ? true : undefined));
+    assert.equal(proxy.requests.length, pushesBefore + 1, 'nothing was sent to the dead colo');
+    assert.equal(await metric('hearth_warmer_dedup_entries'), dedupBefore + 1, 'only the healthy push was remembered');
   });
 
   it('keeps connections alive: far fewer connections than pushes', async () => {
