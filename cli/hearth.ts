@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ValidationError } from '../common/schema.js';
 import { registerDocs } from './commands/docs.js';
 import { registerHint } from './commands/hint.js';
+import { registerProxyConfig } from './commands/proxy-config.js';
 import { registerWarmer } from './commands/warmer.js';
 
 const program = new Command('hearth')
@@ -12,6 +13,7 @@ const program = new Command('hearth')
 
 registerWarmer(program);
 registerHint(program);
+registerProxyConfig(program);
 registerDocs(program);
 
 try {

@@ -1,0 +1,106 @@
+/** Runs one nginx instance from its own prefix directory: test, start, stop, status. */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { RenderedInstance } from './render.js';
+
+const run = promisify(execFile);
+
+export function nginxBinary(): string {
+  if (process.env.HEARTH_NGINX) return process.env.HEARTH_NGINX;
+  return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+}
+
+export class NginxError extends Error {
+  readonly code = 'HEARTH_ERR_NGINX';
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export class NginxInstance {
+  readonly conf: string;
+  readonly pidFile: string;
+  readonly errorLog: string;
+  readonly accessLog: string;
+
+  constructor(readonly inst: RenderedInstance) {
+    this.conf = join(inst.dir, 'nginx.conf');
+    this.pidFile = join(inst.dir, 'nginx.pid');
+    this.errorLog = join(inst.dir, 'logs', 'error.log');
+    this.accessLog = join(inst.dir, 'logs', 'access.log');
+  }
+
+  /** Writes the config and the directories it names. */
+  write(): void {
+    for (const d of ['logs', 'tmp', 'cache']) mkdirSync(join(this.inst.dir, d), { recursive: true });
+    writeFileSync(this.conf, this.inst.config);
+  }
+
+  private args(...extra: string[]): string[] {
+    return ['-p', this.inst.dir, '-c', this.conf, '-e', this.errorLog, ...extra];
+  }
+
+  /** `nginx -t`: throws with nginx's own message when the config is bad. */
+  async test(): Promise<void> {
+    try {
+      await run(nginxBinary(), this.args('-t', '-q'));
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new NginxError(`nginx -t failed for ${this.inst.name}: ${(e.stderr ?? e.message).trim()}`);
+    }
+  }
+
+  pid(): number | undefined {
+    try {
+      const pid = Number(readFileSync(this.pidFile, 'utf8').trim());
+      return pid > 0 && alive(pid) ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Starts the master (daemonised); resolves once its pid file names a live process. */
+  async start(): Promise<number> {
+    const running = this.pid();
+    if (running) return running;
+    try {
+      await run(nginxBinary(), this.args());
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new NginxError(`nginx ${this.inst.name} did not start: ${(e.stderr ?? e.message).trim()}`);
+    }
+    for (let i = 0; i < 100; i++) {
+      const pid = this.pid();
+      if (pid) return pid;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new NginxError(`nginx ${this.inst.name} wrote no pid file; see ${this.errorLog}`);
+  }
+
+  /** Graceful stop (QUIT), then TERM and KILL if it lingers; only the pid this instance wrote. */
+  async stop(timeoutMs = 5000): Promise<void> {
+    const pid = this.pid();
+    if (!pid) return;
+    const signals: NodeJS.Signals[] = ['SIGQUIT', 'SIGTERM', 'SIGKILL'];
+    for (const sig of signals) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        return;
+      }
+      const end = Date.now() + timeoutMs / signals.length;
+      while (Date.now() < end) {
+        if (!alive(pid)) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+}

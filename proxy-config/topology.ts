@@ -1,0 +1,167 @@
+/**
+ * The topology file: origin, colos with their cache nodes, the keep-alive proxy and
+ * the warmer's sockets. nginx configs and the warmer's config are both rendered from
+ * it, so they cannot disagree about hosts, ports or colos.
+ */
+import { readFileSync } from 'node:fs';
+import { Type, type Static } from '@sinclair/typebox';
+import ipaddr from 'ipaddr.js';
+import { ValidationError, Validator } from '../common/schema.js';
+import { COLO_NAME } from '../warmer/config.js';
+
+const HOSTNAME = '^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$';
+const ADDRESS = '^(\\d{1,3}(\\.\\d{1,3}){3}|\\[[0-9a-fA-F:]+\\]):\\d{1,5}$';
+const SIZE = '^[0-9]+[kmg]?$';
+const DURATION = '^[0-9]+(ms|s|m|h|d)$';
+
+const Address = (description: string, def?: string) => Type.String({ pattern: ADDRESS, description, ...(def ? { default: def } : {}) });
+
+const Colo = Type.Object(
+  {
+    name: Type.String({ pattern: COLO_NAME, description: 'colo name (metrics, logs, hints)' }),
+    host: Type.String({ pattern: HOSTNAME, description: 'the Host pushes carry; the proxy routes it to this colo\'s cache nodes' }),
+    viewerHosts: Type.Array(Type.String({ pattern: HOSTNAME }), { default: [], description: 'viewer-facing host names served by this colo (the proxy routes them too)' }),
+    cidrs: Type.Array(Type.String(), { default: [], description: 'viewer networks of this colo' }),
+    nodes: Type.Array(Address('a cache node, ip:port'), { minItems: 1, maxItems: 64, description: 'cache nodes; several are spread by `hash $uri consistent`' }),
+    cache: Type.Object(
+      {
+        maxSize: Type.String({ pattern: SIZE, default: '1g', description: 'proxy_cache_path max_size per node' }),
+        inactive: Type.String({ pattern: DURATION, default: '7d', description: 'evict objects not requested for this long' }),
+        valid: Type.String({ pattern: DURATION, default: '7d', description: 'how long a 200 stays fresh' }),
+        notFoundValid: Type.String({ pattern: DURATION, default: '10s', description: 'how long a 404 is cached (bounded negative caching)' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const TopologySchema = Type.Object(
+  {
+    origin: Type.Object(
+      {
+        listen: Address('the origin front (nginx, static files from the store)', '127.0.0.1:8081'),
+        root: Type.String({ minLength: 1, description: 'the store: absolute directory served as the image namespace' }),
+        upstream: Type.Optional(Address('where caches fetch misses (default: `listen`); point it at a latency injector to simulate distance')),
+      },
+      { additionalProperties: false },
+    ),
+    proxy: Type.Object(
+      {
+        listen: Address('the keep-alive proxy the warmer pushes through', '127.0.0.1:8080'),
+        keepalive: Type.Integer({ minimum: 1, maximum: 4096, default: 64, description: 'idle keep-alive connections per colo upstream' }),
+        tls: Type.Boolean({ default: false, description: 'TLS from the proxy to the caches (local CA made by `hearth proxy-config certs`)' }),
+        certDir: Type.Optional(Type.String({ description: 'where ca.pem, cache.pem and cache.key are (required when tls is on)' })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    colos: Type.Array(Colo, { minItems: 1, maxItems: 64 }),
+    defaultColo: Type.Optional(Type.String({ pattern: COLO_NAME, description: 'colo for viewers in no colo\'s CIDRs' })),
+    warmer: Type.Object(
+      {
+        udp: Address('warmer UDP', '127.0.0.1:4950'),
+        http: Address('warmer /metrics', '127.0.0.1:9464'),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    nginxUser: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_-]*$', description: 'user nginx workers run as when started as root (default: root for the local stack)' })),
+  },
+  { additionalProperties: false },
+);
+
+export type Topology = Static<typeof TopologySchema>;
+export type ColoTopology = Topology['colos'][number];
+
+const validator = new Validator(TopologySchema, 'topology');
+
+export function splitAddress(a: string): { host: string; port: number } {
+  const i = a.lastIndexOf(':');
+  return { host: a.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(a.slice(i + 1)) };
+}
+
+function semanticProblems(t: Topology): string[] {
+  const problems: string[] = [];
+  const listens = new Map<string, string>();
+  const claim = (field: string, addr: string): void => {
+    const { host, port } = splitAddress(addr);
+    if (!ipaddr.isValid(host)) problems.push(`${field}: not an IP address (got ${JSON.stringify(addr)})`);
+    if (port < 1 || port > 65535) problems.push(`${field}: port out of range (got ${JSON.stringify(addr)})`);
+    const other = listens.get(addr);
+    if (other) problems.push(`${field}: ${addr} is already used by ${other}`);
+    listens.set(addr, field);
+  };
+  claim('origin.listen', t.origin.listen);
+  claim('proxy.listen', t.proxy.listen);
+  if (!t.origin.root.startsWith('/')) problems.push(`origin.root: must be an absolute path (got ${JSON.stringify(t.origin.root)})`);
+  const names = new Set<string>();
+  const hosts = new Set<string>();
+  t.colos.forEach((c, i) => {
+    if (names.has(c.name)) problems.push(`colos[${i}].name: duplicate colo name ${JSON.stringify(c.name)}`);
+    names.add(c.name);
+    for (const [j, h] of [c.host, ...c.viewerHosts].entries()) {
+      if (hosts.has(h)) problems.push(`colos[${i}].${j === 0 ? 'host' : `viewerHosts[${j - 1}]`}: host ${JSON.stringify(h)} names two colos`);
+      hosts.add(h);
+    }
+    c.nodes.forEach((n, j) => claim(`colos[${i}].nodes[${j}]`, n));
+    c.cidrs.forEach((cidr, j) => {
+      try {
+        ipaddr.parseCIDR(cidr);
+      } catch {
+        problems.push(`colos[${i}].cidrs[${j}]: not a CIDR (got ${JSON.stringify(cidr)})`);
+      }
+    });
+  });
+  if (t.defaultColo !== undefined && !names.has(t.defaultColo)) problems.push(`defaultColo: names no colo (got ${JSON.stringify(t.defaultColo)})`);
+  if (t.proxy.tls && !t.proxy.certDir) problems.push('proxy.certDir: required when proxy.tls is true');
+  return problems;
+}
+
+export function parseTopology(raw: unknown, what = 'topology'): Topology {
+  let t: Topology;
+  try {
+    t = validator.parse(raw);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new ValidationError(what, err.problems);
+    throw err;
+  }
+  const problems = semanticProblems(t);
+  if (problems.length > 0) throw new ValidationError(what, problems);
+  return t;
+}
+
+export function loadTopology(file: string): Topology {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ValidationError(`topology ${file}`, [(err as Error).message]);
+  }
+  return parseTopology(raw, `topology ${file}`);
+}
+
+/** The local stack of the design brief: two colos of one cache node each. */
+export function defaultTopology(root: string): Topology {
+  return parseTopology({
+    origin: { listen: '127.0.0.1:8081', root },
+    proxy: { listen: '127.0.0.1:8080', keepalive: 64 },
+    colos: [
+      { name: 'sin', host: 'cache-sin.hearth.local', viewerHosts: ['img-sin.hearth.local'], cidrs: ['10.1.0.0/16'], nodes: ['127.0.0.1:8101'] },
+      { name: 'ams', host: 'cache-ams.hearth.local', viewerHosts: ['img-ams.hearth.local'], cidrs: ['10.2.0.0/16', '2001:db8::/32'], nodes: ['127.0.0.1:8102'] },
+    ],
+    defaultColo: 'ams',
+    warmer: { udp: '127.0.0.1:4950', http: '127.0.0.1:9464' },
+  });
+}
+
+/** The warmer's config v1, derived from the topology. */
+export function warmerConfigFor(t: Topology): Record<string, unknown> {
+  const udp = splitAddress(t.warmer.udp);
+  const http = splitAddress(t.warmer.http);
+  return {
+    udp,
+    http,
+    proxy: `http://${t.proxy.listen}`,
+    colos: t.colos.map((c) => ({ name: c.name, host: c.host, cidrs: c.cidrs })),
+    ...(t.defaultColo ? { defaultColo: t.defaultColo } : {}),
+  };
+}
