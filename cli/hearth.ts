@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ValidationError } from '../common/schema.js';
+import { registerCorpus } from './commands/corpus.js';
 import { registerDocs } from './commands/docs.js';
 import { registerHint } from './commands/hint.js';
 import { registerProxyConfig } from './commands/proxy-config.js';
+import { registerStack } from './commands/stack.js';
 import { registerWarmer } from './commands/warmer.js';
 
 const program = new Command('hearth')
@@ -14,6 +16,8 @@ const program = new Command('hearth')
 registerWarmer(program);
 registerHint(program);
 registerProxyConfig(program);
+registerStack(program);
+registerCorpus(program);
 registerDocs(program);
 
 try {

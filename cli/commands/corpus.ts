@@ -1,0 +1,25 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { buildCorpus, findJpegs } from '../../corpus/build.js';
+
+export function registerCorpus(program: Command): void {
+  program
+    .command('corpus')
+    .description('build the store of real photographs for the local stack (cached)')
+    .requiredOption('--src <dir...>', 'directories searched for source JPEGs')
+    .requiredOption('-o, --out <dir>', 'the store to build')
+    .option('--ids-per-photo <n>', 'distinct images made from each photo', (v) => Number.parseInt(v, 10), 40)
+    .action(async (o: { src: string[]; out: string; idsPerPhoto: number }) => {
+      const sources = o.src.flatMap((d) => findJpegs(resolve(d)));
+      if (sources.length === 0) throw new Error(`no JPEGs under ${o.src.join(', ')}`);
+      const m = await buildCorpus({
+        sources,
+        out: resolve(o.out),
+        idsPerPhoto: o.idsPerPhoto,
+        onProgress: (done, total) => {
+          if (done % 50 === 0 || done === total) process.stderr.write(`corpus: ${done}/${total} images\n`);
+        },
+      });
+      process.stdout.write(`${JSON.stringify({ root: resolve(o.out), photos: m.sources.length, images: m.sources.length * m.idsPerPhoto, paths: m.paths.length })}\n`);
+    });
+}

@@ -1,0 +1,45 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { defaultTopology, loadTopology } from '../../proxy-config/topology.js';
+import { Stack, formatStatus } from '../../stack/stack.js';
+
+const DEFAULT_STATE = process.env.HEARTH_STATE_DIR ?? '.state/stack';
+const DEFAULT_CORPUS = process.env.HEARTH_CORPUS ?? '.cache/corpus';
+
+interface StackOpts {
+  state: string;
+  topology?: string;
+  json?: boolean;
+}
+
+function open(o: StackOpts, forUp: boolean): Stack | undefined {
+  const state = resolve(o.state);
+  if (o.topology) return new Stack(state, loadTopology(o.topology));
+  return Stack.load(state) ?? (forUp ? new Stack(state, defaultTopology(resolve(DEFAULT_CORPUS))) : undefined);
+}
+
+export function registerStack(program: Command): void {
+  const cmd = program.command('stack').description('the local stack: origin, regional caches, keep-alive proxy (nginx) and warmer on 127.0.0.1');
+  const common = (c: Command): Command =>
+    c.option('--state <dir>', 'state directory (configs, pids, logs, caches)', DEFAULT_STATE).option('-t, --topology <file>', 'topology (default: two colos, the design brief\'s ports)');
+  common(cmd.command('up').description('start what is not running (idempotent)'))
+    .option('--json', 'print status as JSON')
+    .action(async (o: StackOpts) => {
+      const s = await (open(o, true) as Stack).up();
+      process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : formatStatus(s));
+    });
+  common(cmd.command('down').description('stop what `up` started')).action(async (o: StackOpts) => {
+    await open(o, false)?.down();
+  });
+  common(cmd.command('status').description('what runs where'))
+    .option('--json', 'machine-readable')
+    .action((o: StackOpts) => {
+      const stack = open(o, false);
+      if (!stack) {
+        process.stdout.write(o.json ? '{"running":false}\n' : `no stack in ${resolve(o.state)}; start one with: hearth stack up\n`);
+        return;
+      }
+      const s = stack.status();
+      process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : formatStatus(s));
+    });
+}

@@ -1,0 +1,163 @@
+/**
+ * The local stack: origin front, regional caches and keep-alive proxy (each its own
+ * nginx with its own prefix under the state directory) and the warmer, all from one
+ * topology. `up` is idempotent, `down` stops only what `up` started (by the pid files
+ * in the state directory), `status` says what runs where.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NginxInstance } from '../proxy-config/nginx.js';
+import { ensureCerts } from '../proxy-config/certs.js';
+import { renderAll } from '../proxy-config/render.js';
+import { parseTopology, warmerConfigFor, type Topology } from '../proxy-config/topology.js';
+import { HEARTH_CLI } from '../warmer/launch.js';
+
+export interface StackStatus {
+  stateDir: string;
+  warmer: { udp: string; http: string; pid: number | null; running: boolean };
+  proxy: { address: string; pid: number | null; running: boolean; tls: boolean };
+  origin: { address: string; root: string; pid: number | null; running: boolean };
+  colos: { name: string; cache: string[]; host: string; pushHost: string; cidrs: string[]; running: boolean[] }[];
+  logs: string;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export class Stack {
+  readonly topology: Topology;
+  private readonly nginx: NginxInstance[];
+
+  constructor(
+    readonly stateDir: string,
+    topology: Topology,
+  ) {
+    this.topology = topology;
+    this.nginx = renderAll(topology, join(stateDir, 'nginx')).map((i) => new NginxInstance(i));
+  }
+
+  /** The stack recorded in a state directory by an earlier `up`, if any. */
+  static load(stateDir: string): Stack | undefined {
+    const file = join(stateDir, 'topology.json');
+    if (!existsSync(file)) return undefined;
+    return new Stack(stateDir, parseTopology(JSON.parse(readFileSync(file, 'utf8')), file));
+  }
+
+  private get warmerPidFile(): string {
+    return join(this.stateDir, 'warmer', 'warmer.pid');
+  }
+
+  warmerPid(): number | undefined {
+    try {
+      const pid = Number(readFileSync(this.warmerPidFile, 'utf8'));
+      return pid > 0 && alive(pid) ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async up(): Promise<StackStatus> {
+    mkdirSync(this.stateDir, { recursive: true });
+    const recorded = Stack.load(this.stateDir);
+    if (recorded && JSON.stringify(recorded.topology) !== JSON.stringify(this.topology) && recorded.anyRunning()) {
+      throw new Error(`a different stack is running from ${this.stateDir}; run \`hearth stack down\` first`);
+    }
+    writeFileSync(join(this.stateDir, 'topology.json'), JSON.stringify(this.topology, null, 2));
+    if (this.topology.proxy.tls && this.topology.proxy.certDir) await ensureCerts(this.topology, this.topology.proxy.certDir);
+    for (const n of this.nginx) {
+      n.write();
+      await n.test();
+    }
+    // Backends first, so the proxy never routes to a cache that is not there yet.
+    for (const n of this.nginx) await n.start();
+    await this.startWarmer();
+    return this.status();
+  }
+
+  private anyRunning(): boolean {
+    return this.warmerPid() !== undefined || this.nginx.some((n) => n.pid() !== undefined);
+  }
+
+  private async startWarmer(): Promise<void> {
+    if (this.warmerPid()) return;
+    const dir = join(this.stateDir, 'warmer');
+    mkdirSync(dir, { recursive: true });
+    const config = join(dir, 'warmer.json');
+    writeFileSync(config, JSON.stringify(warmerConfigFor(this.topology), null, 2));
+    const log = openSync(join(dir, 'warmer.log'), 'a');
+    const child = spawn(process.execPath, [HEARTH_CLI, 'warmer', '--config', config], { detached: true, stdio: ['ignore', log, log] });
+    closeSync(log);
+    child.unref();
+    writeFileSync(this.warmerPidFile, String(child.pid));
+    const health = `http://${this.topology.warmer.http}/healthz`;
+    for (let i = 0; i < 200; i++) {
+      if (child.exitCode !== null) break;
+      try {
+        if ((await fetch(health)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`the warmer did not come up; see ${join(dir, 'warmer.log')}`);
+  }
+
+  async down(): Promise<void> {
+    const pid = this.warmerPid();
+    if (pid) {
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 300 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    rmSync(this.warmerPidFile, { force: true });
+    // The proxy first, then the caches, then the origin: the reverse of up.
+    for (const n of [...this.nginx].reverse()) await n.stop();
+  }
+
+  status(): StackStatus {
+    const t = this.topology;
+    const byName = new Map(this.nginx.map((n) => [n.inst.name, n]));
+    const pidOf = (name: string): number | null => byName.get(name)?.pid() ?? null;
+    const warmerPid = this.warmerPid() ?? null;
+    return {
+      stateDir: this.stateDir,
+      warmer: { udp: t.warmer.udp, http: t.warmer.http, pid: warmerPid, running: warmerPid !== null },
+      proxy: { address: t.proxy.listen, pid: pidOf('proxy'), running: pidOf('proxy') !== null, tls: t.proxy.tls },
+      origin: { address: t.origin.listen, root: t.origin.root, pid: pidOf('origin'), running: pidOf('origin') !== null },
+      colos: t.colos.map((c) => ({
+        name: c.name,
+        cache: c.nodes,
+        host: c.viewerHosts[0] ?? c.host,
+        pushHost: c.host,
+        cidrs: c.cidrs,
+        running: this.nginx.filter((n) => n.inst.colo === c.name).map((n) => n.pid() !== undefined),
+      })),
+      logs: this.stateDir,
+    };
+  }
+
+  /** The nginx instances, for tests and tools that read their access logs. */
+  instances(): readonly NginxInstance[] {
+    return this.nginx;
+  }
+}
+
+export function formatStatus(s: StackStatus): string {
+  const mark = (up: boolean): string => (up ? 'up  ' : 'DOWN');
+  const lines = [
+    `state: ${s.stateDir}`,
+    `${mark(s.warmer.running)} warmer   udp ${s.warmer.udp}  metrics http://${s.warmer.http}/metrics`,
+    `${mark(s.proxy.running)} proxy    ${s.proxy.address}${s.proxy.tls ? ' (TLS to caches)' : ''}`,
+    ...s.colos.flatMap((c) => c.cache.map((addr, i) => `${mark(c.running[i] ?? false)} cache    ${c.name}  ${addr}  Host: ${c.host} (push: ${c.pushHost})  viewers ${c.cidrs.join(', ') || '-'}`)),
+    `${mark(s.origin.running)} origin   ${s.origin.address}  root ${s.origin.root}`,
+    `logs: ${s.logs}/nginx/<instance>/logs/access.log (JSON, with cache status and timings), ${s.logs}/warmer/warmer.log`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
