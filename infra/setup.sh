@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent setup for a fresh machine: Node packages and the TypeScript build.
+# Idempotent setup for a fresh machine: Debian packages (nginx, openssl), npm packages,
+# the TypeScript build, and the corpus of real photographs for the local stack.
 # Safe to run before every command; it does only what is missing or out of date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,21 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 20 ]; then
   log "Node.js >= 20 is required (found $(node --version))"; exit 1
+fi
+
+# Debian packages. A policy-rc.d that forbids service starts keeps the package's own
+# nginx from starting on port 80: Hearth runs its nginx instances itself.
+apt_missing=()
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || apt_missing+=(nginx)
+command -v openssl >/dev/null || apt_missing+=(openssl)
+if [ "${#apt_missing[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${apt_missing[*]}"
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; made_policy=1; fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+  [ "$made_policy" = 1 ] && rm -f "$policy"
 fi
 
 # npm ci only when the lockfile changed since the last install.
@@ -23,3 +39,26 @@ fi
 log "building (tsc -b)"
 npx --no-install tsc -b
 chmod +x dist/cli/hearth.js
+
+# Real photographs from Debian packages (see test/fixtures/photos/LICENSE.md and the
+# packages' copyright files), unpacked, never installed.
+photos=.cache/photos
+if [ ! -f "$photos/.done" ]; then
+  log "fetching photographs (mate-backgrounds, plasma-workspace-wallpapers)"
+  mkdir -p "$photos/debs"
+  (cd "$photos/debs" && apt-get download mate-backgrounds plasma-workspace-wallpapers 2>/dev/null \
+     || { apt-get update -qq && apt-get download mate-backgrounds plasma-workspace-wallpapers; })
+  for deb in "$photos"/debs/*.deb; do dpkg-deb -x "$deb" "$photos/x"; done
+  mkdir -p "$photos/src"
+  cp "$photos"/x/usr/share/backgrounds/mate/nature/*.jpg "$photos/src/"
+  for d in "$photos"/x/usr/share/wallpapers/*/contents/images; do
+    [ -f "$d/2560x1600.jpg" ] && cp "$d/2560x1600.jpg" "$photos/src/$(basename "$(dirname "$(dirname "$d")")").jpg"
+  done
+  mkdir -p "$photos/licenses"
+  cp "$photos"/x/usr/share/doc/*/copyright "$photos/licenses/" 2>/dev/null || true
+  rm -rf "$photos/debs" "$photos/x"
+  touch "$photos/.done"
+fi
+
+# The store the local stack's origin serves (cached by its manifest).
+node dist/cli/hearth.js corpus --src "$photos/src" --out .cache/corpus --ids-per-photo "${HEARTH_CORPUS_IDS:-25}" >/dev/null

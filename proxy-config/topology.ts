@@ -61,6 +61,10 @@ export const TopologySchema = Type.Object(
       {
         udp: Address('warmer UDP', '127.0.0.1:4950'),
         http: Address('warmer /metrics', '127.0.0.1:9464'),
+        settings: Type.Record(Type.String(), Type.Unknown(), {
+          default: {},
+          description: 'more warmer config v1 members (keys, ttlMs, push, ...), validated by the warmer at start',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -158,6 +162,7 @@ export function warmerConfigFor(t: Topology): Record<string, unknown> {
   const udp = splitAddress(t.warmer.udp);
   const http = splitAddress(t.warmer.http);
   return {
+    ...t.warmer.settings,
     udp,
     http,
     proxy: `http://${t.proxy.listen}`,

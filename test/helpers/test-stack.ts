@@ -1,0 +1,97 @@
+/**
+ * One real stack (origin, caches, proxy as nginx processes, and the warmer) shared by
+ * every test that needs it, on free ports and a temporary state directory, serving a
+ * small store built from the fixture photographs. Stopped when the run ends.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildCorpus, findJpegs, type CorpusManifest } from '../../corpus/build.js';
+import { parseTopology, type Topology } from '../../proxy-config/topology.js';
+import { Stack } from '../../stack/stack.js';
+
+export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/photos', import.meta.url));
+
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<import('node:net').Server>((r) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => r(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export interface TestStack {
+  stack: Stack;
+  topology: Topology;
+  corpus: CorpusManifest;
+  root: string;
+  dir: string;
+}
+
+let shared: Promise<TestStack> | undefined;
+
+export function testStack(): Promise<TestStack> {
+  shared ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-stack-'));
+    const root = join(dir, 'store');
+    const corpus = await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: 10 });
+    const [origin, proxy, sin, ams, udp, http] = await freePorts(6);
+    const topology = parseTopology({
+      origin: { listen: `127.0.0.1:${origin}`, root },
+      proxy: { listen: `127.0.0.1:${proxy}`, keepalive: 16 },
+      colos: [
+        { name: 'sin', host: 'cache-sin.test', viewerHosts: ['img-sin.test'], cidrs: ['10.1.0.0/16'], nodes: [`127.0.0.1:${sin}`], cache: { notFoundValid: '1s' } },
+        { name: 'ams', host: 'cache-ams.test', viewerHosts: ['img-ams.test'], cidrs: ['10.2.0.0/16'], nodes: [`127.0.0.1:${ams}`], cache: { notFoundValid: '1s' } },
+      ],
+      // Generous TTL: a loaded CI machine must not turn the tests' hints stale.
+      warmer: { udp: `127.0.0.1:${udp}`, http: `127.0.0.1:${http}`, settings: { ttlMs: 5000, futureMs: 5000, push: { breakerFailures: 2, breakerCooldownMs: 300 } } },
+    });
+    const stack = new Stack(join(dir, 'state'), topology);
+    // Pass or fail, the run must not leave nginx or the warmer behind.
+    process.once('exit', () => {
+      for (const n of stack.instances()) {
+        const pid = n.pid();
+        if (pid) process.kill(pid, 'SIGKILL');
+      }
+      const w = stack.warmerPid();
+      if (w) process.kill(w, 'SIGKILL');
+    });
+    await stack.up();
+    return { stack, topology, corpus, root, dir };
+  })();
+  return shared;
+}
+
+export async function stopTestStack(): Promise<void> {
+  if (!shared) return;
+  const s = await shared.catch(() => undefined);
+  shared = undefined;
+  await s?.stack.down();
+}
+
+export interface AccessLine {
+  host: string;
+  method: string;
+  uri: string;
+  status: number;
+  cache: string;
+  connection: number;
+  connection_requests: number;
+}
+
+export function accessLog(file: string): AccessLine[] {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as AccessLine);
+  } catch {
+    return [];
+  }
+}
