@@ -5,6 +5,8 @@ import { registerCorpus } from './commands/corpus.js';
 import { registerDocs } from './commands/docs.js';
 import { registerHint } from './commands/hint.js';
 import { registerProxyConfig } from './commands/proxy-config.js';
+import { registerOriginDelay } from './commands/origin-delay.js';
+import { registerSimulate } from './commands/simulate.js';
 import { registerStack } from './commands/stack.js';
 import { registerWarmer } from './commands/warmer.js';
 
@@ -17,6 +19,8 @@ registerWarmer(program);
 registerHint(program);
 registerProxyConfig(program);
 registerStack(program);
+registerOriginDelay(program);
+registerSimulate(program);
 registerCorpus(program);
 registerDocs(program);
 

@@ -11,7 +11,7 @@
  * nodes in a colo are chosen by `hash $uri consistent`, the same value.
  */
 import { join } from 'node:path';
-import type { ColoTopology, Topology } from './topology.js';
+import { originUpstream, type ColoTopology, type Topology } from './topology.js';
 
 export interface RenderedInstance {
   /** `proxy`, `origin`, or `cache-<colo>-<n>`. */
@@ -134,7 +134,7 @@ export function renderCache(t: Topology, colo: ColoTopology, i: number, dir: str
     : ';';
   const http = `  proxy_cache_path ${join(dir, 'cache')} levels=1:2 keys_zone=${zone}:16m max_size=${colo.cache.maxSize} inactive=${colo.cache.inactive} use_temp_path=off;
 
-${upstreamBlock('origin', [t.origin.upstream ?? t.origin.listen], 32, false)}
+${upstreamBlock('origin', [originUpstream(t)], 32, false)}
 
   server {
     listen ${listen}${tls}

@@ -42,7 +42,15 @@ export const TopologySchema = Type.Object(
       {
         listen: Address('the origin front (nginx, static files from the store)', '127.0.0.1:8081'),
         root: Type.String({ minLength: 1, description: 'the store: absolute directory served as the image namespace' }),
-        upstream: Type.Optional(Address('where caches fetch misses (default: `listen`); point it at a latency injector to simulate distance')),
+        delay: Type.Optional(
+          Type.Object(
+            {
+              ms: Type.Integer({ minimum: 0, maximum: 60000, description: 'added to every origin fetch, standing for distance' }),
+              listen: Address('the latency proxy the caches fetch through'),
+            },
+            { additionalProperties: false, description: 'a latency proxy between the caches and the origin front (local stack and simulations)' },
+          ),
+        ),
       },
       { additionalProperties: false },
     ),
@@ -78,6 +86,9 @@ export type ColoTopology = Topology['colos'][number];
 
 const validator = new Validator(TopologySchema, 'topology');
 
+/** Where caches fetch misses: the latency proxy when there is one, else the origin front. */
+export const originUpstream = (t: Topology): string => t.origin.delay?.listen ?? t.origin.listen;
+
 export function splitAddress(a: string): { host: string; port: number } {
   const i = a.lastIndexOf(':');
   return { host: a.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(a.slice(i + 1)) };
@@ -96,6 +107,7 @@ function semanticProblems(t: Topology): string[] {
   };
   claim('origin.listen', t.origin.listen);
   claim('proxy.listen', t.proxy.listen);
+  if (t.origin.delay) claim('origin.delay.listen', t.origin.delay.listen);
   if (!t.origin.root.startsWith('/')) problems.push(`origin.root: must be an absolute path (got ${JSON.stringify(t.origin.root)})`);
   const names = new Set<string>();
   const hosts = new Set<string>();
@@ -144,9 +156,9 @@ export function loadTopology(file: string): Topology {
 }
 
 /** The local stack of the design brief: two colos of one cache node each. */
-export function defaultTopology(root: string): Topology {
+export function defaultTopology(root: string, originDelayMs?: number): Topology {
   return parseTopology({
-    origin: { listen: '127.0.0.1:8081', root },
+    origin: { listen: '127.0.0.1:8081', root, ...(originDelayMs ? { delay: { ms: originDelayMs, listen: '127.0.0.1:8082' } } : {}) },
     proxy: { listen: '127.0.0.1:8080', keepalive: 64 },
     colos: [
       { name: 'sin', host: 'cache-sin.hearth.local', viewerHosts: ['img-sin.hearth.local'], cidrs: ['10.1.0.0/16'], nodes: ['127.0.0.1:8101'] },

@@ -17,10 +17,13 @@ export interface StackStatus {
   stateDir: string;
   warmer: { udp: string; http: string; pid: number | null; running: boolean };
   proxy: { address: string; pid: number | null; running: boolean; tls: boolean };
-  origin: { address: string; root: string; pid: number | null; running: boolean };
+  origin: { address: string; root: string; pid: number | null; running: boolean; delay: { ms: number; address: string; running: boolean } | null };
   colos: { name: string; cache: string[]; host: string; pushHost: string; cidrs: string[]; running: boolean[] }[];
   logs: string;
 }
+
+const DAEMONS = ['warmer', 'origin-delay'] as const;
+type Daemon = (typeof DAEMONS)[number];
 
 const alive = (pid: number): boolean => {
   try {
@@ -50,17 +53,22 @@ export class Stack {
     return new Stack(stateDir, parseTopology(JSON.parse(readFileSync(file, 'utf8')), file));
   }
 
-  private get warmerPidFile(): string {
-    return join(this.stateDir, 'warmer', 'warmer.pid');
+  private pidFile(daemon: Daemon): string {
+    return join(this.stateDir, daemon, `${daemon}.pid`);
   }
 
-  warmerPid(): number | undefined {
+  /** The pid of a daemon this state directory started, if it still runs. */
+  daemonPid(daemon: Daemon): number | undefined {
     try {
-      const pid = Number(readFileSync(this.warmerPidFile, 'utf8'));
+      const pid = Number(readFileSync(this.pidFile(daemon), 'utf8'));
       return pid > 0 && alive(pid) ? pid : undefined;
     } catch {
       return undefined;
     }
+  }
+
+  warmerPid(): number | undefined {
+    return this.daemonPid('warmer');
   }
 
   async up(): Promise<StackStatus> {
@@ -76,49 +84,68 @@ export class Stack {
       await n.test();
     }
     // Backends first, so the proxy never routes to a cache that is not there yet.
+    await this.startLatencyProxy();
     for (const n of this.nginx) await n.start();
     await this.startWarmer();
     return this.status();
   }
 
   private anyRunning(): boolean {
-    return this.warmerPid() !== undefined || this.nginx.some((n) => n.pid() !== undefined);
+    return DAEMONS.some((d) => this.daemonPid(d) !== undefined) || this.nginx.some((n) => n.pid() !== undefined);
   }
 
-  private async startWarmer(): Promise<void> {
-    if (this.warmerPid()) return;
-    const dir = join(this.stateDir, 'warmer');
+  /** Starts `hearth <args>` detached, logging to `<state>/<daemon>/<daemon>.log`, and waits until `ready` answers. */
+  private async startDaemon(daemon: Daemon, args: string[], ready: string): Promise<void> {
+    if (this.daemonPid(daemon)) return;
+    const dir = join(this.stateDir, daemon);
     mkdirSync(dir, { recursive: true });
-    const config = join(dir, 'warmer.json');
-    writeFileSync(config, JSON.stringify(warmerConfigFor(this.topology), null, 2));
-    const log = openSync(join(dir, 'warmer.log'), 'a');
-    const child = spawn(process.execPath, [HEARTH_CLI, 'warmer', '--config', config], { detached: true, stdio: ['ignore', log, log] });
+    const logFile = join(dir, `${daemon}.log`);
+    const log = openSync(logFile, 'a');
+    const child = spawn(process.execPath, [HEARTH_CLI, ...args], { detached: true, stdio: ['ignore', log, log] });
     closeSync(log);
     child.unref();
-    writeFileSync(this.warmerPidFile, String(child.pid));
-    const health = `http://${this.topology.warmer.http}/healthz`;
+    writeFileSync(this.pidFile(daemon), String(child.pid));
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null) break;
       try {
-        if ((await fetch(health)).ok) return;
+        await fetch(ready);
+        return;
       } catch {
         // not listening yet
       }
       await new Promise((r) => setTimeout(r, 25));
     }
-    throw new Error(`the warmer did not come up; see ${join(dir, 'warmer.log')}`);
+    throw new Error(`${daemon} did not come up; see ${logFile}`);
   }
 
-  async down(): Promise<void> {
-    const pid = this.warmerPid();
+  private async stopDaemon(daemon: Daemon): Promise<void> {
+    const pid = this.daemonPid(daemon);
     if (pid) {
       process.kill(pid, 'SIGTERM');
       for (let i = 0; i < 300 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
       if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
-    rmSync(this.warmerPidFile, { force: true });
+    rmSync(this.pidFile(daemon), { force: true });
+  }
+
+  private async startWarmer(): Promise<void> {
+    const config = join(this.stateDir, 'warmer', 'warmer.json');
+    mkdirSync(join(config, '..'), { recursive: true });
+    writeFileSync(config, JSON.stringify(warmerConfigFor(this.topology), null, 2));
+    await this.startDaemon('warmer', ['warmer', '--config', config], `http://${this.topology.warmer.http}/healthz`);
+  }
+
+  private async startLatencyProxy(): Promise<void> {
+    const delay = this.topology.origin.delay;
+    if (!delay) return;
+    await this.startDaemon('origin-delay', ['origin-delay', '--listen', delay.listen, '--to', this.topology.origin.listen, '--delay-ms', String(delay.ms)], `http://${delay.listen}/`);
+  }
+
+  async down(): Promise<void> {
+    await this.stopDaemon('warmer');
     // The proxy first, then the caches, then the origin: the reverse of up.
     for (const n of [...this.nginx].reverse()) await n.stop();
+    await this.stopDaemon('origin-delay');
   }
 
   status(): StackStatus {
@@ -130,7 +157,13 @@ export class Stack {
       stateDir: this.stateDir,
       warmer: { udp: t.warmer.udp, http: t.warmer.http, pid: warmerPid, running: warmerPid !== null },
       proxy: { address: t.proxy.listen, pid: pidOf('proxy'), running: pidOf('proxy') !== null, tls: t.proxy.tls },
-      origin: { address: t.origin.listen, root: t.origin.root, pid: pidOf('origin'), running: pidOf('origin') !== null },
+      origin: {
+        address: t.origin.listen,
+        root: t.origin.root,
+        pid: pidOf('origin'),
+        running: pidOf('origin') !== null,
+        delay: t.origin.delay ? { ms: t.origin.delay.ms, address: t.origin.delay.listen, running: this.daemonPid('origin-delay') !== undefined } : null,
+      },
       colos: t.colos.map((c) => ({
         name: c.name,
         cache: c.nodes,
@@ -157,6 +190,7 @@ export function formatStatus(s: StackStatus): string {
     `${mark(s.proxy.running)} proxy    ${s.proxy.address}${s.proxy.tls ? ' (TLS to caches)' : ''}`,
     ...s.colos.flatMap((c) => c.cache.map((addr, i) => `${mark(c.running[i] ?? false)} cache    ${c.name}  ${addr}  Host: ${c.host} (push: ${c.pushHost})  viewers ${c.cidrs.join(', ') || '-'}`)),
     `${mark(s.origin.running)} origin   ${s.origin.address}  root ${s.origin.root}`,
+    ...(s.origin.delay ? [`${mark(s.origin.delay.running)} delay    ${s.origin.delay.address}  +${s.origin.delay.ms} ms before every origin fetch`] : []),
     `logs: ${s.logs}/nginx/<instance>/logs/access.log (JSON, with cache status and timings), ${s.logs}/warmer/warmer.log`,
   ];
   return `${lines.join('\n')}\n`;

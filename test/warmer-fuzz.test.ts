@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { computeSignature } from '@hearth/api-hook';
+import { seededRandom as prng } from '../common/random.js';
 import { startRecordingServer, type RecordingServer } from './helpers/recording-server.js';
 import { RawSender } from './helpers/raw-sender.js';
 import { launchWarmer as startWarmer, type WarmerProcess } from '../warmer/launch.js';
@@ -14,18 +15,6 @@ const KEY = 'fuzzing secret, long enough';
 const SEED = Number(process.env.HEARTH_FUZZ_SEED ?? 0x5eed);
 const DATAGRAMS = 40000;
 const VALID_EVERY = 50;
-
-/** mulberry32: a seeded PRNG so a failure can be replayed with HEARTH_FUZZ_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function signedHint(paths: string[], viewer: string): string {
   const prefix = `{"v":1,"ts":${Date.now()},"viewer":${JSON.stringify(viewer)},"paths":${JSON.stringify(paths)},"kid":"k1"`;

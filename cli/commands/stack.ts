@@ -10,12 +10,15 @@ interface StackOpts {
   state: string;
   topology?: string;
   json?: boolean;
+  originDelayMs?: number;
 }
 
 function open(o: StackOpts, forUp: boolean): Stack | undefined {
   const state = resolve(o.state);
   if (o.topology) return new Stack(state, loadTopology(o.topology));
-  return Stack.load(state) ?? (forUp ? new Stack(state, defaultTopology(resolve(DEFAULT_CORPUS))) : undefined);
+  const recorded = Stack.load(state);
+  if (recorded && (!forUp || o.originDelayMs === undefined)) return recorded;
+  return forUp ? new Stack(state, defaultTopology(resolve(DEFAULT_CORPUS), o.originDelayMs)) : undefined;
 }
 
 export function registerStack(program: Command): void {
@@ -24,6 +27,7 @@ export function registerStack(program: Command): void {
     c.option('--state <dir>', 'state directory (configs, pids, logs, caches)', DEFAULT_STATE).option('-t, --topology <file>', 'topology (default: two colos, the design brief\'s ports)');
   common(cmd.command('up').description('start what is not running (idempotent)'))
     .option('--json', 'print status as JSON')
+    .option('--origin-delay-ms <ms>', 'default topology: a latency proxy adding this much to every origin fetch (on 127.0.0.1:8082)', (v) => Number.parseInt(v, 10))
     .action(async (o: StackOpts) => {
       const s = await (open(o, true) as Stack).up();
       process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : formatStatus(s));

@@ -1,0 +1,51 @@
+import { resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { DEFAULT_SIM, formatReport, simulate, type SimOptions } from '../../simulate/simulate.js';
+import { simTargetOf } from '../../simulate/target.js';
+import { Stack } from '../../stack/stack.js';
+
+const range = (v: string): [number, number] => {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected N or MIN-MAX');
+  const lo = Number(m[1]);
+  const hi = Number(m[2] ?? m[1]);
+  if (hi < lo) throw new InvalidArgumentError('MAX is below MIN');
+  return [lo, hi];
+};
+const positive = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+};
+
+export function registerSimulate(program: Command): void {
+  program
+    .command('simulate')
+    .description('page views against the running local stack, with warming off and on: hit ratios, latency, race wins, waste, drops')
+    .option('--state <dir>', 'the stack\'s state directory', process.env.HEARTH_STATE_DIR ?? '.state/stack')
+    .option('--pages <n>', 'page views per mode', (v) => Math.round(positive(v)), DEFAULT_SIM.pages)
+    .option('--images <min-max>', 'images per page', range, [DEFAULT_SIM.minImages, DEFAULT_SIM.maxImages])
+    .option('--gap <min-max>', 'HTML-to-image gap in ms, uniform', range, DEFAULT_SIM.gapMs)
+    .option('--rate <n>', 'pages started per second', positive, DEFAULT_SIM.rate)
+    .option('--view-ratio <r>', 'share of a page\'s images the browser requests', positive, DEFAULT_SIM.viewRatio)
+    .option('--seed <n>', 'random seed', (v) => Math.round(positive(v)), DEFAULT_SIM.seed)
+    .option('--mode <modes>', 'off, on, or off,on', (v) => v.split(',') as SimOptions['modes'], DEFAULT_SIM.modes)
+    .option('--json', 'print the report as JSON')
+    .action(async (o: { state: string; pages: number; images: [number, number]; gap: [number, number]; rate: number; viewRatio: number; seed: number; mode: SimOptions['modes']; json?: boolean }) => {
+      if (o.mode.some((m) => m !== 'off' && m !== 'on')) throw new InvalidArgumentError('--mode takes off, on or off,on');
+      const stack = Stack.load(resolve(o.state));
+      if (!stack) throw new Error(`no stack in ${resolve(o.state)}; start one with: hearth stack up --origin-delay-ms 150`);
+      const reports = await simulate(simTargetOf(stack), {
+        pages: o.pages,
+        minImages: o.images[0],
+        maxImages: o.images[1],
+        gapMs: o.gap,
+        rate: o.rate,
+        viewRatio: Math.min(1, o.viewRatio),
+        browserConcurrency: DEFAULT_SIM.browserConcurrency,
+        seed: o.seed,
+        modes: o.mode,
+      });
+      process.stdout.write(o.json ? `${JSON.stringify(reports)}\n` : formatReport(reports));
+    });
+}

@@ -1,0 +1,251 @@
+/**
+ * The proof that warming wins the race: page views against a running stack. For each
+ * page, the "API server" fires the page's hint through api-hook, and the "browser"
+ * asks its colo's cache for each image after an HTML-to-image gap. Run with warming
+ * off and on, over disjoint halves of the store so neither run sees the other's cache.
+ */
+import { readFileSync } from 'node:fs';
+import ipaddr from 'ipaddr.js';
+import { Agent, request } from 'undici';
+import { createHinter } from '@hearth/api-hook';
+import { scrape } from '../common/prom-text.js';
+import { quantile, seededRandom } from '../common/random.js';
+
+export interface SimColo {
+  name: string;
+  /** Cache nodes; with several, the browser goes through `proxy` (same consistent hash). */
+  cache: string[];
+  /** Viewer-facing Host. */
+  host: string;
+  cidrs: string[];
+  /** The nodes' access logs, to count pushes that were never viewed. */
+  accessLogs: string[];
+}
+
+export interface SimTarget {
+  warmerUdp: string;
+  warmerHttp: string;
+  proxy: string;
+  colos: SimColo[];
+  /** Store paths this simulation may use; none should be cached yet. */
+  paths: string[];
+}
+
+export interface SimOptions {
+  pages: number;
+  minImages: number;
+  maxImages: number;
+  gapMs: [number, number];
+  /** Pages started per second. */
+  rate: number;
+  /** Share of a page's images the browser requests (the rest are below the fold). */
+  viewRatio: number;
+  /** Requests in flight per page, like a browser's. */
+  browserConcurrency: number;
+  seed: number;
+  modes: ('off' | 'on')[];
+}
+
+export const DEFAULT_SIM: SimOptions = {
+  pages: 200,
+  minImages: 16,
+  maxImages: 200,
+  gapMs: [100, 400],
+  rate: 10,
+  viewRatio: 0.9,
+  browserConcurrency: 16,
+  seed: 1,
+  modes: ['off', 'on'],
+};
+
+export interface ColoReport {
+  colo: string;
+  pages: number;
+  requests: number;
+  firstViews: number;
+  firstViewHits: number;
+  hitRatio: number;
+  /** First views of hinted images that were HITs: the warmer beat the browser. */
+  raceWinRate: number;
+  p50Ms: number;
+  p95Ms: number;
+  /** Pushes (HEAD at the cache) for images nobody viewed. */
+  wastedPushes: number;
+  errors: number;
+}
+
+export interface ModeReport {
+  mode: 'off' | 'on';
+  colos: ColoReport[];
+  /** Warmer path drops during the run, by reason. */
+  drops: Record<string, number>;
+}
+
+interface Sample {
+  colo: string;
+  path: string;
+  first: boolean;
+  hinted: boolean;
+  hit: boolean;
+  ms: number;
+  ok: boolean;
+}
+
+function viewerIn(colo: SimColo, rnd: () => number): string | undefined {
+  const cidr = colo.cidrs.find((c) => ipaddr.parseCIDR(c)[0].kind() === 'ipv4');
+  if (!cidr) return undefined;
+  const [net, len] = ipaddr.parseCIDR(cidr);
+  const base = net.toByteArray().reduce((a, b) => a * 256 + b, 0);
+  const size = 2 ** (32 - len);
+  const n = base + 1 + Math.floor(rnd() * Math.max(1, size - 2));
+  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+}
+
+const dropsOf = (m: Map<string, number>): Record<string, number> => {
+  const out: Record<string, number> = {};
+  for (const [k, v] of m) {
+    const r = /^hearth_warmer_paths_dropped_total\{reason="([a-z_]+)"\}$/.exec(k);
+    if (r) out[r[1] as string] = v;
+  }
+  return out;
+};
+
+function headsSince(files: string[], offsets: number[], pool: Set<string>): Set<string> {
+  const out = new Set<string>();
+  files.forEach((f, i) => {
+    let text = '';
+    try {
+      text = readFileSync(f, 'utf8').slice(offsets[i]);
+    } catch {
+      return;
+    }
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      const l = JSON.parse(line) as { method: string; uri: string };
+      if (l.method === 'HEAD' && pool.has(l.uri)) out.add(l.uri);
+    }
+  });
+  return out;
+}
+
+const logSizes = (files: string[]): number[] =>
+  files.map((f) => {
+    try {
+      return readFileSync(f, 'utf8').length;
+    } catch {
+      return 0;
+    }
+  });
+
+async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: string[]): Promise<ModeReport> {
+  const rnd = seededRandom(o.seed + (mode === 'on' ? 1 : 0));
+  const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
+  const hinter = mode === 'on' ? createHinter({ warmers: [t.warmerUdp] }) : undefined;
+  const poolSet = new Set(pool);
+  const offsets = t.colos.map((c) => logSizes(c.accessLogs));
+  const before = dropsOf(await scrape(t.warmerHttp));
+  const seen = new Set<string>();
+  const hinted = new Set<string>();
+  const samples: Sample[] = [];
+  const pageCount = new Map<string, number>();
+
+  const page = async (): Promise<void> => {
+    const colo = t.colos[Math.floor(rnd() * t.colos.length)] as SimColo;
+    pageCount.set(colo.name, (pageCount.get(colo.name) ?? 0) + 1);
+    const n = o.minImages + Math.floor(rnd() * (o.maxImages - o.minImages + 1));
+    const images = Array.from({ length: n }, () => pool[Math.floor(rnd() * pool.length)] as string);
+    const viewer = viewerIn(colo, rnd);
+    if (hinter) {
+      hinter.hint(viewer ? { paths: images, viewer } : { paths: images, colo: colo.name });
+      for (const p of images) hinted.add(`${colo.name} ${p}`);
+    }
+    const gap = o.gapMs[0] + rnd() * (o.gapMs[1] - o.gapMs[0]);
+    const viewed = images.filter(() => rnd() < o.viewRatio);
+    await new Promise((r) => setTimeout(r, gap));
+    const target = colo.cache.length === 1 ? (colo.cache[0] as string) : t.proxy;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: o.browserConcurrency }, async () => {
+        for (let i = next++; i < viewed.length; i = next++) {
+          const path = viewed[i] as string;
+          const key = `${colo.name} ${path}`;
+          const first = !seen.has(key);
+          seen.add(key);
+          const t0 = performance.now();
+          try {
+            const res = await request(`http://${target}${path}`, { dispatcher: agent, headers: { host: colo.host, accept: 'image/avif,image/webp,image/*,*/*;q=0.8' } });
+            await res.body.dump();
+            const cache = String(res.headers['x-cache-status'] ?? '');
+            samples.push({ colo: colo.name, path, first, hinted: hinted.has(key), hit: cache === 'HIT', ms: performance.now() - t0, ok: res.statusCode === 200 });
+          } catch {
+            samples.push({ colo: colo.name, path, first, hinted: hinted.has(key), hit: false, ms: performance.now() - t0, ok: false });
+          }
+        }
+      }),
+    );
+  };
+
+  const pages: Promise<void>[] = [];
+  const start = performance.now();
+  for (let i = 0; i < o.pages; i++) {
+    const due = start + (i * 1000) / o.rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    pages.push(page());
+  }
+  await Promise.all(pages);
+  await hinter?.close();
+  await agent.close();
+  // Pushes still under way would otherwise be missed when counting waste.
+  await new Promise((r) => setTimeout(r, 300));
+  const after = dropsOf(await scrape(t.warmerHttp));
+  const drops: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) drops[k] = v - (before[k] ?? 0);
+
+  const colos = t.colos.map((c, ci): ColoReport => {
+    const mine = samples.filter((s) => s.colo === c.name);
+    const firsts = mine.filter((s) => s.first);
+    const lat = firsts.map((s) => s.ms).sort((a, b) => a - b);
+    const hintedFirsts = firsts.filter((s) => s.hinted);
+    const viewedPaths = new Set(mine.map((s) => s.path));
+    const pushed = headsSince(c.accessLogs, offsets[ci] as number[], poolSet);
+    return {
+      colo: c.name,
+      pages: pageCount.get(c.name) ?? 0,
+      requests: mine.length,
+      firstViews: firsts.length,
+      firstViewHits: firsts.filter((s) => s.hit).length,
+      hitRatio: firsts.length ? firsts.filter((s) => s.hit).length / firsts.length : 0,
+      raceWinRate: hintedFirsts.length ? hintedFirsts.filter((s) => s.hit).length / hintedFirsts.length : 0,
+      p50Ms: +quantile(lat, 0.5).toFixed(1),
+      p95Ms: +quantile(lat, 0.95).toFixed(1),
+      wastedPushes: [...pushed].filter((p) => !viewedPaths.has(p)).length,
+      errors: mine.filter((s) => !s.ok).length,
+    };
+  });
+  return { mode, colos, drops };
+}
+
+export async function simulate(t: SimTarget, o: SimOptions): Promise<ModeReport[]> {
+  if (t.paths.length < 2 * o.maxImages) throw new Error(`the store has ${t.paths.length} usable paths; a simulation with pages of up to ${o.maxImages} images needs at least ${2 * o.maxImages}`);
+  const reports: ModeReport[] = [];
+  for (const [i, mode] of o.modes.entries()) {
+    // Disjoint pools: warming "on" must not find what "off" already cached, and vice versa.
+    const pool = t.paths.filter((_, j) => j % o.modes.length === i);
+    reports.push(await runMode(t, o, mode, pool));
+  }
+  return reports;
+}
+
+export function formatReport(reports: ModeReport[]): string {
+  const rows = [['mode', 'colo', 'pages', 'first views', 'hit ratio', 'race wins', 'p50 ms', 'p95 ms', 'wasted pushes', 'errors']];
+  for (const r of reports) {
+    for (const c of r.colos) {
+      rows.push([r.mode, c.colo, String(c.pages), String(c.firstViews), c.hitRatio.toFixed(3), r.mode === 'on' ? c.raceWinRate.toFixed(3) : '-', c.p50Ms.toFixed(1), c.p95Ms.toFixed(1), String(c.wastedPushes), String(c.errors)]);
+    }
+  }
+  const w = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));
+  const lines = rows.map((r) => r.map((v, i) => v.padStart(w[i] as number)).join('  '));
+  const drops = reports.map((r) => `warmer drops (${r.mode}): ${Object.entries(r.drops).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`);
+  return `${[...lines, '', ...drops].join('\n')}\n`;
+}
