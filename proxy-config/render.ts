@@ -153,7 +153,9 @@ ${upstreamBlock('origin', [originUpstream(t)], 32, false)}
       proxy_cache_convert_head on;
       # Concurrent misses for one object (a push racing the viewer) go to the origin once.
       proxy_cache_lock on;
-      proxy_cache_lock_timeout 10s;
+      # nginx wakes lock waiters only every 500 ms (or at this timeout): a viewer racing
+      # a push waits at most this long, then fetches for itself (uncached).
+      proxy_cache_lock_timeout ${colo.cache.lockTimeout};
       proxy_cache_valid 200 ${colo.cache.valid};
       proxy_cache_valid 404 ${colo.cache.notFoundValid};
       proxy_cache_use_stale error timeout updating;

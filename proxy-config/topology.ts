@@ -29,6 +29,11 @@ const Colo = Type.Object(
         inactive: Type.String({ pattern: DURATION, default: '7d', description: 'evict objects not requested for this long' }),
         valid: Type.String({ pattern: DURATION, default: '7d', description: 'how long a 200 stays fresh' }),
         notFoundValid: Type.String({ pattern: DURATION, default: '10s', description: 'how long a 404 is cached (bounded negative caching)' }),
+        lockTimeout: Type.String({
+          pattern: DURATION,
+          default: '100ms',
+          description: 'how long a request waits for a fetch of the same object already under way (a push) before fetching itself; nginx re-checks waiters only every 500 ms, so more than that costs a racing viewer up to 500 ms',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -57,7 +62,7 @@ export const TopologySchema = Type.Object(
     proxy: Type.Object(
       {
         listen: Address('the keep-alive proxy the warmer pushes through', '127.0.0.1:8080'),
-        keepalive: Type.Integer({ minimum: 1, maximum: 4096, default: 64, description: 'idle keep-alive connections per colo upstream' }),
+        keepalive: Type.Integer({ minimum: 1, maximum: 4096, default: 128, description: 'idle keep-alive connections per colo upstream (at least the warmer\'s per-colo push concurrency)' }),
         tls: Type.Boolean({ default: false, description: 'TLS from the proxy to the caches (local CA made by `hearth proxy-config certs`)' }),
         certDir: Type.Optional(Type.String({ description: 'where ca.pem, cache.pem and cache.key are (required when tls is on)' })),
       },
@@ -159,7 +164,7 @@ export function loadTopology(file: string): Topology {
 export function defaultTopology(root: string, originDelayMs?: number): Topology {
   return parseTopology({
     origin: { listen: '127.0.0.1:8081', root, ...(originDelayMs ? { delay: { ms: originDelayMs, listen: '127.0.0.1:8082' } } : {}) },
-    proxy: { listen: '127.0.0.1:8080', keepalive: 64 },
+    proxy: { listen: '127.0.0.1:8080', keepalive: 128 },
     colos: [
       { name: 'sin', host: 'cache-sin.hearth.local', viewerHosts: ['img-sin.hearth.local'], cidrs: ['10.1.0.0/16'], nodes: ['127.0.0.1:8101'] },
       { name: 'ams', host: 'cache-ams.hearth.local', viewerHosts: ['img-ams.hearth.local'], cidrs: ['10.2.0.0/16', '2001:db8::/32'], nodes: ['127.0.0.1:8102'] },

@@ -66,7 +66,7 @@ export const WarmerConfigSchema = Type.Object(
     push: Type.Object(
       {
         method: Type.Union([Type.Literal('HEAD'), Type.Literal('GET')], { default: 'HEAD', description: '`HEAD` (the cache fetches the full object; no bytes come back) or `GET` (body drained)' }),
-        concurrency: Type.Integer({ minimum: 1, maximum: 4096, default: 64, description: 'pushes in flight at once, over all colos' }),
+        concurrency: Type.Integer({ minimum: 1, maximum: 4096, default: 256, description: 'pushes in flight at once, over all colos; needs about (new paths/s) × (push latency): 1,000/s × 160 ms ≈ 160' }),
         perColoConcurrency: Type.Optional(
           Type.Integer({ minimum: 1, maximum: 4096, description: 'pushes in flight at once to one colo (default: half of `concurrency`, at least 1), so a slow colo cannot take every slot' }),
         ),
@@ -105,7 +105,7 @@ export const DEFAULT_WARMER_CONFIG = {
     { name: 'ams', host: 'cache-ams.hearth.local', cidrs: ['10.2.0.0/16', '2001:db8::/32'] },
   ],
   defaultColo: 'ams',
-  push: { method: 'HEAD', concurrency: 64, queueMax: 10000, timeoutMs: 2000 },
+  push: { method: 'HEAD', concurrency: 256, queueMax: 10000, timeoutMs: 2000 },
 } as const;
 
 const validator = new Validator(WarmerConfigSchema, 'warmer config');
