@@ -29,7 +29,7 @@ export const cacheName = (colo: ColoTopology, i: number): string => `cache-${col
 const LOG_FORMAT = `log_format hearth escape=json '{"time":"$time_iso8601","remote":"$remote_addr","host":"$host","method":"$request_method",'
       '"uri":"$uri","args":"$args","status":$status,"bytes":$body_bytes_sent,"cache":"$upstream_cache_status",'
       '"request_time":$request_time,"upstream_time":"$upstream_response_time","upstream":"$upstream_addr",'
-      '"connection":$connection,"connection_requests":$connection_requests}';`;
+      '"connection":$connection,"connection_requests":$connection_requests,"tls_reused":"$ssl_session_reused"}';`;
 
 function main(dir: string, t: Topology, http: string): string {
   const user = t.nginxUser ?? (process.getuid?.() === 0 ? 'root' : undefined);
