@@ -1,6 +1,7 @@
 /** Runs one nginx instance from its own prefix directory: test, start, stop, status. */
+import { isAlive as alive, livePid } from '../common/pid.js';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RenderedInstance } from './render.js';
@@ -15,15 +16,6 @@ export function nginxBinary(): string {
 export class NginxError extends Error {
   readonly code = 'HEARTH_ERR_NGINX';
 }
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export class NginxInstance {
   readonly conf: string;
@@ -59,12 +51,7 @@ export class NginxInstance {
   }
 
   pid(): number | undefined {
-    try {
-      const pid = Number(readFileSync(this.pidFile, 'utf8').trim());
-      return pid > 0 && alive(pid) ? pid : undefined;
-    } catch {
-      return undefined;
-    }
+    return livePid(this.pidFile);
   }
 
   /** Starts the master (daemonised); resolves once its pid file names a live process. */

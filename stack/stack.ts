@@ -4,6 +4,7 @@
  * topology. `up` is idempotent, `down` stops only what `up` started (by the pid files
  * in the state directory), `status` says what runs where.
  */
+import { isAlive as alive, livePid } from '../common/pid.js';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,15 +25,6 @@ export interface StackStatus {
 
 const DAEMONS = ['warmer', 'origin-delay'] as const;
 type Daemon = (typeof DAEMONS)[number];
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export class Stack {
   readonly topology: Topology;
@@ -59,12 +51,7 @@ export class Stack {
 
   /** The pid of a daemon this state directory started, if it still runs. */
   daemonPid(daemon: Daemon): number | undefined {
-    try {
-      const pid = Number(readFileSync(this.pidFile(daemon), 'utf8'));
-      return pid > 0 && alive(pid) ? pid : undefined;
-    } catch {
-      return undefined;
-    }
+    return livePid(this.pidFile(daemon));
   }
 
   warmerPid(): number | undefined {
