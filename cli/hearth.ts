@@ -6,6 +6,8 @@ import { registerDocs } from './commands/docs.js';
 import { registerHint } from './commands/hint.js';
 import { registerProxyConfig } from './commands/proxy-config.js';
 import { registerOriginDelay } from './commands/origin-delay.js';
+import { registerKafka } from './commands/kafka.js';
+import { registerResize } from './commands/resize.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerStack } from './commands/stack.js';
 import { registerWarmer } from './commands/warmer.js';
@@ -21,6 +23,8 @@ registerProxyConfig(program);
 registerStack(program);
 registerOriginDelay(program);
 registerSimulate(program);
+registerKafka(program);
+registerResize(program);
 registerCorpus(program);
 registerDocs(program);
 

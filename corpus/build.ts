@@ -4,9 +4,12 @@
  * `/photos/<dir>/<id>_<suffix>.jpg`. Cached: a manifest records what was built, and
  * a second run with the same inputs does nothing.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { imagePath, writeAtomic } from '../common/store.js';
+
+export { imagePath };
 
 /** Flickr's suffixes: long side in pixels, or a square crop. */
 export const LADDER = [
@@ -40,21 +43,12 @@ export function findJpegs(dir: string): string[] {
   return out;
 }
 
-export const imagePath = (id: number, suffix: string): string => `/photos/${Math.floor(id / 100)}/${id}_${suffix}.jpg`;
-
 export function readManifest(root: string): CorpusManifest | undefined {
   try {
     return JSON.parse(readFileSync(join(root, 'manifest.json'), 'utf8')) as CorpusManifest;
   } catch {
     return undefined;
   }
-}
-
-/** Writes under a temporary name first, so a crash never leaves a half image under a real path. */
-function writeAtomic(file: string, data: Buffer): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
 }
 
 async function variant(source: string, k: number, idsPerPhoto: number): Promise<Buffer> {
@@ -91,11 +85,10 @@ export async function buildCorpus(o: BuildOptions): Promise<CorpusManifest> {
     for (const step of LADDER) {
       const path = imagePath(job.id, step.suffix);
       const file = join(o.out, path);
-      mkdirSync(join(file, '..'), { recursive: true });
       const resized = step.square
         ? sharp(base).resize(step.size, step.size, { fit: 'cover', kernel: 'lanczos3' })
         : sharp(base).resize(step.size, step.size, { fit: 'inside', kernel: 'lanczos3', withoutEnlargement: true });
-      writeAtomic(file, await resized.sharpen().jpeg({ quality: 85, progressive: step.size >= 320 }).toBuffer());
+      await writeAtomic(file, await resized.sharpen().jpeg({ quality: 85, progressive: step.size >= 320 }).toBuffer());
       paths.push(path);
     }
     o.onProgress?.(++done, jobs.length);
@@ -107,6 +100,6 @@ export async function buildCorpus(o: BuildOptions): Promise<CorpusManifest> {
     }),
   );
   const manifest: CorpusManifest = { version: 1, sources, idsPerPhoto: o.idsPerPhoto, paths: paths.sort() };
-  writeAtomic(join(o.out, 'manifest.json'), Buffer.from(JSON.stringify(manifest)));
+  await writeAtomic(join(o.out, 'manifest.json'), Buffer.from(JSON.stringify(manifest)));
   return manifest;
 }

@@ -19,7 +19,7 @@ import { PathPolicy } from './path-policy.js';
 import { PushScheduler, type PushJob } from './push-scheduler.js';
 import { Pusher, type PushReport } from './pusher.js';
 import { SignatureVerifier } from './signature.js';
-import { createStatusServer } from './status-server.js';
+import { createStatusServer } from '../common/status-server.js';
 
 export interface WarmerOptions {
   /** Epoch-millisecond clock for hint ages, dedup TTLs and push deadlines (default Date.now). */

@@ -1,0 +1,32 @@
+/**
+ * Resize backends behind one small interface (buffer + spec → buffer), chosen by a
+ * config switch. The CPU backend is sharp (libvips); a GPU (CUDA) backend plugs in here.
+ */
+export interface ResizeSpec {
+  /** Longest side, or the square's side. */
+  size: number;
+  square: boolean;
+}
+
+export interface EncodeOptions {
+  quality: number;
+  progressive: boolean;
+  chromaSubsampling: '4:2:0' | '4:4:4';
+}
+
+export interface ResizeOutput {
+  data: Buffer;
+  width: number;
+  height: number;
+}
+
+export interface ResizeBackend {
+  readonly name: string;
+  /** Lanczos3 down to `spec`, then a mild sharpen; honours EXIF orientation; sRGB; no metadata kept. Never enlarges. */
+  resize(input: Buffer, spec: ResizeSpec, encode: EncodeOptions): Promise<ResizeOutput>;
+}
+
+/** A source that is not a decodable image: a permanent failure, not worth a retry. */
+export class CorruptImageError extends Error {
+  readonly code = 'HEARTH_ERR_CORRUPT_IMAGE';
+}

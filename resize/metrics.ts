@@ -1,0 +1,37 @@
+import type { MetricDef } from '../common/metrics.js';
+
+export const RESIZE_FAILURE_REASONS = ['invalid_message', 'missing_source', 'corrupt_source'] as const;
+export type ResizeFailure = (typeof RESIZE_FAILURE_REASONS)[number];
+
+export const RESIZE_METRICS = {
+  duration: {
+    type: 'histogram',
+    name: 'hearth_resize_duration_seconds',
+    help: 'Time to make and write one size, by size.',
+    labelNames: ['size'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  },
+  images: {
+    type: 'counter',
+    name: 'hearth_resize_images_total',
+    help: 'Uploads fully resized (every size written and its events acknowledged).',
+  },
+  sizes: {
+    type: 'counter',
+    name: 'hearth_resize_sizes_written_total',
+    help: 'Sizes written, by size.',
+    labelNames: ['size'],
+  },
+  failures: {
+    type: 'counter',
+    name: 'hearth_resize_failures_total',
+    help: 'Uploads sent to hearth.images.dead, by reason (invalid_message, missing_source, corrupt_source).',
+    labelNames: ['reason'],
+  },
+  lag: {
+    type: 'gauge',
+    name: 'hearth_resize_consumer_lag',
+    help: 'Messages of hearth.images.uploaded not yet committed by the group, by partition.',
+    labelNames: ['partition'],
+  },
+} as const satisfies Record<string, MetricDef>;
