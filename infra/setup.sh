@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh machine: Debian packages (nginx, openssl), npm packages,
-# the TypeScript build, and the corpus of real photographs for the local stack.
+# the TypeScript build, Kafka's jars, and the corpus of real photographs for the local stack.
 # Safe to run before every command; it does only what is missing or out of date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +39,12 @@ fi
 log "building (tsc -b)"
 npx --no-install tsc -b
 chmod +x dist/cli/hearth.js
+
+# Apache Kafka and its runtime dependencies from Maven Central (for the local broker).
+if ! ls .cache/kafka/libs/kafka_2.13-*.jar >/dev/null 2>&1; then
+  log "fetching Apache Kafka jars (Maven Central)"
+  mvn -q -B -f infra/kafka/pom.xml dependency:copy-dependencies -DoutputDirectory="$PWD/.cache/kafka/libs" -DincludeScope=runtime
+fi
 
 # Real photographs from Debian packages (see test/fixtures/photos/LICENSE.md and the
 # packages' copyright files), unpacked, never installed.

@@ -8,6 +8,7 @@ export const ResizeConfigSchema = Type.Object(
       {
         brokers: Type.Array(Type.String({ pattern: '^[^\\s:]+:\\d{1,5}$' }), { minItems: 1, default: ['127.0.0.1:9092'], description: 'Kafka bootstrap brokers' }),
         groupId: Type.String({ minLength: 1, default: 'hearth-resize', description: 'consumer group: add workers with the same group to scale out' }),
+        sessionTimeoutMs: Type.Integer({ minimum: 6000, maximum: 300000, default: 30000, description: 'how long a dead worker keeps its partitions before the group rebalances' }),
         partitions: Type.Integer({ minimum: 1, maximum: 1024, default: 8, description: 'partitions of topics this worker creates when missing' }),
       },
       { additionalProperties: false, default: {} },

@@ -53,7 +53,7 @@ export class ResizeWorker {
     this.backend = opts.backend ?? new CpuBackend(config.threadsPerJob);
     this.ladder = opts.ladder ?? DEFAULT_LADDER;
     const kafka = createKafka(config.kafka.brokers, 'hearth-resize', this.log);
-    this.consumer = kafka.consumer({ groupId: config.kafka.groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    this.consumer = kafka.consumer({ groupId: config.kafka.groupId, sessionTimeout: config.kafka.sessionTimeoutMs, heartbeatInterval: Math.floor(config.kafka.sessionTimeoutMs / 10) });
     // Idempotent: a producer retry never writes an event twice (and must not give up
     // early, or the guarantee goes). Keys are image ids, so one image stays on one partition.
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 } });

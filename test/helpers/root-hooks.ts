@@ -1,9 +1,10 @@
-/** Mocha root hooks: after the whole run, stop the shared stack (if a test started it). */
+/** Mocha root hooks: after the whole run, stop the shared stack and broker (if a test started them). */
+import { stopTestKafka } from './test-kafka.js';
 import { stopTestStack } from './test-stack.js';
 
 export const mochaHooks = {
   async afterAll(this: Mocha.Context): Promise<void> {
     this.timeout(30000);
-    await stopTestStack();
+    await Promise.all([stopTestStack(), stopTestKafka()]);
   },
 };
