@@ -81,6 +81,15 @@ export const TopologySchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    kafka: Type.Optional(
+      Type.Object(
+        {
+          listen: Address('the broker\'s client address', '127.0.0.1:9092'),
+          controller: Address('the KRaft controller address', '127.0.0.1:9093'),
+        },
+        { additionalProperties: false, description: 'a single-node Kafka broker started with the stack' },
+      ),
+    ),
     nginxUser: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_-]*$', description: 'user nginx workers run as when started as root (default: root for the local stack)' })),
   },
   { additionalProperties: false },
@@ -113,6 +122,10 @@ function semanticProblems(t: Topology): string[] {
   claim('origin.listen', t.origin.listen);
   claim('proxy.listen', t.proxy.listen);
   if (t.origin.delay) claim('origin.delay.listen', t.origin.delay.listen);
+  if (t.kafka) {
+    claim('kafka.listen', t.kafka.listen);
+    claim('kafka.controller', t.kafka.controller);
+  }
   if (!t.origin.root.startsWith('/')) problems.push(`origin.root: must be an absolute path (got ${JSON.stringify(t.origin.root)})`);
   const names = new Set<string>();
   const hosts = new Set<string>();
@@ -161,8 +174,9 @@ export function loadTopology(file: string): Topology {
 }
 
 /** The local stack of the design brief: two colos of one cache node each. */
-export function defaultTopology(root: string, originDelayMs?: number): Topology {
+export function defaultTopology(root: string, originDelayMs?: number, kafka = false): Topology {
   return parseTopology({
+    ...(kafka ? { kafka: {} } : {}),
     origin: { listen: '127.0.0.1:8081', root, ...(originDelayMs ? { delay: { ms: originDelayMs, listen: '127.0.0.1:8082' } } : {}) },
     proxy: { listen: '127.0.0.1:8080', keepalive: 128 },
     colos: [

@@ -8,10 +8,11 @@ import { isAlive as alive, livePid } from '../common/pid.js';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KafkaBroker } from '../kafka/broker.js';
 import { NginxInstance } from '../proxy-config/nginx.js';
 import { ensureCerts } from '../proxy-config/certs.js';
 import { renderAll } from '../proxy-config/render.js';
-import { parseTopology, warmerConfigFor, type Topology } from '../proxy-config/topology.js';
+import { parseTopology, splitAddress, warmerConfigFor, type Topology } from '../proxy-config/topology.js';
 import { HEARTH_CLI } from '../warmer/launch.js';
 
 export interface StackStatus {
@@ -20,6 +21,7 @@ export interface StackStatus {
   proxy: { address: string; pid: number | null; running: boolean; tls: boolean };
   origin: { address: string; root: string; pid: number | null; running: boolean; delay: { ms: number; address: string; running: boolean } | null };
   colos: { name: string; cache: string[]; host: string; pushHost: string; cidrs: string[]; running: boolean[] }[];
+  kafka?: { address: string; running: boolean; pid: number | null };
   logs: string;
 }
 
@@ -29,6 +31,7 @@ type Daemon = (typeof DAEMONS)[number];
 export class Stack {
   readonly topology: Topology;
   private readonly nginx: NginxInstance[];
+  private readonly kafka: KafkaBroker | undefined;
 
   constructor(
     readonly stateDir: string,
@@ -36,6 +39,8 @@ export class Stack {
   ) {
     this.topology = topology;
     this.nginx = renderAll(topology, join(stateDir, 'nginx')).map((i) => new NginxInstance(i));
+    const k = topology.kafka;
+    this.kafka = k ? new KafkaBroker({ dir: join(stateDir, 'kafka'), host: splitAddress(k.listen).host, port: splitAddress(k.listen).port, controllerPort: splitAddress(k.controller).port }) : undefined;
   }
 
   /** The stack recorded in a state directory by an earlier `up`, if any. */
@@ -74,11 +79,12 @@ export class Stack {
     await this.startLatencyProxy();
     for (const n of this.nginx) await n.start();
     await this.startWarmer();
+    await this.kafka?.start();
     return this.status();
   }
 
   private anyRunning(): boolean {
-    return DAEMONS.some((d) => this.daemonPid(d) !== undefined) || this.nginx.some((n) => n.pid() !== undefined);
+    return DAEMONS.some((d) => this.daemonPid(d) !== undefined) || this.nginx.some((n) => n.pid() !== undefined) || this.kafka?.pid() !== undefined;
   }
 
   /** Starts `hearth <args>` detached, logging to `<state>/<daemon>/<daemon>.log`, and waits until `ready` answers. */
@@ -133,6 +139,7 @@ export class Stack {
     // The proxy first, then the caches, then the origin: the reverse of up.
     for (const n of [...this.nginx].reverse()) await n.stop();
     await this.stopDaemon('origin-delay');
+    await this.kafka?.stop();
   }
 
   status(): StackStatus {
@@ -159,6 +166,7 @@ export class Stack {
         cidrs: c.cidrs,
         running: this.nginx.filter((n) => n.inst.colo === c.name).map((n) => n.pid() !== undefined),
       })),
+      ...(this.kafka ? { kafka: { address: this.kafka.address, running: this.kafka.pid() !== undefined, pid: this.kafka.pid() ?? null } } : {}),
       logs: this.stateDir,
     };
   }
@@ -177,6 +185,7 @@ export function formatStatus(s: StackStatus): string {
     `${mark(s.proxy.running)} proxy    ${s.proxy.address}${s.proxy.tls ? ' (TLS to caches)' : ''}`,
     ...s.colos.flatMap((c) => c.cache.map((addr, i) => `${mark(c.running[i] ?? false)} cache    ${c.name}  ${addr}  Host: ${c.host} (push: ${c.pushHost})  viewers ${c.cidrs.join(', ') || '-'}`)),
     `${mark(s.origin.running)} origin   ${s.origin.address}  root ${s.origin.root}`,
+    ...(s.kafka ? [`${mark(s.kafka.running)} kafka    ${s.kafka.address}  (KRaft, single node)`] : []),
     ...(s.origin.delay ? [`${mark(s.origin.delay.running)} delay    ${s.origin.delay.address}  +${s.origin.delay.ms} ms before every origin fetch`] : []),
     `logs: ${s.logs}/nginx/<instance>/logs/access.log (JSON, with cache status and timings), ${s.logs}/warmer/warmer.log`,
   ];

@@ -4,12 +4,16 @@ import { configMarkdown, spliceDocs } from '../../common/docs.js';
 import { metricsMarkdown } from '../../common/metrics.js';
 import { WarmerConfigSchema } from '../../warmer/config.js';
 import { WARMER_METRICS } from '../../warmer/metrics.js';
+import { ResizeConfigSchema } from '../../resize/config.js';
+import { RESIZE_METRICS } from '../../resize/metrics.js';
 
 /** Every generated README section, by marker name. */
 export function renderDocs(): Record<string, string> {
   return {
     'warmer-config': configMarkdown(WarmerConfigSchema),
     'warmer-metrics': metricsMarkdown(WARMER_METRICS),
+    'resize-config': configMarkdown(ResizeConfigSchema),
+    'resize-metrics': metricsMarkdown(RESIZE_METRICS),
   };
 }
 

@@ -11,14 +11,15 @@ interface StackOpts {
   topology?: string;
   json?: boolean;
   originDelayMs?: number;
+  kafka?: boolean;
 }
 
 function open(o: StackOpts, forUp: boolean): Stack | undefined {
   const state = resolve(o.state);
   if (o.topology) return new Stack(state, loadTopology(o.topology));
   const recorded = Stack.load(state);
-  if (recorded && (!forUp || o.originDelayMs === undefined)) return recorded;
-  return forUp ? new Stack(state, defaultTopology(resolve(DEFAULT_CORPUS), o.originDelayMs)) : undefined;
+  if (recorded && (!forUp || (o.originDelayMs === undefined && !o.kafka))) return recorded;
+  return forUp ? new Stack(state, defaultTopology(resolve(DEFAULT_CORPUS), o.originDelayMs, o.kafka)) : undefined;
 }
 
 export function registerStack(program: Command): void {
@@ -27,6 +28,7 @@ export function registerStack(program: Command): void {
     c.option('--state <dir>', 'state directory (configs, pids, logs, caches)', DEFAULT_STATE).option('-t, --topology <file>', 'topology (default: two colos, the design brief\'s ports)');
   common(cmd.command('up').description('start what is not running (idempotent)'))
     .option('--json', 'print status as JSON')
+    .option('--kafka', 'default topology: also a single-node Kafka broker on 127.0.0.1:9092 (controller 9093)')
     .option('--origin-delay-ms <ms>', 'default topology: a latency proxy adding this much to every origin fetch (on 127.0.0.1:8082)', (v) => Number.parseInt(v, 10))
     .action(async (o: StackOpts) => {
       const s = await (open(o, true) as Stack).up();
