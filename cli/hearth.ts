@@ -7,6 +7,7 @@ import { registerHint } from './commands/hint.js';
 import { registerProxyConfig } from './commands/proxy-config.js';
 import { registerOriginDelay } from './commands/origin-delay.js';
 import { registerKafka } from './commands/kafka.js';
+import { registerOrigin } from './commands/origin.js';
 import { registerResize } from './commands/resize.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerStack } from './commands/stack.js';
@@ -25,6 +26,7 @@ registerOriginDelay(program);
 registerSimulate(program);
 registerKafka(program);
 registerResize(program);
+registerOrigin(program);
 registerCorpus(program);
 registerDocs(program);
 

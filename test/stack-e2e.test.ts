@@ -69,8 +69,10 @@ describe('warm path on real nginx (shared local stack)', function () {
 
   it('a hint makes the viewer\'s first request a HIT at its colo, and only there', async () => {
     const path = fresh();
+    // Other tests share this stack: wait for this push, not any.
+    const before = await metric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}');
     hinter.hint({ paths: [path], viewer: '10.1.2.3' });
-    await until('push done', async () => ((await metric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}')) >= 1 ? true : undefined));
+    await until('push done', async () => ((await metric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}')) >= before + 1 ? true : undefined));
     // The viewer's request: viewer-facing Host, an Accept header, a query string; same cache key.
     assert.deepEqual(await get(sinCache(), `${path}?utm=x`, { host: 'img-sin.test', accept: 'image/avif,image/webp,*/*' }), { status: 200, cache: 'HIT' });
     assert.deepEqual(await get(amsCache(), path, { host: 'img-ams.test' }), { status: 200, cache: 'MISS' });
@@ -78,7 +80,7 @@ describe('warm path on real nginx (shared local stack)', function () {
 
   it('keeps connections alive: warmer → proxy and proxy → cache reuse far fewer connections than requests', async () => {
     const paths = Array.from({ length: 40 }, () => fresh());
-    // Pages arrive over time: a burst of 10 opens up to 10 pooled connections, and
+    // Pages arrive over time: a burst of 10 uses up to 10 pooled connections, and
     // later bursts reuse them instead of opening more.
     const base = await metric('hearth_warmer_pushes_total{colo="ams",outcome="miss"}');
     for (let i = 0; i < paths.length; i += 10) {
@@ -91,8 +93,10 @@ describe('warm path on real nginx (shared local stack)', function () {
     assert.equal(cacheLines.length, 40);
     assert.ok(cacheLines.every((l) => l.method === 'HEAD' && l.cache === 'MISS'));
     const conns = (ls: { connection: number }[]) => new Set(ls.map((l) => l.connection)).size;
-    assert.ok(conns(proxyLines) <= 10, `warmer → proxy: ${conns(proxyLines)} connections for 40 pushes`);
-    assert.ok(conns(cacheLines) <= 10, `proxy → cache: ${conns(cacheLines)} connections for 40 pushes`);
+    // Pools may hold connections from earlier tests on this stack; reuse shows as at
+    // least two requests per connection on average, far from one each.
+    assert.ok(conns(proxyLines) * 2 <= proxyLines.length, `warmer → proxy: ${conns(proxyLines)} connections for 40 pushes`);
+    assert.ok(conns(cacheLines) * 2 <= cacheLines.length, `proxy → cache: ${conns(cacheLines)} connections for 40 pushes`);
     assert.ok(Math.max(...cacheLines.map((l) => l.connection_requests)) > 4);
   });
 

@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { parseHostPort } from '@hearth/api-hook';
+import { OriginServer } from '../../origin/server.js';
+
+export function registerOrigin(program: Command): void {
+  program
+    .command('origin')
+    .description('the origin service: stored sizes as they are, missing ladder sizes made on the fly from the largest stored one')
+    .option('--listen <host:port>', 'address', '127.0.0.1:8083')
+    .option('--store <dir>', 'store root', '.cache/store')
+    .option('--no-store-derived', 'do not write sizes made on the fly into the store')
+    .option('--max-concurrent <n>', 'on-the-fly resizes at once', (v) => Number.parseInt(v, 10), 2)
+    .option('--max-queue <n>', 'on-the-fly resizes waiting; beyond: 503 with Retry-After', (v) => Number.parseInt(v, 10), 16)
+    .option('--quality <q>', 'JPEG quality', (v) => Number.parseInt(v, 10), 85)
+    .action(async (o: { listen: string; store: string; storeDerived: boolean; maxConcurrent: number; maxQueue: number; quality: number }) => {
+      const { host, port } = parseHostPort(o.listen);
+      const server = new OriginServer({
+        store: o.store,
+        host,
+        port,
+        storeDerived: o.storeDerived,
+        maxConcurrent: o.maxConcurrent,
+        maxQueue: o.maxQueue,
+        encode: { quality: o.quality, progressive: true, chromaSubsampling: '4:2:0' },
+      });
+      await server.start();
+      const stop = (): void => void server.stop().then(() => process.exit(0));
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+}
