@@ -167,8 +167,11 @@ ${upstreamBlock('origin', [originUpstream(t)], 32, false)}
 }
 
 export function renderOrigin(t: Topology, dir: string): RenderedInstance {
+  const service = t.origin.service;
   const http = `  open_file_cache max=10000 inactive=60s;
-
+${service ? `
+${upstreamBlock('origin_service', [service], 16, false)}
+` : ''}
   server {
     listen ${t.origin.listen};
     root ${t.origin.root};
@@ -176,7 +179,18 @@ export function renderOrigin(t: Topology, dir: string): RenderedInstance {
       limit_except GET HEAD {
         deny all;
       }
-      try_files $uri =404;
+      try_files $uri ${service ? '@service' : '=404'};
+    }${
+      service
+        ? `
+    # Not stored: the origin service makes ladder sizes on the fly (or says 404/503).
+    location @service {
+      proxy_pass http://origin_service;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_read_timeout 30s;
+    }`
+        : ''
     }
   }`;
   return { name: 'origin', role: 'origin', dir, listen: t.origin.listen, config: main(dir, t, http) };

@@ -47,6 +47,7 @@ export const TopologySchema = Type.Object(
       {
         listen: Address('the origin front (nginx, static files from the store)', '127.0.0.1:8081'),
         root: Type.String({ minLength: 1, description: 'the store: absolute directory served as the image namespace' }),
+        service: Type.Optional(Address('the origin service (`hearth origin`) the front passes misses to: ladder sizes made on the fly')),
         delay: Type.Optional(
           Type.Object(
             {
@@ -122,6 +123,7 @@ function semanticProblems(t: Topology): string[] {
   claim('origin.listen', t.origin.listen);
   claim('proxy.listen', t.proxy.listen);
   if (t.origin.delay) claim('origin.delay.listen', t.origin.delay.listen);
+  if (t.origin.service) claim('origin.service', t.origin.service);
   if (t.kafka) {
     claim('kafka.listen', t.kafka.listen);
     claim('kafka.controller', t.kafka.controller);
@@ -177,7 +179,7 @@ export function loadTopology(file: string): Topology {
 export function defaultTopology(root: string, originDelayMs?: number, kafka = false): Topology {
   return parseTopology({
     ...(kafka ? { kafka: {} } : {}),
-    origin: { listen: '127.0.0.1:8081', root, ...(originDelayMs ? { delay: { ms: originDelayMs, listen: '127.0.0.1:8082' } } : {}) },
+    origin: { listen: '127.0.0.1:8081', root, service: '127.0.0.1:8083', ...(originDelayMs ? { delay: { ms: originDelayMs, listen: '127.0.0.1:8082' } } : {}) },
     proxy: { listen: '127.0.0.1:8080', keepalive: 128 },
     colos: [
       { name: 'sin', host: 'cache-sin.hearth.local', viewerHosts: ['img-sin.hearth.local'], cidrs: ['10.1.0.0/16'], nodes: ['127.0.0.1:8101'] },

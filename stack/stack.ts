@@ -19,13 +19,20 @@ export interface StackStatus {
   stateDir: string;
   warmer: { udp: string; http: string; pid: number | null; running: boolean };
   proxy: { address: string; pid: number | null; running: boolean; tls: boolean };
-  origin: { address: string; root: string; pid: number | null; running: boolean; delay: { ms: number; address: string; running: boolean } | null };
+  origin: {
+    address: string;
+    root: string;
+    pid: number | null;
+    running: boolean;
+    service: { address: string; running: boolean } | null;
+    delay: { ms: number; address: string; running: boolean } | null;
+  };
   colos: { name: string; cache: string[]; host: string; pushHost: string; cidrs: string[]; running: boolean[] }[];
   kafka?: { address: string; running: boolean; pid: number | null };
   logs: string;
 }
 
-const DAEMONS = ['warmer', 'origin-delay'] as const;
+const DAEMONS = ['warmer', 'origin-delay', 'origin'] as const;
 type Daemon = (typeof DAEMONS)[number];
 
 export class Stack {
@@ -76,6 +83,7 @@ export class Stack {
       await n.test();
     }
     // Backends first, so the proxy never routes to a cache that is not there yet.
+    await this.startOriginService();
     await this.startLatencyProxy();
     for (const n of this.nginx) await n.start();
     await this.startWarmer();
@@ -128,6 +136,12 @@ export class Stack {
     await this.startDaemon('warmer', ['warmer', '--config', config], `http://${this.topology.warmer.http}/healthz`);
   }
 
+  private async startOriginService(): Promise<void> {
+    const service = this.topology.origin.service;
+    if (!service) return;
+    await this.startDaemon('origin', ['origin', '--listen', service, '--store', this.topology.origin.root], `http://${service}/metrics`);
+  }
+
   private async startLatencyProxy(): Promise<void> {
     const delay = this.topology.origin.delay;
     if (!delay) return;
@@ -139,6 +153,7 @@ export class Stack {
     // The proxy first, then the caches, then the origin: the reverse of up.
     for (const n of [...this.nginx].reverse()) await n.stop();
     await this.stopDaemon('origin-delay');
+    await this.stopDaemon('origin');
     await this.kafka?.stop();
   }
 
@@ -156,6 +171,7 @@ export class Stack {
         root: t.origin.root,
         pid: pidOf('origin'),
         running: pidOf('origin') !== null,
+        service: t.origin.service ? { address: t.origin.service, running: this.daemonPid('origin') !== undefined } : null,
         delay: t.origin.delay ? { ms: t.origin.delay.ms, address: t.origin.delay.listen, running: this.daemonPid('origin-delay') !== undefined } : null,
       },
       colos: t.colos.map((c) => ({
@@ -185,6 +201,7 @@ export function formatStatus(s: StackStatus): string {
     `${mark(s.proxy.running)} proxy    ${s.proxy.address}${s.proxy.tls ? ' (TLS to caches)' : ''}`,
     ...s.colos.flatMap((c) => c.cache.map((addr, i) => `${mark(c.running[i] ?? false)} cache    ${c.name}  ${addr}  Host: ${c.host} (push: ${c.pushHost})  viewers ${c.cidrs.join(', ') || '-'}`)),
     `${mark(s.origin.running)} origin   ${s.origin.address}  root ${s.origin.root}`,
+    ...(s.origin.service ? [`${mark(s.origin.service.running)} origin   ${s.origin.service.address}  service: sizes not stored, made on the fly`] : []),
     ...(s.kafka ? [`${mark(s.kafka.running)} kafka    ${s.kafka.address}  (KRaft, single node)`] : []),
     ...(s.origin.delay ? [`${mark(s.origin.delay.running)} delay    ${s.origin.delay.address}  +${s.origin.delay.ms} ms before every origin fetch`] : []),
     `logs: ${s.logs}/nginx/<instance>/logs/access.log (JSON, with cache status and timings), ${s.logs}/warmer/warmer.log`,

@@ -110,6 +110,16 @@ describe('warm path on real nginx (shared local stack)', function () {
     await until('200 after the negative entry expired', async () => ((await get(sinCache(), path)).status === 200 ? true : undefined), 8000);
   });
 
+  it('a ladder size the store lacks is made on the fly behind the origin front, and cached', async () => {
+    // The fixture store holds b, z, n, m, q and s; c (800 px) comes from b.
+    const stored = s.corpus.paths.find((p) => p.endsWith('_b.jpg')) as string;
+    const path = stored.replace('_b.jpg', '_c.jpg');
+    const first = await get(sinCache(), path, { host: 'img-sin.test' });
+    assert.deepEqual(first, { status: 200, cache: 'MISS' });
+    assert.deepEqual(await get(sinCache(), path, { host: 'img-sin.test' }), { status: 200, cache: 'HIT' });
+    assert.equal((await get(sinCache(), stored.replace('_b.jpg', '_x.jpg'))).status, 404, 'outside the ladder');
+  });
+
   it('a request with an unknown Host reaches no upstream', async () => {
     const path = fresh();
     const before = accessLog(node('cache-sin-0').accessLog).length + accessLog(node('cache-ams-0').accessLog).length;
