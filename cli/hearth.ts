@@ -7,6 +7,7 @@ import { registerHint } from './commands/hint.js';
 import { registerProxyConfig } from './commands/proxy-config.js';
 import { registerOriginDelay } from './commands/origin-delay.js';
 import { registerKafka } from './commands/kafka.js';
+import { registerBackfill } from './commands/backfill.js';
 import { registerOrigin } from './commands/origin.js';
 import { registerResize } from './commands/resize.js';
 import { registerSimulate } from './commands/simulate.js';
@@ -27,6 +28,7 @@ registerSimulate(program);
 registerKafka(program);
 registerResize(program);
 registerOrigin(program);
+registerBackfill(program);
 registerCorpus(program);
 registerDocs(program);
 

@@ -1,0 +1,119 @@
+/**
+ * Backfill: one hearth.images.uploaded message per existing original, at a set rate,
+ * resumable. Entries are taken in a stable order and a checkpoint (how many were
+ * acknowledged by Kafka) is written atomically after every batch, so after Ctrl-C or
+ * a crash a rerun starts where it stopped; at most one batch is sent twice, which the
+ * resize tier handles idempotently.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Producer } from 'kafkajs';
+import { writeAtomic } from '../common/store.js';
+import { TOPICS } from '../kafka/client.js';
+import { IMAGE_ID, STORE_PATH, type Uploaded } from '../kafka/messages.js';
+
+export interface BackfillEntry {
+  id: string;
+  source: string;
+}
+
+const ID = new RegExp(IMAGE_ID);
+const PATH = new RegExp(STORE_PATH);
+
+/** Originals under `<store>/<dir>`: every `<id>.jpg`, sorted by path. */
+export function walkOriginals(store: string, dir = 'originals'): BackfillEntry[] {
+  const out: BackfillEntry[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else {
+        const m = /^([0-9]{1,19})\.jpe?g$/i.exec(name);
+        if (m) out.push({ id: m[1] as string, source: `/${relative(store, p).split('\\').join('/')}` });
+      }
+    }
+  };
+  walk(join(store, dir));
+  return out;
+}
+
+/** A list file: one `<id> <store path>` per line; `#` comments and blank lines skipped. Bad lines are errors, named by line. */
+export function readList(file: string): BackfillEntry[] {
+  const problems: string[] = [];
+  const out: BackfillEntry[] = [];
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((raw, i) => {
+      const line = raw.trim();
+      if (!line || line.startsWith('#')) return;
+      const [id, source, extra] = line.split(/\s+/);
+      if (!id || !source || extra !== undefined || !ID.test(id) || !PATH.test(source)) problems.push(`line ${i + 1}: expected "<digits> </store/path.jpg>" (got ${JSON.stringify(line.slice(0, 80))})`);
+      else out.push({ id, source });
+    });
+  if (problems.length) throw new Error(`${file}:\n  ${problems.slice(0, 20).join('\n  ')}`);
+  return out;
+}
+
+interface Checkpoint {
+  /** Identifies the entry list, so a checkpoint is never applied to another one. */
+  list: string;
+  done: number;
+  total: number;
+}
+
+export function listFingerprint(entries: readonly BackfillEntry[]): string {
+  const h = createHash('sha256');
+  for (const e of entries) h.update(`${e.id} ${e.source}\n`);
+  return h.digest('hex');
+}
+
+export function readCheckpoint(file: string, entries: readonly BackfillEntry[]): number {
+  let c: Checkpoint;
+  try {
+    c = JSON.parse(readFileSync(file, 'utf8')) as Checkpoint;
+  } catch {
+    return 0;
+  }
+  if (c.list !== listFingerprint(entries)) {
+    throw new Error(`checkpoint ${file} belongs to another list of originals; remove it (or pass --restart) to start over`);
+  }
+  return Math.min(c.done, entries.length);
+}
+
+export interface BackfillOptions {
+  entries: readonly BackfillEntry[];
+  producer: Producer;
+  checkpoint: string;
+  /** Messages per second. */
+  rate: number;
+  batch: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Returns how many entries are done (all of them unless aborted). */
+export async function runBackfill(o: BackfillOptions): Promise<number> {
+  const list = listFingerprint(o.entries);
+  let done = readCheckpoint(o.checkpoint, o.entries);
+  const total = o.entries.length;
+  o.onProgress?.(done, total);
+  const start = performance.now();
+  const startDone = done;
+  while (done < total && !o.signal?.aborted) {
+    const slice = o.entries.slice(done, done + o.batch);
+    // Pace: the batch may go once the rate allows its last message.
+    const due = start + ((done - startDone + slice.length) * 1000) / o.rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const ts = Date.now();
+    await o.producer.send({
+      topic: TOPICS.uploaded,
+      messages: slice.map((e) => ({ key: e.id, value: JSON.stringify({ id: e.id, source: e.source, ts } satisfies Uploaded) })),
+    });
+    done += slice.length;
+    await writeAtomic(o.checkpoint, Buffer.from(JSON.stringify({ list, done, total } satisfies Checkpoint)));
+    o.onProgress?.(done, total);
+  }
+  return done;
+}
