@@ -2,10 +2,12 @@
  * `npm run bench [-- name ...]`: runs the named benchmarks (default: all). Each ends
  * with one line of JSON holding its figures, for scripts.
  */
+import { benchResize } from './resize.js';
 import { benchWarmer } from './warmer.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   warmer: benchWarmer,
+  resize: benchResize,
 };
 
 const names = process.argv.slice(2);
