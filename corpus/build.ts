@@ -1,25 +1,22 @@
 /**
  * Builds the local stack's store from real photographs: each photo yields many
  * distinct images (different crops), each laid out as the Flickr-style ladder
- * `/photos/<dir>/<id>_<suffix>.jpg`. Cached: a manifest records what was built, and
+ * `/photos/<dir>/<id>_<size>.jpg`. Cached: a manifest records what was built, and
  * a second run with the same inputs does nothing.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { imagePath, writeAtomic } from '../common/store.js';
+import { DEFAULT_LADDER } from '../resize/ladder.js';
 
 export { imagePath };
 
-/** Flickr's suffixes: long side in pixels, or a square crop. */
-export const LADDER = [
-  { suffix: 'b', size: 1024, square: false },
-  { suffix: 'z', size: 640, square: false },
-  { suffix: 'n', size: 320, square: false },
-  { suffix: 'm', size: 240, square: false },
-  { suffix: 'q', size: 150, square: true },
-  { suffix: 's', size: 75, square: true },
-] as const;
+/**
+ * The sizes the store starts with: the common display sizes of the ladder. The rest
+ * (2048, 1600, 800, 500) the resize tier or the origin service make.
+ */
+export const LADDER = DEFAULT_LADDER.filter((s) => ['b', 'z', 'n', 'm', 'q', 's'].includes(s.name));
 
 export interface CorpusManifest {
   version: 1;
@@ -83,7 +80,7 @@ export async function buildCorpus(o: BuildOptions): Promise<CorpusManifest> {
   const work = async (job: (typeof jobs)[number]): Promise<void> => {
     const base = await variant(job.src, job.k, o.idsPerPhoto);
     for (const step of LADDER) {
-      const path = imagePath(job.id, step.suffix);
+      const path = imagePath(job.id, step.name);
       const file = join(o.out, path);
       const resized = step.square
         ? sharp(base).resize(step.size, step.size, { fit: 'cover', kernel: 'lanczos3' })
