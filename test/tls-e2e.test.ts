@@ -7,7 +7,7 @@ import { request } from 'undici';
 import { buildCorpus, findJpegs } from '../corpus/build.js';
 import { parseTopology } from '../proxy-config/topology.js';
 import { Stack } from '../stack/stack.js';
-import { accessLog, FIXTURES, freePorts } from './helpers/test-stack.js';
+import { accessLog, FIXTURES, freePorts, freeUdpPort } from './helpers/test-stack.js';
 
 describe('TLS from the proxy to the caches (real nginx, local CA)', function () {
   this.timeout(60000);
@@ -20,7 +20,8 @@ describe('TLS from the proxy to the caches (real nginx, local CA)', function () 
   it('pushes through the proxy over verified TLS, on kept-alive connections', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-tls-'));
     const corpus = await buildCorpus({ sources: findJpegs(FIXTURES).slice(0, 1), out: join(dir, 'store'), idsPerPhoto: 2 });
-    const [origin, proxy, cache, udp, http] = await freePorts(5);
+    const [origin, proxy, cache, http] = await freePorts(4);
+    const udp = await freeUdpPort();
     const t = parseTopology({
       origin: { listen: `127.0.0.1:${origin}`, root: join(dir, 'store') },
       proxy: { listen: `127.0.0.1:${proxy}`, tls: true, certDir: join(dir, 'certs') },

@@ -26,6 +26,16 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
+/** A UDP port nobody holds: TCP-free numbers can still be taken on UDP (another stack's warmer). */
+export async function freeUdpPort(): Promise<number> {
+  const dgram = await import('node:dgram');
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  const { port } = sock.address();
+  await new Promise<void>((r) => sock.close(r));
+  return port;
+}
+
 export interface TestStack {
   stack: Stack;
   topology: Topology;
@@ -41,7 +51,8 @@ export function testStack(): Promise<TestStack> {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-stack-'));
     const root = join(dir, 'store');
     const corpus = await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: 10 });
-    const [origin, proxy, sin, ams, udp, http, delay, service] = await freePorts(8);
+    const [origin, proxy, sin, ams, http, delay, service] = await freePorts(7);
+    const udp = await freeUdpPort();
     const topology = parseTopology({
       // A little distance to the origin, so a push and a viewer's miss take measurably long.
       origin: { listen: `127.0.0.1:${origin}`, root, service: `127.0.0.1:${service}`, delay: { ms: 40, listen: `127.0.0.1:${delay}` } },
