@@ -8,6 +8,7 @@ import { registerProxyConfig } from './commands/proxy-config.js';
 import { registerOriginDelay } from './commands/origin-delay.js';
 import { registerKafka } from './commands/kafka.js';
 import { registerBackfill } from './commands/backfill.js';
+import { registerCompress } from './commands/compress.js';
 import { registerOrigin } from './commands/origin.js';
 import { registerResize } from './commands/resize.js';
 import { registerSimulate } from './commands/simulate.js';
@@ -29,6 +30,7 @@ registerKafka(program);
 registerResize(program);
 registerOrigin(program);
 registerBackfill(program);
+registerCompress(program);
 registerCorpus(program);
 registerDocs(program);
 

@@ -16,12 +16,13 @@ import { imagePath, storeFile, writeAtomic } from '../common/store.js';
 import type { EncodeOptions, ResizeBackend } from '../resize/backend.js';
 import { CpuBackend } from '../resize/cpu-backend.js';
 import { DEFAULT_LADDER, type SizeSpec } from '../resize/ladder.js';
+import { reconstruct } from '../compress/lossless.js';
 
 export const ORIGIN_METRICS = {
   requests: {
     type: 'counter',
     name: 'hearth_origin_requests_total',
-    help: 'Requests by result: stored, derived (made on the fly), not_found, overload (503), error.',
+    help: 'Requests by result: stored, derived (a size made on the fly), reconstructed (an original kept as JPEG XL), not_found, overload (503), error.',
     labelNames: ['result'],
   },
   derive: {
@@ -53,6 +54,7 @@ export interface OriginOptions {
 }
 
 const LAYOUT = /^\/photos\/([0-9]+)\/([0-9]{1,19})_([a-z]{1,3})\.jpg$/;
+const ORIGINAL = /^\/originals\/(?:[0-9]+\/)?([0-9]{1,19})\.jpg$/;
 
 export class OriginServer {
   readonly registry: Registry = createRegistry();
@@ -96,6 +98,7 @@ export class OriginServer {
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.send(res, req, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
+    if (ORIGINAL.test(path)) return this.original(req, res, path);
     const m = LAYOUT.exec(path);
     const spec = m ? this.ladder.find((s) => s.name === m[3]) : undefined;
     const id = m?.[2] as string;
@@ -127,6 +130,35 @@ export class OriginServer {
     } catch (err) {
       this.metrics.requests.labels('error').inc();
       this.log.error({ err, path }, 'origin request failed');
+      if (!res.headersSent) this.send(res, req, 500, 'internal error\n', { 'content-type': 'text/plain' });
+    }
+  }
+
+  /** An original as uploaded: the JPEG, or, if it is kept only as JPEG XL, the exact JPEG reconstructed from it. */
+  private async original(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    try {
+      const stored = await readFile(storeFile(this.o.store, path)).catch(() => undefined);
+      if (stored) {
+        this.metrics.requests.labels('stored').inc();
+        return this.send(res, req, 200, stored, { 'content-type': 'image/jpeg' });
+      }
+      const jxl = storeFile(this.o.store, path.replace(/\.jpg$/, '.jxl'));
+      if (!(await stat(jxl).then((st) => st.isFile(), () => false))) return this.notFound(req, res);
+      if (!(await this.acquire())) {
+        this.metrics.requests.labels('overload').inc();
+        return this.send(res, req, 503, 'busy; retry shortly\n', { 'retry-after': '1', 'content-type': 'text/plain' });
+      }
+      let jpeg: Buffer;
+      try {
+        jpeg = await reconstruct(jxl);
+      } finally {
+        this.release();
+      }
+      this.metrics.requests.labels('reconstructed').inc();
+      this.send(res, req, 200, jpeg, { 'content-type': 'image/jpeg' });
+    } catch (err) {
+      this.metrics.requests.labels('error').inc();
+      this.log.error({ err, path }, 'original request failed');
       if (!res.headersSent) this.send(res, req, 500, 'internal error\n', { 'content-type': 'text/plain' });
     }
   }

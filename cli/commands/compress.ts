@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { createLogger } from '../../common/logger.js';
+import { recompressOriginals, type LosslessResult } from '../../compress/lossless.js';
+
+export function registerCompress(program: Command): void {
+  const cmd = program.command('compress').description('the compression tier');
+  cmd
+    .command('originals')
+    .description('losslessly recompress originals to JPEG XL, verified byte for byte before any original is removed')
+    .option('--store <dir>', 'store root', '.cache/store')
+    .option('--dir <dir>', 'where the originals are, under the store', 'originals')
+    .option('--older-than-days <n>', 'only originals not modified for this many days', (v) => Number(v))
+    .option('--larger-than <bytes>', 'only originals larger than this', (v) => Number(v))
+    .option('--list <file>', 'only the store paths listed (one per line)')
+    .option('--jobs <n>', 'files at once', (v) => Number.parseInt(v, 10), 2)
+    .option('--effort <n>', 'cjxl effort (1-9)', (v) => Number.parseInt(v, 10), 3)
+    .action(async (o: { store: string; dir: string; olderThanDays?: number; largerThan?: number; list?: string; jobs: number; effort: number }) => {
+      const only = o.list ? new Set(readFileSync(o.list, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) : undefined;
+      const log = createLogger('compress', 'info');
+      const t0 = performance.now();
+      const results: LosslessResult[] = await recompressOriginals({
+        store: resolve(o.store),
+        dir: o.dir,
+        policy: { olderThanDays: o.olderThanDays, largerThanBytes: o.largerThan, only },
+        jobs: o.jobs,
+        effort: o.effort,
+        log,
+      });
+      const seconds = (performance.now() - t0) / 1000;
+      const converted = results.filter((r) => r.outcome === 'converted' || r.outcome === 'finished_earlier_run');
+      const before = converted.reduce((a, r) => a + (r.bytesBefore ?? 0), 0);
+      const after = converted.reduce((a, r) => a + (r.bytesAfter ?? 0), 0);
+      const count = (k: LosslessResult['outcome']) => results.filter((r) => r.outcome === k).length;
+      process.stdout.write(
+        `${JSON.stringify({
+          files: results.length,
+          converted: converted.length,
+          bytes_before: before,
+          bytes_after: after,
+          saved_ratio: before ? +(1 - after / before).toFixed(4) : 0,
+          mb_s: +(before / 1e6 / Math.max(seconds, 1e-9)).toFixed(2),
+          mismatch: count('mismatch'),
+          not_jpeg: count('not_jpeg'),
+          skipped: count('skipped_policy') + count('skipped_ledger'),
+        })}\n`,
+      );
+      if (count('mismatch') > 0) process.exitCode = 1;
+    });
+}

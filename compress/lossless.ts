@@ -1,0 +1,194 @@
+/**
+ * Lossless recompression of originals: JPEG → JPEG XL (cjxl's lossless JPEG
+ * transcode, reconstruction data kept), verified byte for byte with djxl before the
+ * original goes. The order makes a kill -9 at any point safe:
+ *
+ *   cjxl → temp .jxl, fsync → djxl → compare with the original → rename the .jxl into
+ *   place, fsync the directory → remove the original, fsync the directory.
+ *
+ * So a final `.jxl` name always holds a verified file, and the original is removed only
+ * after that. A `.jxl` found beside its original (a crash between the last two steps)
+ * is verified again before the original goes. A mismatch keeps the original, is
+ * recorded in a ledger and is not tried again until the ledger entry is removed.
+ */
+import { execFile } from 'node:child_process';
+import { open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import type { Logger } from '../common/logger.js';
+import { writeAtomic } from '../common/store.js';
+
+const run = promisify(execFile);
+
+export interface LosslessPolicy {
+  /** Only originals last modified more than this many days ago. */
+  olderThanDays?: number;
+  /** Only originals larger than this. */
+  largerThanBytes?: number;
+  /** Only these store paths (e.g. rarely viewed private photos). */
+  only?: ReadonlySet<string>;
+}
+
+export type LosslessOutcome = 'converted' | 'skipped_policy' | 'skipped_ledger' | 'mismatch' | 'not_jpeg' | 'finished_earlier_run';
+
+export interface LosslessResult {
+  path: string;
+  outcome: LosslessOutcome;
+  bytesBefore?: number;
+  bytesAfter?: number;
+  error?: string;
+}
+
+export interface LosslessOptions {
+  store: string;
+  dir?: string;
+  policy: LosslessPolicy;
+  /** cjxl effort: 3 is as good as 5–7 for JPEG transcodes here, and much faster. */
+  effort?: number;
+  /** Files converted at once. */
+  jobs?: number;
+  /** Where mismatches are remembered (default `<store>/.hearth-lossless-ledger.json`). */
+  ledger?: string;
+  now?: () => number;
+  log?: Logger;
+  onResult?: (r: LosslessResult) => void;
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function syncFile(file: string): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Reconstructs the JPEG a .jxl holds and compares it with `original`, byte for byte. */
+export async function reconstructs(jxl: string, original: Buffer): Promise<boolean> {
+  const out = `${jxl}.verify-${process.pid}-${Math.random().toString(36).slice(2)}.jpg`;
+  try {
+    await run('djxl', [jxl, out, '--num_threads=1'], { maxBuffer: 1 << 20 });
+    return (await readFile(out)).equals(original);
+  } catch {
+    return false;
+  } finally {
+    await rm(out, { force: true });
+  }
+}
+
+export async function reconstruct(jxl: string): Promise<Buffer> {
+  const out = `${jxl}.serve-${process.pid}-${Math.random().toString(36).slice(2)}.jpg`;
+  try {
+    await run('djxl', [jxl, out, '--num_threads=1'], { maxBuffer: 1 << 20 });
+    return await readFile(out);
+  } finally {
+    await rm(out, { force: true });
+  }
+}
+
+async function walk(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const go = async (d: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = (await readdir(d)).sort();
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = join(d, n);
+      const st = await stat(p);
+      if (st.isDirectory()) await go(p);
+      else out.push(p);
+    }
+  };
+  await go(root);
+  return out;
+}
+
+export async function recompressOriginals(o: LosslessOptions): Promise<LosslessResult[]> {
+  const ledgerFile = o.ledger ?? join(o.store, '.hearth-lossless-ledger.json');
+  const ledger: Record<string, string> = await readFile(ledgerFile, 'utf8').then((t) => JSON.parse(t) as Record<string, string>, () => ({}));
+  const now = o.now ?? Date.now;
+  const files = await walk(join(o.store, o.dir ?? 'originals'));
+  // Leftovers of a killed run are only ever temp names: remove them.
+  for (const f of files.filter((p) => /\.(tmp|verify|serve)-\d+-[a-z0-9]+(\.jpg)?$/.test(p))) await rm(f, { force: true });
+  const originals = files.filter((f) => /\.jpe?g$/i.test(f) && !/\.(tmp|verify|serve)-/.test(f));
+  const results: LosslessResult[] = [];
+  const report = (r: LosslessResult): void => {
+    results.push(r);
+    o.onResult?.(r);
+  };
+  // Written at once, so a failure is remembered even if the run is killed next.
+  const remember = async (path: string, why: string): Promise<void> => {
+    ledger[path] = why;
+    await writeAtomic(ledgerFile, Buffer.from(JSON.stringify(ledger, null, 2)));
+  };
+
+  const one = async (file: string): Promise<void> => {
+    const path = `/${relative(o.store, file).split('\\').join('/')}`;
+    const jxl = file.replace(/\.jpe?g$/i, '.jxl');
+    if (ledger[path]) return report({ path, outcome: 'skipped_ledger' });
+    const st = await stat(file);
+    const original = await readFile(file);
+    const finished = await stat(jxl).then(() => true, () => false);
+    if (finished) {
+      // A crash came after the rename: the .jxl was verified then; verify again before the original goes.
+      if (await reconstructs(jxl, original)) {
+        await rm(file);
+        await syncDir(dirname(file));
+        return report({ path, outcome: 'finished_earlier_run', bytesBefore: st.size, bytesAfter: (await stat(jxl)).size });
+      }
+      const quarantine = `${jxl}.corrupt-${now()}`;
+      await rename(jxl, quarantine);
+      await remember(path, `existing .jxl does not reconstruct the original; moved to ${relative(o.store, quarantine)}`);
+      o.log?.error({ path, quarantine }, 'a .jxl beside its original does not reconstruct it; original kept');
+      return report({ path, outcome: 'mismatch', error: ledger[path] });
+    }
+    const p = o.policy;
+    if ((p.only && !p.only.has(path)) || (p.largerThanBytes !== undefined && st.size <= p.largerThanBytes) || (p.olderThanDays !== undefined && now() - st.mtimeMs < p.olderThanDays * 86_400_000)) {
+      return report({ path, outcome: 'skipped_policy' });
+    }
+    const tmp = `${jxl}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    try {
+      try {
+        await run('cjxl', [file, tmp, `--effort=${o.effort ?? 3}`, '--lossless_jpeg=1', '--num_threads=1', '--quiet'], { maxBuffer: 1 << 20 });
+      } catch (err) {
+        await remember(path, `cjxl refused it: ${String((err as { stderr?: string }).stderr ?? err).trim().slice(0, 200)}`);
+        o.log?.warn({ path }, 'not a JPEG cjxl can transcode; original kept');
+        return report({ path, outcome: 'not_jpeg', error: ledger[path] });
+      }
+      await syncFile(tmp);
+      if (!(await reconstructs(tmp, original))) {
+        await remember(path, 'djxl did not reconstruct the original byte for byte');
+        o.log?.error({ path }, 'lossless transcode did not verify; original kept');
+        return report({ path, outcome: 'mismatch', error: ledger[path] });
+      }
+      const bytesAfter = (await stat(tmp)).size;
+      await rename(tmp, jxl);
+      await syncDir(dirname(jxl));
+      await rm(file);
+      await syncDir(dirname(file));
+      report({ path, outcome: 'converted', bytesBefore: st.size, bytesAfter });
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  };
+
+  const queue = [...originals];
+  await Promise.all(
+    Array.from({ length: o.jobs ?? 2 }, async () => {
+      for (let f = queue.shift(); f; f = queue.shift()) await one(f);
+    }),
+  );
+  return results;
+}

@@ -1,0 +1,135 @@
+/** Lossless JPEG → JPEG XL with verify-before-delete: nothing is ever lost. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { request } from 'undici';
+import { createLogger } from '../common/logger.js';
+import { reconstructs, recompressOriginals } from '../compress/lossless.js';
+import { OriginServer } from '../origin/server.js';
+import { HEARTH_CLI } from '../warmer/launch.js';
+import { FIXTURES } from './helpers/test-stack.js';
+
+/** Real photographs as originals, each re-encoded at its own quality so no two are alike. */
+async function originals(n: number): Promise<{ store: string; files: Map<string, Buffer> }> {
+  const store = mkdtempSync(join(tmpdir(), 'hearth-lossless-'));
+  const photos = readdirSync(FIXTURES).filter((f) => f.endsWith('.jpg')).sort();
+  const files = new Map<string, Buffer>();
+  for (let i = 0; i < n; i++) {
+    const id = String(500000 + i);
+    const dir = join(store, 'originals', id.slice(0, -2));
+    mkdirSync(dir, { recursive: true });
+    const data = await sharp(join(FIXTURES, photos[i % photos.length] as string)).jpeg({ quality: 80 + (i % 15), progressive: i % 2 === 0 }).toBuffer();
+    writeFileSync(join(dir, `${id}.jpg`), data);
+    files.set(join(dir, `${id}.jpg`), data);
+  }
+  return { store, files };
+}
+
+/** Every original is there byte for byte, or as a .jxl that reconstructs it byte for byte. */
+async function nothingLost(files: Map<string, Buffer>): Promise<{ jpg: number; jxl: number }> {
+  let jpg = 0;
+  let jxl = 0;
+  for (const [file, bytes] of files) {
+    const j = file.replace(/\.jpg$/, '.jxl');
+    const hasJpg = existsSync(file);
+    const hasJxl = existsSync(j);
+    assert.ok(hasJpg || hasJxl, `${file}: neither the original nor a .jxl`);
+    if (hasJpg) assert.ok(readFileSync(file).equals(bytes), `${file}: original changed`);
+    if (hasJxl) assert.ok(await reconstructs(j, bytes), `${j}: does not reconstruct the original`);
+    if (hasJxl && !hasJpg) jxl++;
+    else jpg++;
+  }
+  return { jpg, jxl };
+}
+
+const quiet = createLogger('lossless-test', 'silent');
+
+describe('lossless recompression of originals (cjxl/djxl)', function () {
+  this.timeout(120000);
+
+  it('converts every original, byte-exact, and saves bytes', async () => {
+    const { store, files } = await originals(6);
+    const results = await recompressOriginals({ store, policy: {}, log: quiet });
+    assert.deepEqual(results.map((r) => r.outcome), Array(6).fill('converted'));
+    assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: 6 });
+    const before = results.reduce((a, r) => a + r.bytesBefore!, 0);
+    const after = results.reduce((a, r) => a + r.bytesAfter!, 0);
+    assert.ok(after < before * 0.95, `saved only ${(1 - after / before) * 100}%`);
+  });
+
+  it('a corrupted .jxl beside its original is detected: the original is kept, the .jxl quarantined', async () => {
+    const { store, files } = await originals(2);
+    const [victim] = [...files.keys()] as [string];
+    writeFileSync(victim.replace(/\.jpg$/, '.jxl'), Buffer.concat([Buffer.from([0xff, 0x0a]), Buffer.alloc(500, 7)]));
+    const results = await recompressOriginals({ store, policy: {}, log: quiet });
+    assert.equal(results.find((r) => victim.endsWith(r.path.slice(1)))?.outcome, 'mismatch');
+    assert.ok(readFileSync(victim).equals(files.get(victim)!));
+    assert.ok(readdirSync(join(victim, '..')).some((f) => f.includes('.jxl.corrupt-')));
+    // Remembered: not retried in a loop.
+    const again = await recompressOriginals({ store, policy: {}, log: quiet });
+    assert.equal(again.find((r) => victim.endsWith(r.path.slice(1)))?.outcome, 'skipped_ledger');
+  });
+
+  it('a truncated or non-JPEG "original" is a counted failure; nothing is removed', async () => {
+    const { store } = await originals(1);
+    const dir = join(store, 'originals', '77');
+    mkdirSync(dir, { recursive: true });
+    const truncated = readFileSync(join(FIXTURES, 'aqua.jpg')).subarray(0, 3000);
+    writeFileSync(join(dir, '7701.jpg'), truncated);
+    writeFileSync(join(dir, '7702.jpg'), 'this is text, not a JPEG');
+    const results = await recompressOriginals({ store, policy: {}, log: quiet });
+    const bad = results.filter((r) => r.path.includes('/77/'));
+    assert.ok(bad.every((r) => r.outcome === 'not_jpeg' || r.outcome === 'mismatch'), JSON.stringify(bad));
+    assert.ok(readFileSync(join(dir, '7701.jpg')).equals(truncated));
+    assert.ok(existsSync(join(dir, '7702.jpg')));
+    assert.ok(!existsSync(join(dir, '7701.jxl')) && !existsSync(join(dir, '7702.jxl')));
+  });
+
+  it('follows the policy: larger than, older than, a list', async () => {
+    const { store, files } = await originals(4);
+    const [a, b] = [...files.keys()] as [string, string];
+    const path = (f: string) => `/${f.slice(store.length + 1)}`;
+    const listed = await recompressOriginals({ store, policy: { only: new Set([path(a)]) }, log: quiet });
+    assert.deepEqual(listed.filter((r) => r.outcome === 'converted').map((r) => r.path), [path(a)]);
+    const big = await recompressOriginals({ store, policy: { largerThanBytes: 10_000_000 }, log: quiet });
+    assert.ok(big.every((r) => r.outcome === 'skipped_policy'));
+    const old = await recompressOriginals({ store, policy: { olderThanDays: 30 }, log: quiet, now: () => Date.now() + 31 * 86_400_000 });
+    assert.ok(old.some((r) => r.path === path(b) && r.outcome === 'converted'));
+  });
+
+  it('survives kill -9 at several points: every image is its original or a verified .jxl, never neither', async () => {
+    const { store, files } = await originals(24);
+    const runOnce = () => spawn(process.execPath, [HEARTH_CLI, 'compress', 'originals', '--store', store, '--jobs', '2'], { stdio: 'ignore' });
+    for (const killAfterMs of [40, 90, 150, 220, 300]) {
+      const child = runOnce();
+      const exited = new Promise((r) => child.once('exit', r));
+      await new Promise((r) => setTimeout(r, killAfterMs));
+      child.kill('SIGKILL');
+      await exited;
+      await nothingLost(files);
+    }
+    const done = runOnce();
+    assert.equal(await new Promise((r) => done.once('exit', r)), 0);
+    assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: 24 });
+    for (const d of readdirSync(join(store, 'originals'))) for (const f of readdirSync(join(store, 'originals', d))) assert.match(f, /^\d+\.jxl$/, `left behind: ${f}`);
+  });
+
+  it('the origin serves an original kept only as JPEG XL, byte-identical to the upload', async () => {
+    const { store, files } = await originals(1);
+    await recompressOriginals({ store, policy: {}, log: quiet });
+    const [file, bytes] = [...files][0] as [string, Buffer];
+    assert.ok(!existsSync(file));
+    const s = new OriginServer({ store, host: '127.0.0.1', port: 0, storeDerived: false, maxConcurrent: 1, maxQueue: 2, encode: { quality: 85, progressive: true, chromaSubsampling: '4:2:0' }, logger: quiet });
+    const a = await s.start();
+    try {
+      const res = await request(`http://127.0.0.1:${a.port}/${file.slice(store.length + 1)}`);
+      assert.equal(res.statusCode, 200);
+      assert.ok(Buffer.from(await res.body.arrayBuffer()).equals(bytes), 'reconstructed bytes differ from the upload');
+    } finally {
+      await s.stop();
+    }
+  });
+});
