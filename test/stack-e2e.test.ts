@@ -87,8 +87,13 @@ describe('warm path on real nginx (shared local stack)', function () {
       hinter.hint({ paths: paths.slice(i, i + 10), viewer: '10.2.0.9' });
       await until('pushes', async () => ((await metric('hearth_warmer_pushes_total{colo="ams",outcome="miss"}')) >= base + i + 10 ? true : undefined), 10000);
     }
-    const proxyLines = accessLog(node('proxy').accessLog).filter((l) => paths.includes(l.uri));
-    const cacheLines = accessLog(node('cache-ams-0').accessLog).filter((l) => paths.includes(l.uri));
+    // nginx logs a request just after answering it: wait for the lines.
+    const logged = (name: string) => until(`${name} access log`, () => {
+      const l = accessLog(node(name).accessLog).filter((x) => paths.includes(x.uri));
+      return l.length >= 40 ? l : undefined;
+    });
+    const proxyLines = await logged('proxy');
+    const cacheLines = await logged('cache-ams-0');
     assert.equal(proxyLines.length, 40);
     assert.equal(cacheLines.length, 40);
     assert.ok(cacheLines.every((l) => l.method === 'HEAD' && l.cache === 'MISS'));

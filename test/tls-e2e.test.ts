@@ -8,6 +8,7 @@ import { buildCorpus, findJpegs } from '../corpus/build.js';
 import { parseTopology } from '../proxy-config/topology.js';
 import { Stack } from '../stack/stack.js';
 import { accessLog, FIXTURES, freePorts, freeUdpPort } from './helpers/test-stack.js';
+import { until } from './helpers/until.js';
 
 describe('TLS from the proxy to the caches (real nginx, local CA)', function () {
   this.timeout(60000);
@@ -39,7 +40,11 @@ describe('TLS from the proxy to the caches (real nginx, local CA)', function () 
     }
     assert.deepEqual(statuses, [...paths.map(() => '200 MISS'), ...paths.map(() => '200 HIT')]);
     const cacheNode = stack.instances().find((n) => n.inst.role === 'cache')!;
-    const lines = accessLog(cacheNode.accessLog) as unknown as { connection: number; tls_reused: string }[];
+    // nginx logs a request just after answering it: wait for the last line.
+    const lines = (await until('12 access-log lines', () => {
+      const l = accessLog(cacheNode.accessLog);
+      return l.length >= 12 ? l : undefined;
+    })) as unknown as { connection: number; tls_reused: string }[];
     assert.equal(lines.length, 12);
     assert.ok(lines.every((l) => l.tls_reused === '.' || l.tls_reused === 'r'), 'requests arrived over TLS');
     assert.ok(new Set(lines.map((l) => l.connection)).size <= 2, 'proxy → cache connections were kept alive');
