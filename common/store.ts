@@ -28,10 +28,15 @@ export async function writeAtomic(file: string, data: Buffer): Promise<void> {
     await fh.close();
   }
   await rename(tmp, file);
-  const dir = await open(dirname(file), 'r');
+  await syncPath(dirname(file));
+}
+
+/** fsync a file or a directory (a directory's fsync makes a rename or unlink in it durable). */
+export async function syncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
   try {
-    await dir.sync();
+    await fh.sync();
   } finally {
-    await dir.close();
+    await fh.close();
   }
 }

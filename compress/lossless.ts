@@ -12,11 +12,12 @@
  * recorded in a ledger and is not tried again until the ledger entry is removed.
  */
 import { execFile } from 'node:child_process';
-import { open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../common/logger.js';
-import { writeAtomic } from '../common/store.js';
+import { syncPath, writeAtomic } from '../common/store.js';
 
 const run = promisify(execFile);
 
@@ -54,45 +55,21 @@ export interface LosslessOptions {
   onResult?: (r: LosslessResult) => void;
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncFile(file: string): Promise<void> {
-  const fh = await open(file, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Reconstructs the JPEG a .jxl holds and compares it with `original`, byte for byte. */
-export async function reconstructs(jxl: string, original: Buffer): Promise<boolean> {
-  const out = `${jxl}.verify-${process.pid}-${Math.random().toString(36).slice(2)}.jpg`;
-  try {
-    await run('djxl', [jxl, out, '--num_threads=1'], { maxBuffer: 1 << 20 });
-    return (await readFile(out)).equals(original);
-  } catch {
-    return false;
-  } finally {
-    await rm(out, { force: true });
-  }
-}
-
+/** The JPEG a .jxl holds, reconstructed by djxl. */
 export async function reconstruct(jxl: string): Promise<Buffer> {
-  const out = `${jxl}.serve-${process.pid}-${Math.random().toString(36).slice(2)}.jpg`;
+  // Outside the store: a concurrent run cleaning up leftovers must never see it.
+  const out = join(tmpdir(), `hearth-djxl-${process.pid}-${Math.random().toString(36).slice(2)}.jpg`);
   try {
     await run('djxl', [jxl, out, '--num_threads=1'], { maxBuffer: 1 << 20 });
     return await readFile(out);
   } finally {
     await rm(out, { force: true });
   }
+}
+
+/** Whether a .jxl reconstructs `original` byte for byte. */
+export async function reconstructs(jxl: string, original: Buffer): Promise<boolean> {
+  return reconstruct(jxl).then((jpeg) => jpeg.equals(original), () => false);
 }
 
 async function walk(root: string): Promise<string[]> {
@@ -121,8 +98,8 @@ export async function recompressOriginals(o: LosslessOptions): Promise<LosslessR
   const now = o.now ?? Date.now;
   const files = await walk(join(o.store, o.dir ?? 'originals'));
   // Leftovers of a killed run are only ever temp names: remove them.
-  for (const f of files.filter((p) => /\.(tmp|verify|serve)-\d+-[a-z0-9]+(\.jpg)?$/.test(p))) await rm(f, { force: true });
-  const originals = files.filter((f) => /\.jpe?g$/i.test(f) && !/\.(tmp|verify|serve)-/.test(f));
+  for (const f of files.filter((p) => /\.jxl\.tmp-\d+-[a-z0-9]+$/.test(p))) await rm(f, { force: true });
+  const originals = files.filter((f) => /\.jpe?g$/i.test(f));
   const results: LosslessResult[] = [];
   const report = (r: LosslessResult): void => {
     results.push(r);
@@ -145,7 +122,7 @@ export async function recompressOriginals(o: LosslessOptions): Promise<LosslessR
       // A crash came after the rename: the .jxl was verified then; verify again before the original goes.
       if (await reconstructs(jxl, original)) {
         await rm(file);
-        await syncDir(dirname(file));
+        await syncPath(dirname(file));
         return report({ path, outcome: 'finished_earlier_run', bytesBefore: st.size, bytesAfter: (await stat(jxl)).size });
       }
       const quarantine = `${jxl}.corrupt-${now()}`;
@@ -167,7 +144,7 @@ export async function recompressOriginals(o: LosslessOptions): Promise<LosslessR
         o.log?.warn({ path }, 'not a JPEG cjxl can transcode; original kept');
         return report({ path, outcome: 'not_jpeg', error: ledger[path] });
       }
-      await syncFile(tmp);
+      await syncPath(tmp);
       if (!(await reconstructs(tmp, original))) {
         await remember(path, 'djxl did not reconstruct the original byte for byte');
         o.log?.error({ path }, 'lossless transcode did not verify; original kept');
@@ -175,9 +152,9 @@ export async function recompressOriginals(o: LosslessOptions): Promise<LosslessR
       }
       const bytesAfter = (await stat(tmp)).size;
       await rename(tmp, jxl);
-      await syncDir(dirname(jxl));
+      await syncPath(dirname(jxl));
       await rm(file);
-      await syncDir(dirname(file));
+      await syncPath(dirname(file));
       report({ path, outcome: 'converted', bytesBefore: st.size, bytesAfter });
     } finally {
       await rm(tmp, { force: true });

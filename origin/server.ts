@@ -105,62 +105,66 @@ export class OriginServer {
     // Outside the layout, outside the ladder, or a directory that does not match the id: no work.
     if (!m || !spec || imagePath(id, spec.name) !== path) return this.notFound(req, res);
     try {
-      const stored = await readFile(storeFile(this.o.store, path)).catch(() => undefined);
-      if (stored) {
-        this.metrics.requests.labels('stored').inc();
-        return this.send(res, req, 200, stored, { 'content-type': 'image/jpeg' });
-      }
+      if (await this.serveStored(req, res, path)) return;
       const from = await this.largestStored(id, spec);
       if (!from) return this.notFound(req, res);
-      if (!(await this.acquire())) {
-        this.metrics.requests.labels('overload').inc();
-        return this.send(res, req, 503, 'busy making sizes; retry shortly\n', { 'retry-after': '1', 'content-type': 'text/plain' });
-      }
-      let out: Buffer;
-      try {
+      const out = await this.bounded(req, res, async () => {
         const t0 = process.hrtime.bigint();
-        out = (await this.backend.resize(await readFile(from), spec, this.o.encode)).data;
+        const data = (await this.backend.resize(await readFile(from), spec, this.o.encode)).data;
         this.metrics.derive.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
-      } finally {
-        this.release();
-      }
+        return data;
+      });
+      if (!out) return;
       if (this.o.storeDerived) await writeAtomic(storeFile(this.o.store, path), out);
       this.metrics.requests.labels('derived').inc();
       this.send(res, req, 200, out, { 'content-type': 'image/jpeg' });
     } catch (err) {
-      this.metrics.requests.labels('error').inc();
-      this.log.error({ err, path }, 'origin request failed');
-      if (!res.headersSent) this.send(res, req, 500, 'internal error\n', { 'content-type': 'text/plain' });
+      this.failed(req, res, path, err);
     }
   }
 
   /** An original as uploaded: the JPEG, or, if it is kept only as JPEG XL, the exact JPEG reconstructed from it. */
   private async original(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     try {
-      const stored = await readFile(storeFile(this.o.store, path)).catch(() => undefined);
-      if (stored) {
-        this.metrics.requests.labels('stored').inc();
-        return this.send(res, req, 200, stored, { 'content-type': 'image/jpeg' });
-      }
+      if (await this.serveStored(req, res, path)) return;
       const jxl = storeFile(this.o.store, path.replace(/\.jpg$/, '.jxl'));
       if (!(await stat(jxl).then((st) => st.isFile(), () => false))) return this.notFound(req, res);
-      if (!(await this.acquire())) {
-        this.metrics.requests.labels('overload').inc();
-        return this.send(res, req, 503, 'busy; retry shortly\n', { 'retry-after': '1', 'content-type': 'text/plain' });
-      }
-      let jpeg: Buffer;
-      try {
-        jpeg = await reconstruct(jxl);
-      } finally {
-        this.release();
-      }
+      const jpeg = await this.bounded(req, res, () => reconstruct(jxl));
+      if (!jpeg) return;
       this.metrics.requests.labels('reconstructed').inc();
       this.send(res, req, 200, jpeg, { 'content-type': 'image/jpeg' });
     } catch (err) {
-      this.metrics.requests.labels('error').inc();
-      this.log.error({ err, path }, 'original request failed');
-      if (!res.headersSent) this.send(res, req, 500, 'internal error\n', { 'content-type': 'text/plain' });
+      this.failed(req, res, path, err);
     }
+  }
+
+  /** Serves the store file at `path` if there is one; says whether it did. */
+  private async serveStored(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    const stored = await readFile(storeFile(this.o.store, path)).catch(() => undefined);
+    if (!stored) return false;
+    this.metrics.requests.labels('stored').inc();
+    this.send(res, req, 200, stored, { 'content-type': 'image/jpeg' });
+    return true;
+  }
+
+  /** Runs `work` within the bound on on-the-fly work, or answers 503 and gives undefined. */
+  private async bounded<T>(req: IncomingMessage, res: ServerResponse, work: () => Promise<T>): Promise<T | undefined> {
+    if (!(await this.acquire())) {
+      this.metrics.requests.labels('overload').inc();
+      this.send(res, req, 503, 'busy; retry shortly\n', { 'retry-after': '1', 'content-type': 'text/plain' });
+      return undefined;
+    }
+    try {
+      return await work();
+    } finally {
+      this.release();
+    }
+  }
+
+  private failed(req: IncomingMessage, res: ServerResponse, path: string, err: unknown): void {
+    this.metrics.requests.labels('error').inc();
+    this.log.error({ err, path }, 'origin request failed');
+    if (!res.headersSent) this.send(res, req, 500, 'internal error\n', { 'content-type': 'text/plain' });
   }
 
   private notFound(req: IncomingMessage, res: ServerResponse): void {
