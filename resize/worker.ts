@@ -9,37 +9,26 @@
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Partitioners, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
 import { createLogger, type Logger } from '../common/logger.js';
 import { createMetrics, createRegistry, type Metrics } from '../common/metrics.js';
 import { closeServer, listen } from '../common/http-util.js';
 import { createStatusServer } from '../common/status-server.js';
 import { imagePath, storeFile, writeAtomic } from '../common/store.js';
-import { TOPICS, createKafka, ensureTopics } from '../kafka/client.js';
-import { uploadedValidator, type DeadLetter, type Resized, type Uploaded } from '../kafka/messages.js';
+import { TOPICS } from '../kafka/client.js';
+import { uploadedValidator, type Resized, type Uploaded } from '../kafka/messages.js';
+import { KafkaWorker, PermanentFailure, parseMessage } from '../kafka/worker.js';
 import { CorruptImageError, type ResizeBackend } from './backend.js';
 import type { ResizeConfig } from './config.js';
 import { CpuBackend } from './cpu-backend.js';
 import { DEFAULT_LADDER, sourceSize, type SizeSpec } from './ladder.js';
-import { RESIZE_METRICS, type ResizeFailure } from './metrics.js';
-
-class PermanentFailure extends Error {
-  constructor(
-    readonly reason: ResizeFailure,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { RESIZE_METRICS } from './metrics.js';
 
 export class ResizeWorker {
   readonly metrics: Metrics<typeof RESIZE_METRICS>;
   private readonly log: Logger;
   private readonly backend: ResizeBackend;
   private readonly ladder: readonly SizeSpec[];
-  private readonly consumer: Consumer;
-  private readonly producer: Producer;
-  private readonly admin: Admin;
+  private readonly worker: KafkaWorker;
   private readonly registry = createRegistry();
   private server: Server | undefined;
   private lagTimer: NodeJS.Timeout | undefined;
@@ -52,31 +41,25 @@ export class ResizeWorker {
     this.metrics = createMetrics(RESIZE_METRICS, this.registry);
     this.backend = opts.backend ?? new CpuBackend(config.threadsPerJob);
     this.ladder = opts.ladder ?? DEFAULT_LADDER;
-    const kafka = createKafka(config.kafka.brokers, 'hearth-resize', this.log);
-    this.consumer = kafka.consumer({ groupId: config.kafka.groupId, sessionTimeout: config.kafka.sessionTimeoutMs, heartbeatInterval: Math.floor(config.kafka.sessionTimeoutMs / 10) });
-    // Idempotent: a producer retry never writes an event twice (and must not give up
-    // early, or the guarantee goes). Keys are image ids, so one image stays on one partition.
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 } });
-    this.admin = kafka.admin();
+    const p = config.kafka.partitions;
+    this.worker = new KafkaWorker({
+      brokers: config.kafka.brokers,
+      clientId: 'hearth-resize',
+      groupId: config.kafka.groupId,
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      topic: TOPICS.uploaded,
+      topics: { [TOPICS.uploaded]: p, [TOPICS.resized]: p },
+      jobs: config.jobs,
+      log: this.log,
+      handle: (message) => this.handle(parseMessage(message, uploadedValidator)),
+      onDead: (reason) => this.metrics.failures.labels(reason).inc(),
+    });
   }
 
   async start(): Promise<AddressInfo> {
-    await this.admin.connect();
-    const p = this.config.kafka.partitions;
-    await ensureTopics(this.admin, { [TOPICS.uploaded]: p, [TOPICS.resized]: p, [TOPICS.dead]: 1 });
-    await this.producer.connect();
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: TOPICS.uploaded, fromBeginning: true });
     this.server = createStatusServer(this.registry, { refresh: () => {}, health: () => ({ backend: this.backend.name }) });
     await listen(this.server, this.config.http.port, this.config.http.host);
-    await this.consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: this.config.jobs,
-      eachMessage: async ({ topic, partition, message }) => {
-        await this.handle(topic, partition, message);
-        await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
-      },
-    });
+    await this.worker.start();
     this.lagTimer = setInterval(() => void this.updateLag(), 5000);
     this.lagTimer.unref();
     const address = this.server.address() as AddressInfo;
@@ -84,39 +67,10 @@ export class ResizeWorker {
     return address;
   }
 
-  private async handle(topic: string, partition: number, message: KafkaMessage): Promise<void> {
-    try {
-      const upload = this.parse(message);
-      const events = await this.resizeAll(upload);
-      await this.producer.send({ topic: TOPICS.resized, messages: events.map((e) => ({ key: e.id, value: JSON.stringify(e) })) });
-      this.metrics.images.inc();
-    } catch (err) {
-      if (!(err instanceof PermanentFailure)) throw err; // kafkajs retries; the offset is not committed
-      this.metrics.failures.labels(err.reason).inc();
-      this.log.warn({ topic, partition, offset: message.offset, reason: err.reason, err: err.message }, 'upload sent to the dead-letter topic');
-      const dead: DeadLetter = {
-        topic,
-        partition,
-        offset: message.offset,
-        key: message.key?.toString('utf8').slice(0, 64) ?? null,
-        reason: err.reason,
-        error: err.message.slice(0, 500),
-        value: (message.value ?? Buffer.alloc(0)).subarray(0, 4096).toString('base64'),
-        ts: Date.now(),
-      };
-      await this.producer.send({ topic: TOPICS.dead, messages: [{ key: dead.key, value: JSON.stringify(dead) }] });
-    }
-  }
-
-  private parse(message: KafkaMessage): Uploaded {
-    let value: unknown;
-    try {
-      value = JSON.parse(message.value?.toString('utf8') ?? '');
-    } catch {
-      throw new PermanentFailure('invalid_message', 'not JSON');
-    }
-    if (!uploadedValidator.is(value)) throw new PermanentFailure('invalid_message', uploadedValidator.problems(value).join('; '));
-    return value;
+  private async handle(upload: Uploaded): Promise<void> {
+    const events = await this.resizeAll(upload);
+    await this.worker.producer.send({ topic: TOPICS.resized, messages: events.map((e) => ({ key: e.id, value: JSON.stringify(e) })) });
+    this.metrics.images.inc();
   }
 
   /** Every size, from the 2048 px source made from the original. */
@@ -159,12 +113,7 @@ export class ResizeWorker {
 
   private async updateLag(): Promise<void> {
     try {
-      const [ends, committed] = await Promise.all([
-        this.admin.fetchTopicOffsets(TOPICS.uploaded),
-        this.admin.fetchOffsets({ groupId: this.config.kafka.groupId, topics: [TOPICS.uploaded] }),
-      ]);
-      const done = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset === '-1' ? '0' : p.offset)]));
-      for (const e of ends) this.metrics.lag.labels(String(e.partition)).set(Number(BigInt(e.high) - (done.get(e.partition) ?? 0n)));
+      for (const [partition, lag] of await this.worker.lag()) this.metrics.lag.labels(String(partition)).set(lag);
     } catch (err) {
       this.log.debug({ err }, 'lag unavailable');
     }
@@ -172,9 +121,7 @@ export class ResizeWorker {
 
   async stop(): Promise<void> {
     clearInterval(this.lagTimer);
-    await this.consumer.disconnect();
-    await this.producer.disconnect();
-    await this.admin.disconnect();
+    await this.worker.stop();
     if (this.server) await closeServer(this.server);
   }
 }
