@@ -3,9 +3,26 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../../common/logger.js';
 import { recompressOriginals, type LosslessResult } from '../../compress/lossless.js';
+import { loadCompressConfig } from '../../compress/config.js';
+import { CompressWorker } from '../../compress/worker.js';
 
 export function registerCompress(program: Command): void {
   const cmd = program.command('compress').description('the compression tier');
+  cmd
+    .command('resizes')
+    .description('run a perceptual-compression worker: hearth.images.resized in, smaller resizes and hearth.images.compressed out')
+    .option('-c, --config <file>', 'compress config (JSON)')
+    .option('--store <dir>', 'store root (overrides the config)')
+    .option('--brokers <list>', 'comma-separated Kafka brokers (overrides the config)')
+    .action(async (o: { config?: string; store?: string; brokers?: string }) => {
+      const base = loadCompressConfig(o.config);
+      const config = loadCompressConfig(o.config, { ...(o.store ? { store: o.store } : {}), ...(o.brokers ? { kafka: { ...base.kafka, brokers: o.brokers.split(',') } } : {}) });
+      const worker = new CompressWorker(config);
+      await worker.start();
+      const stop = (): void => void worker.stop().then(() => process.exit(0), () => process.exit(1));
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
   cmd
     .command('originals')
     .description('losslessly recompress originals to JPEG XL, verified byte for byte before any original is removed')

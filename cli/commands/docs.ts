@@ -6,6 +6,8 @@ import { WarmerConfigSchema } from '../../warmer/config.js';
 import { WARMER_METRICS } from '../../warmer/metrics.js';
 import { ResizeConfigSchema } from '../../resize/config.js';
 import { RESIZE_METRICS } from '../../resize/metrics.js';
+import { CompressConfigSchema } from '../../compress/config.js';
+import { COMPRESS_METRICS } from '../../compress/worker.js';
 
 /** Every generated README section, by marker name. */
 export function renderDocs(): Record<string, string> {
@@ -14,6 +16,8 @@ export function renderDocs(): Record<string, string> {
     'warmer-metrics': metricsMarkdown(WARMER_METRICS),
     'resize-config': configMarkdown(ResizeConfigSchema),
     'resize-metrics': metricsMarkdown(RESIZE_METRICS),
+    'compress-config': configMarkdown(CompressConfigSchema),
+    'compress-metrics': metricsMarkdown(COMPRESS_METRICS),
   };
 }
 

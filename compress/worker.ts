@@ -1,0 +1,151 @@
+/**
+ * The perceptual half of the compression tier: consumes hearth.images.resized, replaces
+ * each resize atomically with the lowest-quality JPEG that keeps SSIM at the target
+ * (or keeps it, if that is not smaller), and emits hearth.images.compressed.
+ *
+ * Generation loss is a bug: a sidecar marker (`<file>.hearth-pq.json`, written before
+ * the replace) records the input and output hashes, so a redelivered event for a file
+ * that is already the output is recognised and not recompressed. A crash between the
+ * marker and the replace leaves the input in place, which is compressed again, to the
+ * same bytes.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Type, type Static } from '@sinclair/typebox';
+import { createLogger, type Logger } from '../common/logger.js';
+import { createMetrics, createRegistry, type MetricDef, type Metrics } from '../common/metrics.js';
+import { closeServer, listen } from '../common/http-util.js';
+import { Validator } from '../common/schema.js';
+import { createStatusServer } from '../common/status-server.js';
+import { storeFile, writeAtomic } from '../common/store.js';
+import { TOPICS } from '../kafka/client.js';
+import { resizedValidator, type Resized } from '../kafka/messages.js';
+import { KafkaWorker, PermanentFailure, parseMessage } from '../kafka/worker.js';
+import type { CompressConfig } from './config.js';
+import { perceptualRecompress } from './perceptual.js';
+
+export const COMPRESS_METRICS = {
+  images: {
+    type: 'counter',
+    name: 'hearth_compress_images_total',
+    help: 'Resizes handled, by result: compressed (replaced), kept (nothing smaller at the target), already (a redelivery of a compressed file).',
+    labelNames: ['result'],
+  },
+  saved: {
+    type: 'counter',
+    name: 'hearth_compress_bytes_saved_total',
+    help: 'Bytes saved by perceptual recompression.',
+  },
+  duration: {
+    type: 'histogram',
+    name: 'hearth_compress_duration_seconds',
+    help: 'Time to search and write one resize.',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  },
+  failures: {
+    type: 'counter',
+    name: 'hearth_compress_failures_total',
+    help: 'Events sent to hearth.images.dead, by reason (invalid_message, missing_file, corrupt_file).',
+    labelNames: ['reason'],
+  },
+} as const satisfies Record<string, MetricDef>;
+
+const MarkerSchema = Type.Object({
+  inputSha: Type.String(),
+  outputSha: Type.String(),
+  quality: Type.Integer(),
+  score: Type.Number(),
+  bytesBefore: Type.Integer(),
+  bytesAfter: Type.Integer(),
+});
+type Marker = Static<typeof MarkerSchema>;
+const markerValidator = new Validator(MarkerSchema, 'perceptual marker');
+
+export interface Compressed {
+  id: string;
+  size: string;
+  path: string;
+  bytesBefore: number;
+  bytesAfter: number;
+  quality: number;
+  score: number;
+}
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+export class CompressWorker {
+  readonly metrics: Metrics<typeof COMPRESS_METRICS>;
+  private readonly registry = createRegistry();
+  private readonly log: Logger;
+  private readonly worker: KafkaWorker;
+  private server: Server | undefined;
+
+  constructor(
+    readonly config: CompressConfig,
+    opts: { logger?: Logger } = {},
+  ) {
+    this.log = opts.logger ?? createLogger('compress', config.log.level);
+    this.metrics = createMetrics(COMPRESS_METRICS, this.registry);
+    const p = config.kafka.partitions;
+    this.worker = new KafkaWorker({
+      brokers: config.kafka.brokers,
+      clientId: 'hearth-compress',
+      groupId: config.kafka.groupId,
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      topic: TOPICS.resized,
+      topics: { [TOPICS.resized]: p, [TOPICS.compressed]: p },
+      jobs: config.jobs,
+      log: this.log,
+      handle: async (message) => {
+        const event = await this.compress(parseMessage(message, resizedValidator));
+        await this.worker.producer.send({ topic: TOPICS.compressed, messages: [{ key: event.id, value: JSON.stringify(event) }] });
+      },
+      onDead: (reason) => this.metrics.failures.labels(reason).inc(),
+    });
+  }
+
+  async start(): Promise<AddressInfo> {
+    this.server = createStatusServer(this.registry, { refresh: () => {}, health: () => ({}) });
+    await listen(this.server, this.config.http.port, this.config.http.host);
+    await this.worker.start();
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Compresses one resize in place (idempotently) and says what it did. */
+  async compress(e: Resized): Promise<Compressed> {
+    const t0 = process.hrtime.bigint();
+    const file = storeFile(this.config.store, e.path);
+    const input = await readFile(file).catch((err: { code?: string }) => {
+      throw err.code === 'ENOENT' ? new PermanentFailure('missing_file', `${e.path}: not in the store`) : err;
+    });
+    const inputSha = sha256(input);
+    const markerFile = `${file}.hearth-pq.json`;
+    const marker = await readFile(markerFile, 'utf8').then((t) => JSON.parse(t) as unknown, () => undefined);
+    const event = (m: Marker): Compressed => ({ id: e.id, size: e.size, path: e.path, bytesBefore: m.bytesBefore, bytesAfter: m.bytesAfter, quality: m.quality, score: m.score });
+    if (markerValidator.is(marker) && marker.outputSha === inputSha) {
+      this.metrics.images.labels('already').inc();
+      return event(marker);
+    }
+    let r;
+    try {
+      r = await perceptualRecompress(input, { ...this.config.perceptual, progressive: true });
+    } catch (err) {
+      throw new PermanentFailure('corrupt_file', `${e.path}: ${(err as Error).message}`);
+    }
+    const m: Marker = { inputSha, outputSha: sha256(r.data), quality: r.quality, score: r.score, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter };
+    // The marker first: after a crash, the file is either the input (compressed again) or the recorded output.
+    await writeAtomic(markerFile, Buffer.from(JSON.stringify(m)));
+    if (r.changed) await writeAtomic(file, r.data);
+    this.metrics.images.labels(r.changed ? 'compressed' : 'kept').inc();
+    this.metrics.saved.inc(r.bytesBefore - r.bytesAfter);
+    this.metrics.duration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+    return event(m);
+  }
+
+  async stop(): Promise<void> {
+    await this.worker.stop();
+    if (this.server) await closeServer(this.server);
+  }
+}
