@@ -13,7 +13,7 @@ import { CompressWorker, type Compressed } from '../compress/worker.js';
 import { TOPICS } from '../kafka/client.js';
 import { CpuBackend } from '../resize/cpu-backend.js';
 import { FIXTURES } from './helpers/test-stack.js';
-import { testKafka } from './helpers/test-kafka.js';
+import { testKafka, watchTopics } from './helpers/test-kafka.js';
 import { until } from './helpers/until.js';
 
 async function raw(jpeg: Buffer) {
@@ -55,20 +55,9 @@ describe('perceptual compression through a real Kafka broker', function () {
     await worker.start();
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    watcher = kafka.consumer({ groupId: `compress-watch-${Date.now()}` });
-    await watcher.connect();
-    await watcher.subscribe({ topics: [TOPICS.compressed, TOPICS.dead], fromBeginning: true });
-    await watcher.run({
-      eachMessage: async ({ topic, message }) => {
-        let v;
-        try {
-          v = JSON.parse(message.value?.toString() ?? '{}');
-        } catch {
-          return;
-        }
-        if (topic === TOPICS.compressed) compressed.push(v);
-        else dead.push(v.reason);
-      },
+    watcher = await watchTopics(kafka, [TOPICS.compressed, TOPICS.dead], (topic, v) => {
+      if (topic === TOPICS.compressed) compressed.push(v as unknown as Compressed);
+      else dead.push(String(v.reason));
     });
   });
   after(async () => {

@@ -14,7 +14,7 @@ import { DEFAULT_LADDER } from '../resize/ladder.js';
 import { ResizeWorker } from '../resize/worker.js';
 import { HEARTH_CLI } from '../warmer/launch.js';
 import { FIXTURES, freePorts } from './helpers/test-stack.js';
-import { testKafka } from './helpers/test-kafka.js';
+import { testKafka, watchTopics } from './helpers/test-kafka.js';
 import { until } from './helpers/until.js';
 import { createLogger } from '../common/logger.js';
 
@@ -62,21 +62,9 @@ describe('resize tier through a real Kafka broker', function () {
     await admin.disconnect();
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    watcher = kafka.consumer({ groupId: `watch-${Date.now()}` });
-    await watcher.connect();
-    await watcher.subscribe({ topics: [TOPICS.resized, TOPICS.dead], fromBeginning: true });
-    await watcher.run({
-      eachMessage: async ({ topic, message }) => {
-        // Other tests put deliberately bad messages on these topics: skip them.
-        let v;
-        try {
-          v = JSON.parse(message.value?.toString() ?? '{}');
-        } catch {
-          return;
-        }
-        if (topic === TOPICS.resized) events.push(v);
-        else dead.push({ reason: v.reason, key: v.key });
-      },
+    watcher = await watchTopics(kafka, [TOPICS.resized, TOPICS.dead], (topic, v) => {
+      if (topic === TOPICS.resized) events.push(v as (typeof events)[number]);
+      else dead.push({ reason: String(v.reason), key: (v.key as string | null) ?? null });
     });
   });
   after(async () => {

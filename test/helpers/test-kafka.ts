@@ -27,3 +27,25 @@ export async function stopTestKafka(): Promise<void> {
   shared = undefined;
   await b?.stop();
 }
+
+/**
+ * Reads `topics` from the beginning in a group of its own and hands each JSON message
+ * to `onMessage`. Tests put deliberately bad messages on shared topics: those are skipped.
+ */
+export async function watchTopics(kafka: import('kafkajs').Kafka, topics: string[], onMessage: (topic: string, value: Record<string, unknown>) => void): Promise<import('kafkajs').Consumer> {
+  const consumer = kafka.consumer({ groupId: `watch-${topics.join('-')}-${Date.now()}-${Math.random().toString(36).slice(2)}` });
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ topic, message }) => {
+      let v: Record<string, unknown>;
+      try {
+        v = JSON.parse(message.value?.toString() ?? '{}') as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      onMessage(topic, v);
+    },
+  });
+  return consumer;
+}
