@@ -51,3 +51,13 @@ export function table(rows: Record<string, string | number>[]): string {
   const line = (vals: string[]): string => vals.map((v, i) => v.padStart(width[i] as number)).join('  ');
   return [line(cols), ...rows.map((r) => line(cols.map((c) => String(r[c]))))].join('\n');
 }
+
+/** Runs `work` over `items` with `lanes` in parallel; returns wall seconds. */
+export async function parallel<T>(items: T[], lanes: number, work: (item: T) => Promise<void>): Promise<number> {
+  const queue = [...items];
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: lanes }, async () => {
+    for (let x = queue.shift(); x !== undefined; x = queue.shift()) await work(x);
+  }));
+  return (performance.now() - t0) / 1000;
+}

@@ -12,21 +12,11 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { ssim } from 'ssim.js';
 import { CpuBackend } from '../resize/cpu-backend.js';
-import { table } from './common.js';
+import { parallel, table } from './common.js';
 
 const run = promisify(execFile);
 const ENCODE = { quality: 85, progressive: false, chromaSubsampling: '4:2:0' } as const;
 const SRC = process.env.HEARTH_BENCH_PHOTOS ?? '.cache/photos/src';
-
-/** Runs `work` over `items` with `lanes` in parallel; returns wall seconds. */
-async function parallel<T>(items: T[], lanes: number, work: (item: T) => Promise<void>): Promise<number> {
-  const queue = [...items];
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: lanes }, async () => {
-    for (let x = queue.shift(); x !== undefined; x = queue.shift()) await work(x);
-  }));
-  return (performance.now() - t0) / 1000;
-}
 
 export async function benchResize(): Promise<Record<string, unknown>> {
   const cores = availableParallelism();

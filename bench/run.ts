@@ -2,12 +2,14 @@
  * `npm run bench [-- name ...]`: runs the named benchmarks (default: all). Each ends
  * with one line of JSON holding its figures, for scripts.
  */
+import { benchCompress } from './compress.js';
 import { benchResize } from './resize.js';
 import { benchWarmer } from './warmer.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   warmer: benchWarmer,
   resize: benchResize,
+  compress: benchCompress,
 };
 
 const names = process.argv.slice(2);

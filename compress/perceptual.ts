@@ -17,9 +17,14 @@ export interface PerceptualOptions {
   minQuality: number;
   maxQuality: number;
   progressive: boolean;
+  /**
+   * Encode with sharp's mozjpeg settings (trellis quantisation, optimised scans):
+   * 2–5 points more saved than libjpeg-turbo's defaults at the same SSIM.
+   */
+  mozjpeg: boolean;
 }
 
-export const DEFAULT_PERCEPTUAL: PerceptualOptions = { target: 0.985, minQuality: 40, maxQuality: 90, progressive: true };
+export const DEFAULT_PERCEPTUAL: PerceptualOptions = { target: 0.985, minQuality: 40, maxQuality: 95, progressive: true, mozjpeg: true };
 
 export interface PerceptualResult {
   /** The bytes to keep: the recompressed file, or the input if that was not smaller. */
@@ -49,7 +54,7 @@ export async function perceptualRecompress(input: Buffer, o: PerceptualOptions =
   const encode = (q: number): Promise<Buffer> =>
     sharp(reference.data, { raw: { width: reference.width, height: reference.height, channels: 4 } })
       .removeAlpha()
-      .jpeg({ quality: q, progressive: o.progressive, chromaSubsampling: '4:2:0', mozjpeg: false })
+      .jpeg({ quality: q, progressive: o.progressive, chromaSubsampling: '4:2:0', mozjpeg: o.mozjpeg })
       .toBuffer();
   const score = async (jpeg: Buffer): Promise<number> => ssim(asImage(reference), asImage(await decode(jpeg)), { ssim: 'bezkrovny', downsample: false }).mssim;
 

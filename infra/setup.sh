@@ -12,13 +12,16 @@ if [ "$node_major" -lt 20 ]; then
   log "Node.js >= 20 is required (found $(node --version))"; exit 1
 fi
 
-# Debian packages (nginx, openssl, GraphicsMagick, libjxl-tools). A policy-rc.d that forbids service starts keeps the package's own
+# Debian packages (nginx, openssl, GraphicsMagick, libjxl-tools, jpegtran, butteraugli, chromium). A policy-rc.d that forbids service starts keeps the package's own
 # nginx from starting on port 80: Hearth runs its nginx instances itself.
 apt_missing=()
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || apt_missing+=(nginx)
 command -v openssl >/dev/null || apt_missing+=(openssl)
 command -v gm >/dev/null || apt_missing+=(graphicsmagick)   # the resize benchmark's baseline
 command -v cjxl >/dev/null || apt_missing+=(libjxl-tools)   # lossless JPEG → JPEG XL
+command -v jpegtran >/dev/null || apt_missing+=(libjpeg-turbo-progs)   # the lossless benchmark's baseline
+command -v butteraugli >/dev/null || apt_missing+=(butteraugli)   # the perceptual benchmark's second opinion
+command -v chromium >/dev/null || apt_missing+=(chromium)   # the taste-test page's browser test
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${apt_missing[*]}"
   policy=/usr/sbin/policy-rc.d
