@@ -13,6 +13,7 @@ import { registerOrigin } from './commands/origin.js';
 import { registerResize } from './commands/resize.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerStack } from './commands/stack.js';
+import { registerTasteTest } from './commands/taste-test.js';
 import { registerWarmer } from './commands/warmer.js';
 
 const program = new Command('hearth')
@@ -31,6 +32,7 @@ registerResize(program);
 registerOrigin(program);
 registerBackfill(program);
 registerCompress(program);
+registerTasteTest(program);
 registerCorpus(program);
 registerDocs(program);
 
