@@ -1,7 +1,7 @@
 /** Lossless JPEG → JPEG XL with verify-before-delete: nothing is ever lost. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -102,11 +102,25 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
 
   it('survives kill -9 at several points: every image is its original or a verified .jxl, never neither', async () => {
     const { store, files } = await originals(24);
+    const dir = join(store, 'originals', '5000');
     const runOnce = () => spawn(process.execPath, [HEARTH_CLI, 'compress', 'originals', '--store', store, '--jobs', '2'], { stdio: 'ignore' });
-    for (const killAfterMs of [40, 90, 150, 220, 300]) {
+    const count = (re: RegExp): number => readdirSync(dir).filter((f) => re.test(f)).length;
+    // Kill points chosen by what is on disk, not by the clock, so each lands where it says.
+    const points: [string, (jxlAtStart: number) => boolean][] = [
+      ['a temp .jxl is being written', () => count(/\.jxl\.tmp-/) > 0],
+      ['the first .jxl of the run is in place', (n) => count(/\.jxl$/) > n],
+      ['three more .jxl are in place', (n) => count(/\.jxl$/) >= n + 3],
+      ['a temp .jxl again, later in the batch', () => count(/\.jxl\.tmp-/) > 0],
+    ];
+    for (const [what, reached] of points) {
+      const start = count(/\.jxl$/);
       const child = runOnce();
       const exited = new Promise((r) => child.once('exit', r));
-      await new Promise((r) => setTimeout(r, killAfterMs));
+      let ended = false;
+      void exited.then(() => (ended = true));
+      const deadline = Date.now() + 20_000;
+      while (!ended && !reached(start) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+      assert.ok(ended || reached(start), `never reached: ${what}`);
       child.kill('SIGKILL');
       await exited;
       await nothingLost(files);
@@ -114,7 +128,25 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     const done = runOnce();
     assert.equal(await new Promise((r) => done.once('exit', r)), 0);
     assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: 24 });
-    for (const d of readdirSync(join(store, 'originals'))) for (const f of readdirSync(join(store, 'originals', d))) assert.match(f, /^\d+\.jxl$/, `left behind: ${f}`);
+    for (const f of readdirSync(dir)) assert.match(f, /^\d+\.jxl$/, `left behind: ${f}`);
+  });
+
+  it('reconstructs every photograph of the corpus byte for byte', async () => {
+    const src = process.env.HEARTH_BENCH_PHOTOS ?? '.cache/photos/src';
+    assert.ok(existsSync(src), `no photographs in ${src}; run infra/setup.sh`);
+    const store = mkdtempSync(join(tmpdir(), 'hearth-lossless-corpus-'));
+    mkdirSync(join(store, 'originals'));
+    const files = new Map<string, Buffer>();
+    for (const name of readdirSync(src).filter((f) => /\.jpe?g$/i.test(f))) {
+      const file = join(store, 'originals', name.replace(/\.jpeg$/i, '.jpg'));
+      copyFileSync(join(src, name), file);
+      files.set(file, readFileSync(file));
+    }
+    assert.ok(files.size >= 20, `only ${files.size} photographs`);
+    const results = await recompressOriginals({ store, policy: {}, log: quiet });
+    assert.deepEqual(results.filter((r) => r.outcome !== 'converted'), []);
+    assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: files.size });
+    rmSync(store, { recursive: true, force: true });
   });
 
   it('the origin serves an original kept only as JPEG XL, byte-identical to the upload', async () => {
