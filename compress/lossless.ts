@@ -12,9 +12,11 @@
  * recorded in a ledger and is not tried again until the ledger entry is removed.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Logger } from '../common/logger.js';
 import { syncPath, writeAtomic } from '../common/store.js';
@@ -55,7 +57,7 @@ export interface LosslessOptions {
   onResult?: (r: LosslessResult) => void;
 }
 
-/** The JPEG a .jxl holds, reconstructed by djxl. */
+/** The JPEG a .jxl holds, reconstructed by djxl (the reference tool; used to check the verifier too). */
 export async function reconstruct(jxl: string): Promise<Buffer> {
   // Outside the store: a concurrent run cleaning up leftovers must never see it.
   const out = join(tmpdir(), `hearth-djxl-${process.pid}-${Math.random().toString(36).slice(2)}.jpg`);
@@ -67,9 +69,25 @@ export async function reconstruct(jxl: string): Promise<Buffer> {
   }
 }
 
-/** Whether a .jxl reconstructs `original` byte for byte. */
-export async function reconstructs(jxl: string, original: Buffer): Promise<boolean> {
-  return reconstruct(jxl).then((jpeg) => jpeg.equals(original), () => false);
+/**
+ * The verifier infra/setup.sh builds from compress/native/jxl-verify.c: libjxl's decoder
+ * with an output buffer sized from the original, 3× faster than djxl 0.7 (see the C file).
+ * `HEARTH_JXL_VERIFY` points elsewhere; without it, djxl does the job.
+ */
+export function nativeVerifier(): string | undefined {
+  const bin = process.env.HEARTH_JXL_VERIFY ?? fileURLToPath(new URL('../../.cache/bin/hearth-jxl-verify', import.meta.url));
+  return existsSync(bin) ? bin : undefined;
+}
+
+/** Whether a .jxl reconstructs the original file byte for byte. */
+export async function reconstructs(jxl: string, originalFile: string, original?: Buffer): Promise<boolean> {
+  const native = nativeVerifier();
+  if (native) {
+    // Exit 0: identical; 1: different or not reconstructible; 2: could not run. Only 0 passes.
+    return run(native, [jxl, originalFile], { maxBuffer: 1 << 16 }).then(() => true, () => false);
+  }
+  const bytes = original ?? (await readFile(originalFile));
+  return reconstruct(jxl).then((jpeg) => jpeg.equals(bytes), () => false);
 }
 
 async function walk(root: string): Promise<string[]> {
@@ -120,7 +138,7 @@ export async function recompressOriginals(o: LosslessOptions): Promise<LosslessR
     const finished = await stat(jxl).then(() => true, () => false);
     if (finished) {
       // A crash came after the rename: the .jxl was verified then; verify again before the original goes.
-      if (await reconstructs(jxl, original)) {
+      if (await reconstructs(jxl, file, original)) {
         await rm(file);
         await syncPath(dirname(file));
         return report({ path, outcome: 'finished_earlier_run', bytesBefore: st.size, bytesAfter: (await stat(jxl)).size });
@@ -145,7 +163,7 @@ export async function recompressOriginals(o: LosslessOptions): Promise<LosslessR
         return report({ path, outcome: 'not_jpeg', error: ledger[path] });
       }
       await syncPath(tmp);
-      if (!(await reconstructs(tmp, original))) {
+      if (!(await reconstructs(tmp, file, original))) {
         await remember(path, 'djxl did not reconstruct the original byte for byte');
         o.log?.error({ path }, 'lossless transcode did not verify; original kept');
         return report({ path, outcome: 'mismatch', error: ledger[path] });

@@ -12,7 +12,7 @@ if [ "$node_major" -lt 20 ]; then
   log "Node.js >= 20 is required (found $(node --version))"; exit 1
 fi
 
-# Debian packages (nginx, openssl, GraphicsMagick, libjxl-tools, jpegtran, butteraugli, chromium). A policy-rc.d that forbids service starts keeps the package's own
+# Debian packages (nginx, openssl, GraphicsMagick, libjxl-tools and -dev, jpegtran, butteraugli, chromium, gcc). A policy-rc.d that forbids service starts keeps the package's own
 # nginx from starting on port 80: Hearth runs its nginx instances itself.
 apt_missing=()
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || apt_missing+=(nginx)
@@ -22,6 +22,9 @@ command -v cjxl >/dev/null || apt_missing+=(libjxl-tools)   # lossless JPEG → 
 command -v jpegtran >/dev/null || apt_missing+=(libjpeg-turbo-progs)   # the lossless benchmark's baseline
 command -v butteraugli >/dev/null || apt_missing+=(butteraugli)   # the perceptual benchmark's second opinion
 command -v chromium >/dev/null || apt_missing+=(chromium)   # the taste-test page's browser test
+[ -f /usr/include/jxl/decode.h ] || apt_missing+=(libjxl-dev)   # the lossless tier's verifier is built against it
+command -v gcc >/dev/null || apt_missing+=(gcc)
+command -v pkg-config >/dev/null || apt_missing+=(pkg-config)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${apt_missing[*]}"
   policy=/usr/sbin/policy-rc.d
@@ -44,6 +47,20 @@ fi
 log "building (tsc -b)"
 npx --no-install tsc -b
 chmod +x dist/cli/hearth.js
+
+# The lossless tier's verifier (compress/native/jxl-verify.c), rebuilt when its source changes.
+verify_src=compress/native/jxl-verify.c
+verify_bin=.cache/bin/hearth-jxl-verify
+verify_stamp=.cache/bin/.hearth-jxl-verify.sha256
+verify_want=$(sha256sum "$verify_src" | cut -d' ' -f1)
+if [ ! -x "$verify_bin" ] || [ ! -f "$verify_stamp" ] || [ "$(cat "$verify_stamp")" != "$verify_want" ]; then
+  log "building $verify_bin"
+  mkdir -p .cache/bin
+  # shellcheck disable=SC2046 # pkg-config prints several words on purpose
+  gcc -O2 -Wall -Wextra -Werror -o "$verify_bin.tmp" "$verify_src" $(pkg-config --cflags --libs libjxl)
+  mv "$verify_bin.tmp" "$verify_bin"
+  echo "$verify_want" > "$verify_stamp"
+fi
 
 # Apache Kafka and its runtime dependencies from Maven Central (for the local broker).
 if ! ls .cache/kafka/libs/kafka_2.13-*.jar >/dev/null 2>&1; then

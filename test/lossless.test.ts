@@ -1,13 +1,13 @@
 /** Lossless JPEG → JPEG XL with verify-before-delete: nothing is ever lost. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { request } from 'undici';
 import { createLogger } from '../common/logger.js';
-import { reconstructs, recompressOriginals } from '../compress/lossless.js';
+import { nativeVerifier, reconstruct, reconstructs, recompressOriginals } from '../compress/lossless.js';
 import { OriginServer } from '../origin/server.js';
 import { HEARTH_CLI } from '../warmer/launch.js';
 import { FIXTURES } from './helpers/test-stack.js';
@@ -38,7 +38,8 @@ async function nothingLost(files: Map<string, Buffer>): Promise<{ jpg: number; j
     const hasJxl = existsSync(j);
     assert.ok(hasJpg || hasJxl, `${file}: neither the original nor a .jxl`);
     if (hasJpg) assert.ok(readFileSync(file).equals(bytes), `${file}: original changed`);
-    if (hasJxl) assert.ok(await reconstructs(j, bytes), `${j}: does not reconstruct the original`);
+    // djxl, not the tier's own verifier: an independent check.
+    if (hasJxl) assert.ok((await reconstruct(j)).equals(bytes), `${j}: does not reconstruct the original`);
     if (hasJxl && !hasJpg) jxl++;
     else jpg++;
   }
@@ -58,6 +59,51 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     const before = results.reduce((a, r) => a + r.bytesBefore!, 0);
     const after = results.reduce((a, r) => a + r.bytesAfter!, 0);
     assert.ok(after < before * 0.95, `saved only ${(1 - after / before) * 100}%`);
+  });
+
+  it('the native verifier (built by setup) passes exact reconstructions only, agreeing with djxl', async () => {
+    assert.ok(nativeVerifier(), 'hearth-jxl-verify is missing: run infra/setup.sh');
+    const { store, files } = await originals(2);
+    const [a, b] = [...files.keys()] as [string, string];
+    const jxl = join(store, 'a.jxl');
+    execFileSync('cjxl', [a, jxl, '--lossless_jpeg=1', '--quiet']);
+    const pixelsOnly = join(store, 'pixels.jxl');
+    execFileSync('cjxl', [a, pixelsOnly, '--lossless_jpeg=0', '--distance=1', '--quiet']);
+    const truncated = join(store, 'truncated.jxl');
+    writeFileSync(truncated, readFileSync(jxl).subarray(0, 2000));
+    const flipped = join(store, 'flipped.jxl');
+    const bytes = Buffer.from(readFileSync(jxl));
+    const mid = Math.floor(bytes.length / 2);
+    bytes.writeUInt8(bytes.readUInt8(mid) ^ 0x10, mid);
+    writeFileSync(flipped, bytes);
+    const cases: [string, string, boolean][] = [
+      [jxl, a, true],
+      [jxl, b, false],
+      [pixelsOnly, a, false],
+      [truncated, a, false],
+      [flipped, a, false],
+      [join(store, 'missing.jxl'), a, false],
+    ];
+    for (const [file, original, expected] of cases) {
+      assert.equal(await reconstructs(file, original), expected, `native: ${file} vs ${original}`);
+      const djxl = await reconstruct(file).then((j) => j.equals(readFileSync(original)), () => false);
+      assert.equal(djxl, expected, `djxl: ${file} vs ${original}`);
+    }
+  });
+
+  it('falls back to djxl where the native verifier is missing', async () => {
+    const saved = process.env.HEARTH_JXL_VERIFY;
+    process.env.HEARTH_JXL_VERIFY = '/nonexistent/hearth-jxl-verify';
+    try {
+      assert.equal(nativeVerifier(), undefined);
+      const { store, files } = await originals(2);
+      const results = await recompressOriginals({ store, policy: {}, log: quiet });
+      assert.deepEqual(results.map((r) => r.outcome), ['converted', 'converted']);
+      assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: 2 });
+    } finally {
+      if (saved === undefined) delete process.env.HEARTH_JXL_VERIFY;
+      else process.env.HEARTH_JXL_VERIFY = saved;
+    }
   });
 
   it('a corrupted .jxl beside its original is detected: the original is kept, the .jxl quarantined', async () => {
