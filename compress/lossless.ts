@@ -57,8 +57,8 @@ export interface LosslessOptions {
   onResult?: (r: LosslessResult) => void;
 }
 
-/** The JPEG a .jxl holds, reconstructed by djxl (the reference tool; used to check the verifier too). */
-export async function reconstruct(jxl: string): Promise<Buffer> {
+/** The JPEG a .jxl holds, reconstructed by djxl: the reference tool, and the tests' independent check. */
+export async function djxlReconstruct(jxl: string): Promise<Buffer> {
   // Outside the store: a concurrent run cleaning up leftovers must never see it.
   const out = join(tmpdir(), `hearth-djxl-${process.pid}-${Math.random().toString(36).slice(2)}.jpg`);
   try {
@@ -70,24 +70,30 @@ export async function reconstruct(jxl: string): Promise<Buffer> {
 }
 
 /**
- * The verifier infra/setup.sh builds from compress/native/jxl-verify.c: libjxl's decoder
- * with an output buffer sized from the original, 3× faster than djxl 0.7 (see the C file).
- * `HEARTH_JXL_VERIFY` points elsewhere; without it, djxl does the job.
+ * `hearth-jxl`, which infra/setup.sh builds from compress/native/hearth-jxl.c: libjxl's
+ * own decoder with an output buffer sized up front, 3× faster than djxl 0.7 (see the C
+ * file). `HEARTH_JXL` points elsewhere; where it is missing, djxl does the job.
  */
-export function nativeVerifier(): string | undefined {
-  const bin = process.env.HEARTH_JXL_VERIFY ?? fileURLToPath(new URL('../../.cache/bin/hearth-jxl-verify', import.meta.url));
+export function nativeJxl(): string | undefined {
+  const bin = process.env.HEARTH_JXL ?? fileURLToPath(new URL('../../.cache/bin/hearth-jxl', import.meta.url));
   return existsSync(bin) ? bin : undefined;
+}
+
+/** The JPEG a .jxl holds. */
+export async function reconstruct(jxl: string): Promise<Buffer> {
+  const native = nativeJxl();
+  if (!native) return djxlReconstruct(jxl);
+  const { stdout } = await run(native, ['reconstruct', jxl], { encoding: 'buffer', maxBuffer: 512 << 20 });
+  return stdout;
 }
 
 /** Whether a .jxl reconstructs the original file byte for byte. */
 export async function reconstructs(jxl: string, originalFile: string, original?: Buffer): Promise<boolean> {
-  const native = nativeVerifier();
-  if (native) {
-    // Exit 0: identical; 1: different or not reconstructible; 2: could not run. Only 0 passes.
-    return run(native, [jxl, originalFile], { maxBuffer: 1 << 16 }).then(() => true, () => false);
-  }
+  const native = nativeJxl();
+  // Exit 0: identical; 1: different or not reconstructible; 2: could not run. Only 0 passes.
+  if (native) return run(native, ['verify', jxl, originalFile], { maxBuffer: 1 << 16 }).then(() => true, () => false);
   const bytes = original ?? (await readFile(originalFile));
-  return reconstruct(jxl).then((jpeg) => jpeg.equals(bytes), () => false);
+  return djxlReconstruct(jxl).then((jpeg) => jpeg.equals(bytes), () => false);
 }
 
 async function walk(root: string): Promise<string[]> {

@@ -22,7 +22,7 @@ command -v cjxl >/dev/null || apt_missing+=(libjxl-tools)   # lossless JPEG → 
 command -v jpegtran >/dev/null || apt_missing+=(libjpeg-turbo-progs)   # the lossless benchmark's baseline
 command -v butteraugli >/dev/null || apt_missing+=(butteraugli)   # the perceptual benchmark's second opinion
 command -v chromium >/dev/null || apt_missing+=(chromium)   # the taste-test page's browser test
-[ -f /usr/include/jxl/decode.h ] || apt_missing+=(libjxl-dev)   # the lossless tier's verifier is built against it
+[ -f /usr/include/jxl/decode.h ] || apt_missing+=(libjxl-dev)   # hearth-jxl (verify, reconstruct) is built against it
 command -v gcc >/dev/null || apt_missing+=(gcc)
 command -v pkg-config >/dev/null || apt_missing+=(pkg-config)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
@@ -48,10 +48,11 @@ log "building (tsc -b)"
 npx --no-install tsc -b
 chmod +x dist/cli/hearth.js
 
-# The lossless tier's verifier (compress/native/jxl-verify.c), rebuilt when its source changes.
-verify_src=compress/native/jxl-verify.c
-verify_bin=.cache/bin/hearth-jxl-verify
-verify_stamp=.cache/bin/.hearth-jxl-verify.sha256
+# The lossless tier's verifier and the origin's reconstructor (compress/native/hearth-jxl.c),
+# rebuilt when its source changes.
+verify_src=compress/native/hearth-jxl.c
+verify_bin=.cache/bin/hearth-jxl
+verify_stamp=.cache/bin/.hearth-jxl.sha256
 verify_want=$(sha256sum "$verify_src" | cut -d' ' -f1)
 if [ ! -x "$verify_bin" ] || [ ! -f "$verify_stamp" ] || [ "$(cat "$verify_stamp")" != "$verify_want" ]; then
   log "building $verify_bin"

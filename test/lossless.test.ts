@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { request } from 'undici';
 import { createLogger } from '../common/logger.js';
-import { nativeVerifier, reconstruct, reconstructs, recompressOriginals } from '../compress/lossless.js';
+import { djxlReconstruct, nativeJxl, reconstruct, reconstructs, recompressOriginals } from '../compress/lossless.js';
 import { OriginServer } from '../origin/server.js';
 import { HEARTH_CLI } from '../warmer/launch.js';
 import { FIXTURES } from './helpers/test-stack.js';
@@ -39,7 +39,7 @@ async function nothingLost(files: Map<string, Buffer>): Promise<{ jpg: number; j
     assert.ok(hasJpg || hasJxl, `${file}: neither the original nor a .jxl`);
     if (hasJpg) assert.ok(readFileSync(file).equals(bytes), `${file}: original changed`);
     // djxl, not the tier's own verifier: an independent check.
-    if (hasJxl) assert.ok((await reconstruct(j)).equals(bytes), `${j}: does not reconstruct the original`);
+    if (hasJxl) assert.ok((await djxlReconstruct(j)).equals(bytes), `${j}: does not reconstruct the original`);
     if (hasJxl && !hasJpg) jxl++;
     else jpg++;
   }
@@ -61,8 +61,8 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     assert.ok(after < before * 0.95, `saved only ${(1 - after / before) * 100}%`);
   });
 
-  it('the native verifier (built by setup) passes exact reconstructions only, agreeing with djxl', async () => {
-    assert.ok(nativeVerifier(), 'hearth-jxl-verify is missing: run infra/setup.sh');
+  it('hearth-jxl (built by setup) verifies exact reconstructions only and reconstructs as djxl does', async () => {
+    assert.ok(nativeJxl(), '.cache/bin/hearth-jxl is missing: run infra/setup.sh');
     const { store, files } = await originals(2);
     const [a, b] = [...files.keys()] as [string, string];
     const jxl = join(store, 'a.jxl');
@@ -86,23 +86,26 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     ];
     for (const [file, original, expected] of cases) {
       assert.equal(await reconstructs(file, original), expected, `native: ${file} vs ${original}`);
-      const djxl = await reconstruct(file).then((j) => j.equals(readFileSync(original)), () => false);
+      const djxl = await djxlReconstruct(file).then((j) => j.equals(readFileSync(original)), () => false);
       assert.equal(djxl, expected, `djxl: ${file} vs ${original}`);
     }
+    assert.ok((await reconstruct(jxl)).equals(readFileSync(a)));
+    await assert.rejects(reconstruct(pixelsOnly));
+    await assert.rejects(reconstruct(truncated));
   });
 
-  it('falls back to djxl where the native verifier is missing', async () => {
-    const saved = process.env.HEARTH_JXL_VERIFY;
-    process.env.HEARTH_JXL_VERIFY = '/nonexistent/hearth-jxl-verify';
+  it('falls back to djxl where hearth-jxl is missing', async () => {
+    const saved = process.env.HEARTH_JXL;
+    process.env.HEARTH_JXL = '/nonexistent/hearth-jxl';
     try {
-      assert.equal(nativeVerifier(), undefined);
+      assert.equal(nativeJxl(), undefined);
       const { store, files } = await originals(2);
       const results = await recompressOriginals({ store, policy: {}, log: quiet });
       assert.deepEqual(results.map((r) => r.outcome), ['converted', 'converted']);
       assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: 2 });
     } finally {
-      if (saved === undefined) delete process.env.HEARTH_JXL_VERIFY;
-      else process.env.HEARTH_JXL_VERIFY = saved;
+      if (saved === undefined) delete process.env.HEARTH_JXL;
+      else process.env.HEARTH_JXL = saved;
     }
   });
 
