@@ -40,6 +40,8 @@ export interface LosslessResult {
   bytesBefore?: number;
   bytesAfter?: number;
   error?: string;
+  /** Wall time spent on this file. */
+  seconds?: number;
 }
 
 export interface LosslessOptions {
@@ -135,10 +137,10 @@ export async function recompressOriginals(o: LosslessOptions): Promise<LosslessR
     await writeAtomic(ledgerFile, Buffer.from(JSON.stringify(ledger, null, 2)));
   };
 
-  const one = async (file: string): Promise<void> => {
+  const one = async (file: string): Promise<LosslessResult> => {
     const path = `/${relative(o.store, file).split('\\').join('/')}`;
     const jxl = file.replace(/\.jpe?g$/i, '.jxl');
-    if (ledger[path]) return report({ path, outcome: 'skipped_ledger' });
+    if (ledger[path]) return { path, outcome: 'skipped_ledger' };
     const st = await stat(file);
     const original = await readFile(file);
     const finished = await stat(jxl).then(() => true, () => false);
@@ -147,17 +149,17 @@ export async function recompressOriginals(o: LosslessOptions): Promise<LosslessR
       if (await reconstructs(jxl, file, original)) {
         await rm(file);
         await syncPath(dirname(file));
-        return report({ path, outcome: 'finished_earlier_run', bytesBefore: st.size, bytesAfter: (await stat(jxl)).size });
+        return { path, outcome: 'finished_earlier_run', bytesBefore: st.size, bytesAfter: (await stat(jxl)).size };
       }
       const quarantine = `${jxl}.corrupt-${now()}`;
       await rename(jxl, quarantine);
       await remember(path, `existing .jxl does not reconstruct the original; moved to ${relative(o.store, quarantine)}`);
       o.log?.error({ path, quarantine }, 'a .jxl beside its original does not reconstruct it; original kept');
-      return report({ path, outcome: 'mismatch', error: ledger[path] });
+      return { path, outcome: 'mismatch', error: ledger[path] };
     }
     const p = o.policy;
     if ((p.only && !p.only.has(path)) || (p.largerThanBytes !== undefined && st.size <= p.largerThanBytes) || (p.olderThanDays !== undefined && now() - st.mtimeMs < p.olderThanDays * 86_400_000)) {
-      return report({ path, outcome: 'skipped_policy' });
+      return { path, outcome: 'skipped_policy' };
     }
     const tmp = `${jxl}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     try {
@@ -166,20 +168,20 @@ export async function recompressOriginals(o: LosslessOptions): Promise<LosslessR
       } catch (err) {
         await remember(path, `cjxl refused it: ${String((err as { stderr?: string }).stderr ?? err).trim().slice(0, 200)}`);
         o.log?.warn({ path }, 'not a JPEG cjxl can transcode; original kept');
-        return report({ path, outcome: 'not_jpeg', error: ledger[path] });
+        return { path, outcome: 'not_jpeg', error: ledger[path] };
       }
       await syncPath(tmp);
       if (!(await reconstructs(tmp, file, original))) {
-        await remember(path, 'djxl did not reconstruct the original byte for byte');
+        await remember(path, 'the .jxl did not reconstruct the original byte for byte');
         o.log?.error({ path }, 'lossless transcode did not verify; original kept');
-        return report({ path, outcome: 'mismatch', error: ledger[path] });
+        return { path, outcome: 'mismatch', error: ledger[path] };
       }
       const bytesAfter = (await stat(tmp)).size;
       await rename(tmp, jxl);
       await syncPath(dirname(jxl));
       await rm(file);
       await syncPath(dirname(file));
-      report({ path, outcome: 'converted', bytesBefore: st.size, bytesAfter });
+      return { path, outcome: 'converted', bytesBefore: st.size, bytesAfter };
     } finally {
       await rm(tmp, { force: true });
     }
@@ -188,7 +190,11 @@ export async function recompressOriginals(o: LosslessOptions): Promise<LosslessR
   const queue = [...originals];
   await Promise.all(
     Array.from({ length: o.jobs ?? 2 }, async () => {
-      for (let f = queue.shift(); f; f = queue.shift()) await one(f);
+      for (let f = queue.shift(); f; f = queue.shift()) {
+        const t0 = performance.now();
+        const r = await one(f);
+        report({ ...r, seconds: (performance.now() - t0) / 1000 });
+      }
     }),
   );
   return results;

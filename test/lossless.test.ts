@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { request } from 'undici';
 import { createLogger } from '../common/logger.js';
+import { parsePromText } from '../common/prom-text.js';
 import { djxlReconstruct, nativeJxl, reconstruct, reconstructs, recompressOriginals } from '../compress/lossless.js';
 import { OriginServer } from '../origin/server.js';
 import { HEARTH_CLI } from '../warmer/launch.js';
@@ -196,6 +197,23 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     assert.deepEqual(results.filter((r) => r.outcome !== 'converted'), []);
     assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: files.size });
     rmSync(store, { recursive: true, force: true });
+  });
+
+  it('the CLI writes its metrics for the textfile collector and refuses bad numbers', async () => {
+    const { store } = await originals(3);
+    mkdirSync(join(store, 'originals', '99'));
+    writeFileSync(join(store, 'originals', '99', '9901.jpg'), 'not a JPEG');
+    const metricsFile = join(store, 'lossless.prom');
+    const out = execFileSync(process.execPath, [HEARTH_CLI, 'compress', 'originals', '--store', store, '--metrics-file', metricsFile], { encoding: 'utf8' });
+    // Logs go to stdout too; the summary is the last line.
+    assert.equal((JSON.parse(out.trim().split('\n').pop()!) as { converted: number }).converted, 3);
+    const m = parsePromText(readFileSync(metricsFile, 'utf8'));
+    assert.equal(m.get('hearth_lossless_files_total{outcome="converted",component="lossless"}'), 3);
+    assert.equal(m.get('hearth_lossless_files_total{outcome="not_jpeg",component="lossless"}'), 1);
+    assert.ok((m.get('hearth_lossless_input_bytes_total{component="lossless"}') ?? 0) > (m.get('hearth_lossless_output_bytes_total{component="lossless"}') ?? 0));
+    assert.equal(m.get('hearth_lossless_file_duration_seconds_count{component="lossless"}'), 4);
+    assert.ok(Math.abs((m.get('hearth_lossless_last_update_timestamp_seconds{component="lossless"}') ?? 0) - Date.now() / 1000) < 60);
+    assert.throws(() => execFileSync(process.execPath, [HEARTH_CLI, 'compress', 'originals', '--store', store, '--jobs', 'many'], { stdio: 'pipe' }), /expected a whole number/);
   });
 
   it('the origin serves an original kept only as JPEG XL, byte-identical to the upload', async () => {

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { createLogger } from '../../common/logger.js';
 import { runBackfill, readList, walkOriginals } from '../../backfill/backfill.js';
 import { TOPICS, createKafka, ensureTopics } from '../../kafka/client.js';
+import { intArg, numArg } from '../args.js';
 
 interface BackfillOpts {
   store: string;
@@ -28,11 +29,11 @@ export function registerBackfill(program: Command): void {
     .option('--dir <dir>', 'where the originals are, under the store', 'originals')
     .option('--list <file>', 'read "<id> <store path>" lines instead of walking the store')
     .option('--brokers <list>', 'comma-separated Kafka brokers', '127.0.0.1:9092')
-    .option('--rate <n>', 'messages per second', (v) => Number(v), 500)
-    .option('--batch <n>', 'messages per send (and per checkpoint)', (v) => Number.parseInt(v, 10), 100)
+    .option('--rate <n>', 'messages per second', numArg(0.001), 500)
+    .option('--batch <n>', 'messages per send (and per checkpoint)', intArg(1, 100_000), 100)
     .option('--checkpoint <file>', 'progress file', '.state/backfill.json')
     .option('--restart', 'ignore the checkpoint and start from the first original')
-    .option('--partitions <n>', 'partitions if the topic must be created', (v) => Number.parseInt(v, 10), 8)
+    .option('--partitions <n>', 'partitions if the topic must be created', intArg(1, 1024), 8)
     .option('--no-progress', 'no progress bar (one log line per 10 %)')
     .action(async (o: BackfillOpts) => {
       if (!(o.rate > 0) || !(o.batch > 0)) throw new Error('--rate and --batch must be positive');

@@ -4,7 +4,9 @@ import type { Command } from 'commander';
 import { createLogger } from '../../common/logger.js';
 import { recompressOriginals, type LosslessResult } from '../../compress/lossless.js';
 import { loadCompressConfig } from '../../compress/config.js';
+import { LosslessMetrics } from '../../compress/lossless-metrics.js';
 import { CompressWorker } from '../../compress/worker.js';
+import { intArg, numArg } from '../args.js';
 
 export function registerCompress(program: Command): void {
   const cmd = program.command('compress').description('the compression tier');
@@ -28,23 +30,34 @@ export function registerCompress(program: Command): void {
     .description('losslessly recompress originals to JPEG XL, verified byte for byte before any original is removed')
     .option('--store <dir>', 'store root', '.cache/store')
     .option('--dir <dir>', 'where the originals are, under the store', 'originals')
-    .option('--older-than-days <n>', 'only originals not modified for this many days', (v) => Number(v))
-    .option('--larger-than <bytes>', 'only originals larger than this', (v) => Number(v))
+    .option('--older-than-days <n>', 'only originals not modified for this many days', numArg(0))
+    .option('--larger-than <bytes>', 'only originals larger than this', intArg(0))
     .option('--list <file>', 'only the store paths listed (one per line)')
-    .option('--jobs <n>', 'files at once', (v) => Number.parseInt(v, 10), 2)
-    .option('--effort <n>', 'cjxl effort (1-9)', (v) => Number.parseInt(v, 10), 3)
-    .action(async (o: { store: string; dir: string; olderThanDays?: number; largerThan?: number; list?: string; jobs: number; effort: number }) => {
+    .option('--jobs <n>', 'files at once', intArg(1, 256), 2)
+    .option('--effort <n>', 'cjxl effort (1-9)', intArg(1, 9), 3)
+    .option('--metrics-file <file>', "write metrics here in Prometheus text format (node_exporter's textfile collector), every 10 s and at the end")
+    .action(async (o: { store: string; dir: string; olderThanDays?: number; largerThan?: number; list?: string; jobs: number; effort: number; metricsFile?: string }) => {
       const only = o.list ? new Set(readFileSync(o.list, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) : undefined;
       const log = createLogger('compress', 'info');
+      const metrics = new LosslessMetrics();
+      const flush = (): Promise<void> => (o.metricsFile ? metrics.write(resolve(o.metricsFile)) : Promise.resolve());
+      const timer = setInterval(() => void flush().catch((err: Error) => log.warn({ err }, 'cannot write the metrics file')), 10_000);
       const t0 = performance.now();
-      const results: LosslessResult[] = await recompressOriginals({
-        store: resolve(o.store),
-        dir: o.dir,
-        policy: { olderThanDays: o.olderThanDays, largerThanBytes: o.largerThan, only },
-        jobs: o.jobs,
-        effort: o.effort,
-        log,
-      });
+      let results: LosslessResult[];
+      try {
+        results = await recompressOriginals({
+          store: resolve(o.store),
+          dir: o.dir,
+          policy: { olderThanDays: o.olderThanDays, largerThanBytes: o.largerThan, only },
+          jobs: o.jobs,
+          effort: o.effort,
+          log,
+          onResult: (r) => metrics.observe(r),
+        });
+      } finally {
+        clearInterval(timer);
+        await flush();
+      }
       const seconds = (performance.now() - t0) / 1000;
       const converted = results.filter((r) => r.outcome === 'converted' || r.outcome === 'finished_earlier_run');
       const before = converted.reduce((a, r) => a + (r.bytesBefore ?? 0), 0);

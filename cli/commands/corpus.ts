@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { buildCorpus, findJpegs } from '../../corpus/build.js';
+import { intArg } from '../args.js';
 
 export function registerCorpus(program: Command): void {
   program
@@ -8,7 +9,7 @@ export function registerCorpus(program: Command): void {
     .description('build the store of real photographs for the local stack (cached)')
     .requiredOption('--src <dir...>', 'directories searched for source JPEGs')
     .requiredOption('-o, --out <dir>', 'the store to build')
-    .option('--ids-per-photo <n>', 'distinct images made from each photo', (v) => Number.parseInt(v, 10), 40)
+    .option('--ids-per-photo <n>', 'distinct images made from each photo', intArg(1, 1000), 40)
     .action(async (o: { src: string[]; out: string; idsPerPhoto: number }) => {
       const sources = o.src.flatMap((d) => findJpegs(resolve(d)));
       if (sources.length === 0) throw new Error(`no JPEGs under ${o.src.join(', ')}`);

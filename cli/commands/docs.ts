@@ -8,6 +8,7 @@ import { ResizeConfigSchema } from '../../resize/config.js';
 import { RESIZE_METRICS } from '../../resize/metrics.js';
 import { CompressConfigSchema } from '../../compress/config.js';
 import { COMPRESS_METRICS } from '../../compress/worker.js';
+import { LOSSLESS_METRICS } from '../../compress/lossless-metrics.js';
 
 /** Every generated README section, by marker name. */
 export function renderDocs(): Record<string, string> {
@@ -18,6 +19,7 @@ export function renderDocs(): Record<string, string> {
     'resize-metrics': metricsMarkdown(RESIZE_METRICS),
     'compress-config': configMarkdown(CompressConfigSchema),
     'compress-metrics': metricsMarkdown(COMPRESS_METRICS),
+    'lossless-metrics': metricsMarkdown(LOSSLESS_METRICS),
   };
 }
 

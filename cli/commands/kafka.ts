@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KafkaBroker } from '../../kafka/broker.js';
+import { portArg } from '../args.js';
 
 interface KafkaOpts {
   state: string;
@@ -13,8 +14,8 @@ export function registerKafka(program: Command): void {
   const common = (c: Command): Command =>
     c
       .option('--state <dir>', 'state directory (config, data, log, pid)', process.env.HEARTH_KAFKA_STATE ?? '.state/kafka')
-      .option('--port <port>', 'client port', (v) => Number.parseInt(v, 10), 9092)
-      .option('--controller-port <port>', 'KRaft controller port', (v) => Number.parseInt(v, 10), 9093);
+      .option('--port <port>', 'client port', portArg, 9092)
+      .option('--controller-port <port>', 'KRaft controller port', portArg, 9093);
   const broker = (o: KafkaOpts): KafkaBroker => new KafkaBroker({ dir: resolve(o.state), port: o.port, controllerPort: o.controllerPort });
   common(cmd.command('up').description('start the broker (idempotent); fetches the jars first if needed')).action(async (o: KafkaOpts) => {
     const b = broker(o);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseHostPort } from '@hearth/api-hook';
 import { startLatencyProxy } from '../../stack/latency-proxy.js';
+import { intArg } from '../args.js';
 
 export function registerOriginDelay(program: Command): void {
   program
@@ -8,7 +9,7 @@ export function registerOriginDelay(program: Command): void {
     .description('a latency proxy in front of the origin (the local stack runs it when its topology has origin.delay)')
     .requiredOption('--listen <host:port>', 'where the caches connect')
     .requiredOption('--to <host:port>', 'the origin front')
-    .requiredOption('--delay-ms <ms>', 'added to every request', (v) => Number.parseInt(v, 10))
+    .requiredOption('--delay-ms <ms>', 'added to every request', intArg(0, 600_000))
     .action(async (o: { listen: string; to: string; delayMs: number }) => {
       const p = await startLatencyProxy({ listen: parseHostPort(o.listen), to: o.to, delayMs: o.delayMs });
       process.stdout.write(`${JSON.stringify({ msg: 'origin-delay listening', listen: o.listen, to: o.to, delayMs: o.delayMs })}\n`);

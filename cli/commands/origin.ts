@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseHostPort } from '@hearth/api-hook';
 import { OriginServer } from '../../origin/server.js';
+import { intArg } from '../args.js';
 
 export function registerOrigin(program: Command): void {
   program
@@ -9,9 +10,9 @@ export function registerOrigin(program: Command): void {
     .option('--listen <host:port>', 'address', '127.0.0.1:8083')
     .option('--store <dir>', 'store root', '.cache/store')
     .option('--no-store-derived', 'do not write sizes made on the fly into the store')
-    .option('--max-concurrent <n>', 'on-the-fly resizes at once', (v) => Number.parseInt(v, 10), 2)
-    .option('--max-queue <n>', 'on-the-fly resizes waiting; beyond: 503 with Retry-After', (v) => Number.parseInt(v, 10), 16)
-    .option('--quality <q>', 'JPEG quality', (v) => Number.parseInt(v, 10), 85)
+    .option('--max-concurrent <n>', 'on-the-fly resizes at once', intArg(1, 256), 2)
+    .option('--max-queue <n>', 'on-the-fly resizes waiting; beyond: 503 with Retry-After', intArg(0, 100_000), 16)
+    .option('--quality <q>', 'JPEG quality', intArg(1, 100), 85)
     .action(async (o: { listen: string; store: string; storeDerived: boolean; maxConcurrent: number; maxQueue: number; quality: number }) => {
       const { host, port } = parseHostPort(o.listen);
       const server = new OriginServer({

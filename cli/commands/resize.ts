@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadResizeConfig } from '../../resize/config.js';
 import { ResizeWorker } from '../../resize/worker.js';
+import { portArg } from '../args.js';
 
 export function registerResize(program: Command): void {
   program
@@ -9,7 +10,7 @@ export function registerResize(program: Command): void {
     .option('-c, --config <file>', 'resize config (JSON); default: local broker, store .cache/store')
     .option('--store <dir>', 'store root (overrides the config)')
     .option('--brokers <list>', 'comma-separated Kafka brokers (overrides the config)')
-    .option('--http-port <port>', '/metrics port (overrides the config)', (v) => Number.parseInt(v, 10))
+    .option('--http-port <port>', '/metrics port (overrides the config)', portArg)
     .action(async (o: { config?: string; store?: string; brokers?: string; httpPort?: number }) => {
       const base = loadResizeConfig(o.config);
       const config = loadResizeConfig(o.config, {

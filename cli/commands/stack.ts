@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { defaultTopology, loadTopology } from '../../proxy-config/topology.js';
 import { Stack, formatStatus } from '../../stack/stack.js';
+import { intArg } from '../args.js';
 
 const DEFAULT_STATE = process.env.HEARTH_STATE_DIR ?? '.state/stack';
 const DEFAULT_CORPUS = process.env.HEARTH_CORPUS ?? '.cache/corpus';
@@ -29,7 +30,7 @@ export function registerStack(program: Command): void {
   common(cmd.command('up').description('start what is not running (idempotent)'))
     .option('--json', 'print status as JSON')
     .option('--kafka', 'default topology: also a single-node Kafka broker on 127.0.0.1:9092 (controller 9093)')
-    .option('--origin-delay-ms <ms>', 'default topology: a latency proxy adding this much to every origin fetch (on 127.0.0.1:8082)', (v) => Number.parseInt(v, 10))
+    .option('--origin-delay-ms <ms>', 'default topology: a latency proxy adding this much to every origin fetch (on 127.0.0.1:8082)', intArg(0, 600_000))
     .action(async (o: StackOpts) => {
       const s = await (open(o, true) as Stack).up();
       process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : formatStatus(s));

@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { createLogger } from '../../common/logger.js';
 import { seededRandom } from '../../common/random.js';
 import { loadCompressConfig } from '../../compress/config.js';
 import { findJpegs } from '../../corpus/build.js';
+import { intArg, numArg, portArg } from '../args.js';
 import { CpuBackend } from '../../resize/cpu-backend.js';
 import { loadResizeConfig } from '../../resize/config.js';
 import { DEFAULT_LADDER } from '../../resize/ladder.js';
@@ -13,18 +14,6 @@ import { TasteTestServer } from '../../taste-test/server.js';
 import { report, type Verdict } from '../../taste-test/stats.js';
 
 const ANSWERS = '.state/taste-test/answers.jsonl';
-
-function int(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
-  return n;
-}
-
-function ssimTarget(v: string): number {
-  const n = Number(v);
-  if (!(n >= 0.5 && n <= 1)) throw new InvalidArgumentError('expected an SSIM between 0.5 and 1');
-  return n;
-}
 
 interface ServeOptions {
   port: number;
@@ -45,17 +34,17 @@ export function registerTasteTest(program: Command): void {
   cmd
     .command('serve', { isDefault: true })
     .description('serve the taste-test page (default)')
-    .option('--port <n>', 'HTTP port', int, 9467)
+    .option('--port <n>', 'HTTP port', portArg, 9467)
     .option('--host <addr>', 'address to listen on (0.0.0.0 to let testers on other machines in)', '127.0.0.1')
     .option('--photos <dir>', 'photographs the pairs are made from', '.cache/photos/src')
     .option('--size <name>', `ladder size under test (${DEFAULT_LADDER.map((s) => s.name).join(', ')})`, 'z')
-    .option('--target <ssim>', 'SSIM target of the compressed side (default: the compress config)', ssimTarget)
+    .option('--target <ssim>', 'SSIM target of the compressed side (default: the compress config)', numArg(0.5, 1))
     .option('--resize-config <file>', 'resize config whose JPEG settings make the original side')
     .option('--compress-config <file>', 'compress config whose perceptual settings make the compressed side')
-    .option('--trials <n>', 'pairs each tester is shown', int, 20)
-    .option('--limit <n>', 'use only the first n photographs', int)
+    .option('--trials <n>', 'pairs each tester is shown', intArg(1, 10_000), 20)
+    .option('--limit <n>', 'use only the first n photographs', intArg(1))
     .option('--answers <file>', 'answers are appended here (JSON lines)', ANSWERS)
-    .option('--seed <n>', 'seed the draw of pairs, kinds and sides (for replays)', int)
+    .option('--seed <n>', 'seed the draw of pairs, kinds and sides (for replays)', intArg(0, 2 ** 32 - 1))
     .action(async (o: ServeOptions) => {
       const log = createLogger('taste-test', 'info');
       const size = DEFAULT_LADDER.find((s) => s.name === o.size);
