@@ -19,6 +19,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Logger } from '../common/logger.js';
+import { acquireRunLock } from '../common/run-lock.js';
 import { syncPath, writeAtomic } from '../common/store.js';
 
 const run = promisify(execFile);
@@ -89,13 +90,34 @@ export async function reconstruct(jxl: string): Promise<Buffer> {
   return stdout;
 }
 
-/** Whether a .jxl reconstructs the original file byte for byte. */
+/** A verifier that could not run: not a verdict on the file, so nothing may be recorded against it. */
+export class VerifierError extends Error {
+  readonly code = 'HEARTH_ERR_VERIFIER';
+}
+
+/**
+ * Whether a .jxl reconstructs the original file byte for byte. Throws VerifierError when
+ * the verifier itself failed (missing, crashed, I/O error): a broken tool must stop the
+ * batch, not write every original into the ledger as a mismatch.
+ */
 export async function reconstructs(jxl: string, originalFile: string, original?: Buffer): Promise<boolean> {
   const native = nativeJxl();
-  // Exit 0: identical; 1: different or not reconstructible; 2: could not run. Only 0 passes.
-  if (native) return run(native, ['verify', jxl, originalFile], { maxBuffer: 1 << 16 }).then(() => true, () => false);
+  const failed = (tool: string) => (err: { code?: unknown; signal?: unknown; stderr?: unknown }): never => {
+    throw new VerifierError(`${tool} could not verify ${jxl} (${String(err.code ?? err.signal)}): ${String(err.stderr ?? '').trim().slice(0, 200)}`);
+  };
+  if (native) {
+    // Exit 0: identical; 1: different, or nothing to reconstruct; anything else: the tool failed.
+    return run(native, ['verify', jxl, originalFile], { maxBuffer: 1 << 16 }).then(
+      () => true,
+      (err: { code?: unknown }) => (err.code === 1 ? false : failed('hearth-jxl')(err)),
+    );
+  }
   const bytes = original ?? (await readFile(originalFile));
-  return djxlReconstruct(jxl).then((jpeg) => jpeg.equals(bytes), () => false);
+  // djxl exits 1 for a file it cannot decode as for any other failure; only a missing or killed djxl is told apart.
+  return djxlReconstruct(jxl).then(
+    (jpeg) => jpeg.equals(bytes),
+    (err: { code?: unknown; signal?: unknown }) => (err.code === 'ENOENT' || err.signal ? failed('djxl')(err) : false),
+  );
 }
 
 async function walk(root: string): Promise<string[]> {
@@ -119,6 +141,17 @@ async function walk(root: string): Promise<string[]> {
 }
 
 export async function recompressOriginals(o: LosslessOptions): Promise<LosslessResult[]> {
+  if (!(await stat(o.store).then((st) => st.isDirectory(), () => false))) throw new Error(`no store at ${o.store}`);
+  // Two runs on one store would remove each other's temp files and race on each original.
+  const release = await acquireRunLock(join(o.store, '.hearth-lossless.lock'), `a lossless run on ${o.store}`);
+  try {
+    return await batch(o);
+  } finally {
+    await release();
+  }
+}
+
+async function batch(o: LosslessOptions): Promise<LosslessResult[]> {
   const ledgerFile = o.ledger ?? join(o.store, '.hearth-lossless-ledger.json');
   const ledger: Record<string, string> = await readFile(ledgerFile, 'utf8').then((t) => JSON.parse(t) as Record<string, string>, () => ({}));
   const now = o.now ?? Date.now;
@@ -188,14 +221,22 @@ export async function recompressOriginals(o: LosslessOptions): Promise<LosslessR
   };
 
   const queue = [...originals];
+  let failure: unknown;
   await Promise.all(
     Array.from({ length: o.jobs ?? 2 }, async () => {
-      for (let f = queue.shift(); f; f = queue.shift()) {
+      // After a failure no lane takes another file, and the batch ends only once every
+      // lane has finished the file it holds: nothing of this run goes on behind its back.
+      for (let f = queue.shift(); f && failure === undefined; f = queue.shift()) {
         const t0 = performance.now();
-        const r = await one(f);
-        report({ ...r, seconds: (performance.now() - t0) / 1000 });
+        try {
+          const r = await one(f);
+          report({ ...r, seconds: (performance.now() - t0) / 1000 });
+        } catch (err) {
+          failure ??= err;
+        }
       }
     }),
   );
+  if (failure !== undefined) throw failure;
   return results;
 }

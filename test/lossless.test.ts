@@ -8,7 +8,8 @@ import sharp from 'sharp';
 import { request } from 'undici';
 import { createLogger } from '../common/logger.js';
 import { parsePromText } from '../common/prom-text.js';
-import { djxlReconstruct, nativeJxl, reconstruct, reconstructs, recompressOriginals } from '../compress/lossless.js';
+import { LockedError } from '../common/run-lock.js';
+import { djxlReconstruct, nativeJxl, reconstruct, reconstructs, recompressOriginals, VerifierError } from '../compress/lossless.js';
 import { OriginServer } from '../origin/server.js';
 import { HEARTH_CLI } from '../warmer/launch.js';
 import { FIXTURES } from './helpers/test-stack.js';
@@ -83,13 +84,14 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
       [pixelsOnly, a, false],
       [truncated, a, false],
       [flipped, a, false],
-      [join(store, 'missing.jxl'), a, false],
     ];
     for (const [file, original, expected] of cases) {
       assert.equal(await reconstructs(file, original), expected, `native: ${file} vs ${original}`);
       const djxl = await djxlReconstruct(file).then((j) => j.equals(readFileSync(original)), () => false);
       assert.equal(djxl, expected, `djxl: ${file} vs ${original}`);
     }
+    // A file that is not there is the verifier unable to run, not a verdict.
+    await assert.rejects(reconstructs(join(store, 'missing.jxl'), a), VerifierError);
     assert.ok((await reconstruct(jxl)).equals(readFileSync(a)));
     await assert.rejects(reconstruct(pixelsOnly));
     await assert.rejects(reconstruct(truncated));
@@ -108,6 +110,40 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
       if (saved === undefined) delete process.env.HEARTH_JXL;
       else process.env.HEARTH_JXL = saved;
     }
+  });
+
+  it('a verifier that cannot run stops the batch: originals kept, nothing written into the ledger', async () => {
+    const { store, files } = await originals(2);
+    const broken = join(store, 'broken-verifier.sh');
+    writeFileSync(broken, '#!/bin/sh\necho "libjxl.so.0.7: cannot open shared object file" >&2\nexit 127\n', { mode: 0o755 });
+    const saved = process.env.HEARTH_JXL;
+    process.env.HEARTH_JXL = broken;
+    try {
+      await assert.rejects(recompressOriginals({ store, policy: {}, log: quiet }), (err: Error) => err instanceof VerifierError && /cannot open shared object/.test(err.message));
+    } finally {
+      if (saved === undefined) delete process.env.HEARTH_JXL;
+      else process.env.HEARTH_JXL = saved;
+    }
+    assert.deepEqual(await nothingLost(files), { jpg: 2, jxl: 0 });
+    assert.ok(!existsSync(join(store, '.hearth-lossless-ledger.json')));
+    const again = await recompressOriginals({ store, policy: {}, log: quiet });
+    assert.deepEqual(again.map((r) => r.outcome), ['converted', 'converted']);
+  });
+
+  it('one run per store: a second is refused while the first runs, a lock left by a killed run is taken over', async () => {
+    const { store, files } = await originals(3);
+    const first = recompressOriginals({ store, policy: {}, log: quiet });
+    while (!existsSync(join(store, '.hearth-lossless.lock'))) await new Promise((r) => setImmediate(r));
+    await assert.rejects(recompressOriginals({ store, policy: {}, log: quiet }), (err: Error) => err instanceof LockedError && /already running/.test(err.message));
+    assert.equal((await first).length, 3);
+    assert.ok(!existsSync(join(store, '.hearth-lossless.lock')), 'lock released');
+    // A lock naming a pid that no longer runs.
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => dead.once('exit', r));
+    writeFileSync(join(store, '.hearth-lossless.lock'), `${dead.pid}\n`);
+    assert.ok(Array.isArray(await recompressOriginals({ store, policy: {}, log: quiet })));
+    assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: 3 });
+    await assert.rejects(recompressOriginals({ store: join(store, 'nope'), policy: {} }), /no store at/);
   });
 
   it('a corrupted .jxl beside its original is detected: the original is kept, the .jxl quarantined', async () => {

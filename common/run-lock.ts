@@ -1,0 +1,32 @@
+/**
+ * One batch at a time per store: a lock file holding the runner's pid, created with
+ * O_EXCL. A lock whose pid no longer runs (a run killed with -9) is taken over; a live
+ * one is an error naming the holder. (A recycled pid can make a stale lock look live;
+ * the message says which file to remove then.)
+ */
+import { open, readFile, rm } from 'node:fs/promises';
+import { isAlive } from './pid.js';
+
+export class LockedError extends Error {
+  readonly code = 'HEARTH_ERR_LOCKED';
+}
+
+export async function acquireRunLock(file: string, what: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(file, 'wx');
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      return () => rm(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const text = await readFile(file, 'utf8').catch(() => '');
+      // Empty: another run has just created it and not yet written its pid.
+      if (text.trim() === '') throw new LockedError(`${what} is starting in another process (lock ${file})`);
+      const holder = Number(text.trim());
+      if (holder > 0 && isAlive(holder)) throw new LockedError(`${what} is already running (pid ${holder}, lock ${file}); if that pid is not a hearth run, remove the lock`);
+      await rm(file, { force: true });
+    }
+  }
+  throw new LockedError(`could not take ${file}: another run keeps taking it`);
+}
