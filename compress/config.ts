@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ValidationError, Validator } from '../common/schema.js';
 import { httpSection, kafkaSection, loadWorkerConfig, logSection } from '../kafka/config-schema.js';
+import { DEFAULT_LADDER } from '../resize/ladder.js';
 
 export const CompressConfigSchema = Type.Object(
   {
@@ -12,6 +13,10 @@ export const CompressConfigSchema = Type.Object(
         target: Type.Number({ minimum: 0.5, maximum: 1, default: 0.985, description: 'SSIM the recompressed resize must keep against the stored one' }),
         minQuality: Type.Integer({ minimum: 1, maximum: 100, default: 40, description: 'lowest JPEG quality tried' }),
         maxQuality: Type.Integer({ minimum: 1, maximum: 100, default: 95, description: 'highest JPEG quality tried' }),
+        sizes: Type.Array(Type.String({ pattern: '^[a-z]{1,3}$' }), {
+          default: DEFAULT_LADDER.map((s) => s.name),
+          description: 'ladder sizes to compress; events for others are acknowledged and counted as skipped (the large sizes cost most CPU: ~2 s a 2048 px resize)',
+        }),
         mozjpeg: Type.Boolean({ default: true, description: "encode with mozjpeg's trellis quantisation and optimised scans (smaller at the same SSIM, ~2× slower to encode)" }),
       },
       { additionalProperties: false, default: {} },

@@ -30,7 +30,7 @@ export const COMPRESS_METRICS = {
   images: {
     type: 'counter',
     name: 'hearth_compress_images_total',
-    help: 'Resizes handled, by result: compressed (replaced), kept (nothing smaller at the target), already (a redelivery of a compressed file).',
+    help: 'Resizes handled, by result: compressed (replaced), kept (nothing smaller at the target), already (a redelivery of a compressed file), skipped (a size not in perceptual.sizes).',
     labelNames: ['result'],
   },
   saved: {
@@ -100,7 +100,7 @@ export class CompressWorker {
       log: this.log,
       handle: async (message) => {
         const event = await this.compress(parseMessage(message, resizedValidator));
-        await this.worker.producer.send({ topic: TOPICS.compressed, messages: [{ key: event.id, value: JSON.stringify(event) }] });
+        if (event) await this.worker.producer.send({ topic: TOPICS.compressed, messages: [{ key: event.id, value: JSON.stringify(event) }] });
       },
       onDead: (reason) => this.metrics.failures.labels(reason).inc(),
     });
@@ -113,8 +113,12 @@ export class CompressWorker {
     return this.server.address() as AddressInfo;
   }
 
-  /** Compresses one resize in place (idempotently) and says what it did. */
-  async compress(e: Resized): Promise<Compressed> {
+  /** Compresses one resize in place (idempotently) and says what it did; undefined for a size it is not to touch. */
+  async compress(e: Resized): Promise<Compressed | undefined> {
+    if (!this.config.perceptual.sizes.includes(e.size)) {
+      this.metrics.images.labels('skipped').inc();
+      return undefined;
+    }
     const t0 = process.hrtime.bigint();
     const file = storeFile(this.config.store, e.path);
     const input = await readFile(file).catch((err: { code?: string }) => {

@@ -123,8 +123,12 @@ export class KafkaBroker {
   /** Formats KRaft storage once; a formatted data directory is kept (and its topics with it). */
   private async format(server: string, log4j: string): Promise<void> {
     if (existsSync(join(this.dir, 'data', 'meta.properties'))) return;
-    // A cluster id is 16 random bytes in base64url.
-    const clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+    // A cluster id is 16 random bytes in base64url; one starting with '-' would be read as
+    // an option by kafka-storage (1 format in 64 failed that way), so, like Kafka's own
+    // Uuid.randomUuid(), draw again.
+    let clusterId: string;
+    do clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+    while (clusterId.startsWith('-'));
     try {
       await run('java', this.java(log4j, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', server));
     } catch (err) {

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { ssim } from 'ssim.js';
+import { createLogger } from '../common/logger.js';
+import { imagePath, storeFile, writeAtomic } from '../common/store.js';
+import { loadCompressConfig } from '../compress/config.js';
 import { perceptualRecompress } from '../compress/perceptual.js';
+import { CompressWorker } from '../compress/worker.js';
 import { CpuBackend } from '../resize/cpu-backend.js';
 import { FIXTURES } from './helpers/test-stack.js';
 
@@ -35,5 +40,21 @@ describe('perceptual compression of resizes', function () {
     const r = await perceptualRecompress(tiny, { target: 0.999, minQuality: 85, maxQuality: 95, progressive: true, mozjpeg: true });
     assert.equal(r.changed, false);
     assert.ok(r.data.equals(tiny));
+  });
+
+  it('leaves sizes not in perceptual.sizes alone, counting them as skipped', async () => {
+    const store = mkdtempSync(join(tmpdir(), 'hearth-pq-sizes-'));
+    const backend = new CpuBackend(1);
+    const resize = (await backend.resize(readFileSync(join(FIXTURES, 'garden.jpg')), { size: 320, square: false }, { quality: 85, progressive: true, chromaSubsampling: '4:2:0' })).data;
+    const path = imagePath(123456, 'n');
+    await writeAtomic(storeFile(store, path), resize);
+    const config = loadCompressConfig(undefined, { store, perceptual: { ...loadCompressConfig().perceptual, sizes: ['z', 'b'] } });
+    const worker = new CompressWorker(config, { logger: createLogger('pq-test', 'silent') });
+    const event = await worker.compress({ id: '123456', size: 'n', path, bytes: resize.length, width: 320, height: 213 });
+    assert.equal(event, undefined);
+    assert.ok(readFileSync(storeFile(store, path)).equals(resize));
+    assert.ok(!existsSync(`${storeFile(store, path)}.hearth-pq.json`));
+    assert.equal((await worker.metrics.images.get()).values.find((v) => v.labels.result === 'skipped')?.value, 1);
+    rmSync(store, { recursive: true, force: true });
   });
 });
