@@ -1,7 +1,7 @@
 /** Lossless JPEG → JPEG XL with verify-before-delete: nothing is ever lost. */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -134,13 +134,18 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     const { store, files } = await originals(3);
     const first = recompressOriginals({ store, policy: {}, log: quiet });
     while (!existsSync(join(store, '.hearth-lossless.lock'))) await new Promise((r) => setImmediate(r));
-    await assert.rejects(recompressOriginals({ store, policy: {}, log: quiet }), (err: Error) => err instanceof LockedError && /already running/.test(err.message));
+    await assert.rejects(recompressOriginals({ store, policy: {}, log: quiet }), (err: Error) => err instanceof LockedError && /already running|is starting/.test(err.message));
     assert.equal((await first).length, 3);
     assert.ok(!existsSync(join(store, '.hearth-lossless.lock')), 'lock released');
     // A lock naming a pid that no longer runs.
     const dead = spawn(process.execPath, ['-e', '0']);
     await new Promise((r) => dead.once('exit', r));
     writeFileSync(join(store, '.hearth-lossless.lock'), `${dead.pid}\n`);
+    assert.ok(Array.isArray(await recompressOriginals({ store, policy: {}, log: quiet })));
+    // An empty lock (a run killed between creating it and writing its pid) is stale once old.
+    writeFileSync(join(store, '.hearth-lossless.lock'), '');
+    await assert.rejects(recompressOriginals({ store, policy: {}, log: quiet }), /is starting/);
+    utimesSync(join(store, '.hearth-lossless.lock'), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     assert.ok(Array.isArray(await recompressOriginals({ store, policy: {}, log: quiet })));
     assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: 3 });
     await assert.rejects(recompressOriginals({ store: join(store, 'nope'), policy: {} }), /no store at/);
