@@ -2,8 +2,10 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
-export function createLogger(component: string, level: LevelWithSilent = 'info'): Logger {
-  return pino({ level, base: { component, pid: process.pid } });
+/** `toStderr` for commands whose stdout is their result (one JSON line per file, say). */
+export function createLogger(component: string, level: LevelWithSilent = 'info', toStderr = false): Logger {
+  const options = { level, base: { component, pid: process.pid } };
+  return toStderr ? pino(options, pino.destination(2)) : pino(options);
 }
 
 /**

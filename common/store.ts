@@ -1,6 +1,18 @@
 /** The store's layout and its one way of writing: atomic, durable, never a half file under a real name. */
-import { open, rename, mkdir } from 'node:fs/promises';
+import { open, readFile, realpath, rename, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+
+/**
+ * The only paths Hearth serves, anywhere (origin service, origin front, caches, proxy):
+ * a ladder size, `/photos/<dir>/<id>_<size>.jpg`, and an original,
+ * `/originals/[<dir>/]<id>.jpg`. Everything else in the store (.jxl files, digests,
+ * ledgers, locks, sidecars, temp files, the manifest) is the store's own business.
+ * PCRE and JavaScript read these the same way; nginx configs are rendered from them.
+ */
+export const SIZE_PATH = '^/photos/([0-9]+)/([0-9]{1,19})_([a-z]{1,3})\\.jpg$';
+export const ORIGINAL_PATH = '^/originals/(?:[0-9]+/)?([0-9]{1,19})\\.jpg$';
+/** Either of them. */
+export const IMAGE_PATH = `^(?:${SIZE_PATH.slice(1, -1)}|${ORIGINAL_PATH.slice(1, -1)})$`;
 
 /** `/photos/<dir>/<id>_<size>.jpg`, with `<dir>` the id without its last two digits (Flickr-like fan-out). */
 export function imagePath(id: string | number, size: string): string {
@@ -14,6 +26,22 @@ export function storeFile(root: string, path: string): string {
   const file = resolve(join(base, path));
   if (!file.startsWith(base + sep)) throw new RangeError(`store path ${JSON.stringify(path)} leaves the store`);
   return file;
+}
+
+/** A link inside the store that leads out of it. */
+export class StoreEscapeError extends RangeError {
+  readonly code = 'HEARTH_ERR_STORE_ESCAPE';
+}
+
+/**
+ * The bytes of a store path, refusing to read through a symbolic link that leads out
+ * of the store (a link within it is fine). ENOENT passes through as usual.
+ */
+export async function readInStore(root: string, path: string): Promise<Buffer> {
+  const file = storeFile(root, path);
+  const [real, base] = await Promise.all([realpath(file), realpath(root)]);
+  if (!real.startsWith(base + sep)) throw new StoreEscapeError(`store path ${JSON.stringify(path)} is a link that leaves the store (to ${real})`);
+  return readFile(real);
 }
 
 /** Temp file, write, fsync, rename, fsync the directory: after a crash the name holds the old bytes or the new, never a mix. */

@@ -5,7 +5,7 @@
  * file), during the run and at its end.
  */
 import { createMetrics, createRegistry, type MetricDef, type Metrics } from '../common/metrics.js';
-import { writeAtomic } from '../common/store.js';
+import { writeTextfile } from '../common/textfile-metrics.js';
 import type { LosslessResult } from './lossless.js';
 
 export const LOSSLESS_METRICS = {
@@ -53,6 +53,6 @@ export class LosslessMetrics {
 
   async write(file: string): Promise<void> {
     this.m.lastRun.set(Date.now() / 1000);
-    await writeAtomic(file, Buffer.from(await this.registry.metrics()));
+    await writeTextfile(this.registry, file);
   }
 }

@@ -3,26 +3,24 @@
  * transcode, reconstruction data kept), verified byte for byte with djxl before the
  * original goes. The order makes a kill -9 at any point safe:
  *
- *   cjxl → temp .jxl, fsync → djxl → compare with the original → rename the .jxl into
+ *   cjxl → temp .jxl, fsync → verify against the original → write the original's
+ *   SHA-256 and length beside it (`<id>.jxl.digest`, fsynced) → rename the .jxl into
  *   place, fsync the directory → remove the original, fsync the directory.
  *
- * So a final `.jxl` name always holds a verified file, and the original is removed only
- * after that. A `.jxl` found beside its original (a crash between the last two steps)
+ * So a final `.jxl` name always holds a verified file with its digest already durable,
+ * and the original is removed only after that. Every later reconstruction is checked
+ * against the digest (image/jxl-digest.ts). A `.jxl` found beside its original (a crash between the last two steps)
  * is verified again before the original goes. A mismatch keeps the original, is
  * recorded in a ledger and is not tried again until the ledger entry is removed.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { runTied } from '../common/child.js';
 import type { Logger } from '../common/logger.js';
 import { acquireRunLock } from '../common/run-lock.js';
 import { syncPath, writeAtomic } from '../common/store.js';
-
-const run = promisify(execFile);
+import { digestOf, matches, readDigest, writeDigest } from '../image/jxl-digest.js';
+import { reconstructs } from '../image/jxl.js';
 
 export interface LosslessPolicy {
   /** Only originals last modified more than this many days ago. */
@@ -58,66 +56,6 @@ export interface LosslessOptions {
   now?: () => number;
   log?: Logger;
   onResult?: (r: LosslessResult) => void;
-}
-
-/** The JPEG a .jxl holds, reconstructed by djxl: the reference tool, and the tests' independent check. */
-export async function djxlReconstruct(jxl: string): Promise<Buffer> {
-  // Outside the store: a concurrent run cleaning up leftovers must never see it.
-  const out = join(tmpdir(), `hearth-djxl-${process.pid}-${Math.random().toString(36).slice(2)}.jpg`);
-  try {
-    await run('djxl', [jxl, out, '--num_threads=1'], { maxBuffer: 1 << 20 });
-    return await readFile(out);
-  } finally {
-    await rm(out, { force: true });
-  }
-}
-
-/**
- * `hearth-jxl`, which infra/setup.sh builds from compress/native/hearth-jxl.c: libjxl's
- * own decoder with an output buffer sized up front, 3× faster than djxl 0.7 (see the C
- * file). `HEARTH_JXL` points elsewhere; where it is missing, djxl does the job.
- */
-export function nativeJxl(): string | undefined {
-  const bin = process.env.HEARTH_JXL ?? fileURLToPath(new URL('../../.cache/bin/hearth-jxl', import.meta.url));
-  return existsSync(bin) ? bin : undefined;
-}
-
-/** The JPEG a .jxl holds. */
-export async function reconstruct(jxl: string): Promise<Buffer> {
-  const native = nativeJxl();
-  if (!native) return djxlReconstruct(jxl);
-  const { stdout } = await run(native, ['reconstruct', jxl], { encoding: 'buffer', maxBuffer: 512 << 20 });
-  return stdout;
-}
-
-/** A verifier that could not run: not a verdict on the file, so nothing may be recorded against it. */
-export class VerifierError extends Error {
-  readonly code = 'HEARTH_ERR_VERIFIER';
-}
-
-/**
- * Whether a .jxl reconstructs the original file byte for byte. Throws VerifierError when
- * the verifier itself failed (missing, crashed, I/O error): a broken tool must stop the
- * batch, not write every original into the ledger as a mismatch.
- */
-export async function reconstructs(jxl: string, originalFile: string, original?: Buffer): Promise<boolean> {
-  const native = nativeJxl();
-  const failed = (tool: string) => (err: { code?: unknown; signal?: unknown; stderr?: unknown }): never => {
-    throw new VerifierError(`${tool} could not verify ${jxl} (${String(err.code ?? err.signal)}): ${String(err.stderr ?? '').trim().slice(0, 200)}`);
-  };
-  if (native) {
-    // Exit 0: identical; 1: different, or nothing to reconstruct; anything else: the tool failed.
-    return run(native, ['verify', jxl, originalFile], { maxBuffer: 1 << 16 }).then(
-      () => true,
-      (err: { code?: unknown }) => (err.code === 1 ? false : failed('hearth-jxl')(err)),
-    );
-  }
-  const bytes = original ?? (await readFile(originalFile));
-  // djxl exits 1 for a file it cannot decode as for any other failure; only a missing or killed djxl is told apart.
-  return djxlReconstruct(jxl).then(
-    (jpeg) => jpeg.equals(bytes),
-    (err: { code?: unknown; signal?: unknown }) => (err.code === 'ENOENT' || err.signal ? failed('djxl')(err) : false),
-  );
 }
 
 async function walk(root: string): Promise<string[]> {
@@ -157,7 +95,11 @@ async function batch(o: LosslessOptions): Promise<LosslessResult[]> {
   const now = o.now ?? Date.now;
   const files = await walk(join(o.store, o.dir ?? 'originals'));
   // Leftovers of a killed run are only ever temp names: remove them.
-  for (const f of files.filter((p) => /\.jxl\.tmp-\d+-[a-z0-9]+$/.test(p))) await rm(f, { force: true });
+  for (const f of files.filter((p) => /\.jxl(?:\.digest)?\.tmp-\d+-[a-z0-9]+$/.test(p))) await rm(f, { force: true });
+  // A digest whose .jxl never took its name belongs to a conversion killed before the
+  // rename; its original is still there (it goes only after the rename), so it is redone.
+  const present = new Set(files);
+  for (const f of files.filter((p) => p.endsWith('.jxl.digest') && !present.has(p.slice(0, -'.digest'.length)))) await rm(f, { force: true });
   const originals = files.filter((f) => /\.jpe?g$/i.test(f));
   const results: LosslessResult[] = [];
   const report = (r: LosslessResult): void => {
@@ -180,6 +122,9 @@ async function batch(o: LosslessOptions): Promise<LosslessResult[]> {
     if (finished) {
       // A crash came after the rename: the .jxl was verified then; verify again before the original goes.
       if (await reconstructs(jxl, file, original)) {
+        // A crash between the digest and the rename can leave an older digest: the original decides.
+        const recorded = await readDigest(jxl).catch(() => undefined);
+        if (!recorded || !matches(original, recorded)) await writeDigest(jxl, digestOf(original));
         await rm(file);
         await syncPath(dirname(file));
         return { path, outcome: 'finished_earlier_run', bytesBefore: st.size, bytesAfter: (await stat(jxl)).size };
@@ -197,7 +142,7 @@ async function batch(o: LosslessOptions): Promise<LosslessResult[]> {
     const tmp = `${jxl}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     try {
       try {
-        await run('cjxl', [file, tmp, `--effort=${o.effort ?? 3}`, '--lossless_jpeg=1', '--num_threads=1', '--quiet'], { maxBuffer: 1 << 20 });
+        await runTied('cjxl', [file, tmp, `--effort=${o.effort ?? 3}`, '--lossless_jpeg=1', '--num_threads=1', '--quiet'], { maxBuffer: 1 << 20 });
       } catch (err) {
         await remember(path, `cjxl refused it: ${String((err as { stderr?: string }).stderr ?? err).trim().slice(0, 200)}`);
         o.log?.warn({ path }, 'not a JPEG cjxl can transcode; original kept');
@@ -210,6 +155,7 @@ async function batch(o: LosslessOptions): Promise<LosslessResult[]> {
         return { path, outcome: 'mismatch', error: ledger[path] };
       }
       const bytesAfter = (await stat(tmp)).size;
+      await writeDigest(jxl, digestOf(original));
       await rename(tmp, jxl);
       await syncPath(dirname(jxl));
       await rm(file);

@@ -48,9 +48,9 @@ log "building (tsc -b)"
 npx --no-install tsc -b
 chmod +x dist/cli/hearth.js
 
-# The lossless tier's verifier and the origin's reconstructor (compress/native/hearth-jxl.c),
+# The lossless tier's verifier and the origin's reconstructor (image/native/hearth-jxl.c),
 # rebuilt when its source changes.
-verify_src=compress/native/hearth-jxl.c
+verify_src=image/native/hearth-jxl.c
 verify_bin=.cache/bin/hearth-jxl
 verify_stamp=.cache/bin/.hearth-jxl.sha256
 verify_want=$(sha256sum "$verify_src" | cut -d' ' -f1)

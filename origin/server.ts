@@ -1,29 +1,45 @@
 /**
- * The origin service: any image path of the store. A stored file is served as is; a
- * ladder size that is not stored is made on the fly from the largest stored size of
- * the same image (and stored, if configured). Paths outside the ladder or the layout
- * are 404 without any work. On-the-fly work is bounded: past `maxConcurrent` running
- * and `maxQueue` waiting, requests get 503 with Retry-After instead of piling up.
+ * The origin service: image paths of the store, nothing else. A stored file is served
+ * as is; a ladder size that is not stored is made on the fly from the largest stored
+ * size of the same image (and stored, if configured); an original kept only as JPEG XL
+ * is reconstructed and checked against its recorded digest. Any other path is 404
+ * without any work. On-the-fly work is bounded (past `maxConcurrent` running and
+ * `maxQueue` waiting, 503 with Retry-After) and coalesced: concurrent requests for one
+ * path share one piece of work. Errors are `no-store`, so no cache keeps them.
+ * `/metrics` and `/healthz` are on a listener of their own, never behind the caches.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../common/logger.js';
 import { createMetrics, createRegistry, type MetricDef, type Metrics } from '../common/metrics.js';
 import { closeServer, listen } from '../common/http-util.js';
-import { imagePath, storeFile, writeAtomic } from '../common/store.js';
+import { createStatusServer } from '../common/status-server.js';
+import { ORIGINAL_PATH, SIZE_PATH, StoreEscapeError, imagePath, readInStore, storeFile, writeAtomic } from '../common/store.js';
+import { reportDamage } from '../image/damage-report.js';
+import { INTEGRITY_REASONS, IntegrityError, reconstructChecked } from '../image/jxl-digest.js';
 import type { EncodeOptions, ResizeBackend } from '../resize/backend.js';
 import { CpuBackend } from '../resize/cpu-backend.js';
 import { DEFAULT_LADDER, type SizeSpec } from '../resize/ladder.js';
-import { reconstruct } from '../compress/lossless.js';
 
 export const ORIGIN_METRICS = {
   requests: {
     type: 'counter',
     name: 'hearth_origin_requests_total',
-    help: 'Requests by result: stored, derived (a size made on the fly), reconstructed (an original kept as JPEG XL), not_found, overload (503), error.',
+    help: 'Requests by result: stored, derived (a size made on the fly), reconstructed (an original kept as JPEG XL), not_found, overload (503), damaged (a reconstruction refused by its digest, 500), error.',
     labelNames: ['result'],
+  },
+  integrity: {
+    type: 'counter',
+    name: 'hearth_origin_integrity_failures_total',
+    help: 'Originals kept as JPEG XL that were refused, by reason: no_digest, bad_digest, undecodable, mismatch. Each is answered 500 and reported for repair; alert on any.',
+    labelNames: ['reason'],
+  },
+  coalesced: {
+    type: 'counter',
+    name: 'hearth_origin_coalesced_total',
+    help: 'Requests that shared the work of one already running for the same path, instead of starting their own.',
   },
   derive: {
     type: 'histogram',
@@ -43,6 +59,8 @@ export interface OriginOptions {
   store: string;
   host: string;
   port: number;
+  /** `/metrics` and `/healthz`; not started when absent. */
+  metrics?: { host: string; port: number };
   ladder?: readonly SizeSpec[];
   /** Write derived sizes into the store, so the next request is a plain file. */
   storeDerived: boolean;
@@ -53,8 +71,10 @@ export interface OriginOptions {
   logger?: Logger;
 }
 
-const LAYOUT = /^\/photos\/([0-9]+)\/([0-9]{1,19})_([a-z]{1,3})\.jpg$/;
-const ORIGINAL = /^\/originals\/(?:[0-9]+\/)?([0-9]{1,19})\.jpg$/;
+const LAYOUT = new RegExp(SIZE_PATH);
+const ORIGINAL = new RegExp(ORIGINAL_PATH);
+/** Error answers (5xx, 405): no cache may keep them. */
+const ERROR_HEADERS = { 'content-type': 'text/plain', 'cache-control': 'no-store' };
 
 export class OriginServer {
   readonly registry: Registry = createRegistry();
@@ -63,26 +83,48 @@ export class OriginServer {
   private readonly backend: ResizeBackend;
   private readonly log: Logger;
   private server: Server | undefined;
+  private statusServer: Server | undefined;
   private running = 0;
   private readonly waiting: (() => void)[] = [];
+  /** Work running now, by path: a second request for the same path waits for it. */
+  private readonly inflight = new Map<string, Promise<Buffer | 'overload'>>();
+  /** Damaged files already reported this run, so a hot path does not flood the report. */
+  private readonly reported = new Set<string>();
 
   constructor(private readonly o: OriginOptions) {
     this.ladder = o.ladder ?? DEFAULT_LADDER;
     this.backend = o.backend ?? new CpuBackend(1);
     this.log = o.logger ?? createLogger('origin');
     this.metrics = createMetrics(ORIGIN_METRICS, this.registry);
+    for (const r of INTEGRITY_REASONS) this.metrics.integrity.labels(r).inc(0);
   }
 
   async start(): Promise<AddressInfo> {
     this.server = createServer((req, res) => void this.handle(req, res));
     await listen(this.server, this.o.port, this.o.host);
     const a = this.server.address() as AddressInfo;
-    this.log.info({ http: `${a.address}:${a.port}`, store: this.o.store, maxConcurrent: this.o.maxConcurrent }, 'origin listening');
+    let metricsAt: string | undefined;
+    if (this.o.metrics) {
+      this.statusServer = createStatusServer(this.registry, {
+        refresh: () => this.metrics.inFlight.set(this.running),
+        health: () => ({ running: this.running, waiting: this.waiting.length }),
+      });
+      await listen(this.statusServer, this.o.metrics.port, this.o.metrics.host);
+      const m = this.statusServer.address() as AddressInfo;
+      metricsAt = `${m.address}:${m.port}`;
+    }
+    this.log.info({ http: `${a.address}:${a.port}`, metrics: metricsAt, store: this.o.store, maxConcurrent: this.o.maxConcurrent }, 'origin listening');
     return a;
+  }
+
+  /** Where `/metrics` and `/healthz` listen, once started with `metrics`. */
+  metricsAddress(): AddressInfo | undefined {
+    return this.statusServer?.address() as AddressInfo | undefined;
   }
 
   async stop(): Promise<void> {
     if (this.server) await closeServer(this.server);
+    if (this.statusServer) await closeServer(this.statusServer);
   }
 
   private send(res: ServerResponse, req: IncomingMessage, status: number, body: Buffer | string, headers: Record<string, string> = {}): void {
@@ -92,12 +134,7 @@ export class OriginServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] as string;
-    if (path === '/metrics') {
-      this.metrics.inFlight.set(this.running);
-      this.send(res, req, 200, await this.registry.metrics(), { 'content-type': this.registry.contentType });
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') return this.send(res, req, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return this.send(res, req, 405, 'method not allowed\n', { allow: 'GET, HEAD', ...ERROR_HEADERS });
     if (ORIGINAL.test(path)) return this.original(req, res, path);
     const m = LAYOUT.exec(path);
     const spec = m ? this.ladder.find((s) => s.name === m[3]) : undefined;
@@ -108,14 +145,14 @@ export class OriginServer {
       if (await this.serveStored(req, res, path)) return;
       const from = await this.largestStored(id, spec);
       if (!from) return this.notFound(req, res);
-      const out = await this.bounded(req, res, async () => {
+      const out = await this.once(path, async () => {
         const t0 = process.hrtime.bigint();
-        const data = (await this.backend.resize(await readFile(from), spec, this.o.encode)).data;
+        const data = (await this.backend.resize(await readInStore(this.o.store, from), spec, this.o.encode)).data;
         this.metrics.derive.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
+        if (this.o.storeDerived) await writeAtomic(storeFile(this.o.store, path), data);
         return data;
       });
-      if (!out) return;
-      if (this.o.storeDerived) await writeAtomic(storeFile(this.o.store, path), out);
+      if (out === 'overload') return this.overloaded(req, res);
       this.metrics.requests.labels('derived').inc();
       this.send(res, req, 200, out, { 'content-type': 'image/jpeg' });
     } catch (err) {
@@ -127,57 +164,96 @@ export class OriginServer {
   private async original(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     try {
       if (await this.serveStored(req, res, path)) return;
-      const jxl = storeFile(this.o.store, path.replace(/\.jpg$/, '.jxl'));
+      const jxlPath = path.replace(/\.jpg$/, '.jxl');
+      const jxl = storeFile(this.o.store, jxlPath);
       if (!(await stat(jxl).then((st) => st.isFile(), () => false))) return this.notFound(req, res);
-      const jpeg = await this.bounded(req, res, () => reconstruct(jxl));
-      if (!jpeg) return;
+      const jpeg = await this.once(path, () => reconstructChecked(jxl));
+      if (jpeg === 'overload') return this.overloaded(req, res);
       this.metrics.requests.labels('reconstructed').inc();
       this.send(res, req, 200, jpeg, { 'content-type': 'image/jpeg' });
     } catch (err) {
+      if (err instanceof IntegrityError) return this.damaged(req, res, path.replace(/\.jpg$/, '.jxl'), err);
       this.failed(req, res, path, err);
     }
   }
 
   /** Serves the store file at `path` if there is one; says whether it did. */
   private async serveStored(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
-    const stored = await readFile(storeFile(this.o.store, path)).catch(() => undefined);
-    if (!stored) return false;
+    let stored: Buffer;
+    try {
+      stored = await readInStore(this.o.store, path);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return false;
+      throw err;
+    }
     this.metrics.requests.labels('stored').inc();
     this.send(res, req, 200, stored, { 'content-type': 'image/jpeg' });
     return true;
   }
 
-  /** Runs `work` within the bound on on-the-fly work, or answers 503 and gives undefined. */
-  private async bounded<T>(req: IncomingMessage, res: ServerResponse, work: () => Promise<T>): Promise<T | undefined> {
-    if (!(await this.acquire())) {
-      this.metrics.requests.labels('overload').inc();
-      this.send(res, req, 503, 'busy; retry shortly\n', { 'retry-after': '1', 'content-type': 'text/plain' });
-      return undefined;
+  /**
+   * `work` for `path`, run once however many requests want it at the same time, within
+   * the bound on on-the-fly work; 'overload' when the bound is full.
+   */
+  private once(path: string, work: () => Promise<Buffer>): Promise<Buffer | 'overload'> {
+    const running = this.inflight.get(path);
+    if (running) {
+      this.metrics.coalesced.inc();
+      return running;
     }
-    try {
-      return await work();
-    } finally {
-      this.release();
+    const p = (async (): Promise<Buffer | 'overload'> => {
+      if (!(await this.acquire())) return 'overload';
+      try {
+        return await work();
+      } finally {
+        this.release();
+      }
+    })().finally(() => this.inflight.delete(path));
+    this.inflight.set(path, p);
+    return p;
+  }
+
+  private overloaded(req: IncomingMessage, res: ServerResponse): void {
+    this.metrics.requests.labels('overload').inc();
+    this.send(res, req, 503, 'busy; retry shortly\n', { 'retry-after': '1', ...ERROR_HEADERS });
+  }
+
+  /** A reconstruction its digest refuses: never served, never cached, reported for repair. */
+  private damaged(req: IncomingMessage, res: ServerResponse, jxlPath: string, err: IntegrityError): void {
+    this.metrics.requests.labels('damaged').inc();
+    this.metrics.integrity.labels(err.reason).inc();
+    this.log.error({ path: jxlPath, reason: err.reason, err: err.message, repair: true }, 'original kept as JPEG XL failed its integrity check; not served, reported for repair');
+    if (!this.reported.has(jxlPath)) {
+      // Bounded: a failing disk must not grow this set without end (a later report repeats a line, no harm).
+      if (this.reported.size >= 10_000) this.reported.clear();
+      this.reported.add(jxlPath);
+      reportDamage(this.o.store, { path: jxlPath, reason: err.reason, by: 'origin', error: err.message }).catch((e: Error) => this.log.error({ err: e }, 'cannot write the damage report'));
     }
+    if (!res.headersSent) this.send(res, req, 500, 'stored original failed its integrity check\n', ERROR_HEADERS);
   }
 
   private failed(req: IncomingMessage, res: ServerResponse, path: string, err: unknown): void {
+    if (err instanceof StoreEscapeError) {
+      this.log.warn({ path, err: err.message }, 'refused a link that leaves the store');
+      return this.notFound(req, res);
+    }
     this.metrics.requests.labels('error').inc();
     this.log.error({ err, path }, 'origin request failed');
-    if (!res.headersSent) this.send(res, req, 500, 'internal error\n', { 'content-type': 'text/plain' });
+    if (!res.headersSent) this.send(res, req, 500, 'internal error\n', ERROR_HEADERS);
   }
 
   private notFound(req: IncomingMessage, res: ServerResponse): void {
     this.metrics.requests.labels('not_found').inc();
+    // Cacheable on purpose: the caches keep a 404 for their short notFoundValid (bounded negative caching).
     this.send(res, req, 404, 'not found\n', { 'content-type': 'text/plain' });
   }
 
-  /** The largest stored size at least as big as the one wanted (never upscale), non-square first. */
+  /** The store path of the largest stored size at least as big as the one wanted (never upscale), non-square first. */
   private async largestStored(id: string, want: SizeSpec): Promise<string | undefined> {
     const candidates = [...this.ladder].filter((s) => s !== want && !s.square && s.size >= want.size).sort((a, b) => b.size - a.size);
     for (const s of candidates) {
-      const file = storeFile(this.o.store, imagePath(id, s.name));
-      if (await stat(file).then((st) => st.isFile(), () => false)) return file;
+      const path = imagePath(id, s.name);
+      if (await stat(storeFile(this.o.store, path)).then((st) => st.isFile(), () => false)) return path;
     }
     return undefined;
   }

@@ -11,6 +11,7 @@
  * nodes in a colo are chosen by `hash $uri consistent`, the same value.
  */
 import { join } from 'node:path';
+import { IMAGE_PATH } from '../common/store.js';
 import { originUpstream, type ColoTopology, type Topology } from './topology.js';
 
 export interface RenderedInstance {
@@ -44,7 +45,7 @@ events {
 }
 
 http {
-  types { image/jpeg jpg jpeg; image/jxl jxl; image/webp webp; }
+  types { image/jpeg jpg; }
   default_type application/octet-stream;
   ${LOG_FORMAT}
   access_log ${join(dir, 'logs', 'access.log')} hearth;
@@ -75,6 +76,20 @@ ${hashed ? '    hash $uri consistent;\n' : ''}${servers.map((s) => `    server $
   }`;
 }
 
+/**
+ * Only image paths (common/store.ts) reach an upstream or the disk, at every instance:
+ * metrics, manifests, .jxl files, ledgers, sidecars and temp files of the store are
+ * never served, and a 404 for them is answered here, not by anything behind.
+ */
+function imageLocation(body: string): string {
+  return `    location ~ "${IMAGE_PATH}" {
+${body}
+    }
+    location / {
+      return 404;
+    }`;
+}
+
 const upstreamName = (colo: ColoTopology): string => `colo_${colo.name.replace(/-/g, '_')}`;
 
 export function renderProxy(t: Topology, dir: string): RenderedInstance {
@@ -101,11 +116,10 @@ ${hostMap}
 
   server {
     listen ${t.proxy.listen} default_server;
-    location / {
-      if ($colo_upstream = "") {
-        return 421;
-      }
-      limit_except GET HEAD {
+    if ($colo_upstream = "") {
+      return 421;
+    }
+${imageLocation(`      limit_except GET HEAD {
         deny all;
       }
       proxy_pass ${scheme}://$colo_upstream;
@@ -115,8 +129,7 @@ ${hostMap}
       proxy_connect_timeout 1s;
       proxy_read_timeout 30s;
       # Another node would cache the object where the hash does not look for it.
-      proxy_next_upstream off;${tls}
-    }
+      proxy_next_upstream off;${tls}`)}
   }`;
   return { name: 'proxy', role: 'proxy', dir, listen: t.proxy.listen, config: main(dir, t, http) };
 }
@@ -138,8 +151,7 @@ ${upstreamBlock('origin', [originUpstream(t)], 32, false)}
 
   server {
     listen ${listen}${tls}
-    location / {
-      limit_except GET HEAD {
+${imageLocation(`      limit_except GET HEAD {
         deny all;
       }
       proxy_pass http://origin;
@@ -156,12 +168,12 @@ ${upstreamBlock('origin', [originUpstream(t)], 32, false)}
       # nginx wakes lock waiters only every 500 ms (or at this timeout): a viewer racing
       # a push waits at most this long, then fetches for itself (uncached).
       proxy_cache_lock_timeout ${colo.cache.lockTimeout};
+      # Only these: a 5xx (a damaged original, an overloaded origin) is never kept.
       proxy_cache_valid 200 ${colo.cache.valid};
       proxy_cache_valid 404 ${colo.cache.notFoundValid};
       proxy_cache_use_stale error timeout updating;
       proxy_connect_timeout 2s;
-      add_header X-Cache-Status $upstream_cache_status always;
-    }
+      add_header X-Cache-Status $upstream_cache_status always;`)}
   }`;
   return { name, role: 'cache', dir, listen, config: main(dir, t, http), colo: colo.name };
 }
@@ -175,12 +187,12 @@ ${upstreamBlock('origin_service', [service], 16, false)}
   server {
     listen ${t.origin.listen};
     root ${t.origin.root};
-    location / {
-      limit_except GET HEAD {
+${imageLocation(`      limit_except GET HEAD {
         deny all;
       }
-      try_files $uri ${service ? '@service' : '=404'};
-    }${
+      # A link in the store that leads out of it is not followed.
+      disable_symlinks on from=$document_root;
+      try_files $uri ${service ? '@service' : '=404'};`)}${
       service
         ? `
     # Not stored: the origin service makes ladder sizes on the fly (or says 404/503).

@@ -48,6 +48,7 @@ export const TopologySchema = Type.Object(
         listen: Address('the origin front (nginx, static files from the store)', '127.0.0.1:8081'),
         root: Type.String({ minLength: 1, description: 'the store: absolute directory served as the image namespace' }),
         service: Type.Optional(Address('the origin service (`hearth origin`) the front passes misses to: ladder sizes made on the fly')),
+        serviceMetrics: Type.Optional(Address("the origin service's `/metrics` and `/healthz` (required with `service`; never behind a cache)")),
         delay: Type.Optional(
           Type.Object(
             {
@@ -124,6 +125,8 @@ function semanticProblems(t: Topology): string[] {
   claim('proxy.listen', t.proxy.listen);
   if (t.origin.delay) claim('origin.delay.listen', t.origin.delay.listen);
   if (t.origin.service) claim('origin.service', t.origin.service);
+  if (t.origin.serviceMetrics) claim('origin.serviceMetrics', t.origin.serviceMetrics);
+  if (t.origin.service && !t.origin.serviceMetrics) problems.push("origin.serviceMetrics: required with origin.service (the service's /metrics and /healthz listen there, apart from the images)");
   if (t.kafka) {
     claim('kafka.listen', t.kafka.listen);
     claim('kafka.controller', t.kafka.controller);
@@ -179,7 +182,7 @@ export function loadTopology(file: string): Topology {
 export function defaultTopology(root: string, originDelayMs?: number, kafka = false): Topology {
   return parseTopology({
     ...(kafka ? { kafka: {} } : {}),
-    origin: { listen: '127.0.0.1:8081', root, service: '127.0.0.1:8083', ...(originDelayMs ? { delay: { ms: originDelayMs, listen: '127.0.0.1:8082' } } : {}) },
+    origin: { listen: '127.0.0.1:8081', root, service: '127.0.0.1:8083', serviceMetrics: '127.0.0.1:9468', ...(originDelayMs ? { delay: { ms: originDelayMs, listen: '127.0.0.1:8082' } } : {}) },
     proxy: { listen: '127.0.0.1:8080', keepalive: 128 },
     colos: [
       { name: 'sin', host: 'cache-sin.hearth.local', viewerHosts: ['img-sin.hearth.local'], cidrs: ['10.1.0.0/16'], nodes: ['127.0.0.1:8101'] },

@@ -24,7 +24,7 @@ export interface StackStatus {
     root: string;
     pid: number | null;
     running: boolean;
-    service: { address: string; running: boolean } | null;
+    service: { address: string; metrics: string; running: boolean } | null;
     delay: { ms: number; address: string; running: boolean } | null;
   };
   colos: { name: string; cache: string[]; host: string; pushHost: string; cidrs: string[]; running: boolean[] }[];
@@ -139,7 +139,8 @@ export class Stack {
   private async startOriginService(): Promise<void> {
     const service = this.topology.origin.service;
     if (!service) return;
-    await this.startDaemon('origin', ['origin', '--listen', service, '--store', this.topology.origin.root], `http://${service}/metrics`);
+    const metrics = this.topology.origin.serviceMetrics as string;
+    await this.startDaemon('origin', ['origin', '--listen', service, '--metrics-listen', metrics, '--store', this.topology.origin.root], `http://${metrics}/healthz`);
   }
 
   private async startLatencyProxy(): Promise<void> {
@@ -171,7 +172,7 @@ export class Stack {
         root: t.origin.root,
         pid: pidOf('origin'),
         running: pidOf('origin') !== null,
-        service: t.origin.service ? { address: t.origin.service, running: this.daemonPid('origin') !== undefined } : null,
+        service: t.origin.service ? { address: t.origin.service, metrics: t.origin.serviceMetrics as string, running: this.daemonPid('origin') !== undefined } : null,
         delay: t.origin.delay ? { ms: t.origin.delay.ms, address: t.origin.delay.listen, running: this.daemonPid('origin-delay') !== undefined } : null,
       },
       colos: t.colos.map((c) => ({
@@ -201,7 +202,7 @@ export function formatStatus(s: StackStatus): string {
     `${mark(s.proxy.running)} proxy    ${s.proxy.address}${s.proxy.tls ? ' (TLS to caches)' : ''}`,
     ...s.colos.flatMap((c) => c.cache.map((addr, i) => `${mark(c.running[i] ?? false)} cache    ${c.name}  ${addr}  Host: ${c.host} (push: ${c.pushHost})  viewers ${c.cidrs.join(', ') || '-'}`)),
     `${mark(s.origin.running)} origin   ${s.origin.address}  root ${s.origin.root}`,
-    ...(s.origin.service ? [`${mark(s.origin.service.running)} origin   ${s.origin.service.address}  service: sizes not stored, made on the fly`] : []),
+    ...(s.origin.service ? [`${mark(s.origin.service.running)} origin   ${s.origin.service.address}  service: sizes not stored, made on the fly; metrics http://${s.origin.service.metrics}/metrics`] : []),
     ...(s.kafka ? [`${mark(s.kafka.running)} kafka    ${s.kafka.address}  (KRaft, single node)`] : []),
     ...(s.origin.delay ? [`${mark(s.origin.delay.running)} delay    ${s.origin.delay.address}  +${s.origin.delay.ms} ms before every origin fetch`] : []),
     `logs: ${s.logs}/nginx/<instance>/logs/access.log (JSON, with cache status and timings), ${s.logs}/warmer/warmer.log`,

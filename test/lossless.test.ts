@@ -9,7 +9,8 @@ import { request } from 'undici';
 import { createLogger } from '../common/logger.js';
 import { parsePromText } from '../common/prom-text.js';
 import { LockedError } from '../common/run-lock.js';
-import { djxlReconstruct, nativeJxl, reconstruct, reconstructs, recompressOriginals, VerifierError } from '../compress/lossless.js';
+import { recompressOriginals } from '../compress/lossless.js';
+import { djxlReconstruct, nativeJxl, reconstruct, reconstructs, VerifierError } from '../image/jxl.js';
 import { OriginServer } from '../origin/server.js';
 import { HEARTH_CLI } from '../warmer/launch.js';
 import { FIXTURES } from './helpers/test-stack.js';
@@ -219,7 +220,9 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     const done = runOnce();
     assert.equal(await new Promise((r) => done.once('exit', r)), 0);
     assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: 24 });
-    for (const f of readdirSync(dir)) assert.match(f, /^\d+\.jxl$/, `left behind: ${f}`);
+    for (const f of readdirSync(dir)) assert.match(f, /^\d+\.jxl(?:\.digest)?$/, `left behind: ${f}`);
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.jxl'))) assert.ok(existsSync(join(dir, `${f}.digest`)), `${f} has no digest`);
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.digest'))) assert.ok(existsSync(join(dir, f.slice(0, -'.digest'.length))), `${f} has no .jxl`);
   });
 
   it('reconstructs every photograph of the corpus byte for byte', async () => {

@@ -6,6 +6,9 @@ import { recompressOriginals, type LosslessResult } from '../../compress/lossles
 import { loadCompressConfig } from '../../compress/config.js';
 import { LosslessMetrics } from '../../compress/lossless-metrics.js';
 import { CompressWorker } from '../../compress/worker.js';
+import { isDamage, scrub } from '../../compress/scrub.js';
+import { ScrubMetrics } from '../../compress/scrub-metrics.js';
+import { damageReportFile } from '../../image/damage-report.js';
 import { intArg, numArg } from '../args.js';
 
 export function registerCompress(program: Command): void {
@@ -38,7 +41,7 @@ export function registerCompress(program: Command): void {
     .option('--metrics-file <file>', "write metrics here in Prometheus text format (node_exporter's textfile collector), every 10 s and at the end")
     .action(async (o: { store: string; dir: string; olderThanDays?: number; largerThan?: number; list?: string; jobs: number; effort: number; metricsFile?: string }) => {
       const only = o.list ? new Set(readFileSync(o.list, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) : undefined;
-      const log = createLogger('compress', 'info');
+      const log = createLogger('compress', 'info', true);
       const metrics = new LosslessMetrics();
       const flush = (): Promise<void> => (o.metricsFile ? metrics.write(resolve(o.metricsFile)) : Promise.resolve());
       const timer = setInterval(() => void flush().catch((err: Error) => log.warn({ err }, 'cannot write the metrics file')), 10_000);
@@ -77,5 +80,42 @@ export function registerCompress(program: Command): void {
         })}\n`,
       );
       if (count('mismatch') > 0) process.exitCode = 1;
+    });
+  cmd
+    .command('scrub')
+    .description('reconstruct every original kept as JPEG XL and check it against its recorded digest, at a bounded rate; exit 1 on any damage')
+    .option('--store <dir>', 'store root', '.cache/store')
+    .option('--dir <dir>', 'only under this directory of the store (default: all of it)')
+    .option('--rate <MB/s>', '.jxl megabytes read per second at most', numArg(0.01), 20)
+    .option('--adopt', 'record a digest for .jxl files that have none, when their reconstruction decodes completely (they are reported, never served, until then)')
+    .option('--metrics-file <file>', "write metrics here in Prometheus text format (node_exporter's textfile collector), every 10 s and at the end")
+    .action(async (o: { store: string; dir?: string; rate: number; adopt?: boolean; metricsFile?: string }) => {
+      const log = createLogger('scrub', 'info', true);
+      const metrics = new ScrubMetrics();
+      const flush = (): Promise<void> => (o.metricsFile ? metrics.write(resolve(o.metricsFile)) : Promise.resolve());
+      const timer = setInterval(() => void flush().catch((err: Error) => log.warn({ err }, 'cannot write the metrics file')), 10_000);
+      const store = resolve(o.store);
+      const counts: Record<string, number> = {};
+      let damaged = 0;
+      try {
+        await scrub({
+          store,
+          dir: o.dir,
+          bytesPerSecond: o.rate * 1e6,
+          adopt: o.adopt ?? false,
+          log,
+          onResult: (r) => {
+            metrics.observe(r);
+            counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
+            if (isDamage(r.outcome)) damaged++;
+            process.stdout.write(`${JSON.stringify(r)}\n`);
+          },
+        });
+      } finally {
+        clearInterval(timer);
+        await flush();
+      }
+      process.stdout.write(`${JSON.stringify({ summary: true, ...counts, damaged, ...(damaged ? { report: damageReportFile(store) } : {}) })}\n`);
+      if (damaged > 0) process.exitCode = 1;
     });
 }

@@ -51,11 +51,11 @@ export function testStack(): Promise<TestStack> {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-stack-'));
     const root = join(dir, 'store');
     const corpus = await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: 10 });
-    const [origin, proxy, sin, ams, http, delay, service] = await freePorts(7);
+    const [origin, proxy, sin, ams, http, delay, service, serviceMetrics] = await freePorts(8);
     const udp = await freeUdpPort();
     const topology = parseTopology({
       // A little distance to the origin, so a push and a viewer's miss take measurably long.
-      origin: { listen: `127.0.0.1:${origin}`, root, service: `127.0.0.1:${service}`, delay: { ms: 40, listen: `127.0.0.1:${delay}` } },
+      origin: { listen: `127.0.0.1:${origin}`, root, service: `127.0.0.1:${service}`, serviceMetrics: `127.0.0.1:${serviceMetrics}`, delay: { ms: 40, listen: `127.0.0.1:${delay}` } },
       proxy: { listen: `127.0.0.1:${proxy}`, keepalive: 16 },
       colos: [
         { name: 'sin', host: 'cache-sin.test', viewerHosts: ['img-sin.test'], cidrs: ['10.1.0.0/16'], nodes: [`127.0.0.1:${sin}`], cache: { notFoundValid: '1s' } },
