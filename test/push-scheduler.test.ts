@@ -105,6 +105,27 @@ describe('push scheduler', () => {
     assert.ok(h.pending.some((p) => p.job.path === '/waits'));
   });
 
+  it('reports each breaker transition once: not per in-flight push that fails after it opened, not for failures that never opened it', async () => {
+    const events: string[] = [];
+    const h = harness({ perColoConcurrency: 8, concurrency: 8, breakerFailures: 3, onBreaker: (c, open) => events.push(`${c.name} ${open ? 'open' : 'closed'}`) });
+    h.s.enqueue(...h.job(ams, '/a1'));
+    await h.complete(0, FAIL);
+    h.s.enqueue(...h.job(ams, '/a2'));
+    await h.complete(0, OK);
+    assert.deepEqual(events, [], 'one failure below the threshold, then a success: the breaker never opened');
+    for (let i = 0; i < 8; i++) h.s.enqueue(...h.job(sin, `/s${i}`));
+    while (h.pending.length > 0) await h.complete(0, FAIL);
+    assert.deepEqual(events, ['sin open']);
+    h.advance(600);
+    h.s.enqueue(...h.job(sin, '/probe'));
+    await h.complete(0, FAIL);
+    assert.deepEqual(events, ['sin open'], 'a failed probe keeps it open; nothing new to report');
+    h.advance(600);
+    h.s.enqueue(...h.job(sin, '/probe2'));
+    await h.complete(0, OK);
+    assert.deepEqual(events, ['sin open', 'sin closed']);
+  });
+
   it('a failed probe opens the breaker again', async () => {
     const h = harness({ perColoConcurrency: 1, breakerFailures: 1 });
     h.s.enqueue(...h.job(sin, '/x'));

@@ -102,13 +102,20 @@ describe('warm path on real nginx (shared local stack)', function () {
     // least two requests per connection on average, far from one each.
     assert.ok(conns(proxyLines) * 2 <= proxyLines.length, `warmer → proxy: ${conns(proxyLines)} connections for 40 pushes`);
     assert.ok(conns(cacheLines) * 2 <= cacheLines.length, `proxy → cache: ${conns(cacheLines)} connections for 40 pushes`);
-    assert.ok(Math.max(...cacheLines.map((l) => l.connection_requests)) > 4);
+    // nginx's own count agrees: connections served several requests. (Not "> 4": with ten
+    // pooled connections and 40 pushes that held only when earlier tests had used them.)
+    assert.ok(Math.max(...cacheLines.map((l) => l.connection_requests)) >= 2);
   });
 
   it('a push for a path the origin lacks leaves no long-lived error in the cache', async () => {
     const path = '/photos/9999/999999_z.jpg';
+    const miss = await metric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}');
+    const rejected = await metric('hearth_warmer_pushes_total{colo="sin",outcome="4xx"}');
     hinter.hint({ paths: [path], viewer: '10.1.0.1' });
-    await until('404 push', async () => ((await metric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}')) >= 2 || (await metric('hearth_warmer_pushes_total{colo="sin",outcome="4xx"}')) >= 1 ? true : undefined));
+    // The cache says MISS for it, but a 404 is never a warm: counted as 4xx.
+    await until('404 push', async () => ((await metric('hearth_warmer_pushes_total{colo="sin",outcome="4xx"}')) >= rejected + 1 ? true : undefined));
+    assert.equal(await metric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}'), miss, 'the 404 push was counted as a warm');
+    assert.equal((await get(sinCache(), path)).status, 404, 'the 404 is cached for notFoundValid');
     // The image arrives at the origin (an upload); the cached 404 expires within notFoundValid (1 s here).
     mkdirSync(join(s.root, '/photos/9999'), { recursive: true });
     copyFileSync(join(s.root, s.corpus.paths[0] as string), join(s.root, path));

@@ -50,7 +50,7 @@ export const WARMER_METRICS = {
   pushes: {
     type: 'counter',
     name: 'hearth_warmer_pushes_total',
-    help: 'Pushes finished, by colo and outcome: the cache\'s X-Cache-Status lowercased (hit, miss, expired, ...), else the HTTP status class (2xx, 4xx, 5xx), or error.',
+    help: 'Pushes finished, by colo and outcome: for a 2xx, the cache\'s X-Cache-Status lowercased (hit, miss, expired, ...; 2xx without one); otherwise the HTTP status class (3xx, 4xx, 5xx), never a warm; or error.',
     labelNames: ['colo', 'outcome'],
   },
   pushDuration: {

@@ -48,6 +48,8 @@ class Lane {
   openUntil = 0;
   /** After a cooldown, one probe at a time until a push succeeds. */
   halfOpen = false;
+  /** From the breaker opening until a push succeeds: transitions are reported once, not per failed push. */
+  tripped = false;
 
   constructor(readonly colo: Colo) {}
 }
@@ -160,7 +162,10 @@ export class PushScheduler {
     else if (lane.failures !== 0 || lane.halfOpen) {
       lane.failures = 0;
       lane.halfOpen = false;
-      this.o.onBreaker?.(lane.colo, false);
+      if (lane.tripped) {
+        lane.tripped = false;
+        this.o.onBreaker?.(lane.colo, false);
+      }
     }
     if (this.active === 0 && this.closing) this.wakeIdle();
     this.pump();
@@ -170,8 +175,13 @@ export class PushScheduler {
     lane.failures++;
     if (!lane.halfOpen && lane.failures < this.o.breakerFailures) return;
     lane.halfOpen = false;
+    // Pushes already in flight when it opened fail too: they extend the cooldown, but
+    // the breaker opened once (issue 9: five "open" lines in one millisecond).
     lane.openUntil = this.o.now() + this.o.breakerCooldownMs;
-    this.o.onBreaker?.(lane.colo, true);
+    if (!lane.tripped) {
+      lane.tripped = true;
+      this.o.onBreaker?.(lane.colo, true);
+    }
     // What waits for a colo that is down would only go stale: shed it now.
     for (const job of lane.queue.drain()) {
       this.queued--;

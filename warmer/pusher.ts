@@ -10,9 +10,11 @@ import type { PushResult } from './push-scheduler.js';
 const CACHE_STATUSES = new Set(['hit', 'miss', 'expired', 'stale', 'updating', 'revalidated', 'bypass']);
 
 export interface PushReport extends PushResult {
-  /** Metric label: cache status, status class, or `error`. */
+  /** Metric label: the cache status of a 2xx, else the status class (4xx, 5xx, ...), or `error`. */
   readonly outcome: string;
   readonly status?: number;
+  /** X-Cache-Status as the cache said it, lowercased (a 404 can be a HIT of a cached 404). */
+  readonly cache?: string;
   /** Error code (e.g. UND_ERR_HEADERS_TIMEOUT, ECONNREFUSED) when outcome is `error`. */
   readonly errorCode?: string;
   readonly seconds: number;
@@ -63,8 +65,10 @@ export class Pusher {
       const status = res.statusCode;
       const cache = res.headers['x-cache-status'];
       const cacheStatus = typeof cache === 'string' ? cache.toLowerCase() : undefined;
-      const outcome = cacheStatus && CACHE_STATUSES.has(cacheStatus) ? cacheStatus : `${Math.floor(status / 100)}xx`;
-      return { ok: status >= 200 && status < 300, failure: status >= 500, outcome, status, seconds: seconds() };
+      // The HTTP status decides first: a 404 or 503 is never a warm, whatever the cache says.
+      const ok = status >= 200 && status < 300;
+      const outcome = ok && cacheStatus && CACHE_STATUSES.has(cacheStatus) ? cacheStatus : `${Math.floor(status / 100)}xx`;
+      return { ok, failure: status >= 500, outcome, status, cache: cacheStatus, seconds: seconds() };
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       return { ok: false, failure: true, outcome: 'error', errorCode: typeof code === 'string' ? code : 'UNKNOWN', seconds: seconds() };

@@ -241,7 +241,7 @@ export class Warmer {
       this.dedup.release(job.colo.name, job.path);
       const suppressed = this.sampler.admit(`push_${r.outcome}`);
       if (suppressed !== undefined) {
-        this.log.warn({ colo: job.colo.name, path: job.path, outcome: r.outcome, status: r.status, code: r.errorCode, suppressed }, 'push failed');
+        this.log.warn({ colo: job.colo.name, path: job.path, outcome: r.outcome, status: r.status, cache: r.cache, code: r.errorCode, suppressed }, 'push failed');
       }
     }
   }
