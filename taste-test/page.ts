@@ -114,7 +114,7 @@ export function reportPage(r: Report, damaged: number): string {
 <style>body{font:15px/1.4 system-ui,sans-serif;margin:24px}table{border-collapse:collapse;margin:12px 0 24px}td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}td:first-child{text-align:left}</style></head>
 <body>
 <h1>Taste test results</h1>
-<p>${r.testers} tester(s). Guessing is right half the time; the p-value is the chance of doing at least this well by guessing.${damaged ? ` ${damaged} damaged line(s) in the answers file were skipped.` : ''}</p>
+<p>${r.testers} tester(s). Guessing is right half the time; the p-value is the chance of doing at least this well by guessing.${damaged ? ` ${damaged} damaged line(s) in the answers file were skipped.` : ''} Answers given less than ${r.minViewMs} ms after the pair was shown are recorded but left out of every verdict, as faster than a person can compare two photographs${r.tooFast ? ` (${r.tooFast} so far)` : ''}.</p>
 <h2>All answers</h2><table>${head}${row('all', r.overall)}</table>
 <h2>By SSIM target and size</h2><table>${head}${r.byTarget.map((v) => row(`target ${v.target}, size ${v.size}`, v)).join('')}</table>
 <h2>By tester</h2><table>${head}${r.byTester.map((v) => row(v.tester, v)).join('')}</table>

@@ -15,7 +15,7 @@ import { Validator } from '../common/schema.js';
 import { appendAnswer, readAnswers, type Choice } from './answers.js';
 import { reportPage, TESTER_PAGE } from './page.js';
 import type { TastePair } from './pairs.js';
-import { report } from './stats.js';
+import { MIN_VIEW_MS, report } from './stats.js';
 
 const Tester = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' });
 const trialQuery = new Validator(Type.Object({ tester: Tester }, { additionalProperties: false }), 'trial request');
@@ -42,6 +42,8 @@ export interface TasteTestOptions {
   /** Trials each tester is asked (default 20: 15 right out of 20 is p < 0.05). */
   trialsPerTester?: number;
   random?: () => number;
+  /** Answers faster than this are recorded but in no verdict (default MIN_VIEW_MS). */
+  minViewMs?: number;
   log?: Logger;
 }
 
@@ -131,6 +133,9 @@ export class TasteTestServer {
       if (answered >= this.perTester) return json(200, { done: true, answered, of: this.perTester });
       json(200, { done: false, answered, of: this.perTester, ...this.newTrial(q.tester) });
     } else if (route === 'POST /api/answer') {
+      // JSON only: a form or text/plain POST is what a cross-site page can send without asking.
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/json') return json(415, { error: 'answers are application/json' });
       const body = await readBody(req);
       if (body === undefined) return json(413, { error: `body over ${MAX_BODY} bytes` });
       let value: unknown;
@@ -163,7 +168,7 @@ export class TasteTestServer {
       json(200, { recorded: true, answered, of: this.perTester });
     } else if (route === 'GET /report' || route === 'GET /report.json') {
       const { answers, damaged } = await readAnswers(this.o.answersFile);
-      const r = report(answers);
+      const r = report(answers, { minViewMs: this.o.minViewMs ?? MIN_VIEW_MS });
       if (url.pathname === '/report.json') json(200, { ...r, damaged });
       else res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(reportPage(r, damaged));
     } else if (route === 'GET /healthz') {

@@ -69,7 +69,18 @@ export function verdict(answers: readonly Answer[], alpha = 0.05): Verdict {
   };
 }
 
+/**
+ * Answers given faster than this after the pair was handed out are recorded but left out
+ * of every verdict: comparing two photographs for a compression artefact takes a person
+ * well over a second, so such an answer is a reflex, a double click or a script, and
+ * it would pull the verdict towards chance or, from a script, away from it.
+ */
+export const MIN_VIEW_MS = 800;
+
 export interface Report {
+  /** Answers faster than `minViewMs`, recorded but in no verdict below. */
+  tooFast: number;
+  minViewMs: number;
   overall: Verdict;
   testers: number;
   /** By SSIM target and size: the decision the taste test exists for. */
@@ -77,7 +88,10 @@ export interface Report {
   byTester: ({ tester: string } & Verdict)[];
 }
 
-export function report(answers: readonly Answer[], alpha = 0.05): Report {
+export function report(all: readonly Answer[], o: { alpha?: number; minViewMs?: number } = {}): Report {
+  const alpha = o.alpha ?? 0.05;
+  const minViewMs = o.minViewMs ?? MIN_VIEW_MS;
+  const answers = all.filter((a) => a.ms >= minViewMs);
   const group = <K extends string>(key: (a: Answer) => K): Map<K, Answer[]> => {
     const m = new Map<K, Answer[]>();
     for (const a of answers) m.set(key(a), [...(m.get(key(a)) ?? []), a]);
@@ -86,5 +100,5 @@ export function report(answers: readonly Answer[], alpha = 0.05): Report {
   const byTarget = [...group((a) => `${a.target} ${a.size}`)].map(([, xs]) => ({ target: xs[0]!.target, size: xs[0]!.size, ...verdict(xs, alpha) }));
   byTarget.sort((a, b) => b.target - a.target || a.size.localeCompare(b.size));
   const byTester = [...group((a) => a.tester)].map(([tester, xs]) => ({ tester, ...verdict(xs, alpha) }));
-  return { overall: verdict(answers, alpha), testers: byTester.length, byTarget, byTester };
+  return { tooFast: all.length - answers.length, minViewMs, overall: verdict(answers, alpha), testers: byTester.length, byTarget, byTester };
 }

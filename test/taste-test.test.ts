@@ -11,7 +11,7 @@ import { DEFAULT_LADDER } from '../resize/ladder.js';
 import { readAnswers, type Answer } from '../taste-test/answers.js';
 import { makePairs, type TastePair } from '../taste-test/pairs.js';
 import { TasteTestServer } from '../taste-test/server.js';
-import { binomialTailHalf, report, verdict } from '../taste-test/stats.js';
+import { MIN_VIEW_MS, binomialTailHalf, report, verdict } from '../taste-test/stats.js';
 import { FIXTURES } from './helpers/test-stack.js';
 
 /** Where the browser test leaves its screenshot, to look at after a run. */
@@ -63,6 +63,17 @@ describe('taste test: statistics', () => {
     assert.deepEqual(r.byTarget.map((g) => [g.target, g.size, g.trials]), [[0.985, 'z', 1], [0.97, 'z', 1]]);
   });
 
+  it('leaves answers faster than a person can compare out of every verdict, and says how many', () => {
+    const slow = [...Array(10)].flatMap(() => [answer('same', 'same'), answer('different', 'different')]);
+    const fast = [...Array(30)].map(() => ({ ...answer('same', 'different'), ms: 120 }));
+    const r = report([...slow, ...fast]);
+    assert.equal(r.tooFast, 30);
+    assert.equal(r.minViewMs, MIN_VIEW_MS);
+    assert.equal(r.overall.trials, 20);
+    assert.equal(r.overall.accuracy, 1);
+    assert.equal(report([...slow, ...fast], { minViewMs: 0 }).overall.trials, 50);
+  });
+
   it('skips damaged lines of the answers file, counting them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-taste-'));
     const file = join(dir, 'answers.jsonl');
@@ -94,7 +105,8 @@ describe('taste test: the page, in headless Chromium', function () {
     });
     pairs = made.pairs;
     assert.equal(pairs.length, 3, `unchanged: ${made.unchanged.join(', ')}`);
-    server = new TasteTestServer({ pairs, answersFile: join(dir, 'answers.jsonl'), trialsPerTester: 12, random: seededRandom(7) });
+    // The scripted testers answer in milliseconds; the viewing-time rule has its own test below.
+    server = new TasteTestServer({ pairs, answersFile: join(dir, 'answers.jsonl'), trialsPerTester: 12, random: seededRandom(7), minViewMs: 0 });
     await server.listen(0);
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
@@ -206,6 +218,12 @@ describe('taste test: the page, in headless Chromium', function () {
     assert.equal((await post(JSON.stringify({ tester: 'x', trial: 'y', answer: 'maybe' }))).status, 400);
     assert.equal((await post(JSON.stringify({ tester: 'x', trial: 'nope', answer: 'same' }))).status, 404);
     assert.equal((await post('x'.repeat(5000))).status, 413);
+    // JSON only: a form or text/plain POST (what any web page can send cross-site) is refused.
+    const t0 = (await (await fetch(`${server.url}/api/trial?tester=former`)).json()) as { trial: string };
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', '']) {
+      const r = await fetch(`${server.url}/api/answer`, { method: 'POST', headers: type ? { 'content-type': type } : {}, body: JSON.stringify({ tester: 'former', trial: t0.trial, answer: 'same' }) });
+      assert.equal(r.status, 415, type);
+    }
     assert.equal((await fetch(`${server.url}/api/trial?tester=has%20space`)).status, 400);
     const t = (await (await fetch(`${server.url}/api/trial?tester=owner`)).json()) as { trial: string };
     assert.equal((await post(JSON.stringify({ tester: 'intruder', trial: t.trial, answer: 'same' }))).status, 409);

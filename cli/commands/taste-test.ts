@@ -11,7 +11,7 @@ import { DEFAULT_LADDER } from '../../resize/ladder.js';
 import { readAnswers } from '../../taste-test/answers.js';
 import { makePairs } from '../../taste-test/pairs.js';
 import { TasteTestServer } from '../../taste-test/server.js';
-import { report, type Verdict } from '../../taste-test/stats.js';
+import { MIN_VIEW_MS, report, type Verdict } from '../../taste-test/stats.js';
 
 const ANSWERS = '.state/taste-test/answers.jsonl';
 
@@ -27,6 +27,7 @@ interface ServeOptions {
   limit?: number;
   answers: string;
   seed?: number;
+  minViewMs: number;
 }
 
 export function registerTasteTest(program: Command): void {
@@ -45,6 +46,7 @@ export function registerTasteTest(program: Command): void {
     .option('--limit <n>', 'use only the first n photographs', intArg(1))
     .option('--answers <file>', 'answers are appended here (JSON lines)', ANSWERS)
     .option('--seed <n>', 'seed the draw of pairs, kinds and sides (for replays)', intArg(0, 2 ** 32 - 1))
+    .option('--min-view-ms <n>', 'answers faster than this are recorded but in no verdict', intArg(0, 600_000), MIN_VIEW_MS)
     .action(async (o: ServeOptions) => {
       const log = createLogger('taste-test', 'info');
       const size = DEFAULT_LADDER.find((s) => s.name === o.size);
@@ -65,7 +67,7 @@ export function registerTasteTest(program: Command): void {
         },
       });
       if (unchanged.length) log.warn({ unchanged }, 'the perceptual tier would leave these unchanged; they are not shown');
-      const server = new TasteTestServer({ pairs, answersFile: resolve(o.answers), trialsPerTester: o.trials, random: o.seed === undefined ? undefined : seededRandom(o.seed), log });
+      const server = new TasteTestServer({ pairs, answersFile: resolve(o.answers), trialsPerTester: o.trials, random: o.seed === undefined ? undefined : seededRandom(o.seed), minViewMs: o.minViewMs, log });
       await server.listen(o.port, o.host);
       log.info({ url: server.url, results: `${server.url}/report`, answers: resolve(o.answers) }, 'taste test ready');
       const stop = (): void => void server.close().then(() => process.exit(0));
@@ -77,14 +79,15 @@ export function registerTasteTest(program: Command): void {
     .description('whether testers told the pairs apart better than chance, from the answers file')
     .option('--answers <file>', 'answers file', ANSWERS)
     .option('--json', 'print JSON')
-    .action(async (o: { answers: string; json?: boolean }) => {
+    .option('--min-view-ms <n>', 'answers faster than this are left out of every verdict', intArg(0, 600_000), MIN_VIEW_MS)
+    .action(async (o: { answers: string; json?: boolean; minViewMs: number }) => {
       const { answers, damaged } = await readAnswers(resolve(o.answers));
-      const r = report(answers);
+      const r = report(answers, { minViewMs: o.minViewMs });
       if (o.json) return void process.stdout.write(`${JSON.stringify({ ...r, damaged })}\n`);
       const line = (label: string, v: Verdict): string =>
         `${label.padEnd(28)} ${String(v.trials).padStart(6)} ${String(v.correct).padStart(6)} ${v.accuracy.toFixed(3).padStart(8)} ${String(v.pValue).padStart(9)}  ${v.distinguishable ? 'told apart' : 'not told apart'}`;
       const out = [
-        `${r.testers} tester(s), ${answers.length} answers${damaged ? `, ${damaged} damaged line(s) skipped` : ''}; guessing is right half the time`,
+        `${r.testers} tester(s), ${answers.length} answers${damaged ? `, ${damaged} damaged line(s) skipped` : ''}${r.tooFast ? `, ${r.tooFast} faster than ${r.minViewMs} ms left out` : ''}; guessing is right half the time`,
         `${''.padEnd(28)} ${'trials'.padStart(6)} ${'right'.padStart(6)} ${'accuracy'.padStart(8)} ${'p'.padStart(9)}`,
         line('all', r.overall),
         ...r.byTarget.map((v) => line(`target ${v.target}, size ${v.size}`, v)),
