@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createHinter, parseHostPort } from '@hearth/api-hook';
+import { loadWarmerConfig } from '../../warmer/config.js';
+import { hintProblems } from '../../warmer/hint-check.js';
 
 const collect = (value: string, previous: string[]): string[] => {
   try {
@@ -17,6 +19,8 @@ interface HintOpts {
   colo?: string;
   keyId?: string;
   keyFile?: string;
+  warmerConfig?: string;
+  check: boolean;
 }
 
 export function registerHint(program: Command): void {
@@ -29,11 +33,21 @@ export function registerHint(program: Command): void {
     .option('--colo <name>', 'a colo name, instead of --viewer')
     .option('--key-id <id>', 'HMAC key id')
     .option('--key-file <file>', 'file holding the HMAC secret (or set HEARTH_HINT_KEY)')
+    .option('--warmer-config <file>', "check the hint against this warmer config (default: the warmer's embedded default)")
+    .option('--no-check', 'send even a hint the warmer would drop (to exercise its drop counters)')
     .action(async (paths: string[], o: HintOpts) => {
       const warmers = o.to.length > 0 ? o.to : ['127.0.0.1:4950'];
       if ((o.viewer === undefined) === (o.colo === undefined)) throw new InvalidArgumentError('give exactly one of --viewer or --colo');
       const key = o.keyFile ? readFileSync(o.keyFile, 'utf8').trim() : process.env.HEARTH_HINT_KEY;
       if ((o.keyId === undefined) !== (key === undefined)) throw new InvalidArgumentError('--key-id needs a key (--key-file or HEARTH_HINT_KEY), and a key needs --key-id');
+      if (o.check) {
+        const problems = hintProblems({ paths, viewer: o.viewer, colo: o.colo, kid: o.keyId }, loadWarmerConfig(o.warmerConfig));
+        if (problems.length > 0) {
+          for (const p of problems) process.stderr.write(`hearth hint: the warmer would drop this: ${p}\n`);
+          process.exitCode = 2;
+          return;
+        }
+      }
       const errors: string[] = [];
       const hinter = createHinter({ warmers, keyId: o.keyId, key, onError: (e) => errors.push(e.message) });
       hinter.hint(o.viewer !== undefined ? { paths, viewer: o.viewer } : { paths, colo: o.colo as string });
