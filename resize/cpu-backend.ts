@@ -12,11 +12,20 @@ export class CpuBackend implements ResizeBackend {
   }
 
   async resize(input: Buffer, spec: ResizeSpec, encode: EncodeOptions): Promise<ResizeOutput> {
+    const options = { failOn: 'error', limitInputPixels: 100_000_000 } as const;
+    let side = spec.size;
     try {
-      const img = sharp(input, { failOn: 'error', limitInputPixels: 100_000_000 })
+      const meta = await sharp(input, options).metadata();
+      // By content, not by name: the store and the origin say image/jpeg for every path,
+      // and the lossless tier takes only JPEG. A PNG called .jpg is refused here.
+      if (meta.format !== 'jpeg') throw new Error(`not a JPEG (its content is ${meta.format ?? 'unknown'})`);
+      // A square is cropped at most to the shorter side as seen (after EXIF orientation): never enlarged.
+      const seen = meta.autoOrient ?? { width: meta.width, height: meta.height };
+      if (spec.square) side = Math.min(spec.size, seen.width ?? spec.size, seen.height ?? spec.size);
+      const img = sharp(input, options)
         // EXIF orientation first, so the size applies to the picture as seen.
         .rotate()
-        .resize(spec.size, spec.size, { fit: spec.square ? 'cover' : 'inside', kernel: 'lanczos3', withoutEnlargement: !spec.square })
+        .resize(side, side, { fit: spec.square ? 'cover' : 'inside', kernel: 'lanczos3', withoutEnlargement: true })
         // The fast mild sharpen: sharpen({ sigma }) takes a much slower path in libvips.
         .sharpen()
         .toColourspace('srgb')

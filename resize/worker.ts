@@ -6,14 +6,13 @@
  * A message that can never succeed (invalid, missing or corrupt source) goes to
  * hearth.images.dead and the partition moves on.
  */
-import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../common/logger.js';
 import { createMetrics, createRegistry, type Metrics } from '../common/metrics.js';
 import { closeServer, listen } from '../common/http-util.js';
 import { createStatusServer } from '../common/status-server.js';
-import { imagePath, storeFile, writeAtomic } from '../common/store.js';
+import { imagePath, readInStore, storeFile, writeAtomic } from '../common/store.js';
 import { TOPICS } from '../kafka/client.js';
 import { uploadedValidator, type Resized, type Uploaded } from '../kafka/messages.js';
 import { KafkaWorker, PermanentFailure, parseMessage } from '../kafka/worker.js';
@@ -77,10 +76,11 @@ export class ResizeWorker {
   async resizeAll(upload: Uploaded): Promise<Resized[]> {
     let original: Buffer;
     try {
-      original = await readFile(storeFile(this.config.store, upload.source));
+      // Never through a link that leaves the store: the message names a store path, and it must stay one.
+      original = await readInStore(this.config.store, upload.source);
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if (code === 'ENOENT' || code === 'EISDIR' || err instanceof RangeError) throw new PermanentFailure('missing_source', `${upload.source}: ${code ?? (err as Error).message}`);
+      if (code === 'ENOENT' || code === 'EISDIR' || err instanceof RangeError) throw new PermanentFailure('missing_source', `${upload.source}: ${(err as Error).message}`);
       throw err;
     }
     const src = sourceSize(this.ladder);
