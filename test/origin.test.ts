@@ -97,4 +97,35 @@ describe('origin service', function () {
       assert.ok(results.filter((r) => r.status === 503).every((r) => r.headers['retry-after'] === '1'));
     });
   });
+
+  it('coalesces a stampede: 50 concurrent requests for one missing size run one resize and all get its bytes', async () => {
+    const gated = new GatedBackend();
+    let resizes = 0;
+    const counting: ResizeBackend = {
+      name: 'counting',
+      resize: (...args) => {
+        resizes++;
+        return gated.resize(...args);
+      },
+    };
+    // A bound far smaller than the stampede: coalesced requests take no slot of their own.
+    await withServer({ backend: counting, maxConcurrent: 1, maxQueue: 0, storeDerived: false }, async (base, s) => {
+      const pending = Array.from({ length: 50 }, () => get(`${base}${imagePath(id, 'c')}`));
+      await until('49 coalesced', async () => ((await s.metrics.coalesced.get()).values[0]?.value === 49 ? true : undefined));
+      gated.release();
+      const results = await Promise.all(pending);
+      assert.equal(resizes, 1);
+      assert.deepEqual([...new Set(results.map((r) => r.status))], [200]);
+      assert.ok(results.every((r) => r.body.equals(results[0]!.body)));
+    });
+  });
+
+  it('answers 5xx with no-store, so no cache keeps an error', async () => {
+    const failing: ResizeBackend = { name: 'failing', resize: () => Promise.reject(new Error('backend exploded')) };
+    await withServer({ backend: failing, storeDerived: false }, async (base) => {
+      const r = await get(`${base}${imagePath(id, 'd')}`);
+      assert.equal(r.status, 500);
+      assert.equal(r.headers['cache-control'], 'no-store');
+    });
+  });
 });
