@@ -73,8 +73,9 @@ export class Stack {
   async up(): Promise<StackStatus> {
     mkdirSync(this.stateDir, { recursive: true });
     const recorded = Stack.load(this.stateDir);
-    if (recorded && JSON.stringify(recorded.topology) !== JSON.stringify(this.topology) && recorded.anyRunning()) {
-      throw new Error(`a different stack is running from ${this.stateDir}; run \`hearth stack down\` first`);
+    if (recorded && recorded.anyRunning()) {
+      const changed = changesBeyondAdditions(recorded.topology, this.topology);
+      if (changed.length > 0) throw new Error(`a different stack is running from ${this.stateDir} (${changed.join(', ')} would change); run \`hearth stack down\` first`);
     }
     writeFileSync(join(this.stateDir, 'topology.json'), JSON.stringify(this.topology, null, 2));
     if (this.topology.proxy.tls && this.topology.proxy.certDir) await ensureCerts(this.topology, this.topology.proxy.certDir);
@@ -192,6 +193,16 @@ export class Stack {
   instances(): readonly NginxInstance[] {
     return this.nginx;
   }
+}
+
+/**
+ * What `next` changes in a running stack's topology, other than parts it adds (a Kafka
+ * broker): those can join a running stack; anything else would need what runs restarted.
+ */
+export function changesBeyondAdditions(running: Topology, next: Topology): string[] {
+  const comparable = { ...next, ...(running.kafka ? {} : { kafka: undefined }) };
+  const keys = new Set([...Object.keys(running), ...Object.keys(next)]) as Set<keyof Topology>;
+  return [...keys].filter((k) => JSON.stringify(running[k]) !== JSON.stringify(comparable[k]));
 }
 
 export function formatStatus(s: StackStatus): string {

@@ -9,6 +9,7 @@ import { ensureCerts } from '../proxy-config/certs.js';
 import { NginxInstance } from '../proxy-config/nginx.js';
 import { renderAll } from '../proxy-config/render.js';
 import { defaultTopology, parseTopology, warmerConfigFor } from '../proxy-config/topology.js';
+import { changesBeyondAdditions } from '../stack/stack.js';
 import { parseWarmerConfig } from '../warmer/config.js';
 import { HEARTH_CLI } from '../warmer/launch.js';
 
@@ -120,5 +121,16 @@ describe('proxy-config: render and nginx -t', function () {
     assert.match(stdout, /^proxy\t127\.0\.0\.1:8080\t/m);
     writeFileSync(join(d, 'bad.json'), JSON.stringify({ ...base, colos: [{ name: 'X', host: 'h', nodes: ['x'] }] }));
     await assert.rejects(run(process.execPath, [HEARTH_CLI, 'proxy-config', 'render', '-t', join(d, 'bad.json'), '-o', join(d, 'out2')]), (e: { code: number; stderr: string }) => e.code === 2 && /colos\[0\]\.name/.test(e.stderr));
+  });
+});
+
+describe('stack up on a running stack', () => {
+  const base = defaultTopology('/srv/store');
+  it('may add a Kafka broker: nothing that runs changes', () => {
+    assert.deepEqual(changesBeyondAdditions(base, defaultTopology('/srv/store', undefined, true)), []);
+  });
+  it('refuses what would change what runs, naming it', () => {
+    assert.deepEqual(changesBeyondAdditions(base, defaultTopology('/srv/store', 150)), ['origin']);
+    assert.deepEqual(changesBeyondAdditions(defaultTopology('/srv/store', undefined, true), base), ['kafka'], 'removing the broker is a change');
   });
 });

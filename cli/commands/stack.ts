@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { defaultTopology, loadTopology } from '../../proxy-config/topology.js';
+import { defaultTopology, loadTopology, parseTopology, type Topology } from '../../proxy-config/topology.js';
 import { Stack, formatStatus } from '../../stack/stack.js';
 import { intArg } from '../args.js';
 
@@ -15,11 +15,20 @@ interface StackOpts {
   kafka?: boolean;
 }
 
+/** The recorded topology with what `up`'s flags ask for on top: `--kafka` adds a broker to a running stack. */
+function withFlags(t: Topology, o: StackOpts): Topology {
+  const raw = JSON.parse(JSON.stringify(t)) as Record<string, unknown> & { origin: Record<string, unknown> };
+  if (o.kafka && !t.kafka) raw.kafka = {};
+  if (o.originDelayMs !== undefined) raw.origin.delay = { ms: o.originDelayMs, listen: t.origin.delay?.listen ?? '127.0.0.1:8082' };
+  return parseTopology(raw, 'topology');
+}
+
 function open(o: StackOpts, forUp: boolean): Stack | undefined {
   const state = resolve(o.state);
   if (o.topology) return new Stack(state, loadTopology(o.topology));
   const recorded = Stack.load(state);
-  if (recorded && (!forUp || (o.originDelayMs === undefined && !o.kafka))) return recorded;
+  if (recorded && !forUp) return recorded;
+  if (recorded) return new Stack(state, withFlags(recorded.topology, o));
   return forUp ? new Stack(state, defaultTopology(resolve(DEFAULT_CORPUS), o.originDelayMs, o.kafka)) : undefined;
 }
 
