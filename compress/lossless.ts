@@ -13,7 +13,7 @@
  * is verified again before the original goes. A mismatch keeps the original, is
  * recorded in a ledger and is not tried again until the ledger entry is removed.
  */
-import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { runTied } from '../common/child.js';
 import type { Logger } from '../common/logger.js';
@@ -69,9 +69,11 @@ async function walk(root: string): Promise<string[]> {
     }
     for (const n of names) {
       const p = join(d, n);
-      const st = await stat(p);
+      // lstat: a link is never followed, so an original linked from outside the store is
+      // neither read into a .jxl nor "removed" (only its link would go).
+      const st = await lstat(p);
       if (st.isDirectory()) await go(p);
-      else out.push(p);
+      else if (st.isFile()) out.push(p);
     }
   };
   await go(root);

@@ -19,7 +19,7 @@ import { createMetrics, createRegistry, type MetricDef, type Metrics } from '../
 import { closeServer, listen } from '../common/http-util.js';
 import { Validator } from '../common/schema.js';
 import { createStatusServer } from '../common/status-server.js';
-import { storeFile, writeAtomic } from '../common/store.js';
+import { StoreEscapeError, readInStore, storeFile, writeAtomic } from '../common/store.js';
 import { TOPICS } from '../kafka/client.js';
 import { resizedValidator, type Resized } from '../kafka/messages.js';
 import { KafkaWorker, PermanentFailure, parseMessage } from '../kafka/worker.js';
@@ -121,8 +121,9 @@ export class CompressWorker {
     }
     const t0 = process.hrtime.bigint();
     const file = storeFile(this.config.store, e.path);
-    const input = await readFile(file).catch((err: { code?: string }) => {
-      throw err.code === 'ENOENT' ? new PermanentFailure('missing_file', `${e.path}: not in the store`) : err;
+    const input = await readInStore(this.config.store, e.path).catch((err: Error & { code?: string }) => {
+      if (err.code === 'ENOENT') throw new PermanentFailure('missing_file', `${e.path}: not in the store`);
+      throw err instanceof StoreEscapeError ? new PermanentFailure('missing_file', err.message) : err;
     });
     const inputSha = sha256(input);
     const markerFile = `${file}.hearth-pq.json`;

@@ -1,7 +1,7 @@
 /** Lossless JPEG → JPEG XL with verify-before-delete: nothing is ever lost. */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -196,6 +196,17 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     assert.ok(readFileSync(join(dir, '7701.jpg')).equals(truncated));
     assert.ok(existsSync(join(dir, '7702.jpg')));
     assert.ok(!existsSync(join(dir, '7701.jxl')) && !existsSync(join(dir, '7702.jxl')));
+  });
+
+  it('never follows a link: an original linked from outside the store is neither read nor removed', async () => {
+    const { store } = await originals(1);
+    const outside = join(mkdtempSync(join(tmpdir(), 'hearth-outside-')), 'secret.jpg');
+    copyFileSync(join(FIXTURES, 'garden.jpg'), outside);
+    symlinkSync(outside, join(store, 'originals', '5000', '500099.jpg'));
+    const results = await recompressOriginals({ store, policy: {}, log: quiet });
+    assert.deepEqual(results.map((r) => [r.path, r.outcome]), [['/originals/5000/500000.jpg', 'converted']]);
+    assert.ok(existsSync(outside) && lstatSync(join(store, 'originals', '5000', '500099.jpg')).isSymbolicLink());
+    assert.ok(!existsSync(join(store, 'originals', '5000', '500099.jxl')));
   });
 
   it('follows the policy: larger than, older than, a list', async () => {
