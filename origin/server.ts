@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../common/logger.js';
-import { createMetrics, createRegistry, type MetricDef, type Metrics } from '../common/metrics.js';
+import { createMetrics, createRegistry, type Metrics } from '../common/metrics.js';
 import { closeServer, listen } from '../common/http-util.js';
 import { createStatusServer } from '../common/status-server.js';
 import { ORIGINAL_PATH, SIZE_PATH, StoreEscapeError, imagePath, readInStore, storeFile, writeAtomic } from '../common/store.js';
@@ -22,38 +22,8 @@ import { INTEGRITY_REASONS, IntegrityError, reconstructChecked } from '../image/
 import type { EncodeOptions, ResizeBackend } from '../resize/backend.js';
 import { CpuBackend } from '../resize/cpu-backend.js';
 import { DEFAULT_LADDER, type SizeSpec } from '../resize/ladder.js';
+import { ORIGIN_METRICS } from './metrics.js';
 
-export const ORIGIN_METRICS = {
-  requests: {
-    type: 'counter',
-    name: 'hearth_origin_requests_total',
-    help: 'Requests by result: stored, derived (a size made on the fly), reconstructed (an original kept as JPEG XL), not_found, overload (503), damaged (a reconstruction refused by its digest, 500), error.',
-    labelNames: ['result'],
-  },
-  integrity: {
-    type: 'counter',
-    name: 'hearth_origin_integrity_failures_total',
-    help: 'Originals kept as JPEG XL that were refused, by reason: no_digest, bad_digest, undecodable, mismatch. Each is answered 500 and reported for repair; alert on any.',
-    labelNames: ['reason'],
-  },
-  coalesced: {
-    type: 'counter',
-    name: 'hearth_origin_coalesced_total',
-    help: 'Requests that shared the work of one already running for the same path, instead of starting their own.',
-  },
-  derive: {
-    type: 'histogram',
-    name: 'hearth_origin_derive_duration_seconds',
-    help: 'Time to make one size on the fly, by size.',
-    labelNames: ['size'],
-    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-  },
-  inFlight: {
-    type: 'gauge',
-    name: 'hearth_origin_derives_in_flight',
-    help: 'On-the-fly resizes running now.',
-  },
-} as const satisfies Record<string, MetricDef>;
 
 export interface OriginOptions {
   store: string;

@@ -9,6 +9,8 @@ import { RESIZE_METRICS } from '../../resize/metrics.js';
 import { CompressConfigSchema } from '../../compress/config.js';
 import { COMPRESS_METRICS } from '../../compress/worker.js';
 import { LOSSLESS_METRICS } from '../../compress/lossless-metrics.js';
+import { SCRUB_METRICS } from '../../compress/scrub-metrics.js';
+import { ORIGIN_METRICS } from '../../origin/metrics.js';
 
 /** Every generated README section, by marker name. */
 export function renderDocs(): Record<string, string> {
@@ -20,6 +22,8 @@ export function renderDocs(): Record<string, string> {
     'compress-config': configMarkdown(CompressConfigSchema),
     'compress-metrics': metricsMarkdown(COMPRESS_METRICS),
     'lossless-metrics': metricsMarkdown(LOSSLESS_METRICS),
+    'scrub-metrics': metricsMarkdown(SCRUB_METRICS),
+    'origin-metrics': metricsMarkdown(ORIGIN_METRICS),
   };
 }
 
