@@ -9,9 +9,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Producer } from 'kafkajs';
-import { writeAtomic } from '../common/store.js';
-import { TOPICS } from '../kafka/client.js';
-import { IMAGE_ID, STORE_PATH, type Uploaded } from '../kafka/messages.js';
+import { writeAtomic } from '../common/index.js';
+import { TOPICS, IMAGE_ID, STORE_PATH, type Uploaded } from '../kafka/index.js';
 
 export interface BackfillEntry {
   id: string;

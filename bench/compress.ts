@@ -19,12 +19,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { quantile } from '../common/random.js';
-import { recompressOriginals } from '../compress/lossless.js';
-import { djxlReconstruct, nativeJxl } from '../image/jxl.js';
-import { DEFAULT_PERCEPTUAL, perceptualRecompress } from '../compress/perceptual.js';
-import { CpuBackend } from '../resize/cpu-backend.js';
-import { DEFAULT_LADDER } from '../resize/ladder.js';
+import { quantile } from '../common/index.js';
+import { recompressOriginals } from '../compress/index.js';
+import { djxlReconstruct, nativeJxl, DEFAULT_PERCEPTUAL, perceptualRecompress, CpuBackend, DEFAULT_LADDER } from '../image/index.js';
 import { parallel, table } from './common.js';
 
 const run = promisify(execFile);

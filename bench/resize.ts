@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { ssim } from 'ssim.js';
-import { CpuBackend } from '../resize/cpu-backend.js';
+import { CpuBackend } from '../image/index.js';
 import { parallel, table } from './common.js';
 
 const run = promisify(execFile);

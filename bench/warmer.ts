@@ -16,7 +16,7 @@ import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createHinter } from '@hearth/api-hook';
-import { launchWarmer, type WarmerProcess } from '../warmer/launch.js';
+import { launchWarmer, type WarmerProcess } from '../warmer/index.js';
 import type { SenderJob, SenderReport } from './udp-sender.js';
 import { here, runChild, settle, table, udpRcvbufErrors } from './common.js';
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { ValidationError } from '../common/schema.js';
+import { ValidationError } from '../common/index.js';
 import { registerCorpus } from './commands/corpus.js';
 import { registerDocs } from './commands/docs.js';
 import { registerHint } from './commands/hint.js';

@@ -4,7 +4,7 @@
  * collector must never read half a file).
  */
 import type { Registry } from 'prom-client';
-import { writeAtomic } from './store.js';
+import { writeAtomic } from './atomic-write.js';
 
 export async function writeTextfile(registry: Registry, file: string): Promise<void> {
   await writeAtomic(file, Buffer.from(await registry.metrics()));

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ValidationError, Validator } from '../common/schema.js';
-import { httpSection, kafkaSection, loadWorkerConfig, logSection } from '../kafka/config-schema.js';
-import { DEFAULT_LADDER } from '../resize/ladder.js';
+import { ValidationError, Validator, httpSection, loadWorkerConfig, logSection } from '../common/index.js';
+import { kafkaSection } from '../kafka/index.js';
+import { DEFAULT_LADDER } from '../image/index.js';
 
 export const CompressConfigSchema = Type.Object(
   {

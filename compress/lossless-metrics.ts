@@ -4,8 +4,7 @@
  * node_exporter's textfile collector, atomically (the collector must never read half a
  * file), during the run and at its end.
  */
-import { createMetrics, createRegistry, type MetricDef, type Metrics } from '../common/metrics.js';
-import { writeTextfile } from '../common/textfile-metrics.js';
+import { createMetrics, createRegistry, type MetricDef, type Metrics, writeTextfile } from '../common/index.js';
 import type { LosslessResult } from './lossless.js';
 
 export const LOSSLESS_METRICS = {

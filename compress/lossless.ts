@@ -15,12 +15,9 @@
  */
 import { lstat, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { runTied } from '../common/child.js';
-import type { Logger } from '../common/logger.js';
-import { acquireRunLock } from '../common/run-lock.js';
-import { syncPath, writeAtomic } from '../common/store.js';
-import { digestOf, matches, readDigest, writeDigest } from '../image/jxl-digest.js';
-import { reconstructs } from '../image/jxl.js';
+import { runTied, acquireRunLock, syncPath, writeAtomic } from '../common/index.js';
+import type { Logger } from '../common/index.js';
+import { digestOf, matches, readDigest, writeDigest, reconstructs } from '../image/index.js';
 
 export interface LosslessPolicy {
   /** Only originals last modified more than this many days ago. */

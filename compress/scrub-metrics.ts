@@ -1,6 +1,5 @@
 /** Metrics of a scrub, written for node_exporter's textfile collector (`--metrics-file`). */
-import { createMetrics, createRegistry, type MetricDef, type Metrics } from '../common/metrics.js';
-import { writeTextfile } from '../common/textfile-metrics.js';
+import { createMetrics, createRegistry, type MetricDef, type Metrics, writeTextfile } from '../common/index.js';
 import { SCRUB_OUTCOMES, isDamage, type ScrubResult } from './scrub.js';
 
 export const SCRUB_METRICS = {

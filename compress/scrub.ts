@@ -14,10 +14,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
-import type { Logger } from '../common/logger.js';
-import { reportDamage } from '../image/damage-report.js';
-import { IntegrityError, digestOf, reconstructChecked, writeDigest, type IntegrityReason } from '../image/jxl-digest.js';
-import { reconstruct } from '../image/jxl.js';
+import type { Logger } from '../common/index.js';
+import { reportDamage, IntegrityError, digestOf, reconstructChecked, writeDigest, type IntegrityReason, reconstruct } from '../image/index.js';
 
 export type ScrubOutcome = 'ok' | 'adopted' | IntegrityReason;
 export const SCRUB_OUTCOMES: readonly ScrubOutcome[] = ['ok', 'adopted', 'no_digest', 'bad_digest', 'undecodable', 'mismatch'];

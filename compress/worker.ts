@@ -14,17 +14,10 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
-import { createLogger, type Logger } from '../common/logger.js';
-import { createMetrics, createRegistry, type MetricDef, type Metrics } from '../common/metrics.js';
-import { closeServer, listen } from '../common/http-util.js';
-import { Validator } from '../common/schema.js';
-import { createStatusServer } from '../common/status-server.js';
-import { StoreEscapeError, readInStore, storeFile, writeAtomic } from '../common/store.js';
-import { TOPICS } from '../kafka/client.js';
-import { resizedValidator, type Resized } from '../kafka/messages.js';
-import { KafkaWorker, PermanentFailure, parseMessage } from '../kafka/worker.js';
+import { createLogger, type Logger, createMetrics, createRegistry, type MetricDef, type Metrics, closeServer, listen, Validator, createStatusServer, writeAtomic } from '../common/index.js';
+import { StoreEscapeError, readInStore, storeFile, perceptualRecompress } from '../image/index.js';
+import { TOPICS, resizedValidator, type Resized, KafkaWorker, PermanentFailure, parseMessage } from '../kafka/index.js';
 import type { CompressConfig } from './config.js';
-import { perceptualRecompress } from './perceptual.js';
 
 export const COMPRESS_METRICS = {
   images: {

@@ -7,8 +7,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { imagePath, writeAtomic } from '../common/store.js';
-import { DEFAULT_LADDER } from '../resize/ladder.js';
+import { imagePath, DEFAULT_LADDER } from '../image/index.js';
+import { writeAtomic } from '../common/index.js';
 
 export { imagePath };
 

@@ -10,8 +10,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
-import { Validator } from '../common/schema.js';
-import { writeAtomic } from '../common/store.js';
+import { Validator, writeAtomic } from '../common/index.js';
 import { reconstruct } from './jxl.js';
 
 const DigestSchema = Type.Object(

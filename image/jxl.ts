@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runTied, runTiedBuffer } from '../common/child.js';
+import { runTied, runTiedBuffer } from '../common/index.js';
 
 /** The JPEG a .jxl holds, reconstructed by djxl: the reference tool, and the tests' independent check. */
 export async function djxlReconstruct(jxl: string): Promise<Buffer> {

@@ -1,6 +1,6 @@
 /** kafkajs set up the Hearth way: pino for its logs, topics created on purpose. */
 import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
-import type { Logger } from '../common/logger.js';
+import type { Logger } from '../common/index.js';
 
 export const TOPICS = {
   uploaded: 'hearth.images.uploaded',

@@ -1,6 +1,6 @@
 /** Message schemas of the ingest path; every consumer validates what it reads. */
 import { Type, type Static } from '@sinclair/typebox';
-import { Validator } from '../common/schema.js';
+import { Validator } from '../common/index.js';
 
 /** Store-relative, no traversal, printable ASCII: a message can never point outside the store. */
 export const STORE_PATH = '^(?!.*(?:^|/)\\.{1,2}(?:/|$))(?!.*//)/[A-Za-z0-9_./-]{1,512}$';

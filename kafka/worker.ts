@@ -6,7 +6,7 @@
  * topic; anything else it throws is retried by kafkajs with the offset uncommitted.
  */
 import { Partitioners, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
-import type { Logger } from '../common/logger.js';
+import type { Logger } from '../common/index.js';
 import { TOPICS, createKafka, ensureTopics } from './client.js';
 import type { DeadLetter } from './messages.js';
 

@@ -1,5 +1,5 @@
 /** The origin service's metrics, served on its own listener (never behind a cache). */
-import type { MetricDef } from '../common/metrics.js';
+import type { MetricDef } from '../common/index.js';
 
 export const ORIGIN_METRICS = {
   requests: {

@@ -12,16 +12,9 @@ import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { createLogger, type Logger } from '../common/logger.js';
-import { createMetrics, createRegistry, type Metrics } from '../common/metrics.js';
-import { closeServer, listen } from '../common/http-util.js';
-import { createStatusServer } from '../common/status-server.js';
-import { ORIGINAL_PATH, SIZE_PATH, StoreEscapeError, imagePath, readInStore, storeFile, writeAtomic } from '../common/store.js';
-import { reportDamage } from '../image/damage-report.js';
-import { INTEGRITY_REASONS, IntegrityError, reconstructChecked } from '../image/jxl-digest.js';
-import type { EncodeOptions, ResizeBackend } from '../resize/backend.js';
-import { CpuBackend } from '../resize/cpu-backend.js';
-import { DEFAULT_LADDER, type SizeSpec } from '../resize/ladder.js';
+import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, writeAtomic } from '../common/index.js';
+import { ORIGINAL_PATH, SIZE_PATH, StoreEscapeError, imagePath, readInStore, storeFile, reportDamage, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec } from '../image/index.js';
+import type { EncodeOptions, ResizeBackend } from '../image/index.js';
 import { ORIGIN_METRICS } from './metrics.js';
 
 

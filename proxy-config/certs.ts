@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Topology } from './topology.js';
+import type { Topology } from '../topology/index.js';
 
 const run = promisify(execFile);
 

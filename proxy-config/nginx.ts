@@ -1,5 +1,5 @@
 /** Runs one nginx instance from its own prefix directory: test, start, stop, status. */
-import { isAlive as alive, livePid } from '../common/pid.js';
+import { isAlive as alive, livePid } from '../common/index.js';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

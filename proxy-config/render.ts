@@ -11,8 +11,8 @@
  * nodes in a colo are chosen by `hash $uri consistent`, the same value.
  */
 import { join } from 'node:path';
-import { IMAGE_PATH } from '../common/store.js';
-import { originUpstream, type ColoTopology, type Topology } from './topology.js';
+import { IMAGE_PATH } from '../image/index.js';
+import { originUpstream, type ColoTopology, type Topology } from '../topology/index.js';
 
 export interface RenderedInstance {
   /** `proxy`, `origin`, or `cache-<colo>-<n>`. */

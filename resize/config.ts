@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ValidationError, Validator } from '../common/schema.js';
-import { httpSection, kafkaSection, loadWorkerConfig, logSection } from '../kafka/config-schema.js';
+import { ValidationError, Validator, httpSection, loadWorkerConfig, logSection } from '../common/index.js';
+import { kafkaSection } from '../kafka/index.js';
 
 export const ResizeConfigSchema = Type.Object(
   {

@@ -1,4 +1,4 @@
-import type { MetricDef } from '../common/metrics.js';
+import type { MetricDef } from '../common/index.js';
 
 export const RESIZE_FAILURE_REASONS = ['invalid_message', 'missing_source', 'corrupt_source'] as const;
 export type ResizeFailure = (typeof RESIZE_FAILURE_REASONS)[number];

@@ -8,18 +8,10 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger, type Logger } from '../common/logger.js';
-import { createMetrics, createRegistry, type Metrics } from '../common/metrics.js';
-import { closeServer, listen } from '../common/http-util.js';
-import { createStatusServer } from '../common/status-server.js';
-import { imagePath, readInStore, storeFile, writeAtomic } from '../common/store.js';
-import { TOPICS } from '../kafka/client.js';
-import { uploadedValidator, type Resized, type Uploaded } from '../kafka/messages.js';
-import { KafkaWorker, PermanentFailure, parseMessage } from '../kafka/worker.js';
-import { CorruptImageError, type ResizeBackend } from './backend.js';
+import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, writeAtomic } from '../common/index.js';
+import { imagePath, readInStore, storeFile, CorruptImageError, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
+import { TOPICS, uploadedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, parseMessage } from '../kafka/index.js';
 import type { ResizeConfig } from './config.js';
-import { CpuBackend } from './cpu-backend.js';
-import { DEFAULT_LADDER, sourceSize, type SizeSpec } from './ladder.js';
 import { RESIZE_METRICS } from './metrics.js';
 
 export class ResizeWorker {

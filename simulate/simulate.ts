@@ -8,8 +8,7 @@ import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import { Agent, request } from 'undici';
 import { createHinter } from '@hearth/api-hook';
-import { scrape } from '../common/prom-text.js';
-import { quantile, seededRandom } from '../common/random.js';
+import { scrape, quantile, seededRandom } from '../common/index.js';
 
 export interface SimColo {
   name: string;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CorpusManifest } from '../corpus/build.js';
-import type { Stack } from '../stack/stack.js';
+import type { CorpusManifest } from '../corpus/index.js';
+import type { Stack } from '../stack/index.js';
 import type { SimTarget } from './simulate.js';
 
 /** What a simulation needs to know about a running stack, from its own records. */

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Pool } from 'undici';
-import { closeServer, listen } from '../common/http-util.js';
+import { closeServer, listen } from '../common/index.js';
 
 export interface LatencyProxy {
   server: Server;

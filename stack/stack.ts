@@ -4,16 +4,13 @@
  * topology. `up` is idempotent, `down` stops only what `up` started (by the pid files
  * in the state directory), `status` says what runs where.
  */
-import { isAlive as alive, livePid } from '../common/pid.js';
+import { isAlive as alive, livePid, HEARTH_CLI } from '../common/index.js';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KafkaBroker } from '../kafka/broker.js';
-import { NginxInstance } from '../proxy-config/nginx.js';
-import { ensureCerts } from '../proxy-config/certs.js';
-import { renderAll } from '../proxy-config/render.js';
-import { parseTopology, splitAddress, warmerConfigFor, type Topology } from '../proxy-config/topology.js';
-import { HEARTH_CLI } from '../warmer/launch.js';
+import { KafkaBroker } from '../kafka/index.js';
+import { NginxInstance, ensureCerts, renderAll } from '../proxy-config/index.js';
+import { parseTopology, splitAddress, warmerConfigFor, type Topology } from '../topology/index.js';
 
 export interface StackStatus {
   stateDir: string;

@@ -6,7 +6,7 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { Validator } from '../common/schema.js';
+import { Validator } from '../common/index.js';
 
 const Choice = Type.Union([Type.Literal('same'), Type.Literal('different')]);
 

@@ -6,9 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { perceptualRecompress, type PerceptualOptions } from '../compress/perceptual.js';
-import type { EncodeOptions, ResizeBackend } from '../resize/backend.js';
-import type { SizeSpec } from '../resize/ladder.js';
+import { perceptualRecompress, type PerceptualOptions } from '../image/index.js';
+import type { EncodeOptions, ResizeBackend, SizeSpec } from '../image/index.js';
 
 export interface TastePair {
   image: string;

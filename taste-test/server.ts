@@ -9,9 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
-import type { Logger } from '../common/logger.js';
-import { closeServer, listen } from '../common/http-util.js';
-import { Validator } from '../common/schema.js';
+import type { Logger } from '../common/index.js';
+import { closeServer, listen, Validator } from '../common/index.js';
 import { appendAnswer, readAnswers, type Choice } from './answers.js';
 import { reportPage, TESTER_PAGE } from './page.js';
 import type { TastePair } from './pairs.js';

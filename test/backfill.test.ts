@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners, type Consumer } from 'kafkajs';
 import { readList, runBackfill, walkOriginals } from '../backfill/backfill.js';
 import { TOPICS } from '../kafka/client.js';
-import { HEARTH_CLI } from '../warmer/launch.js';
+import { HEARTH_CLI } from '../common/cli-path.js';
 import { FIXTURES } from './helpers/test-stack.js';
 import { testKafka } from './helpers/test-kafka.js';
 import { until } from './helpers/until.js';

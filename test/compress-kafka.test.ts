@@ -7,11 +7,12 @@ import { Kafka, logLevel, Partitioners, type Producer, type Consumer } from 'kaf
 import sharp from 'sharp';
 import { ssim } from 'ssim.js';
 import { createLogger } from '../common/logger.js';
-import { imagePath, storeFile, writeAtomic } from '../common/store.js';
+import { imagePath, storeFile } from '../image/store.js';
+import { writeAtomic } from '../common/atomic-write.js';
 import { loadCompressConfig } from '../compress/config.js';
 import { CompressWorker, type Compressed } from '../compress/worker.js';
 import { TOPICS } from '../kafka/client.js';
-import { CpuBackend } from '../resize/cpu-backend.js';
+import { CpuBackend } from '../image/cpu-backend.js';
 import { FIXTURES } from './helpers/test-stack.js';
 import { testKafka, watchTopics } from './helpers/test-kafka.js';
 import { until } from './helpers/until.js';

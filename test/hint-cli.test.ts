@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DEFAULT_WARMER_CONFIG } from '../warmer/config.js';
-import { HEARTH_CLI } from '../warmer/launch.js';
+import { HEARTH_CLI } from '../common/cli-path.js';
 
 const run = promisify(execFile);
 const hint = (...args: string[]) =>

@@ -18,7 +18,7 @@ import { damageReportFile } from '../image/damage-report.js';
 import { digestFile, readDigest } from '../image/jxl-digest.js';
 import { reconstruct } from '../image/jxl.js';
 import { OriginServer } from '../origin/server.js';
-import { HEARTH_CLI } from '../warmer/launch.js';
+import { HEARTH_CLI } from '../common/cli-path.js';
 import { FIXTURES } from './helpers/test-stack.js';
 
 const run = promisify(execFile);

@@ -12,7 +12,7 @@ import { LockedError } from '../common/run-lock.js';
 import { recompressOriginals } from '../compress/lossless.js';
 import { djxlReconstruct, nativeJxl, reconstruct, reconstructs, VerifierError } from '../image/jxl.js';
 import { OriginServer } from '../origin/server.js';
-import { HEARTH_CLI } from '../warmer/launch.js';
+import { HEARTH_CLI } from '../common/cli-path.js';
 import { FIXTURES } from './helpers/test-stack.js';
 import { until } from './helpers/until.js';
 

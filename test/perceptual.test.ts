@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { ssim } from 'ssim.js';
 import { createLogger } from '../common/logger.js';
-import { imagePath, storeFile, writeAtomic } from '../common/store.js';
+import { imagePath, storeFile } from '../image/store.js';
+import { writeAtomic } from '../common/atomic-write.js';
 import { loadCompressConfig } from '../compress/config.js';
-import { perceptualRecompress } from '../compress/perceptual.js';
+import { perceptualRecompress } from '../image/perceptual.js';
 import { CompressWorker } from '../compress/worker.js';
-import { CpuBackend } from '../resize/cpu-backend.js';
+import { CpuBackend } from '../image/cpu-backend.js';
 import { FIXTURES } from './helpers/test-stack.js';
 
 async function raw(jpeg: Buffer) {

@@ -8,10 +8,10 @@ import { ValidationError } from '../common/schema.js';
 import { ensureCerts } from '../proxy-config/certs.js';
 import { NginxInstance } from '../proxy-config/nginx.js';
 import { renderAll } from '../proxy-config/render.js';
-import { defaultTopology, parseTopology, warmerConfigFor } from '../proxy-config/topology.js';
+import { defaultTopology, parseTopology, warmerConfigFor } from '../topology/topology.js';
 import { changesBeyondAdditions } from '../stack/stack.js';
 import { parseWarmerConfig } from '../warmer/config.js';
-import { HEARTH_CLI } from '../warmer/launch.js';
+import { HEARTH_CLI } from '../common/cli-path.js';
 
 const run = promisify(execFile);
 const dir = (): string => mkdtempSync(join(tmpdir(), 'hearth-pc-'));

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { createLogger } from '../common/logger.js';
 import { PermanentFailure } from '../kafka/worker.js';
-import { CorruptImageError } from '../resize/backend.js';
+import { CorruptImageError } from '../image/backend.js';
 import { loadResizeConfig } from '../resize/config.js';
-import { CpuBackend } from '../resize/cpu-backend.js';
-import { DEFAULT_LADDER } from '../resize/ladder.js';
+import { CpuBackend } from '../image/cpu-backend.js';
+import { DEFAULT_LADDER } from '../image/ladder.js';
 import { ResizeWorker } from '../resize/worker.js';
 import { FIXTURES } from './helpers/test-stack.js';
 

@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeF
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { request } from 'undici';
-import { imagePath, storeFile } from '../common/store.js';
+import { imagePath, storeFile } from '../image/store.js';
 import { FIXTURES, testStack, type TestStack } from './helpers/test-stack.js';
 import { until } from './helpers/until.js';
 

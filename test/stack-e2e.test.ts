@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { request } from 'undici';
 import { createHinter, type Hinter } from '@hearth/api-hook';
 import { scrape } from '../common/prom-text.js';
-import { HEARTH_CLI } from '../warmer/launch.js';
+import { HEARTH_CLI } from '../common/cli-path.js';
 import type { NginxInstance } from '../proxy-config/nginx.js';
 import { accessLog, testStack, type TestStack } from './helpers/test-stack.js';
 import { until } from './helpers/until.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { buildCorpus, findJpegs } from '../corpus/build.js';
-import { parseTopology } from '../proxy-config/topology.js';
+import { parseTopology } from '../topology/topology.js';
 import { Stack } from '../stack/stack.js';
 import { accessLog, FIXTURES, freePorts, freeUdpPort } from './helpers/test-stack.js';
 import { until } from './helpers/until.js';

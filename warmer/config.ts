@@ -5,12 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import ipaddr from 'ipaddr.js';
-import { ValidationError, Validator } from '../common/schema.js';
+import { COLO_NAME, KEY_ID } from '@hearth/api-hook';
+import { ValidationError, Validator } from '../common/index.js';
 
 const Port = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
 const HOSTNAME = '^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
-export const COLO_NAME = '^[a-z0-9][a-z0-9_-]{0,31}$';
-export const KEY_ID = '^[A-Za-z0-9_.-]{1,64}$';
 
 const Colo = Type.Object(
   {

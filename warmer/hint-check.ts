@@ -8,7 +8,7 @@ import { WIRE_VERSION } from '@hearth/api-hook';
 import { ColoRouter } from './colo-router.js';
 import type { WarmerConfig } from './config.js';
 import { HintSchema } from './hint.js';
-import { Validator } from '../common/schema.js';
+import { Validator } from '../common/index.js';
 
 // One validator per branch of the union, so a problem names its field, not "expected union value".
 const [viewerBranch, coloBranch] = HintSchema.anyOf.map((branch) => new Validator(branch, 'hint'));

@@ -1,8 +1,7 @@
 /** Parsing and validating one datagram of hint wire format v1. */
 import { Type, type Static } from '@sinclair/typebox';
-import { MAX_DATAGRAM_BYTES, MAX_PATHS_PER_HINT, SIG_CHARS, WIRE_VERSION } from '@hearth/api-hook';
-import { Validator } from '../common/schema.js';
-import { COLO_NAME, KEY_ID } from './config.js';
+import { MAX_DATAGRAM_BYTES, MAX_PATHS_PER_HINT, SIG_CHARS, WIRE_VERSION, COLO_NAME, KEY_ID } from '@hearth/api-hook';
+import { Validator } from '../common/index.js';
 
 const common = {
   v: Type.Literal(WIRE_VERSION),

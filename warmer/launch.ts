@@ -6,10 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { scrape } from '../common/prom-text.js';
+import { HEARTH_CLI, scrape } from '../common/index.js';
 
-export const HEARTH_CLI = fileURLToPath(new URL('../cli/hearth.js', import.meta.url));
 
 export interface WarmerProcess {
   readonly child: ChildProcess;

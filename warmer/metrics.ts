@@ -1,4 +1,4 @@
-import type { MetricDef } from '../common/metrics.js';
+import type { MetricDef } from '../common/index.js';
 
 /** Why a hint or a path did not become a push. Every reason is a metric label. */
 export const DROP_REASONS = [

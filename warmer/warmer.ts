@@ -7,9 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { Server } from 'node:http';
 import type { Counter, Registry } from 'prom-client';
-import { LogSampler, createLogger, type Logger } from '../common/logger.js';
-import { Tally, createMetrics, createRegistry, type Metrics } from '../common/metrics.js';
-import { closeServer, listen } from '../common/http-util.js';
+import { LogSampler, createLogger, type Logger, Tally, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer } from '../common/index.js';
 import { ColoRouter, type Colo } from './colo-router.js';
 import { perColoConcurrency, type WarmerConfig } from './config.js';
 import { Dedup } from './dedup.js';
@@ -19,7 +17,6 @@ import { PathPolicy } from './path-policy.js';
 import { PushScheduler, type PushJob } from './push-scheduler.js';
 import { Pusher, type PushReport } from './pusher.js';
 import { SignatureVerifier } from './signature.js';
-import { createStatusServer } from '../common/status-server.js';
 
 export interface WarmerOptions {
   /** Epoch-millisecond clock for hint ages, dedup TTLs and push deadlines (default Date.now). */

@@ -12,6 +12,10 @@ export const MAX_PATHS_PER_HINT = 64;
 export const SIG_MEMBER = ',"sig":"';
 /** HMAC-SHA256 is 32 bytes: 43 characters of base64url without padding. */
 export const SIG_CHARS = 43;
+/** A colo's name, as hints, configs, metrics and logs spell it. */
+export const COLO_NAME = '^[a-z0-9][a-z0-9_-]{0,31}$';
+/** The id of an HMAC key (`kid`), so keys can rotate. */
+export const KEY_ID = '^[A-Za-z0-9_.-]{1,64}$';
 
 /**
  * MAC over the datagram's exact bytes up to (not including) `,"sig":`, followed by `}`.

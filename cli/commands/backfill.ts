@@ -3,9 +3,9 @@ import { resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { Partitioners } from 'kafkajs';
 import type { Command } from 'commander';
-import { createLogger } from '../../common/logger.js';
-import { runBackfill, readList, walkOriginals } from '../../backfill/backfill.js';
-import { TOPICS, createKafka, ensureTopics } from '../../kafka/client.js';
+import { createLogger } from '../../common/index.js';
+import { runBackfill, readList, walkOriginals } from '../../backfill/index.js';
+import { TOPICS, createKafka, ensureTopics } from '../../kafka/index.js';
 import { intArg, numArg } from '../args.js';
 
 interface BackfillOpts {

@@ -1,14 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createLogger } from '../../common/logger.js';
-import { recompressOriginals, type LosslessResult } from '../../compress/lossless.js';
-import { loadCompressConfig } from '../../compress/config.js';
-import { LosslessMetrics } from '../../compress/lossless-metrics.js';
-import { CompressWorker } from '../../compress/worker.js';
-import { isDamage, scrub } from '../../compress/scrub.js';
-import { ScrubMetrics } from '../../compress/scrub-metrics.js';
-import { damageReportFile } from '../../image/damage-report.js';
+import { createLogger } from '../../common/index.js';
+import { recompressOriginals, type LosslessResult, loadCompressConfig, LosslessMetrics, CompressWorker, isDamage, scrub, ScrubMetrics } from '../../compress/index.js';
+import { damageReportFile } from '../../image/index.js';
 import { intArg, numArg } from '../args.js';
 
 export function registerCompress(program: Command): void {

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { buildCorpus, findJpegs } from '../../corpus/build.js';
+import { buildCorpus, findJpegs } from '../../corpus/index.js';
 import { intArg } from '../args.js';
 
 export function registerCorpus(program: Command): void {

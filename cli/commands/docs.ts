@@ -1,16 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { configMarkdown, spliceDocs } from '../../common/docs.js';
-import { metricsMarkdown } from '../../common/metrics.js';
-import { WarmerConfigSchema } from '../../warmer/config.js';
-import { WARMER_METRICS } from '../../warmer/metrics.js';
-import { ResizeConfigSchema } from '../../resize/config.js';
-import { RESIZE_METRICS } from '../../resize/metrics.js';
-import { CompressConfigSchema } from '../../compress/config.js';
-import { COMPRESS_METRICS } from '../../compress/worker.js';
-import { LOSSLESS_METRICS } from '../../compress/lossless-metrics.js';
-import { SCRUB_METRICS } from '../../compress/scrub-metrics.js';
-import { ORIGIN_METRICS } from '../../origin/metrics.js';
+import { configMarkdown, spliceDocs, metricsMarkdown } from '../../common/index.js';
+import { WarmerConfigSchema, WARMER_METRICS } from '../../warmer/index.js';
+import { ResizeConfigSchema, RESIZE_METRICS } from '../../resize/index.js';
+import { CompressConfigSchema, COMPRESS_METRICS, LOSSLESS_METRICS, SCRUB_METRICS } from '../../compress/index.js';
+import { ORIGIN_METRICS } from '../../origin/index.js';
 
 /** Every generated README section, by marker name. */
 export function renderDocs(): Record<string, string> {

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createHinter, parseHostPort } from '@hearth/api-hook';
-import { loadWarmerConfig } from '../../warmer/config.js';
-import { hintProblems } from '../../warmer/hint-check.js';
+import { loadWarmerConfig, hintProblems } from '../../warmer/index.js';
 
 const collect = (value: string, previous: string[]): string[] => {
   try {

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { KafkaBroker } from '../../kafka/broker.js';
+import { KafkaBroker } from '../../kafka/index.js';
 import { portArg } from '../args.js';
 
 interface KafkaOpts {

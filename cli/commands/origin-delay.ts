@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseHostPort } from '@hearth/api-hook';
-import { startLatencyProxy } from '../../stack/latency-proxy.js';
+import { startLatencyProxy } from '../../stack/index.js';
 import { intArg } from '../args.js';
 
 export function registerOriginDelay(program: Command): void {

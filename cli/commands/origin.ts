@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseHostPort } from '@hearth/api-hook';
-import { OriginServer } from '../../origin/server.js';
+import { OriginServer } from '../../origin/index.js';
 import { intArg } from '../args.js';
 
 export function registerOrigin(program: Command): void {

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { ensureCerts } from '../../proxy-config/certs.js';
-import { NginxInstance } from '../../proxy-config/nginx.js';
-import { renderAll } from '../../proxy-config/render.js';
-import { loadTopology } from '../../proxy-config/topology.js';
+import { ensureCerts, NginxInstance, renderAll } from '../../proxy-config/index.js';
+import { loadTopology } from '../../topology/index.js';
 import { resolve } from 'node:path';
 
 export function registerProxyConfig(program: Command): void {

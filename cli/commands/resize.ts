@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { loadResizeConfig } from '../../resize/config.js';
-import { ResizeWorker } from '../../resize/worker.js';
+import { loadResizeConfig, ResizeWorker } from '../../resize/index.js';
 import { portArg } from '../args.js';
 
 export function registerResize(program: Command): void {

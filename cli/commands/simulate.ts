@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_SIM, formatReport, simulate, type SimOptions } from '../../simulate/simulate.js';
-import { simTargetOf } from '../../simulate/target.js';
-import { Stack } from '../../stack/stack.js';
+import { DEFAULT_SIM, formatReport, simulate, type SimOptions, simTargetOf } from '../../simulate/index.js';
+import { Stack } from '../../stack/index.js';
 
 const range = (v: string): [number, number] => {
   const m = /^(\d+)(?:-(\d+))?$/.exec(v);

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { defaultTopology, loadTopology, parseTopology, type Topology } from '../../proxy-config/topology.js';
-import { Stack, formatStatus } from '../../stack/stack.js';
+import { defaultTopology, loadTopology, parseTopology, type Topology } from '../../topology/index.js';
+import { Stack, formatStatus } from '../../stack/index.js';
 import { intArg } from '../args.js';
 
 const DEFAULT_STATE = process.env.HEARTH_STATE_DIR ?? '.state/stack';

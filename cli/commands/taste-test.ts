@@ -1,17 +1,12 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createLogger } from '../../common/logger.js';
-import { seededRandom } from '../../common/random.js';
-import { loadCompressConfig } from '../../compress/config.js';
-import { findJpegs } from '../../corpus/build.js';
+import { createLogger, seededRandom } from '../../common/index.js';
+import { loadCompressConfig } from '../../compress/index.js';
+import { findJpegs } from '../../corpus/index.js';
 import { intArg, numArg, portArg } from '../args.js';
-import { CpuBackend } from '../../resize/cpu-backend.js';
-import { loadResizeConfig } from '../../resize/config.js';
-import { DEFAULT_LADDER } from '../../resize/ladder.js';
-import { readAnswers } from '../../taste-test/answers.js';
-import { makePairs } from '../../taste-test/pairs.js';
-import { TasteTestServer } from '../../taste-test/server.js';
-import { MIN_VIEW_MS, report, type Verdict } from '../../taste-test/stats.js';
+import { CpuBackend, DEFAULT_LADDER } from '../../image/index.js';
+import { loadResizeConfig } from '../../resize/index.js';
+import { readAnswers, makePairs, TasteTestServer, MIN_VIEW_MS, report, type Verdict } from '../../taste-test/index.js';
 
 const ANSWERS = '.state/taste-test/answers.jsonl';
 

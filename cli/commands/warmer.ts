@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { loadWarmerConfig } from '../../warmer/config.js';
-import { Warmer } from '../../warmer/warmer.js';
+import { loadWarmerConfig, Warmer } from '../../warmer/index.js';
 
 export function registerWarmer(program: Command): void {
   program

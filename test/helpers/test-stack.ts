@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCorpus, findJpegs, type CorpusManifest } from '../../corpus/build.js';
-import { parseTopology, type Topology } from '../../proxy-config/topology.js';
+import { parseTopology, type Topology } from '../../topology/topology.js';
 import { Stack } from '../../stack/stack.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/photos', import.meta.url));

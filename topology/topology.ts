@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import ipaddr from 'ipaddr.js';
-import { ValidationError, Validator } from '../common/schema.js';
-import { COLO_NAME } from '../warmer/config.js';
+import { ValidationError, Validator } from '../common/index.js';
+import { COLO_NAME } from '@hearth/api-hook';
 
 const HOSTNAME = '^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$';
 const ADDRESS = '^(\\d{1,3}(\\.\\d{1,3}){3}|\\[[0-9a-fA-F:]+\\]):\\d{1,5}$';

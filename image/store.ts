@@ -1,6 +1,6 @@
-/** The store's layout and its one way of writing: atomic, durable, never a half file under a real name. */
-import { open, readFile, realpath, rename, mkdir } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+/** The store's layout: which paths exist, where they live on disk, and reading them safely. */
+import { readFile, realpath } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 
 /**
  * The only paths Hearth serves, anywhere (origin service, origin front, caches, proxy):
@@ -42,29 +42,4 @@ export async function readInStore(root: string, path: string): Promise<Buffer> {
   const [real, base] = await Promise.all([realpath(file), realpath(root)]);
   if (!real.startsWith(base + sep)) throw new StoreEscapeError(`store path ${JSON.stringify(path)} is a link that leaves the store (to ${real})`);
   return readFile(real);
-}
-
-/** Temp file, write, fsync, rename, fsync the directory: after a crash the name holds the old bytes or the new, never a mix. */
-export async function writeAtomic(file: string, data: Buffer): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fh = await open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-  await syncPath(dirname(file));
-}
-
-/** fsync a file or a directory (a directory's fsync makes a rename or unlink in it durable). */
-export async function syncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

@@ -1,0 +1,2 @@
+/** The public face of `backfill/`: what other parts of Hearth may use. */
+export * from './backfill.js';

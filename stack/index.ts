@@ -1,0 +1,3 @@
+/** The public face of `stack/`: what other parts of Hearth may use. */
+export * from './latency-proxy.js';
+export * from './stack.js';

@@ -1,0 +1,71 @@
+/**
+ * The folder layout is the architecture: tiers use shared modules, never each other,
+ * and reach another folder only through its index.ts. Read from the sources, so a new
+ * import that breaks the rule fails here, not in review.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, normalize, relative, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Used by tiers; each may use the ones before it in this list and nothing else of the project. */
+const SHARED = ['common', 'image', 'topology', 'kafka'] as const;
+const SHARED_MAY_USE: Record<(typeof SHARED)[number], readonly string[]> = { common: [], image: ['common'], topology: ['common'], kafka: ['common'] };
+const TIERS = ['warmer', 'resize', 'compress', 'origin', 'backfill', 'taste-test'];
+
+function sources(dir: string): string[] {
+  return readdirSync(join(ROOT, dir)).flatMap((n) => {
+    const p = join(dir, n);
+    if (statSync(join(ROOT, p)).isDirectory()) return n === 'native' ? [] : sources(p);
+    return n.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Project files a source imports, as repo-relative paths. */
+function imports(file: string): string[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  return [...text.matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)].map((m) => normalize(join(dirname(file), m[1]!)));
+}
+
+describe('module boundaries', () => {
+  it('tiers import only their own files and shared modules', () => {
+    const bad: string[] = [];
+    for (const tier of TIERS) {
+      for (const f of sources(tier)) {
+        for (const target of imports(f)) {
+          const top = target.split('/')[0]!;
+          if (top !== tier && !(SHARED as readonly string[]).includes(top)) bad.push(`${f} imports ${target}`);
+        }
+      }
+    }
+    assert.deepEqual(bad, []);
+  });
+
+  it('shared modules import only the shared modules below them', () => {
+    const bad: string[] = [];
+    for (const mod of SHARED) {
+      for (const f of sources(mod)) {
+        for (const target of imports(f)) {
+          const top = target.split('/')[0]!;
+          if (top !== mod && !SHARED_MAY_USE[mod].includes(top)) bad.push(`${f} imports ${target}`);
+        }
+      }
+    }
+    assert.deepEqual(bad, []);
+  });
+
+  it('outside tests and benchmarks, another folder is reached only through its index.ts', () => {
+    const folders = readdirSync(ROOT).filter((d) => !['test', 'bench', 'node_modules', 'dist', 'api-hook'].includes(d) && !d.startsWith('.') && statSync(join(ROOT, d)).isDirectory());
+    const bad: string[] = [];
+    for (const d of folders) {
+      for (const f of sources(d)) {
+        for (const target of imports(f)) {
+          const top = target.split('/')[0]!;
+          if (top !== d && relative(top, target) !== 'index' && folders.includes(top) && top !== 'cli') bad.push(`${f} imports ${target}`);
+        }
+      }
+    }
+    assert.deepEqual(bad, []);
+  });
+});

@@ -1,0 +1,2 @@
+/** The public face of `topology/`: what other parts of Hearth may use. */
+export * from './topology.js';
