@@ -1,32 +1,92 @@
-/** Config sections every daemon has (its HTTP status side, its log), and the one way to load a config file. */
+/**
+ * Config, one way for every daemon: a TypeBox schema with defaults, read from a JSON
+ * file (or the daemon's embedded defaults), flags applied on top as deep overrides,
+ * validated with one error that names every bad field, schema and cross-field alike.
+ */
 import { readFileSync } from 'node:fs';
 import { Type, type TSchema, type Static } from '@sinclair/typebox';
-import { ValidationError, Validator } from './schema.js';
+import { ValidationError, type Validator } from './schema.js';
 
+/** `/metrics`, `/healthz` and `/readyz` of a daemon. */
 export const httpSection = (port: number) =>
   Type.Object(
     {
-      host: Type.String({ default: '127.0.0.1', description: 'address of `/metrics` and `/healthz`' }),
-      port: Type.Integer({ minimum: 0, maximum: 65535, default: port, description: 'port of `/metrics` and `/healthz`' }),
+      host: Type.String({ default: '127.0.0.1', description: 'address of `/metrics`, `/healthz` and `/readyz`' }),
+      port: Type.Integer({ minimum: 0, maximum: 65535, default: port, description: 'port of `/metrics`, `/healthz` and `/readyz`' }),
     },
     { additionalProperties: false, default: {} },
   );
 
-export const logSection = () =>
-  Type.Object(
-    { level: Type.Union([Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('silent')], { default: 'info', description: 'pino log level' }) },
-    { additionalProperties: false, default: {} },
-  );
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'silent'] as const;
+export const logLevel = () => Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level' });
+export const logSection = () => Type.Object({ level: logLevel() }, { additionalProperties: false, default: {} });
 
-/** Reads an optional JSON config file, applies overrides, fills defaults, validates: one error naming every bad field. */
-export function loadWorkerConfig<T extends TSchema>(validator: Validator<T>, what: string, file: string | undefined, overrides: Record<string, unknown>): Static<T> {
-  let raw: Record<string, unknown> = {};
-  if (file) {
+/** Bounded grace for a graceful stop; a second signal exits at once. */
+export const shutdownGraceMs = () => Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000, description: 'on SIGTERM/SIGINT, how long in-flight work may take to finish before the process exits anyway (a second signal exits at once)' });
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * `over` onto `base`, member by member at every depth; arrays and scalars replace.
+ * (Written out: JSON objects only, ten lines, and a library would bring prototype and
+ * class-instance rules this does not need.)
+ */
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isObject(base) || !isObject(over)) return over === undefined ? base : over;
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) if (v !== undefined) out[k] = deepMerge(base[k], v);
+  return out;
+}
+
+/** Sets `value` at a dotted path (`kafka.brokers`) of a plain object, making members on the way. */
+export function setPath(target: Json, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let at = target;
+  for (const k of keys.slice(0, -1)) {
+    if (!isObject(at[k])) at[k] = {};
+    at = at[k] as Json;
+  }
+  at[keys.at(-1) as string] = value;
+}
+
+export interface LoadConfigOptions<T extends TSchema> {
+  /** What the config is, for messages: "warmer config". */
+  what: string;
+  validator: Validator<T>;
+  /** Used when no file is given (a daemon's embedded local-stack config); default `{}`. */
+  defaults?: unknown;
+  file?: string;
+  /** Flag values, as a partial config; merged deep. */
+  overrides?: Json;
+  /** Cross-field rules the schema cannot say. */
+  semantic?: (c: Static<T>) => string[];
+}
+
+export function loadConfig<T extends TSchema>(o: LoadConfigOptions<T>): Static<T> {
+  const what = o.file ? `${o.what} ${o.file}` : o.what;
+  let raw: unknown = o.defaults ?? {};
+  if (o.file) {
+    let text: string;
     try {
-      raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      text = readFileSync(o.file, 'utf8');
     } catch (err) {
-      throw new ValidationError(`${what} ${file}`, [(err as Error).message]);
+      throw new ValidationError(what, [`cannot read: ${(err as Error).message}`]);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new ValidationError(what, [`not JSON: ${(err as Error).message}`]);
     }
   }
-  return validator.parse({ ...raw, ...overrides });
+  let config: Static<T>;
+  try {
+    config = o.validator.parse(deepMerge(raw, o.overrides ?? {}));
+  } catch (err) {
+    if (err instanceof ValidationError) throw new ValidationError(what, err.problems);
+    throw err;
+  }
+  const problems = o.semantic?.(config) ?? [];
+  if (problems.length > 0) throw new ValidationError(what, problems);
+  return config;
 }

@@ -14,3 +14,4 @@ export * from './run-lock.js';
 export * from './schema.js';
 export * from './status-server.js';
 export * from './textfile-metrics.js';
+export * from './service.js';

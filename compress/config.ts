@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ValidationError, Validator, httpSection, loadWorkerConfig, logSection } from '../common/index.js';
+import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
 import { DEFAULT_LADDER } from '../image/index.js';
 
@@ -23,6 +23,7 @@ export const CompressConfigSchema = Type.Object(
     ),
     http: httpSection(9466),
     log: logSection(),
+    shutdownGraceMs: shutdownGraceMs(),
   },
   { additionalProperties: false },
 );
@@ -30,8 +31,7 @@ export type CompressConfig = Static<typeof CompressConfigSchema>;
 
 const validator = new Validator(CompressConfigSchema, 'compress config');
 
-export function loadCompressConfig(file?: string, overrides: Partial<CompressConfig> = {}): CompressConfig {
-  const c = loadWorkerConfig(validator, 'compress config', file, overrides);
-  if (c.perceptual.minQuality > c.perceptual.maxQuality) throw new ValidationError('compress config', ['perceptual.minQuality: above perceptual.maxQuality']);
-  return c;
+/** `overrides` (flags) are merged deep onto the file (or the defaults). */
+export function loadCompressConfig(file?: string, overrides: Record<string, unknown> = {}): CompressConfig {
+  return loadConfig({ what: 'compress config', validator, file, overrides, semantic: (c) => (c.perceptual.minQuality > c.perceptual.maxQuality ? ['perceptual.minQuality: above perceptual.maxQuality'] : []) });
 }

@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
-import { createLogger, type Logger, createMetrics, createRegistry, type MetricDef, type Metrics, closeServer, listen, Validator, createStatusServer, writeAtomic } from '../common/index.js';
+import { createLogger, type Logger, createMetrics, createRegistry, type MetricDef, type Metrics, closeServer, listen, Validator, createStatusServer, readiness, writableDir, writeAtomic } from '../common/index.js';
 import { StoreEscapeError, readInStore, storeFile, perceptualRecompress } from '../image/index.js';
 import { TOPICS, resizedValidator, type Resized, KafkaWorker, PermanentFailure, parseMessage } from '../kafka/index.js';
 import type { CompressConfig } from './config.js';
@@ -100,7 +100,11 @@ export class CompressWorker {
   }
 
   async start(): Promise<AddressInfo> {
-    this.server = createStatusServer(this.registry, { refresh: () => {}, health: () => ({}) });
+    this.server = createStatusServer(this.registry, {
+      refresh: () => {},
+      health: () => ({}),
+      ready: async () => readiness({ kafka: this.worker.isJoined() || 'not in its consumer group yet', store: await writableDir(this.config.store) }),
+    });
     await listen(this.server, this.config.http.port, this.config.http.host);
     await this.worker.start();
     return this.server.address() as AddressInfo;

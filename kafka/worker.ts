@@ -37,6 +37,8 @@ export class KafkaWorker {
   readonly producer: Producer;
   readonly admin: Admin;
   private readonly consumer: Consumer;
+  /** In the group with partitions assigned (or none to have): what /readyz reports. */
+  private joined = false;
 
   constructor(private readonly o: WorkerOptions) {
     const kafka = createKafka(o.brokers, o.clientId, o.log);
@@ -45,6 +47,14 @@ export class KafkaWorker {
     // early, or the guarantee goes). Keys are image ids, so one image stays on one partition.
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 } });
     this.admin = kafka.admin();
+    const { GROUP_JOIN, CRASH, DISCONNECT, STOP } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, () => (this.joined = true));
+    for (const e of [CRASH, DISCONNECT, STOP]) this.consumer.on(e, () => (this.joined = false));
+  }
+
+  /** Whether the consumer has joined its group and takes messages. */
+  isJoined(): boolean {
+    return this.joined;
   }
 
   async start(): Promise<void> {

@@ -12,7 +12,7 @@ import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, writeAtomic } from '../common/index.js';
+import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness, writeAtomic } from '../common/index.js';
 import { ORIGINAL_PATH, SIZE_PATH, StoreEscapeError, imagePath, readInStore, storeFile, reportDamage, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec } from '../image/index.js';
 import type { EncodeOptions, ResizeBackend } from '../image/index.js';
 import { ORIGIN_METRICS } from './metrics.js';
@@ -71,6 +71,7 @@ export class OriginServer {
       this.statusServer = createStatusServer(this.registry, {
         refresh: () => this.metrics.inFlight.set(this.running),
         health: () => ({ running: this.running, waiting: this.waiting.length }),
+        ready: async () => readiness({ store: await stat(this.o.store).then((st) => st.isDirectory() || 'not a directory', (err: Error) => `unreadable: ${err.message}`) }),
       });
       await listen(this.statusServer, this.o.metrics.port, this.o.metrics.host);
       const m = this.statusServer.address() as AddressInfo;

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ValidationError, Validator, httpSection, loadWorkerConfig, logSection } from '../common/index.js';
+import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
 
 export const ResizeConfigSchema = Type.Object(
@@ -19,6 +19,7 @@ export const ResizeConfigSchema = Type.Object(
     ),
     http: httpSection(9465),
     log: logSection(),
+    shutdownGraceMs: shutdownGraceMs(),
   },
   { additionalProperties: false },
 );
@@ -26,8 +27,7 @@ export type ResizeConfig = Static<typeof ResizeConfigSchema>;
 
 const validator = new Validator(ResizeConfigSchema, 'resize config');
 
-export function loadResizeConfig(file?: string, overrides: Partial<ResizeConfig> = {}): ResizeConfig {
-  const c = loadWorkerConfig(validator, 'resize config', file, overrides);
-  if (c.backend === 'gpu') throw new ValidationError('resize config', ['backend: "gpu" is not built yet; use "cpu"']);
-  return c;
+/** `overrides` (flags) are merged deep onto the file (or the defaults). */
+export function loadResizeConfig(file?: string, overrides: Record<string, unknown> = {}): ResizeConfig {
+  return loadConfig({ what: 'resize config', validator, file, overrides, semantic: (c) => (c.backend === 'gpu' ? ['backend: "gpu" is not built yet (no GPU machine was available to build and test it); use "cpu"'] : []) });
 }

@@ -8,7 +8,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, writeAtomic } from '../common/index.js';
+import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness, writableDir, writeAtomic } from '../common/index.js';
 import { imagePath, readInStore, storeFile, CorruptImageError, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
 import { TOPICS, uploadedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, parseMessage } from '../kafka/index.js';
 import type { ResizeConfig } from './config.js';
@@ -48,7 +48,11 @@ export class ResizeWorker {
   }
 
   async start(): Promise<AddressInfo> {
-    this.server = createStatusServer(this.registry, { refresh: () => {}, health: () => ({ backend: this.backend.name }) });
+    this.server = createStatusServer(this.registry, {
+      refresh: () => {},
+      health: () => ({ backend: this.backend.name }),
+      ready: async () => readiness({ kafka: this.worker.isJoined() || 'not in its consumer group yet', store: await writableDir(this.config.store) }),
+    });
     await listen(this.server, this.config.http.port, this.config.http.host);
     await this.worker.start();
     this.lagTimer = setInterval(() => void this.updateLag(), 5000);

@@ -3,3 +3,4 @@ export * from './answers.js';
 export * from './pairs.js';
 export * from './server.js';
 export * from './stats.js';
+export * from './config.js';

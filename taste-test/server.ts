@@ -172,6 +172,8 @@ export class TasteTestServer {
       else res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(reportPage(r, damaged));
     } else if (route === 'GET /healthz') {
       json(200, { status: this.loaded ? 'ok' : 'starting', pairs: this.o.pairs.length, pending: this.trials.size });
+    } else if (route === 'GET /readyz') {
+      json(this.loaded ? 200 : 503, { ready: this.loaded, checks: { pairs: this.loaded || 'still making pairs' } });
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; the page is at /, results at /report\n');
     }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import ipaddr from 'ipaddr.js';
 import { COLO_NAME, KEY_ID } from '@hearth/api-hook';
-import { ValidationError, Validator } from '../common/index.js';
+import { ValidationError, Validator, loadConfig } from '../common/index.js';
 
 const Port = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
 const HOSTNAME = '^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
@@ -158,26 +158,9 @@ export function parseWarmerConfig(raw: unknown): WarmerConfig {
   return config;
 }
 
-export function loadWarmerConfig(file?: string): WarmerConfig {
-  if (file === undefined) return parseWarmerConfig(DEFAULT_WARMER_CONFIG);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ValidationError(`warmer config ${file}`, [`cannot read: ${(err as Error).message}`]);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new ValidationError(`warmer config ${file}`, [`not JSON: ${(err as Error).message}`]);
-  }
-  try {
-    return parseWarmerConfig(raw);
-  } catch (err) {
-    if (err instanceof ValidationError) throw new ValidationError(`warmer config ${file}`, err.problems);
-    throw err;
-  }
+/** The embedded local-stack config when no file is given; `overrides` (flags) are merged deep. */
+export function loadWarmerConfig(file?: string, overrides: Record<string, unknown> = {}): WarmerConfig {
+  return loadConfig({ what: 'warmer config', validator, defaults: DEFAULT_WARMER_CONFIG, file, overrides, semantic: semanticProblems });
 }
 
 export function perColoConcurrency(c: WarmerConfig): number {

@@ -1,13 +1,13 @@
 /**
  * The warmer daemon: UDP ingest → validate → filter (stale, duplicate, forbidden) →
- * route → push, with its HTTP side for `/metrics` and `/healthz`.
+ * route → push, with its HTTP side for `/metrics`, `/healthz` and `/readyz`.
  */
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { Server } from 'node:http';
 import type { Counter, Registry } from 'prom-client';
-import { LogSampler, createLogger, type Logger, Tally, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer } from '../common/index.js';
+import { LogSampler, createLogger, type Logger, Tally, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness } from '../common/index.js';
 import { ColoRouter, type Colo } from './colo-router.js';
 import { perColoConcurrency, type WarmerConfig } from './config.js';
 import { Dedup } from './dedup.js';
@@ -128,6 +128,8 @@ export class Warmer {
     this.server = createStatusServer(this.registry, {
       refresh: () => this.refreshMetrics(),
       health: () => ({ queueDepth: this.scheduler.depth, inFlight: this.scheduler.inFlight, stopping: this.stopping !== undefined }),
+      // Taking hints once the socket is bound; a stopping warmer takes no more.
+      ready: () => readiness({ udp: this.socket !== undefined || 'not bound', stopping: this.stopping === undefined || 'stopping' }),
     });
     await listen(this.server, http.port, http.host);
     const addresses = { udp: socket.address(), http: this.server.address() as AddressInfo };

@@ -4,25 +4,23 @@ import type { Command } from 'commander';
 import { createLogger } from '../../common/index.js';
 import { recompressOriginals, type LosslessResult, loadCompressConfig, LosslessMetrics, CompressWorker, isDamage, scrub, ScrubMetrics } from '../../compress/index.js';
 import { damageReportFile } from '../../image/index.js';
-import { intArg, numArg } from '../args.js';
+import { intArg, numArg, portArg } from '../args.js';
+import { daemonCommand, listArg } from '../service-command.js';
 
 export function registerCompress(program: Command): void {
   const cmd = program.command('compress').description('the compression tier');
-  cmd
-    .command('resizes')
-    .description('run a perceptual-compression worker: hearth.images.resized in, smaller resizes and hearth.images.compressed out')
-    .option('-c, --config <file>', 'compress config (JSON)')
-    .option('--store <dir>', 'store root (overrides the config)')
-    .option('--brokers <list>', 'comma-separated Kafka brokers (overrides the config)')
-    .action(async (o: { config?: string; store?: string; brokers?: string }) => {
-      const base = loadCompressConfig(o.config);
-      const config = loadCompressConfig(o.config, { ...(o.store ? { store: o.store } : {}), ...(o.brokers ? { kafka: { ...base.kafka, brokers: o.brokers.split(',') } } : {}) });
-      const worker = new CompressWorker(config);
-      await worker.start();
-      const stop = (): void => void worker.stop().then(() => process.exit(0), () => process.exit(1));
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-    });
+  daemonCommand(cmd, {
+    name: 'resizes',
+    description: 'run a perceptual-compression worker: hearth.images.resized in, smaller resizes and hearth.images.compressed out',
+    configHelp: 'compress config (JSON); default: local broker, store .cache/store',
+    flags: [
+      { flags: '--store <dir>', description: 'store root (overrides the config)', path: 'store' },
+      { flags: '--brokers <list>', description: 'comma-separated Kafka brokers (overrides the config)', path: 'kafka.brokers', parse: listArg },
+      { flags: '--http-port <port>', description: '/metrics, /healthz and /readyz port (overrides the config)', path: 'http.port', parse: portArg },
+    ],
+    load: loadCompressConfig,
+    create: (config) => ({ service: new CompressWorker(config), log: createLogger('compress', config.log.level), graceMs: config.shutdownGraceMs }),
+  });
   cmd
     .command('originals')
     .description('losslessly recompress originals to JPEG XL, verified byte for byte before any original is removed')

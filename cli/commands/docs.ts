@@ -4,7 +4,8 @@ import { configMarkdown, spliceDocs, metricsMarkdown } from '../../common/index.
 import { WarmerConfigSchema, WARMER_METRICS } from '../../warmer/index.js';
 import { ResizeConfigSchema, RESIZE_METRICS } from '../../resize/index.js';
 import { CompressConfigSchema, COMPRESS_METRICS, LOSSLESS_METRICS, SCRUB_METRICS } from '../../compress/index.js';
-import { ORIGIN_METRICS } from '../../origin/index.js';
+import { ORIGIN_METRICS, OriginConfigSchema } from '../../origin/index.js';
+import { TasteTestConfigSchema } from '../../taste-test/index.js';
 
 /** Every generated README section, by marker name. */
 export function renderDocs(): Record<string, string> {
@@ -18,6 +19,8 @@ export function renderDocs(): Record<string, string> {
     'lossless-metrics': metricsMarkdown(LOSSLESS_METRICS),
     'scrub-metrics': metricsMarkdown(SCRUB_METRICS),
     'origin-metrics': metricsMarkdown(ORIGIN_METRICS),
+    'origin-config': configMarkdown(OriginConfigSchema),
+    'taste-test-config': configMarkdown(TasteTestConfigSchema),
   };
 }
 

@@ -1,34 +1,29 @@
 import type { Command } from 'commander';
 import { parseHostPort } from '@hearth/api-hook';
-import { OriginServer } from '../../origin/index.js';
+import { createLogger } from '../../common/index.js';
+import { OriginServer, loadOriginConfig } from '../../origin/index.js';
 import { intArg } from '../args.js';
+import { daemonCommand } from '../service-command.js';
 
 export function registerOrigin(program: Command): void {
-  program
-    .command('origin')
-    .description('the origin service: stored sizes as they are, missing ladder sizes made on the fly from the largest stored one')
-    .option('--listen <host:port>', 'address of the image paths (behind the origin front)', '127.0.0.1:8083')
-    .option('--metrics-listen <host:port>', '/metrics and /healthz, on a listener of their own that no cache fronts', '127.0.0.1:9468')
-    .option('--store <dir>', 'store root', '.cache/store')
-    .option('--no-store-derived', 'do not write sizes made on the fly into the store')
-    .option('--max-concurrent <n>', 'on-the-fly resizes at once', intArg(1, 256), 2)
-    .option('--max-queue <n>', 'on-the-fly resizes waiting; beyond: 503 with Retry-After', intArg(0, 100_000), 16)
-    .option('--quality <q>', 'JPEG quality', intArg(1, 100), 85)
-    .action(async (o: { listen: string; metricsListen: string; store: string; storeDerived: boolean; maxConcurrent: number; maxQueue: number; quality: number }) => {
-      const { host, port } = parseHostPort(o.listen);
-      const server = new OriginServer({
-        store: o.store,
-        host,
-        port,
-        metrics: parseHostPort(o.metricsListen),
-        storeDerived: o.storeDerived,
-        maxConcurrent: o.maxConcurrent,
-        maxQueue: o.maxQueue,
-        encode: { quality: o.quality, progressive: true, chromaSubsampling: '4:2:0' },
-      });
-      await server.start();
-      const stop = (): void => void server.stop().then(() => process.exit(0));
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-    });
+  daemonCommand(program, {
+    name: 'origin',
+    description: 'the origin service: stored sizes as they are, missing ladder sizes made on the fly from the largest stored one, originals kept as JPEG XL reconstructed and checked',
+    configHelp: 'origin config (JSON); default: 127.0.0.1:8083, metrics 127.0.0.1:9468, store .cache/store',
+    flags: [
+      { flags: '--listen <host:port>', description: 'address of the image paths (behind the origin front)', path: 'listen', parse: parseHostPort },
+      { flags: '--metrics-listen <host:port>', description: '/metrics, /healthz and /readyz, on a listener of their own that no cache fronts', path: 'http', parse: parseHostPort },
+      { flags: '--store <dir>', description: 'store root', path: 'store' },
+      { flags: '--no-store-derived', description: 'do not write sizes made on the fly into the store', path: 'storeDerived' },
+      { flags: '--max-concurrent <n>', description: 'on-the-fly resizes at once', path: 'maxConcurrent', parse: intArg(1, 256) },
+      { flags: '--max-queue <n>', description: 'on-the-fly resizes waiting; beyond: 503 with Retry-After', path: 'maxQueue', parse: intArg(0, 100_000) },
+      { flags: '--quality <q>', description: 'JPEG quality', path: 'jpeg.quality', parse: intArg(1, 100) },
+    ],
+    load: loadOriginConfig,
+    create: (c) => {
+      const log = createLogger('origin', c.log.level);
+      const server = new OriginServer({ ...c.listen, store: c.store, metrics: c.http, storeDerived: c.storeDerived, maxConcurrent: c.maxConcurrent, maxQueue: c.maxQueue, encode: c.jpeg, logger: log });
+      return { service: server, log, graceMs: c.shutdownGraceMs };
+    },
+  });
 }

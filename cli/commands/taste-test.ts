@@ -4,71 +4,68 @@ import { createLogger, seededRandom } from '../../common/index.js';
 import { loadCompressConfig } from '../../compress/index.js';
 import { findJpegs } from '../../corpus/index.js';
 import { intArg, numArg, portArg } from '../args.js';
-import { CpuBackend, DEFAULT_LADDER } from '../../image/index.js';
+import { CpuBackend, DEFAULT_LADDER, type SizeSpec } from '../../image/index.js';
 import { loadResizeConfig } from '../../resize/index.js';
-import { readAnswers, makePairs, TasteTestServer, MIN_VIEW_MS, report, type Verdict } from '../../taste-test/index.js';
+import { readAnswers, makePairs, TasteTestServer, MIN_VIEW_MS, loadTasteTestConfig, report, type Verdict } from '../../taste-test/index.js';
+import { daemonCommand } from '../service-command.js';
 
 const ANSWERS = '.state/taste-test/answers.jsonl';
 
-interface ServeOptions {
-  port: number;
-  host: string;
-  photos: string;
-  size: string;
-  target?: number;
-  resizeConfig?: string;
-  compressConfig?: string;
-  trials: number;
-  limit?: number;
-  answers: string;
-  seed?: number;
-  minViewMs: number;
-}
-
 export function registerTasteTest(program: Command): void {
   const cmd = program.command('taste-test').description('blind pairs of resizes before and after perceptual compression: can people tell them apart?');
-  cmd
-    .command('serve', { isDefault: true })
-    .description('serve the taste-test page (default)')
-    .option('--port <n>', 'HTTP port', portArg, 9467)
-    .option('--host <addr>', 'address to listen on (0.0.0.0 to let testers on other machines in)', '127.0.0.1')
-    .option('--photos <dir>', 'photographs the pairs are made from', '.cache/photos/src')
-    .option('--size <name>', `ladder size under test (${DEFAULT_LADDER.map((s) => s.name).join(', ')})`, 'z')
-    .option('--target <ssim>', 'SSIM target of the compressed side (default: the compress config)', numArg(0.5, 1))
-    .option('--resize-config <file>', 'resize config whose JPEG settings make the original side')
-    .option('--compress-config <file>', 'compress config whose perceptual settings make the compressed side')
-    .option('--trials <n>', 'pairs each tester is shown', intArg(1, 10_000), 20)
-    .option('--limit <n>', 'use only the first n photographs', intArg(1))
-    .option('--answers <file>', 'answers are appended here (JSON lines)', ANSWERS)
-    .option('--seed <n>', 'seed the draw of pairs, kinds and sides (for replays)', intArg(0, 2 ** 32 - 1))
-    .option('--min-view-ms <n>', 'answers faster than this are recorded but in no verdict', intArg(0, 600_000), MIN_VIEW_MS)
-    .action(async (o: ServeOptions) => {
-      const log = createLogger('taste-test', 'info');
-      const size = DEFAULT_LADDER.find((s) => s.name === o.size);
-      if (!size) throw new Error(`unknown size "${o.size}"; one of ${DEFAULT_LADDER.map((s) => s.name).join(', ')}`);
-      const resizeConfig = loadResizeConfig(o.resizeConfig);
-      const perceptual = loadCompressConfig(o.compressConfig).perceptual;
-      const photos = findJpegs(resolve(o.photos)).slice(0, o.limit);
-      if (photos.length === 0) throw new Error(`no JPEGs under ${o.photos}; run infra/setup.sh or pass --photos`);
-      log.info({ photos: photos.length, size: size.name, target: o.target ?? perceptual.target }, 'making pairs with the resize and perceptual tiers');
-      const { pairs, unchanged } = await makePairs({
-        photos,
-        size,
-        backend: new CpuBackend(2),
-        encode: resizeConfig.jpeg,
-        perceptual: { ...perceptual, target: o.target ?? perceptual.target, progressive: true },
-        onProgress: (done, total) => {
-          if (done % 8 === 0 || done === total) log.info({ done, total }, 'pairs');
+  daemonCommand(cmd, {
+    name: 'serve',
+    isDefault: true,
+    description: 'serve the taste-test page (default)',
+    configHelp: 'taste-test config (JSON); default: port 9467, the fetched photographs, size z',
+    flags: [
+      { flags: '--port <n>', description: 'HTTP port', path: 'http.port', parse: portArg },
+      { flags: '--host <addr>', description: 'address to listen on (0.0.0.0 to let testers on other machines in)', path: 'http.host' },
+      { flags: '--photos <dir>', description: 'photographs the pairs are made from', path: 'photos' },
+      { flags: '--size <name>', description: `ladder size under test (${DEFAULT_LADDER.map((s) => s.name).join(', ')})`, path: 'size' },
+      { flags: '--target <ssim>', description: 'SSIM target of the compressed side (default: the compress config)', path: 'target', parse: numArg(0.5, 1) },
+      { flags: '--resize-config <file>', description: 'resize config whose JPEG settings make the original side', path: 'resizeConfig' },
+      { flags: '--compress-config <file>', description: 'compress config whose perceptual settings make the compressed side', path: 'compressConfig' },
+      { flags: '--trials <n>', description: 'pairs each tester is shown', path: 'trials', parse: intArg(1, 10_000) },
+      { flags: '--limit <n>', description: 'use only the first n photographs', path: 'limit', parse: intArg(1) },
+      { flags: '--answers <file>', description: 'answers are appended here (JSON lines)', path: 'answers' },
+      { flags: '--seed <n>', description: 'seed the draw of pairs, kinds and sides (for replays)', path: 'seed', parse: intArg(0, 2 ** 32 - 1) },
+      { flags: '--min-view-ms <n>', description: 'answers faster than this are recorded but in no verdict', path: 'minViewMs', parse: intArg(0, 600_000) },
+    ],
+    load: loadTasteTestConfig,
+    create: (c) => {
+      const log = createLogger('taste-test', c.log.level);
+      let server: TasteTestServer | undefined;
+      const service = {
+        start: async (): Promise<void> => {
+          const size = DEFAULT_LADDER.find((s) => s.name === c.size) as SizeSpec;
+          const resizeConfig = loadResizeConfig(c.resizeConfig);
+          const perceptual = loadCompressConfig(c.compressConfig).perceptual;
+          const photos = findJpegs(resolve(c.photos)).slice(0, c.limit);
+          if (photos.length === 0) throw new Error(`no JPEGs under ${c.photos}; run infra/setup.sh or pass --photos`);
+          log.info({ photos: photos.length, size: size.name, target: c.target ?? perceptual.target }, 'making pairs with the resize and perceptual tiers');
+          const { pairs, unchanged } = await makePairs({
+            photos,
+            size,
+            backend: new CpuBackend(2),
+            encode: resizeConfig.jpeg,
+            perceptual: { ...perceptual, target: c.target ?? perceptual.target, progressive: true },
+            onProgress: (done, total) => {
+              if (done % 8 === 0 || done === total) log.info({ done, total }, 'pairs');
+            },
+          });
+          if (unchanged.length) log.warn({ unchanged }, 'the perceptual tier would leave these unchanged; they are not shown');
+          server = new TasteTestServer({ pairs, answersFile: resolve(c.answers), trialsPerTester: c.trials, random: c.seed === undefined ? undefined : seededRandom(c.seed), minViewMs: c.minViewMs, log });
+          await server.listen(c.http.port, c.http.host);
+          log.info({ url: server.url, results: `${server.url}/report`, answers: resolve(c.answers) }, 'taste test ready');
         },
-      });
-      if (unchanged.length) log.warn({ unchanged }, 'the perceptual tier would leave these unchanged; they are not shown');
-      const server = new TasteTestServer({ pairs, answersFile: resolve(o.answers), trialsPerTester: o.trials, random: o.seed === undefined ? undefined : seededRandom(o.seed), minViewMs: o.minViewMs, log });
-      await server.listen(o.port, o.host);
-      log.info({ url: server.url, results: `${server.url}/report`, answers: resolve(o.answers) }, 'taste test ready');
-      const stop = (): void => void server.close().then(() => process.exit(0));
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-    });
+        stop: async (): Promise<void> => {
+          await server?.close();
+        },
+      };
+      return { service, log, graceMs: c.shutdownGraceMs };
+    },
+  });
   cmd
     .command('report')
     .description('whether testers told the pairs apart better than chance, from the answers file')

@@ -1,0 +1,68 @@
+/**
+ * One shape for every daemon's command: `-c, --config FILE`, flags that override single
+ * config members (merged deep), `--log-level`, `--print-config` (the effective config,
+ * secrets hidden), then the daemon runs until SIGTERM/SIGINT (common/service.ts).
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { LOG_LEVELS, runService, setPath, type Logger, type Service } from '../common/index.js';
+
+export interface ConfigFlag {
+  /** Commander flags, e.g. `--brokers <list>`. */
+  flags: string;
+  description: string;
+  /** The config member it sets, dotted: `kafka.brokers`. */
+  path: string;
+  /** From the flag's string to the member's value (commander's default: the string). */
+  parse?: (v: string) => unknown;
+}
+
+export interface DaemonCommand<C> {
+  name: string;
+  description: string;
+  configHelp: string;
+  /** The parent's default subcommand (`hearth taste-test` runs `serve`). */
+  isDefault?: boolean;
+  flags?: readonly ConfigFlag[];
+  load: (file: string | undefined, overrides: Record<string, unknown>) => C;
+  /** What --print-config shows; default the config as is. */
+  redact?: (c: C) => unknown;
+  /** Builds the daemon from its config. */
+  create: (c: C) => { service: Service; log: Logger; graceMs: number };
+}
+
+const logLevelArg = (v: string): string => {
+  if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}`);
+  return v;
+};
+
+/** A commander option name (`--http-port <n>`, `--no-store-derived`) to its key on the parsed options (`httpPort`, `storeDerived`). */
+const optionKey = (flags: string): string =>
+  (/--(?:no-)?([a-z0-9-]+)/.exec(flags)?.[1] ?? flags).replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/** A `--no-x` flag is given only when it says false: commander reports true for it otherwise, which must not override the file. */
+const given = (flags: string, v: unknown): boolean => (flags.startsWith('--no-') ? v === false : v !== undefined);
+
+export function daemonCommand<C>(parent: Command, d: DaemonCommand<C>): Command {
+  const cmd = parent.command(d.name, { isDefault: d.isDefault }).description(d.description).option('-c, --config <file>', d.configHelp).option('--print-config', 'print the effective config (defaults filled in, flags applied) and exit');
+  const flags = [...(d.flags ?? []), { flags: '--log-level <level>', description: `log level (${LOG_LEVELS.join(', ')})`, path: 'log.level', parse: logLevelArg }];
+  for (const f of flags) {
+    if (f.parse) cmd.option(f.flags, f.description, f.parse);
+    else cmd.option(f.flags, f.description);
+  }
+  return cmd.action(async (o: Record<string, unknown>) => {
+    const overrides: Record<string, unknown> = {};
+    for (const f of flags) {
+      const v = o[optionKey(f.flags)];
+      if (given(f.flags, v)) setPath(overrides, f.path, v);
+    }
+    const config = d.load(o.config as string | undefined, overrides);
+    if (o.printConfig) {
+      process.stdout.write(`${JSON.stringify(d.redact ? d.redact(config) : config, null, 2)}\n`);
+      return;
+    }
+    const { service, log, graceMs } = d.create(config);
+    await runService(service, { name: d.name, graceMs, log });
+  });
+}
+
+export const listArg = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);

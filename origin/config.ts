@@ -1,0 +1,45 @@
+/** The origin service's config. */
+import { Type, type Static } from '@sinclair/typebox';
+import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
+
+export const OriginConfigSchema = Type.Object(
+  {
+    listen: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1', description: 'address of the image paths (behind the origin front)' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8083, description: 'port of the image paths' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    store: Type.String({ minLength: 1, default: '.cache/store', description: 'the store root' }),
+    storeDerived: Type.Boolean({ default: true, description: 'write sizes made on the fly into the store, so the next request is a plain file' }),
+    maxConcurrent: Type.Integer({ minimum: 1, maximum: 256, default: 2, description: 'on-the-fly resizes and reconstructions at once' }),
+    maxQueue: Type.Integer({ minimum: 0, maximum: 100_000, default: 16, description: 'on-the-fly work waiting; beyond it, 503 with Retry-After' }),
+    jpeg: Type.Object(
+      {
+        quality: Type.Integer({ minimum: 1, maximum: 100, default: 85, description: 'JPEG quality of sizes made on the fly' }),
+        progressive: Type.Boolean({ default: true, description: 'progressive JPEG' }),
+        chromaSubsampling: Type.Union([Type.Literal('4:2:0'), Type.Literal('4:4:4')], { default: '4:2:0', description: 'chroma subsampling' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    http: httpSection(9468),
+    log: logSection(),
+    shutdownGraceMs: shutdownGraceMs(),
+  },
+  { additionalProperties: false },
+);
+export type OriginConfig = Static<typeof OriginConfigSchema>;
+
+const validator = new Validator(OriginConfigSchema, 'origin config');
+
+/** `overrides` (flags) are merged deep onto the file (or the defaults). */
+export function loadOriginConfig(file?: string, overrides: Record<string, unknown> = {}): OriginConfig {
+  return loadConfig({
+    what: 'origin config',
+    validator,
+    file,
+    overrides,
+    semantic: (c) => (c.listen.port !== 0 && c.listen.host === c.http.host && c.listen.port === c.http.port ? ['http.port: the same address as listen (metrics must not share the image listener)'] : []),
+  });
+}
