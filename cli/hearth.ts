@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { ValidationError } from '../common/index.js';
+import { HearthError } from '../common/index.js';
 import { registerCorpus } from './commands/corpus.js';
 import { registerDocs } from './commands/docs.js';
 import { registerHint } from './commands/hint.js';
@@ -40,9 +40,10 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
-  if (err instanceof ValidationError) {
-    process.stderr.write(`hearth: ${err.message}\n`);
-    process.exit(2);
+  // One mapping for every command: a Hearth error exits with its code's status (common/errors.ts).
+  if (err instanceof HearthError) {
+    process.stderr.write(`hearth: ${err.message} [${err.code}]\n`);
+    process.exit(err.exitCode);
   }
   process.stderr.write(`hearth: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);

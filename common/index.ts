@@ -15,3 +15,4 @@ export * from './schema.js';
 export * from './status-server.js';
 export * from './textfile-metrics.js';
 export * from './service.js';
+export * from './errors.js';

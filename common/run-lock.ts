@@ -6,11 +6,14 @@
  */
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { isAlive } from './pid.js';
+import { HearthError } from './errors.js';
 
 const EMPTY_LOCK_GRACE_MS = 5000;
 
-export class LockedError extends Error {
-  readonly code = 'HEARTH_ERR_LOCKED';
+export class LockedError extends HearthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HEARTH_ERR_LOCKED', message, options);
+  }
 }
 
 export async function acquireRunLock(file: string, what: string): Promise<() => Promise<void>> {

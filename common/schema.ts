@@ -3,17 +3,16 @@
  * Kafka messages, HTTP bodies): a TypeBox schema, compiled once.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
+import { HearthError } from './errors.js';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 
-export class ValidationError extends Error {
-  readonly code = 'HEARTH_ERR_INVALID';
+export class ValidationError extends HearthError {
   constructor(
     readonly what: string,
     readonly problems: readonly string[],
   ) {
-    super(`${what} is invalid:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ValidationError';
+    super('HEARTH_ERR_INVALID', `${what} is invalid:\n  - ${problems.join('\n  - ')}`);
   }
 }
 

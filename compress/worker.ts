@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
 import { createLogger, type Logger, createMetrics, createRegistry, type MetricDef, type Metrics, closeServer, listen, Validator, createStatusServer, readiness, writableDir, writeAtomic } from '../common/index.js';
 import { StoreEscapeError, readInStore, storeFile, perceptualRecompress } from '../image/index.js';
-import { TOPICS, resizedValidator, type Resized, KafkaWorker, PermanentFailure, parseMessage } from '../kafka/index.js';
+import { DEAD_REASONS, TOPICS, resizedValidator, type Resized, type Compressed, KafkaWorker, PermanentFailure, outgoing, parseMessage } from '../kafka/index.js';
 import type { CompressConfig } from './config.js';
 
 export const COMPRESS_METRICS = {
@@ -56,15 +56,6 @@ const MarkerSchema = Type.Object({
 type Marker = Static<typeof MarkerSchema>;
 const markerValidator = new Validator(MarkerSchema, 'perceptual marker');
 
-export interface Compressed {
-  id: string;
-  size: string;
-  path: string;
-  bytesBefore: number;
-  bytesAfter: number;
-  quality: number;
-  score: number;
-}
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -72,7 +63,7 @@ export class CompressWorker {
   readonly metrics: Metrics<typeof COMPRESS_METRICS>;
   private readonly registry = createRegistry();
   private readonly log: Logger;
-  private readonly worker: KafkaWorker;
+  private readonly worker: KafkaWorker<typeof TOPICS.resized>;
   private server: Server | undefined;
 
   constructor(
@@ -81,6 +72,8 @@ export class CompressWorker {
   ) {
     this.log = opts.logger ?? createLogger('compress', config.log.level);
     this.metrics = createMetrics(COMPRESS_METRICS, this.registry);
+    // Every reason at 0 from the start, so an alert on its rate has a series to watch.
+    for (const r of DEAD_REASONS[TOPICS.resized]) this.metrics.failures.labels(r).inc(0);
     const p = config.kafka.partitions;
     this.worker = new KafkaWorker({
       brokers: config.kafka.brokers,
@@ -93,7 +86,7 @@ export class CompressWorker {
       log: this.log,
       handle: async (message) => {
         const event = await this.compress(parseMessage(message, resizedValidator));
-        if (event) await this.worker.producer.send({ topic: TOPICS.compressed, messages: [{ key: event.id, value: JSON.stringify(event) }] });
+        return event ? [outgoing(TOPICS.compressed, event.id, event)] : [];
       },
       onDead: (reason) => this.metrics.failures.labels(reason).inc(),
     });

@@ -2,6 +2,7 @@
  * Resize backends behind one small interface (buffer + spec → buffer), chosen by a
  * config switch. The CPU backend is sharp (libvips); a GPU (CUDA) backend plugs in here.
  */
+import { HearthError } from '../common/index.js';
 export interface ResizeSpec {
   /** Longest side, or the square's side. */
   size: number;
@@ -27,6 +28,8 @@ export interface ResizeBackend {
 }
 
 /** A source that is not a decodable image: a permanent failure, not worth a retry. */
-export class CorruptImageError extends Error {
-  readonly code = 'HEARTH_ERR_CORRUPT_IMAGE';
+export class CorruptImageError extends HearthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HEARTH_ERR_CORRUPT_IMAGE', message, options);
+  }
 }

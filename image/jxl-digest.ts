@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
-import { Validator, writeAtomic } from '../common/index.js';
+import { HearthError, Validator, writeAtomic } from '../common/index.js';
 import { reconstruct } from './jxl.js';
 
 const DigestSchema = Type.Object(
@@ -34,13 +34,12 @@ export type IntegrityReason = 'no_digest' | 'bad_digest' | 'undecodable' | 'mism
 export const INTEGRITY_REASONS: readonly IntegrityReason[] = ['no_digest', 'bad_digest', 'undecodable', 'mismatch'];
 
 /** A .jxl whose reconstruction cannot be trusted: never served, reported for repair. */
-export class IntegrityError extends Error {
-  readonly code = 'HEARTH_ERR_INTEGRITY';
+export class IntegrityError extends HearthError {
   constructor(
     readonly reason: IntegrityReason,
     message: string,
   ) {
-    super(message);
+    super('HEARTH_ERR_INTEGRITY', message);
   }
 }
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTied, runTiedBuffer } from '../common/index.js';
+import { HearthError } from '../common/index.js';
 
 /** The JPEG a .jxl holds, reconstructed by djxl: the reference tool, and the tests' independent check. */
 export async function djxlReconstruct(jxl: string): Promise<Buffer> {
@@ -41,8 +42,10 @@ export async function reconstruct(jxl: string): Promise<Buffer> {
 }
 
 /** A verifier that could not run: not a verdict on the file, so nothing may be recorded against it. */
-export class VerifierError extends Error {
-  readonly code = 'HEARTH_ERR_VERIFIER';
+export class VerifierError extends HearthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HEARTH_ERR_VERIFIER', message, options);
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The store's layout: which paths exist, where they live on disk, and reading them safely. */
 import { readFile, realpath } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import { HearthError } from '../common/index.js';
 
 /**
  * The only paths Hearth serves, anywhere (origin service, origin front, caches, proxy):
@@ -24,13 +25,15 @@ export function imagePath(id: string | number, size: string): string {
 export function storeFile(root: string, path: string): string {
   const base = resolve(root);
   const file = resolve(join(base, path));
-  if (!file.startsWith(base + sep)) throw new RangeError(`store path ${JSON.stringify(path)} leaves the store`);
+  if (!file.startsWith(base + sep)) throw new StoreEscapeError(`store path ${JSON.stringify(path)} leaves the store`);
   return file;
 }
 
-/** A link inside the store that leads out of it. */
-export class StoreEscapeError extends RangeError {
-  readonly code = 'HEARTH_ERR_STORE_ESCAPE';
+/** A store path, or a link inside the store, that leads out of it. */
+export class StoreEscapeError extends HearthError {
+  constructor(message: string) {
+    super('HEARTH_ERR_STORE_ESCAPE', message);
+  }
 }
 
 /**

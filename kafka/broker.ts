@@ -11,14 +11,17 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isAlive, livePid } from '../common/index.js';
+import { HearthError } from '../common/index.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 export const KAFKA_LIBS = process.env.HEARTH_KAFKA_LIBS ?? join(REPO, '.cache', 'kafka', 'libs');
 
-export class KafkaBrokerError extends Error {
-  readonly code = 'HEARTH_ERR_KAFKA';
+export class KafkaBrokerError extends HearthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HEARTH_ERR_KAFKA_BROKER', message, options);
+  }
 }
 
 /** Fetches the jars once (Maven Central); later calls find them in place. */

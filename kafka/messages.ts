@@ -31,14 +31,54 @@ export const ResizedSchema = Type.Object(
 export type Resized = Static<typeof ResizedSchema>;
 export const resizedValidator = new Validator(ResizedSchema, 'hearth.images.resized message');
 
-export interface DeadLetter {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  reason: string;
-  error: string;
-  /** The message as received, base64, cut at 4 KiB. */
-  value: string;
-  ts: number;
-}
+export const CompressedSchema = Type.Object(
+  {
+    id: Type.String({ pattern: IMAGE_ID }),
+    size: Type.String({ pattern: '^[a-z]{1,3}$' }),
+    path: Type.String({ pattern: STORE_PATH }),
+    bytesBefore: Type.Integer({ minimum: 1, description: 'the resize as the resize tier wrote it' }),
+    bytesAfter: Type.Integer({ minimum: 1, description: 'what is stored now (the same when nothing smaller kept the target)' }),
+    quality: Type.Integer({ minimum: 0, maximum: 100, description: 'JPEG quality chosen (0: kept as it was)' }),
+    score: Type.Number({ description: 'SSIM of the stored file against the resize' }),
+  },
+  { additionalProperties: false },
+);
+export type Compressed = Static<typeof CompressedSchema>;
+export const compressedValidator = new Validator(CompressedSchema, 'hearth.images.compressed message');
+
+/**
+ * Why a message went to the dead-letter topic, by the topic it came from: one list per
+ * topic, so dashboards and alerts can name every reason, and a handler cannot invent one.
+ */
+export const DEAD_REASONS = {
+  'hearth.images.uploaded': ['invalid_message', 'missing_source', 'corrupt_source'],
+  'hearth.images.resized': ['invalid_message', 'missing_file', 'corrupt_file'],
+} as const;
+export type DeadTopic = keyof typeof DEAD_REASONS;
+export type DeadReason<T extends DeadTopic = DeadTopic> = (typeof DEAD_REASONS)[T][number];
+
+export const DeadLetterSchema = Type.Object(
+  {
+    topic: Type.String({ description: 'where the message came from' }),
+    partition: Type.Integer({ minimum: 0 }),
+    offset: Type.String({ pattern: '^[0-9]+$' }),
+    key: Type.Union([Type.String({ maxLength: 64 }), Type.Null()]),
+    reason: Type.Union(Object.values(DEAD_REASONS).flat().filter((r, i, a) => a.indexOf(r) === i).map((r) => Type.Literal(r))),
+    error: Type.String({ maxLength: 500 }),
+    value: Type.String({ description: 'the message as received, base64, cut at 4 KiB' }),
+    ts: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type DeadLetter = Static<typeof DeadLetterSchema>;
+export const deadLetterValidator = new Validator(DeadLetterSchema, 'hearth.images.dead message');
+
+/** The schema of every topic's messages: what producers are held to and consumers check. */
+export const TOPIC_SCHEMAS = {
+  'hearth.images.uploaded': uploadedValidator,
+  'hearth.images.resized': resizedValidator,
+  'hearth.images.compressed': compressedValidator,
+  'hearth.images.dead': deadLetterValidator,
+} as const;
+export type Topic = keyof typeof TOPIC_SCHEMAS;
+export type MessageOf<T extends Topic> = (typeof TOPIC_SCHEMAS)[T] extends Validator<infer S> ? Static<S> : never;

@@ -1,46 +1,60 @@
 /**
- * What every Hearth consumer does the same way: create its topics, consume with
- * offsets committed only after the handler has made its work durable, send what can
- * never succeed to hearth.images.dead with a reason, and produce its own events with
- * an idempotent producer. The handler throws `PermanentFailure` for the dead-letter
- * topic; anything else it throws is retried by kafkajs with the offset uncommitted.
+ * What every Hearth consumer does the same way: create its topics, consume, and commit
+ * an offset only after the handler's work is durable and the messages it asked for are
+ * acknowledged. A handler returns the messages to produce; this worker checks each
+ * against its topic's schema, produces them with an idempotent producer, waits for
+ * the acknowledgement, then commits: "commit after durable" lives here, not in each
+ * handler. A handler throws `PermanentFailure` (with a reason from its topic's list)
+ * for what can never succeed: that goes to hearth.images.dead and the partition moves
+ * on. Anything else it throws is retried by kafkajs with the offset uncommitted.
  */
 import { Partitioners, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
-import type { Logger } from '../common/index.js';
+import { HearthError, ValidationError, type Logger } from '../common/index.js';
 import { TOPICS, createKafka, ensureTopics } from './client.js';
-import type { DeadLetter } from './messages.js';
+import { DEAD_REASONS, TOPIC_SCHEMAS, type DeadLetter, type DeadReason, type DeadTopic, type MessageOf, type Topic } from './messages.js';
 
-export class PermanentFailure extends Error {
+export class PermanentFailure extends HearthError {
   constructor(
-    readonly reason: string,
+    readonly reason: DeadReason,
     message: string,
   ) {
-    super(message);
+    super('HEARTH_ERR_PERMANENT', message);
   }
 }
 
-export interface WorkerOptions {
+/** A message a handler wants produced once its input is done. */
+export interface Outgoing<T extends Topic = Topic> {
+  topic: T;
+  key: string;
+  value: MessageOf<T>;
+}
+
+/** Typed construction of an outgoing message. */
+export const outgoing = <T extends Topic>(topic: T, key: string, value: MessageOf<T>): Outgoing<T> => ({ topic, key, value });
+
+export interface WorkerOptions<In extends DeadTopic> {
   brokers: string[];
   clientId: string;
   groupId: string;
   sessionTimeoutMs: number;
-  topic: string;
+  topic: In;
   /** Topics to create when missing, with their partition counts. */
   topics: Record<string, number>;
   jobs: number;
   log: Logger;
-  handle: (message: KafkaMessage) => Promise<void>;
-  onDead?: (reason: string) => void;
+  /** The messages to produce for this input; nothing is committed until they are acknowledged. */
+  handle: (message: KafkaMessage) => Promise<readonly Outgoing[]>;
+  onDead?: (reason: DeadReason<In>) => void;
 }
 
-export class KafkaWorker {
+export class KafkaWorker<In extends DeadTopic = DeadTopic> {
   readonly producer: Producer;
   readonly admin: Admin;
   private readonly consumer: Consumer;
   /** In the group with partitions assigned (or none to have): what /readyz reports. */
   private joined = false;
 
-  constructor(private readonly o: WorkerOptions) {
+  constructor(private readonly o: WorkerOptions<In>) {
     const kafka = createKafka(o.brokers, o.clientId, o.log);
     this.consumer = kafka.consumer({ groupId: o.groupId, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: Math.floor(o.sessionTimeoutMs / 10) });
     // Idempotent: a producer retry never writes an event twice (and must not give up
@@ -67,19 +81,36 @@ export class KafkaWorker {
       autoCommit: false,
       partitionsConsumedConcurrently: this.o.jobs,
       eachMessage: async ({ topic, partition, message }) => {
+        let out: readonly Outgoing[] = [];
         try {
-          await this.o.handle(message);
+          out = await this.o.handle(message);
         } catch (err) {
           if (!(err instanceof PermanentFailure)) throw err;
           await this.dead(topic, partition, message, err);
         }
+        await this.produce(out);
         await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
       },
     });
   }
 
+  /**
+   * Each message checked against its topic's schema (a handler that produces an invalid
+   * event is a bug: it is retried and logged, never sent), then sent and acknowledged.
+   */
+  private async produce(out: readonly Outgoing[]): Promise<void> {
+    if (out.length === 0) return;
+    const problems = out.flatMap((m, i) => (TOPIC_SCHEMAS[m.topic].is(m.value) ? [] : TOPIC_SCHEMAS[m.topic].problems(m.value).map((p) => `[${i}] ${m.topic}: ${p}`)));
+    if (problems.length > 0) throw new ValidationError('outgoing messages', problems);
+    const byTopic = new Map<string, { key: string; value: string }[]>();
+    for (const m of out) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), { key: m.key, value: JSON.stringify(m.value) }]);
+    await this.producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+  }
+
   private async dead(topic: string, partition: number, message: KafkaMessage, err: PermanentFailure): Promise<void> {
-    this.o.onDead?.(err.reason);
+    // A reason outside the topic's list is a handler bug: retried, never filed under a name no alert knows.
+    if (!(DEAD_REASONS[this.o.topic] as readonly string[]).includes(err.reason)) throw new HearthError('HEARTH_ERR_INVALID', `dead-letter reason ${JSON.stringify(err.reason)} is not one of ${this.o.topic}'s (${DEAD_REASONS[this.o.topic].join(', ')})`, { cause: err });
+    this.o.onDead?.(err.reason as DeadReason<In>);
     this.o.log.warn({ topic, partition, offset: message.offset, reason: err.reason, err: err.message }, 'message sent to the dead-letter topic');
     const dead: DeadLetter = {
       topic,
@@ -91,7 +122,7 @@ export class KafkaWorker {
       value: (message.value ?? Buffer.alloc(0)).subarray(0, 4096).toString('base64'),
       ts: Date.now(),
     };
-    await this.producer.send({ topic: TOPICS.dead, messages: [{ key: dead.key, value: JSON.stringify(dead) }] });
+    await this.produce([outgoing(TOPICS.dead, dead.key ?? '', dead)]);
   }
 
   /** Consumer lag of `topic` for this group, by partition. */

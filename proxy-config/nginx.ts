@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RenderedInstance } from './render.js';
+import { HearthError } from '../common/index.js';
 
 const run = promisify(execFile);
 
@@ -13,8 +14,10 @@ export function nginxBinary(): string {
   return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
 }
 
-export class NginxError extends Error {
-  readonly code = 'HEARTH_ERR_NGINX';
+export class NginxError extends HearthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HEARTH_ERR_NGINX', message, options);
+  }
 }
 
 export class NginxInstance {

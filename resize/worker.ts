@@ -9,8 +9,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness, writableDir, writeAtomic } from '../common/index.js';
-import { imagePath, readInStore, storeFile, CorruptImageError, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
-import { TOPICS, uploadedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, parseMessage } from '../kafka/index.js';
+import { StoreEscapeError, imagePath, readInStore, storeFile, CorruptImageError, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
+import { DEAD_REASONS, TOPICS, uploadedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, outgoing, parseMessage, type Outgoing } from '../kafka/index.js';
 import type { ResizeConfig } from './config.js';
 import { RESIZE_METRICS } from './metrics.js';
 
@@ -19,7 +19,7 @@ export class ResizeWorker {
   private readonly log: Logger;
   private readonly backend: ResizeBackend;
   private readonly ladder: readonly SizeSpec[];
-  private readonly worker: KafkaWorker;
+  private readonly worker: KafkaWorker<typeof TOPICS.uploaded>;
   private readonly registry = createRegistry();
   private server: Server | undefined;
   private lagTimer: NodeJS.Timeout | undefined;
@@ -30,6 +30,8 @@ export class ResizeWorker {
   ) {
     this.log = opts.logger ?? createLogger('resize', config.log.level);
     this.metrics = createMetrics(RESIZE_METRICS, this.registry);
+    // Every reason at 0 from the start, so an alert on its rate has a series to watch.
+    for (const r of DEAD_REASONS[TOPICS.uploaded]) this.metrics.failures.labels(r).inc(0);
     this.backend = opts.backend ?? new CpuBackend(config.threadsPerJob);
     this.ladder = opts.ladder ?? DEFAULT_LADDER;
     const p = config.kafka.partitions;
@@ -62,10 +64,10 @@ export class ResizeWorker {
     return address;
   }
 
-  private async handle(upload: Uploaded): Promise<void> {
+  private async handle(upload: Uploaded): Promise<Outgoing[]> {
     const events = await this.resizeAll(upload);
-    await this.worker.producer.send({ topic: TOPICS.resized, messages: events.map((e) => ({ key: e.id, value: JSON.stringify(e) })) });
     this.metrics.images.inc();
+    return events.map((e) => outgoing(TOPICS.resized, e.id, e));
   }
 
   /** Every size, from the 2048 px source made from the original. */
@@ -76,7 +78,7 @@ export class ResizeWorker {
       original = await readInStore(this.config.store, upload.source);
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if (code === 'ENOENT' || code === 'EISDIR' || err instanceof RangeError) throw new PermanentFailure('missing_source', `${upload.source}: ${(err as Error).message}`);
+      if (code === 'ENOENT' || code === 'EISDIR' || err instanceof StoreEscapeError) throw new PermanentFailure('missing_source', `${upload.source}: ${(err as Error).message}`);
       throw err;
     }
     const src = sourceSize(this.ladder);

@@ -10,8 +10,9 @@ import { createLogger } from '../common/logger.js';
 import { imagePath, storeFile } from '../image/store.js';
 import { writeAtomic } from '../common/atomic-write.js';
 import { loadCompressConfig } from '../compress/config.js';
-import { CompressWorker, type Compressed } from '../compress/worker.js';
+import { CompressWorker } from '../compress/worker.js';
 import { TOPICS } from '../kafka/client.js';
+import { compressedValidator, deadLetterValidator, type Compressed } from '../kafka/messages.js';
 import { CpuBackend } from '../image/cpu-backend.js';
 import { FIXTURES } from './helpers/test-stack.js';
 import { testKafka, watchTopics } from './helpers/test-kafka.js';
@@ -57,8 +58,14 @@ describe('perceptual compression through a real Kafka broker', function () {
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     watcher = await watchTopics(kafka, [TOPICS.compressed, TOPICS.dead], (topic, v) => {
-      if (topic === TOPICS.compressed) compressed.push(v as unknown as Compressed);
-      else dead.push(String(v.reason));
+      // Every event on the wire passes its topic's schema.
+      if (topic === TOPICS.compressed) {
+        assert.ok(compressedValidator.is(v), compressedValidator.problems(v).join('; '));
+        compressed.push(v);
+      } else {
+        assert.ok(deadLetterValidator.is(v), deadLetterValidator.problems(v).join('; '));
+        dead.push(v.reason);
+      }
     });
   });
   after(async () => {

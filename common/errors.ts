@@ -1,0 +1,41 @@
+/**
+ * Hearth's errors: one base class with a stable code, so logs, tests and scripts match
+ * codes rather than messages, and the CLI turns every one into the same exit status.
+ */
+export const ERROR_CODES = {
+  /** A config, flag, message or file that does not pass its schema. */
+  HEARTH_ERR_INVALID: 2,
+  /** Another run holds the lock (a lossless batch on the same store). */
+  HEARTH_ERR_LOCKED: 3,
+  /** A tool that checks (hearth-jxl, djxl) could not run: no verdict on any file. */
+  HEARTH_ERR_VERIFIER: 4,
+  /** A stored file failed its integrity check. */
+  HEARTH_ERR_INTEGRITY: 5,
+  /** Not a decodable JPEG. */
+  HEARTH_ERR_CORRUPT_IMAGE: 6,
+  /** A path that leads out of the store. */
+  HEARTH_ERR_STORE_ESCAPE: 7,
+  /** A Kafka message that can never succeed (it goes to the dead-letter topic). */
+  HEARTH_ERR_PERMANENT: 8,
+  /** nginx refused a config or would not start or stop. */
+  HEARTH_ERR_NGINX: 9,
+  /** The local Kafka broker would not start or stop. */
+  HEARTH_ERR_KAFKA_BROKER: 10,
+} as const;
+export type HearthErrorCode = keyof typeof ERROR_CODES;
+
+export class HearthError extends Error {
+  constructor(
+    readonly code: HearthErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  /** The CLI's exit status for this error. */
+  get exitCode(): number {
+    return ERROR_CODES[this.code];
+  }
+}
