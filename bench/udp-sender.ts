@@ -34,7 +34,7 @@ export interface SenderReport {
 function build(job: SenderJob, targets: string[], t0: number): [number, Buffer][][] {
   const ring = new Rendezvous(targets, targets);
   const total = Math.round((job.rate * job.durationMs) / 1000);
-  const out: [number, Buffer][][] = new Array(total);
+  const out = new Array<[number, Buffer][]>(total);
   for (let i = 0; i < total; i++) {
     const ts = Math.floor(t0 + (i * 1000) / job.rate);
     const groups = new Map<number, string[]>();

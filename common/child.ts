@@ -19,11 +19,11 @@ function tied(cmd: string, args: readonly string[]): [string, string[]] {
 /** execFile, promisified, with the child killed if this process dies. Text output. */
 export function runTied(cmd: string, args: readonly string[], opts: ExecFileOptions = {}): Promise<{ stdout: string; stderr: string }> {
   const [c, a] = tied(cmd, args);
-  return exec(c, a, { ...opts, encoding: 'utf8' }) as Promise<{ stdout: string; stderr: string }>;
+  return exec(c, a, { ...opts, encoding: 'utf8' });
 }
 
 /** As runTied, with stdout as bytes. */
 export function runTiedBuffer(cmd: string, args: readonly string[], opts: ExecFileOptions = {}): Promise<{ stdout: Buffer; stderr: Buffer }> {
   const [c, a] = tied(cmd, args);
-  return exec(c, a, { ...opts, encoding: 'buffer' }) as unknown as Promise<{ stdout: Buffer; stderr: Buffer }>;
+  return exec(c, a, { ...opts, encoding: 'buffer' });
 }

@@ -41,7 +41,7 @@ export function configMarkdown(schema: TSchema): string {
       }
     }
   };
-  walk(schema as SchemaNode, '', (schema as { required?: string[] }).required ?? []);
+  walk(schema, '', (schema as { required?: string[] }).required ?? []);
   return ['| field | type | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 

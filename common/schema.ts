@@ -30,7 +30,8 @@ export function fieldName(pointer: string): string {
 function show(value: unknown): string {
   if (value === undefined) return 'missing';
   const s = JSON.stringify(value);
-  return s === undefined ? String(value) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  // JSON.stringify gives undefined only for functions and symbols.
+  return s === undefined ? typeof value : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 export class Validator<T extends TSchema> {

@@ -5,3 +5,4 @@ export * from './lossless-metrics.js';
 export * from './scrub.js';
 export * from './scrub-metrics.js';
 export * from './worker.js';
+export * from './metrics.js';

@@ -182,6 +182,7 @@ async function batch(o: LosslessOptions): Promise<LosslessResult[]> {
       }
     }),
   );
-  if (failure !== undefined) throw failure;
+  // What a lane caught, rethrown as it was (our own code throws Errors).
+  if (failure !== undefined) throw failure as Error;
   return results;
 }

@@ -14,36 +14,12 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
-import { createLogger, type Logger, createMetrics, createRegistry, type MetricDef, type Metrics, closeServer, listen, Validator, createStatusServer, readiness, writableDir, writeAtomic } from '../common/index.js';
+import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, Validator, createStatusServer, readiness, writableDir, writeAtomic } from '../common/index.js';
 import { StoreEscapeError, readInStore, storeFile, perceptualRecompress } from '../image/index.js';
 import { DEAD_REASONS, TOPICS, resizedValidator, type Resized, type Compressed, KafkaWorker, PermanentFailure, outgoing, parseMessage } from '../kafka/index.js';
 import type { CompressConfig } from './config.js';
+import { COMPRESS_METRICS } from './metrics.js';
 
-export const COMPRESS_METRICS = {
-  images: {
-    type: 'counter',
-    name: 'hearth_compress_images_total',
-    help: 'Resizes handled, by result: compressed (replaced), kept (nothing smaller at the target), already (a redelivery of a compressed file), skipped (a size not in perceptual.sizes).',
-    labelNames: ['result'],
-  },
-  saved: {
-    type: 'counter',
-    name: 'hearth_compress_bytes_saved_total',
-    help: 'Bytes saved by perceptual recompression.',
-  },
-  duration: {
-    type: 'histogram',
-    name: 'hearth_compress_duration_seconds',
-    help: 'Time to search and write one resize.',
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-  },
-  failures: {
-    type: 'counter',
-    name: 'hearth_compress_failures_total',
-    help: 'Events sent to hearth.images.dead, by reason (invalid_message, missing_file, corrupt_file).',
-    labelNames: ['reason'],
-  },
-} as const satisfies Record<string, MetricDef>;
 
 const MarkerSchema = Type.Object({
   inputSha: Type.String(),

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
 import { HearthError, Validator, writeAtomic } from '../common/index.js';
-import { reconstruct } from './jxl.js';
+import { reconstruct, stderrText } from './jxl.js';
 
 const DigestSchema = Type.Object(
   {
@@ -89,7 +89,7 @@ export async function reconstructChecked(jxl: string): Promise<Buffer> {
     jpeg = await reconstruct(jxl);
   } catch (err) {
     // Exit 1 is the decoder's verdict on the file (hearth-jxl and djxl alike); 2, 126, 127 or a signal are the tool's own trouble.
-    if ((err as { code?: unknown }).code === 1) throw new IntegrityError('undecodable', `${jxl} does not decode to a JPEG: ${String((err as { stderr?: unknown }).stderr ?? '').trim().slice(0, 200)}`);
+    if ((err as { code?: unknown }).code === 1) throw new IntegrityError('undecodable', `${jxl} does not decode to a JPEG: ${stderrText(err).trim().slice(0, 200)}`);
     throw err;
   }
   if (!matches(jpeg, digest)) {

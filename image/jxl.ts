@@ -41,6 +41,12 @@ export async function reconstruct(jxl: string): Promise<Buffer> {
   return stdout;
 }
 
+/** What a failed child process wrote to stderr, as text (execFile gives a string or a Buffer). */
+export function stderrText(err: unknown): string {
+  const e = (err as { stderr?: unknown }).stderr;
+  return typeof e === 'string' ? e : Buffer.isBuffer(e) ? e.toString('utf8') : '';
+}
+
 /** A verifier that could not run: not a verdict on the file, so nothing may be recorded against it. */
 export class VerifierError extends HearthError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -56,7 +62,7 @@ export class VerifierError extends HearthError {
 export async function reconstructs(jxl: string, originalFile: string, original?: Buffer): Promise<boolean> {
   const native = nativeJxl();
   const failed = (tool: string) => (err: { code?: unknown; signal?: unknown; stderr?: unknown }): never => {
-    throw new VerifierError(`${tool} could not verify ${jxl} (${String(err.code ?? err.signal)}): ${String(err.stderr ?? '').trim().slice(0, 200)}`);
+    throw new VerifierError(`${tool} could not verify ${jxl} (${String(err.code ?? err.signal)}): ${stderrText(err).trim().slice(0, 200)}`);
   };
   if (native) {
     // Exit 0: identical; 1: different, or nothing to reconstruct; anything else: the tool failed.

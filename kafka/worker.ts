@@ -110,7 +110,7 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
   private async dead(topic: string, partition: number, message: KafkaMessage, err: PermanentFailure): Promise<void> {
     // A reason outside the topic's list is a handler bug: retried, never filed under a name no alert knows.
     if (!(DEAD_REASONS[this.o.topic] as readonly string[]).includes(err.reason)) throw new HearthError('HEARTH_ERR_INVALID', `dead-letter reason ${JSON.stringify(err.reason)} is not one of ${this.o.topic}'s (${DEAD_REASONS[this.o.topic].join(', ')})`, { cause: err });
-    this.o.onDead?.(err.reason as DeadReason<In>);
+    this.o.onDead?.(err.reason);
     this.o.log.warn({ topic, partition, offset: message.offset, reason: err.reason, err: err.message }, 'message sent to the dead-letter topic');
     const dead: DeadLetter = {
       topic,

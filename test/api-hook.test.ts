@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
 import { createHinter, MAX_DATAGRAM_BYTES, MAX_PATHS_PER_HINT, type HinterOptions } from '@hearth/api-hook';
 import { parseHint } from '../warmer/hint.js';
 import { SignatureVerifier } from '../warmer/signature.js';
+import { until } from './helpers/until.js';
 
 /** A real UDP socket on 127.0.0.1:0 collecting what arrives. */
 async function receiver(): Promise<{ address: string; got: Buffer[]; close(): void; waitFor(n: number): Promise<void> }> {
@@ -11,14 +11,13 @@ async function receiver(): Promise<{ address: string; got: Buffer[]; close(): vo
   const got: Buffer[] = [];
   sock.on('message', (m) => got.push(m));
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
-  const { port } = sock.address() as AddressInfo;
+  const { port } = sock.address();
   return {
     address: `127.0.0.1:${port}`,
     got,
     close: () => sock.close(),
     async waitFor(n) {
-      const end = Date.now() + 3000;
-      while (got.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+      await until(`${n} datagrams`, () => (got.length >= n ? true : undefined), 3000);
     },
   };
 }
@@ -50,8 +49,8 @@ describe('api-hook', () => {
     const { rx, hinter } = await setup({ keyId: 'k1', key: 'a long random secret' });
     const long = Array.from({ length: 150 }, (_, i) => `/photos/${i}/${'x'.repeat(40)}${i}_b.jpg`);
     hinter.hint({ paths: [...paths(100), ...long], colo: 'sin' });
-    await rx.waitFor(5);
-    await new Promise((r) => setTimeout(r, 50));
+    const pathsIn = (ds: Buffer[]) => ds.reduce((a, d) => a + (parseHint(d)?.paths.length ?? 0), 0);
+    await until('every path', () => (pathsIn(rx.got) >= 250 ? true : undefined), 3000);
     const seen: string[] = [];
     for (const d of rx.got) {
       assert.ok(d.length <= MAX_DATAGRAM_BYTES, `datagram of ${d.length} bytes`);
@@ -102,7 +101,8 @@ describe('api-hook', () => {
     const page = paths(60);
     hinter.hint({ paths: page, viewer: '1.2.3.4' });
     hinter.hint({ paths: page, viewer: '5.6.7.8' });
-    await new Promise((r) => setTimeout(r, 100));
+    const received = () => rxs.reduce((a, rx) => a + rx.got.reduce((b, d) => b + (parseHint(d)?.paths.length ?? 0), 0), 0);
+    await until('both pages', () => (received() >= 120 ? true : undefined), 3000);
     const owner = new Map<string, number>();
     rxs.forEach((rx, i) => {
       for (const d of rx.got) for (const p of parseHint(d)?.paths ?? []) {

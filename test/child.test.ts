@@ -1,5 +1,4 @@
 /** Tools we spawn die with us, even when we are killed with -9. */
-import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -44,4 +44,14 @@ describe('dedup of (colo, path) with an injected clock', () => {
     assert.ok(d.size <= 3);
     assert.equal(d.claim('sin', '/1'), true, '/1 was evicted');
   });
+
+  it('a duplicate counts as seen: the pair seen longest ago goes first, not the one claimed first', () => {
+    const d = new Dedup({ max: 3, ttlMs: 1e9, now });
+    for (const p of ['/1', '/2', '/3']) assert.equal(d.claim('sin', p), true);
+    assert.equal(d.claim('sin', '/1'), false, 'a duplicate, seen again');
+    assert.equal(d.claim('sin', '/4'), true);
+    // FIFO would have evicted /1 here; LRU evicts /2, seen longest ago.
+    assert.equal(d.claim('sin', '/1'), false, '/1 was kept');
+    assert.equal(d.claim('sin', '/2'), true, '/2 was evicted');
+  });
 });

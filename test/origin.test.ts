@@ -65,7 +65,7 @@ describe('origin service', function () {
       assert.equal(z.status, 200);
       assert.equal(z.headers['content-type'], 'image/jpeg');
       const m = await sharp(z.body).metadata();
-      assert.equal(Math.max(m.width!, m.height!), 640);
+      assert.equal(Math.max(m.width, m.height), 640);
       assert.ok(existsSync(storeFile(root, imagePath(id, 'z'))), 'derived size stored');
       const q = await sharp((await get(`${base}${imagePath(id, 'q')}`)).body).metadata();
       assert.deepEqual([q.width, q.height], [150, 150]);

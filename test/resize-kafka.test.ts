@@ -86,7 +86,7 @@ describe('resize tier through a real Kafka broker', function () {
           assert.equal(m.format, 'jpeg');
           assert.deepEqual([e.width, e.height], [m.width, m.height]);
           if (spec.square) assert.deepEqual([m.width, m.height], [spec.size, spec.size]);
-          else assert.equal(Math.max(m.width!, m.height!), Math.min(spec.size, Math.max(orig.width!, orig.height!)), `${id} ${spec.name}`);
+          else assert.equal(Math.max(m.width, m.height), Math.min(spec.size, Math.max(orig.width, orig.height)), `${id} ${spec.name}`);
           assert.equal(m.exif, undefined, 'no metadata kept');
         }
       }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
@@ -12,6 +12,7 @@ import { createHinter, type Hinter } from '@hearth/api-hook';
 import { scrape } from '../common/prom-text.js';
 import { HEARTH_CLI } from '../common/cli-path.js';
 import type { NginxInstance } from '../proxy-config/nginx.js';
+import type { StackStatus } from '../stack/stack.js';
 import { accessLog, testStack, type TestStack } from './helpers/test-stack.js';
 import { until } from './helpers/until.js';
 
@@ -49,7 +50,7 @@ describe('warm path on real nginx (shared local stack)', function () {
 
   it('status --json says what runs where, in the shape scripts rely on', async () => {
     const { stdout } = await run(process.execPath, [HEARTH_CLI, 'stack', 'status', '--json', '--state', s.stack.stateDir]);
-    const st = JSON.parse(stdout);
+    const st = JSON.parse(stdout) as StackStatus;
     assert.equal(st.warmer.udp, s.topology.warmer.udp);
     assert.equal(st.warmer.http, s.topology.warmer.http);
     assert.equal(st.proxy.address, s.topology.proxy.listen);

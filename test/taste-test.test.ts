@@ -42,13 +42,13 @@ describe('taste test: statistics', () => {
   });
 
   it('says testers told pairs apart only when they beat chance, and shows a one-button bias for what it is', () => {
-    const perfect = [...Array(10)].flatMap(() => [answer('same', 'same'), answer('different', 'different')]);
+    const perfect = Array.from({ length: 10 }, () => 0).flatMap(() => [answer('same', 'same'), answer('different', 'different')]);
     const v = verdict(perfect);
     assert.equal(v.distinguishable, true);
     assert.equal(v.accuracy, 1);
     assert.equal(v.neededForSignificance, 15);
     // Always "different": every different pair is a hit, but so is every identical one.
-    const biased = [...Array(10)].flatMap(() => [answer('same', 'different'), answer('different', 'different')]);
+    const biased = Array.from({ length: 10 }, () => 0).flatMap(() => [answer('same', 'different'), answer('different', 'different')]);
     const b = verdict(biased);
     assert.equal(b.distinguishable, false);
     assert.equal(b.hitRate, 1);
@@ -64,8 +64,8 @@ describe('taste test: statistics', () => {
   });
 
   it('leaves answers faster than a person can compare out of every verdict, and says how many', () => {
-    const slow = [...Array(10)].flatMap(() => [answer('same', 'same'), answer('different', 'different')]);
-    const fast = [...Array(30)].map(() => ({ ...answer('same', 'different'), ms: 120 }));
+    const slow = Array.from({ length: 10 }, () => 0).flatMap(() => [answer('same', 'same'), answer('different', 'different')]);
+    const fast = Array.from({ length: 30 }, () => ({ ...answer('same', 'different'), ms: 120 }));
     const r = report([...slow, ...fast]);
     assert.equal(r.tooFast, 30);
     assert.equal(r.minViewMs, MIN_VIEW_MS);

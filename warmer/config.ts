@@ -2,7 +2,6 @@
  * Warmer config, version 1. The schema is the single source of truth: it validates,
  * fills defaults and generates the README's config table.
  */
-import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import ipaddr from 'ipaddr.js';
 import { COLO_NAME, KEY_ID } from '@hearth/api-hook';

@@ -41,7 +41,9 @@ export class Dedup {
   /** True if the pair is new (and now claimed); false if it is a duplicate. */
   claim(colo: string, path: string): boolean {
     const key = Dedup.key(colo, path);
-    if (this.cache.has(key)) return false;
+    // get, not has: a duplicate counts as seen and moves to the front, so a flood of new
+    // paths evicts the pairs seen longest ago, not hot ones that were merely first.
+    if (this.cache.get(key) !== undefined) return false;
     this.cache.set(key, true);
     return true;
   }

@@ -49,7 +49,7 @@ export function registerHint(program: Command): void {
       }
       const errors: string[] = [];
       const hinter = createHinter({ warmers, keyId: o.keyId, key, onError: (e) => errors.push(e.message) });
-      hinter.hint(o.viewer !== undefined ? { paths, viewer: o.viewer } : { paths, colo: o.colo as string });
+      hinter.hint(o.viewer !== undefined ? { paths, viewer: o.viewer } : { paths, colo: o.colo });
       await hinter.close();
       const s = hinter.stats();
       process.stdout.write(`${JSON.stringify({ warmers, ...s })}\n`);

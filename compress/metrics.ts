@@ -1,0 +1,28 @@
+/** The perceptual-compression worker's metrics. */
+import type { MetricDef } from '../common/index.js';
+
+export const COMPRESS_METRICS = {
+  images: {
+    type: 'counter',
+    name: 'hearth_compress_images_total',
+    help: 'Resizes handled, by result: compressed (replaced), kept (nothing smaller at the target), already (a redelivery of a compressed file), skipped (a size not in perceptual.sizes).',
+    labelNames: ['result'],
+  },
+  saved: {
+    type: 'counter',
+    name: 'hearth_compress_bytes_saved_total',
+    help: 'Bytes saved by perceptual recompression.',
+  },
+  duration: {
+    type: 'histogram',
+    name: 'hearth_compress_duration_seconds',
+    help: 'Time to search and write one resize.',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  },
+  failures: {
+    type: 'counter',
+    name: 'hearth_compress_failures_total',
+    help: 'Events sent to hearth.images.dead, by reason (invalid_message, missing_file, corrupt_file).',
+    labelNames: ['reason'],
+  },
+} as const satisfies Record<string, MetricDef>;
