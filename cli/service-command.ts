@@ -30,7 +30,7 @@ export interface DaemonCommand<C> {
   create: (c: C) => { service: Service; log: Logger; graceMs: number };
 }
 
-const logLevelArg = (v: string): string => {
+export const logLevelArg = (v: string): string => {
   if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}`);
   return v;
 };

@@ -18,6 +18,7 @@ export const httpSection = (port: number) =>
   );
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 export const logLevel = () => Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level' });
 export const logSection = () => Type.Object({ level: logLevel() }, { additionalProperties: false, default: {} });
 

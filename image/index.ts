@@ -7,3 +7,4 @@ export * from './jxl-digest.js';
 export * from './ladder.js';
 export * from './perceptual.js';
 export * from './store.js';
+export * from './encode-config.js';

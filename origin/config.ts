@@ -1,6 +1,7 @@
 /** The origin service's config. */
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
+import { jpegSection } from '../image/index.js';
 
 export const OriginConfigSchema = Type.Object(
   {
@@ -15,14 +16,7 @@ export const OriginConfigSchema = Type.Object(
     storeDerived: Type.Boolean({ default: true, description: 'write sizes made on the fly into the store, so the next request is a plain file' }),
     maxConcurrent: Type.Integer({ minimum: 1, maximum: 256, default: 2, description: 'on-the-fly resizes and reconstructions at once' }),
     maxQueue: Type.Integer({ minimum: 0, maximum: 100_000, default: 16, description: 'on-the-fly work waiting; beyond it, 503 with Retry-After' }),
-    jpeg: Type.Object(
-      {
-        quality: Type.Integer({ minimum: 1, maximum: 100, default: 85, description: 'JPEG quality of sizes made on the fly' }),
-        progressive: Type.Boolean({ default: true, description: 'progressive JPEG' }),
-        chromaSubsampling: Type.Union([Type.Literal('4:2:0'), Type.Literal('4:4:4')], { default: '4:2:0', description: 'chroma subsampling' }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
+    jpeg: jpegSection('JPEG quality of sizes made on the fly'),
     http: httpSection(9468),
     log: logSection(),
     shutdownGraceMs: shutdownGraceMs(),

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
+import { jpegSection } from '../image/index.js';
 
 export const ResizeConfigSchema = Type.Object(
   {
@@ -9,14 +10,7 @@ export const ResizeConfigSchema = Type.Object(
     backend: Type.Union([Type.Literal('cpu'), Type.Literal('gpu')], { default: 'cpu', description: '`cpu` (sharp/libvips); `gpu` (CUDA) is not built yet' }),
     jobs: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'images resized at once (partitions consumed concurrently)' }),
     threadsPerJob: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'libvips threads per image (2 jobs × 2 threads measured best on 2 cores, with 3 × 1)' }),
-    jpeg: Type.Object(
-      {
-        quality: Type.Integer({ minimum: 1, maximum: 100, default: 85, description: 'JPEG quality' }),
-        progressive: Type.Boolean({ default: true, description: 'progressive JPEG' }),
-        chromaSubsampling: Type.Union([Type.Literal('4:2:0'), Type.Literal('4:4:4')], { default: '4:2:0', description: 'chroma subsampling' }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
+    jpeg: jpegSection(),
     http: httpSection(9465),
     log: logSection(),
     shutdownGraceMs: shutdownGraceMs(),

@@ -3,13 +3,15 @@ import { resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { Partitioners } from 'kafkajs';
 import type { Command } from 'commander';
-import { createLogger } from '../../common/index.js';
+import { createLogger, type LogLevel } from '../../common/index.js';
 import { runBackfill, readList, walkOriginals } from '../../backfill/index.js';
 import { TOPICS, createKafka, ensureTopics } from '../../kafka/index.js';
 import { intArg, numArg } from '../args.js';
+import { logLevelArg } from '../service-command.js';
 
 interface BackfillOpts {
   store: string;
+  logLevel: LogLevel;
   dir: string;
   list?: string;
   brokers: string;
@@ -35,12 +37,13 @@ export function registerBackfill(program: Command): void {
     .option('--restart', 'ignore the checkpoint and start from the first original')
     .option('--partitions <n>', 'partitions if the topic must be created', intArg(1, 1024), 8)
     .option('--no-progress', 'no progress bar (one log line per 10 %)')
+    .option('--log-level <level>', 'log level', logLevelArg, 'warn')
     .action(async (o: BackfillOpts) => {
       if (!(o.rate > 0) || !(o.batch > 0)) throw new Error('--rate and --batch must be positive');
       const store = resolve(o.store);
       const entries = o.list ? readList(o.list) : walkOriginals(store, o.dir);
       if (o.restart) rmSync(o.checkpoint, { force: true });
-      const log = createLogger('backfill', 'warn');
+      const log = createLogger('backfill', o.logLevel);
       const kafka = createKafka(o.brokers.split(','), 'hearth-backfill', log);
       const admin = kafka.admin();
       await admin.connect();

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createLogger } from '../../common/index.js';
+import { createLogger, type LogLevel } from '../../common/index.js';
 import { recompressOriginals, type LosslessResult, loadCompressConfig, LosslessMetrics, CompressWorker, isDamage, scrub, ScrubMetrics } from '../../compress/index.js';
 import { damageReportFile } from '../../image/index.js';
 import { intArg, numArg, portArg } from '../args.js';
-import { daemonCommand, listArg } from '../service-command.js';
+import { daemonCommand, listArg, logLevelArg } from '../service-command.js';
 
 export function registerCompress(program: Command): void {
   const cmd = program.command('compress').description('the compression tier');
@@ -32,9 +32,10 @@ export function registerCompress(program: Command): void {
     .option('--jobs <n>', 'files at once', intArg(1, 256), 2)
     .option('--effort <n>', 'cjxl effort (1-9)', intArg(1, 9), 3)
     .option('--metrics-file <file>', "write metrics here in Prometheus text format (node_exporter's textfile collector), every 10 s and at the end")
-    .action(async (o: { store: string; dir: string; olderThanDays?: number; largerThan?: number; list?: string; jobs: number; effort: number; metricsFile?: string }) => {
+    .option('--log-level <level>', 'log level (to stderr; stdout holds the result)', logLevelArg, 'info')
+    .action(async (o: { logLevel: LogLevel; store: string; dir: string; olderThanDays?: number; largerThan?: number; list?: string; jobs: number; effort: number; metricsFile?: string }) => {
       const only = o.list ? new Set(readFileSync(o.list, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) : undefined;
-      const log = createLogger('compress', 'info', true);
+      const log = createLogger('compress', o.logLevel, true);
       const metrics = new LosslessMetrics();
       const flush = (): Promise<void> => (o.metricsFile ? metrics.write(resolve(o.metricsFile)) : Promise.resolve());
       const timer = setInterval(() => void flush().catch((err: Error) => log.warn({ err }, 'cannot write the metrics file')), 10_000);
@@ -82,8 +83,9 @@ export function registerCompress(program: Command): void {
     .option('--rate <MB/s>', '.jxl megabytes read per second at most', numArg(0.01), 20)
     .option('--adopt', 'record a digest for .jxl files that have none, when their reconstruction decodes completely (they are reported, never served, until then)')
     .option('--metrics-file <file>', "write metrics here in Prometheus text format (node_exporter's textfile collector), every 10 s and at the end")
-    .action(async (o: { store: string; dir?: string; rate: number; adopt?: boolean; metricsFile?: string }) => {
-      const log = createLogger('scrub', 'info', true);
+    .option('--log-level <level>', 'log level (to stderr; stdout holds the result)', logLevelArg, 'info')
+    .action(async (o: { logLevel: LogLevel; store: string; dir?: string; rate: number; adopt?: boolean; metricsFile?: string }) => {
+      const log = createLogger('scrub', o.logLevel, true);
       const metrics = new ScrubMetrics();
       const flush = (): Promise<void> => (o.metricsFile ? metrics.write(resolve(o.metricsFile)) : Promise.resolve());
       const timer = setInterval(() => void flush().catch((err: Error) => log.warn({ err }, 'cannot write the metrics file')), 10_000);

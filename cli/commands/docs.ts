@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { configMarkdown, spliceDocs, metricsMarkdown } from '../../common/index.js';
 import { WarmerConfigSchema, WARMER_METRICS } from '../../warmer/index.js';
@@ -24,20 +25,34 @@ export function renderDocs(): Record<string, string> {
   };
 }
 
+/** The files that hold generated sections: the README and every page under docs/. */
+export function docFiles(repo = '.'): string[] {
+  const dir = join(repo, 'docs');
+  return [join(repo, 'README.md'), ...readdirSync(dir).filter((f) => f.endsWith('.md')).sort().map((f) => join(dir, f))];
+}
+
+/** Each file as it should be, with every section it holds regenerated. */
+export function regenerated(files: readonly string[]): Map<string, { text: string; next: string }> {
+  const sections = renderDocs();
+  return new Map(files.map((f) => {
+    const text = readFileSync(f, 'utf8');
+    return [f, { text, next: spliceDocs(text, sections) }];
+  }));
+}
+
 export function registerDocs(program: Command): void {
   program
     .command('docs')
-    .description('regenerate the config and metric tables in README.md from the definitions the code uses')
-    .option('--write', 'rewrite README.md (default: exit 1 if it is out of date)')
-    .option('--file <file>', 'the file to update', 'README.md')
-    .action((o: { write?: boolean; file: string }) => {
-      const text = readFileSync(o.file, 'utf8');
-      const next = spliceDocs(text, renderDocs());
-      if (next === text) return;
-      if (o.write) writeFileSync(o.file, next);
-      else {
-        process.stderr.write(`${o.file} is out of date; run: npm run docs\n`);
-        process.exitCode = 1;
+    .description('regenerate the config and metric tables in README.md and docs/*.md from the definitions the code uses')
+    .option('--write', 'rewrite the files (default: exit 1 if any is out of date)')
+    .action((o: { write?: boolean }) => {
+      for (const [file, { text, next }] of regenerated(docFiles())) {
+        if (next === text) continue;
+        if (o.write) writeFileSync(file, next);
+        else {
+          process.stderr.write(`${file} is out of date; run: npm run docs\n`);
+          process.exitCode = 1;
+        }
       }
     });
 }

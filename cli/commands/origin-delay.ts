@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { parseHostPort } from '@hearth/api-hook';
 import { startLatencyProxy } from '../../stack/index.js';
+import { createLogger, runService, type LogLevel } from '../../common/index.js';
 import { intArg } from '../args.js';
+import { logLevelArg } from '../service-command.js';
 
 export function registerOriginDelay(program: Command): void {
   program
@@ -10,11 +12,19 @@ export function registerOriginDelay(program: Command): void {
     .requiredOption('--listen <host:port>', 'where the caches connect')
     .requiredOption('--to <host:port>', 'the origin front')
     .requiredOption('--delay-ms <ms>', 'added to every request', intArg(0, 600_000))
-    .action(async (o: { listen: string; to: string; delayMs: number }) => {
-      const p = await startLatencyProxy({ listen: parseHostPort(o.listen), to: o.to, delayMs: o.delayMs });
-      process.stdout.write(`${JSON.stringify({ msg: 'origin-delay listening', listen: o.listen, to: o.to, delayMs: o.delayMs })}\n`);
-      const stop = (): void => void p.close().then(() => process.exit(0));
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+    .option('--log-level <level>', 'log level', logLevelArg, 'info')
+    .action(async (o: { listen: string; to: string; delayMs: number; logLevel: LogLevel }) => {
+      const log = createLogger('origin-delay', o.logLevel);
+      let proxy: Awaited<ReturnType<typeof startLatencyProxy>> | undefined;
+      const service = {
+        start: async (): Promise<void> => {
+          proxy = await startLatencyProxy({ listen: parseHostPort(o.listen), to: o.to, delayMs: o.delayMs });
+          log.info({ listen: o.listen, to: o.to, delayMs: o.delayMs }, 'origin-delay listening');
+        },
+        stop: async (): Promise<void> => {
+          await proxy?.close();
+        },
+      };
+      await runService(service, { name: 'origin-delay', graceMs: 5000, log });
     });
 }

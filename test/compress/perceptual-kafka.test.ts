@@ -1,0 +1,119 @@
+/** Perceptual compression of resizes through a real Kafka broker; no generation loss on redelivery. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel, Partitioners, type Producer, type Consumer } from 'kafkajs';
+import sharp from 'sharp';
+import { ssim } from 'ssim.js';
+import { createLogger } from '../../common/logger.js';
+import { imagePath, storeFile } from '../../image/store.js';
+import { writeAtomic } from '../../common/atomic-write.js';
+import { loadCompressConfig } from '../../compress/config.js';
+import { CompressWorker } from '../../compress/worker.js';
+import { TOPICS } from '../../kafka/client.js';
+import { compressedValidator, deadLetterValidator, type Compressed } from '../../kafka/messages.js';
+import { CpuBackend } from '../../image/cpu-backend.js';
+import { FIXTURES } from '../helpers/test-stack.js';
+import { testKafka, watchTopics } from '../helpers/test-kafka.js';
+import { until } from '../helpers/until.js';
+
+async function raw(jpeg: Buffer) {
+  const { data, info } = await sharp(jpeg).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8ClampedArray(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+}
+
+describe('perceptual compression through a real Kafka broker', function () {
+  this.timeout(120000);
+  let producer: Producer;
+  let watcher: Consumer;
+  let worker: CompressWorker;
+  let root: string;
+  const compressed: Compressed[] = [];
+  const dead: string[] = [];
+  const originals = new Map<string, Buffer>();
+  const events: { id: string; size: string; path: string; bytes: number; width: number; height: number }[] = [];
+
+  before(async () => {
+    const broker = await testKafka();
+    const kafka = new Kafka({ brokers: [broker.address], logLevel: logLevel.NOTHING });
+    root = mkdtempSync(join(tmpdir(), 'hearth-compress-'));
+    const backend = new CpuBackend(1);
+    let id = 900000 + Math.floor(Math.random() * 100) * 100;
+    for (const photo of ['garden.jpg', 'ladybird.jpg']) {
+      for (const [size, name] of [[640, 'z'], [320, 'n']] as const) {
+        const out = await backend.resize(readFileSync(join(FIXTURES, photo)), { size, square: false }, { quality: 85, progressive: true, chromaSubsampling: '4:2:0' });
+        const path = imagePath(id, name);
+        await writeAtomic(storeFile(root, path), out.data);
+        originals.set(path, out.data);
+        events.push({ id: String(id), size: name, path, bytes: out.data.length, width: out.width, height: out.height });
+      }
+      id++;
+    }
+    worker = new CompressWorker(
+      loadCompressConfig(undefined, { store: root, kafka: { brokers: [broker.address], groupId: `compress-${Date.now()}`, sessionTimeoutMs: 6000, partitions: 4 }, http: { host: '127.0.0.1', port: 0 } }),
+      { logger: createLogger('compress-test', 'silent') },
+    );
+    await worker.start();
+    producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    watcher = await watchTopics(kafka, [TOPICS.compressed, TOPICS.dead], (topic, v) => {
+      // Every event on the wire passes its topic's schema.
+      if (topic === TOPICS.compressed) {
+        assert.ok(compressedValidator.is(v), compressedValidator.problems(v).join('; '));
+        compressed.push(v);
+      } else {
+        assert.ok(deadLetterValidator.is(v), deadLetterValidator.problems(v).join('; '));
+        dead.push(v.reason);
+      }
+    });
+  });
+  after(async () => {
+    await watcher?.disconnect();
+    await producer?.disconnect();
+    await worker?.stop();
+  });
+
+  const mine = (path: string) => compressed.filter((c) => c.path === path);
+
+  it('replaces each resize with a smaller JPEG that keeps SSIM at the target, and emits hearth.images.compressed', async () => {
+    await producer.send({ topic: TOPICS.resized, messages: events.map((e) => ({ key: e.id, value: JSON.stringify(e) })) });
+    await until('compressed events', () => (events.every((e) => mine(e.path).length >= 1) ? true : undefined), 60000);
+    for (const e of events) {
+      const now = readFileSync(storeFile(root, e.path));
+      const c = mine(e.path)[0]!;
+      assert.equal(c.bytesAfter, now.length);
+      assert.ok(c.bytesAfter <= c.bytesBefore);
+      const score = ssim(await raw(originals.get(e.path)!), await raw(now), { ssim: 'bezkrovny', downsample: false }).mssim;
+      assert.ok(score >= 0.985, `${e.path}: SSIM ${score}`);
+    }
+    assert.ok(events.some((e) => mine(e.path)[0]!.bytesAfter < mine(e.path)[0]!.bytesBefore), 'something was saved');
+  });
+
+  it('a redelivered event does not recompress a compressed file (no generation loss) and emits an equivalent event', async () => {
+    const before = new Map(events.map((e) => [e.path, readFileSync(storeFile(root, e.path))]));
+    await producer.send({ topic: TOPICS.resized, messages: events.map((e) => ({ key: e.id, value: JSON.stringify(e) })) });
+    await until('second events', () => (events.every((e) => mine(e.path).length >= 2) ? true : undefined), 60000);
+    for (const e of events) {
+      assert.ok(readFileSync(storeFile(root, e.path)).equals(before.get(e.path)!), `${e.path} changed on redelivery`);
+      const [a, b] = mine(e.path) as [Compressed, Compressed];
+      assert.deepEqual(b, a);
+    }
+    assert.equal((await worker.metrics.images.get()).values.find((v) => v.labels.result === 'already')?.value, events.length);
+  });
+
+  it('a bad event goes to the dead-letter topic and the partition moves on', async () => {
+    const deadBefore = dead.length;
+    const e = events[0]!;
+    await producer.send({
+      topic: TOPICS.resized,
+      messages: [
+        { key: e.id, value: '{not json' },
+        { key: e.id, value: JSON.stringify({ ...e, path: '/photos/1/1_z.jpg' }) },
+        { key: e.id, value: JSON.stringify(e) },
+      ],
+    });
+    await until('moved on', () => (mine(e.path).length >= 3 ? true : undefined), 60000);
+    assert.deepEqual(dead.slice(deadBefore).sort(), ['invalid_message', 'missing_file']);
+  });
+});

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { request } from 'undici';
+import { imagePath, storeFile } from '../../image/store.js';
+import { writeAtomic } from '../../common/atomic-write.js';
+import { OriginServer } from '../../origin/server.js';
+import type { ResizeBackend } from '../../image/backend.js';
+import { CpuBackend } from '../../image/cpu-backend.js';
+import { FIXTURES } from '../helpers/test-stack.js';
+import { createLogger } from '../../common/logger.js';
+import { until } from '../helpers/until.js';
+
+const ENCODE = { quality: 85, progressive: true, chromaSubsampling: '4:2:0' } as const;
+
+/** A backend whose resizes wait for the test to open the gate: overload without timing. */
+class GatedBackend implements ResizeBackend {
+  readonly name = 'gated';
+  private readonly inner = new CpuBackend(1);
+  private open!: () => void;
+  readonly gate = new Promise<void>((r) => (this.open = r));
+  release(): void {
+    this.open();
+  }
+  async resize(...args: Parameters<ResizeBackend['resize']>) {
+    await this.gate;
+    return this.inner.resize(...args);
+  }
+}
+
+describe('origin service', function () {
+  this.timeout(30000);
+  let root: string;
+  const id = '4200017';
+
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'hearth-origin-'));
+    // Only the 1024 px size is stored (the fixtures are 1024 px wide).
+    const k = await new CpuBackend(1).resize(readFileSync(join(FIXTURES, 'garden.jpg')), { size: 1024, square: false }, ENCODE);
+    await writeAtomic(storeFile(root, imagePath(id, 'b')), k.data);
+  });
+
+  async function withServer<T>(opts: Partial<ConstructorParameters<typeof OriginServer>[0]>, f: (base: string, s: OriginServer) => Promise<T>): Promise<T> {
+    const s = new OriginServer({ store: root, host: '127.0.0.1', port: 0, storeDerived: true, maxConcurrent: 2, maxQueue: 4, encode: ENCODE, logger: createLogger('origin-test', 'silent'), ...opts });
+    const a = await s.start();
+    try {
+      return await f(`http://127.0.0.1:${a.port}`, s);
+    } finally {
+      await s.stop();
+    }
+  }
+  const get = async (url: string, method: 'GET' | 'HEAD' = 'GET') => {
+    const r = await request(url, { method });
+    const body = Buffer.from(await r.body.arrayBuffer());
+    return { status: r.statusCode, body, headers: r.headers };
+  };
+
+  it('serves a stored size, and makes a missing ladder size on the fly, then stores it', async () => {
+    await withServer({}, async (base) => {
+      const stored = await get(`${base}${imagePath(id, 'b')}`);
+      assert.equal(stored.status, 200);
+      const z = await get(`${base}${imagePath(id, 'z')}`);
+      assert.equal(z.status, 200);
+      assert.equal(z.headers['content-type'], 'image/jpeg');
+      const m = await sharp(z.body).metadata();
+      assert.equal(Math.max(m.width, m.height), 640);
+      assert.ok(existsSync(storeFile(root, imagePath(id, 'z'))), 'derived size stored');
+      const q = await sharp((await get(`${base}${imagePath(id, 'q')}`)).body).metadata();
+      assert.deepEqual([q.width, q.height], [150, 150]);
+      assert.equal((await get(`${base}${imagePath(id, 'm')}`, 'HEAD')).status, 200);
+    });
+  });
+
+  it('answers 404 without work for paths outside the ladder or the layout, or with nothing stored', async () => {
+    await withServer({}, async (base, s) => {
+      for (const p of [`/photos/42000/${id}_x.jpg`, `/photos/42000/${id}_k.png`, `/photos/99/${id}_z.jpg`, '/photos/../etc/passwd', '/etc/passwd', `/photos/0/1_z.jpg`, `/photos/42000/${id}_k.jpg`]) {
+        assert.equal((await get(`${base}${p}`)).status, 404, p);
+      }
+      assert.equal((await s.metrics.derive.get()).values.filter((v) => v.metricName?.endsWith('_count')).reduce((a, v) => a + v.value, 0), 0, 'no resize happened');
+    });
+  });
+
+  it('bounds on-the-fly work: past the limit and the queue, 503 with Retry-After', async () => {
+    const gated = new GatedBackend();
+    await withServer({ backend: gated, maxConcurrent: 1, maxQueue: 1, storeDerived: false }, async (base, s) => {
+      // Sizes no earlier test stored (z, q and m were).
+      const sizes = ['c', 'd', 'n', 's'];
+      const pending = sizes.map((sz) => get(`${base}${imagePath(id, sz)}`));
+      // One runs (held at the gate), one waits, two are refused; then work may go.
+      const overloads = async () => (await s.metrics.requests.get()).values.find((v) => v.labels.result === 'overload')?.value ?? 0;
+      await until('two refused', async () => ((await overloads()) === 2 ? true : undefined));
+      gated.release();
+      const results = await Promise.all(pending);
+      const statuses = results.map((r) => r.status).sort();
+      assert.deepEqual(statuses, [200, 200, 503, 503]);
+      assert.ok(results.filter((r) => r.status === 503).every((r) => r.headers['retry-after'] === '1'));
+    });
+  });
+
+  it('coalesces a stampede: 50 concurrent requests for one missing size run one resize and all get its bytes', async () => {
+    const gated = new GatedBackend();
+    let resizes = 0;
+    const counting: ResizeBackend = {
+      name: 'counting',
+      resize: (...args) => {
+        resizes++;
+        return gated.resize(...args);
+      },
+    };
+    // A bound far smaller than the stampede: coalesced requests take no slot of their own.
+    await withServer({ backend: counting, maxConcurrent: 1, maxQueue: 0, storeDerived: false }, async (base, s) => {
+      const pending = Array.from({ length: 50 }, () => get(`${base}${imagePath(id, 'c')}`));
+      await until('49 coalesced', async () => ((await s.metrics.coalesced.get()).values[0]?.value === 49 ? true : undefined));
+      gated.release();
+      const results = await Promise.all(pending);
+      assert.equal(resizes, 1);
+      assert.deepEqual([...new Set(results.map((r) => r.status))], [200]);
+      assert.ok(results.every((r) => r.body.equals(results[0]!.body)));
+    });
+  });
+
+  it('answers 5xx with no-store, so no cache keeps an error', async () => {
+    const failing: ResizeBackend = { name: 'failing', resize: () => Promise.reject(new Error('backend exploded')) };
+    await withServer({ backend: failing, storeDerived: false }, async (base) => {
+      const r = await get(`${base}${imagePath(id, 'd')}`);
+      assert.equal(r.status, 500);
+      assert.equal(r.headers['cache-control'], 'no-store');
+    });
+  });
+});
