@@ -16,7 +16,7 @@ export interface ConfigFlag {
   parse?: (v: string) => unknown;
 }
 
-export interface DaemonCommand<C> {
+export interface ConfiguredCommand<C> {
   name: string;
   description: string;
   configHelp: string;
@@ -26,6 +26,11 @@ export interface DaemonCommand<C> {
   load: (file: string | undefined, overrides: Record<string, unknown>) => C;
   /** What --print-config shows; default the config as is. */
   redact?: (c: C) => unknown;
+  /** Options that are not config (what to do this time, e.g. --restart), added as they are. */
+  options?: (cmd: Command) => void;
+}
+
+export interface DaemonCommand<C> extends ConfiguredCommand<C> {
   /** Builds the daemon from its config. */
   create: (c: C) => { service: Service; log: Logger; graceMs: number };
 }
@@ -42,13 +47,21 @@ const optionKey = (flags: string): string =>
 /** A `--no-x` flag is given only when it says false: commander reports true for it otherwise, which must not override the file. */
 const given = (flags: string, v: unknown): boolean => (flags.startsWith('--no-') ? v === false : v !== undefined);
 
-export function daemonCommand<C>(parent: Command, d: DaemonCommand<C>): Command {
+const logLevelFlag: ConfigFlag = { flags: '--log-level <level>', description: `log level (${LOG_LEVELS.join(', ')})`, path: 'log.level', parse: logLevelArg };
+
+/**
+ * A command whose settings are a config: `--config FILE`, each flag overriding one member
+ * (merged deep; flags have no defaults of their own, the schema does), `--log-level`,
+ * `--print-config`. `run` gets the effective config and the raw options.
+ */
+export function configuredCommand<C>(parent: Command, d: ConfiguredCommand<C>, run: (config: C, opts: Record<string, unknown>) => Promise<void>): Command {
   const cmd = parent.command(d.name, { isDefault: d.isDefault }).description(d.description).option('-c, --config <file>', d.configHelp).option('--print-config', 'print the effective config (defaults filled in, flags applied) and exit');
-  const flags = [...(d.flags ?? []), { flags: '--log-level <level>', description: `log level (${LOG_LEVELS.join(', ')})`, path: 'log.level', parse: logLevelArg }];
+  const flags = [...(d.flags ?? []), logLevelFlag];
   for (const f of flags) {
     if (f.parse) cmd.option(f.flags, f.description, f.parse);
     else cmd.option(f.flags, f.description);
   }
+  d.options?.(cmd);
   return cmd.action(async (o: Record<string, unknown>) => {
     const overrides: Record<string, unknown> = {};
     for (const f of flags) {
@@ -60,6 +73,13 @@ export function daemonCommand<C>(parent: Command, d: DaemonCommand<C>): Command 
       process.stdout.write(`${JSON.stringify(d.redact ? d.redact(config) : config, null, 2)}\n`);
       return;
     }
+    await run(config, o);
+  });
+}
+
+/** A daemon: configured as above, then run until SIGTERM/SIGINT (common/service.ts). */
+export function daemonCommand<C>(parent: Command, d: DaemonCommand<C>): Command {
+  return configuredCommand(parent, d, async (config) => {
     const { service, log, graceMs } = d.create(config);
     await runService(service, { name: d.name, graceMs, log });
   });

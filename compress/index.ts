@@ -6,3 +6,4 @@ export * from './scrub.js';
 export * from './scrub-metrics.js';
 export * from './worker.js';
 export * from './metrics.js';
+export * from './lossless-config.js';

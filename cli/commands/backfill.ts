@@ -3,51 +3,42 @@ import { resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { Partitioners } from 'kafkajs';
 import type { Command } from 'commander';
-import { createLogger, type LogLevel } from '../../common/index.js';
-import { runBackfill, readList, walkOriginals } from '../../backfill/index.js';
+import { createLogger } from '../../common/index.js';
+import { loadBackfillConfig, runBackfill, readList, walkOriginals } from '../../backfill/index.js';
 import { TOPICS, createKafka, ensureTopics } from '../../kafka/index.js';
 import { intArg, numArg } from '../args.js';
-import { logLevelArg } from '../service-command.js';
-
-interface BackfillOpts {
-  store: string;
-  logLevel: LogLevel;
-  dir: string;
-  list?: string;
-  brokers: string;
-  rate: number;
-  batch: number;
-  checkpoint: string;
-  restart?: boolean;
-  partitions: number;
-  progress: boolean;
-}
+import { configuredCommand, listArg } from '../service-command.js';
 
 export function registerBackfill(program: Command): void {
-  program
-    .command('backfill')
-    .description('produce hearth.images.uploaded for every existing original, at a set rate; resumable after Ctrl-C or a crash')
-    .option('--store <dir>', 'store root', '.cache/store')
-    .option('--dir <dir>', 'where the originals are, under the store', 'originals')
-    .option('--list <file>', 'read "<id> <store path>" lines instead of walking the store')
-    .option('--brokers <list>', 'comma-separated Kafka brokers', '127.0.0.1:9092')
-    .option('--rate <n>', 'messages per second', numArg(0.001), 500)
-    .option('--batch <n>', 'messages per send (and per checkpoint)', intArg(1, 100_000), 100)
-    .option('--checkpoint <file>', 'progress file', '.state/backfill.json')
-    .option('--restart', 'ignore the checkpoint and start from the first original')
-    .option('--partitions <n>', 'partitions if the topic must be created', intArg(1, 1024), 8)
-    .option('--no-progress', 'no progress bar (one log line per 10 %)')
-    .option('--log-level <level>', 'log level', logLevelArg, 'warn')
-    .action(async (o: BackfillOpts) => {
-      if (!(o.rate > 0) || !(o.batch > 0)) throw new Error('--rate and --batch must be positive');
+  configuredCommand(
+    program,
+    {
+      name: 'backfill',
+      description: 'produce hearth.images.uploaded for every existing original, at a set rate; resumable after Ctrl-C or a crash',
+      configHelp: 'backfill config (JSON); default: the originals of .cache/store to the local broker',
+      flags: [
+        { flags: '--store <dir>', description: 'store root', path: 'store' },
+        { flags: '--dir <dir>', description: 'where the originals are, under the store', path: 'dir' },
+        { flags: '--list <file>', description: 'read "<id> <store path>" lines instead of walking the store', path: 'list' },
+        { flags: '--brokers <list>', description: 'comma-separated Kafka brokers', path: 'kafka.brokers', parse: listArg },
+        { flags: '--rate <n>', description: 'messages per second', path: 'rate', parse: numArg(0.001) },
+        { flags: '--batch <n>', description: 'messages per send (and per checkpoint)', path: 'batch', parse: intArg(1, 100_000) },
+        { flags: '--checkpoint <file>', description: 'progress file', path: 'checkpoint' },
+        { flags: '--partitions <n>', description: 'partitions if the topic must be created', path: 'kafka.partitions', parse: intArg(1, 1024) },
+        { flags: '--no-progress', description: 'no progress bar (one log line per 10 %)', path: 'progress' },
+      ],
+      load: loadBackfillConfig,
+      options: (cmd) => cmd.option('--restart', 'ignore the checkpoint and start from the first original'),
+    },
+    async (o, opts) => {
       const store = resolve(o.store);
       const entries = o.list ? readList(o.list) : walkOriginals(store, o.dir);
-      if (o.restart) rmSync(o.checkpoint, { force: true });
-      const log = createLogger('backfill', o.logLevel);
-      const kafka = createKafka(o.brokers.split(','), 'hearth-backfill', log);
+      if (opts.restart) rmSync(o.checkpoint, { force: true });
+      const log = createLogger('backfill', o.log.level);
+      const kafka = createKafka(o.kafka.brokers, 'hearth-backfill', log);
       const admin = kafka.admin();
       await admin.connect();
-      await ensureTopics(admin, { [TOPICS.uploaded]: o.partitions });
+      await ensureTopics(admin, { [TOPICS.uploaded]: o.kafka.partitions });
       await admin.disconnect();
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 } });
       await producer.connect();
@@ -83,5 +74,6 @@ export function registerBackfill(program: Command): void {
       await producer.disconnect();
       process.stdout.write(`${JSON.stringify({ done, total: entries.length, complete: done === entries.length, checkpoint: resolve(o.checkpoint) })}\n`);
       if (done < entries.length) process.exitCode = 130;
-    });
+    },
+  );
 }

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createLogger, type LogLevel } from '../../common/index.js';
-import { recompressOriginals, type LosslessResult, loadCompressConfig, LosslessMetrics, CompressWorker, isDamage, scrub, ScrubMetrics } from '../../compress/index.js';
+import { createLogger } from '../../common/index.js';
+import { recompressOriginals, type LosslessResult, loadCompressConfig, LosslessMetrics, CompressWorker, isDamage, scrub, ScrubMetrics, loadLosslessConfig, loadScrubConfig } from '../../compress/index.js';
 import { damageReportFile } from '../../image/index.js';
 import { intArg, numArg, portArg } from '../args.js';
-import { daemonCommand, listArg, logLevelArg } from '../service-command.js';
+import { configuredCommand, daemonCommand, listArg } from '../service-command.js';
 
 export function registerCompress(program: Command): void {
   const cmd = program.command('compress').description('the compression tier');
@@ -21,21 +21,27 @@ export function registerCompress(program: Command): void {
     load: loadCompressConfig,
     create: (config) => ({ service: new CompressWorker(config), log: createLogger('compress', config.log.level), graceMs: config.shutdownGraceMs }),
   });
-  cmd
-    .command('originals')
-    .description('losslessly recompress originals to JPEG XL, verified byte for byte before any original is removed')
-    .option('--store <dir>', 'store root', '.cache/store')
-    .option('--dir <dir>', 'where the originals are, under the store', 'originals')
-    .option('--older-than-days <n>', 'only originals not modified for this many days', numArg(0))
-    .option('--larger-than <bytes>', 'only originals larger than this', intArg(0))
-    .option('--list <file>', 'only the store paths listed (one per line)')
-    .option('--jobs <n>', 'files at once', intArg(1, 256), 2)
-    .option('--effort <n>', 'cjxl effort (1-9)', intArg(1, 9), 3)
-    .option('--metrics-file <file>', "write metrics here in Prometheus text format (node_exporter's textfile collector), every 10 s and at the end")
-    .option('--log-level <level>', 'log level (to stderr; stdout holds the result)', logLevelArg, 'info')
-    .action(async (o: { logLevel: LogLevel; store: string; dir: string; olderThanDays?: number; largerThan?: number; list?: string; jobs: number; effort: number; metricsFile?: string }) => {
+  configuredCommand(
+    cmd,
+    {
+      name: 'originals',
+      description: 'losslessly recompress originals to JPEG XL, verified byte for byte before any original is removed',
+      configHelp: 'lossless config (JSON); default: every original under .cache/store/originals',
+      flags: [
+        { flags: '--store <dir>', description: 'store root', path: 'store' },
+        { flags: '--dir <dir>', description: 'where the originals are, under the store', path: 'dir' },
+        { flags: '--older-than-days <n>', description: 'only originals not modified for this many days', path: 'olderThanDays', parse: numArg(0) },
+        { flags: '--larger-than <bytes>', description: 'only originals larger than this', path: 'largerThan', parse: intArg(0) },
+        { flags: '--list <file>', description: 'only the store paths listed (one per line)', path: 'list' },
+        { flags: '--jobs <n>', description: 'files at once', path: 'jobs', parse: intArg(1, 256) },
+        { flags: '--effort <n>', description: 'cjxl effort (1-9)', path: 'effort', parse: intArg(1, 9) },
+        METRICS_FILE,
+      ],
+      load: loadLosslessConfig,
+    },
+    async (o) => {
       const only = o.list ? new Set(readFileSync(o.list, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) : undefined;
-      const log = createLogger('compress', o.logLevel, true);
+      const log = createLogger('compress', o.log.level, true);
       const metrics = new LosslessMetrics();
       const flush = (): Promise<void> => (o.metricsFile ? metrics.write(resolve(o.metricsFile)) : Promise.resolve());
       const timer = setInterval(() => void flush().catch((err: Error) => log.warn({ err }, 'cannot write the metrics file')), 10_000);
@@ -74,18 +80,25 @@ export function registerCompress(program: Command): void {
         })}\n`,
       );
       if (count('mismatch') > 0) process.exitCode = 1;
-    });
-  cmd
-    .command('scrub')
-    .description('reconstruct every original kept as JPEG XL and check it against its recorded digest, at a bounded rate; exit 1 on any damage')
-    .option('--store <dir>', 'store root', '.cache/store')
-    .option('--dir <dir>', 'only under this directory of the store (default: all of it)')
-    .option('--rate <MB/s>', '.jxl megabytes read per second at most', numArg(0.01), 20)
-    .option('--adopt', 'record a digest for .jxl files that have none, when their reconstruction decodes completely (they are reported, never served, until then)')
-    .option('--metrics-file <file>', "write metrics here in Prometheus text format (node_exporter's textfile collector), every 10 s and at the end")
-    .option('--log-level <level>', 'log level (to stderr; stdout holds the result)', logLevelArg, 'info')
-    .action(async (o: { logLevel: LogLevel; store: string; dir?: string; rate: number; adopt?: boolean; metricsFile?: string }) => {
-      const log = createLogger('scrub', o.logLevel, true);
+    },
+  );
+  configuredCommand(
+    cmd,
+    {
+      name: 'scrub',
+      description: 'reconstruct every original kept as JPEG XL and check it against its recorded digest, at a bounded rate; exit 1 on any damage',
+      configHelp: 'scrub config (JSON); default: all of .cache/store at 20 MB/s',
+      flags: [
+        { flags: '--store <dir>', description: 'store root', path: 'store' },
+        { flags: '--dir <dir>', description: 'only under this directory of the store (default: all of it)', path: 'dir' },
+        { flags: '--rate <MB/s>', description: '.jxl megabytes read per second at most', path: 'rateMBs', parse: numArg(0.01) },
+        { flags: '--adopt', description: 'record a digest for .jxl files that have none, when their reconstruction decodes completely (they are reported, never served, until then)', path: 'adopt' },
+        METRICS_FILE,
+      ],
+      load: loadScrubConfig,
+    },
+    async (o) => {
+      const log = createLogger('scrub', o.log.level, true);
       const metrics = new ScrubMetrics();
       const flush = (): Promise<void> => (o.metricsFile ? metrics.write(resolve(o.metricsFile)) : Promise.resolve());
       const timer = setInterval(() => void flush().catch((err: Error) => log.warn({ err }, 'cannot write the metrics file')), 10_000);
@@ -96,8 +109,8 @@ export function registerCompress(program: Command): void {
         await scrub({
           store,
           dir: o.dir,
-          bytesPerSecond: o.rate * 1e6,
-          adopt: o.adopt ?? false,
+          bytesPerSecond: o.rateMBs * 1e6,
+          adopt: o.adopt,
           log,
           onResult: (r) => {
             metrics.observe(r);
@@ -112,5 +125,8 @@ export function registerCompress(program: Command): void {
       }
       process.stdout.write(`${JSON.stringify({ summary: true, ...counts, damaged, ...(damaged ? { report: damageReportFile(store) } : {}) })}\n`);
       if (damaged > 0) process.exitCode = 1;
-    });
+    },
+  );
 }
+
+const METRICS_FILE = { flags: '--metrics-file <file>', description: "write metrics here in Prometheus text format (node_exporter's textfile collector), every 10 s and at the end", path: 'metricsFile' };

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { configMarkdown, spliceDocs, metricsMarkdown } from '../../common/index.js';
 import { WarmerConfigSchema, WARMER_METRICS } from '../../warmer/index.js';
 import { ResizeConfigSchema, RESIZE_METRICS } from '../../resize/index.js';
-import { CompressConfigSchema, COMPRESS_METRICS, LOSSLESS_METRICS, SCRUB_METRICS } from '../../compress/index.js';
+import { BackfillConfigSchema } from '../../backfill/index.js';
+import { CompressConfigSchema, COMPRESS_METRICS, LosslessConfigSchema, ScrubConfigSchema, LOSSLESS_METRICS, SCRUB_METRICS } from '../../compress/index.js';
 import { ORIGIN_METRICS, OriginConfigSchema } from '../../origin/index.js';
 import { TasteTestConfigSchema } from '../../taste-test/index.js';
 
@@ -21,6 +22,9 @@ export function renderDocs(): Record<string, string> {
     'scrub-metrics': metricsMarkdown(SCRUB_METRICS),
     'origin-metrics': metricsMarkdown(ORIGIN_METRICS),
     'origin-config': configMarkdown(OriginConfigSchema),
+    'backfill-config': configMarkdown(BackfillConfigSchema),
+    'lossless-config': configMarkdown(LosslessConfigSchema),
+    'scrub-config': configMarkdown(ScrubConfigSchema),
     'taste-test-config': configMarkdown(TasteTestConfigSchema),
   };
 }
