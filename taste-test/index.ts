@@ -4,3 +4,4 @@ export * from './pairs.js';
 export * from './server.js';
 export * from './stats.js';
 export * from './config.js';
+export * from './metrics.js';

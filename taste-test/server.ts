@@ -10,11 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import type { Logger } from '../common/index.js';
-import { closeServer, listen, Validator } from '../common/index.js';
+import { closeServer, createMetrics, createRegistry, listen, Validator, type Metrics } from '../common/index.js';
 import { appendAnswer, readAnswers, type Choice } from './answers.js';
 import { reportPage, TESTER_PAGE } from './page.js';
 import type { TastePair } from './pairs.js';
 import { MIN_VIEW_MS, report } from './stats.js';
+import { TASTE_TEST_METRICS } from './metrics.js';
 
 const Tester = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' });
 const trialQuery = new Validator(Type.Object({ tester: Tester }, { additionalProperties: false }), 'trial request');
@@ -54,6 +55,8 @@ export class TasteTestServer {
   private readonly random: () => number;
   private readonly perTester: number;
   private loaded = false;
+  private readonly registry = createRegistry();
+  readonly metrics: Metrics<typeof TASTE_TEST_METRICS> = createMetrics(TASTE_TEST_METRICS, this.registry);
   private address = '';
 
   constructor(private readonly o: TasteTestOptions) {
@@ -161,6 +164,7 @@ export class TasteTestServer {
         ms: Math.max(0, Date.now() - t.shownAt),
       };
       await appendAnswer(this.o.answersFile, answer);
+      this.metrics.answers.labels(answer.ms >= (this.o.minViewMs ?? MIN_VIEW_MS) ? 'counted' : 'too_fast').inc();
       const answered = (this.answered.get(t.tester) ?? 0) + 1;
       this.answered.set(t.tester, answered);
       this.o.log?.debug({ tester: t.tester, image: t.pair.image }, 'answer recorded');
@@ -172,6 +176,9 @@ export class TasteTestServer {
       else res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(reportPage(r, damaged));
     } else if (route === 'GET /healthz') {
       json(200, { status: this.loaded ? 'ok' : 'starting', pairs: this.o.pairs.length, pending: this.trials.size });
+    } else if (route === 'GET /metrics') {
+      this.metrics.pending.set(this.trials.size);
+      res.writeHead(200, { 'content-type': this.registry.contentType }).end(await this.registry.metrics());
     } else if (route === 'GET /readyz') {
       json(this.loaded ? 200 : 503, { ready: this.loaded, checks: { pairs: this.loaded || 'still making pairs' } });
     } else {

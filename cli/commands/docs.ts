@@ -7,7 +7,7 @@ import { ResizeConfigSchema, RESIZE_METRICS } from '../../resize/index.js';
 import { BackfillConfigSchema } from '../../backfill/index.js';
 import { CompressConfigSchema, COMPRESS_METRICS, LosslessConfigSchema, ScrubConfigSchema, LOSSLESS_METRICS, SCRUB_METRICS } from '../../compress/index.js';
 import { ORIGIN_METRICS, OriginConfigSchema } from '../../origin/index.js';
-import { TasteTestConfigSchema } from '../../taste-test/index.js';
+import { TASTE_TEST_METRICS, TasteTestConfigSchema } from '../../taste-test/index.js';
 
 /** Every generated README section, by marker name. */
 export function renderDocs(): Record<string, string> {
@@ -26,6 +26,7 @@ export function renderDocs(): Record<string, string> {
     'lossless-config': configMarkdown(LosslessConfigSchema),
     'scrub-config': configMarkdown(ScrubConfigSchema),
     'taste-test-config': configMarkdown(TasteTestConfigSchema),
+    'taste-test-metrics': metricsMarkdown(TASTE_TEST_METRICS),
   };
 }
 

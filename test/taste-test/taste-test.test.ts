@@ -190,6 +190,8 @@ describe('taste test: the page, in headless Chromium', function () {
     // The answers file holds every answer, with what was really shown.
     const { answers } = await readAnswers(join(dir, 'answers.jsonl'));
     assert.equal(answers.length, 24);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /^hearth_tastetest_answers_total\{use="counted"\} 24$/m);
     assert.equal(answers.filter((a) => a.tester === 'pixel-peeper' && a.truth === 'same').length, identical);
     const html = await (await fetch(`${server.url}/report`)).text();
     assert.match(html, /told apart/);
