@@ -1,19 +1,14 @@
 /** Backfill's config: which originals, where to, how fast. */
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, loadConfig, logSection } from '../common/index.js';
+import { producerSection } from '../kafka/index.js';
 
 export const BackfillConfigSchema = Type.Object(
   {
     store: Type.String({ minLength: 1, default: '.cache/store', description: 'the store root' }),
     dir: Type.String({ minLength: 1, default: 'originals', description: 'where the originals are, under the store (walked for `<id>.jpg`)' }),
     list: Type.Optional(Type.String({ minLength: 1, description: 'a file of `<id> <store path>` lines to backfill instead of walking the store' })),
-    kafka: Type.Object(
-      {
-        brokers: Type.Array(Type.String({ pattern: '^[^\\s:]+:\\d{1,5}$' }), { minItems: 1, default: ['127.0.0.1:9092'], description: 'Kafka bootstrap brokers' }),
-        partitions: Type.Integer({ minimum: 1, maximum: 1024, default: 8, description: 'partitions of hearth.images.uploaded if it must be created' }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
+    kafka: producerSection(),
     rate: Type.Number({ exclusiveMinimum: 0, default: 500, description: 'messages per second' }),
     batch: Type.Integer({ minimum: 1, maximum: 100_000, default: 100, description: 'messages per send (and per checkpoint)' }),
     checkpoint: Type.String({ minLength: 1, default: '.state/backfill.json', description: 'progress file, written after each acknowledged batch' }),

@@ -14,6 +14,7 @@ import { registerResize } from './commands/resize.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerStack } from './commands/stack.js';
 import { registerTasteTest } from './commands/taste-test.js';
+import { registerUpload } from './commands/upload.js';
 import { registerWarmer } from './commands/warmer.js';
 
 const program = new Command('hearth')
@@ -31,6 +32,7 @@ registerKafka(program);
 registerResize(program);
 registerOrigin(program);
 registerBackfill(program);
+registerUpload(program);
 registerCompress(program);
 registerTasteTest(program);
 registerCorpus(program);

@@ -54,7 +54,7 @@ const logLevelFlag: ConfigFlag = { flags: '--log-level <level>', description: `l
  * (merged deep; flags have no defaults of their own, the schema does), `--log-level`,
  * `--print-config`. `run` gets the effective config and the raw options.
  */
-export function configuredCommand<C>(parent: Command, d: ConfiguredCommand<C>, run: (config: C, opts: Record<string, unknown>) => Promise<void>): Command {
+export function configuredCommand<C>(parent: Command, d: ConfiguredCommand<C>, run: (config: C, opts: Record<string, unknown>, args: unknown[]) => Promise<void>): Command {
   const cmd = parent.command(d.name, { isDefault: d.isDefault }).description(d.description).option('-c, --config <file>', d.configHelp).option('--print-config', 'print the effective config (defaults filled in, flags applied) and exit');
   const flags = [...(d.flags ?? []), logLevelFlag];
   for (const f of flags) {
@@ -62,7 +62,10 @@ export function configuredCommand<C>(parent: Command, d: ConfiguredCommand<C>, r
     else cmd.option(f.flags, f.description);
   }
   d.options?.(cmd);
-  return cmd.action(async (o: Record<string, unknown>) => {
+  return cmd.action(async (...params: unknown[]) => {
+    // commander passes the declared arguments, then the options, then the command.
+    const args = params.slice(0, cmd.registeredArguments.length);
+    const o = cmd.opts<Record<string, unknown>>();
     const overrides: Record<string, unknown> = {};
     for (const f of flags) {
       const v = o[optionKey(f.flags)];
@@ -73,7 +76,7 @@ export function configuredCommand<C>(parent: Command, d: ConfiguredCommand<C>, r
       process.stdout.write(`${JSON.stringify(d.redact ? d.redact(config) : config, null, 2)}\n`);
       return;
     }
-    await run(config, o);
+    await run(config, o, args);
   });
 }
 

@@ -17,8 +17,15 @@ export const IMAGE_PATH = `^(?:${SIZE_PATH.slice(1, -1)}|${ORIGINAL_PATH.slice(1
 
 /** `/photos/<dir>/<id>_<size>.jpg`, with `<dir>` the id without its last two digits (Flickr-like fan-out). */
 export function imagePath(id: string | number, size: string): string {
-  const s = String(id);
-  return `/photos/${s.length > 2 ? s.slice(0, -2) : '0'}/${s}_${size}.jpg`;
+  return `/photos/${fanOut(id)}/${String(id)}_${size}.jpg`;
+}
+
+/** The directory an id's files live in: the id without its last two digits (Flickr-like fan-out). */
+const fanOut = (id: string | number): string => (String(id).length > 2 ? String(id).slice(0, -2) : '0');
+
+/** `/originals/<dir>/<id>.jpg`, the same fan-out as the sizes. */
+export function originalPath(id: string | number): string {
+  return `/originals/${fanOut(id)}/${String(id)}.jpg`;
 }
 
 /** An absolute file for a store path; refuses anything that would leave the root. */

@@ -1,10 +1,13 @@
 /** The Kafka section every Kafka worker's config has, defined once (resize, compress, ...). */
 import { Type } from '@sinclair/typebox';
 
+/** Kafka bootstrap brokers, `host:port` each. */
+const brokers = () => Type.Array(Type.String({ pattern: '^[^\\s:]+:\\d{1,5}$' }), { minItems: 1, default: ['127.0.0.1:9092'], description: 'Kafka bootstrap brokers' });
+
 export const kafkaSection = (groupId: string) =>
   Type.Object(
     {
-      brokers: Type.Array(Type.String({ pattern: '^[^\\s:]+:\\d{1,5}$' }), { minItems: 1, default: ['127.0.0.1:9092'], description: 'Kafka bootstrap brokers' }),
+      brokers: brokers(),
       groupId: Type.String({ minLength: 1, default: groupId, description: 'consumer group: add workers with the same group to scale out' }),
       sessionTimeoutMs: Type.Integer({ minimum: 6000, maximum: 300000, default: 30000, description: 'how long a dead worker keeps its partitions before the group rebalances' }),
       partitions: Type.Integer({ minimum: 1, maximum: 1024, default: 8, description: 'partitions of topics this worker creates when missing' }),
@@ -12,3 +15,13 @@ export const kafkaSection = (groupId: string) =>
     { additionalProperties: false, default: {} },
   );
 
+
+/** What a command that only produces needs: where the brokers are, and how to create a missing topic. */
+export const producerSection = () =>
+  Type.Object(
+    {
+      brokers: brokers(),
+      partitions: Type.Integer({ minimum: 1, maximum: 1024, default: 8, description: 'partitions of the topic if it must be created' }),
+    },
+    { additionalProperties: false, default: {} },
+  );

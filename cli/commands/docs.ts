@@ -5,6 +5,7 @@ import { configMarkdown, spliceDocs, metricsMarkdown } from '../../common/index.
 import { WarmerConfigSchema, WARMER_METRICS } from '../../warmer/index.js';
 import { ResizeConfigSchema, RESIZE_METRICS } from '../../resize/index.js';
 import { BackfillConfigSchema } from '../../backfill/index.js';
+import { UploadConfigSchema } from '../../upload/index.js';
 import { CompressConfigSchema, COMPRESS_METRICS, LosslessConfigSchema, ScrubConfigSchema, LOSSLESS_METRICS, SCRUB_METRICS } from '../../compress/index.js';
 import { ORIGIN_METRICS, OriginConfigSchema } from '../../origin/index.js';
 import { TASTE_TEST_METRICS, TasteTestConfigSchema } from '../../taste-test/index.js';
@@ -23,6 +24,7 @@ export function renderDocs(): Record<string, string> {
     'origin-metrics': metricsMarkdown(ORIGIN_METRICS),
     'origin-config': configMarkdown(OriginConfigSchema),
     'backfill-config': configMarkdown(BackfillConfigSchema),
+    'upload-config': configMarkdown(UploadConfigSchema),
     'lossless-config': configMarkdown(LosslessConfigSchema),
     'scrub-config': configMarkdown(ScrubConfigSchema),
     'taste-test-config': configMarkdown(TasteTestConfigSchema),

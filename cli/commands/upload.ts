@@ -1,0 +1,60 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { Partitioners } from 'kafkajs';
+import { createLogger } from '../../common/index.js';
+import { IMAGE_ID, TOPICS, createKafka, ensureTopics } from '../../kafka/index.js';
+import { checkJpeg, loadUploadConfig, storeOriginal, uploadedEvent } from '../../upload/index.js';
+import { intArg } from '../args.js';
+import { configuredCommand, listArg } from '../service-command.js';
+
+const idArg = (v: string): string => {
+  if (!new RegExp(IMAGE_ID).test(v)) throw new InvalidArgumentError('expected an image id: 1 to 19 digits');
+  return v;
+};
+
+export function registerUpload(program: Command): void {
+  configuredCommand(
+    program,
+    {
+      name: 'upload',
+      description: 'store originals (checked to be whole JPEGs, written atomically, never replacing another) and announce each on hearth.images.uploaded; one JSON line per image',
+      configHelp: 'upload config (JSON); default: store .cache/store, the local broker',
+      flags: [
+        { flags: '--store <dir>', description: 'store root', path: 'store' },
+        { flags: '--brokers <list>', description: 'comma-separated Kafka brokers', path: 'kafka.brokers', parse: listArg },
+        { flags: '--partitions <n>', description: 'partitions of hearth.images.uploaded if it must be created', path: 'kafka.partitions', parse: intArg(1, 1024) },
+      ],
+      load: loadUploadConfig,
+      options: (cmd) => cmd.argument('<files...>', 'JPEG files').option('--id <id>', 'the image id (one file only; default: a new one)', idArg),
+    },
+    async (c, opts, args) => {
+      const files = args[0] as string[];
+      const id = opts.id as string | undefined;
+      if (id !== undefined && files.length !== 1) throw new InvalidArgumentError('--id names one image: give one file with it');
+      const log = createLogger('upload', c.log.level, true);
+      // Every file is checked before any is stored, and all are stored before any is
+      // announced: a bad file anywhere in the list leaves nothing behind.
+      const datas = await Promise.all(files.map((f) => readFile(f)));
+      for (const [i, d] of datas.entries()) await checkJpeg(d, basename(files[i] as string));
+      const stored = [];
+      for (const [i, f] of files.entries()) stored.push({ file: f, ...(await storeOriginal(c.store, datas[i] as Buffer, basename(f), id)) });
+      const kafka = createKafka(c.kafka.brokers, 'hearth-upload', log);
+      const admin = kafka.admin();
+      await admin.connect();
+      await ensureTopics(admin, { [TOPICS.uploaded]: c.kafka.partitions });
+      await admin.disconnect();
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      try {
+        for (const s of stored) {
+          const e = uploadedEvent(s);
+          const [meta] = await producer.send({ topic: e.topic, messages: [{ key: e.key, value: JSON.stringify(e.value) }] });
+          process.stdout.write(`${JSON.stringify({ ...s, topic: e.topic, partition: meta?.partition, offset: meta?.baseOffset })}\n`);
+        }
+      } finally {
+        await producer.disconnect();
+      }
+    },
+  );
+}

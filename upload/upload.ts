@@ -1,0 +1,84 @@
+/**
+ * `hearth upload`: an original into the store and an event onto hearth.images.uploaded,
+ * as a site's upload handler would do it. The file is checked to be a whole JPEG by its
+ * content (a complete decode, not its name), written atomically under a name that no
+ * other upload can take (a hard link, which fails if the name exists), and only then
+ * announced. An id given again with the same bytes is announced again (retries are
+ * safe); with other bytes it is refused: an original is never replaced.
+ */
+import { randomInt } from 'node:crypto';
+import { link, mkdir, readFile, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import sharp from 'sharp';
+import { HearthError, writeAtomic } from '../common/index.js';
+import { originalPath, storeFile } from '../image/index.js';
+import { TOPICS, type Uploaded } from '../kafka/index.js';
+
+export class UploadError extends HearthError {
+  constructor(message: string) {
+    super('HEARTH_ERR_INVALID', message);
+  }
+}
+
+export interface Stored {
+  id: string;
+  source: string;
+  bytes: number;
+  width: number;
+  height: number;
+  /** false when the same bytes were already stored under this id (a retried upload). */
+  created: boolean;
+}
+
+/** A whole, decodable JPEG: its dimensions; or an UploadError saying what it is instead. */
+export async function checkJpeg(data: Buffer, name: string): Promise<{ width: number; height: number }> {
+  let meta;
+  try {
+    meta = await sharp(data, { failOn: 'error', limitInputPixels: 100_000_000 }).metadata();
+  } catch (err) {
+    throw new UploadError(`${name}: not an image (${(err as Error).message})`);
+  }
+  if (meta.format !== 'jpeg') throw new UploadError(`${name}: not a JPEG (its content is ${meta.format ?? 'unknown'})`);
+  try {
+    // Every scan decoded: a truncated or damaged file fails here, not in the resize tier.
+    await sharp(data, { failOn: 'error', limitInputPixels: 100_000_000 }).raw().toBuffer();
+  } catch (err) {
+    throw new UploadError(`${name}: a damaged JPEG (${(err as Error).message})`);
+  }
+  return { width: meta.width ?? 0, height: meta.height ?? 0 };
+}
+
+/** A new id: milliseconds since the epoch and three random digits (16 digits). Collisions are caught at store time. */
+export function newId(now = Date.now()): string {
+  return `${now}${String(randomInt(1000)).padStart(3, '0')}`;
+}
+
+/** Stores `data` as the original of `id` (a new one when absent); never replaces a different original. */
+export async function storeOriginal(store: string, data: Buffer, name: string, id?: string): Promise<Stored> {
+  const { width, height } = await checkJpeg(data, name);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const want = id ?? newId();
+    const source = originalPath(want);
+    const file = storeFile(store, source);
+    await mkdir(dirname(file), { recursive: true });
+    const tmp = `${file}.tmp-upload-${process.pid}-${randomInt(1e9)}`;
+    await writeAtomic(tmp, data);
+    try {
+      await link(tmp, file);
+      return { id: want, source, bytes: data.length, width, height, created: true };
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST') throw err;
+      const existing = await readFile(file);
+      if (existing.equals(data)) return { id: want, source, bytes: data.length, width, height, created: false };
+      if (id !== undefined) throw new UploadError(`${name}: id ${id} already holds another original (${existing.length} bytes); originals are never replaced`);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+  throw new UploadError(`${name}: no free id after 5 tries`);
+}
+
+/** The event that announces a stored original. */
+export function uploadedEvent(s: Stored, now = Date.now()): { topic: typeof TOPICS.uploaded; key: string; value: Uploaded } {
+  return { topic: TOPICS.uploaded, key: s.id, value: { id: s.id, source: s.source, ts: now } };
+}
