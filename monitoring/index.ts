@@ -1,0 +1,2 @@
+/** The public face of `monitoring/`: Prometheus config and Hearth's rules. */
+export * from './prometheus-config.js';
