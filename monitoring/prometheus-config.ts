@@ -14,9 +14,13 @@ export interface ScrapeJob {
 /** Hearth's recording and alerting rules (unit-tested by promtool in the suite). */
 export const RULES_FILE = fileURLToPath(new URL('../../monitoring/rules/hearth.rules.yml', import.meta.url));
 
-/** What a topology runs that exports metrics today: the warmer and the origin service. */
+/** Every daemon of a topology that exports metrics: the warmer, the origin service, and the pipeline's workers. */
 export function scrapeJobsFor(t: Topology): ScrapeJob[] {
-  return [{ job: 'warmer', targets: [t.warmer.http] }, ...(t.origin.serviceMetrics ? [{ job: 'origin', targets: [t.origin.serviceMetrics] }] : [])];
+  return [
+    { job: 'warmer', targets: [t.warmer.http] },
+    ...(t.origin.serviceMetrics ? [{ job: 'origin', targets: [t.origin.serviceMetrics] }] : []),
+    ...(t.pipeline ? [{ job: 'resize', targets: t.pipeline.resizeWorkers }, { job: 'perceptual', targets: [t.pipeline.perceptual] }] : []),
+  ];
 }
 
 export interface PrometheusConfigOptions {

@@ -1,14 +1,18 @@
 /**
  * The local stack: origin front, regional caches and keep-alive proxy (each its own
  * nginx with its own prefix under the state directory) and the warmer, all from one
- * topology. `up` is idempotent, `down` stops only what `up` started (by the pid files
- * in the state directory), `status` says what runs where.
+ * topology; with `pipeline`, also the Kafka broker with the pipeline's topics, the
+ * resize workers (one consumer group), the perceptual worker and Prometheus. `up` is
+ * idempotent, `down` stops only what `up` started (by the pid files in the state
+ * directory), `status` says what runs where.
  */
 import { isAlive as alive, livePid, HEARTH_CLI } from '../common/index.js';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KafkaBroker } from '../kafka/index.js';
+import { KafkaBroker, TOPICS, createKafka, ensureTopics } from '../kafka/index.js';
+import { renderPrometheusConfig, scrapeJobsFor } from '../monitoring/index.js';
+import { createLogger } from '../common/index.js';
 import { NginxInstance, ensureCerts, renderAll } from '../proxy-config/index.js';
 import { parseTopology, splitAddress, warmerConfigFor, type Topology } from '../topology/index.js';
 
@@ -26,11 +30,23 @@ export interface StackStatus {
   };
   colos: { name: string; cache: string[]; host: string; pushHost: string; cidrs: string[]; running: boolean[] }[];
   kafka?: { address: string; running: boolean; pid: number | null };
+  prometheus?: { address: string; running: boolean; pid: number | null };
+  workers?: { resize: WorkerStatus[]; perceptual: WorkerStatus[] };
   logs: string;
 }
 
-const DAEMONS = ['warmer', 'origin-delay', 'origin'] as const;
-type Daemon = (typeof DAEMONS)[number];
+export interface WorkerStatus {
+  /** Its `/metrics`, `/healthz` and `/readyz`. */
+  http: string;
+  running: boolean;
+  pid: number | null;
+}
+
+/** Partitions of the pipeline's topics: more than any local stack's workers, so each can own some. */
+const PIPELINE_PARTITIONS = 8;
+
+/** A process the stack starts: `warmer`, `origin`, `origin-delay`, `resize-<n>`, `perceptual`, `prometheus`. */
+type Daemon = string;
 
 export class Stack {
   readonly topology: Topology;
@@ -86,35 +102,82 @@ export class Stack {
     for (const n of this.nginx) await n.start();
     await this.startWarmer();
     await this.kafka?.start();
+    await this.startPipeline();
     return this.status();
   }
 
-  private anyRunning(): boolean {
-    return DAEMONS.some((d) => this.daemonPid(d) !== undefined) || this.nginx.some((n) => n.pid() !== undefined) || this.kafka?.pid() !== undefined;
+  /** Every daemon this topology has, in start order. */
+  private daemons(): Daemon[] {
+    const p = this.topology.pipeline;
+    return ['origin', 'origin-delay', 'warmer', ...(p ? [...p.resizeWorkers.map((_, i) => `resize-${i}`), 'perceptual', 'prometheus'] : [])];
   }
 
-  /** Starts `hearth <args>` detached, logging to `<state>/<daemon>/<daemon>.log`, and waits until `ready` answers. */
-  private async startDaemon(daemon: Daemon, args: string[], ready: string): Promise<void> {
+  private anyRunning(): boolean {
+    return this.daemons().some((d) => this.daemonPid(d) !== undefined) || this.nginx.some((n) => n.pid() !== undefined) || this.kafka?.pid() !== undefined;
+  }
+
+  /**
+   * Starts `hearth <args>` (or another program, `exe`) detached, logging to
+   * `<state>/<daemon>/<daemon>.log`, and waits until `ready` answers (with a 2xx when
+   * `ok`: a worker's /readyz says 503 until it has joined its group).
+   */
+  private async startDaemon(daemon: Daemon, args: string[], ready: string, o: { exe?: string; ok?: boolean; timeoutMs?: number } = {}): Promise<void> {
     if (this.daemonPid(daemon)) return;
     const dir = join(this.stateDir, daemon);
     mkdirSync(dir, { recursive: true });
     const logFile = join(dir, `${daemon}.log`);
     const log = openSync(logFile, 'a');
-    const child = spawn(process.execPath, [HEARTH_CLI, ...args], { detached: true, stdio: ['ignore', log, log] });
+    const child = o.exe ? spawn(o.exe, args, { detached: true, stdio: ['ignore', log, log] }) : spawn(process.execPath, [HEARTH_CLI, ...args], { detached: true, stdio: ['ignore', log, log] });
     closeSync(log);
     child.unref();
     writeFileSync(this.pidFile(daemon), String(child.pid));
-    for (let i = 0; i < 200; i++) {
-      if (child.exitCode !== null) break;
-      try {
-        await fetch(ready);
-        return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 25));
+    const deadline = Date.now() + (o.timeoutMs ?? 5000);
+    while (Date.now() < deadline && child.exitCode === null) {
+      const answered = await fetch(ready).then(
+        (r) => !o.ok || r.ok,
+        () => false,
+      );
+      if (answered) return;
+      await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`${daemon} did not come up; see ${logFile}`);
+    throw new Error(`${daemon} did not come up${child.exitCode !== null ? ` (exited with ${child.exitCode})` : ''}; see ${logFile}`);
+  }
+
+  /** The pipeline's topics, then the resize workers (one group), the perceptual worker and Prometheus. */
+  private async startPipeline(): Promise<void> {
+    const p = this.topology.pipeline;
+    const k = this.topology.kafka;
+    if (!p || !k) return;
+    // The workers write into the store (and say they are not ready until they can).
+    mkdirSync(this.topology.origin.root, { recursive: true });
+    const kafka = createKafka([k.listen], 'hearth-stack', createLogger('stack', 'warn'));
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, { [TOPICS.uploaded]: PIPELINE_PARTITIONS, [TOPICS.resized]: PIPELINE_PARTITIONS, [TOPICS.compressed]: PIPELINE_PARTITIONS, [TOPICS.dead]: 1 });
+    } finally {
+      await admin.disconnect();
+    }
+    const worker = (http: string) => ({ store: this.topology.origin.root, kafka: { brokers: [k.listen], partitions: PIPELINE_PARTITIONS }, http: splitAddress(http) });
+    for (const [i, http] of p.resizeWorkers.entries()) {
+      const config = this.writeConfig(`resize-${i}`, 'resize.json', worker(http));
+      await this.startDaemon(`resize-${i}`, ['resize', '--config', config], `http://${http}/readyz`, { ok: true, timeoutMs: 60_000 });
+    }
+    const perceptual = this.writeConfig('perceptual', 'compress.json', worker(p.perceptual));
+    await this.startDaemon('perceptual', ['compress', 'resizes', '--config', perceptual], `http://${p.perceptual}/readyz`, { ok: true, timeoutMs: 60_000 });
+    const dir = join(this.stateDir, 'prometheus');
+    const config = this.writeConfig('prometheus', 'prometheus.yml', renderPrometheusConfig({ jobs: scrapeJobsFor(this.topology) }));
+    const { listen, retention } = p.prometheus;
+    const args = [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--storage.tsdb.retention.time=${retention}`, `--web.listen-address=${listen}`, '--web.enable-lifecycle'];
+    await this.startDaemon('prometheus', args, `http://${listen}/-/ready`, { exe: 'prometheus', ok: true, timeoutMs: 30_000 });
+  }
+
+  /** Writes a daemon's config file under its state directory; returns its path. */
+  private writeConfig(daemon: Daemon, name: string, content: unknown): string {
+    const file = join(this.stateDir, daemon, name);
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+    return file;
   }
 
   private async stopDaemon(daemon: Daemon): Promise<void> {
@@ -128,9 +191,7 @@ export class Stack {
   }
 
   private async startWarmer(): Promise<void> {
-    const config = join(this.stateDir, 'warmer', 'warmer.json');
-    mkdirSync(join(config, '..'), { recursive: true });
-    writeFileSync(config, JSON.stringify(warmerConfigFor(this.topology), null, 2));
+    const config = this.writeConfig('warmer', 'warmer.json', warmerConfigFor(this.topology));
     await this.startDaemon('warmer', ['warmer', '--config', config], `http://${this.topology.warmer.http}/healthz`);
   }
 
@@ -148,6 +209,8 @@ export class Stack {
   }
 
   async down(): Promise<void> {
+    // What consumes and watches first, then the warm path, then the broker: the reverse of up.
+    for (const d of this.daemons().reverse().filter((x) => !['warmer', 'origin', 'origin-delay'].includes(x))) await this.stopDaemon(d);
     await this.stopDaemon('warmer');
     // The proxy first, then the caches, then the origin: the reverse of up.
     for (const n of [...this.nginx].reverse()) await n.stop();
@@ -182,8 +245,19 @@ export class Stack {
         running: this.nginx.filter((n) => n.inst.colo === c.name).map((n) => n.pid() !== undefined),
       })),
       ...(this.kafka ? { kafka: { address: this.kafka.address, running: this.kafka.pid() !== undefined, pid: this.kafka.pid() ?? null } } : {}),
+      ...(t.pipeline
+        ? {
+            prometheus: { address: t.pipeline.prometheus.listen, ...this.running('prometheus') },
+            workers: { resize: t.pipeline.resizeWorkers.map((http, i) => ({ http, ...this.running(`resize-${i}`) })), perceptual: [{ http: t.pipeline.perceptual, ...this.running('perceptual') }] },
+          }
+        : {}),
       logs: this.stateDir,
     };
+  }
+
+  private running(daemon: Daemon): { running: boolean; pid: number | null } {
+    const pid = this.daemonPid(daemon);
+    return { running: pid !== undefined, pid: pid ?? null };
   }
 
   /** The nginx instances, for tests and tools that read their access logs. */
@@ -197,7 +271,7 @@ export class Stack {
  * broker): those can join a running stack; anything else would need what runs restarted.
  */
 export function changesBeyondAdditions(running: Topology, next: Topology): string[] {
-  const comparable = { ...next, ...(running.kafka ? {} : { kafka: undefined }) };
+  const comparable = { ...next, ...(running.kafka ? {} : { kafka: undefined }), ...(running.pipeline ? {} : { pipeline: undefined }) };
   const keys = new Set([...Object.keys(running), ...Object.keys(next)]) as Set<keyof Topology>;
   return [...keys].filter((k) => JSON.stringify(running[k]) !== JSON.stringify(comparable[k]));
 }
@@ -212,6 +286,9 @@ export function formatStatus(s: StackStatus): string {
     `${mark(s.origin.running)} origin   ${s.origin.address}  root ${s.origin.root}`,
     ...(s.origin.service ? [`${mark(s.origin.service.running)} origin   ${s.origin.service.address}  service: sizes not stored, made on the fly; metrics http://${s.origin.service.metrics}/metrics`] : []),
     ...(s.kafka ? [`${mark(s.kafka.running)} kafka    ${s.kafka.address}  (KRaft, single node)`] : []),
+    ...(s.workers?.resize ?? []).map((w, i) => `${mark(w.running)} resize   #${i}  metrics http://${w.http}/metrics`),
+    ...(s.workers?.perceptual ?? []).map((w) => `${mark(w.running)} compress perceptual  metrics http://${w.http}/metrics`),
+    ...(s.prometheus ? [`${mark(s.prometheus.running)} prom     http://${s.prometheus.address}/  (Prometheus: targets, rules, alerts)`] : []),
     ...(s.origin.delay ? [`${mark(s.origin.delay.running)} delay    ${s.origin.delay.address}  +${s.origin.delay.ms} ms before every origin fetch`] : []),
     `logs: ${s.logs}/nginx/<instance>/logs/access.log (JSON, with cache status and timings), ${s.logs}/warmer/warmer.log`,
   ];

@@ -92,6 +92,26 @@ export const TopologySchema = Type.Object(
         { additionalProperties: false, description: 'a single-node Kafka broker started with the stack' },
       ),
     ),
+    pipeline: Type.Optional(
+      Type.Object(
+        {
+          resizeWorkers: Type.Array(Address('a resize worker\'s `/metrics`, `/healthz` and `/readyz`'), {
+            minItems: 1,
+            default: ['127.0.0.1:9470', '127.0.0.1:9471'],
+            description: 'one address per resize worker (all in one consumer group)',
+          }),
+          perceptual: Address('the perceptual-compression worker\'s `/metrics`, `/healthz` and `/readyz`', '127.0.0.1:9466'),
+          prometheus: Type.Object(
+            {
+              listen: Address('Prometheus (its UI and HTTP API)', '127.0.0.1:9090'),
+              retention: Type.String({ pattern: '^[0-9]+[smhd]$', default: '6h', description: 'how long Prometheus keeps samples' }),
+            },
+            { additionalProperties: false, default: {} },
+          ),
+        },
+        { additionalProperties: false, description: 'the ingest and compression pipeline behind the warm path: resize workers, the perceptual worker, Prometheus (needs kafka and origin.service)' },
+      ),
+    ),
     nginxUser: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_-]*$', description: 'user nginx workers run as when started as root (default: root for the local stack)' })),
   },
   { additionalProperties: false },
@@ -130,6 +150,13 @@ function semanticProblems(t: Topology): string[] {
   if (t.kafka) {
     claim('kafka.listen', t.kafka.listen);
     claim('kafka.controller', t.kafka.controller);
+  }
+  if (t.pipeline) {
+    t.pipeline.resizeWorkers.forEach((a, i) => claim(`pipeline.resizeWorkers[${i}]`, a));
+    claim('pipeline.perceptual', t.pipeline.perceptual);
+    claim('pipeline.prometheus.listen', t.pipeline.prometheus.listen);
+    if (!t.kafka) problems.push('pipeline: needs kafka (the workers consume and produce through it)');
+    if (!t.origin.service) problems.push('pipeline: needs origin.service (sizes not yet made are made on the fly)');
   }
   if (!t.origin.root.startsWith('/')) problems.push(`origin.root: must be an absolute path (got ${JSON.stringify(t.origin.root)})`);
   const names = new Set<string>();
@@ -178,10 +205,20 @@ export function loadTopology(file: string): Topology {
   return parseTopology(raw, `topology ${file}`);
 }
 
-/** The local stack of the design brief: two colos of one cache node each. */
-export function defaultTopology(root: string, originDelayMs?: number, kafka = false): Topology {
+export interface DefaultTopologyOptions {
+  originDelayMs?: number;
+  /** A Kafka broker (implied by `resizeWorkers`). */
+  kafka?: boolean;
+  /** The whole pipeline with this many resize workers; absent: the warm path only. */
+  resizeWorkers?: number;
+}
+
+/** The local stack of the design brief: two colos of one cache node each; with `resizeWorkers`, the whole pipeline. */
+export function defaultTopology(root: string, o: DefaultTopologyOptions = {}): Topology {
+  const { originDelayMs, resizeWorkers } = o;
   return parseTopology({
-    ...(kafka ? { kafka: {} } : {}),
+    ...(o.kafka || resizeWorkers ? { kafka: {} } : {}),
+    ...(resizeWorkers ? { pipeline: { resizeWorkers: Array.from({ length: resizeWorkers }, (_, i) => `127.0.0.1:${9470 + i}`) } } : {}),
     origin: { listen: '127.0.0.1:8081', root, service: '127.0.0.1:8083', serviceMetrics: '127.0.0.1:9468', ...(originDelayMs ? { delay: { ms: originDelayMs, listen: '127.0.0.1:8082' } } : {}) },
     proxy: { listen: '127.0.0.1:8080', keepalive: 128 },
     colos: [

@@ -13,12 +13,15 @@ interface StackOpts {
   json?: boolean;
   originDelayMs?: number;
   kafka?: boolean;
+  warmOnly?: boolean;
+  resizeWorkers: number;
 }
 
 /** The recorded topology with what `up`'s flags ask for on top: `--kafka` adds a broker to a running stack. */
 function withFlags(t: Topology, o: StackOpts): Topology {
   const raw = JSON.parse(JSON.stringify(t)) as Record<string, unknown> & { origin: Record<string, unknown> };
-  if (o.kafka && !t.kafka) raw.kafka = {};
+  if ((o.kafka || !o.warmOnly) && !t.kafka) raw.kafka = {};
+  if (!o.warmOnly && !t.pipeline) raw.pipeline = { resizeWorkers: Array.from({ length: o.resizeWorkers }, (_, i) => `127.0.0.1:${9470 + i}`) };
   if (o.originDelayMs !== undefined) raw.origin.delay = { ms: o.originDelayMs, listen: t.origin.delay?.listen ?? '127.0.0.1:8082' };
   return parseTopology(raw, 'topology');
 }
@@ -29,16 +32,18 @@ function open(o: StackOpts, forUp: boolean): Stack | undefined {
   const recorded = Stack.load(state);
   if (recorded && !forUp) return recorded;
   if (recorded) return new Stack(state, withFlags(recorded.topology, o));
-  return forUp ? new Stack(state, defaultTopology(resolve(DEFAULT_CORPUS), o.originDelayMs, o.kafka)) : undefined;
+  return forUp ? new Stack(state, defaultTopology(resolve(DEFAULT_CORPUS), { originDelayMs: o.originDelayMs, kafka: o.kafka, resizeWorkers: o.warmOnly ? undefined : o.resizeWorkers })) : undefined;
 }
 
 export function registerStack(program: Command): void {
-  const cmd = program.command('stack').description('the local stack: origin, regional caches, keep-alive proxy (nginx) and warmer on 127.0.0.1');
+  const cmd = program.command('stack').description('the local stack on 127.0.0.1: origin, regional caches, keep-alive proxy (nginx), warmer; and the pipeline: Kafka, resize and perceptual workers, Prometheus');
   const common = (c: Command): Command =>
     c.option('--state <dir>', 'state directory (configs, pids, logs, caches)', DEFAULT_STATE).option('-t, --topology <file>', 'topology (default: two colos, the design brief\'s ports)');
   common(cmd.command('up').description('start what is not running (idempotent)'))
     .option('--json', 'print status as JSON')
-    .option('--kafka', 'default topology: also a single-node Kafka broker on 127.0.0.1:9092 (controller 9093)')
+    .option('--warm-only', 'default topology: the warm path only (origin, caches, proxy, warmer), without Kafka, the workers and Prometheus')
+    .option('--kafka', 'with --warm-only: a single-node Kafka broker on 127.0.0.1:9092 (controller 9093) all the same')
+    .option('--resize-workers <n>', 'default topology: resize workers in the consumer group (metrics on 127.0.0.1:9470 and up)', intArg(1, 16), 2)
     .option('--origin-delay-ms <ms>', 'default topology: a latency proxy adding this much to every origin fetch (on 127.0.0.1:8082)', intArg(0, 600_000))
     .action(async (o: StackOpts) => {
       const s = await (open(o, true) as Stack).up();

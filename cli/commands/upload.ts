@@ -44,7 +44,7 @@ export function registerUpload(program: Command): void {
       await admin.connect();
       await ensureTopics(admin, { [TOPICS.uploaded]: c.kafka.partitions });
       await admin.disconnect();
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 } });
       await producer.connect();
       try {
         for (const s of stored) {

@@ -127,10 +127,10 @@ describe('proxy-config: render and nginx -t', function () {
 describe('stack up on a running stack', () => {
   const base = defaultTopology('/srv/store');
   it('may add a Kafka broker: nothing that runs changes', () => {
-    assert.deepEqual(changesBeyondAdditions(base, defaultTopology('/srv/store', undefined, true)), []);
+    assert.deepEqual(changesBeyondAdditions(base, defaultTopology('/srv/store', { kafka: true })), []);
   });
   it('refuses what would change what runs, naming it', () => {
-    assert.deepEqual(changesBeyondAdditions(base, defaultTopology('/srv/store', 150)), ['origin']);
-    assert.deepEqual(changesBeyondAdditions(defaultTopology('/srv/store', undefined, true), base), ['kafka'], 'removing the broker is a change');
+    assert.deepEqual(changesBeyondAdditions(base, defaultTopology('/srv/store', { originDelayMs: 150 })), ['origin']);
+    assert.deepEqual(changesBeyondAdditions(defaultTopology('/srv/store', { kafka: true }), base), ['kafka'], 'removing the broker is a change');
   });
 });

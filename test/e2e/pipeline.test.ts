@@ -1,0 +1,113 @@
+/**
+ * The whole pipeline in one stack: an upload goes through the resize and perceptual
+ * workers, becomes a HIT in its viewer's colo after a hint, and every daemon is a
+ * Prometheus target that is up. Its own stack (broker, workers, Prometheus) on free ports.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { request } from 'undici';
+import { createHinter } from '@hearth/api-hook';
+import { HEARTH_CLI } from '../../common/cli-path.js';
+import { scrape } from '../../common/prom-text.js';
+import { DEFAULT_LADDER } from '../../image/ladder.js';
+import { imagePath, storeFile } from '../../image/store.js';
+import { Stack, type StackStatus } from '../../stack/stack.js';
+import { parseTopology, type Topology } from '../../topology/topology.js';
+import { FIXTURES, freePorts, freeUdpPort } from '../helpers/test-stack.js';
+import { until } from '../helpers/until.js';
+
+const run = promisify(execFile);
+const listening = (address: string) =>
+  new Promise<boolean>((resolve) => {
+    const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+    const s = createConnection({ host, port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+
+describe('the whole pipeline in one stack (broker, workers, Prometheus)', function () {
+  this.timeout(180_000);
+  let stack: Stack;
+  let t: Topology;
+  let root: string;
+
+  before(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-pipeline-'));
+    root = join(dir, 'store');
+    const [origin, proxy, sin, ams, http, service, serviceMetrics, kafka, controller, r0, r1, perceptual, prometheus] = await freePorts(13);
+    t = parseTopology({
+      origin: { listen: `127.0.0.1:${origin}`, root, service: `127.0.0.1:${service}`, serviceMetrics: `127.0.0.1:${serviceMetrics}` },
+      proxy: { listen: `127.0.0.1:${proxy}`, keepalive: 16 },
+      colos: [
+        { name: 'sin', host: 'cache-sin.test', viewerHosts: ['img-sin.test'], cidrs: ['10.1.0.0/16'], nodes: [`127.0.0.1:${sin}`] },
+        { name: 'ams', host: 'cache-ams.test', viewerHosts: ['img-ams.test'], cidrs: ['10.2.0.0/16'], nodes: [`127.0.0.1:${ams}`] },
+      ],
+      warmer: { udp: `127.0.0.1:${await freeUdpPort()}`, http: `127.0.0.1:${http}`, settings: { ttlMs: 5000, futureMs: 5000 } },
+      kafka: { listen: `127.0.0.1:${kafka}`, controller: `127.0.0.1:${controller}` },
+      pipeline: { resizeWorkers: [`127.0.0.1:${r0}`, `127.0.0.1:${r1}`], perceptual: `127.0.0.1:${perceptual}`, prometheus: { listen: `127.0.0.1:${prometheus}` } },
+    });
+    stack = new Stack(join(dir, 'state'), t);
+    process.once('exit', () => void stack.down());
+    await stack.up();
+  });
+  after(async () => {
+    await stack?.down();
+  });
+
+  it('status --json shows the broker, Prometheus and every worker', async () => {
+    const { stdout } = await run(process.execPath, [HEARTH_CLI, 'stack', 'status', '--json', '--state', stack.stateDir]);
+    const st = JSON.parse(stdout) as StackStatus;
+    assert.equal(st.kafka?.address, t.kafka?.listen);
+    assert.equal(st.prometheus?.address, t.pipeline?.prometheus.listen);
+    assert.deepEqual(st.workers?.resize.map((w) => [w.http, w.running]), t.pipeline?.resizeWorkers.map((a) => [a, true]));
+    assert.deepEqual(st.workers?.perceptual.map((w) => [w.http, w.running]), [[t.pipeline?.perceptual, true]]);
+  });
+
+  it('an upload is resized and compressed by the workers, then a hint makes it a HIT in its viewer\'s colo', async () => {
+    const { stdout } = await run(process.execPath, [HEARTH_CLI, 'upload', '--store', root, '--brokers', t.kafka!.listen, join(FIXTURES, 'garden.jpg')]);
+    const { id } = JSON.parse(stdout) as { id: string };
+    await until('every size written', () => (DEFAULT_LADDER.every((s) => existsSync(storeFile(root, imagePath(id, s.name)))) ? true : undefined), 60_000);
+    const compressed = async () => (await scrape(t.pipeline!.perceptual)).get('hearth_compress_images_total{result="compressed"}') ?? 0;
+    const kept = async () => (await scrape(t.pipeline!.perceptual)).get('hearth_compress_images_total{result="kept"}') ?? 0;
+    await until('every size through the perceptual worker', async () => ((await compressed()) + (await kept()) >= DEFAULT_LADDER.length ? true : undefined), 60_000);
+    const path = imagePath(id, 'z');
+    const hinter = createHinter({ warmers: [t.warmer.udp] });
+    hinter.hint({ paths: [path], viewer: '10.1.0.7' });
+    await hinter.close();
+    await until('pushed', async () => ((await scrape(t.warmer.http)).get('hearth_warmer_pushes_total{colo="sin",outcome="miss"}') ?? 0) >= 1 ? true : undefined, 10_000);
+    const r = await request(`http://${t.colos[0]!.nodes[0]!}${path}`, { headers: { host: 'img-sin.test' } });
+    await r.body.dump();
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.headers['x-cache-status'], 'HIT');
+  });
+
+  it('Prometheus scrapes every daemon of the topology, and every target is up', async () => {
+    const targets = await until(
+      'every target scraped and up',
+      async () => {
+        const body = (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { job: string; instance: string }; health: string }[] } };
+        const ts = body.data.activeTargets;
+        return ts.length === 5 && ts.every((x) => x.health === 'up') ? ts : undefined;
+      },
+      30_000,
+    );
+    assert.deepEqual(targets.map((x) => x.labels.job).sort(), ['origin', 'perceptual', 'resize', 'resize', 'warmer']);
+    const rules = (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/rules`)).json()) as { data: { groups: { name: string }[] } };
+    assert.deepEqual(rules.data.groups.map((g) => g.name).sort(), ['hearth-alerts', 'hearth-recording']);
+  });
+
+  it('down stops everything it started, leaving nothing listening', async () => {
+    await stack.down();
+    const addresses = [t.origin.listen, t.origin.service!, t.origin.serviceMetrics!, t.proxy.listen, ...t.colos.flatMap((c) => c.nodes), t.warmer.http, t.kafka!.listen, ...t.pipeline!.resizeWorkers, t.pipeline!.perceptual, t.pipeline!.prometheus.listen];
+    const still = [];
+    for (const a of addresses) if (await listening(a)) still.push(a);
+    assert.deepEqual(still, []);
+  });
+});
