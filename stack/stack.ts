@@ -158,7 +158,8 @@ export class Stack {
     } finally {
       await admin.disconnect();
     }
-    const worker = (http: string) => ({ store: this.topology.origin.root, kafka: { brokers: [k.listen], partitions: PIPELINE_PARTITIONS }, http: splitAddress(http) });
+    // A 10 s session locally (30 s by default): a killed worker's partitions move to the others sooner.
+    const worker = (http: string) => ({ store: this.topology.origin.root, kafka: { brokers: [k.listen], partitions: PIPELINE_PARTITIONS, sessionTimeoutMs: 10_000 }, http: splitAddress(http) });
     for (const [i, http] of p.resizeWorkers.entries()) {
       const config = this.writeConfig(`resize-${i}`, 'resize.json', worker(http));
       await this.startDaemon(`resize-${i}`, ['resize', '--config', config], `http://${http}/readyz`, { ok: true, timeoutMs: 60_000 });

@@ -5,17 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import sharp from 'sharp';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { createHinter } from '@hearth/api-hook';
 import { HEARTH_CLI } from '../../common/cli-path.js';
 import { scrape } from '../../common/prom-text.js';
 import { DEFAULT_LADDER } from '../../image/ladder.js';
-import { imagePath, storeFile } from '../../image/store.js';
+import { imagePath, originalPath, storeFile } from '../../image/store.js';
 import { Stack, type StackStatus } from '../../stack/stack.js';
 import { parseTopology, type Topology } from '../../topology/topology.js';
 import { FIXTURES, freePorts, freeUdpPort } from '../helpers/test-stack.js';
@@ -101,6 +102,38 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     assert.deepEqual(targets.map((x) => x.labels.job).sort(), ['origin', 'perceptual', 'resize', 'resize', 'warmer']);
     const rules = (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/rules`)).json()) as { data: { groups: { name: string }[] } };
     assert.deepEqual(rules.data.groups.map((g) => g.name).sort(), ['hearth-alerts', 'hearth-recording']);
+  });
+
+  it('scaling out is Kafka\'s job: kill -9 one of two resize workers mid-backfill, the other takes over, every upload ends with all its sizes, decodable', async () => {
+    const ids: string[] = [];
+    const photos = readdirSync(FIXTURES).filter((f) => f.endsWith('.jpg'));
+    for (let i = 0; i < 24; i++) {
+      const id = String(880000 + i);
+      const file = storeFile(root, originalPath(id));
+      mkdirSync(dirname(file), { recursive: true });
+      // Each a different file (quality), so no two resizes are alike.
+      writeFileSync(file, await sharp(join(FIXTURES, photos[i % photos.length]!)).jpeg({ quality: 70 + i }).toBuffer());
+      ids.push(id);
+    }
+    const list = join(root, '..', 'backfill.list');
+    writeFileSync(list, ids.map((id) => `${id} ${originalPath(id)}`).join('\n'));
+    const backfill = run(process.execPath, [HEARTH_CLI, 'backfill', '--list', list, '--brokers', t.kafka!.listen, '--rate', '8', '--batch', '2', '--checkpoint', join(root, '..', 'backfill.json'), '--no-progress']);
+    const resized = async (http: string) => (await scrape(http)).get('hearth_resize_images_total') ?? 0;
+    // Both workers have taken part before one dies.
+    await until('both workers resizing', async () => ((await resized(t.pipeline!.resizeWorkers[0]!)) >= 1 && (await resized(t.pipeline!.resizeWorkers[1]!)) >= 1 ? true : undefined), 60_000);
+    const victim = stack.status().workers!.resize[0]!.pid!;
+    process.kill(victim, 'SIGKILL');
+    await backfill;
+    const whole = (id: string) => DEFAULT_LADDER.every((s) => existsSync(storeFile(root, imagePath(id, s.name))));
+    // The group gives the dead worker's partitions to the survivor after its session times out.
+    await until('every upload has every size', () => (ids.every(whole) ? true : undefined), 120_000);
+    assert.equal(stack.status().workers!.resize[0]!.running, false, 'the killed worker stays dead');
+    for (const id of ids) {
+      for (const s of DEFAULT_LADDER) {
+        const data = readFileSync(storeFile(root, imagePath(id, s.name)));
+        await assert.doesNotReject(sharp(data, { failOn: 'error' }).raw().toBuffer(), `${id}_${s.name} does not decode`);
+      }
+    }
   });
 
   it('down stops everything it started, leaving nothing listening', async () => {
