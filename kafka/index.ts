@@ -4,3 +4,4 @@ export * from './client.js';
 export * from './config-schema.js';
 export * from './messages.js';
 export * from './worker.js';
+export * from './producer.js';

@@ -8,9 +8,10 @@
  * for what can never succeed: that goes to hearth.images.dead and the partition moves
  * on. Anything else it throws is retried by kafkajs with the offset uncommitted.
  */
-import { Partitioners, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
+import { type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
 import { HearthError, ValidationError, type Logger } from '../common/index.js';
 import { TOPICS, createKafka, ensureTopics } from './client.js';
+import { idempotentProducer } from './producer.js';
 import { DEAD_REASONS, TOPIC_SCHEMAS, type DeadLetter, type DeadReason, type DeadTopic, type MessageOf, type Topic } from './messages.js';
 
 export class PermanentFailure extends HearthError {
@@ -57,9 +58,7 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
   constructor(private readonly o: WorkerOptions<In>) {
     const kafka = createKafka(o.brokers, o.clientId, o.log);
     this.consumer = kafka.consumer({ groupId: o.groupId, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: Math.floor(o.sessionTimeoutMs / 10) });
-    // Idempotent: a producer retry never writes an event twice (and must not give up
-    // early, or the guarantee goes). Keys are image ids, so one image stays on one partition.
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 } });
+    this.producer = idempotentProducer(kafka);
     this.admin = kafka.admin();
     const { GROUP_JOIN, CRASH, DISCONNECT, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, () => (this.joined = true));

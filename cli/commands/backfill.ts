@@ -1,11 +1,10 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
-import { Partitioners } from 'kafkajs';
 import type { Command } from 'commander';
 import { createLogger } from '../../common/index.js';
 import { loadBackfillConfig, runBackfill, readList, walkOriginals } from '../../backfill/index.js';
-import { TOPICS, createKafka, ensureTopics } from '../../kafka/index.js';
+import { TOPICS, connectProducer } from '../../kafka/index.js';
 import { intArg, numArg } from '../args.js';
 import { configuredCommand, listArg } from '../service-command.js';
 
@@ -35,13 +34,7 @@ export function registerBackfill(program: Command): void {
       const entries = o.list ? readList(o.list) : walkOriginals(store, o.dir);
       if (opts.restart) rmSync(o.checkpoint, { force: true });
       const log = createLogger('backfill', o.log.level);
-      const kafka = createKafka(o.kafka.brokers, 'hearth-backfill', log);
-      const admin = kafka.admin();
-      await admin.connect();
-      await ensureTopics(admin, { [TOPICS.uploaded]: o.kafka.partitions });
-      await admin.disconnect();
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 } });
-      await producer.connect();
+      const producer = await connectProducer(o.kafka.brokers, 'hearth-backfill', log, { [TOPICS.uploaded]: o.kafka.partitions });
       const abort = new AbortController();
       // Ctrl-C: finish the batch in flight, write the checkpoint, stop.
       const onSignal = (): void => abort.abort();

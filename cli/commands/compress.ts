@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createLogger } from '../../common/index.js';
+import { createLogger, withTextfile } from '../../common/index.js';
 import { recompressOriginals, type LosslessResult, loadCompressConfig, LosslessMetrics, CompressWorker, isDamage, scrub, ScrubMetrics, loadLosslessConfig, loadScrubConfig } from '../../compress/index.js';
 import { damageReportFile } from '../../image/index.js';
 import { intArg, numArg, portArg } from '../args.js';
@@ -43,12 +43,9 @@ export function registerCompress(program: Command): void {
       const only = o.list ? new Set(readFileSync(o.list, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) : undefined;
       const log = createLogger('compress', o.log.level, true);
       const metrics = new LosslessMetrics();
-      const flush = (): Promise<void> => (o.metricsFile ? metrics.write(resolve(o.metricsFile)) : Promise.resolve());
-      const timer = setInterval(() => void flush().catch((err: Error) => log.warn({ err }, 'cannot write the metrics file')), 10_000);
       const t0 = performance.now();
-      let results: LosslessResult[];
-      try {
-        results = await recompressOriginals({
+      const results = await withTextfile(o.metricsFile && resolve(o.metricsFile), (f) => metrics.write(f), log, () =>
+        recompressOriginals({
           store: resolve(o.store),
           dir: o.dir,
           policy: { olderThanDays: o.olderThanDays, largerThanBytes: o.largerThan, only },
@@ -56,11 +53,8 @@ export function registerCompress(program: Command): void {
           effort: o.effort,
           log,
           onResult: (r) => metrics.observe(r),
-        });
-      } finally {
-        clearInterval(timer);
-        await flush();
-      }
+        }),
+      );
       const seconds = (performance.now() - t0) / 1000;
       const converted = results.filter((r) => r.outcome === 'converted' || r.outcome === 'finished_earlier_run');
       const before = converted.reduce((a, r) => a + (r.bytesBefore ?? 0), 0);
@@ -100,13 +94,11 @@ export function registerCompress(program: Command): void {
     async (o) => {
       const log = createLogger('scrub', o.log.level, true);
       const metrics = new ScrubMetrics();
-      const flush = (): Promise<void> => (o.metricsFile ? metrics.write(resolve(o.metricsFile)) : Promise.resolve());
-      const timer = setInterval(() => void flush().catch((err: Error) => log.warn({ err }, 'cannot write the metrics file')), 10_000);
       const store = resolve(o.store);
       const counts: Record<string, number> = {};
       let damaged = 0;
-      try {
-        await scrub({
+      await withTextfile(o.metricsFile && resolve(o.metricsFile), (f) => metrics.write(f), log, () =>
+        scrub({
           store,
           dir: o.dir,
           bytesPerSecond: o.rateMBs * 1e6,
@@ -118,11 +110,8 @@ export function registerCompress(program: Command): void {
             if (isDamage(r.outcome)) damaged++;
             process.stdout.write(`${JSON.stringify(r)}\n`);
           },
-        });
-      } finally {
-        clearInterval(timer);
-        await flush();
-      }
+        }),
+      );
       process.stdout.write(`${JSON.stringify({ summary: true, ...counts, damaged, ...(damaged ? { report: damageReportFile(store) } : {}) })}\n`);
       if (damaged > 0) process.exitCode = 1;
     },

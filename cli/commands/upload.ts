@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { Partitioners } from 'kafkajs';
 import { createLogger } from '../../common/index.js';
-import { IMAGE_ID, TOPICS, createKafka, ensureTopics } from '../../kafka/index.js';
+import { IMAGE_ID, TOPICS, connectProducer } from '../../kafka/index.js';
 import { checkJpeg, loadUploadConfig, storeOriginal, uploadedEvent } from '../../upload/index.js';
 import { intArg } from '../args.js';
 import { configuredCommand, listArg } from '../service-command.js';
@@ -39,13 +38,7 @@ export function registerUpload(program: Command): void {
       for (const [i, d] of datas.entries()) await checkJpeg(d, basename(files[i] as string));
       const stored = [];
       for (const [i, f] of files.entries()) stored.push({ file: f, ...(await storeOriginal(c.store, datas[i] as Buffer, basename(f), id)) });
-      const kafka = createKafka(c.kafka.brokers, 'hearth-upload', log);
-      const admin = kafka.admin();
-      await admin.connect();
-      await ensureTopics(admin, { [TOPICS.uploaded]: c.kafka.partitions });
-      await admin.disconnect();
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 } });
-      await producer.connect();
+      const producer = await connectProducer(c.kafka.brokers, 'hearth-upload', log, { [TOPICS.uploaded]: c.kafka.partitions });
       try {
         for (const s of stored) {
           const e = uploadedEvent(s);
