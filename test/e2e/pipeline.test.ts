@@ -17,6 +17,7 @@ import { HEARTH_CLI } from '../../common/cli-path.js';
 import { scrape } from '../../common/prom-text.js';
 import { DEFAULT_LADDER } from '../../image/ladder.js';
 import { imagePath, originalPath, storeFile } from '../../image/store.js';
+import { RULES_FILE, renderPrometheusConfig, scrapeJobsFor } from '../../monitoring/prometheus-config.js';
 import { Stack, type StackStatus } from '../../stack/stack.js';
 import { parseTopology, type Topology } from '../../topology/topology.js';
 import { FIXTURES, freePorts, freeUdpPort } from '../helpers/test-stack.js';
@@ -50,7 +51,8 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
         { name: 'sin', host: 'cache-sin.test', viewerHosts: ['img-sin.test'], cidrs: ['10.1.0.0/16'], nodes: [`127.0.0.1:${sin}`] },
         { name: 'ams', host: 'cache-ams.test', viewerHosts: ['img-ams.test'], cidrs: ['10.2.0.0/16'], nodes: [`127.0.0.1:${ams}`] },
       ],
-      warmer: { udp: `127.0.0.1:${await freeUdpPort()}`, http: `127.0.0.1:${http}`, settings: { ttlMs: 5000, futureMs: 5000 } },
+      // A breaker that stays open once open, so Prometheus sees it whatever its scrape timing.
+      warmer: { udp: `127.0.0.1:${await freeUdpPort()}`, http: `127.0.0.1:${http}`, settings: { ttlMs: 5000, futureMs: 5000, push: { breakerFailures: 2, breakerCooldownMs: 120_000 } } },
       kafka: { listen: `127.0.0.1:${kafka}`, controller: `127.0.0.1:${controller}` },
       pipeline: { resizeWorkers: [`127.0.0.1:${r0}`, `127.0.0.1:${r1}`], perceptual: `127.0.0.1:${perceptual}`, prometheus: { listen: `127.0.0.1:${prometheus}` } },
     });
@@ -133,6 +135,36 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
         const data = readFileSync(storeFile(root, imagePath(id, s.name)));
         await assert.doesNotReject(sharp(data, { failOn: 'error' }).raw().toBuffer(), `${id}_${s.name} does not decode`);
       }
+    }
+  });
+
+  it('a stopped cache node fires HearthColoBreakerOpen in Prometheus (rules with a short for:)', async () => {
+    // The same rules with `for:` shortened, loaded through Prometheus's reload endpoint.
+    const promDir = join(stack.stateDir, 'prometheus');
+    const fastRules = join(promDir, 'hearth.rules.fast.yml');
+    writeFileSync(fastRules, readFileSync(RULES_FILE, 'utf8').replace(/for: \d+m/g, 'for: 5s'));
+    writeFileSync(join(promDir, 'prometheus.yml'), renderPrometheusConfig({ jobs: scrapeJobsFor(t), ruleFiles: [fastRules] }));
+    const prom = `http://${t.pipeline!.prometheus.listen}`;
+    assert.equal((await fetch(`${prom}/-/reload`, { method: 'POST' })).status, 200);
+    const ams = stack.instances().find((n) => n.inst.name === 'cache-ams-0')!;
+    await ams.stop();
+    try {
+      const hinter = createHinter({ warmers: [t.warmer.udp] });
+      for (let i = 0; i < 4; i++) hinter.hint({ paths: [imagePath(String(990000 + i), 'z')], viewer: '10.2.0.9' });
+      await hinter.close();
+      await until('the breaker open', async () => ((await scrape(t.warmer.http)).get('hearth_warmer_breaker_open{colo="ams"}') === 1 ? true : undefined), 20_000);
+      const firing = await until(
+        'HearthColoBreakerOpen firing',
+        async () => {
+          const body = (await (await fetch(`${prom}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };
+          return body.data.alerts.find((a) => a.labels.alertname === 'HearthColoBreakerOpen' && a.state === 'firing');
+        },
+        60_000,
+      );
+      assert.equal(firing.labels.colo, 'ams');
+      assert.equal(firing.labels.severity, 'page');
+    } finally {
+      await ams.start();
     }
   });
 
