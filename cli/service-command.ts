@@ -89,3 +89,7 @@ export function daemonCommand<C>(parent: Command, d: DaemonCommand<C>): Command 
 }
 
 export const listArg = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+/** Flags many commands share, spelled once. */
+export const STORE_FLAG: ConfigFlag = { flags: '--store <dir>', description: 'store root', path: 'store' };
+export const BROKERS_FLAG: ConfigFlag = { flags: '--brokers <list>', description: 'comma-separated Kafka brokers', path: 'kafka.brokers', parse: listArg };

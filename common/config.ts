@@ -82,7 +82,7 @@ export function loadConfig<T extends TSchema>(o: LoadConfigOptions<T>): Static<T
   }
   let config: Static<T>;
   try {
-    config = o.validator.parse(deepMerge(raw, o.overrides ?? {}));
+    config = o.validator.parse(o.overrides && Object.keys(o.overrides).length > 0 ? deepMerge(raw, o.overrides) : raw);
   } catch (err) {
     if (err instanceof ValidationError) throw new ValidationError(what, err.problems);
     throw err;

@@ -256,6 +256,22 @@ export class Stack {
     };
   }
 
+  /**
+   * SIGKILL to everything this stack started, at once and synchronously: for a process
+   * `exit` handler, where `down()` (async) would never finish. Not a way to stop a stack.
+   */
+  killAll(): void {
+    const pids = [...this.daemons().map((d) => this.daemonPid(d)), ...this.nginx.map((n) => n.pid()), this.kafka?.pid()];
+    for (const pid of pids) {
+      if (pid === undefined) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+  }
+
   private running(daemon: Daemon): { running: boolean; pid: number | null } {
     const pid = this.daemonPid(daemon);
     return { running: pid !== undefined, pid: pid ?? null };

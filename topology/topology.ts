@@ -3,10 +3,9 @@
  * the warmer's sockets. nginx configs and the warmer's config are both rendered from
  * it, so they cannot disagree about hosts, ports or colos.
  */
-import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import ipaddr from 'ipaddr.js';
-import { ValidationError, Validator } from '../common/index.js';
+import { Validator, loadConfig } from '../common/index.js';
 import { COLO_NAME } from '@hearth/api-hook';
 
 const HOSTNAME = '^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$';
@@ -182,27 +181,13 @@ function semanticProblems(t: Topology): string[] {
   return problems;
 }
 
+/** A topology object validated: one error naming every bad field, schema and cross-field alike. */
 export function parseTopology(raw: unknown, what = 'topology'): Topology {
-  let t: Topology;
-  try {
-    t = validator.parse(raw);
-  } catch (err) {
-    if (err instanceof ValidationError) throw new ValidationError(what, err.problems);
-    throw err;
-  }
-  const problems = semanticProblems(t);
-  if (problems.length > 0) throw new ValidationError(what, problems);
-  return t;
+  return loadConfig({ what, validator, defaults: raw, semantic: semanticProblems });
 }
 
 export function loadTopology(file: string): Topology {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ValidationError(`topology ${file}`, [(err as Error).message]);
-  }
-  return parseTopology(raw, `topology ${file}`);
+  return loadConfig({ what: 'topology', validator, file, semantic: semanticProblems });
 }
 
 export interface DefaultTopologyOptions {

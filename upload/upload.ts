@@ -53,9 +53,12 @@ export function newId(now = Date.now()): string {
   return `${now}${String(randomInt(1000)).padStart(3, '0')}`;
 }
 
-/** Stores `data` as the original of `id` (a new one when absent); never replaces a different original. */
-export async function storeOriginal(store: string, data: Buffer, name: string, id?: string): Promise<Stored> {
-  const { width, height } = await checkJpeg(data, name);
+/**
+ * Stores `data`, which checkJpeg passed (`size` is what it said), as the original of `id`
+ * (a new one when absent); never replaces a different original.
+ */
+export async function storeOriginal(store: string, data: Buffer, size: { width: number; height: number }, name: string, id?: string): Promise<Stored> {
+  const { width, height } = size;
   for (let attempt = 0; attempt < 5; attempt++) {
     const want = id ?? newId();
     const source = originalPath(want);

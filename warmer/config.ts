@@ -5,7 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import ipaddr from 'ipaddr.js';
 import { COLO_NAME, KEY_ID } from '@hearth/api-hook';
-import { ValidationError, Validator, loadConfig } from '../common/index.js';
+import { Validator, loadConfig } from '../common/index.js';
 
 const Port = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
 const HOSTNAME = '^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
@@ -151,10 +151,7 @@ function semanticProblems(c: WarmerConfig): string[] {
 
 /** Validates a parsed config object; throws one ValidationError naming every bad field. */
 export function parseWarmerConfig(raw: unknown): WarmerConfig {
-  const config = validator.parse(raw);
-  const problems = semanticProblems(config);
-  if (problems.length > 0) throw new ValidationError('warmer config', problems);
-  return config;
+  return loadConfig({ what: 'warmer config', validator, defaults: raw, semantic: semanticProblems });
 }
 
 /** The embedded local-stack config when no file is given; `overrides` (flags) are merged deep. */

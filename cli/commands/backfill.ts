@@ -6,7 +6,7 @@ import { createLogger } from '../../common/index.js';
 import { loadBackfillConfig, runBackfill, readList, walkOriginals } from '../../backfill/index.js';
 import { TOPICS, connectProducer } from '../../kafka/index.js';
 import { intArg, numArg } from '../args.js';
-import { configuredCommand, listArg } from '../service-command.js';
+import { BROKERS_FLAG, configuredCommand, STORE_FLAG } from '../service-command.js';
 
 export function registerBackfill(program: Command): void {
   configuredCommand(
@@ -16,10 +16,10 @@ export function registerBackfill(program: Command): void {
       description: 'produce hearth.images.uploaded for every existing original, at a set rate; resumable after Ctrl-C or a crash',
       configHelp: 'backfill config (JSON); default: the originals of .cache/store to the local broker',
       flags: [
-        { flags: '--store <dir>', description: 'store root', path: 'store' },
+        STORE_FLAG,
         { flags: '--dir <dir>', description: 'where the originals are, under the store', path: 'dir' },
         { flags: '--list <file>', description: 'read "<id> <store path>" lines instead of walking the store', path: 'list' },
-        { flags: '--brokers <list>', description: 'comma-separated Kafka brokers', path: 'kafka.brokers', parse: listArg },
+        BROKERS_FLAG,
         { flags: '--rate <n>', description: 'messages per second', path: 'rate', parse: numArg(0.001) },
         { flags: '--batch <n>', description: 'messages per send (and per checkpoint)', path: 'batch', parse: intArg(1, 100_000) },
         { flags: '--checkpoint <file>', description: 'progress file', path: 'checkpoint' },

@@ -5,7 +5,7 @@ import { createLogger, withTextfile } from '../../common/index.js';
 import { recompressOriginals, type LosslessResult, loadCompressConfig, LosslessMetrics, CompressWorker, isDamage, scrub, ScrubMetrics, loadLosslessConfig, loadScrubConfig } from '../../compress/index.js';
 import { damageReportFile } from '../../image/index.js';
 import { intArg, numArg, portArg } from '../args.js';
-import { configuredCommand, daemonCommand, listArg } from '../service-command.js';
+import { BROKERS_FLAG, configuredCommand, daemonCommand, STORE_FLAG } from '../service-command.js';
 
 export function registerCompress(program: Command): void {
   const cmd = program.command('compress').description('the compression tier');
@@ -14,8 +14,8 @@ export function registerCompress(program: Command): void {
     description: 'run a perceptual-compression worker: hearth.images.resized in, smaller resizes and hearth.images.compressed out',
     configHelp: 'compress config (JSON); default: local broker, store .cache/store',
     flags: [
-      { flags: '--store <dir>', description: 'store root (overrides the config)', path: 'store' },
-      { flags: '--brokers <list>', description: 'comma-separated Kafka brokers (overrides the config)', path: 'kafka.brokers', parse: listArg },
+      STORE_FLAG,
+      BROKERS_FLAG,
       { flags: '--http-port <port>', description: '/metrics, /healthz and /readyz port (overrides the config)', path: 'http.port', parse: portArg },
     ],
     load: loadCompressConfig,
@@ -28,7 +28,7 @@ export function registerCompress(program: Command): void {
       description: 'losslessly recompress originals to JPEG XL, verified byte for byte before any original is removed',
       configHelp: 'lossless config (JSON); default: every original under .cache/store/originals',
       flags: [
-        { flags: '--store <dir>', description: 'store root', path: 'store' },
+        STORE_FLAG,
         { flags: '--dir <dir>', description: 'where the originals are, under the store', path: 'dir' },
         { flags: '--older-than-days <n>', description: 'only originals not modified for this many days', path: 'olderThanDays', parse: numArg(0) },
         { flags: '--larger-than <bytes>', description: 'only originals larger than this', path: 'largerThan', parse: intArg(0) },
@@ -83,7 +83,7 @@ export function registerCompress(program: Command): void {
       description: 'reconstruct every original kept as JPEG XL and check it against its recorded digest, at a bounded rate; exit 1 on any damage',
       configHelp: 'scrub config (JSON); default: all of .cache/store at 20 MB/s',
       flags: [
-        { flags: '--store <dir>', description: 'store root', path: 'store' },
+        STORE_FLAG,
         { flags: '--dir <dir>', description: 'only under this directory of the store (default: all of it)', path: 'dir' },
         { flags: '--rate <MB/s>', description: '.jxl megabytes read per second at most', path: 'rateMBs', parse: numArg(0.01) },
         { flags: '--adopt', description: 'record a digest for .jxl files that have none, when their reconstruction decodes completely (they are reported, never served, until then)', path: 'adopt' },

@@ -3,7 +3,7 @@ import { parseHostPort } from '@hearth/api-hook';
 import { createLogger } from '../../common/index.js';
 import { OriginServer, loadOriginConfig } from '../../origin/index.js';
 import { intArg } from '../args.js';
-import { daemonCommand } from '../service-command.js';
+import { daemonCommand, STORE_FLAG } from '../service-command.js';
 
 export function registerOrigin(program: Command): void {
   daemonCommand(program, {
@@ -13,7 +13,7 @@ export function registerOrigin(program: Command): void {
     flags: [
       { flags: '--listen <host:port>', description: 'address of the image paths (behind the origin front)', path: 'listen', parse: parseHostPort },
       { flags: '--metrics-listen <host:port>', description: '/metrics, /healthz and /readyz, on a listener of their own that no cache fronts', path: 'http', parse: parseHostPort },
-      { flags: '--store <dir>', description: 'store root', path: 'store' },
+      STORE_FLAG,
       { flags: '--no-store-derived', description: 'do not write sizes made on the fly into the store', path: 'storeDerived' },
       { flags: '--max-concurrent <n>', description: 'on-the-fly resizes at once', path: 'maxConcurrent', parse: intArg(1, 256) },
       { flags: '--max-queue <n>', description: 'on-the-fly resizes waiting; beyond: 503 with Retry-After', path: 'maxQueue', parse: intArg(0, 100_000) },

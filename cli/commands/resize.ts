@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createLogger } from '../../common/index.js';
 import { ResizeWorker, loadResizeConfig } from '../../resize/index.js';
 import { portArg } from '../args.js';
-import { daemonCommand, listArg } from '../service-command.js';
+import { BROKERS_FLAG, daemonCommand, STORE_FLAG } from '../service-command.js';
 
 export function registerResize(program: Command): void {
   daemonCommand(program, {
@@ -10,8 +10,8 @@ export function registerResize(program: Command): void {
     description: 'run a resize-tier worker: hearth.images.uploaded in, every ladder size and hearth.images.resized out',
     configHelp: 'resize config (JSON); default: local broker, store .cache/store',
     flags: [
-      { flags: '--store <dir>', description: 'store root (overrides the config)', path: 'store' },
-      { flags: '--brokers <list>', description: 'comma-separated Kafka brokers (overrides the config)', path: 'kafka.brokers', parse: listArg },
+      STORE_FLAG,
+      BROKERS_FLAG,
       { flags: '--http-port <port>', description: '/metrics, /healthz and /readyz port (overrides the config)', path: 'http.port', parse: portArg },
     ],
     load: loadResizeConfig,

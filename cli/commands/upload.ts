@@ -5,7 +5,7 @@ import { createLogger } from '../../common/index.js';
 import { IMAGE_ID, TOPICS, connectProducer } from '../../kafka/index.js';
 import { checkJpeg, loadUploadConfig, storeOriginal, uploadedEvent } from '../../upload/index.js';
 import { intArg } from '../args.js';
-import { configuredCommand, listArg } from '../service-command.js';
+import { BROKERS_FLAG, configuredCommand, STORE_FLAG } from '../service-command.js';
 
 const idArg = (v: string): string => {
   if (!new RegExp(IMAGE_ID).test(v)) throw new InvalidArgumentError('expected an image id: 1 to 19 digits');
@@ -20,8 +20,8 @@ export function registerUpload(program: Command): void {
       description: 'store originals (checked to be whole JPEGs, written atomically, never replacing another) and announce each on hearth.images.uploaded; one JSON line per image',
       configHelp: 'upload config (JSON); default: store .cache/store, the local broker',
       flags: [
-        { flags: '--store <dir>', description: 'store root', path: 'store' },
-        { flags: '--brokers <list>', description: 'comma-separated Kafka brokers', path: 'kafka.brokers', parse: listArg },
+        STORE_FLAG,
+        BROKERS_FLAG,
         { flags: '--partitions <n>', description: 'partitions of hearth.images.uploaded if it must be created', path: 'kafka.partitions', parse: intArg(1, 1024) },
       ],
       load: loadUploadConfig,
@@ -34,10 +34,13 @@ export function registerUpload(program: Command): void {
       const log = createLogger('upload', c.log.level, true);
       // Every file is checked before any is stored, and all are stored before any is
       // announced: a bad file anywhere in the list leaves nothing behind.
-      const datas = await Promise.all(files.map((f) => readFile(f)));
-      for (const [i, d] of datas.entries()) await checkJpeg(d, basename(files[i] as string));
+      const checked = [];
+      for (const f of files) {
+        const data = await readFile(f);
+        checked.push({ file: f, data, size: await checkJpeg(data, basename(f)) });
+      }
       const stored = [];
-      for (const [i, f] of files.entries()) stored.push({ file: f, ...(await storeOriginal(c.store, datas[i] as Buffer, basename(f), id)) });
+      for (const one of checked) stored.push({ file: one.file, ...(await storeOriginal(c.store, one.data, one.size, basename(one.file), id)) });
       const producer = await connectProducer(c.kafka.brokers, 'hearth-upload', log, { [TOPICS.uploaded]: c.kafka.partitions });
       try {
         for (const s of stored) {

@@ -57,7 +57,8 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
       pipeline: { resizeWorkers: [`127.0.0.1:${r0}`, `127.0.0.1:${r1}`], perceptual: `127.0.0.1:${perceptual}`, prometheus: { listen: `127.0.0.1:${prometheus}` } },
     });
     stack = new Stack(join(dir, 'state'), t);
-    process.once('exit', () => void stack.down());
+    // Pass or fail, the run must not leave the broker, workers, Prometheus or nginx behind.
+    process.once('exit', () => stack.killAll());
     await stack.up();
   });
   after(async () => {

@@ -65,15 +65,8 @@ export function testStack(): Promise<TestStack> {
       warmer: { udp: `127.0.0.1:${udp}`, http: `127.0.0.1:${http}`, settings: { ttlMs: 5000, futureMs: 5000, push: { breakerFailures: 2, breakerCooldownMs: 300 } } },
     });
     const stack = new Stack(join(dir, 'state'), topology);
-    // Pass or fail, the run must not leave nginx or the warmer behind.
-    process.once('exit', () => {
-      for (const n of stack.instances()) {
-        const pid = n.pid();
-        if (pid) process.kill(pid, 'SIGKILL');
-      }
-      const w = stack.warmerPid();
-      if (w) process.kill(w, 'SIGKILL');
-    });
+    // Pass or fail, the run must not leave nginx, the warmer or the origin service behind.
+    process.once('exit', () => stack.killAll());
     await stack.up();
     return { stack, topology, corpus, root, dir };
   })();
