@@ -261,15 +261,17 @@ export class Stack {
    * `exit` handler, where `down()` (async) would never finish. Not a way to stop a stack.
    */
   killAll(): void {
-    const pids = [...this.daemons().map((d) => this.daemonPid(d)), ...this.nginx.map((n) => n.pid()), this.kafka?.pid()];
-    for (const pid of pids) {
-      if (pid === undefined) continue;
+    const signal = (pid: number | undefined, sig: NodeJS.Signals): void => {
+      if (pid === undefined) return;
       try {
-        process.kill(pid, 'SIGKILL');
+        process.kill(pid, sig);
       } catch {
         // gone already
       }
-    }
+    };
+    for (const pid of [...this.daemons().map((d) => this.daemonPid(d)), this.kafka?.pid()]) signal(pid, 'SIGKILL');
+    // nginx's fast shutdown: a killed master would leave its workers holding the ports.
+    for (const n of this.nginx) signal(n.pid(), 'SIGTERM');
   }
 
   private running(daemon: Daemon): { running: boolean; pid: number | null } {

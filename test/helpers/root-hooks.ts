@@ -1,6 +1,10 @@
-/** Mocha root hooks: after the whole run, stop the shared stack and broker (if a test started them). */
+/** Mocha root hooks: after the whole run, stop the shared stack and broker (if a test started them); on a signal, leave nothing behind. */
 import { stopTestKafka } from './test-kafka.js';
 import { stopTestStack } from './test-stack.js';
+
+// Ctrl-C or a CI timeout's SIGTERM: exit through process.exit, so the 'exit' handlers
+// that kill the stacks and brokers the run started do run (a signal's default action skips them).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 
 export const mochaHooks = {
   async afterAll(this: Mocha.Context): Promise<void> {
