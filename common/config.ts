@@ -7,12 +7,12 @@ import { readFileSync } from 'node:fs';
 import { Type, type TSchema, type Static } from '@sinclair/typebox';
 import { ValidationError, type Validator } from './schema.js';
 
-/** `/metrics`, `/healthz` and `/readyz` of a daemon. */
-export const httpSection = (port: number) =>
+/** `/metrics`, `/healthz` and `/readyz` of a daemon (and what else that listener serves, when `serves` says so). */
+export const httpSection = (port: number, serves = '`/metrics`, `/healthz` and `/readyz`') =>
   Type.Object(
     {
-      host: Type.String({ default: '127.0.0.1', description: 'address of `/metrics`, `/healthz` and `/readyz`' }),
-      port: Type.Integer({ minimum: 0, maximum: 65535, default: port, description: 'port of `/metrics`, `/healthz` and `/readyz`' }),
+      host: Type.String({ default: '127.0.0.1', description: `address of ${serves}` }),
+      port: Type.Integer({ minimum: 0, maximum: 65535, default: port, description: `port of ${serves}` }),
     },
     { additionalProperties: false, default: {} },
   );

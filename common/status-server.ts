@@ -5,7 +5,7 @@
  * is not ready, e.g. the broker not joined or the store not writable).
  */
 import { access, constants } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 
 export interface Readiness {
@@ -35,15 +35,20 @@ export async function writableDir(dir: string): Promise<true | string> {
   );
 }
 
-export function createStatusServer(registry: Registry, source: StatusSource): Server {
-  return createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+const STATUS_PATHS = new Set(['/metrics', '/healthz', '/readyz']);
+
+/**
+ * The three status routes as a handler, for a daemon whose own listener serves more (the
+ * dashboard's page): answers and returns true for them, returns false for anything else.
+ */
+export function statusRoutes(registry: Registry, source: StatusSource): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (!STATUS_PATHS.has(path)) return false;
     const json = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      return;
-    }
-    if (path === '/metrics') {
+    } else if (path === '/metrics') {
       source.refresh();
       registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
@@ -51,13 +56,21 @@ export function createStatusServer(registry: Registry, source: StatusSource): Se
       );
     } else if (path === '/healthz') {
       json(200, { status: 'ok', ...source.health() });
-    } else if (path === '/readyz') {
+    } else {
       Promise.resolve(source.ready?.() ?? readiness({})).then(
         (r) => json(r.ready ? 200 : 503, r),
         (err: Error) => json(503, { ready: false, checks: { readiness: `check failed: ${err.message}` } }),
       );
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try /metrics, /healthz or /readyz\n');
     }
+    return true;
+  };
+}
+
+export function createStatusServer(registry: Registry, source: StatusSource): Server {
+  const routes = statusRoutes(registry, source);
+  return createServer((req, res) => {
+    if (routes(req, res)) return;
+    if (req.method !== 'GET' && req.method !== 'HEAD') res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try /metrics, /healthz or /readyz\n');
   });
 }

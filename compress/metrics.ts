@@ -19,6 +19,13 @@ export const COMPRESS_METRICS = {
     help: 'Time to search and write one resize.',
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   },
+  quality: {
+    type: 'histogram',
+    name: 'hearth_compress_quality_chosen',
+    help: 'JPEG quality the perceptual search chose for each resize it compressed or kept (the lowest that holds the SSIM target), by size.',
+    labelNames: ['size'],
+    buckets: [40, 50, 60, 70, 75, 80, 85, 90, 95],
+  },
   failures: {
     type: 'counter',
     name: 'hearth_compress_failures_total',

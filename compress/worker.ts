@@ -50,6 +50,7 @@ export class CompressWorker {
     this.metrics = createMetrics(COMPRESS_METRICS, this.registry);
     // Every reason at 0 from the start, so an alert on its rate has a series to watch.
     for (const r of DEAD_REASONS[TOPICS.resized]) this.metrics.failures.labels(r).inc(0);
+    for (const size of config.perceptual.sizes) this.metrics.quality.zero({ size });
     const p = config.kafka.partitions;
     this.worker = new KafkaWorker({
       brokers: config.kafka.brokers,
@@ -111,6 +112,7 @@ export class CompressWorker {
     if (r.changed) await writeAtomic(file, r.data);
     this.metrics.images.labels(r.changed ? 'compressed' : 'kept').inc();
     this.metrics.saved.inc(r.bytesBefore - r.bytesAfter);
+    this.metrics.quality.labels(e.size).observe(r.quality);
     this.metrics.duration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
     return event(m);
   }

@@ -12,8 +12,8 @@ if [ "$node_major" -lt 20 ]; then
   log "Node.js >= 20 is required (found $(node --version))"; exit 1
 fi
 
-# Debian packages (nginx, openssl, GraphicsMagick, libjxl-tools and -dev, jpegtran, butteraugli, chromium, prometheus, gcc). A policy-rc.d that forbids service starts keeps the package's own
-# nginx (port 80) and Prometheus (9090) from starting: Hearth runs its own instances.
+# Debian packages (nginx, openssl, GraphicsMagick, libjxl-tools and -dev, jpegtran, butteraugli, chromium, prometheus, mtail, prometheus-node-exporter, gcc). A policy-rc.d that forbids service starts keeps the package's own
+# nginx (80), Prometheus (9090), mtail (3903) and node-exporter (9100) from starting: Hearth runs its own instances.
 apt_missing=()
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || apt_missing+=(nginx)
 command -v openssl >/dev/null || apt_missing+=(openssl)
@@ -23,6 +23,8 @@ command -v jpegtran >/dev/null || apt_missing+=(libjpeg-turbo-progs)   # the los
 command -v butteraugli >/dev/null || apt_missing+=(butteraugli)   # the perceptual benchmark's second opinion
 command -v chromium >/dev/null || apt_missing+=(chromium)   # the taste-test page's browser test
 command -v promtool >/dev/null || apt_missing+=(prometheus)   # Prometheus and promtool: the stack's metrics, rules and their unit tests
+command -v mtail >/dev/null || apt_missing+=(mtail)   # mtail: the cache nodes' access logs as Prometheus metrics (monitoring/mtail)
+command -v prometheus-node-exporter >/dev/null || apt_missing+=(prometheus-node-exporter)   # its textfile collector: batch jobs' metrics files (lossless, scrub) for the stack's Prometheus
 [ -f /usr/include/jxl/decode.h ] || apt_missing+=(libjxl-dev)   # hearth-jxl (verify, reconstruct) is built against it
 command -v gcc >/dev/null || apt_missing+=(gcc)
 command -v pkg-config >/dev/null || apt_missing+=(pkg-config)

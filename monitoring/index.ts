@@ -1,2 +1,3 @@
-/** The public face of `monitoring/`: Prometheus config and Hearth's rules. */
+/** The public face of `monitoring/`: Prometheus config, Hearth's rules, the cache-log exporter. */
 export * from './prometheus-config.js';
+export * from './cache-logs.js';

@@ -14,12 +14,21 @@ export interface ScrapeJob {
 /** Hearth's recording and alerting rules (unit-tested by promtool in the suite). */
 export const RULES_FILE = fileURLToPath(new URL('../../monitoring/rules/hearth.rules.yml', import.meta.url));
 
-/** Every daemon of a topology that exports metrics: the warmer, the origin service, and the pipeline's workers. */
+/** Every daemon of a topology that exports metrics: the warmer, the origin service, the pipeline's workers, the cache-log exporter, the race join and the dashboard. */
 export function scrapeJobsFor(t: Topology): ScrapeJob[] {
   return [
     { job: 'warmer', targets: [t.warmer.http] },
     ...(t.origin.serviceMetrics ? [{ job: 'origin', targets: [t.origin.serviceMetrics] }] : []),
-    ...(t.pipeline ? [{ job: 'resize', targets: t.pipeline.resizeWorkers }, { job: 'perceptual', targets: [t.pipeline.perceptual] }] : []),
+    ...(t.pipeline
+      ? [
+          { job: 'resize', targets: t.pipeline.resizeWorkers },
+          { job: 'perceptual', targets: [t.pipeline.perceptual] },
+          { job: 'cache-logs', targets: [t.pipeline.cacheLogs] },
+          { job: 'race', targets: [t.pipeline.race] },
+          { job: 'textfiles', targets: [t.pipeline.textfiles] },
+          { job: 'dashboard', targets: [t.pipeline.dashboard] },
+        ]
+      : []),
   ];
 }
 

@@ -1,6 +1,9 @@
 /** The origin service's metrics, served on its own listener (never behind a cache). */
 import type { MetricDef } from '../common/index.js';
 
+/** The results `hearth_origin_requests_total` counts. */
+export const ORIGIN_RESULTS = ['stored', 'derived', 'reconstructed', 'not_found', 'overload', 'damaged', 'error'] as const;
+
 export const ORIGIN_METRICS = {
   requests: {
     type: 'counter',

@@ -15,7 +15,7 @@ import type { Registry } from 'prom-client';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness, writeAtomic } from '../common/index.js';
 import { ORIGINAL_PATH, SIZE_PATH, StoreEscapeError, imagePath, readInStore, storeFile, reportDamage, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec } from '../image/index.js';
 import type { EncodeOptions, ResizeBackend } from '../image/index.js';
-import { ORIGIN_METRICS } from './metrics.js';
+import { ORIGIN_METRICS, ORIGIN_RESULTS } from './metrics.js';
 
 
 export interface OriginOptions {
@@ -59,6 +59,8 @@ export class OriginServer {
     this.backend = o.backend ?? new CpuBackend(1);
     this.log = o.logger ?? createLogger('origin');
     this.metrics = createMetrics(ORIGIN_METRICS, this.registry);
+    // Every result at 0 from the start, so a rate or an alert on it has a series to watch.
+    for (const r of ORIGIN_RESULTS) this.metrics.requests.labels(r).inc(0);
     for (const r of INTEGRITY_REASONS) this.metrics.integrity.labels(r).inc(0);
   }
 

@@ -34,6 +34,11 @@ export class ResizeWorker {
     for (const r of DEAD_REASONS[TOPICS.uploaded]) this.metrics.failures.labels(r).inc(0);
     this.backend = opts.backend ?? new CpuBackend(config.threadsPerJob);
     this.ladder = opts.ladder ?? DEFAULT_LADDER;
+    // Each size's series from the start: a rate over a series born with its first count reads 0.
+    for (const s of this.ladder) {
+      this.metrics.duration.zero({ size: s.name });
+      this.metrics.sizes.labels(s.name).inc(0);
+    }
     const p = config.kafka.partitions;
     this.worker = new KafkaWorker({
       brokers: config.kafka.brokers,

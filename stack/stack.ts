@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KafkaBroker, TOPICS, createKafka, ensureTopics } from '../kafka/index.js';
-import { renderPrometheusConfig, scrapeJobsFor } from '../monitoring/index.js';
+import { mtailArgs, renderPrometheusConfig, scrapeJobsFor } from '../monitoring/index.js';
 import { createLogger } from '../common/index.js';
 import { NginxInstance, ensureCerts, renderAll } from '../proxy-config/index.js';
 import { parseTopology, splitAddress, warmerConfigFor, type Topology } from '../topology/index.js';
@@ -31,6 +31,12 @@ export interface StackStatus {
   colos: { name: string; cache: string[]; host: string; pushHost: string; cidrs: string[]; running: boolean[] }[];
   kafka?: { address: string; running: boolean; pid: number | null };
   prometheus?: { address: string; running: boolean; pid: number | null };
+  dashboard?: { address: string; running: boolean; pid: number | null };
+  /** mtail over the cache nodes' access logs. */
+  cacheLogs?: { address: string; running: boolean; pid: number | null };
+  race?: { address: string; running: boolean; pid: number | null };
+  /** node-exporter's textfile collector, and the directory batch jobs write their metrics files into. */
+  textfiles?: { address: string; dir: string; running: boolean; pid: number | null };
   workers?: { resize: WorkerStatus[]; perceptual: WorkerStatus[] };
   logs: string;
 }
@@ -45,7 +51,7 @@ export interface WorkerStatus {
 /** Partitions of the pipeline's topics: more than any local stack's workers, so each can own some. */
 const PIPELINE_PARTITIONS = 8;
 
-/** A process the stack starts: `warmer`, `origin`, `origin-delay`, `resize-<n>`, `perceptual`, `prometheus`. */
+/** A process the stack starts: `warmer`, `origin`, `origin-delay`, `resize-<n>`, `perceptual`, `cache-logs` (mtail), `race`, `textfiles` (node-exporter), `prometheus`, `dashboard`. */
 type Daemon = string;
 
 export class Stack {
@@ -68,6 +74,11 @@ export class Stack {
     const file = join(stateDir, 'topology.json');
     if (!existsSync(file)) return undefined;
     return new Stack(stateDir, parseTopology(JSON.parse(readFileSync(file, 'utf8')), file));
+  }
+
+  /** Where batch jobs of this stack write their metrics files (`--metrics-file <dir>/<job>.prom`). */
+  textfileDir(): string {
+    return join(this.stateDir, 'textfile');
   }
 
   private pidFile(daemon: Daemon): string {
@@ -109,7 +120,7 @@ export class Stack {
   /** Every daemon this topology has, in start order. */
   private daemons(): Daemon[] {
     const p = this.topology.pipeline;
-    return ['origin', 'origin-delay', 'warmer', ...(p ? [...p.resizeWorkers.map((_, i) => `resize-${i}`), 'perceptual', 'prometheus'] : [])];
+    return ['origin', 'origin-delay', 'warmer', ...(p ? [...p.resizeWorkers.map((_, i) => `resize-${i}`), 'perceptual', 'cache-logs', 'race', 'textfiles', 'prometheus', 'dashboard'] : [])];
   }
 
   private anyRunning(): boolean {
@@ -166,11 +177,21 @@ export class Stack {
     }
     const perceptual = this.writeConfig('perceptual', 'compress.json', worker(p.perceptual));
     await this.startDaemon('perceptual', ['compress', 'resizes', '--config', perceptual], `http://${p.perceptual}/readyz`, { ok: true, timeoutMs: 60_000 });
+    const logs = this.nginx.filter((n) => n.inst.role === 'cache').map((n) => n.accessLog);
+    await this.startDaemon('cache-logs', mtailArgs(p.cacheLogs, logs), `http://${p.cacheLogs}/metrics`, { exe: 'mtail', timeoutMs: 15_000 });
+    const race = this.writeConfig('race', 'race.json', { logs, http: splitAddress(p.race) });
+    await this.startDaemon('race', ['race', '--config', race], `http://${p.race}/readyz`, { ok: true });
+    // Batch jobs (lossless, scrub) leave their metrics files here for Prometheus.
+    mkdirSync(this.textfileDir(), { recursive: true });
+    const textfileArgs = [`--web.listen-address=${p.textfiles}`, '--collector.disable-defaults', '--collector.textfile', `--collector.textfile.directory=${this.textfileDir()}`];
+    await this.startDaemon('textfiles', textfileArgs, `http://${p.textfiles}/metrics`, { exe: 'prometheus-node-exporter' });
     const dir = join(this.stateDir, 'prometheus');
     const config = this.writeConfig('prometheus', 'prometheus.yml', renderPrometheusConfig({ jobs: scrapeJobsFor(this.topology) }));
     const { listen, retention } = p.prometheus;
     const args = [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--storage.tsdb.retention.time=${retention}`, `--web.listen-address=${listen}`, '--web.enable-lifecycle'];
     await this.startDaemon('prometheus', args, `http://${listen}/-/ready`, { exe: 'prometheus', ok: true, timeoutMs: 30_000 });
+    const dashboard = this.writeConfig('dashboard', 'dashboard.json', { http: splitAddress(p.dashboard), prometheus: `http://${listen}` });
+    await this.startDaemon('dashboard', ['dashboard', '--config', dashboard], `http://${p.dashboard}/readyz`, { ok: true, timeoutMs: 15_000 });
   }
 
   /** Writes a daemon's config file under its state directory; returns its path. */
@@ -249,6 +270,10 @@ export class Stack {
       ...(t.pipeline
         ? {
             prometheus: { address: t.pipeline.prometheus.listen, ...this.running('prometheus') },
+            dashboard: { address: t.pipeline.dashboard, ...this.running('dashboard') },
+            cacheLogs: { address: t.pipeline.cacheLogs, ...this.running('cache-logs') },
+            race: { address: t.pipeline.race, ...this.running('race') },
+            textfiles: { address: t.pipeline.textfiles, dir: this.textfileDir(), ...this.running('textfiles') },
             workers: { resize: t.pipeline.resizeWorkers.map((http, i) => ({ http, ...this.running(`resize-${i}`) })), perceptual: [{ http: t.pipeline.perceptual, ...this.running('perceptual') }] },
           }
         : {}),
@@ -307,7 +332,11 @@ export function formatStatus(s: StackStatus): string {
     ...(s.kafka ? [`${mark(s.kafka.running)} kafka    ${s.kafka.address}  (KRaft, single node)`] : []),
     ...(s.workers?.resize ?? []).map((w, i) => `${mark(w.running)} resize   #${i}  metrics http://${w.http}/metrics`),
     ...(s.workers?.perceptual ?? []).map((w) => `${mark(w.running)} compress perceptual  metrics http://${w.http}/metrics`),
+    ...(s.cacheLogs ? [`${mark(s.cacheLogs.running)} mtail    http://${s.cacheLogs.address}/metrics  (the caches' access logs as hearth_cache_* metrics)`] : []),
+    ...(s.race ? [`${mark(s.race.running)} race     http://${s.race.address}/metrics  (pushes against first views: won, lost)`] : []),
+    ...(s.textfiles ? [`${mark(s.textfiles.running)} textfile http://${s.textfiles.address}/metrics  (batch jobs' --metrics-file ${s.textfiles.dir}/<job>.prom)`] : []),
     ...(s.prometheus ? [`${mark(s.prometheus.running)} prom     http://${s.prometheus.address}/  (Prometheus: targets, rules, alerts)`] : []),
+    ...(s.dashboard ? [`${mark(s.dashboard.running)} dash     http://${s.dashboard.address}/  (the dashboard)`] : []),
     ...(s.origin.delay ? [`${mark(s.origin.delay.running)} delay    ${s.origin.delay.address}  +${s.origin.delay.ms} ms before every origin fetch`] : []),
     `logs: ${s.logs}/nginx/<instance>/logs/access.log (JSON, with cache status and timings), ${s.logs}/warmer/warmer.log`,
   ];

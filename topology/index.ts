@@ -1,2 +1,3 @@
 /** The public face of `topology/`: what other parts of Hearth may use. */
 export * from './topology.js';
+export * from './cache-log.js';

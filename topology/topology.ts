@@ -100,6 +100,10 @@ export const TopologySchema = Type.Object(
             description: 'one address per resize worker (all in one consumer group)',
           }),
           perceptual: Address('the perceptual-compression worker\'s `/metrics`, `/healthz` and `/readyz`', '127.0.0.1:9466'),
+          cacheLogs: Address("mtail: the cache nodes' access logs as metrics (`hearth_cache_*`)", '127.0.0.1:9461'),
+          race: Address("the race join's `/metrics` (`hearth race`: pushes against first views)", '127.0.0.1:9462'),
+          textfiles: Address("node-exporter's textfile collector: the metrics files batch jobs write (lossless, scrub) into `<state>/textfile/`", '127.0.0.1:9463'),
+          dashboard: Address('the dashboard (`hearth dashboard`: live charts from Prometheus)', '127.0.0.1:9460'),
           prometheus: Type.Object(
             {
               listen: Address('Prometheus (its UI and HTTP API)', '127.0.0.1:9090'),
@@ -108,7 +112,7 @@ export const TopologySchema = Type.Object(
             { additionalProperties: false, default: {} },
           ),
         },
-        { additionalProperties: false, description: 'the ingest and compression pipeline behind the warm path: resize workers, the perceptual worker, Prometheus (needs kafka and origin.service)' },
+        { additionalProperties: false, description: 'the ingest and compression pipeline behind the warm path and what watches it: resize workers, the perceptual worker, the cache-log exporter, the race join, Prometheus and the dashboard (needs kafka and origin.service)' },
       ),
     ),
     nginxUser: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_-]*$', description: 'user nginx workers run as when started as root (default: root for the local stack)' })),
@@ -154,6 +158,10 @@ function semanticProblems(t: Topology): string[] {
     t.pipeline.resizeWorkers.forEach((a, i) => claim(`pipeline.resizeWorkers[${i}]`, a));
     claim('pipeline.perceptual', t.pipeline.perceptual);
     claim('pipeline.prometheus.listen', t.pipeline.prometheus.listen);
+    claim('pipeline.cacheLogs', t.pipeline.cacheLogs);
+    claim('pipeline.race', t.pipeline.race);
+    claim('pipeline.textfiles', t.pipeline.textfiles);
+    claim('pipeline.dashboard', t.pipeline.dashboard);
     if (!t.kafka) problems.push('pipeline: needs kafka (the workers consume and produce through it)');
     if (!t.origin.service) problems.push('pipeline: needs origin.service (sizes not yet made are made on the fly)');
   }

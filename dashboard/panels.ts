@@ -1,0 +1,231 @@
+/**
+ * Every chart of the dashboard, defined once: title, unit and PromQL. The page
+ * (`hearth dashboard`) and the Grafana dashboard (grafana.ts) are both made from this
+ * list, and the suite checks that every query returns data from a live stack.
+ *
+ * Windows are `[1m]`, not the alerts' `[5m]`: a chart should move within a minute of
+ * what it shows; the recording rules smooth for alerting.
+ */
+
+/** How values are shown; each maps to a Grafana unit id (grafana.ts) and a formatter in the page. */
+export type Unit = 'per_second' | 'seconds' | 'ratio' | 'bytes' | 'bytes_per_second' | 'count' | 'quality';
+
+export interface PanelQuery {
+  expr: string;
+  /** Series name, with `{{label}}` filled from each series' labels (Grafana's legendFormat). */
+  legend: string;
+}
+
+export interface PanelDef {
+  id: string;
+  title: string;
+  unit: Unit;
+  queries: readonly PanelQuery[];
+  /** One line under the title: what to read from it. */
+  help: string;
+}
+
+export interface SectionDef {
+  title: string;
+  panels: readonly PanelDef[];
+}
+
+const q = (expr: string, legend: string): PanelQuery => ({ expr, legend });
+const quantile = (p: number, metric: string, by = '', where = ''): string => `histogram_quantile(${p}, sum by (${by ? `${by}, ` : ''}le) (rate(${metric}_bucket${where}[1m])))`;
+
+export const SECTIONS: readonly SectionDef[] = [
+  {
+    title: 'Warm path',
+    panels: [
+      {
+        id: 'warm-hints',
+        title: 'Hints and paths received',
+        unit: 'per_second',
+        help: 'What the API servers announce; paths/s over hints/s is the page size.',
+        queries: [q('sum(rate(hearth_warmer_datagrams_received_total[1m]))', 'hints/s'), q('sum(rate(hearth_warmer_paths_received_total[1m]))', 'paths/s')],
+      },
+      {
+        id: 'warm-drops',
+        title: 'Paths dropped, by reason',
+        unit: 'per_second',
+        help: 'Stale, duplicate, forged, colo down …: every path that did not become a push.',
+        queries: [q('sum by (reason) (rate(hearth_warmer_paths_dropped_total[1m]))', '{{reason}}')],
+      },
+      {
+        id: 'warm-hint-age',
+        title: 'Hint age at arrival',
+        unit: 'seconds',
+        help: 'From the API server to the warmer; beyond the TTL (~50 ms) a hint is dropped as stale.',
+        queries: [q(quantile(0.5, 'hearth_warmer_hint_age_seconds'), 'p50'), q(quantile(0.99, 'hearth_warmer_hint_age_seconds'), 'p99')],
+      },
+      {
+        id: 'warm-push-latency',
+        title: 'Push latency, by colo',
+        unit: 'seconds',
+        help: 'A push returns once its cache holds the object: one origin round trip for a miss.',
+        queries: [q(quantile(0.5, 'hearth_warmer_push_duration_seconds', 'colo'), '{{colo}} p50'), q(quantile(0.99, 'hearth_warmer_push_duration_seconds', 'colo'), '{{colo}} p99')],
+      },
+      {
+        id: 'warm-pushes',
+        title: 'Pushes, by outcome',
+        unit: 'per_second',
+        help: 'miss: the push filled the cache; hit: it was there already; 4xx/5xx/error: it failed.',
+        queries: [q('sum by (outcome) (rate(hearth_warmer_pushes_total[1m]))', '{{outcome}}')],
+      },
+      {
+        id: 'warm-queue',
+        title: 'Push queue',
+        unit: 'count',
+        help: 'Pushes waiting for a slot, and in flight.',
+        queries: [q('sum(hearth_warmer_queue_depth)', 'waiting'), q('sum(hearth_warmer_pushes_in_flight)', 'in flight')],
+      },
+      {
+        id: 'warm-breakers',
+        title: 'Breakers open, by colo',
+        unit: 'count',
+        help: '1 while a colo\'s pushes are dropped because it keeps failing.',
+        queries: [q('max by (colo) (hearth_warmer_breaker_open)', '{{colo}}')],
+      },
+    ],
+  },
+  {
+    title: 'Caches',
+    panels: [
+      {
+        id: 'cache-hit-ratio',
+        title: 'Viewer hit ratio, by colo',
+        unit: 'ratio',
+        help: "Viewers' requests answered from the cache (pushes not counted). Alert below 80 %.",
+        queries: [
+          q(
+            'sum by (colo) (rate(hearth_cache_requests_total{role="viewer",cache_status="HIT"}[1m])) / sum by (colo) (rate(hearth_cache_requests_total{role="viewer",cache_status!="NONE"}[1m]))',
+            '{{colo}}',
+          ),
+        ],
+      },
+      {
+        id: 'cache-latency',
+        title: 'Viewer latency p95, by cache status',
+        unit: 'seconds',
+        help: 'A HIT is local; a MISS costs an origin round trip.',
+        queries: [q(quantile(0.95, 'hearth_cache_request_duration_seconds', 'cache_status', '{role="viewer"}'), '{{cache_status}}')],
+      },
+      {
+        id: 'cache-offload',
+        title: 'Origin offload',
+        unit: 'bytes_per_second',
+        help: 'Bytes the caches served to viewers against bytes they fetched from the origin (pushes included).',
+        queries: [q('sum(rate(hearth_cache_sent_bytes_total{role="viewer"}[1m]))', 'served to viewers'), q('sum(rate(hearth_cache_origin_received_bytes_total[1m]))', 'fetched from origin')],
+      },
+    ],
+  },
+  {
+    title: 'The race',
+    panels: [
+      {
+        id: 'race-outcomes',
+        title: 'First views of pushed paths: won or lost',
+        unit: 'per_second',
+        help: 'won: a HIT after the push completed; lost: the viewer came first. This says whether warming works.',
+        queries: [q('sum by (colo, outcome) (rate(hearth_race_first_views_total[1m]))', '{{colo}} {{outcome}}')],
+      },
+      {
+        id: 'race-push-to-view',
+        title: 'Push to first view',
+        unit: 'seconds',
+        help: 'How early the push was. Lost races: by how much the push was late.',
+        queries: [
+          q(quantile(0.5, 'hearth_race_push_to_view_seconds'), 'early by, p50'),
+          q(quantile(0.5, 'hearth_race_lost_by_seconds'), 'late by, p50'),
+        ],
+      },
+    ],
+  },
+  {
+    title: 'Ingest',
+    panels: [
+      {
+        id: 'ingest-uploads',
+        title: 'Uploads resized',
+        unit: 'per_second',
+        help: 'Uploads with every size written, across the resize workers.',
+        queries: [q('sum(rate(hearth_resize_images_total[1m]))', 'uploads/s'), q('sum(rate(hearth_resize_sizes_written_total[1m]))', 'sizes/s')],
+      },
+      {
+        id: 'ingest-lag',
+        title: 'Resize backlog',
+        unit: 'count',
+        help: 'Uploads not yet committed by the resize group (Kafka lag).',
+        queries: [q('sum(hearth_resize_consumer_lag)', 'messages')],
+      },
+      {
+        id: 'ingest-resize-duration',
+        title: 'Resize time p95, by size',
+        unit: 'seconds',
+        help: 'Time to make and write one size.',
+        queries: [q(quantile(0.95, 'hearth_resize_duration_seconds', 'size'), '{{size}}')],
+      },
+      {
+        id: 'ingest-dead',
+        title: 'Dead letters (15 min)',
+        unit: 'count',
+        help: 'Messages set aside by a tier, by reason; any is worth a look.',
+        queries: [
+          q('sum by (reason) (increase(hearth_resize_failures_total[15m]))', 'resize {{reason}}'),
+          q('sum by (reason) (increase(hearth_compress_failures_total[15m]))', 'compress {{reason}}'),
+        ],
+      },
+    ],
+  },
+  {
+    title: 'Compression',
+    panels: [
+      {
+        id: 'compress-saved',
+        title: 'Bytes saved',
+        unit: 'bytes',
+        help: 'Perceptual recompression of resizes, and originals kept losslessly as JPEG XL.',
+        queries: [
+          q('sum(hearth_compress_bytes_saved_total)', 'perceptual'),
+          q('sum(hearth_lossless_input_bytes_total) - sum(hearth_lossless_output_bytes_total)', 'lossless'),
+        ],
+      },
+      {
+        id: 'compress-quality',
+        title: 'Perceptual quality chosen, by size',
+        unit: 'quality',
+        help: 'The lowest JPEG quality that keeps the SSIM target (median).',
+        queries: [q('histogram_quantile(0.5, sum by (size, le) (hearth_compress_quality_chosen_bucket))', '{{size}}')],
+      },
+      {
+        id: 'compress-lossless',
+        title: 'Lossless: throughput and mismatches',
+        unit: 'count',
+        help: 'MB/s per lane of the last batches, and originals whose JPEG XL did not verify (kept, never dropped).',
+        queries: [
+          q('sum(hearth_lossless_input_bytes_total) / 1e6 / clamp_min(sum(hearth_lossless_file_duration_seconds_sum), 1e-9)', 'MB/s per lane'),
+          q('sum(hearth_lossless_files_total{outcome="mismatch"})', 'mismatches'),
+        ],
+      },
+    ],
+  },
+  {
+    title: 'Origin',
+    panels: [
+      {
+        id: 'origin-requests',
+        title: 'Origin requests, by result',
+        unit: 'per_second',
+        help: 'stored: a file as it is; derived: a size made on the fly; reconstructed: an original from JPEG XL; overload: shed with 503.',
+        queries: [q('sum by (result) (rate(hearth_origin_requests_total[1m]))', '{{result}}')],
+      },
+    ],
+  },
+];
+
+export const PANELS: readonly PanelDef[] = SECTIONS.flatMap((s) => s.panels);
+
+/** A series' name from its legend template and labels (`{{colo}} p50`). */
+export function legendFor(template: string, labels: Record<string, string>): string {
+  return template.replace(/\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}/g, (_, k: string) => labels[k] ?? '');
+}

@@ -1,0 +1,104 @@
+/**
+ * The race join: for each (colo, path) the warmer pushed into a cache, did the path's
+ * first viewer request begin after the push completed and get a HIT (won), or not
+ * (lost)? No log tool does this (mtail and its kind count lines one at a time; this
+ * pairs two lines, from different clients and maybe different nodes' logs, that may
+ * be read in either order), so it is written here.
+ *
+ * Times come from the log lines (nginx's `msec`, completion, minus `request_time` for
+ * a start), never from when a line is read, so the order lines arrive in does not
+ * matter. Memory is bounded: an LRU of at most `maxTracked` pairs, each expiring.
+ */
+import { LRUCache } from 'lru-cache';
+import type { CacheLogLine } from '../topology/index.js';
+
+type Entry =
+  /** A push filled the cache at `doneAt`; no viewer yet. */
+  | { state: 'pushed'; colo: string; doneAt: number }
+  /** A viewer came first (its line read before any push's); a push may still be logged. */
+  | { state: 'viewed'; colo: string; startAt: number; cache: string }
+  /** Counted, or no race (the push found the object cached already): later lines are not first views. */
+  | { state: 'decided'; colo: string };
+
+export interface RaceEvents {
+  firstView(colo: string, outcome: 'won' | 'lost', pushToViewS: number): void;
+  unviewed(colo: string): void;
+  evicted(state: Entry['state']): void;
+}
+
+export interface RaceJoinOptions {
+  maxTracked: number;
+  viewWindowMs: number;
+  viewerWaitMs: number;
+  /** A clock in ms for expiry (tests drive it); default performance.now. */
+  now?: () => number;
+}
+
+/** nginx's times have ms resolution: a view may start the same millisecond its push completed. */
+const SLACK_S = 0.001;
+
+export class RaceJoin {
+  private readonly entries: LRUCache<string, Entry>;
+
+  constructor(
+    private readonly o: RaceJoinOptions,
+    private readonly events: RaceEvents,
+  ) {
+    this.entries = new LRUCache<string, Entry>({
+      max: o.maxTracked,
+      ttl: o.viewWindowMs,
+      noDisposeOnSet: true,
+      // Read the clock on every check (lru-cache otherwise caches it for a timer's tick).
+      ttlResolution: 0,
+      ...(o.now ? { perf: { now: o.now } } : {}),
+      dispose: (e, _key, reason) => {
+        if (reason === 'evict') events.evicted(e.state);
+        else if (reason === 'expire' && e.state === 'pushed') events.unviewed(e.colo);
+      },
+    });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Counts expired pushes as unviewed now (otherwise that happens when they are touched or evicted). */
+  purge(): void {
+    this.entries.purgeStale();
+  }
+
+  /** Takes one cache node line; says whether it took part in a race (a push or a first view). */
+  add(l: CacheLogLine): boolean {
+    const key = `${l.colo} ${l.uri}`;
+    const e = this.entries.get(key);
+    if (l.role === 'push') {
+      // A push that failed warmed nothing.
+      if (l.status < 200 || l.status >= 300) return false;
+      if (e?.state === 'viewed') return this.decide(key, l.colo, e.startAt, e.cache, l.msec);
+      if (e) return false;
+      // The object was there already (a repeat push, a path viewed long ago): no race to count.
+      if (l.cache === 'HIT') this.entries.set(key, { state: 'decided', colo: l.colo });
+      else this.entries.set(key, { state: 'pushed', colo: l.colo, doneAt: l.msec });
+      return true;
+    }
+    // The cache was not consulted (a refused path or method).
+    if (l.cache === '') return false;
+    const startAt = l.msec - l.requestTime;
+    if (e?.state === 'pushed') return this.decide(key, l.colo, startAt, l.cache, e.doneAt);
+    if (e?.state === 'viewed') {
+      // Two nodes' logs read out of order: the earlier request is the first view.
+      if (startAt < e.startAt) this.entries.set(key, { ...e, startAt, cache: l.cache }, { ttl: this.o.viewerWaitMs });
+      return false;
+    }
+    if (e) return false;
+    this.entries.set(key, { state: 'viewed', colo: l.colo, startAt, cache: l.cache }, { ttl: this.o.viewerWaitMs });
+    return true;
+  }
+
+  private decide(key: string, colo: string, viewStart: number, cache: string, pushDone: number): true {
+    const gap = viewStart - pushDone;
+    this.events.firstView(colo, cache === 'HIT' && gap >= -SLACK_S ? 'won' : 'lost', gap);
+    this.entries.set(key, { state: 'decided', colo });
+    return true;
+  }
+}
