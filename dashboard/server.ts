@@ -12,7 +12,7 @@ import type { DashboardConfig } from './config.js';
 import { DASHBOARD_METRICS } from './metrics.js';
 import { dashboardPage } from './page.js';
 import { panelData } from './panel-data.js';
-import { PANELS, SECTIONS } from './panels.js';
+import { SECTIONS, type PanelDef, type SectionDef } from './panels.js';
 import { queryRange } from './prometheus-api.js';
 
 const require = createRequire(import.meta.url);
@@ -28,20 +28,24 @@ export class DashboardServer {
   private readonly server: Server;
   private readonly page: string;
   private readonly assets = new Map<string, { body: Buffer; type: string }>();
-  private readonly byId = new Map(PANELS.map((p) => [p.id, p]));
+  private readonly byId: Map<string, PanelDef>;
+  private readonly sections: readonly SectionDef[];
 
   constructor(
     readonly config: DashboardConfig,
-    opts: { logger?: Logger } = {},
+    /** `sections`: Hearth's panels (panels.ts) unless given. */
+    opts: { logger?: Logger; sections?: readonly SectionDef[] } = {},
   ) {
+    this.sections = opts.sections ?? SECTIONS;
+    this.byId = new Map(this.sections.flatMap((s) => s.panels.map((p) => [p.id, p])));
     this.log = opts.logger ?? createLogger('dashboard', config.log.level);
     this.metrics = createMetrics(DASHBOARD_METRICS, this.registry);
     for (const r of ['ok', 'query_error', 'unreachable']) this.metrics.queries.labels(r).inc(0);
-    this.page = dashboardPage(SECTIONS, { rangeS: config.rangeS, refreshS: config.refreshS, prometheus: config.prometheus });
+    this.page = dashboardPage(this.sections, { rangeS: config.rangeS, refreshS: config.refreshS, prometheus: config.prometheus });
     for (const [path, a] of Object.entries(ASSETS)) this.assets.set(path, { body: readFileSync(a.file), type: a.type });
     const status = statusRoutes(this.registry, {
       refresh: () => {},
-      health: () => ({ panels: PANELS.length }),
+      health: () => ({ panels: this.byId.size }),
       // Ready when Prometheus answers: otherwise every panel would only say it is down.
       ready: async () => {
         const r = await this.query('vector(1)', 0, 0, 1);
@@ -76,7 +80,7 @@ export class DashboardServer {
     } else if (asset) {
       res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'max-age=3600' }).end(asset.body);
     } else if (url.pathname === '/api/panels') {
-      json(200, SECTIONS);
+      json(200, this.sections);
     } else if (url.pathname.startsWith('/api/panel/')) {
       const panel = this.byId.get(decodeURIComponent(url.pathname.slice('/api/panel/'.length)));
       if (!panel) return json(404, { error: `no such panel; see /api/panels` });
