@@ -1,11 +1,23 @@
 import { readFileSync } from 'node:fs';
 
+/**
+ * Whether a process runs. A zombie (exited, not yet reaped) does not: a daemon whose
+ * starter has exited is reaped by init, which in a container may take seconds, and
+ * `kill(pid, 0)` succeeds on it until then (`stack down` waited for exactly that).
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ..."; comm may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    // No /proc (not Linux): what kill said.
+    return true;
   }
 }
 

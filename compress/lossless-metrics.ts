@@ -37,9 +37,17 @@ export const LOSSLESS_METRICS = {
   },
 } as const satisfies Record<string, MetricDef>;
 
+/** What happens to each original, as `hearth_lossless_files_total` counts it. */
+export const LOSSLESS_OUTCOMES = ['converted', 'skipped_policy', 'skipped_ledger', 'mismatch', 'not_jpeg', 'finished_earlier_run'] as const;
+
 export class LosslessMetrics {
   private readonly registry = createRegistry({ component: 'lossless' });
   readonly m: Metrics<typeof LOSSLESS_METRICS> = createMetrics(LOSSLESS_METRICS, this.registry);
+
+  constructor() {
+    // Every outcome in the file, at 0 too: "no mismatch" is a value a panel can show.
+    for (const o of LOSSLESS_OUTCOMES) this.m.files.labels(o).inc(0);
+  }
 
   observe(r: LosslessResult): void {
     this.m.files.labels(r.outcome).inc();

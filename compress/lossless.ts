@@ -18,6 +18,7 @@ import { dirname, join, relative } from 'node:path';
 import { runTied, acquireRunLock, syncPath, writeAtomic } from '../common/index.js';
 import type { Logger } from '../common/index.js';
 import { digestOf, matches, readDigest, writeDigest, reconstructs } from '../image/index.js';
+import type { LOSSLESS_OUTCOMES } from './lossless-metrics.js';
 
 export interface LosslessPolicy {
   /** Only originals last modified more than this many days ago. */
@@ -28,7 +29,7 @@ export interface LosslessPolicy {
   only?: ReadonlySet<string>;
 }
 
-export type LosslessOutcome = 'converted' | 'skipped_policy' | 'skipped_ledger' | 'mismatch' | 'not_jpeg' | 'finished_earlier_run';
+export type LosslessOutcome = (typeof LOSSLESS_OUTCOMES)[number];
 
 export interface LosslessResult {
   path: string;

@@ -133,10 +133,10 @@ export const SECTIONS: readonly SectionDef[] = [
         id: 'race-push-to-view',
         title: 'Push to first view',
         unit: 'seconds',
-        help: 'How early the push was. Lost races: by how much the push was late.',
+        help: 'How long before its first view a push completed; for viewers who came first, by how much the push was late.',
         queries: [
           q(quantile(0.5, 'hearth_race_push_to_view_seconds'), 'early by, p50'),
-          q(quantile(0.5, 'hearth_race_lost_by_seconds'), 'late by, p50'),
+          q(quantile(0.5, 'hearth_race_push_late_seconds'), 'late by, p50'),
         ],
       },
     ],

@@ -1,7 +1,8 @@
 /**
- * The race join: for each (colo, path) the warmer pushed into a cache, did the path's
- * first viewer request begin after the push completed and get a HIT (won), or not
- * (lost)? No log tool does this (mtail and its kind count lines one at a time; this
+ * The race join: for each (colo, path) the warmer pushed into a cache, was the path's
+ * first viewer request a HIT (won) or not (lost: MISS, UPDATING, …), and how long after
+ * the push completed did it begin (or, begun before, by how much was the push late: a
+ * viewer that waited on the push's fetch is a HIT that came early)? No log tool does this (mtail and its kind count lines one at a time; this
  * pairs two lines, from different clients and maybe different nodes' logs, that may
  * be read in either order), so it is written here.
  *
@@ -21,6 +22,7 @@ type Entry =
   | { state: 'decided'; colo: string };
 
 export interface RaceEvents {
+  /** `pushToViewS`: from the push's completion to the view's start; negative when the viewer began first. */
   firstView(colo: string, outcome: 'won' | 'lost', pushToViewS: number): void;
   unviewed(colo: string): void;
   evicted(state: Entry['state']): void;
@@ -33,9 +35,6 @@ export interface RaceJoinOptions {
   /** A clock in ms for expiry (tests drive it); default performance.now. */
   now?: () => number;
 }
-
-/** nginx's times have ms resolution: a view may start the same millisecond its push completed. */
-const SLACK_S = 0.001;
 
 export class RaceJoin {
   private readonly entries: LRUCache<string, Entry>;
@@ -96,8 +95,7 @@ export class RaceJoin {
   }
 
   private decide(key: string, colo: string, viewStart: number, cache: string, pushDone: number): true {
-    const gap = viewStart - pushDone;
-    this.events.firstView(colo, cache === 'HIT' && gap >= -SLACK_S ? 'won' : 'lost', gap);
+    this.events.firstView(colo, cache === 'HIT' ? 'won' : 'lost', viewStart - pushDone);
     this.entries.set(key, { state: 'decided', colo });
     return true;
   }

@@ -5,7 +5,7 @@ export const RACE_METRICS = {
   firstViews: {
     type: 'counter',
     name: 'hearth_race_first_views_total',
-    help: "First viewer requests of a pushed (colo, path), by outcome: won (a HIT, begun after the push completed) or lost (begun before, or not a HIT). won / (won + lost) is whether warming works.",
+    help: "First viewer requests of a pushed (colo, path), by outcome: won (a HIT) or lost (MISS, UPDATING, …: the viewer came before the push). won / (won + lost) is whether warming works.",
     labelNames: ['colo', 'outcome'],
   },
   pushToView: {
@@ -15,10 +15,10 @@ export const RACE_METRICS = {
     labelNames: ['colo'],
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
   },
-  lostBy: {
+  pushLate: {
     type: 'histogram',
-    name: 'hearth_race_lost_by_seconds',
-    help: "For first views begun before the push completed: by how much the push was late (what the warmer would need to gain).",
+    name: 'hearth_race_push_late_seconds',
+    help: "For first views begun before the push completed (lost, or a HIT only after waiting on the push's fetch): by how much the push was late, what the warmer would need to gain.",
     labelNames: ['colo'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
   },

@@ -19,6 +19,8 @@ export class RaceService {
   private readonly followers: LogFollower[];
   private server: Server | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
+  /** Colos seen in the logs so far (a config names logs, not colos). */
+  private readonly colos = new Set<string>();
 
   constructor(
     readonly config: RaceConfig,
@@ -34,7 +36,7 @@ export class RaceService {
         firstView: (colo, outcome, gap) => {
           m.firstViews.labels(colo, outcome).inc();
           if (gap >= 0) m.pushToView.labels(colo).observe(gap);
-          else m.lostBy.labels(colo).observe(-gap);
+          else m.pushLate.labels(colo).observe(-gap);
         },
         unviewed: (colo) => m.unviewed.labels(colo).inc(),
         evicted: (state) => m.evicted.labels(state).inc(),
@@ -54,6 +56,7 @@ export class RaceService {
               if (malformedLogged++ < 5) this.log.warn({ file, why: l, line: line.slice(0, 200) }, 'not a cache node access log line');
               return;
             }
+            if (!this.colos.has(l.colo)) this.firstSeen(l.colo);
             m.lines.labels(this.join.add(l) ? 'joined' : 'ignored').inc();
           },
           onError: (err) => {
@@ -62,6 +65,16 @@ export class RaceService {
           },
         }),
     );
+  }
+
+  /** A colo's series from its first line on, at 0: a rate over a series born with its first count reads 0. */
+  private firstSeen(colo: string): void {
+    this.colos.add(colo);
+    const m = this.metrics;
+    for (const o of ['won', 'lost']) m.firstViews.labels(colo, o).inc(0);
+    m.unviewed.labels(colo).inc(0);
+    m.pushToView.zero({ colo });
+    m.pushLate.zero({ colo });
   }
 
   async start(): Promise<AddressInfo> {

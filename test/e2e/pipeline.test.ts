@@ -1,13 +1,13 @@
 /**
  * The whole pipeline in one stack: an upload goes through the resize and perceptual
  * workers, becomes a HIT in its viewer's colo after a hint, and every daemon is a
- * Prometheus target that is up. Its own stack (broker, workers, Prometheus) on free ports.
+ * Prometheus target that is up. The shared whole-pipeline stack (helpers/pipeline-stack.ts),
+ * which these tests stop at the end: they run after the dashboard's.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { promisify } from 'node:util';
@@ -19,8 +19,9 @@ import { DEFAULT_LADDER } from '../../image/ladder.js';
 import { imagePath, originalPath, storeFile } from '../../image/store.js';
 import { RULES_FILE, renderPrometheusConfig, scrapeJobsFor } from '../../monitoring/prometheus-config.js';
 import { Stack, type StackStatus } from '../../stack/stack.js';
-import { parseTopology, type Topology } from '../../topology/topology.js';
-import { FIXTURES, freePorts, freeUdpPort } from '../helpers/test-stack.js';
+import type { Topology } from '../../topology/topology.js';
+import { FIXTURES } from '../helpers/test-stack.js';
+import { pipelineStack } from '../helpers/pipeline-stack.js';
 import { until } from '../helpers/until.js';
 
 const run = promisify(execFile);
@@ -41,28 +42,7 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
   let root: string;
 
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hearth-pipeline-'));
-    root = join(dir, 'store');
-    const [origin, proxy, sin, ams, http, service, serviceMetrics, kafka, controller, r0, r1, perceptual, prometheus] = await freePorts(13);
-    t = parseTopology({
-      origin: { listen: `127.0.0.1:${origin}`, root, service: `127.0.0.1:${service}`, serviceMetrics: `127.0.0.1:${serviceMetrics}` },
-      proxy: { listen: `127.0.0.1:${proxy}`, keepalive: 16 },
-      colos: [
-        { name: 'sin', host: 'cache-sin.test', viewerHosts: ['img-sin.test'], cidrs: ['10.1.0.0/16'], nodes: [`127.0.0.1:${sin}`] },
-        { name: 'ams', host: 'cache-ams.test', viewerHosts: ['img-ams.test'], cidrs: ['10.2.0.0/16'], nodes: [`127.0.0.1:${ams}`] },
-      ],
-      // A breaker that stays open once open, so Prometheus sees it whatever its scrape timing.
-      warmer: { udp: `127.0.0.1:${await freeUdpPort()}`, http: `127.0.0.1:${http}`, settings: { ttlMs: 5000, futureMs: 5000, push: { breakerFailures: 2, breakerCooldownMs: 120_000 } } },
-      kafka: { listen: `127.0.0.1:${kafka}`, controller: `127.0.0.1:${controller}` },
-      pipeline: { resizeWorkers: [`127.0.0.1:${r0}`, `127.0.0.1:${r1}`], perceptual: `127.0.0.1:${perceptual}`, prometheus: { listen: `127.0.0.1:${prometheus}` } },
-    });
-    stack = new Stack(join(dir, 'state'), t);
-    // Pass or fail, the run must not leave the broker, workers, Prometheus or nginx behind.
-    process.once('exit', () => stack.killAll());
-    await stack.up();
-  });
-  after(async () => {
-    await stack?.down();
+    ({ stack, topology: t, root } = await pipelineStack());
   });
 
   it('status --json shows the broker, Prometheus and every worker', async () => {
@@ -98,11 +78,11 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
       async () => {
         const body = (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { job: string; instance: string }; health: string }[] } };
         const ts = body.data.activeTargets;
-        return ts.length === 5 && ts.every((x) => x.health === 'up') ? ts : undefined;
+        return ts.length === 9 && ts.every((x) => x.health === 'up') ? ts : undefined;
       },
       30_000,
     );
-    assert.deepEqual(targets.map((x) => x.labels.job).sort(), ['origin', 'perceptual', 'resize', 'resize', 'warmer']);
+    assert.deepEqual(targets.map((x) => x.labels.job).sort(), ['cache-logs', 'dashboard', 'origin', 'perceptual', 'race', 'resize', 'resize', 'textfiles', 'warmer']);
     const rules = (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/rules`)).json()) as { data: { groups: { name: string }[] } };
     assert.deepEqual(rules.data.groups.map((g) => g.name).sort(), ['hearth-alerts', 'hearth-recording']);
   });
@@ -171,7 +151,7 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
 
   it('down stops everything it started, leaving nothing listening', async () => {
     await stack.down();
-    const addresses = [t.origin.listen, t.origin.service!, t.origin.serviceMetrics!, t.proxy.listen, ...t.colos.flatMap((c) => c.nodes), t.warmer.http, t.kafka!.listen, ...t.pipeline!.resizeWorkers, t.pipeline!.perceptual, t.pipeline!.prometheus.listen];
+    const addresses = [t.origin.listen, t.origin.service!, t.origin.serviceMetrics!, t.proxy.listen, ...t.colos.flatMap((c) => c.nodes), t.warmer.http, t.kafka!.listen, ...t.pipeline!.resizeWorkers, t.pipeline!.perceptual, t.pipeline!.prometheus.listen, t.pipeline!.cacheLogs, t.pipeline!.race, t.pipeline!.textfiles, t.pipeline!.dashboard];
     const still = [];
     for (const a of addresses) if (await listening(a)) still.push(a);
     assert.deepEqual(still, []);

@@ -27,14 +27,16 @@ function harness(o: { max?: number } = {}) {
 }
 
 describe('race join', () => {
-  it('a HIT begun after the push completed is won, with its push-to-view time', () => {
+  it('a HIT is won, with its push-to-view time; a HIT that waited on the push is won too, the push late', () => {
     const { join, seen } = harness();
     join.add(line({ role: 'push', msec: 100.2 }));
     join.add(line({ role: 'viewer', cache: 'HIT', msec: 100.301, requestTime: 0.001 }));
-    assert.deepEqual([seen.won, seen.lost, seen.gaps], [1, 0, [100]]);
+    join.add(line({ role: 'push', uri: '/photos/1/2_z.jpg', msec: 100.2 }));
+    join.add(line({ role: 'viewer', uri: '/photos/1/2_z.jpg', cache: 'HIT', msec: 100.21, requestTime: 0.04 }));
+    assert.deepEqual([seen.won, seen.lost, seen.gaps], [2, 0, [100, -30]]);
   });
 
-  it('a viewer that began before the push completed lost, in whichever order the lines are read', () => {
+  it('a viewer that missed lost, in whichever order the lines are read', () => {
     for (const viewerFirst of [false, true]) {
       const { join, seen } = harness();
       const push = line({ role: 'push', msec: 100.2 });

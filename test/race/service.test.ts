@@ -50,7 +50,7 @@ describe('hearth race (the daemon)', function () {
     // The line written before the start was not read.
     assert.equal(await metric('hearth_race_log_lines_total{result="joined"}'), 4);
     assert.equal(await metric('hearth_race_push_to_view_seconds_count{colo="sin"}'), 1);
-    assert.equal(await metric('hearth_race_lost_by_seconds_count{colo="sin"}'), 1);
+    assert.equal(await metric('hearth_race_push_late_seconds_count{colo="sin"}'), 1);
   });
 
   it('counts a line that is not a cache node line, and keeps going after a truncation', async () => {
