@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { docFiles, regenerated, renderDocs } from '../cli/commands/docs.js';
+import { join } from 'node:path';
+import { docFiles, generatedFiles, regenerated, renderDocs } from '../cli/commands/docs.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -16,5 +17,9 @@ describe('docs', () => {
 
   it('the tables match the definitions the code uses (fix: npm run docs)', () => {
     for (const [file, { text, next }] of regenerated(docFiles(REPO))) assert.equal(next, text, `${file} is out of date; run: npm run docs`);
+  });
+
+  it('the Grafana dashboard JSON in the repo is the one the panel definitions make (fix: npm run docs)', () => {
+    for (const [file, next] of Object.entries(generatedFiles())) assert.equal(readFileSync(join(REPO, file), 'utf8'), next, `${file} is out of date; run: npm run docs`);
   });
 });

@@ -1,5 +1,5 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { configMarkdown, spliceDocs, metricsMarkdown } from '../../common/index.js';
 import { WarmerConfigSchema, WARMER_METRICS } from '../../warmer/index.js';
@@ -9,6 +9,9 @@ import { UploadConfigSchema } from '../../upload/index.js';
 import { CompressConfigSchema, COMPRESS_METRICS, LosslessConfigSchema, ScrubConfigSchema, LOSSLESS_METRICS, SCRUB_METRICS } from '../../compress/index.js';
 import { ORIGIN_METRICS, OriginConfigSchema } from '../../origin/index.js';
 import { TASTE_TEST_METRICS, TasteTestConfigSchema } from '../../taste-test/index.js';
+import { RACE_METRICS, RaceConfigSchema } from '../../race/index.js';
+import { DASHBOARD_METRICS, DashboardConfigSchema, grafanaDashboard } from '../../dashboard/index.js';
+import { CACHE_LOG_METRICS } from '../../monitoring/index.js';
 
 /** Every generated README section, by marker name. */
 export function renderDocs(): Record<string, string> {
@@ -29,7 +32,17 @@ export function renderDocs(): Record<string, string> {
     'scrub-config': configMarkdown(ScrubConfigSchema),
     'taste-test-config': configMarkdown(TasteTestConfigSchema),
     'taste-test-metrics': metricsMarkdown(TASTE_TEST_METRICS),
+    'cache-log-metrics': metricsMarkdown(CACHE_LOG_METRICS),
+    'race-config': configMarkdown(RaceConfigSchema),
+    'race-metrics': metricsMarkdown(RACE_METRICS),
+    'dashboard-config': configMarkdown(DashboardConfigSchema),
+    'dashboard-metrics': metricsMarkdown(DASHBOARD_METRICS),
   };
+}
+
+/** Whole files made from definitions in the code, by repo-relative path. */
+export function generatedFiles(): Record<string, string> {
+  return { 'monitoring/grafana/hearth-dashboard.json': `${JSON.stringify(grafanaDashboard(), null, 2)}\n` };
 }
 
 /** The files that hold generated sections: the README and every page under docs/. */
@@ -50,9 +63,20 @@ export function regenerated(files: readonly string[]): Map<string, { text: strin
 export function registerDocs(program: Command): void {
   program
     .command('docs')
-    .description('regenerate the config and metric tables in README.md and docs/*.md from the definitions the code uses')
+    .description('regenerate the config and metric tables in README.md and docs/*.md, and the Grafana dashboard JSON, from the definitions the code uses')
     .option('--write', 'rewrite the files (default: exit 1 if any is out of date)')
     .action((o: { write?: boolean }) => {
+      for (const [file, next] of Object.entries(generatedFiles())) {
+        const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+        if (next === text) continue;
+        if (o.write) {
+          mkdirSync(dirname(file), { recursive: true });
+          writeFileSync(file, next);
+        } else {
+          process.stderr.write(`${file} is out of date; run: npm run docs\n`);
+          process.exitCode = 1;
+        }
+      }
       for (const [file, { text, next }] of regenerated(docFiles())) {
         if (next === text) continue;
         if (o.write) writeFileSync(file, next);

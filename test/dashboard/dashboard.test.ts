@@ -31,18 +31,18 @@ describe('dashboard', () => {
 
   it('puts every series of a panel on one time grid, gaps and NaN as null, and reports a failed query by its legend', async () => {
     const panel: PanelDef = { id: 't', title: 't', unit: 'count', help: '', queries: [{ expr: 'a', legend: '{{colo}}' }, { expr: 'b', legend: 'broken' }] };
-    const d = await panelData(panel, 600, 10_000, async (expr, start, end, step) => {
+    const d = await panelData(panel, 600, 10_000, (expr, start, end, step) => {
       assert.equal(step, 3);
       assert.equal(end % step, 0);
       assert.equal(end - start, 600);
-      if (expr === 'b') return { ok: false, kind: 'query_error', message: 'bad_data: parse error' };
-      return {
+      if (expr === 'b') return Promise.resolve({ ok: false, kind: 'query_error', message: 'bad_data: parse error' });
+      return Promise.resolve({
         ok: true,
         series: [
           { labels: { colo: 'sin' }, values: [[start, 1], [start + 3, Number.NaN], [end, 2]] },
           { labels: { colo: 'ams' }, values: [[start + 6, 5]] },
         ],
-      };
+      });
     });
     assert.equal(d.x.length, 201);
     assert.deepEqual(d.series.map((s) => s.name), ['ams', 'sin']);
