@@ -61,3 +61,13 @@ export async function parallel<T>(items: T[], lanes: number, work: (item: T) => 
   }));
   return (performance.now() - t0) / 1000;
 }
+
+/** A TCP port free on 127.0.0.1 now. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}

@@ -4,10 +4,12 @@
  */
 import { benchCompress } from './compress.js';
 import { benchResize } from './resize.js';
+import { benchPush } from './push.js';
 import { benchWarmer } from './warmer.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   warmer: benchWarmer,
+  push: benchPush,
   resize: benchResize,
   compress: benchCompress,
 };
