@@ -20,6 +20,7 @@ import { NginxInstance } from '../proxy-config/index.js';
 import { launchWarmer, type WarmerProcess } from '../warmer/index.js';
 import { freePort, here, runChild, settle, sleep, table } from './common.js';
 import type { SenderJob, SenderReport } from './udp-sender.js';
+import { clientRate, type ClientRow } from './push-client.js';
 
 const run = promisify(execFile);
 const DURATION_MS = Number(process.env.HEARTH_BENCH_MS ?? 2000);
@@ -35,7 +36,7 @@ interface Proxy {
 }
 
 /** One nginx, one worker, no access log: `/` answers 200 at once, or after `slowMs`. */
-async function benchNginx(slowMs: number): Promise<Proxy> {
+export async function benchNginx(slowMs: number): Promise<Proxy> {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-nginx-'));
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
@@ -93,7 +94,7 @@ interface Pusher {
   stop(): Promise<void>;
 }
 
-async function hearthWarmer(proxy: string, concurrency: number): Promise<Pusher & { process: WarmerProcess }> {
+export async function hearthWarmer(proxy: string, concurrency: number, nodeArgs: string[] = []): Promise<Pusher & { process: WarmerProcess }> {
   const w = await launchWarmer({
     ttlMs: 50,
     allowPaths: '^/photos/[0-9]+/[0-9A-Za-z_]+\\.jpg$',
@@ -102,7 +103,7 @@ async function hearthWarmer(proxy: string, concurrency: number): Promise<Pusher 
     push: { concurrency, queueMax: 1_000_000, timeoutMs: 5000 },
     shutdownGraceMs: 0,
     log: { level: 'info', samplePerSecond: 1 },
-  });
+  }, { nodeArgs });
   return { name: 'hearth', udp: w.udp, process: w, stop: async () => void (await w.stop()) };
 }
 
@@ -140,7 +141,7 @@ interface Trial {
 
 let runId = 1000;
 
-async function trial(p: Pusher, proxy: Proxy, series: string, pathsPerHint: number, rate: number): Promise<Trial> {
+export async function trial(p: Pusher, proxy: Proxy, series: string, pathsPerHint: number, rate: number): Promise<Trial> {
   const before = await proxy.requests();
   const job: SenderJob = { to: p.udp, rate, durationMs: DURATION_MS, pathsPerHint, run: runId++ };
   const report = await runChild<SenderReport>('udp-sender.js', job);
@@ -187,12 +188,18 @@ export async function benchPush(): Promise<Record<string, unknown>> {
 
   const fast = await benchNginx(0);
   let wrkHead = 0;
+  const clientRows: ClientRow[] = [];
   let seedDesign = 0;
   let push1 = 0;
   let push20 = 0;
   try {
     wrkHead = Math.max(await wrk(fast.address, 256), await wrk(fast.address, 64));
     process.stderr.write(`  wrk HEAD through nginx: ${Math.round(wrkHead)}/s\n`);
+    for (const [api, connections, pipelining] of [['request', 256, 1], ['dispatch', 256, 1], ['dispatch', 32, 1], ['dispatch', 4, 32], ['dispatch', 2, 64]] as const) {
+      const per_s = await clientRate(fast.address, api, connections, pipelining, DURATION_MS);
+      clientRows.push({ api, connections, pipelining, per_s });
+      process.stderr.write(`  undici ${api}() ${connections} connections × ${pipelining}: ${per_s}/s\n`);
+    }
     const seed = await seedWarmer(fast.address);
     try {
       const t = await search(seed, fast, 'fast', 1, [1000, 2000, 3000, 4000, 6000, 8000, 12000]);
@@ -230,6 +237,7 @@ export async function benchPush(): Promise<Record<string, unknown>> {
     await slow.stop();
   }
 
+  process.stdout.write(`${table(clientRows.map((c) => ({ 'undici API (bare client, no warmer)': `${c.api}()`, connections: c.connections, pipelining: c.pipelining, 'per s': c.per_s })))}\n\n`);
   process.stdout.write(`${table(trials.map((t) => ({ pusher: t.pusher, series: t.series, 'paths/hint': t.pathsPerHint, 'hints/s': t.rate, paths: t.paths, pushed: t.pushed, 'lag ms': t.senderLagMs, pass: t.pass ? 'yes' : 'NO' })))}\n\n`);
   const r = (x: number): number => Math.round(x * 1000) / 1000;
   process.stdout.write(
@@ -250,6 +258,8 @@ export async function benchPush(): Promise<Record<string, unknown>> {
     push_per_s_slow150: slow1,
     ratio_vs_wrk: r(push1 / Math.max(1, wrkHead)),
     seed_design_per_s: seedDesign,
+    client_request_per_s: clientRows.find((c) => c.api === 'request')?.per_s ?? 0,
+    client_dispatch_per_s: clientRows.find((c) => c.api === 'dispatch' && c.connections === 256)?.per_s ?? 0,
     ratio_vs_seed_design: r(push1 / Math.max(1, seedDesign)),
   };
 }

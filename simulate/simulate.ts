@@ -73,9 +73,25 @@ export interface ColoReport {
   errors: number;
 }
 
+/** First views in one bucket (of HTML-to-image gap, or of position in the page), all colos together. */
+export interface BucketReport {
+  /** `100-150` ms, or positions `17-32`; the last bucket is open (`400+`). */
+  bucket: string;
+  firstViews: number;
+  hits: number;
+  hitRatio: number;
+}
+
 export interface ModeReport {
   mode: 'off' | 'on';
   colos: ColoReport[];
+  /**
+   * By the page's HTML-to-image gap: a view whose gap is shorter than one origin round
+   * trip cannot be a full HIT, whatever the warmer does.
+   */
+  byGap: BucketReport[];
+  /** By the image's place in its page (1 = first requested): later images are asked for later. */
+  byPosition: BucketReport[];
   /** Warmer path drops during the run, by reason. */
   drops: Record<string, number>;
 }
@@ -88,6 +104,23 @@ interface Sample {
   hit: boolean;
   ms: number;
   ok: boolean;
+  gapMs: number;
+  /** 1-based place among the page's requested images. */
+  position: number;
+}
+
+const GAP_EDGES = [0, 50, 100, 150, 200, 300, 400];
+const POSITION_EDGES = [1, 17, 33, 65, 129];
+
+/** Buckets of `value` between consecutive edges (`a-b`), the last one open (`a+`). */
+function bucketsOf(samples: Sample[], edges: readonly number[], value: (s: Sample) => number, closedUpper: boolean): BucketReport[] {
+  return edges.map((lo, i) => {
+    const hi = edges[i + 1];
+    const inside = samples.filter((s) => value(s) >= lo && (hi === undefined || value(s) < hi));
+    const hits = inside.filter((s) => s.hit).length;
+    const label = hi === undefined ? `${lo}+` : `${lo}-${closedUpper ? hi - 1 : hi}`;
+    return { bucket: label, firstViews: inside.length, hits, hitRatio: inside.length ? hits / inside.length : 0 };
+  });
 }
 
 function viewerIn(colo: SimColo, rnd: () => number): string | undefined {
@@ -167,6 +200,7 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
       Array.from({ length: o.browserConcurrency }, async () => {
         for (let i = next++; i < viewed.length; i = next++) {
           const path = viewed[i] as string;
+          const at = { gapMs: gap, position: i + 1 };
           const key = `${colo.name} ${path}`;
           const first = !seen.has(key);
           seen.add(key);
@@ -175,9 +209,9 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
             const res = await request(`http://${target}${path}`, { dispatcher: agent, headers: { host: colo.host, accept: 'image/avif,image/webp,image/*,*/*;q=0.8' } });
             await res.body.dump();
             const cache = String(res.headers['x-cache-status'] ?? '');
-            samples.push({ colo: colo.name, path, first, hinted: hinted.has(key), hit: cache === 'HIT', ms: performance.now() - t0, ok: res.statusCode === 200 });
+            samples.push({ colo: colo.name, path, first, hinted: hinted.has(key), hit: cache === 'HIT', ms: performance.now() - t0, ok: res.statusCode === 200, ...at });
           } catch {
-            samples.push({ colo: colo.name, path, first, hinted: hinted.has(key), hit: false, ms: performance.now() - t0, ok: false });
+            samples.push({ colo: colo.name, path, first, hinted: hinted.has(key), hit: false, ms: performance.now() - t0, ok: false, ...at });
           }
         }
       }),
@@ -222,7 +256,8 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
       errors: mine.filter((s) => !s.ok).length,
     };
   });
-  return { mode, colos, drops };
+  const firsts = samples.filter((x) => x.first);
+  return { mode, colos, byGap: bucketsOf(firsts, GAP_EDGES, (x) => x.gapMs, false), byPosition: bucketsOf(firsts, POSITION_EDGES, (x) => x.position, true), drops };
 }
 
 export async function simulate(t: SimTarget, o: SimOptions): Promise<ModeReport[]> {
@@ -243,8 +278,16 @@ export function formatReport(reports: ModeReport[]): string {
       rows.push([r.mode, c.colo, String(c.pages), String(c.firstViews), c.hitRatio.toFixed(3), r.mode === 'on' ? c.raceWinRate.toFixed(3) : '-', c.p50Ms.toFixed(1), c.p95Ms.toFixed(1), String(c.wastedPushes), String(c.errors)]);
     }
   }
-  const w = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));
-  const lines = rows.map((r) => r.map((v, i) => v.padStart(w[i] as number)).join('  '));
   const drops = reports.map((r) => `warmer drops (${r.mode}): ${Object.entries(r.drops).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`);
-  return `${[...lines, '', ...drops].join('\n')}\n`;
+  // First-view hit ratio by bucket, one column pair per mode.
+  const byBucket = (title: string, of: (r: ModeReport) => BucketReport[]): string[][] => [
+    [title, ...reports.flatMap((r) => [`${r.mode}: first views`, `${r.mode}: hit ratio`])],
+    ...(of(reports[0] as ModeReport).map((b, i) => [b.bucket, ...reports.flatMap((r) => [String(of(r)[i]?.firstViews ?? 0), (of(r)[i]?.hitRatio ?? 0).toFixed(3)])])),
+  ];
+  return `${[...aligned(rows), '', ...aligned(byBucket('gap ms', (r) => r.byGap)), '', ...aligned(byBucket('position', (r) => r.byPosition)), '', ...drops].join('\n')}\n`;
+}
+
+function aligned(rows: string[][]): string[] {
+  const w = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((v, i) => v.padStart(w[i] as number)).join('  '));
 }

@@ -41,7 +41,7 @@ export const WarmerConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    ttlMs: Type.Integer({ minimum: 1, maximum: 60000, default: 50, description: 'a hint older than this (by its `ts`) is dropped as `stale`, at receipt and again before each push' }),
+    ttlMs: Type.Integer({ minimum: 1, maximum: 60000, default: 50, description: 'a hint older than this (by its `ts`) when it arrives is dropped as `stale` (late, replayed or from a skewed clock)' }),
     futureMs: Type.Integer({ minimum: 0, maximum: 60000, default: 250, description: 'a hint whose `ts` is further ahead of the warmer\'s clock than this is dropped as `future`' }),
     dedup: Type.Object(
       {
@@ -64,7 +64,13 @@ export const WarmerConfigSchema = Type.Object(
     push: Type.Object(
       {
         method: Type.Union([Type.Literal('HEAD'), Type.Literal('GET')], { default: 'HEAD', description: '`HEAD` (the cache fetches the full object; no bytes come back) or `GET` (body drained)' }),
-        concurrency: Type.Integer({ minimum: 1, maximum: 4096, default: 256, description: 'pushes in flight at once, over all colos; needs about (new paths/s) × (push latency): 1,000/s × 160 ms ≈ 160' }),
+        concurrency: Type.Integer({ minimum: 1, maximum: 4096, default: 1024, description: 'pushes in flight at once, over all colos; needs about (new paths/s) × (push latency): 1,000/s × 160 ms ≈ 160, and a 200-image page pushed at once needs 200 in its colo' }),
+        deadlineMs: Type.Integer({
+          minimum: 1,
+          maximum: 600000,
+          default: 1000,
+          description: "a push still queued this long after its hint's `ts` is dropped as `stale`: by then the browser has asked for the image itself (HTML-to-image gaps are 100–400 ms)",
+        }),
         perColoConcurrency: Type.Optional(
           Type.Integer({ minimum: 1, maximum: 4096, description: 'pushes in flight at once to one colo (default: half of `concurrency`, at least 1), so a slow colo cannot take every slot' }),
         ),

@@ -1,8 +1,16 @@
 /**
  * Pushes one path into one colo's cache through the keep-alive proxy: a request for
- * `proxy + path` with `Host: <colo host>` on a pooled, kept-alive connection.
+ * `proxy + path` with `Host: <colo host>` on a kept-alive connection of that colo's own
+ * pool.
+ *
+ * Per colo, because nginx answers the requests of one connection one after another: a
+ * colo whose cache is slow or dead must hold only its own connections, never another
+ * colo's pushes queued behind it. And through undici's `dispatch()` with a handler
+ * object rather than `request()`: no response stream, no promise chain, raw headers
+ * scanned for the one we read. Measured in bench/push-client.ts: `request()` is the
+ * larger part of a push's CPU cost.
  */
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { Colo } from './colo-router.js';
 import type { PushResult } from './push-scheduler.js';
 
@@ -23,63 +31,125 @@ export interface PushReport extends PushResult {
 export interface PusherOptions {
   readonly proxy: string;
   readonly method: 'HEAD' | 'GET';
+  /** Connections per colo (each carries one push at a time). */
   readonly connections: number;
   readonly timeoutMs: number;
   readonly userAgent?: string;
 }
 
+const X_CACHE_STATUS = 'x-cache-status';
+
+/**
+ * One push's response, as undici's (legacy, unwrapped: no adapter per request) handler
+ * interface delivers it.
+ */
+class PushHandler implements Dispatcher.DispatchHandler {
+  private status = 0;
+  private cache: string | undefined;
+
+  constructor(
+    private readonly t0: bigint,
+    private readonly done: (r: PushReport) => void,
+  ) {}
+
+  onConnect(): void {}
+
+  onHeaders(statusCode: number, headers: Buffer[] | string[] | null): boolean {
+    // 1xx informational answers come first; the final status replaces them.
+    this.status = statusCode;
+    if (headers) {
+      for (let i = 0; i < headers.length; i += 2) {
+        const name = headers[i] as Buffer | string;
+        if (name.length === X_CACHE_STATUS.length && name.toString().toLowerCase() === X_CACHE_STATUS) {
+          this.cache = (headers[i + 1] as Buffer | string).toString().toLowerCase();
+        }
+      }
+    }
+    return true;
+  }
+
+  onData(): boolean {
+    return true;
+  }
+
+  onComplete(): void {
+    const status = this.status;
+    const cache = this.cache;
+    // The HTTP status decides first: a 404 or 503 is never a warm, whatever the cache says.
+    const ok = status >= 200 && status < 300;
+    const outcome = ok && cache !== undefined && CACHE_STATUSES.has(cache) ? cache : `${Math.floor(status / 100)}xx`;
+    this.done({ ok, failure: status >= 500, outcome, status, cache, seconds: this.seconds() });
+  }
+
+  onError(err: Error): void {
+    const code = (err as { code?: unknown }).code;
+    this.done({ ok: false, failure: true, outcome: 'error', errorCode: typeof code === 'string' ? code : 'UNKNOWN', seconds: this.seconds() });
+  }
+
+  private seconds(): number {
+    return Number(process.hrtime.bigint() - this.t0) / 1e9;
+  }
+}
+
 export class Pusher {
-  private readonly pool: Pool;
+  /** By colo index. */
+  private readonly pools = new Map<number, Pool>();
   private readonly method: 'HEAD' | 'GET';
+  private readonly headersFor = new Map<number, Record<string, string>>();
   private readonly userAgent: string;
 
-  constructor(o: PusherOptions) {
+  constructor(private readonly o: PusherOptions) {
     this.method = o.method;
     this.userAgent = o.userAgent ?? 'hearth-warmer';
-    this.pool = new Pool(o.proxy, {
-      connections: o.connections,
-      pipelining: 1,
-      keepAliveTimeout: 60_000,
-      keepAliveMaxTimeout: 600_000,
-      connect: { timeout: o.timeoutMs },
-      headersTimeout: o.timeoutMs,
-      bodyTimeout: o.timeoutMs,
-    });
+  }
+
+  private pool(colo: Colo): Pool {
+    let pool = this.pools.get(colo.index);
+    if (!pool) {
+      pool = new Pool(this.o.proxy, {
+        connections: this.o.connections,
+        pipelining: 1,
+        keepAliveTimeout: 60_000,
+        keepAliveMaxTimeout: 600_000,
+        connect: { timeout: this.o.timeoutMs },
+        headersTimeout: this.o.timeoutMs,
+        bodyTimeout: this.o.timeoutMs,
+      });
+      this.pools.set(colo.index, pool);
+      this.headersFor.set(colo.index, { host: colo.host, 'user-agent': this.userAgent, 'x-hearth-warm': '1' });
+    }
+    return pool;
   }
 
   /** Never rejects: every failure becomes an `error` outcome. */
-  async push(colo: Colo, path: string): Promise<PushReport> {
-    const t0 = process.hrtime.bigint();
-    const seconds = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
-    try {
-      const res = await this.pool.request({
-        method: this.method,
-        path,
-        headers: { host: colo.host, 'user-agent': this.userAgent, 'x-hearth-warm': '1' },
-        // undici closes the connection after every HEAD by default (nodejs/undici#258, for
-        // servers that wrongly send a HEAD body). nginx does not, and keep-alive is the point.
-        reset: false,
-      });
-      // Drain so the connection goes back to the pool (a HEAD has no body to drain).
-      await res.body.dump({ limit: Number.MAX_SAFE_INTEGER });
-      const status = res.statusCode;
-      const cache = res.headers['x-cache-status'];
-      const cacheStatus = typeof cache === 'string' ? cache.toLowerCase() : undefined;
-      // The HTTP status decides first: a 404 or 503 is never a warm, whatever the cache says.
-      const ok = status >= 200 && status < 300;
-      const outcome = ok && cacheStatus && CACHE_STATUSES.has(cacheStatus) ? cacheStatus : `${Math.floor(status / 100)}xx`;
-      return { ok, failure: status >= 500, outcome, status, cache: cacheStatus, seconds: seconds() };
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      return { ok: false, failure: true, outcome: 'error', errorCode: typeof code === 'string' ? code : 'UNKNOWN', seconds: seconds() };
-    }
+  push(colo: Colo, path: string): Promise<PushReport> {
+    return new Promise((resolve) => {
+      const pool = this.pool(colo);
+      const handler = new PushHandler(process.hrtime.bigint(), resolve);
+      try {
+        pool.dispatch(
+          {
+            method: this.method,
+            path,
+            headers: this.headersFor.get(colo.index),
+            // undici closes the connection after every HEAD by default (nodejs/undici#258, for
+            // servers that wrongly send a HEAD body). nginx does not, and keep-alive is the point.
+            reset: false,
+          },
+          handler,
+        );
+      } catch (err) {
+        // A closed or destroyed pool throws synchronously.
+        handler.onError(err as Error);
+      }
+    });
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
   }
 
   async destroy(): Promise<void> {
-    await this.pool.destroy();
+    await Promise.all([...this.pools.values()].map((p) => p.destroy()));
   }
 }

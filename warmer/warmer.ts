@@ -34,6 +34,7 @@ export interface WarmerAddresses {
 const WARN_REASONS: ReadonlySet<DropReason> = new Set(['signature', 'forbidden']);
 
 type Tallies = Record<DropReason, Tally>;
+type Observer = { observe(v: number): void };
 
 export class Warmer {
   readonly registry: Registry;
@@ -54,6 +55,9 @@ export class Warmer {
   private readonly pathDropped: Tallies;
   /** By colo index. */
   private readonly enqueued: Tally[];
+  private readonly pushTallies = new Map<string, Tally>();
+  /** Push duration histograms by colo index, resolved once. */
+  private readonly pushDurations: Observer[];
   private socket: dgram.Socket | undefined;
   private server: Server | undefined;
   private stopping: Promise<void> | undefined;
@@ -81,6 +85,7 @@ export class Warmer {
     this.pathDropped = byReason(this.metrics.pathsDropped);
     this.router = new ColoRouter(config.colos, config.defaultColo);
     this.enqueued = this.router.colos.map((c) => tally(this.metrics.enqueued.labels(c.name)));
+    this.pushDurations = this.router.colos.map((c) => this.metrics.pushDuration.labels(c.name));
     for (const colo of this.router.colos) this.metrics.breakerOpen.labels(colo.name).set(0);
     this.policy = new PathPolicy(config.allowPaths);
     this.verifier = new SignatureVerifier(config.keys);
@@ -88,7 +93,7 @@ export class Warmer {
     this.pusher = new Pusher({
       proxy: config.proxy,
       method: config.push.method,
-      connections: config.push.concurrency,
+      connections: perColoConcurrency(config),
       timeoutMs: config.push.timeoutMs,
     });
     this.scheduler = new PushScheduler({
@@ -190,7 +195,7 @@ export class Warmer {
     }
     if (!colo) return this.dropDatagram('no_colo', n, {});
 
-    const deadline = hint.ts + this.config.ttlMs;
+    const deadline = hint.ts + this.config.push.deadlineMs;
     const refused = this.scheduler.refusal(colo);
     for (const path of hint.paths) {
       if (!this.policy.allows(path)) {
@@ -232,9 +237,21 @@ export class Warmer {
     if (suppressed !== undefined) this.log[level]({ reason, colo, path, suppressed }, 'path dropped');
   }
 
+  /** The push counter of (colo, outcome), made once: `labels()` hashes its labels on every call. */
+  private pushTally(colo: Colo, outcome: string): Tally {
+    const key = `${colo.index} ${outcome}`;
+    let t = this.pushTallies.get(key);
+    if (!t) {
+      t = new Tally(this.metrics.pushes.labels(colo.name, outcome));
+      this.tallies.push(t);
+      this.pushTallies.set(key, t);
+    }
+    return t;
+  }
+
   private settled(job: PushJob, r: PushReport): void {
-    this.metrics.pushes.labels(job.colo.name, r.outcome).inc();
-    this.metrics.pushDuration.labels(job.colo.name).observe(r.seconds);
+    this.pushTally(job.colo, r.outcome).add();
+    (this.pushDurations[job.colo.index] as Observer).observe(r.seconds);
     if (!r.ok) {
       // Not warmed: forget it so a later hint may try again.
       this.dedup.release(job.colo.name, job.path);

@@ -22,4 +22,15 @@ describe('page-view simulation on the shared stack', function () {
     assert.ok(onRatio >= 0.8, `warming on: first-view hit ratio ${onRatio}`);
     assert.equal(total(on, 'wastedPushes'), 0, 'every pushed image was viewed (view ratio 1)');
   });
+
+  it('reports first views by HTML-to-image gap and by position in the page, every first view in one bucket', async () => {
+    const s = await testStack();
+    const target = simTargetOf(s.stack, s.corpus.paths.slice(-200, -120));
+    const [on] = await simulate(target, { pages: 6, minImages: 10, maxImages: 20, gapMs: [160, 240], rate: 20, viewRatio: 1, browserConcurrency: 4, seed: 11, modes: ['on'] });
+    const firsts = on!.colos.reduce((a, c) => a + c.firstViews, 0);
+    for (const buckets of [on!.byGap, on!.byPosition]) assert.equal(buckets.reduce((a, b) => a + b.firstViews, 0), firsts);
+    assert.deepEqual(on!.byGap.filter((b) => b.firstViews > 0).map((b) => b.bucket), ['150-200', '200-300']);
+    assert.deepEqual(on!.byPosition.map((b) => b.bucket), ['1-16', '17-32', '33-64', '65-128', '129+']);
+    assert.ok((on!.byPosition[1]?.firstViews ?? 0) > 0, 'pages of up to 20 images reach positions 17-20');
+  });
 });

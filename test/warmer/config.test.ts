@@ -32,8 +32,9 @@ describe('warmer config v1', () => {
     assert.equal(c.ttlMs, 50);
     assert.deepEqual(c.dedup, { ttlMs: 600000, max: 1000000 });
     assert.equal(c.push.method, 'HEAD');
-    assert.equal(c.push.concurrency, 256);
-    assert.equal(perColoConcurrency(c), 128);
+    assert.equal(c.push.concurrency, 1024);
+    assert.equal(perColoConcurrency(c), 512);
+    assert.equal(c.push.deadlineMs, 1000);
     assert.deepEqual(c.keys, {});
     assert.deepEqual(c.colos[0]?.cidrs, []);
   });

@@ -138,7 +138,8 @@ describe('warmer end to end (CLI process, real sockets)', function () {
       await until('page pushed', () => (proxy.requests.length >= before + 20 * (page + 1) ? true : undefined));
     }
     assert.equal(proxy.requests.length - before, 200);
-    assert.ok(proxy.connections() <= 4, `${proxy.connections()} connections for ${proxy.requests.length} pushes`);
+    // Each colo has a pool of its own (a slow colo holds only its own connections): a few per colo.
+    assert.ok(proxy.connections() <= 8, `${proxy.connections()} connections for ${proxy.requests.length} pushes`);
   });
 
   it('shows drops, pushes, ages and queue state in /metrics and answers /healthz', async () => {
