@@ -63,7 +63,7 @@ export const TopologySchema = Type.Object(
     proxy: Type.Object(
       {
         listen: Address('the keep-alive proxy the warmer pushes through', '127.0.0.1:8080'),
-        keepalive: Type.Integer({ minimum: 1, maximum: 4096, default: 128, description: 'idle keep-alive connections per colo upstream (at least the warmer\'s per-colo push concurrency)' }),
+        keepalive: Type.Integer({ minimum: 1, maximum: 4096, default: 512, description: 'idle keep-alive connections per colo upstream (at least the warmer\'s per-colo push concurrency)' }),
         tls: Type.Boolean({ default: false, description: 'TLS from the proxy to the caches (local CA made by `hearth proxy-config certs`)' }),
         certDir: Type.Optional(Type.String({ description: 'where ca.pem, cache.pem and cache.key are (required when tls is on)' })),
       },
@@ -213,7 +213,7 @@ export function defaultTopology(root: string, o: DefaultTopologyOptions = {}): T
     ...(o.kafka || resizeWorkers ? { kafka: {} } : {}),
     ...(resizeWorkers ? { pipeline: { resizeWorkers: Array.from({ length: resizeWorkers }, (_, i) => `127.0.0.1:${9470 + i}`) } } : {}),
     origin: { listen: '127.0.0.1:8081', root, service: '127.0.0.1:8083', serviceMetrics: '127.0.0.1:9468', ...(originDelayMs ? { delay: { ms: originDelayMs, listen: '127.0.0.1:8082' } } : {}) },
-    proxy: { listen: '127.0.0.1:8080', keepalive: 128 },
+    proxy: { listen: '127.0.0.1:8080', keepalive: 512 },
     colos: [
       { name: 'sin', host: 'cache-sin.hearth.local', viewerHosts: ['img-sin.hearth.local'], cidrs: ['10.1.0.0/16'], nodes: ['127.0.0.1:8101'] },
       { name: 'ams', host: 'cache-ams.hearth.local', viewerHosts: ['img-ams.hearth.local'], cidrs: ['10.2.0.0/16', '2001:db8::/32'], nodes: ['127.0.0.1:8102'] },

@@ -7,8 +7,8 @@
  * colo whose cache is slow or dead must hold only its own connections, never another
  * colo's pushes queued behind it. And through undici's `dispatch()` with a handler
  * object rather than `request()`: no response stream, no promise chain, raw headers
- * scanned for the one we read. Measured in bench/push-client.ts: `request()` is the
- * larger part of a push's CPU cost.
+ * scanned for the one we read (bench/push-client.ts: 1.0–1.8× `request()`'s rate over
+ * 256 connections in three runs; see docs/benchmarks.md for where the rest goes).
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { Colo } from './colo-router.js';
