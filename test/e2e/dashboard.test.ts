@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { HEARTH_CLI } from '../../common/cli-path.js';
 import { createLogger } from '../../common/logger.js';
 import { scrape } from '../../common/prom-text.js';
@@ -64,11 +65,7 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
     await until('the upload through the perceptual worker', async () => ((await handled()) >= DEFAULT_LADDER.length ? true : undefined), 90_000);
     // A lossless batch, its metrics file where the stack's textfile collector reads it.
     await hearth('compress', 'originals', '--store', p.root, '--metrics-file', join(p.stack.textfileDir(), 'lossless.prom'), '--log-level', 'warn');
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

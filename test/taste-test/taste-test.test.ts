@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { seededRandom } from '../../common/random.js';
 import { DEFAULT_PERCEPTUAL } from '../../image/perceptual.js';
 import { findJpegs } from '../../corpus/build.js';
@@ -108,11 +109,7 @@ describe('taste test: the page, in headless Chromium', function () {
     // The scripted testers answer in milliseconds; the viewing-time rule has its own test below.
     server = new TasteTestServer({ pairs, answersFile: join(dir, 'answers.jsonl'), trialsPerTester: 12, random: seededRandom(7), minViewMs: 0 });
     await server.listen(0);
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
