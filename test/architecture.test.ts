@@ -12,7 +12,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Used by tiers; each may use the ones before it in this list and nothing else of the project. */
 const SHARED = ['common', 'image', 'topology', 'kafka'] as const;
 const SHARED_MAY_USE: Record<(typeof SHARED)[number], readonly string[]> = { common: [], image: ['common'], topology: ['common'], kafka: ['common'] };
-const TIERS = ['warmer', 'resize', 'compress', 'origin', 'backfill', 'upload', 'taste-test', 'race'];
+const TIERS = ['warmer', 'resize', 'compress', 'origin', 'backfill', 'upload', 'taste-test', 'race', 'identity'];
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir)).flatMap((n) => {

@@ -1,0 +1,124 @@
+/**
+ * The compact persistent index of exact fingerprints: fingerprint → image id(s), as
+ * one binary file written atomically. Fingerprints are a sorted BigUint64Array (binary
+ * search), ids a string table; a SHA-256 over the whole file comes last, so a torn or
+ * damaged index is recognised and rebuilt, never trusted.
+ *
+ * Layout (little-endian): magic `HRTHFP01` · u32 entries · u32 id-table bytes ·
+ * u64 × entries (sorted fingerprints) · u32 × entries (each entry's id, as an offset
+ * into the id table) · u32 × entries (its length) · id table (UTF-8) · SHA-256 (32).
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { writeAtomic } from '../common/index.js';
+
+const MAGIC = Buffer.from('HRTHFP01');
+const HEADER = MAGIC.length + 8;
+const DIGEST = 32;
+
+export class CorruptIndexError extends Error {
+  constructor(
+    readonly file: string,
+    why: string,
+  ) {
+    super(`${file}: not a usable identity index (${why}); rebuild it with \`hearth identity index\``);
+  }
+}
+
+export interface IndexEntry {
+  fingerprint: bigint;
+  id: string;
+}
+
+export class ExactIndex {
+  private constructor(
+    private readonly fingerprints: BigUint64Array,
+    private readonly idAt: Uint32Array,
+    private readonly idLength: Uint32Array,
+    private readonly ids: Buffer,
+  ) {}
+
+  static build(entries: readonly IndexEntry[]): ExactIndex {
+    const sorted = [...entries].sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : a.id < b.id ? -1 : 1));
+    const n = sorted.length;
+    const fingerprints = new BigUint64Array(n);
+    const idAt = new Uint32Array(n);
+    const idLength = new Uint32Array(n);
+    const parts: Buffer[] = [];
+    let offset = 0;
+    sorted.forEach((e, i) => {
+      const id = Buffer.from(e.id);
+      fingerprints[i] = e.fingerprint;
+      idAt[i] = offset;
+      idLength[i] = id.length;
+      parts.push(id);
+      offset += id.length;
+    });
+    return new ExactIndex(fingerprints, idAt, idLength, Buffer.concat(parts));
+  }
+
+  get size(): number {
+    return this.fingerprints.length;
+  }
+
+  /** The ids whose fingerprint is `fp` (usually none or one; several only for byte-identical uploads or a collision). */
+  lookup(fp: bigint): string[] {
+    const f = this.fingerprints;
+    let lo = 0;
+    let hi = f.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((f[mid] as bigint) < fp) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: string[] = [];
+    for (let i = lo; i < f.length && f[i] === fp; i++) out.push(this.ids.toString('utf8', this.idAt[i], (this.idAt[i] as number) + (this.idLength[i] as number)));
+    return out;
+  }
+
+  toBuffer(): Buffer {
+    const n = this.fingerprints.length;
+    const header = Buffer.alloc(HEADER);
+    MAGIC.copy(header);
+    header.writeUInt32LE(n, MAGIC.length);
+    header.writeUInt32LE(this.ids.length, MAGIC.length + 4);
+    const body = Buffer.concat([
+      header,
+      Buffer.from(this.fingerprints.buffer, this.fingerprints.byteOffset, n * 8),
+      Buffer.from(this.idAt.buffer, this.idAt.byteOffset, n * 4),
+      Buffer.from(this.idLength.buffer, this.idLength.byteOffset, n * 4),
+      this.ids,
+    ]);
+    return Buffer.concat([body, createHash('sha256').update(body).digest()]);
+  }
+
+  /** Written atomically (temp file, fsync, rename): a reader sees the old index or the new one. */
+  async write(file: string): Promise<void> {
+    await writeAtomic(file, this.toBuffer());
+  }
+
+  /** Reads and checks an index; throws CorruptIndexError for anything it cannot trust. */
+  static fromBuffer(data: Buffer, file = 'index'): ExactIndex {
+    if (data.length < HEADER + DIGEST || !data.subarray(0, MAGIC.length).equals(MAGIC)) throw new CorruptIndexError(file, 'no Hearth index header');
+    const body = data.subarray(0, data.length - DIGEST);
+    if (!createHash('sha256').update(body).digest().equals(data.subarray(data.length - DIGEST))) throw new CorruptIndexError(file, 'checksum mismatch');
+    const n = data.readUInt32LE(MAGIC.length);
+    const idBytes = data.readUInt32LE(MAGIC.length + 4);
+    if (HEADER + n * 16 + idBytes !== body.length) throw new CorruptIndexError(file, 'sizes do not add up');
+    // Copies: typed arrays need aligned offsets, and the file buffer's may not be.
+    const at = (offset: number, bytes: number): ArrayBuffer => data.buffer.slice(data.byteOffset + offset, data.byteOffset + offset + bytes) as ArrayBuffer;
+    const fingerprints = new BigUint64Array(at(HEADER, n * 8));
+    const idAt = new Uint32Array(at(HEADER + n * 8, n * 4));
+    const idLength = new Uint32Array(at(HEADER + n * 12, n * 4));
+    const ids = Buffer.from(at(HEADER + n * 16, idBytes));
+    for (let i = 0; i < n; i++) {
+      if (i > 0 && (fingerprints[i - 1] as bigint) > (fingerprints[i] as bigint)) throw new CorruptIndexError(file, 'fingerprints out of order');
+      if ((idAt[i] as number) + (idLength[i] as number) > idBytes) throw new CorruptIndexError(file, 'an id outside the id table');
+    }
+    return new ExactIndex(fingerprints, idAt, idLength, ids);
+  }
+
+  static async read(file: string): Promise<ExactIndex> {
+    return ExactIndex.fromBuffer(await readFile(file), file);
+  }
+}

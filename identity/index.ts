@@ -1,0 +1,4 @@
+/** The public face of `identity/`: what other parts of Hearth may use. */
+export * from './exact-index.js';
+export * from './fingerprint.js';
+export * from './store-index.js';
