@@ -2,3 +2,4 @@
 export * from './exact-index.js';
 export * from './fingerprint.js';
 export * from './store-index.js';
+export * from './pdq.js';
