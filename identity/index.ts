@@ -3,3 +3,4 @@ export * from './exact-index.js';
 export * from './fingerprint.js';
 export * from './store-index.js';
 export * from './pdq.js';
+export * from './hamming-index.js';

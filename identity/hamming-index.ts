@@ -1,0 +1,105 @@
+/**
+ * Exact Hamming search over 256-bit hashes (PDQ) within a threshold: every stored hash
+ * within `threshold` bits of the query is found, never an approximation.
+ *
+ * Multi-index hashing (Norouzi et al.): the 256 bits are cut into 16 chunks of 16 bits,
+ * each chunk value indexing a table of the hashes that have it. Two hashes within r
+ * bits differ in at most ⌊r / 16⌋ bits in at least one chunk (pigeonhole), so probing,
+ * in every table, the query's chunk and the chunks within ⌊r / 16⌋ bits of it finds
+ * every match; each candidate is then checked over all 256 bits. For r = 31 that is
+ * 16 × 17 buckets; at a million random hashes, ~15 entries each.
+ */
+
+const CHUNKS = 16;
+const WORDS = 8;
+
+/** Bits set in a 32-bit value. */
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+export interface HammingMatch {
+  /** Position of the hash in the order it was added. */
+  index: number;
+  distance: number;
+}
+
+export class HammingIndex {
+  /** The hashes, 8 big-endian 32-bit words each. */
+  private readonly words: Uint32Array;
+  /** Per chunk: bucket start offsets (65,537) into `entries`, and the entries (hash indexes) by chunk value. */
+  private readonly starts: Uint32Array[] = [];
+  private readonly entries: Uint32Array[] = [];
+  /** The query each hash was last checked for (a Set per query cost more than the search). */
+  private readonly checkedBy: Uint32Array;
+  private query = 0;
+
+  /** `hashes`: 32 bytes each. */
+  constructor(hashes: readonly Buffer[]) {
+    const n = hashes.length;
+    this.words = new Uint32Array(n * WORDS);
+    this.checkedBy = new Uint32Array(n);
+    hashes.forEach((h, i) => {
+      if (h.length !== 32) throw new RangeError(`hash ${i}: ${h.length} bytes, not 32`);
+      for (let w = 0; w < WORDS; w++) this.words[i * WORDS + w] = h.readUInt32BE(w * 4);
+    });
+    for (let c = 0; c < CHUNKS; c++) {
+      const counts = new Uint32Array(65_537);
+      for (let i = 0; i < n; i++) (counts[this.chunk(i, c) + 1] as number)++;
+      for (let v = 0; v < 65_536; v++) counts[v + 1] = (counts[v + 1] as number) + (counts[v] as number);
+      const fill = counts.slice(0, 65_536);
+      const entries = new Uint32Array(n);
+      for (let i = 0; i < n; i++) entries[(fill[this.chunk(i, c)] as number)++] = i;
+      this.starts.push(counts);
+      this.entries.push(entries);
+    }
+  }
+
+  get size(): number {
+    return this.words.length / WORDS;
+  }
+
+  private chunk(i: number, c: number): number {
+    const w = this.words[i * WORDS + (c >> 1)] as number;
+    return c & 1 ? w & 0xffff : w >>> 16;
+  }
+
+  /** Every stored hash within `threshold` bits of `query`, nearest first. */
+  search(query: Buffer, threshold: number): HammingMatch[] {
+    const q = new Uint32Array(WORDS);
+    for (let w = 0; w < WORDS; w++) q[w] = query.readUInt32BE(w * 4);
+    const radius = Math.floor(threshold / CHUNKS);
+    if (radius >= 3) throw new RangeError(`threshold ${threshold}: above 47 bits the index would probe most buckets; scan instead`);
+    // A new stamp per query; after 2^32 - 1 queries the stamps start over from a clean slate.
+    if (++this.query === 0xffffffff) {
+      this.checkedBy.fill(0);
+      this.query = 1;
+    }
+    const stamp = this.query;
+    const checked = this.checkedBy;
+    const out: HammingMatch[] = [];
+    const probe = (c: number, value: number): void => {
+      const starts = this.starts[c] as Uint32Array;
+      const entries = this.entries[c] as Uint32Array;
+      for (let e = starts[value] as number, end = starts[value + 1] as number; e < end; e++) {
+        const i = entries[e] as number;
+        if (checked[i] === stamp) continue;
+        checked[i] = stamp;
+        let d = 0;
+        for (let w = 0; w < WORDS && d <= threshold; w++) d += popcount(((q[w] as number) ^ (this.words[i * WORDS + w] as number)) >>> 0);
+        if (d <= threshold) out.push({ index: i, distance: d });
+      }
+    };
+    for (let c = 0; c < CHUNKS; c++) {
+      const w = q[c >> 1] as number;
+      const value = c & 1 ? w & 0xffff : w >>> 16;
+      probe(c, value);
+      // Chunk values within `radius` bits: radius 0, 1 or 2 covers thresholds up to 47.
+      if (radius >= 1) for (let b = 0; b < 16; b++) probe(c, value ^ (1 << b));
+      if (radius >= 2) for (let b = 0; b < 16; b++) for (let b2 = b + 1; b2 < 16; b2++) probe(c, value ^ (1 << b) ^ (1 << b2));
+    }
+    return out.sort((a, b) => a.distance - b.distance || a.index - b.index);
+  }
+}
