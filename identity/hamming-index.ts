@@ -10,15 +10,10 @@
  * 16 × 17 buckets; at a million random hashes, ~15 entries each.
  */
 
+import { popcount32 } from './bits.js';
+
 const CHUNKS = 16;
 const WORDS = 8;
-
-/** Bits set in a 32-bit value. */
-function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}
 
 export interface HammingMatch {
   /** Position of the hash in the order it was added. */
@@ -88,7 +83,7 @@ export class HammingIndex {
         if (checked[i] === stamp) continue;
         checked[i] = stamp;
         let d = 0;
-        for (let w = 0; w < WORDS && d <= threshold; w++) d += popcount(((q[w] as number) ^ (this.words[i * WORDS + w] as number)) >>> 0);
+        for (let w = 0; w < WORDS && d <= threshold; w++) d += popcount32(((q[w] as number) ^ (this.words[i * WORDS + w] as number)) >>> 0);
         if (d <= threshold) out.push({ index: i, distance: d });
       }
     };

@@ -15,6 +15,7 @@
  * Hamming distance is within a threshold: Meta suggests 31 (of 256).
  */
 import sharp from 'sharp';
+import { popcount32 } from './bits.js';
 
 export const PDQ_MATCH_THRESHOLD = 31;
 const SIDE = 64;
@@ -113,11 +114,6 @@ export async function pdqOf(input: Buffer | string): Promise<PdqHash> {
 /** Bits that differ between two 256-bit hashes. */
 export function hamming(a: Buffer, b: Buffer): number {
   let d = 0;
-  for (let i = 0; i < 32; i += 4) {
-    let x = (a.readUInt32BE(i) ^ b.readUInt32BE(i)) >>> 0;
-    x -= (x >>> 1) & 0x55555555;
-    x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-    d += (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-  }
+  for (let i = 0; i < 32; i += 4) d += popcount32((a.readUInt32BE(i) ^ b.readUInt32BE(i)) >>> 0);
   return d;
 }

@@ -55,7 +55,8 @@ export class Warmer {
   private readonly pathDropped: Tallies;
   /** By colo index. */
   private readonly enqueued: Tally[];
-  private readonly pushTallies = new Map<string, Tally>();
+  /** By colo index, then outcome. */
+  private readonly pushTallies: Map<string, Tally>[];
   /** Push duration histograms by colo index, resolved once. */
   private readonly pushDurations: Observer[];
   private socket: dgram.Socket | undefined;
@@ -86,6 +87,7 @@ export class Warmer {
     this.router = new ColoRouter(config.colos, config.defaultColo);
     this.enqueued = this.router.colos.map((c) => tally(this.metrics.enqueued.labels(c.name)));
     this.pushDurations = this.router.colos.map((c) => this.metrics.pushDuration.labels(c.name));
+    this.pushTallies = this.router.colos.map(() => new Map<string, Tally>());
     for (const colo of this.router.colos) this.metrics.breakerOpen.labels(colo.name).set(0);
     this.policy = new PathPolicy(config.allowPaths);
     this.verifier = new SignatureVerifier(config.keys);
@@ -239,12 +241,12 @@ export class Warmer {
 
   /** The push counter of (colo, outcome), made once: `labels()` hashes its labels on every call. */
   private pushTally(colo: Colo, outcome: string): Tally {
-    const key = `${colo.index} ${outcome}`;
-    let t = this.pushTallies.get(key);
+    const byOutcome = this.pushTallies[colo.index] as Map<string, Tally>;
+    let t = byOutcome.get(outcome);
     if (!t) {
       t = new Tally(this.metrics.pushes.labels(colo.name, outcome));
       this.tallies.push(t);
-      this.pushTallies.set(key, t);
+      byOutcome.set(outcome, t);
     }
     return t;
   }

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { buildCorpus, findJpegs } from '../../corpus/build.js';
 import { Stack } from '../../stack/stack.js';
 import { parseTopology, type Topology } from '../../topology/topology.js';
-import { FIXTURES, freePorts, freeUdpPort } from './test-stack.js';
+import { sharedOnce } from './shared-once.js';
+import { FIXTURES, freePorts, freeUdpPort, upForTheRun } from './test-stack.js';
 
 export interface PipelineStack {
   stack: Stack;
@@ -18,10 +19,8 @@ export interface PipelineStack {
   dir: string;
 }
 
-let shared: Promise<PipelineStack> | undefined;
-
-export function pipelineStack(): Promise<PipelineStack> {
-  shared ??= (async () => {
+const shared = sharedOnce(
+  async (): Promise<PipelineStack> => {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-pipeline-'));
     const root = join(dir, 'store');
     await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: 6 });
@@ -48,17 +47,11 @@ export function pipelineStack(): Promise<PipelineStack> {
       },
     });
     const stack = new Stack(join(dir, 'state'), topology);
-    // Pass or fail, the run must not leave the broker, workers, Prometheus or nginx behind.
-    process.once('exit', () => stack.killAll());
-    await stack.up();
+    await upForTheRun(stack);
     return { stack, topology, root, dir };
-  })();
-  return shared;
-}
+  },
+  (s) => s.stack.down(),
+);
 
-export async function stopPipelineStack(): Promise<void> {
-  if (!shared) return;
-  const s = await shared.catch(() => undefined);
-  shared = undefined;
-  await s?.stack.down();
-}
+export const pipelineStack = (): Promise<PipelineStack> => shared.get();
+export const stopPipelineStack = (): Promise<void> => shared.stop();

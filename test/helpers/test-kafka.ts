@@ -3,30 +3,25 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaBroker } from '../../kafka/broker.js';
+import { sharedOnce } from './shared-once.js';
 import { freePorts } from './test-stack.js';
 
-let shared: Promise<KafkaBroker> | undefined;
-
-export function testKafka(): Promise<KafkaBroker> {
-  shared ??= (async () => {
+const broker = sharedOnce(
+  async () => {
     const [port, controllerPort] = await freePorts(2);
-    const broker = new KafkaBroker({ dir: mkdtempSync(join(tmpdir(), 'hearth-kafka-')), port, controllerPort, partitions: 4 });
+    const b = new KafkaBroker({ dir: mkdtempSync(join(tmpdir(), 'hearth-kafka-')), port, controllerPort, partitions: 4 });
     process.once('exit', () => {
-      const pid = broker.pid();
+      const pid = b.pid();
       if (pid) process.kill(pid, 'SIGKILL');
     });
-    await broker.start();
-    return broker;
-  })();
-  return shared;
-}
+    await b.start();
+    return b;
+  },
+  (b) => b.stop(),
+);
 
-export async function stopTestKafka(): Promise<void> {
-  if (!shared) return;
-  const b = await shared.catch(() => undefined);
-  shared = undefined;
-  await b?.stop();
-}
+export const testKafka = (): Promise<KafkaBroker> => broker.get();
+export const stopTestKafka = (): Promise<void> => broker.stop();
 
 /**
  * Reads `topics` from the beginning in a group of its own and hands each JSON message

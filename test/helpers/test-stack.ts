@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { buildCorpus, findJpegs, type CorpusManifest } from '../../corpus/build.js';
 import { parseTopology, type Topology } from '../../topology/topology.js';
 import { Stack } from '../../stack/stack.js';
+import { sharedOnce } from './shared-once.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/photos', import.meta.url));
 
@@ -44,10 +45,14 @@ export interface TestStack {
   dir: string;
 }
 
-let shared: Promise<TestStack> | undefined;
+/** Starts `stack`; pass or fail, the run must not leave nginx, the daemons or the broker behind. */
+export async function upForTheRun(stack: Stack): Promise<void> {
+  process.once('exit', () => stack.killAll());
+  await stack.up();
+}
 
-export function testStack(): Promise<TestStack> {
-  shared ??= (async () => {
+const shared = sharedOnce(
+  async (): Promise<TestStack> => {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-stack-'));
     const root = join(dir, 'store');
     const corpus = await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: 10 });
@@ -65,20 +70,14 @@ export function testStack(): Promise<TestStack> {
       warmer: { udp: `127.0.0.1:${udp}`, http: `127.0.0.1:${http}`, settings: { ttlMs: 5000, futureMs: 5000, push: { breakerFailures: 2, breakerCooldownMs: 300 } } },
     });
     const stack = new Stack(join(dir, 'state'), topology);
-    // Pass or fail, the run must not leave nginx, the warmer or the origin service behind.
-    process.once('exit', () => stack.killAll());
-    await stack.up();
+    await upForTheRun(stack);
     return { stack, topology, corpus, root, dir };
-  })();
-  return shared;
-}
+  },
+  (s) => s.stack.down(),
+);
 
-export async function stopTestStack(): Promise<void> {
-  if (!shared) return;
-  const s = await shared.catch(() => undefined);
-  shared = undefined;
-  await s?.stack.down();
-}
+export const testStack = (): Promise<TestStack> => shared.get();
+export const stopTestStack = (): Promise<void> => shared.stop();
 
 export interface AccessLine {
   host: string;
