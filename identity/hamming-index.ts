@@ -10,7 +10,7 @@
  * 16 × 17 buckets; at a million random hashes, ~15 entries each.
  */
 
-import { popcount32 } from './bits.js';
+import { hamming, popcount32 } from './bits.js';
 
 const CHUNKS = 16;
 const WORDS = 8;
@@ -94,6 +94,42 @@ export class HammingIndex {
       // Chunk values within `radius` bits: radius 0, 1 or 2 covers thresholds up to 47.
       if (radius >= 1) for (let b = 0; b < 16; b++) probe(c, value ^ (1 << b));
       if (radius >= 2) for (let b = 0; b < 16; b++) for (let b2 = b + 1; b2 < 16; b2++) probe(c, value ^ (1 << b) ^ (1 << b2));
+    }
+    return out.sort((a, b) => a.distance - b.distance || a.index - b.index);
+  }
+}
+
+/**
+ * A HammingIndex that takes additions (the identity tier's accepted images): new hashes
+ * are scanned directly until they are an eighth of the indexed ones (at least 4,096),
+ * then everything is indexed again (0.9 s at a million, once per 125,000 additions).
+ */
+export class GrowingHammingIndex {
+  private readonly hashes: Buffer[] = [];
+  private indexed: HammingIndex;
+
+  constructor(hashes: readonly Buffer[] = []) {
+    this.hashes.push(...hashes);
+    this.indexed = new HammingIndex(this.hashes);
+  }
+
+  get size(): number {
+    return this.hashes.length;
+  }
+
+  /** Adds a hash; returns its position. */
+  add(hash: Buffer): number {
+    if (hash.length !== 32) throw new RangeError(`hash: ${hash.length} bytes, not 32`);
+    this.hashes.push(hash);
+    if (this.hashes.length - this.indexed.size > Math.max(4096, this.indexed.size / 8)) this.indexed = new HammingIndex(this.hashes);
+    return this.hashes.length - 1;
+  }
+
+  search(query: Buffer, threshold: number): HammingMatch[] {
+    const out = this.indexed.search(query, threshold);
+    for (let i = this.indexed.size; i < this.hashes.length; i++) {
+      const distance = hamming(query, this.hashes[i] as Buffer);
+      if (distance <= threshold) out.push({ index: i, distance });
     }
     return out.sort((a, b) => a.distance - b.distance || a.index - b.index);
   }

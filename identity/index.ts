@@ -4,3 +4,8 @@ export * from './fingerprint.js';
 export * from './store-index.js';
 export * from './pdq.js';
 export * from './hamming-index.js';
+export * from './blocklist.js';
+export * from './config.js';
+export * from './ledger.js';
+export * from './metrics.js';
+export * from './worker.js';

@@ -15,7 +15,8 @@
  * Hamming distance is within a threshold: Meta suggests 31 (of 256).
  */
 import sharp from 'sharp';
-import { popcount32 } from './bits.js';
+
+export { hamming } from './bits.js';
 
 export const PDQ_MATCH_THRESHOLD = 31;
 const SIDE = 64;
@@ -109,11 +110,4 @@ export async function pdqOf(input: Buffer | string): Promise<PdqHash> {
     luma[p] = ch >= 3 ? 0.299 * (data[q] as number) + 0.587 * (data[q + 1] as number) + 0.114 * (data[q + 2] as number) : (data[q] as number);
   }
   return pdqOfLuma(luma, info.height, info.width);
-}
-
-/** Bits that differ between two 256-bit hashes. */
-export function hamming(a: Buffer, b: Buffer): number {
-  let d = 0;
-  for (let i = 0; i < 32; i += 4) d += popcount32((a.readUInt32BE(i) ^ b.readUInt32BE(i)) >>> 0);
-  return d;
 }

@@ -19,29 +19,33 @@ export interface IndexStats {
   ms: number;
 }
 
-/** Fingerprints every original under `<store>/originals` (two 100-byte reads each) and writes the index. */
-export async function indexStore(store: string): Promise<{ index: ExactIndex; stats: IndexStats }> {
-  const t0 = performance.now();
+/** Every original stored as a JPEG under `<store>/originals`: its id and store path. */
+export async function* scanOriginals(store: string, skipped?: { jxl: number }): AsyncGenerator<{ id: string; path: string }> {
   const root = join(store, 'originals');
   const names = await readdir(root, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [] as string[];
     throw err;
   });
-  const entries: IndexEntry[] = [];
-  let skipped = 0;
   for (const name of names) {
     const path = `/${relative(store, join(root, name)).split('\\').join('/')}`;
     const m = original.exec(path);
-    if (!m) {
-      if (name.endsWith('.jxl')) skipped++;
-      continue;
-    }
+    if (m) yield { id: m[1] as string, path };
+    else if (skipped && name.endsWith('.jxl')) skipped.jxl++;
+  }
+}
+
+/** Fingerprints every original under `<store>/originals` (two 100-byte reads each) and writes the index. */
+export async function indexStore(store: string): Promise<{ index: ExactIndex; stats: IndexStats }> {
+  const t0 = performance.now();
+  const entries: IndexEntry[] = [];
+  const skipped = { jxl: 0 };
+  for await (const { id, path } of scanOriginals(store, skipped)) {
     const { fingerprint } = await fingerprintFile(storeFile(store, path));
-    entries.push({ fingerprint, id: m[1] as string });
+    entries.push({ fingerprint, id });
   }
   const index = ExactIndex.build(entries);
   await index.write(indexFile(store));
-  return { index, stats: { files: entries.length, skipped, ms: Math.round(performance.now() - t0) } };
+  return { index, stats: { files: entries.length, skipped: skipped.jxl, ms: Math.round(performance.now() - t0) } };
 }
 
 /** The store's index; missing or corrupt, rebuilt (and `rebuilt` says why). */

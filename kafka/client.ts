@@ -4,6 +4,12 @@ import type { Logger } from '../common/index.js';
 
 export const TOPICS = {
   uploaded: 'hearth.images.uploaded',
+  /** Uploads the identity tier let through: neither a duplicate nor quarantined. The resize tier reads these. */
+  accepted: 'hearth.images.accepted',
+  /** Quarantined uploads, keyed by id (compacted): what the warmer must never push. */
+  quarantined: 'hearth.images.quarantined',
+  /** Duplicates and near-duplicates found at ingest, for the site to act on. */
+  matched: 'hearth.images.matched',
   resized: 'hearth.images.resized',
   compressed: 'hearth.images.compressed',
   dead: 'hearth.images.dead',
@@ -25,11 +31,14 @@ export function createKafka(brokers: string[], clientId: string, log: Logger): K
   });
 }
 
+/** Topics that keep the last message per key, not a time window: a quarantine must outlive any retention. */
+const COMPACTED: ReadonlySet<string> = new Set([TOPICS.quarantined]);
+
 /** Creates the topics that are missing, with the given partition counts; existing topics are left as they are. */
 export async function ensureTopics(admin: Admin, partitions: Record<string, number>): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = Object.entries(partitions).filter(([t]) => !existing.has(t));
   if (missing.length === 0) return [];
-  await admin.createTopics({ waitForLeaders: true, topics: missing.map(([topic, numPartitions]) => ({ topic, numPartitions, replicationFactor: 1 })) });
+  await admin.createTopics({ waitForLeaders: true, topics: missing.map(([topic, numPartitions]) => ({ topic, numPartitions, replicationFactor: 1, ...(COMPACTED.has(topic) ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}) })) });
   return missing.map(([t]) => t);
 }

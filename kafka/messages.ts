@@ -17,6 +17,38 @@ export const UploadedSchema = Type.Object(
 export type Uploaded = Static<typeof UploadedSchema>;
 export const uploadedValidator = new Validator(UploadedSchema, 'hearth.images.uploaded message');
 
+/** An upload the identity tier let through (same fields as the upload): what the resize tier works from. */
+export const acceptedValidator = new Validator(UploadedSchema, 'hearth.images.accepted message');
+
+const PDQ_HEX = '^[0-9a-f]{64}$';
+
+export const QuarantinedSchema = Type.Object(
+  {
+    id: Type.String({ pattern: IMAGE_ID }),
+    source: Type.String({ pattern: STORE_PATH, description: 'the original, kept (never served) for whoever reviews it' }),
+    listed: Type.String({ pattern: PDQ_HEX, description: 'the blocklisted PDQ hash it matched' }),
+    distance: Type.Integer({ minimum: 0, maximum: 256, description: 'Hamming distance of its PDQ to the listed one' }),
+    ts: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type Quarantined = Static<typeof QuarantinedSchema>;
+export const quarantinedValidator = new Validator(QuarantinedSchema, 'hearth.images.quarantined message');
+
+export const MatchedSchema = Type.Object(
+  {
+    id: Type.String({ pattern: IMAGE_ID, description: 'the new upload' }),
+    kind: Type.Union([Type.Literal('duplicate'), Type.Literal('near_duplicate')], { description: '`duplicate`: byte-identical, served from `of`\'s files; `near_duplicate`: PDQ within the near threshold, stored and resized as usual' }),
+    of: Type.String({ pattern: IMAGE_ID, description: 'the stored image it matched' }),
+    distance: Type.Integer({ minimum: 0, maximum: 256, description: 'PDQ Hamming distance (0 for a duplicate)' }),
+    bytesSaved: Type.Integer({ minimum: 0, description: 'bytes not stored because of it (a duplicate\'s original and sizes; 0 for a near-duplicate)' }),
+    ts: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type Matched = Static<typeof MatchedSchema>;
+export const matchedValidator = new Validator(MatchedSchema, 'hearth.images.matched message');
+
 export const ResizedSchema = Type.Object(
   {
     id: Type.String({ pattern: IMAGE_ID }),
@@ -52,6 +84,7 @@ export const compressedValidator = new Validator(CompressedSchema, 'hearth.image
  */
 export const DEAD_REASONS = {
   'hearth.images.uploaded': ['invalid_message', 'missing_source', 'corrupt_source'],
+  'hearth.images.accepted': ['invalid_message', 'missing_source', 'corrupt_source'],
   'hearth.images.resized': ['invalid_message', 'missing_file', 'corrupt_file'],
 } as const;
 export type DeadTopic = keyof typeof DEAD_REASONS;
@@ -76,6 +109,9 @@ export const deadLetterValidator = new Validator(DeadLetterSchema, 'hearth.image
 /** The schema of every topic's messages: what producers are held to and consumers check. */
 export const TOPIC_SCHEMAS = {
   'hearth.images.uploaded': uploadedValidator,
+  'hearth.images.accepted': acceptedValidator,
+  'hearth.images.quarantined': quarantinedValidator,
+  'hearth.images.matched': matchedValidator,
   'hearth.images.resized': resizedValidator,
   'hearth.images.compressed': compressedValidator,
   'hearth.images.dead': deadLetterValidator,

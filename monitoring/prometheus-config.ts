@@ -23,6 +23,7 @@ export function scrapeJobsFor(t: Topology): ScrapeJob[] {
       ? [
           { job: 'resize', targets: t.pipeline.resizeWorkers },
           { job: 'perceptual', targets: [t.pipeline.perceptual] },
+          { job: 'identity', targets: [t.pipeline.identity] },
           { job: 'cache-logs', targets: [t.pipeline.cacheLogs] },
           { job: 'race', targets: [t.pipeline.race] },
           { job: 'textfiles', targets: [t.pipeline.textfiles] },

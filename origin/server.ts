@@ -6,6 +6,8 @@
  * without any work. On-the-fly work is bounded (past `maxConcurrent` running and
  * `maxQueue` waiting, 503 with Retry-After) and coalesced: concurrent requests for one
  * path share one piece of work. Errors are `no-store`, so no cache keeps them.
+ * The identity tier's verdicts hold for every path of an image: a quarantined image is
+ * 451 (never served, never cached), a duplicate is served from the image it duplicates.
  * `/metrics` and `/healthz` are on a listener of their own, never behind the caches.
  */
 import { stat } from 'node:fs/promises';
@@ -13,7 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness, writeAtomic } from '../common/index.js';
-import { ORIGINAL_PATH, SIZE_PATH, StoreEscapeError, imagePath, readInStore, storeFile, reportDamage, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec } from '../image/index.js';
+import { ORIGINAL_PATH, SIZE_PATH, StoreEscapeError, imagePath, originalPath, readInStore, storeFile, reportDamage, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict } from '../image/index.js';
 import type { EncodeOptions, ResizeBackend } from '../image/index.js';
 import { ORIGIN_METRICS, ORIGIN_RESULTS } from './metrics.js';
 
@@ -101,35 +103,52 @@ export class OriginServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] as string;
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.send(res, req, 405, 'method not allowed\n', { allow: 'GET, HEAD', ...ERROR_HEADERS });
-    if (ORIGINAL.test(path)) return this.original(req, res, path);
-    const m = LAYOUT.exec(path);
+    const o = ORIGINAL.exec(path);
+    const m = o ? null : LAYOUT.exec(path);
     const spec = m ? this.ladder.find((s) => s.name === m[3]) : undefined;
-    const id = m?.[2] as string;
+    const id = (o?.[1] ?? m?.[2]) as string;
     // Outside the layout, outside the ladder, or a directory that does not match the id: no work.
-    if (!m || !spec || imagePath(id, spec.name) !== path) return this.notFound(req, res);
+    if (!o && (!m || !spec || imagePath(id, spec.name) !== path)) return this.notFound(req, res);
     try {
-      if (await this.serveStored(req, res, path)) return;
-      const from = await this.largestStored(id, spec);
-      if (!from) return this.notFound(req, res);
-      const out = await this.once(path, async () => {
-        const t0 = process.hrtime.bigint();
-        const data = (await this.backend.resize(await readInStore(this.o.store, from), spec, this.o.encode)).data;
-        this.metrics.derive.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
-        if (this.o.storeDerived) await writeAtomic(storeFile(this.o.store, path), data);
-        return data;
-      });
-      if (out === 'overload') return this.overloaded(req, res);
-      this.metrics.requests.labels('derived').inc();
-      this.send(res, req, 200, out, { 'content-type': 'image/jpeg' });
+      const verdict = await readVerdict(this.o.store, id);
+      if (verdict?.verdict === 'quarantined') return this.quarantined(req, res);
+      // A duplicate's files are the image it duplicates: its own original is a link to that one's.
+      const of = verdict?.verdict === 'duplicate' ? verdict.of : id;
+      if (o) return await this.original(req, res, path, of === id ? undefined : originalPath(of));
+      return await this.size(req, res, of === id ? path : imagePath(of, (spec as SizeSpec).name), of, spec as SizeSpec);
     } catch (err) {
       this.failed(req, res, path, err);
     }
   }
 
+  /** A ladder size of image `id`, stored at `path` or made on the fly from its largest stored size. */
+  private async size(req: IncomingMessage, res: ServerResponse, path: string, id: string, spec: SizeSpec): Promise<void> {
+    if (await this.serveStored(req, res, path)) return;
+    const from = await this.largestStored(id, spec);
+    if (!from) return this.notFound(req, res);
+    const out = await this.once(path, async () => {
+      const t0 = process.hrtime.bigint();
+      const data = (await this.backend.resize(await readInStore(this.o.store, from), spec, this.o.encode)).data;
+      this.metrics.derive.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
+      if (this.o.storeDerived) await writeAtomic(storeFile(this.o.store, path), data);
+      return data;
+    });
+    if (out === 'overload') return this.overloaded(req, res);
+    this.metrics.requests.labels('derived').inc();
+    this.send(res, req, 200, out, { 'content-type': 'image/jpeg' });
+  }
+
+  /** 451 for every path of a quarantined image; `no-store`, so lifting the quarantine takes effect at once. */
+  private quarantined(req: IncomingMessage, res: ServerResponse): void {
+    this.metrics.requests.labels('quarantined').inc();
+    this.send(res, req, 451, 'unavailable: this image is quarantined\n', ERROR_HEADERS);
+  }
+
   /** An original as uploaded: the JPEG, or, if it is kept only as JPEG XL, the exact JPEG reconstructed from it. */
-  private async original(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  private async original(req: IncomingMessage, res: ServerResponse, path: string, duplicateOf?: string): Promise<void> {
     try {
       if (await this.serveStored(req, res, path)) return;
+      if (duplicateOf) return await this.original(req, res, duplicateOf);
       const jxlPath = path.replace(/\.jpg$/, '.jxl');
       const jxl = storeFile(this.o.store, jxlPath);
       if (!(await stat(jxl).then((st) => st.isFile(), () => false))) return this.notFound(req, res);

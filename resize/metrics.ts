@@ -31,7 +31,7 @@ export const RESIZE_METRICS = {
   lag: {
     type: 'gauge',
     name: 'hearth_resize_consumer_lag',
-    help: 'Messages of hearth.images.uploaded not yet committed by the group, by partition.',
+    help: 'Messages of hearth.images.accepted not yet committed by the group, by partition.',
     labelNames: ['partition'],
   },
 } as const satisfies Record<string, MetricDef>;

@@ -1,5 +1,6 @@
 /**
- * The resize tier's worker: consumes hearth.images.uploaded, makes every ladder size
+ * The resize tier's worker: consumes hearth.images.accepted (uploads the identity tier
+ * let through: neither duplicates nor quarantined), makes every ladder size
  * from the 2048 px source, writes each atomically and emits hearth.images.resized.
  * Offsets are committed only after the files are durable and the events acknowledged
  * (at-least-once); a redelivery rewrites identical bytes and emits equivalent events.
@@ -10,7 +11,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness, writableDir, writeAtomic } from '../common/index.js';
 import { StoreEscapeError, imagePath, readInStore, storeFile, CorruptImageError, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
-import { DEAD_REASONS, TOPICS, uploadedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, outgoing, parseMessage, type Outgoing } from '../kafka/index.js';
+import { DEAD_REASONS, TOPICS, acceptedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, outgoing, parseMessage, type Outgoing } from '../kafka/index.js';
 import type { ResizeConfig } from './config.js';
 import { RESIZE_METRICS } from './metrics.js';
 
@@ -19,7 +20,7 @@ export class ResizeWorker {
   private readonly log: Logger;
   private readonly backend: ResizeBackend;
   private readonly ladder: readonly SizeSpec[];
-  private readonly worker: KafkaWorker<typeof TOPICS.uploaded>;
+  private readonly worker: KafkaWorker<typeof TOPICS.accepted>;
   private readonly registry = createRegistry();
   private server: Server | undefined;
   private lagTimer: NodeJS.Timeout | undefined;
@@ -31,7 +32,7 @@ export class ResizeWorker {
     this.log = opts.logger ?? createLogger('resize', config.log.level);
     this.metrics = createMetrics(RESIZE_METRICS, this.registry);
     // Every reason at 0 from the start, so an alert on its rate has a series to watch.
-    for (const r of DEAD_REASONS[TOPICS.uploaded]) this.metrics.failures.labels(r).inc(0);
+    for (const r of DEAD_REASONS[TOPICS.accepted]) this.metrics.failures.labels(r).inc(0);
     this.backend = opts.backend ?? new CpuBackend(config.threadsPerJob);
     this.ladder = opts.ladder ?? DEFAULT_LADDER;
     // Each size's series from the start: a rate over a series born with its first count reads 0.
@@ -45,11 +46,11 @@ export class ResizeWorker {
       clientId: 'hearth-resize',
       groupId: config.kafka.groupId,
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-      topic: TOPICS.uploaded,
-      topics: { [TOPICS.uploaded]: p, [TOPICS.resized]: p },
+      topic: TOPICS.accepted,
+      topics: { [TOPICS.accepted]: p, [TOPICS.resized]: p },
       jobs: config.jobs,
       log: this.log,
-      handle: (message) => this.handle(parseMessage(message, uploadedValidator)),
+      handle: (message) => this.handle(parseMessage(message, acceptedValidator)),
       onDead: (reason) => this.metrics.failures.labels(reason).inc(),
     });
   }

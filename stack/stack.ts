@@ -2,7 +2,7 @@
  * The local stack: origin front, regional caches and keep-alive proxy (each its own
  * nginx with its own prefix under the state directory) and the warmer, all from one
  * topology; with `pipeline`, also the Kafka broker with the pipeline's topics, the
- * resize workers (one consumer group), the perceptual worker and Prometheus. `up` is
+ * identity tier, the resize workers (one consumer group), the perceptual worker and Prometheus. `up` is
  * idempotent, `down` stops only what `up` started (by the pid files in the state
  * directory), `status` says what runs where.
  */
@@ -37,7 +37,9 @@ export interface StackStatus {
   race?: { address: string; running: boolean; pid: number | null };
   /** node-exporter's textfile collector, and the directory batch jobs write their metrics files into. */
   textfiles?: { address: string; dir: string; running: boolean; pid: number | null };
-  workers?: { resize: WorkerStatus[]; perceptual: WorkerStatus[] };
+  workers?: { identity: WorkerStatus; resize: WorkerStatus[]; perceptual: WorkerStatus[] };
+  /** The identity tier's blocklist file. */
+  blocklist?: string;
   logs: string;
 }
 
@@ -51,7 +53,7 @@ export interface WorkerStatus {
 /** Partitions of the pipeline's topics: more than any local stack's workers, so each can own some. */
 const PIPELINE_PARTITIONS = 8;
 
-/** A process the stack starts: `warmer`, `origin`, `origin-delay`, `resize-<n>`, `perceptual`, `cache-logs` (mtail), `race`, `textfiles` (node-exporter), `prometheus`, `dashboard`. */
+/** A process the stack starts: `warmer`, `origin`, `origin-delay`, `identity`, `resize-<n>`, `perceptual`, `cache-logs` (mtail), `race`, `textfiles` (node-exporter), `prometheus`, `dashboard`. */
 type Daemon = string;
 
 export class Stack {
@@ -120,7 +122,7 @@ export class Stack {
   /** Every daemon this topology has, in start order. */
   private daemons(): Daemon[] {
     const p = this.topology.pipeline;
-    return ['origin', 'origin-delay', 'warmer', ...(p ? [...p.resizeWorkers.map((_, i) => `resize-${i}`), 'perceptual', 'cache-logs', 'race', 'textfiles', 'prometheus', 'dashboard'] : [])];
+    return ['origin', 'origin-delay', 'warmer', ...(p ? ['identity', ...p.resizeWorkers.map((_, i) => `resize-${i}`), 'perceptual', 'cache-logs', 'race', 'textfiles', 'prometheus', 'dashboard'] : [])];
   }
 
   private anyRunning(): boolean {
@@ -154,7 +156,7 @@ export class Stack {
     throw new Error(`${daemon} did not come up${child.exitCode !== null ? ` (exited with ${child.exitCode})` : ''}; see ${logFile}`);
   }
 
-  /** The pipeline's topics, then the resize workers (one group), the perceptual worker and Prometheus. */
+  /** The pipeline's topics, then the identity tier, the resize workers (one group), the perceptual worker and Prometheus. */
   private async startPipeline(): Promise<void> {
     const p = this.topology.pipeline;
     const k = this.topology.kafka;
@@ -165,12 +167,21 @@ export class Stack {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, { [TOPICS.uploaded]: PIPELINE_PARTITIONS, [TOPICS.resized]: PIPELINE_PARTITIONS, [TOPICS.compressed]: PIPELINE_PARTITIONS, [TOPICS.dead]: 1 });
+      await ensureTopics(admin, {
+        [TOPICS.uploaded]: PIPELINE_PARTITIONS,
+        [TOPICS.accepted]: PIPELINE_PARTITIONS,
+        [TOPICS.matched]: PIPELINE_PARTITIONS,
+        [TOPICS.quarantined]: 1,
+        [TOPICS.resized]: PIPELINE_PARTITIONS, [TOPICS.compressed]: PIPELINE_PARTITIONS, [TOPICS.dead]: 1 });
     } finally {
       await admin.disconnect();
     }
     // A 10 s session locally (30 s by default): a killed worker's partitions move to the others sooner.
     const worker = (http: string) => ({ store: this.topology.origin.root, kafka: { brokers: [k.listen], partitions: PIPELINE_PARTITIONS, sessionTimeoutMs: 10_000 }, http: splitAddress(http) });
+    const blocklist = this.blocklistFile();
+    if (!existsSync(blocklist)) this.writeConfig('identity', 'blocklist.txt', '# PDQ hashes (64 hex digits a line) whose uploads are quarantined; read again when it changes\n');
+    const identity = this.writeConfig('identity', 'identity.json', { ...worker(p.identity), blocklist });
+    await this.startDaemon('identity', ['identity', 'worker', '--config', identity], `http://${p.identity}/readyz`, { ok: true, timeoutMs: 60_000 });
     for (const [i, http] of p.resizeWorkers.entries()) {
       const config = this.writeConfig(`resize-${i}`, 'resize.json', worker(http));
       await this.startDaemon(`resize-${i}`, ['resize', '--config', config], `http://${http}/readyz`, { ok: true, timeoutMs: 60_000 });
@@ -192,6 +203,11 @@ export class Stack {
     await this.startDaemon('prometheus', args, `http://${listen}/-/ready`, { exe: 'prometheus', ok: true, timeoutMs: 30_000 });
     const dashboard = this.writeConfig('dashboard', 'dashboard.json', { http: splitAddress(p.dashboard), prometheus: `http://${listen}` });
     await this.startDaemon('dashboard', ['dashboard', '--config', dashboard], `http://${p.dashboard}/readyz`, { ok: true, timeoutMs: 15_000 });
+  }
+
+  /** The identity tier's blocklist: the topology's, or one in the state directory. */
+  blocklistFile(): string {
+    return this.topology.pipeline?.blocklist ?? join(this.stateDir, 'identity', 'blocklist.txt');
   }
 
   /** Writes a daemon's config file under its state directory; returns its path. */
@@ -274,7 +290,12 @@ export class Stack {
             cacheLogs: { address: t.pipeline.cacheLogs, ...this.running('cache-logs') },
             race: { address: t.pipeline.race, ...this.running('race') },
             textfiles: { address: t.pipeline.textfiles, dir: this.textfileDir(), ...this.running('textfiles') },
-            workers: { resize: t.pipeline.resizeWorkers.map((http, i) => ({ http, ...this.running(`resize-${i}`) })), perceptual: [{ http: t.pipeline.perceptual, ...this.running('perceptual') }] },
+            workers: {
+              identity: { http: t.pipeline.identity, ...this.running('identity') },
+              resize: t.pipeline.resizeWorkers.map((http, i) => ({ http, ...this.running(`resize-${i}`) })),
+              perceptual: [{ http: t.pipeline.perceptual, ...this.running('perceptual') }],
+            },
+            blocklist: this.blocklistFile(),
           }
         : {}),
       logs: this.stateDir,
@@ -330,6 +351,7 @@ export function formatStatus(s: StackStatus): string {
     `${mark(s.origin.running)} origin   ${s.origin.address}  root ${s.origin.root}`,
     ...(s.origin.service ? [`${mark(s.origin.service.running)} origin   ${s.origin.service.address}  service: sizes not stored, made on the fly; metrics http://${s.origin.service.metrics}/metrics`] : []),
     ...(s.kafka ? [`${mark(s.kafka.running)} kafka    ${s.kafka.address}  (KRaft, single node)`] : []),
+    ...(s.workers ? [`${mark(s.workers.identity.running)} identity duplicates, quarantine (blocklist ${s.blocklist ?? '-'})  metrics http://${s.workers.identity.http}/metrics`] : []),
     ...(s.workers?.resize ?? []).map((w, i) => `${mark(w.running)} resize   #${i}  metrics http://${w.http}/metrics`),
     ...(s.workers?.perceptual ?? []).map((w) => `${mark(w.running)} compress perceptual  metrics http://${w.http}/metrics`),
     ...(s.cacheLogs ? [`${mark(s.cacheLogs.running)} mtail    http://${s.cacheLogs.address}/metrics  (the caches' access logs as hearth_cache_* metrics)`] : []),

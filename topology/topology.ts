@@ -100,6 +100,8 @@ export const TopologySchema = Type.Object(
             description: 'one address per resize worker (all in one consumer group)',
           }),
           perceptual: Address('the perceptual-compression worker\'s `/metrics`, `/healthz` and `/readyz`', '127.0.0.1:9466'),
+          identity: Address("the identity tier's `/metrics`, `/healthz` and `/readyz` (duplicates, quarantine, near-duplicates)", '127.0.0.1:9469'),
+          blocklist: Type.Optional(Type.String({ minLength: 1, description: "the identity tier's blocklist of PDQ hashes (read again when it changes); absent: `<state>/identity/blocklist.txt`, created empty" })),
           cacheLogs: Address("mtail: the cache nodes' access logs as metrics (`hearth_cache_*`)", '127.0.0.1:9461'),
           race: Address("the race join's `/metrics` (`hearth race`: pushes against first views)", '127.0.0.1:9462'),
           textfiles: Address("node-exporter's textfile collector: the metrics files batch jobs write (lossless, scrub) into `<state>/textfile/`", '127.0.0.1:9463'),
@@ -157,6 +159,7 @@ function semanticProblems(t: Topology): string[] {
   if (t.pipeline) {
     t.pipeline.resizeWorkers.forEach((a, i) => claim(`pipeline.resizeWorkers[${i}]`, a));
     claim('pipeline.perceptual', t.pipeline.perceptual);
+    claim('pipeline.identity', t.pipeline.identity);
     claim('pipeline.prometheus.listen', t.pipeline.prometheus.listen);
     claim('pipeline.cacheLogs', t.pipeline.cacheLogs);
     claim('pipeline.race', t.pipeline.race);
@@ -234,5 +237,7 @@ export function warmerConfigFor(t: Topology): Record<string, unknown> {
     proxy: `http://${t.proxy.listen}`,
     colos: t.colos.map((c) => ({ name: c.name, host: c.host, cidrs: c.cidrs })),
     ...(t.defaultColo ? { defaultColo: t.defaultColo } : {}),
+    // With the pipeline, the warmer follows the identity tier's quarantines.
+    ...(t.kafka && t.pipeline ? { quarantine: { brokers: [t.kafka.listen] } } : {}),
   };
 }

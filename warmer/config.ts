@@ -81,6 +81,15 @@ export const WarmerConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    quarantine: Type.Object(
+      {
+        brokers: Type.Array(Type.String({ pattern: '^[^\\s:]+:\\d{1,5}$' }), {
+          default: [],
+          description: "Kafka brokers to follow `hearth.images.quarantined` from: hints for a quarantined image are dropped as `quarantined`. Empty: not followed (the origin still answers 451 for them)",
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     shutdownGraceMs: Type.Integer({ minimum: 0, maximum: 600000, default: 5000, description: 'on SIGTERM/SIGINT, how long in-flight pushes may take to finish' }),
     log: Type.Object(
       {

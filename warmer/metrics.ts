@@ -7,6 +7,7 @@ export const DROP_REASONS = [
   'stale',
   'future',
   'forbidden',
+  'quarantined',
   'no_colo',
   'duplicate',
   'overload',
@@ -82,6 +83,16 @@ export const WARMER_METRICS = {
     name: 'hearth_warmer_breaker_open',
     help: '1 while a colo\'s circuit breaker is open (its pushes dropped as colo_down), else 0.',
     labelNames: ['colo'],
+  },
+  quarantined: {
+    type: 'gauge',
+    name: 'hearth_warmer_quarantined_images',
+    help: 'Quarantined image ids known from hearth.images.quarantined (their hints are dropped as quarantined).',
+  },
+  quarantineCurrent: {
+    type: 'gauge',
+    name: 'hearth_warmer_quarantine_feed_current',
+    help: '1 once every quarantine that existed when the feed connected has been read; 0 while catching up or away (always 1 when no feed is configured).',
   },
   dedupEntries: {
     type: 'gauge',

@@ -15,6 +15,7 @@ import { parseHint } from './hint.js';
 import { DROP_REASONS, WARMER_METRICS, type DropReason } from './metrics.js';
 import { PathPolicy } from './path-policy.js';
 import { PushScheduler, type PushJob } from './push-scheduler.js';
+import { QuarantineFeed } from './quarantine-feed.js';
 import { Pusher, type PushReport } from './pusher.js';
 import { SignatureVerifier } from './signature.js';
 
@@ -59,6 +60,7 @@ export class Warmer {
   private readonly pushTallies: Map<string, Tally>[];
   /** Push duration histograms by colo index, resolved once. */
   private readonly pushDurations: Observer[];
+  private readonly quarantine: QuarantineFeed | undefined;
   private socket: dgram.Socket | undefined;
   private server: Server | undefined;
   private stopping: Promise<void> | undefined;
@@ -92,6 +94,7 @@ export class Warmer {
     this.policy = new PathPolicy(config.allowPaths);
     this.verifier = new SignatureVerifier(config.keys);
     this.dedup = new Dedup({ max: config.dedup.max, ttlMs: config.dedup.ttlMs, now: this.now });
+    this.quarantine = config.quarantine.brokers.length > 0 ? new QuarantineFeed({ brokers: config.quarantine.brokers, log: this.log }) : undefined;
     this.pusher = new Pusher({
       proxy: config.proxy,
       method: config.push.method,
@@ -134,11 +137,17 @@ export class Warmer {
     this.socket = socket;
     this.server = createStatusServer(this.registry, {
       refresh: () => this.refreshMetrics(),
-      health: () => ({ queueDepth: this.scheduler.depth, inFlight: this.scheduler.inFlight, stopping: this.stopping !== undefined }),
+      health: () => ({
+        queueDepth: this.scheduler.depth,
+        inFlight: this.scheduler.inFlight,
+        stopping: this.stopping !== undefined,
+        ...(this.quarantine ? { quarantine: { images: this.quarantine.size, current: this.quarantine.current } } : {}),
+      }),
       // Taking hints once the socket is bound; a stopping warmer takes no more.
       ready: () => readiness({ udp: this.socket !== undefined || 'not bound', stopping: this.stopping === undefined || 'stopping' }),
     });
     await listen(this.server, http.port, http.host);
+    this.quarantine?.start();
     const addresses = { udp: socket.address(), http: this.server.address() as AddressInfo };
     const recvBuffer = socket.getRecvBufferSize();
     this.log.info(
@@ -156,6 +165,8 @@ export class Warmer {
     for (const t of this.tallies) t.flush();
     this.metrics.queueDepth.set(this.scheduler.depth);
     this.metrics.dedupEntries.set(this.dedup.size);
+    this.metrics.quarantined.set(this.quarantine?.size ?? 0);
+    this.metrics.quarantineCurrent.set(this.quarantine && !this.quarantine.current ? 0 : 1);
     for (const colo of this.router.colos) {
       this.metrics.inFlight.labels(colo.name).set(this.scheduler.inFlightFor(colo));
       this.metrics.breakerOpen.labels(colo.name).set(this.scheduler.isOpen(colo) ? 1 : 0);
@@ -202,6 +213,10 @@ export class Warmer {
     for (const path of hint.paths) {
       if (!this.policy.allows(path)) {
         this.dropPath('forbidden', colo.name);
+        continue;
+      }
+      if (this.quarantine?.blocks(path)) {
+        this.dropPath('quarantined', colo.name, path);
         continue;
       }
       if (refused) {
@@ -274,6 +289,7 @@ export class Warmer {
     const socket = this.socket;
     this.socket = undefined;
     if (socket) await new Promise<void>((r) => socket.close(() => r()));
+    await this.quarantine?.stop();
     const { abandoned } = await this.scheduler.close(this.config.shutdownGraceMs);
     if (abandoned > 0) {
       this.log.warn({ abandoned }, 'pushes still in flight at the end of the grace period; abandoning them');

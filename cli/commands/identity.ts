@@ -1,8 +1,24 @@
 import type { Command } from 'commander';
-import { identify, indexStore, loadOrBuild } from '../../identity/index.js';
+import { createLogger } from '../../common/index.js';
+import { IdentityWorker, identify, indexStore, loadIdentityConfig, loadOrBuild } from '../../identity/index.js';
+import { portArg } from '../args.js';
+import { BROKERS_FLAG, daemonCommand, STORE_FLAG } from '../service-command.js';
 
 export function registerIdentity(program: Command): void {
-  const cmd = program.command('identity').description('image identity: exact fingerprints of the stored originals (no image stored twice)');
+  const cmd = program.command('identity').description('image identity: exact fingerprints (no image stored twice), PDQ perceptual hashes, the blocklist');
+  daemonCommand(cmd, {
+    name: 'worker',
+    description: 'run the identity tier: hearth.images.uploaded in; hearth.images.accepted (on to resizing), hearth.images.quarantined and hearth.images.matched (duplicates, near-duplicates) out',
+    configHelp: 'identity config (JSON); default: local broker, store .cache/store, no blocklist',
+    flags: [
+      STORE_FLAG,
+      BROKERS_FLAG,
+      { flags: '--blocklist <file>', description: 'blocklisted PDQ hashes, one per line (overrides the config)', path: 'blocklist' },
+      { flags: '--http-port <port>', description: '/metrics, /healthz and /readyz port (overrides the config)', path: 'http.port', parse: portArg },
+    ],
+    load: loadIdentityConfig,
+    create: (config) => ({ service: new IdentityWorker(config), log: createLogger('identity', config.log.level), graceMs: config.shutdownGraceMs }),
+  });
   cmd
     .command('index')
     .description("fingerprint every original in the store and write the index (<store>/.hearth-identity.idx), atomically")

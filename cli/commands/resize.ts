@@ -7,7 +7,7 @@ import { BROKERS_FLAG, daemonCommand, STORE_FLAG } from '../service-command.js';
 export function registerResize(program: Command): void {
   daemonCommand(program, {
     name: 'resize',
-    description: 'run a resize-tier worker: hearth.images.uploaded in, every ladder size and hearth.images.resized out',
+    description: 'run a resize-tier worker: hearth.images.accepted in (uploads the identity tier let through), every ladder size and hearth.images.resized out',
     configHelp: 'resize config (JSON); default: local broker, store .cache/store',
     flags: [
       STORE_FLAG,

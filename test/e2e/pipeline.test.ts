@@ -52,10 +52,11 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     assert.equal(st.prometheus?.address, t.pipeline?.prometheus.listen);
     assert.deepEqual(st.workers?.resize.map((w) => [w.http, w.running]), t.pipeline?.resizeWorkers.map((a) => [a, true]));
     assert.deepEqual(st.workers?.perceptual.map((w) => [w.http, w.running]), [[t.pipeline?.perceptual, true]]);
+    assert.deepEqual([st.workers?.identity.http, st.workers?.identity.running], [t.pipeline?.identity, true]);
   });
 
   it('an upload is resized and compressed by the workers, then a hint makes it a HIT in its viewer\'s colo', async () => {
-    const { stdout } = await run(process.execPath, [HEARTH_CLI, 'upload', '--store', root, '--brokers', t.kafka!.listen, join(FIXTURES, 'garden.jpg')]);
+    const { stdout } = await run(process.execPath, [HEARTH_CLI, 'upload', '--store', root, '--brokers', t.kafka!.listen, join(FIXTURES, 'ladybird.jpg')]);
     const { id } = JSON.parse(stdout) as { id: string };
     await until('every size written', () => (DEFAULT_LADDER.every((s) => existsSync(storeFile(root, imagePath(id, s.name)))) ? true : undefined), 60_000);
     const compressed = async () => (await scrape(t.pipeline!.perceptual)).get('hearth_compress_images_total{result="compressed"}') ?? 0;

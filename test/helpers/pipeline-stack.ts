@@ -1,5 +1,5 @@
 /**
- * One whole-pipeline stack (broker, workers, mtail, race, Prometheus, dashboard, and the
+ * One whole-pipeline stack (broker, identity tier, workers, mtail, race, Prometheus, dashboard, and the
  * warm path with 40 ms to the origin) shared by the tests that need it, on free ports,
  * serving a small store built from the fixture photographs. Stopped when the run ends.
  */
@@ -24,7 +24,7 @@ const shared = sharedOnce(
     const dir = mkdtempSync(join(tmpdir(), 'hearth-pipeline-'));
     const root = join(dir, 'store');
     await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: 6 });
-    const [origin, proxy, sin, ams, http, service, serviceMetrics, delay, kafka, controller, r0, r1, perceptual, prometheus, cacheLogs, race, textfiles, dashboard] = await freePorts(18);
+    const [origin, proxy, sin, ams, http, service, serviceMetrics, delay, kafka, controller, r0, r1, perceptual, prometheus, cacheLogs, race, textfiles, dashboard, identity] = await freePorts(19);
     const a = (port: number | undefined): string => `127.0.0.1:${port}`;
     const topology = parseTopology({
       origin: { listen: a(origin), root, service: a(service), serviceMetrics: a(serviceMetrics), delay: { ms: 40, listen: a(delay) } },
@@ -39,6 +39,7 @@ const shared = sharedOnce(
       pipeline: {
         resizeWorkers: [a(r0), a(r1)],
         perceptual: a(perceptual),
+        identity: a(identity),
         prometheus: { listen: a(prometheus) },
         cacheLogs: a(cacheLogs),
         race: a(race),

@@ -1,0 +1,325 @@
+/**
+ * The identity tier: every upload passes here before it is resized. It consumes
+ * hearth.images.uploaded and decides, for each:
+ *
+ * - duplicate: byte-identical to a stored image (fingerprint candidates, each confirmed
+ *   byte for byte). Its original becomes a hard link to that image's, a verdict file
+ *   tells the origin to serve its sizes from that image's, and a `duplicate` event goes
+ *   to hearth.images.matched. Nothing is resized.
+ * - quarantined: its PDQ hash is within the quarantine threshold of the blocklist. A
+ *   verdict file makes the origin answer 451, the id goes to hearth.images.quarantined
+ *   (which the warmer follows), and nothing is resized.
+ * - accepted: recorded in the ledger, passed on to hearth.images.accepted (what the
+ *   resize tier reads), with a `near_duplicate` event for every stored image within
+ *   the near threshold.
+ *
+ * Why a topic in between rather than a check the resize tier makes: the resize tier
+ * then cannot resize what this tier has not seen (if it is down, nothing is resized and
+ * the lag says so), and it needs no knowledge of fingerprints, hashes or blocklists.
+ *
+ * Decisions are made one at a time (hashing runs concurrently, deciding does not), so
+ * two copies of one photo arriving together are still found to be the same. One worker
+ * per store: a lock file refuses a second. Verdict files and the ledger are durable
+ * before the events are produced, and the offset is committed only after that, so a
+ * redelivery reaches the same decision and produces the same events.
+ */
+import { randomInt } from 'node:crypto';
+import { link, mkdir, rename, rm, stat } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import sharp from 'sharp';
+import { acquireRunLock, closeServer, createLogger, createMetrics, createRegistry, createStatusServer, listen, readiness, syncPath, writableDir, writeAtomic, type Logger, type Metrics } from '../common/index.js';
+import { DEFAULT_LADDER, StoreEscapeError, imagePath, originalPath, quarantinePath, readInStore, readVerdict, storeFile, verdictPath, writeVerdict } from '../image/index.js';
+import { DEAD_REASONS, KafkaWorker, PermanentFailure, TOPICS, outgoing, parseMessage, uploadedValidator, type Outgoing, type Uploaded } from '../kafka/index.js';
+import { Blocklist } from './blocklist.js';
+import type { IdentityConfig } from './config.js';
+import { fingerprintOf } from './fingerprint.js';
+import { GrowingHammingIndex } from './hamming-index.js';
+import { CorruptLedgerError, LedgerWriter, encodeRecord, readLedger, type LedgerRecord } from './ledger.js';
+import { IDENTITY_METRICS, IDENTITY_VERDICTS, MATCH_STEPS } from './metrics.js';
+import { pdqOf, type PdqHash } from './pdq.js';
+import { scanOriginals } from './store-index.js';
+
+/** The tier's own files in the store: a dot directory, never a served path. */
+export const identityDir = (store: string): string => join(store, '.hearth-identity');
+export const ledgerFile = (store: string): string => join(identityDir(store), 'ledger');
+
+/** Decoded pixels at most (sharp's own default is 268 M): beyond it an upload is refused as corrupt_source. */
+const MAX_PIXELS = 100_000_000;
+
+export class IdentityWorker {
+  readonly metrics: Metrics<typeof IDENTITY_METRICS>;
+  private readonly log: Logger;
+  private readonly registry = createRegistry();
+  private readonly worker: KafkaWorker<typeof TOPICS.uploaded>;
+  private readonly blocklist: Blocklist;
+  /** Accepted images by ledger position: ids, PDQ qualities, and the hashes (searchable). */
+  private readonly ids: string[] = [];
+  private readonly qualities: number[] = [];
+  private readonly hashes = new GrowingHammingIndex();
+  private readonly byFingerprint = new Map<bigint, number[]>();
+  private readonly positionOf = new Map<string, number>();
+  private ledger: LedgerWriter | undefined;
+  private unlock: (() => Promise<void>) | undefined;
+  /** Decisions one at a time: the tail of the chain. */
+  private deciding: Promise<unknown> = Promise.resolve();
+  private server: Server | undefined;
+  private lagTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly config: IdentityConfig,
+    opts: { logger?: Logger } = {},
+  ) {
+    this.log = opts.logger ?? createLogger('identity', config.log.level);
+    this.metrics = createMetrics(IDENTITY_METRICS, this.registry);
+    // Every series from the start: a rate over a series born with its first count reads nothing.
+    for (const v of IDENTITY_VERDICTS) this.metrics.uploads.labels(v).inc(0);
+    for (const r of DEAD_REASONS[TOPICS.uploaded]) this.metrics.failures.labels(r).inc(0);
+    for (const s of MATCH_STEPS) this.metrics.matchDuration.zero({ step: s });
+    this.blocklist = new Blocklist(config.blocklist, (err) => {
+      this.metrics.blocklistReloadFailures.inc();
+      this.log.error({ err: err.message, file: config.blocklist }, 'blocklist changed but cannot be used; the previous list stays in force');
+    });
+    const p = config.kafka.partitions;
+    this.worker = new KafkaWorker({
+      brokers: config.kafka.brokers,
+      clientId: 'hearth-identity',
+      groupId: config.kafka.groupId,
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      topic: TOPICS.uploaded,
+      topics: { [TOPICS.uploaded]: p, [TOPICS.accepted]: p, [TOPICS.matched]: p, [TOPICS.quarantined]: 1 },
+      jobs: config.jobs,
+      log: this.log,
+      handle: (message) => this.identify(parseMessage(message, uploadedValidator)),
+      onDead: (reason) => this.metrics.failures.labels(reason).inc(),
+    });
+  }
+
+  async start(): Promise<AddressInfo> {
+    this.unlock = await acquireRunLock(join(await this.ensureDir(), 'worker.lock'), `the identity tier on ${this.config.store}`);
+    await this.blocklist.load();
+    await this.loadLedger();
+    this.ledger = await LedgerWriter.open(ledgerFile(this.config.store));
+    this.server = createStatusServer(this.registry, {
+      refresh: () => {
+        this.metrics.indexed.set(this.ids.length);
+        this.metrics.blocklist.set(this.blocklist.size);
+      },
+      health: () => ({ indexed: this.ids.length, blocklist: this.blocklist.size }),
+      ready: async () => readiness({ kafka: this.worker.isJoined() || 'not in its consumer group yet', store: await writableDir(this.config.store) }),
+    });
+    await listen(this.server, this.config.http.port, this.config.http.host);
+    await this.worker.start();
+    this.lagTimer = setInterval(() => void this.updateLag(), 5000);
+    this.lagTimer.unref();
+    const address = this.server.address() as AddressInfo;
+    this.log.info({ brokers: this.config.kafka.brokers, store: this.config.store, indexed: this.ids.length, blocklist: this.blocklist.size, http: `${address.address}:${address.port}` }, 'identity worker running');
+    return address;
+  }
+
+  private async ensureDir(): Promise<string> {
+    const dir = identityDir(this.config.store);
+    await writeAtomic(join(dir, 'README'), Buffer.from('The identity tier\'s ledger and lock (hearth identity worker). Not served.\n'));
+    return dir;
+  }
+
+  /** The ledger into memory; missing or damaged, rebuilt from the store's originals first. */
+  private async loadLedger(): Promise<void> {
+    const file = ledgerFile(this.config.store);
+    let records: LedgerRecord[];
+    try {
+      const read = await readLedger(file);
+      if (read.torn > 0) this.log.warn({ file, bytes: read.torn }, 'ledger ended in a torn record (a crash mid-append); cut off');
+      records = read.records;
+      if (records.length === 0) records = await this.rebuild('no ledger yet');
+    } catch (err) {
+      if (!(err instanceof CorruptLedgerError)) throw err;
+      this.log.error({ err: err.message }, 'ledger damaged; rebuilding it from the store');
+      records = await this.rebuild(err.message);
+    }
+    for (const r of records) this.remember(r);
+  }
+
+  /** Fingerprint and PDQ of every original that has no verdict (those are the accepted ones), written as a new ledger. */
+  private async rebuild(why: string): Promise<LedgerRecord[]> {
+    const t0 = performance.now();
+    const records: LedgerRecord[] = [];
+    for await (const { id, path } of scanOriginals(this.config.store)) {
+      if (await stat(storeFile(this.config.store, verdictPath(id))).then(() => true, () => false)) continue;
+      try {
+        const data = await readInStore(this.config.store, path);
+        const pdq = await pdqOf(data);
+        records.push({ id, fingerprint: fingerprintOf(data), size: data.length, pdq: pdq.hash, quality: pdq.quality });
+      } catch (err) {
+        this.log.warn({ path, err: (err as Error).message }, 'original left out of the rebuilt ledger');
+      }
+    }
+    await writeAtomic(ledgerFile(this.config.store), Buffer.concat(records.map(encodeRecord)));
+    if (records.length > 0) this.log.info({ why, images: records.length, ms: Math.round(performance.now() - t0) }, 'ledger rebuilt from the store');
+    return records;
+  }
+
+  private remember(r: LedgerRecord): void {
+    if (this.positionOf.has(r.id)) return;
+    const at = this.hashes.add(r.pdq);
+    this.ids.push(r.id);
+    this.qualities.push(r.quality);
+    this.positionOf.set(r.id, at);
+    const same = this.byFingerprint.get(r.fingerprint);
+    if (same) same.push(at);
+    else this.byFingerprint.set(r.fingerprint, [at]);
+  }
+
+  /** One upload's verdict and the messages it produces. */
+  async identify(up: Uploaded): Promise<Outgoing[]> {
+    await this.blocklist.refresh();
+    // Decided before (a redelivery): the same events again, nothing redone.
+    const earlier = await readVerdict(this.config.store, up.id).catch(() => undefined);
+    if (earlier?.verdict === 'quarantined') return [this.quarantinedEvent(up, earlier)];
+    let data: Buffer;
+    try {
+      data = await readInStore(this.config.store, up.source);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'ENOENT' || code === 'EISDIR' || err instanceof StoreEscapeError) throw new PermanentFailure('missing_source', `${up.source}: ${(err as Error).message}`);
+      throw err;
+    }
+    const pdq = await this.hash(up, data);
+    // Deciding is serial: a chain, each link waiting for the previous one to settle.
+    const decision = this.deciding.then(() => this.decide(up, data, pdq));
+    this.deciding = decision.catch(() => {});
+    return decision;
+  }
+
+  /** The upload's PDQ; a file that is not a whole JPEG within the pixel limit can never pass. */
+  private async hash(up: Uploaded, data: Buffer): Promise<PdqHash> {
+    const t0 = process.hrtime.bigint();
+    try {
+      const meta = await sharp(data, { failOn: 'error', limitInputPixels: MAX_PIXELS }).metadata();
+      if (meta.format !== 'jpeg') throw new Error(`not a JPEG (its content is ${meta.format ?? 'unknown'})`);
+      return await pdqOf(data);
+    } catch (err) {
+      throw new PermanentFailure('corrupt_source', `${up.source}: ${(err as Error).message}`);
+    } finally {
+      this.observe('pdq', t0);
+    }
+  }
+
+  private async decide(up: Uploaded, data: Buffer, pdq: PdqHash): Promise<Outgoing[]> {
+    let t0 = process.hrtime.bigint();
+    const fingerprint = fingerprintOf(data);
+    let same: string | undefined;
+    let known = false;
+    for (const at of this.byFingerprint.get(fingerprint) ?? []) {
+      const id = this.ids[at] as string;
+      if (id === up.id) {
+        known = true; // a redelivery of an upload accepted before
+        continue;
+      }
+      const stored = await readInStore(this.config.store, originalPath(id)).catch(() => undefined);
+      if (stored?.equals(data)) {
+        same = id;
+        break;
+      }
+      this.log.info({ id: up.id, candidate: id }, 'fingerprint collision: same fingerprint, different bytes');
+    }
+    this.observe('fingerprint', t0);
+    t0 = process.hrtime.bigint();
+    const usable = pdq.quality >= this.config.pdq.minQuality;
+    // A duplicate is checked against the list too: the list may have grown since its twin was accepted.
+    const listed = usable ? this.blocklist.match(pdq.hash, this.config.pdq.quarantineThreshold) : undefined;
+    const near = usable && !same && !listed ? this.near(up.id, pdq.hash) : [];
+    this.observe('search', t0);
+    if (!usable) this.metrics.lowQuality.inc();
+    if (listed) return this.quarantine(up, listed);
+    if (same) return this.duplicate(up, same, data.length);
+    if (!known) {
+      const record = { id: up.id, fingerprint, size: data.length, pdq: pdq.hash, quality: pdq.quality };
+      await (this.ledger as LedgerWriter).append(record);
+      this.remember(record);
+    }
+    this.metrics.uploads.labels('accepted').inc();
+    this.metrics.nearDuplicates.inc(near.length);
+    const ts = Date.now();
+    return [outgoing(TOPICS.accepted, up.id, { id: up.id, source: up.source, ts: up.ts ?? ts }), ...near.map((m) => outgoing(TOPICS.matched, up.id, { id: up.id, kind: 'near_duplicate' as const, of: m.of, distance: m.distance, bytesSaved: 0, ts }))];
+  }
+
+  /** Stored images within the near threshold (not the upload itself), nearest first. */
+  private near(id: string, hash: Buffer): { of: string; distance: number }[] {
+    return this.hashes
+      .search(hash, this.config.pdq.nearThreshold)
+      .filter((m) => this.ids[m.index] !== id && (this.qualities[m.index] as number) >= this.config.pdq.minQuality)
+      .slice(0, this.config.pdq.maxNearMatches)
+      .map((m) => ({ of: this.ids[m.index] as string, distance: m.distance }));
+  }
+
+  /** The verdict first (the origin answers 451 from then on), then the original moved out of the served paths. */
+  private async quarantine(up: Uploaded, listed: { listed: string; distance: number }): Promise<Outgoing[]> {
+    const store = this.config.store;
+    await writeVerdict(store, up.id, { v: 1, verdict: 'quarantined', listed: listed.listed, distance: listed.distance, at: new Date().toISOString() });
+    const kept = storeFile(store, quarantinePath(up.id));
+    await mkdir(dirname(kept), { recursive: true });
+    await rename(storeFile(store, up.source), kept);
+    await syncPath(dirname(kept));
+    await syncPath(dirname(storeFile(store, up.source)));
+    this.metrics.uploads.labels('quarantined').inc();
+    this.log.warn({ id: up.id, source: up.source, kept: quarantinePath(up.id), listed: listed.listed, distance: listed.distance }, 'upload quarantined: it matches the blocklist');
+    return [this.quarantinedEvent(up, listed)];
+  }
+
+  private quarantinedEvent(up: Uploaded, listed: { listed: string; distance: number }): Outgoing {
+    return outgoing(TOPICS.quarantined, up.id, { id: up.id, source: quarantinePath(up.id), listed: listed.listed, distance: listed.distance, ts: Date.now() });
+  }
+
+  /** The verdict first (the origin then serves `of`'s files), then the original replaced by a link to `of`'s: the same bytes, stored once. */
+  private async duplicate(up: Uploaded, of: string, bytes: number): Promise<Outgoing[]> {
+    const store = this.config.store;
+    await writeVerdict(store, up.id, { v: 1, verdict: 'duplicate', of, at: new Date().toISOString() });
+    const mine = storeFile(store, up.source);
+    const theirs = storeFile(store, originalPath(of));
+    const [a, b] = await Promise.all([stat(mine), stat(theirs)]);
+    let saved = 0;
+    if (a.ino !== b.ino || a.dev !== b.dev) {
+      const tmp = `${mine}.tmp-identity-${process.pid}-${randomInt(1e9)}`;
+      await link(theirs, tmp);
+      await rename(tmp, mine).catch(async (err: Error) => {
+        await rm(tmp, { force: true });
+        throw err;
+      });
+      await syncPath(dirname(mine));
+      saved = bytes + (await this.storedSizesBytes(of));
+      this.metrics.bytesSaved.inc(saved);
+    }
+    this.metrics.uploads.labels('duplicate').inc();
+    this.log.info({ id: up.id, of, bytesSaved: saved }, 'duplicate upload: served from the stored image');
+    return [outgoing(TOPICS.matched, up.id, { id: up.id, kind: 'duplicate' as const, of, distance: 0, bytesSaved: saved, ts: Date.now() })];
+  }
+
+  /** Bytes of the sizes of `id` stored now: what a duplicate would otherwise have had made and stored again. */
+  private async storedSizesBytes(id: string): Promise<number> {
+    const sizes = await Promise.all(DEFAULT_LADDER.map((s) => stat(storeFile(this.config.store, imagePath(id, s.name))).then((st) => st.size, () => 0)));
+    return sizes.reduce((a, b) => a + b, 0);
+  }
+
+  private observe(step: (typeof MATCH_STEPS)[number], t0: bigint): void {
+    this.metrics.matchDuration.labels(step).observe(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+
+  private async updateLag(): Promise<void> {
+    try {
+      for (const [partition, lag] of await this.worker.lag()) this.metrics.lag.labels(String(partition)).set(lag);
+    } catch (err) {
+      this.log.debug({ err }, 'lag unavailable');
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.lagTimer);
+    await this.worker.stop();
+    await this.deciding;
+    await this.ledger?.close();
+    if (this.server) await closeServer(this.server);
+    await this.unlock?.();
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * What the identity tier decided about an image, kept in the store beside its original
+ * (`/originals/<dir>/<id>.identity.json`, never a served path) so that every reader of
+ * the store (the origin above all) answers the same way without asking anyone:
+ *
+ * - `duplicate`: the upload's bytes are those of image `of`; its original is a hard link
+ *   to `of`'s and its sizes are `of`'s sizes. Nothing of it was resized.
+ * - `quarantined`: its PDQ hash matched the blocklist. Nothing of it is ever served
+ *   (451) or resized; its original is moved out of the served paths, to
+ *   `/quarantine/<dir>/<id>.jpg`, and kept there for review.
+ *
+ * An image with no verdict file is an ordinary image (accepted, or from before the tier).
+ */
+import { readFile } from 'node:fs/promises';
+import { Type, type Static } from '@sinclair/typebox';
+import { HearthError, Validator, writeAtomic } from '../common/index.js';
+import { originalPath, storeFile } from './store.js';
+
+const ID = '^[0-9]{1,19}$';
+
+export const VerdictSchema = Type.Union([
+  Type.Object({ v: Type.Literal(1), verdict: Type.Literal('duplicate'), of: Type.String({ pattern: ID }), at: Type.String() }, { additionalProperties: false }),
+  Type.Object(
+    { v: Type.Literal(1), verdict: Type.Literal('quarantined'), listed: Type.String({ pattern: '^[0-9a-f]{64}$' }), distance: Type.Integer({ minimum: 0, maximum: 256 }), at: Type.String() },
+    { additionalProperties: false },
+  ),
+]);
+export type Verdict = Static<typeof VerdictSchema>;
+const validator = new Validator(VerdictSchema, 'identity verdict');
+
+/** A verdict file that cannot be read as one: whoever reads it must refuse to serve, not guess. */
+export class BadVerdictError extends HearthError {
+  constructor(message: string) {
+    super('HEARTH_ERR_INVALID', message);
+  }
+}
+
+/** The store path of an image's verdict. */
+export const verdictPath = (id: string): string => originalPath(id).replace(/\.jpg$/, '.identity.json');
+
+/** Where a quarantined original is kept: no server serves this path, whatever its config. */
+export const quarantinePath = (id: string): string => originalPath(id).replace(/^\/originals\//, '/quarantine/');
+
+/** The verdict on `id`, or undefined when it has none. */
+export async function readVerdict(store: string, id: string): Promise<Verdict | undefined> {
+  let text: string;
+  try {
+    text = await readFile(storeFile(store, verdictPath(id)), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new BadVerdictError(`${verdictPath(id)}: not JSON`);
+  }
+  if (!validator.is(value)) throw new BadVerdictError(`${verdictPath(id)}: ${validator.problems(value).join('; ')}`);
+  return value;
+}
+
+/** Written atomically and durably before the verdict is announced: a reader sees none or all of it. */
+export async function writeVerdict(store: string, id: string, verdict: Verdict): Promise<void> {
+  await writeAtomic(storeFile(store, verdictPath(id)), Buffer.from(`${JSON.stringify(verdict)}\n`));
+}
