@@ -153,10 +153,10 @@ export const SECTIONS: readonly SectionDef[] = [
       },
       {
         id: 'ingest-lag',
-        title: 'Resize backlog',
+        title: 'Ingest backlog',
         unit: 'count',
-        help: 'Uploads not yet committed by the resize group (Kafka lag).',
-        queries: [q('sum(hearth_resize_consumer_lag)', 'messages')],
+        help: 'Uploads not yet committed by the identity tier, and accepted uploads not yet by the resize group (Kafka lag).',
+        queries: [q('sum(hearth_identity_consumer_lag)', 'identity'), q('sum(hearth_resize_consumer_lag)', 'resize')],
       },
       {
         id: 'ingest-resize-duration',
@@ -173,7 +173,44 @@ export const SECTIONS: readonly SectionDef[] = [
         queries: [
           q('sum by (reason) (increase(hearth_resize_failures_total[15m]))', 'resize {{reason}}'),
           q('sum by (reason) (increase(hearth_compress_failures_total[15m]))', 'compress {{reason}}'),
+          q('sum by (reason) (increase(hearth_identity_failures_total[15m]))', 'identity {{reason}}'),
         ],
+      },
+    ],
+  },
+  {
+    title: 'Identity',
+    panels: [
+      {
+        id: 'identity-verdicts',
+        title: 'Uploads identified, by verdict',
+        unit: 'per_second',
+        help: 'accepted: on to resizing; duplicate: byte-identical to a stored image, served from its files; quarantined: matched the blocklist.',
+        queries: [q('sum by (verdict) (rate(hearth_identity_uploads_total[1m]))', '{{verdict}}'), q('sum(rate(hearth_identity_near_duplicates_total[1m]))', 'near-duplicate events')],
+      },
+      {
+        id: 'identity-flags',
+        title: 'Quarantines and near-duplicates (15 min)',
+        unit: 'count',
+        help: 'Any quarantine pages (HearthUploadQuarantined); near-duplicates are events for the site to act on.',
+        queries: [
+          q('sum(increase(hearth_identity_uploads_total{verdict="quarantined"}[15m]))', 'quarantined'),
+          q('sum(increase(hearth_identity_near_duplicates_total[15m]))', 'near-duplicates'),
+        ],
+      },
+      {
+        id: 'identity-saved',
+        title: 'Bytes saved by duplicates',
+        unit: 'bytes',
+        help: 'Originals stored once (linked) and the sizes not made again.',
+        queries: [q('sum(hearth_identity_bytes_saved_total)', 'saved')],
+      },
+      {
+        id: 'identity-match',
+        title: 'Match time p95, by step',
+        unit: 'seconds',
+        help: 'fingerprint and byte-for-byte confirmation; PDQ hashing (decode included); search of the blocklist and the stored hashes.',
+        queries: [q(quantile(0.95, 'hearth_identity_match_duration_seconds', 'step'), '{{step}}')],
       },
     ],
   },

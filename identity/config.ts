@@ -16,8 +16,8 @@ export const IdentityConfigSchema = Type.Object(
         nearThreshold: Type.Integer({
           minimum: 0,
           maximum: 47,
-          default: 31,
-          description: 'an upload within this many bits of a stored image is recorded as its near-duplicate (measured here: resizes and recompressions within 24, different photographs 106+ apart)',
+          default: 40,
+          description: 'an upload within this many bits of a stored image is recorded as its near-duplicate: looser than the quarantine threshold, since it only reports (measured here: resizes and recompressions within 24, 1 % crops median 22, different photographs 106+ apart)',
         }),
         minQuality: Type.Integer({ minimum: 0, maximum: 100, default: 50, description: 'below this PDQ quality (flat or nearly empty images) a hash is not matched at all (Meta: not trustworthy)' }),
         maxNearMatches: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'near-duplicate events at most per upload, nearest first' }),

@@ -98,9 +98,14 @@ export class IdentityWorker {
 
   async start(): Promise<AddressInfo> {
     this.unlock = await acquireRunLock(join(await this.ensureDir(), 'worker.lock'), `the identity tier on ${this.config.store}`);
-    await this.blocklist.load();
-    await this.loadLedger();
-    this.ledger = await LedgerWriter.open(ledgerFile(this.config.store));
+    try {
+      await this.blocklist.load();
+      await this.loadLedger();
+      this.ledger = await LedgerWriter.open(ledgerFile(this.config.store));
+    } catch (err) {
+      await this.unlock();
+      throw err;
+    }
     this.server = createStatusServer(this.registry, {
       refresh: () => {
         this.metrics.indexed.set(this.ids.length);

@@ -12,6 +12,7 @@ import { TASTE_TEST_METRICS, TasteTestConfigSchema } from '../../taste-test/inde
 import { RACE_METRICS, RaceConfigSchema } from '../../race/index.js';
 import { DASHBOARD_METRICS, DashboardConfigSchema, grafanaDashboard } from '../../dashboard/index.js';
 import { CACHE_LOG_METRICS } from '../../monitoring/index.js';
+import { IDENTITY_METRICS, IdentityConfigSchema } from '../../identity/index.js';
 
 /** Every generated README section, by marker name. */
 export function renderDocs(): Record<string, string> {
@@ -37,6 +38,8 @@ export function renderDocs(): Record<string, string> {
     'race-metrics': metricsMarkdown(RACE_METRICS),
     'dashboard-config': configMarkdown(DashboardConfigSchema),
     'dashboard-metrics': metricsMarkdown(DASHBOARD_METRICS),
+    'identity-config': configMarkdown(IdentityConfigSchema),
+    'identity-metrics': metricsMarkdown(IDENTITY_METRICS),
   };
 }
 

@@ -57,7 +57,7 @@ describe('resize tier through a real Kafka broker', function () {
     const admin = kafka.admin();
     await admin.connect();
     const existing = await admin.listTopics();
-    const wanted = [TOPICS.uploaded, TOPICS.resized, TOPICS.dead].filter((t) => !existing.includes(t));
+    const wanted = [TOPICS.accepted, TOPICS.resized, TOPICS.dead].filter((t) => !existing.includes(t));
     if (wanted.length) await admin.createTopics({ waitForLeaders: true, topics: wanted.map((topic) => ({ topic, numPartitions: topic === TOPICS.dead ? 1 : 4 })) });
     await admin.disconnect();
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -76,7 +76,7 @@ describe('resize tier through a real Kafka broker', function () {
     const { root, ids } = store(3);
     const w = await worker(root, `g-sizes-${Date.now()}`);
     try {
-      await producer.send({ topic: TOPICS.uploaded, messages: ids.map((id) => upload(id)) });
+      await producer.send({ topic: TOPICS.accepted, messages: ids.map((id) => upload(id)) });
       await until('all events', () => (ids.every((id) => events.filter((e) => e.id === id).length === DEFAULT_LADDER.length) ? true : undefined), 60000);
       for (const id of ids) {
         const orig = await sharp(join(root, 'originals', `${id}.jpg`)).metadata();
@@ -105,7 +105,7 @@ describe('resize tier through a real Kafka broker', function () {
       writeFileSync(join(root, 'originals', 'truncated.jpg'), readFileSync(join(root, 'originals', `${good}.jpg`)).subarray(0, 500));
       // Same key, so same partition: the good upload sits behind the poison ones.
       await producer.send({
-        topic: TOPICS.uploaded,
+        topic: TOPICS.accepted,
         messages: [
           { key: good, value: 'not json' },
           { key: good, value: JSON.stringify({ id: good, source: '/../../etc/passwd' }) },
@@ -143,7 +143,7 @@ describe('resize tier through a real Kafka broker', function () {
       spawn(process.execPath, [HEARTH_CLI, 'resize', '--config', join(root, 'resize.json'), '--store', root, '--brokers', brokers.join(','), '--http-port', String(httpPort)], { stdio: 'ignore' });
     // The broker's minimum session timeout: the killed worker's partitions come back sooner.
     writeFileSync(join(root, 'resize.json'), JSON.stringify({ kafka: { groupId: group, sessionTimeoutMs: 6000 } }));
-    await producer.send({ topic: TOPICS.uploaded, messages: ids.map((id) => upload(id)) });
+    await producer.send({ topic: TOPICS.accepted, messages: ids.map((id) => upload(id)) });
     let child = start();
     // Kill it once some, but not all, images have sizes on disk.
     await until('some sizes written', () => (ids.some((id) => existsSync(join(root, imagePath(id, 'k')))) ? true : undefined), 60000);

@@ -1,0 +1,257 @@
+/** The identity tier's worker through a real Kafka broker, on real photographs; its ledger and blocklist on their own. */
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
+import sharp from 'sharp';
+import { createLogger } from '../../common/logger.js';
+import { Blocklist, parseBlocklist } from '../../identity/blocklist.js';
+import { loadIdentityConfig } from '../../identity/config.js';
+import { GrowingHammingIndex } from '../../identity/hamming-index.js';
+import { CorruptLedgerError, LedgerWriter, RECORD_BYTES, readLedger } from '../../identity/ledger.js';
+import { hamming, pdqOf } from '../../identity/pdq.js';
+import { IdentityWorker, ledgerFile } from '../../identity/worker.js';
+import { originalPath, storeFile } from '../../image/store.js';
+import { readVerdict } from '../../image/verdicts.js';
+import { TOPICS, ensureTopics } from '../../kafka/client.js';
+import { testKafka, watchTopics } from '../helpers/test-kafka.js';
+import { until } from '../helpers/until.js';
+
+let nextId = 5_100_000 + Math.floor(Math.random() * 1000) * 1000;
+const random32 = (): Buffer => Buffer.from(Array.from({ length: 32 }, () => Math.floor(Math.random() * 256)));
+
+describe('identity ledger, blocklist and growing Hamming index', () => {
+  it('ledger: appended records read back; a torn tail is cut off; damage before the tail is refused', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'hearth-ledger-')), 'ledger');
+    const w = await LedgerWriter.open(file);
+    const records = Array.from({ length: 5 }, (_, i) => ({ id: String(1000 + i), fingerprint: BigInt(i) * 0x1234567890abn, size: 1000 * i + 1, pdq: random32(), quality: 60 + i }));
+    await Promise.all(records.map((r) => w.append(r)));
+    await w.close();
+    assert.deepEqual((await readLedger(file)).records, records);
+    appendFileSync(file, Buffer.alloc(RECORD_BYTES / 2, 7));
+    assert.deepEqual(await readLedger(file), { records, torn: RECORD_BYTES / 2 });
+    assert.equal(statSync(file).size, 5 * RECORD_BYTES, 'cut off on disk too');
+    const data = readFileSync(file);
+    const at = 2 * RECORD_BYTES + 30;
+    data.writeUInt8(data.readUInt8(at) ^ 0xff, at);
+    writeFileSync(file, data);
+    await assert.rejects(readLedger(file), CorruptLedgerError);
+    assert.deepEqual(await readLedger(join(file, '..', 'none')), { records: [], torn: 0 });
+  });
+
+  it('blocklist: every bad line named at once; a bad new version leaves the list in force', async () => {
+    const good = random32().toString('hex');
+    assert.throws(() => parseBlocklist(`# list\n${good}\nxyz\n\n${good.slice(1)}\n`, 'list.txt'), (err: Error) => /line 3: .*"xyz"/.test(err.message) && /line 5:/.test(err.message));
+    assert.deepEqual(parseBlocklist(`${good.toUpperCase()}  # a comment\n`, 'l').map((b) => b.toString('hex')), [good]);
+    const file = join(mkdtempSync(join(tmpdir(), 'hearth-blocklist-')), 'list.txt');
+    writeFileSync(file, `${good}\n`);
+    const failures: Error[] = [];
+    const list = new Blocklist(file, (e) => failures.push(e));
+    await list.load();
+    assert.equal(list.match(Buffer.from(good, 'hex'), 31)?.distance, 0);
+    writeFileSync(file, `${good}\nnot a hash, and longer than before\n`);
+    await list.refresh(Date.now() + 5000);
+    assert.equal(failures.length, 1);
+    assert.equal(list.size, 1, 'the old list stays');
+    const other = random32();
+    writeFileSync(file, `${other.toString('hex')}\n`);
+    await list.refresh(Date.now() + 10_000);
+    assert.equal(list.match(Buffer.from(good, 'hex'), 31), undefined);
+    assert.equal(list.match(other, 0)?.listed, other.toString('hex'));
+  });
+
+  it('the growing Hamming index finds what a scan finds, before and after it re-indexes', () => {
+    const index = new GrowingHammingIndex();
+    const all: Buffer[] = [];
+    for (let i = 0; i < 9000; i++) {
+      const base = i % 3 === 0 || all.length === 0 ? random32() : Buffer.from(all[Math.floor(Math.random() * all.length)] as Buffer);
+      // Near copies of earlier hashes: a few bits flipped.
+      for (let f = 0; f < i % 40; f++) (base[Math.floor(Math.random() * 32)] as number) ^= 1 << Math.floor(Math.random() * 8);
+      all.push(base);
+      assert.equal(index.add(base), i);
+      if (i % 1500 === 0 || i === 8999) {
+        const q = all[Math.floor(Math.random() * all.length)] as Buffer;
+        const scan = all.map((h, at) => ({ index: at, distance: hamming(q, h) })).filter((m) => m.distance <= 31).sort((a, b) => a.distance - b.distance || a.index - b.index);
+        assert.deepEqual(index.search(q, 31), scan);
+      }
+    }
+  });
+});
+
+describe('identity tier through a real Kafka broker', function () {
+  this.timeout(180_000);
+  let brokers: string[];
+  let kafka: Kafka;
+  let producer: Producer;
+  let watcher: Consumer;
+  const seen: { topic: string; value: Record<string, unknown> }[] = [];
+  // The photographs setup fetches.
+  const photo = (name: string) => fileURLToPath(new URL(`../../../.cache/photos/src/${name}`, import.meta.url));
+
+  /** A store, and `put` placing bytes as the original of a new id. */
+  function store(): { root: string; put: (data: Buffer) => string } {
+    const root = mkdtempSync(join(tmpdir(), 'hearth-identity-store-'));
+    return {
+      root,
+      put: (data) => {
+        const id = String(nextId++);
+        const file = storeFile(root, originalPath(id));
+        mkdirSync(join(file, '..'), { recursive: true });
+        writeFileSync(file, data);
+        return id;
+      },
+    };
+  }
+  const upload = (id: string, source = originalPath(id)) => ({ key: id, value: JSON.stringify({ id, source }) });
+  async function worker(root: string, extra: Record<string, unknown> = {}): Promise<IdentityWorker> {
+    const base = loadIdentityConfig();
+    const config = loadIdentityConfig(undefined, { store: root, kafka: { ...base.kafka, brokers, groupId: `g-identity-${Date.now()}-${nextId}`, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' }, ...extra });
+    const w = new IdentityWorker(config, { logger: createLogger('identity-test', 'silent') });
+    await w.start();
+    return w;
+  }
+  const of = (id: string, topic?: string) => seen.filter((e) => e.value.id === id && (topic === undefined || e.topic === topic));
+  const count = async (w: IdentityWorker, verdict: string) => (await w.metrics.uploads.get()).values.find((v) => v.labels.verdict === verdict)?.value ?? 0;
+
+  before(async () => {
+    brokers = [(await testKafka()).address];
+    kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, { [TOPICS.uploaded]: 4, [TOPICS.accepted]: 4, [TOPICS.matched]: 4, [TOPICS.quarantined]: 1, [TOPICS.dead]: 1 });
+    await admin.disconnect();
+    producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    watcher = await watchTopics(kafka, [TOPICS.accepted, TOPICS.matched, TOPICS.quarantined, TOPICS.dead], (topic, value) => seen.push({ topic, value }));
+  });
+  after(async () => {
+    await watcher?.disconnect();
+    await producer?.disconnect();
+  });
+
+  it('accepts new photographs, links a byte-identical one, and records a resized copy as a near-duplicate', async () => {
+    const s = store();
+    const original = readFileSync(photo('Kite.jpg'));
+    const a = s.put(original);
+    const other = s.put(readFileSync(photo('Storm.jpg')));
+    const w = await worker(s.root);
+    try {
+      await producer.send({ topic: TOPICS.uploaded, messages: [upload(a), upload(other)] });
+      await until('both accepted', () => (of(a, TOPICS.accepted).length && of(other, TOPICS.accepted).length) || undefined, 60_000);
+      const same = s.put(original);
+      const smaller = s.put(await sharp(original).resize(1024).jpeg({ quality: 70 }).toBuffer());
+      await producer.send({ topic: TOPICS.uploaded, messages: [upload(same), upload(smaller)] });
+      const dup = await until('the duplicate', () => of(same, TOPICS.matched)[0], 60_000);
+      assert.deepEqual([dup.value.kind, dup.value.of, dup.value.distance], ['duplicate', a, 0]);
+      assert.equal(dup.value.bytesSaved, original.length, 'the original (no sizes stored in this store)');
+      assert.equal(statSync(storeFile(s.root, originalPath(same))).ino, statSync(storeFile(s.root, originalPath(a))).ino);
+      assert.equal((await readVerdict(s.root, same))?.verdict, 'duplicate');
+      const near = await until('the near-duplicate', () => of(smaller, TOPICS.matched)[0], 60_000);
+      assert.equal(near.value.kind, 'near_duplicate');
+      assert.equal(near.value.of, a);
+      assert.ok((near.value.distance as number) <= 31 && (near.value.distance as number) > 0, `distance ${String(near.value.distance)}`);
+      await until('the near-duplicate accepted', () => of(smaller, TOPICS.accepted)[0], 10_000);
+      assert.equal(of(same, TOPICS.accepted).length, 0, 'a duplicate is not passed on to resizing');
+      assert.equal(of(other, TOPICS.matched).length, 0, 'a different photograph matches nothing');
+      assert.deepEqual([await count(w, 'accepted'), await count(w, 'duplicate')], [3, 1]);
+      assert.equal((await w.metrics.bytesSaved.get()).values[0]?.value, original.length);
+      // A redelivery of the accepted upload: accepted again, not a duplicate of itself, no new ledger record.
+      await producer.send({ topic: TOPICS.uploaded, messages: [upload(a)] });
+      await until('accepted again', () => of(a, TOPICS.accepted).length >= 2 || undefined, 30_000);
+      assert.equal((await readLedger(ledgerFile(s.root))).records.length, 3);
+    } finally {
+      await w.stop();
+    }
+    // A damaged ledger is rebuilt from the store at start: the photograph is still known.
+    const data = readFileSync(ledgerFile(s.root));
+    data.writeUInt8(data.readUInt8(10) ^ 0xff, 10);
+    writeFileSync(ledgerFile(s.root), data);
+    const again = await worker(s.root);
+    try {
+      assert.equal((await readLedger(ledgerFile(s.root))).records.length, 3, 'rebuilt: every original without a verdict');
+      const third = s.put(original);
+      await producer.send({ topic: TOPICS.uploaded, messages: [upload(third)] });
+      const dup = await until('a duplicate after the rebuild', () => of(third, TOPICS.matched)[0], 60_000);
+      assert.deepEqual([dup.value.kind, dup.value.of], ['duplicate', a]);
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('sends what can never pass to the dead-letter topic, and the partition moves on', async () => {
+    const s = store();
+    const good = readFileSync(photo('Kite.jpg'));
+    const png = s.put(await sharp(good).png().toBuffer());
+    const truncated = s.put(good.subarray(0, Math.floor(good.length / 2)));
+    // A header that claims 60,000 × 60,000 pixels (3.6 gigapixels): refused before any decode.
+    // (A JPEG sharp wrote: no EXIF thumbnail whose own SOF could come first.)
+    const huge = await sharp(good).resize(64).jpeg().toBuffer();
+    const sof = huge.indexOf(Buffer.from([0xff, 0xc0]));
+    huge.writeUInt16BE(60_000, sof + 5);
+    huge.writeUInt16BE(60_000, sof + 7);
+    const tooBig = s.put(huge);
+    const tiny = s.put(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).jpeg().toBuffer());
+    const fine = s.put(good);
+    const w = await worker(s.root);
+    try {
+      // One key, so one partition: the good upload waits behind every bad one.
+      const key = fine;
+      await producer.send({
+        topic: TOPICS.uploaded,
+        messages: [
+          { key, value: 'not json' },
+          { key, value: JSON.stringify({ id: fine, source: '/../../etc/passwd' }) },
+          { key, value: JSON.stringify({ id: png, source: originalPath(png) }) },
+          { key, value: JSON.stringify({ id: truncated, source: originalPath(truncated) }) },
+          { key, value: JSON.stringify({ id: tooBig, source: originalPath(tooBig) }) },
+          { key, value: JSON.stringify({ id: '42', source: '/originals/0/42.jpg' }) },
+          { key, value: JSON.stringify({ id: tiny, source: originalPath(tiny) }) },
+          { key, value: JSON.stringify({ id: fine, source: originalPath(fine) }) },
+        ],
+      });
+      await until('the good upload accepted', () => of(fine, TOPICS.accepted)[0], 60_000);
+      const dead = seen.filter((e) => e.topic === TOPICS.dead && e.value.key === key);
+      assert.deepEqual(dead.map((e) => e.value.reason).sort(), ['corrupt_source', 'corrupt_source', 'corrupt_source', 'invalid_message', 'invalid_message', 'missing_source']);
+      const errors = dead.map((e) => String(e.value.error));
+      assert.ok(errors.some((e) => /not a JPEG \(its content is png\)/.test(e)), errors.join('\n'));
+      assert.ok(errors.some((e) => /exceeds pixel limit/.test(e)), errors.join('\n'));
+      // A tiny flat image: accepted (exact matching still holds), never matched perceptually.
+      assert.ok(of(tiny, TOPICS.accepted)[0]);
+      assert.equal((await w.metrics.lowQuality.get()).values[0]?.value, 1);
+      // Counted by reason (the shared topic also holds other tests' uploads, from stores this worker lacks).
+      const failures = new Map((await w.metrics.failures.get()).values.map((v) => [v.labels.reason, v.value]));
+      assert.equal(failures.get('corrupt_source'), 3);
+      assert.ok((failures.get('invalid_message') ?? 0) >= 2 && (failures.get('missing_source') ?? 0) >= 1);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('quarantines a blocklisted photograph: verdict, original moved out of the served paths, event; a second worker on the store is refused', async () => {
+    const s = store();
+    const data = readFileSync(photo('Storm.jpg'));
+    const list = join(s.root, '..', `blocklist-${nextId}.txt`);
+    writeFileSync(list, `${(await pdqOf(data)).hex}\n`);
+    const id = s.put(await sharp(data).jpeg({ quality: 50 }).toBuffer());
+    const w = await worker(s.root, { blocklist: list });
+    try {
+      await assert.rejects(worker(s.root, { blocklist: list }), /already running/);
+      await producer.send({ topic: TOPICS.uploaded, messages: [upload(id)] });
+      const q = await until('quarantined', () => of(id, TOPICS.quarantined)[0], 60_000);
+      assert.equal(q.value.source, `/quarantine/${id.slice(0, -2)}/${id}.jpg`);
+      assert.equal(existsSync(storeFile(s.root, originalPath(id))), false);
+      assert.ok(existsSync(storeFile(s.root, q.value.source)));
+      assert.equal((await readVerdict(s.root, id))?.verdict, 'quarantined');
+      // Redelivered: the same event again, though the original has moved.
+      await producer.send({ topic: TOPICS.uploaded, messages: [upload(id)] });
+      await until('quarantined again', () => of(id, TOPICS.quarantined).length >= 2 || undefined, 30_000);
+      assert.equal(of(id, TOPICS.accepted).length + of(id, TOPICS.dead).length, 0);
+    } finally {
+      await w.stop();
+    }
+    writeFileSync(list, 'zz\n');
+    await assert.rejects(worker(s.root, { blocklist: list }), /line 1: not a PDQ hash/);
+  });
+});
