@@ -11,9 +11,11 @@
  */
 
 import { hamming, popcount32 } from './bits.js';
+import { fromNative, nativeMatch } from './native-match.js';
 
 const CHUNKS = 16;
 const WORDS = 8;
+const BUCKETS = 65_537;
 
 export interface HammingMatch {
   /** Position of the hash in the order it was added. */
@@ -24,9 +26,9 @@ export interface HammingMatch {
 export class HammingIndex {
   /** The hashes, 8 big-endian 32-bit words each. */
   private readonly words: Uint32Array;
-  /** Per chunk: bucket start offsets (65,537) into `entries`, and the entries (hash indexes) by chunk value. */
-  private readonly starts: Uint32Array[] = [];
-  private readonly entries: Uint32Array[] = [];
+  /** Per chunk c: bucket start offsets at [c × 65,537 …] into `entries`, and the entries (hash indexes) by chunk value at [c × n …]. */
+  private readonly starts: Uint32Array;
+  private readonly entries: Uint32Array;
   /** The query each hash was last checked for (a Set per query cost more than the search). */
   private readonly checkedBy: Uint32Array;
   private query = 0;
@@ -40,15 +42,15 @@ export class HammingIndex {
       if (h.length !== 32) throw new RangeError(`hash ${i}: ${h.length} bytes, not 32`);
       for (let w = 0; w < WORDS; w++) this.words[i * WORDS + w] = h.readUInt32BE(w * 4);
     });
+    this.starts = new Uint32Array(CHUNKS * BUCKETS);
+    this.entries = new Uint32Array(CHUNKS * n);
     for (let c = 0; c < CHUNKS; c++) {
-      const counts = new Uint32Array(65_537);
+      const counts = this.starts.subarray(c * BUCKETS, (c + 1) * BUCKETS);
       for (let i = 0; i < n; i++) (counts[this.chunk(i, c) + 1] as number)++;
       for (let v = 0; v < 65_536; v++) counts[v + 1] = (counts[v + 1] as number) + (counts[v] as number);
       const fill = counts.slice(0, 65_536);
-      const entries = new Uint32Array(n);
+      const entries = this.entries.subarray(c * n, (c + 1) * n);
       for (let i = 0; i < n; i++) entries[(fill[this.chunk(i, c)] as number)++] = i;
-      this.starts.push(counts);
-      this.entries.push(entries);
     }
   }
 
@@ -61,25 +63,31 @@ export class HammingIndex {
     return c & 1 ? w & 0xffff : w >>> 16;
   }
 
-  /** Every stored hash within `threshold` bits of `query`, nearest first. */
-  search(query: Buffer, threshold: number): HammingMatch[] {
+  /** Every stored hash within `threshold` bits of `query`, nearest first; in native code when setup built it (`engine: 'js'` to compare). */
+  search(query: Buffer, threshold: number, engine: 'auto' | 'js' = 'auto'): HammingMatch[] {
     const q = new Uint32Array(WORDS);
     for (let w = 0; w < WORDS; w++) q[w] = query.readUInt32BE(w * 4);
-    const radius = Math.floor(threshold / CHUNKS);
-    if (radius >= 3) throw new RangeError(`threshold ${threshold}: above 47 bits the index would probe most buckets; scan instead`);
+    if (Math.floor(threshold / CHUNKS) >= 3) throw new RangeError(`threshold ${threshold}: above 47 bits the index would probe most buckets; scan instead`);
     // A new stamp per query; after 2^32 - 1 queries the stamps start over from a clean slate.
     if (++this.query === 0xffffffff) {
       this.checkedBy.fill(0);
       this.query = 1;
     }
+    const native = engine === 'auto' ? nativeMatch() : null;
+    const out = native ? fromNative(native.hammingSearch(this.words, this.starts, this.entries, this.checkedBy, this.query, q, threshold)) : this.searchJs(q, threshold);
+    return out.sort((a, b) => a.distance - b.distance || a.index - b.index);
+  }
+
+  private searchJs(q: Uint32Array, threshold: number): HammingMatch[] {
+    const radius = Math.floor(threshold / CHUNKS);
     const stamp = this.query;
     const checked = this.checkedBy;
+    const n = this.size;
     const out: HammingMatch[] = [];
     const probe = (c: number, value: number): void => {
-      const starts = this.starts[c] as Uint32Array;
-      const entries = this.entries[c] as Uint32Array;
-      for (let e = starts[value] as number, end = starts[value + 1] as number; e < end; e++) {
-        const i = entries[e] as number;
+      const base = c * n;
+      for (let e = this.starts[c * BUCKETS + value] as number, end = this.starts[c * BUCKETS + value + 1] as number; e < end; e++) {
+        const i = this.entries[base + e] as number;
         if (checked[i] === stamp) continue;
         checked[i] = stamp;
         let d = 0;
@@ -95,7 +103,7 @@ export class HammingIndex {
       if (radius >= 1) for (let b = 0; b < 16; b++) probe(c, value ^ (1 << b));
       if (radius >= 2) for (let b = 0; b < 16; b++) for (let b2 = b + 1; b2 < 16; b2++) probe(c, value ^ (1 << b) ^ (1 << b2));
     }
-    return out.sort((a, b) => a.distance - b.distance || a.index - b.index);
+    return out;
   }
 }
 

@@ -68,6 +68,20 @@ if [ ! -x "$verify_bin" ] || [ ! -f "$verify_stamp" ] || [ "$(cat "$verify_stamp
   echo "$verify_want" > "$verify_stamp"
 fi
 
+# The identity tier's matching engine (identity/native/hearth-match.c), a Node-API addon
+# built for this machine's CPU (AVX2 where it has it), rebuilt when its source changes.
+match_src=identity/native/hearth-match.c
+match_bin=.cache/bin/hearth-match.node
+match_stamp=.cache/bin/.hearth-match.sha256
+match_want=$( (sha256sum "$match_src"; uname -m; grep -m1 '^flags' /proc/cpuinfo) | sha256sum | cut -d' ' -f1)
+if [ ! -f "$match_bin" ] || [ ! -f "$match_stamp" ] || [ "$(cat "$match_stamp")" != "$match_want" ]; then
+  log "building $match_bin"
+  mkdir -p .cache/bin
+  gcc -O3 -march=native -Wall -Wextra -Werror -shared -fPIC -I node_modules/node-api-headers/include -o "$match_bin.tmp" "$match_src"
+  mv "$match_bin.tmp" "$match_bin"
+  echo "$match_want" > "$match_stamp"
+fi
+
 # Apache Kafka and its runtime dependencies from Maven Central (for the local broker).
 if ! ls .cache/kafka/libs/kafka_2.13-*.jar >/dev/null 2>&1; then
   log "fetching Apache Kafka jars (Maven Central)"

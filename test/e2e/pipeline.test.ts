@@ -79,11 +79,11 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
       async () => {
         const body = (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { job: string; instance: string }; health: string }[] } };
         const ts = body.data.activeTargets;
-        return ts.length === 9 && ts.every((x) => x.health === 'up') ? ts : undefined;
+        return ts.length === 10 && ts.every((x) => x.health === 'up') ? ts : undefined;
       },
       30_000,
     );
-    assert.deepEqual(targets.map((x) => x.labels.job).sort(), ['cache-logs', 'dashboard', 'origin', 'perceptual', 'race', 'resize', 'resize', 'textfiles', 'warmer']);
+    assert.deepEqual(targets.map((x) => x.labels.job).sort(), ['cache-logs', 'dashboard', 'identity', 'origin', 'perceptual', 'race', 'resize', 'resize', 'textfiles', 'warmer']);
     const rules = (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/rules`)).json()) as { data: { groups: { name: string }[] } };
     assert.deepEqual(rules.data.groups.map((g) => g.name).sort(), ['hearth-alerts', 'hearth-recording']);
   });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { HammingIndex } from '../../identity/hamming-index.js';
 import { hamming } from '../../identity/pdq.js';
+import { nativeMatch } from '../../identity/native-match.js';
 
 /** `h` with `bits` distinct bits flipped. */
 function flipped(h: Buffer, bits: number): Buffer {
@@ -34,11 +35,15 @@ describe('exact Hamming index (multi-index hashing)', function () {
     }
   });
 
-  it('answers exactly what a brute-force scan answers', () => {
+  it('answers exactly what a brute-force scan answers, in native code and in JavaScript', () => {
+    assert.ok(nativeMatch(), 'setup builds the native matching engine');
     for (let q = 0; q < 50; q++) {
       const query = q % 2 ? flipped(hashes[q * 13]!, 20 + (q % 12)) : randomBytes(32);
-      const brute = hashes.map((h, i) => ({ index: i, distance: hamming(query, h) })).filter((m) => m.distance <= 31).sort((a, b) => a.distance - b.distance || a.index - b.index);
-      assert.deepEqual(index.search(query, 31), brute);
+      for (const threshold of [10, 31, 40]) {
+        const brute = hashes.map((h, i) => ({ index: i, distance: hamming(query, h) })).filter((m) => m.distance <= threshold).sort((a, b) => a.distance - b.distance || a.index - b.index);
+        assert.deepEqual(index.search(query, threshold), brute);
+        assert.deepEqual(index.search(query, threshold, 'js'), brute);
+      }
     }
   });
 
