@@ -3,6 +3,7 @@
  * with one line of JSON holding its figures, for scripts.
  */
 import { benchCompress } from './compress.js';
+import { benchIdentity } from './identity.js';
 import { benchResize } from './resize.js';
 import { benchPush } from './push.js';
 import { benchWarmer } from './warmer.js';
@@ -12,6 +13,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   push: benchPush,
   resize: benchResize,
   compress: benchCompress,
+  identity: benchIdentity,
 };
 
 const names = process.argv.slice(2);

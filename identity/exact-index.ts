@@ -1,20 +1,29 @@
 /**
  * The compact persistent index of exact fingerprints: fingerprint → image id(s), as
  * one binary file written atomically. Fingerprints are a sorted BigUint64Array (binary
- * search), ids a string table; a SHA-256 over the whole file comes last, so a torn or
- * damaged index is recognised and rebuilt, never trusted.
+ * search), ids a string table; an xxHash64 of everything before it comes last, so a torn
+ * or damaged index is recognised and rebuilt, never trusted. (It guards against
+ * accidents, not adversaries: xxh64 reads 32 MB in 2 ms where SHA-256 took 40, a fifth
+ * of the load time of a million entries.)
  *
- * Layout (little-endian): magic `HRTHFP01` · u32 entries · u32 id-table bytes ·
+ * Layout (little-endian): magic `HRTHFP02` · u32 entries · u32 id-table bytes ·
  * u64 × entries (sorted fingerprints) · u32 × entries (each entry's id, as an offset
- * into the id table) · u32 × entries (its length) · id table (UTF-8) · SHA-256 (32).
+ * into the id table) · u32 × entries (its length) · id table (UTF-8) · xxh64 (8).
+ * Version 01 (SHA-256) files are refused like any other foreign file, and rebuilt.
  */
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { xxh64 } from '@node-rs/xxhash';
 import { writeAtomic } from '../common/index.js';
 
-const MAGIC = Buffer.from('HRTHFP01');
+const MAGIC = Buffer.from('HRTHFP02');
 const HEADER = MAGIC.length + 8;
-const DIGEST = 32;
+const DIGEST = 8;
+
+const checksum = (body: Buffer): Buffer => {
+  const out = Buffer.alloc(DIGEST);
+  out.writeBigUInt64LE(xxh64(body));
+  return out;
+};
 
 export class CorruptIndexError extends Error {
   constructor(
@@ -89,7 +98,7 @@ export class ExactIndex {
       Buffer.from(this.idLength.buffer, this.idLength.byteOffset, n * 4),
       this.ids,
     ]);
-    return Buffer.concat([body, createHash('sha256').update(body).digest()]);
+    return Buffer.concat([body, checksum(body)]);
   }
 
   /** Written atomically (temp file, fsync, rename): a reader sees the old index or the new one. */
@@ -101,24 +110,55 @@ export class ExactIndex {
   static fromBuffer(data: Buffer, file = 'index'): ExactIndex {
     if (data.length < HEADER + DIGEST || !data.subarray(0, MAGIC.length).equals(MAGIC)) throw new CorruptIndexError(file, 'no Hearth index header');
     const body = data.subarray(0, data.length - DIGEST);
-    if (!createHash('sha256').update(body).digest().equals(data.subarray(data.length - DIGEST))) throw new CorruptIndexError(file, 'checksum mismatch');
+    if (!checksum(body).equals(data.subarray(data.length - DIGEST))) throw new CorruptIndexError(file, 'checksum mismatch');
     const n = data.readUInt32LE(MAGIC.length);
     const idBytes = data.readUInt32LE(MAGIC.length + 4);
     if (HEADER + n * 16 + idBytes !== body.length) throw new CorruptIndexError(file, 'sizes do not add up');
-    // Copies: typed arrays need aligned offsets, and the file buffer's may not be.
-    const at = (offset: number, bytes: number): ArrayBuffer => data.buffer.slice(data.byteOffset + offset, data.byteOffset + offset + bytes) as ArrayBuffer;
-    const fingerprints = new BigUint64Array(at(HEADER, n * 8));
-    const idAt = new Uint32Array(at(HEADER + n * 8, n * 4));
-    const idLength = new Uint32Array(at(HEADER + n * 12, n * 4));
-    const ids = Buffer.from(at(HEADER + n * 16, idBytes));
+    // Views into the file's own memory when it is 8-byte aligned (a large read is: its own
+    // ArrayBuffer), copies otherwise: typed arrays need aligned offsets.
+    const aligned = data.byteOffset % 8 === 0;
+    const at = (offset: number, bytes: number): [ArrayBuffer, number] =>
+      aligned ? [data.buffer as ArrayBuffer, data.byteOffset + offset] : [data.buffer.slice(data.byteOffset + offset, data.byteOffset + offset + bytes) as ArrayBuffer, 0];
+    const fingerprints = new BigUint64Array(...at(HEADER, n * 8), n);
+    const idAt = new Uint32Array(...at(HEADER + n * 8, n * 4), n);
+    const idLength = new Uint32Array(...at(HEADER + n * 12, n * 4), n);
+    const ids = Buffer.from(...at(HEADER + n * 16, idBytes), idBytes);
+    // Order checked on 32-bit halves: BigInt comparisons took 80 ms a million.
+    const halves = new Uint32Array(fingerprints.buffer, fingerprints.byteOffset, n * 2);
     for (let i = 0; i < n; i++) {
-      if (i > 0 && (fingerprints[i - 1] as bigint) > (fingerprints[i] as bigint)) throw new CorruptIndexError(file, 'fingerprints out of order');
+      if (i > 0) {
+        const hi = halves[2 * i + 1] as number;
+        const prevHi = halves[2 * i - 1] as number;
+        if (prevHi > hi || (prevHi === hi && (halves[2 * i - 2] as number) > (halves[2 * i] as number))) throw new CorruptIndexError(file, 'fingerprints out of order');
+      }
       if ((idAt[i] as number) + (idLength[i] as number) > idBytes) throw new CorruptIndexError(file, 'an id outside the id table');
     }
     return new ExactIndex(fingerprints, idAt, idLength, ids);
   }
 
   static async read(file: string): Promise<ExactIndex> {
-    return ExactIndex.fromBuffer(await readFile(file), file);
+    return ExactIndex.fromBuffer(await readWhole(file), file);
+  }
+}
+
+/**
+ * A file in one buffer of its own (8-byte aligned, so the index can view it in place),
+ * read with as few reads as the kernel allows: fs.readFile's 512 KiB chunks made a
+ * 32 MB index take 90–130 ms to read.
+ */
+async function readWhole(file: string): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    const buf = Buffer.allocUnsafeSlow(size);
+    let done = 0;
+    while (done < size) {
+      const { bytesRead } = await fh.read(buf, done, size - done, done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return buf.subarray(0, done);
+  } finally {
+    await fh.close();
   }
 }

@@ -33,15 +33,18 @@ export class HammingIndex {
   private readonly checkedBy: Uint32Array;
   private query = 0;
 
-  /** `hashes`: 32 bytes each. */
-  constructor(hashes: readonly Buffer[]) {
-    const n = hashes.length;
+  /** `hashes`: 32 bytes each, as a list or one after another in one buffer (millions of them: no object per hash). */
+  constructor(hashes: readonly Buffer[] | Buffer) {
+    const flat = Buffer.isBuffer(hashes);
+    if (flat && hashes.length % 32 !== 0) throw new RangeError(`hashes: ${hashes.length} bytes, not a multiple of 32`);
+    const n = flat ? hashes.length / 32 : hashes.length;
     this.words = new Uint32Array(n * WORDS);
     this.checkedBy = new Uint32Array(n);
-    hashes.forEach((h, i) => {
+    for (let i = 0; i < n; i++) {
+      const h = flat ? hashes.subarray(i * 32, i * 32 + 32) : (hashes[i] as Buffer);
       if (h.length !== 32) throw new RangeError(`hash ${i}: ${h.length} bytes, not 32`);
       for (let w = 0; w < WORDS; w++) this.words[i * WORDS + w] = h.readUInt32BE(w * 4);
-    });
+    }
     this.starts = new Uint32Array(CHUNKS * BUCKETS);
     this.entries = new Uint32Array(CHUNKS * n);
     for (let c = 0; c < CHUNKS; c++) {

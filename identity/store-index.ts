@@ -40,7 +40,7 @@ export async function indexStore(store: string): Promise<{ index: ExactIndex; st
   const entries: IndexEntry[] = [];
   const skipped = { jxl: 0 };
   for await (const { id, path } of scanOriginals(store, skipped)) {
-    const { fingerprint } = await fingerprintFile(storeFile(store, path));
+    const { fingerprint } = fingerprintFile(storeFile(store, path));
     entries.push({ fingerprint, id });
   }
   const index = ExactIndex.build(entries);

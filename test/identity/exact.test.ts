@@ -4,8 +4,8 @@
  * for byte, so a fingerprint collision never makes a false duplicate.
  */
 import assert from 'node:assert/strict';
+import { xxh64 } from '@node-rs/xxhash';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,9 +42,9 @@ describe('exact identity (fingerprints and the index)', () => {
     }
   });
 
-  it('reads the same fingerprint from a file as from its bytes; one changed byte in a segment, or one more byte, changes it', async () => {
+  it('reads the same fingerprint from a file as from its bytes; one changed byte in a segment, or one more byte, changes it', () => {
     const data = readFileSync(photos[0]!);
-    const { fingerprint, size } = await fingerprintFile(photos[0]!);
+    const { fingerprint, size } = fingerprintFile(photos[0]!);
     assert.equal(size, data.length);
     assert.equal(fingerprint, fingerprintOf(data));
     const [a] = segmentOffsets(data.length);
@@ -67,7 +67,7 @@ describe('exact identity (fingerprints and the index)', () => {
     const entries = Array.from({ length: 1000 }, (_, i) => ({ fingerprint: BigInt(i * 7919) ** 3n % 2n ** 64n, id: String(100000 + i) }));
     entries.push({ fingerprint: entries[5]!.fingerprint, id: 'same-bytes' });
     const buf = ExactIndex.build(entries).toBuffer();
-    assert.equal(buf.length, 16 + 1001 * 16 + 1000 * 6 + 'same-bytes'.length + 32);
+    assert.equal(buf.length, 16 + 1001 * 16 + 1000 * 6 + 'same-bytes'.length + 8);
     const back = ExactIndex.fromBuffer(buf);
     assert.equal(back.size, 1001);
     assert.deepEqual(back.lookup(entries[5]!.fingerprint).sort(), ['100005', 'same-bytes']);
@@ -81,9 +81,11 @@ describe('exact identity (fingerprints and the index)', () => {
     flip[30] = (flip[30] as number) ^ 4;
     // Sizes that do not add up, and fingerprints out of order, under a checksum that matches.
     const resealed = (edit: (body: Buffer) => void): Buffer => {
-      const body = Buffer.from(good.subarray(0, good.length - 32));
+      const body = Buffer.from(good.subarray(0, good.length - 8));
       edit(body);
-      return Buffer.concat([body, createHash('sha256').update(body).digest()]);
+      const sum = Buffer.alloc(8);
+      sum.writeBigUInt64LE(xxh64(body));
+      return Buffer.concat([body, sum]);
     };
     const lying = resealed((b) => b.writeUInt32LE(3, 8));
     const unordered = resealed((b) => b.writeBigUInt64LE(99n, 16));
