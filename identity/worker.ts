@@ -65,7 +65,6 @@ export class IdentityWorker {
   /** Decisions one at a time: the tail of the chain. */
   private deciding: Promise<unknown> = Promise.resolve();
   private server: Server | undefined;
-  private lagTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly config: IdentityConfig,
@@ -93,6 +92,7 @@ export class IdentityWorker {
       log: this.log,
       handle: (message) => this.identify(parseMessage(message, uploadedValidator)),
       onDead: (reason) => this.metrics.failures.labels(reason).inc(),
+      lagGauge: this.metrics.lag,
     });
   }
 
@@ -116,8 +116,6 @@ export class IdentityWorker {
     });
     await listen(this.server, this.config.http.port, this.config.http.host);
     await this.worker.start();
-    this.lagTimer = setInterval(() => void this.updateLag(), 5000);
-    this.lagTimer.unref();
     const address = this.server.address() as AddressInfo;
     this.log.info({ brokers: this.config.kafka.brokers, store: this.config.store, indexed: this.ids.length, blocklist: this.blocklist.size, http: `${address.address}:${address.port}` }, 'identity worker running');
     return address;
@@ -311,16 +309,7 @@ export class IdentityWorker {
     this.metrics.matchDuration.labels(step).observe(Number(process.hrtime.bigint() - t0) / 1e9);
   }
 
-  private async updateLag(): Promise<void> {
-    try {
-      for (const [partition, lag] of await this.worker.lag()) this.metrics.lag.labels(String(partition)).set(lag);
-    } catch (err) {
-      this.log.debug({ err }, 'lag unavailable');
-    }
-  }
-
   async stop(): Promise<void> {
-    clearInterval(this.lagTimer);
     await this.worker.stop();
     await this.deciding;
     await this.ledger?.close();

@@ -46,6 +46,8 @@ export interface WorkerOptions<In extends DeadTopic> {
   /** The messages to produce for this input; nothing is committed until they are acknowledged. */
   handle: (message: KafkaMessage) => Promise<readonly Outgoing[]>;
   onDead?: (reason: DeadReason<In>) => void;
+  /** A gauge by partition that the worker keeps set to its consumer lag (every 5 s). */
+  lagGauge?: { labels(partition: string): { set(value: number): void } };
 }
 
 export class KafkaWorker<In extends DeadTopic = DeadTopic> {
@@ -54,6 +56,7 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
   private readonly consumer: Consumer;
   /** In the group with partitions assigned (or none to have): what /readyz reports. */
   private joined = false;
+  private lagTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: WorkerOptions<In>) {
     const kafka = createKafka(o.brokers, o.clientId, o.log);
@@ -91,6 +94,18 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
         await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
       },
     });
+    const gauge = this.o.lagGauge;
+    if (gauge) {
+      this.lagTimer = setInterval(() => {
+        this.lag().then(
+          (lags) => {
+            for (const [partition, lag] of lags) gauge.labels(String(partition)).set(lag);
+          },
+          (err: unknown) => this.o.log.debug({ err }, 'lag unavailable'),
+        );
+      }, 5000);
+      this.lagTimer.unref();
+    }
   }
 
   /**
@@ -132,6 +147,7 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.lagTimer);
     await this.consumer.disconnect();
     await this.producer.disconnect();
     await this.admin.disconnect();

@@ -23,7 +23,6 @@ export class ResizeWorker {
   private readonly worker: KafkaWorker<typeof TOPICS.accepted>;
   private readonly registry = createRegistry();
   private server: Server | undefined;
-  private lagTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly config: ResizeConfig,
@@ -52,6 +51,7 @@ export class ResizeWorker {
       log: this.log,
       handle: (message) => this.handle(parseMessage(message, acceptedValidator)),
       onDead: (reason) => this.metrics.failures.labels(reason).inc(),
+      lagGauge: this.metrics.lag,
     });
   }
 
@@ -63,8 +63,6 @@ export class ResizeWorker {
     });
     await listen(this.server, this.config.http.port, this.config.http.host);
     await this.worker.start();
-    this.lagTimer = setInterval(() => void this.updateLag(), 5000);
-    this.lagTimer.unref();
     const address = this.server.address() as AddressInfo;
     this.log.info({ brokers: this.config.kafka.brokers, store: this.config.store, jobs: this.config.jobs, threadsPerJob: this.config.threadsPerJob, http: `${address.address}:${address.port}` }, 'resize worker running');
     return address;
@@ -115,16 +113,7 @@ export class ResizeWorker {
     return { id, size: spec.name, path, bytes: data.length, width, height };
   }
 
-  private async updateLag(): Promise<void> {
-    try {
-      for (const [partition, lag] of await this.worker.lag()) this.metrics.lag.labels(String(partition)).set(lag);
-    } catch (err) {
-      this.log.debug({ err }, 'lag unavailable');
-    }
-  }
-
   async stop(): Promise<void> {
-    clearInterval(this.lagTimer);
     await this.worker.stop();
     if (this.server) await closeServer(this.server);
   }

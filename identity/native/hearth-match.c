@@ -57,31 +57,16 @@ static void l2_free(napi_env env, void *data, void *hint) {
   free(ix);
 }
 
-static int bytes_arg(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+/* A typed array of `want` elements: its data and length, or 0. */
+static int typed_arg(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
   bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
   napi_typedarray_type type;
-  void *p;
   napi_value buf;
   size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &p, &buf, &off) != napi_ok) return 0;
-  if (type != napi_uint8_array) return 0;
-  *data = p;
-  return 1;
+  return napi_is_typedarray(env, v, &is) == napi_ok && is && napi_get_typedarray_info(env, v, &type, len, data, &buf, &off) == napi_ok && type == want;
 }
-
-static int u32_arg(napi_env env, napi_value v, uint32_t **data, size_t *len) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
-  napi_typedarray_type type;
-  void *p;
-  napi_value buf;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &p, &buf, &off) != napi_ok) return 0;
-  if (type != napi_uint32_array) return 0;
-  *data = p;
-  return 1;
-}
+#define bytes_arg(env, v, data, len) typed_arg(env, v, napi_uint8_array, (void **)(data), len)
+#define u32_arg(env, v, data, len) typed_arg(env, v, napi_uint32_array, (void **)(data), len)
 
 /* l2Build(vectors: Uint8Array of n × 144) → an index (external). */
 static napi_value l2_build(napi_env env, napi_callback_info info) {
@@ -131,6 +116,27 @@ static void push(matches *m, uint32_t index, uint32_t distance) {
   }
   m->index[m->len] = index;
   m->distance[m->len++] = distance;
+}
+
+/* { index: Uint32Array, distance: Uint32Array } of the matches, which it frees. */
+static napi_value to_js(napi_env env, matches *m) {
+  napi_value result = NULL, ab, idx, dist;
+  void *p;
+  if (napi_create_object(env, &result) == napi_ok && napi_create_arraybuffer(env, m->len * 4, &p, &ab) == napi_ok) {
+    if (m->len) memcpy(p, m->index, m->len * 4);
+    if (napi_create_typedarray(env, napi_uint32_array, m->len, ab, 0, &idx) == napi_ok && napi_create_arraybuffer(env, m->len * 4, &p, &ab) == napi_ok) {
+      if (m->len) memcpy(p, m->distance, m->len * 4);
+      if (napi_create_typedarray(env, napi_uint32_array, m->len, ab, 0, &dist) != napi_ok || napi_set_named_property(env, result, "index", idx) != napi_ok ||
+          napi_set_named_property(env, result, "distance", dist) != napi_ok)
+        result = NULL;
+    } else
+      result = NULL;
+  } else
+    result = NULL;
+  free(m->index);
+  free(m->distance);
+  if (!result) napi_throw_error(env, "HEARTH_ERR_NATIVE", "hearth-match: cannot make the result");
+  return result;
 }
 
 /* The exact squared distance of vector i, from the transposed blocks. */
@@ -245,20 +251,7 @@ static napi_value l2_search(napi_env env, napi_callback_info info) {
   else
 #endif
     l2_search_wide(ix, q, t, &m);
-  napi_value result, ab, idx, dist;
-  void *p;
-  CHECK(napi_create_object(env, &result));
-  CHECK(napi_create_arraybuffer(env, m.len * 4, &p, &ab));
-  if (m.len) memcpy(p, m.index, m.len * 4);
-  CHECK(napi_create_typedarray(env, napi_uint32_array, m.len, ab, 0, &idx));
-  CHECK(napi_create_arraybuffer(env, m.len * 4, &p, &ab));
-  if (m.len) memcpy(p, m.distance, m.len * 4);
-  CHECK(napi_create_typedarray(env, napi_uint32_array, m.len, ab, 0, &dist));
-  free(m.index);
-  free(m.distance);
-  CHECK(napi_set_named_property(env, result, "index", idx));
-  CHECK(napi_set_named_property(env, result, "distance", dist));
-  return result;
+  return to_js(env, &m);
 }
 
 /* l2Scan(vectors, query, threshold): the plain scan every row, every dimension (the benchmark's baseline). */
@@ -347,20 +340,7 @@ static napi_value hamming_search(napi_env env, napi_callback_info info) {
     if (d <= t) push(&m, cand[k], d);
   }
   free(cand);
-  napi_value result, ab, idx, dist;
-  void *p;
-  CHECK(napi_create_object(env, &result));
-  CHECK(napi_create_arraybuffer(env, m.len * 4, &p, &ab));
-  if (m.len) memcpy(p, m.index, m.len * 4);
-  CHECK(napi_create_typedarray(env, napi_uint32_array, m.len, ab, 0, &idx));
-  CHECK(napi_create_arraybuffer(env, m.len * 4, &p, &ab));
-  if (m.len) memcpy(p, m.distance, m.len * 4);
-  CHECK(napi_create_typedarray(env, napi_uint32_array, m.len, ab, 0, &dist));
-  free(m.index);
-  free(m.distance);
-  CHECK(napi_set_named_property(env, result, "index", idx));
-  CHECK(napi_set_named_property(env, result, "distance", dist));
-  return result;
+  return to_js(env, &m);
 }
 
 static napi_value simd(napi_env env) {
