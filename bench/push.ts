@@ -6,7 +6,10 @@
  * - wrk's HEAD rate through the same nginx: the ceiling for one request type;
  * - the seed's Warmer design (bench/seed_warmer.py: Python, ThreadPool(100), one
  *   keep-alive connection per thread) as the baseline;
- * - Hearth's warmer at rising rates, with 1-path and 20-path hints.
+ * - Hearth's warmer at rising rates, with 1-path and 20-path hints; then two warmers
+ *   side by side, the sender splitting each page between them by rendezvous hashing as
+ *   api-hook does (the design's scale-out: each warmer owns its share of the paths, so
+ *   dedup stays exact, and the push path gets a second process).
  *
  * A rate passes when at least 99 % of the hinted paths reached nginx (its stub_status
  * request count) and the sender kept its schedule. Ends with one JSON line.
@@ -90,7 +93,8 @@ async function wrk(address: string, connections: number): Promise<number> {
 
 interface Pusher {
   name: string;
-  udp: string;
+  /** Where hints go: one warmer, or several sharing the paths by rendezvous hashing. */
+  udp: string | string[];
   stop(): Promise<void>;
 }
 
@@ -192,6 +196,8 @@ export async function benchPush(): Promise<Record<string, unknown>> {
   let seedDesign = 0;
   let push1 = 0;
   let push20 = 0;
+  let sharded1 = 0;
+  let sharded20 = 0;
   try {
     wrkHead = Math.max(await wrk(fast.address, 256), await wrk(fast.address, 64));
     process.stderr.write(`  wrk HEAD through nginx: ${Math.round(wrkHead)}/s\n`);
@@ -217,6 +223,17 @@ export async function benchPush(): Promise<Record<string, unknown>> {
       push20 = bestPaths(t20);
     } finally {
       await w.stop();
+    }
+    const pair = [await hearthWarmer(fast.address, 256), await hearthWarmer(fast.address, 256)];
+    const both: Pusher = { name: 'hearth ×2', udp: pair.map((x) => x.udp as string), stop: async () => void (await Promise.all(pair.map((x) => x.stop()))) };
+    try {
+      const t1 = await search(both, fast, 'fast', 1, [5000, 10000, 15000, 20000, 30000, 40000, 50000, 60000]);
+      const t20 = await search(both, fast, 'fast', 20, [250, 500, 1000, 1500, 2000, 2500, 3000, 4000]);
+      trials.push(...t1, ...t20);
+      sharded1 = bestPaths(t1);
+      sharded20 = bestPaths(t20);
+    } finally {
+      await both.stop();
     }
   } finally {
     await fast.stop();
@@ -247,6 +264,8 @@ export async function benchPush(): Promise<Record<string, unknown>> {
       { what: 'Hearth, 1-path hints, pushes', 'per s': push1 },
       { what: 'Hearth, 20-path hints, pushes (paths)', 'per s': push20 },
       { what: 'Hearth, 1-path hints, every push 150 ms', 'per s': slow1 },
+      { what: 'Hearth, two warmers sharing the paths, 1-path hints', 'per s': sharded1 },
+      { what: 'Hearth, two warmers sharing the paths, 20-path hints (paths)', 'per s': sharded20 },
     ])}\n`,
   );
   return {
@@ -261,5 +280,7 @@ export async function benchPush(): Promise<Record<string, unknown>> {
     client_request_per_s: clientRows.find((c) => c.api === 'request')?.per_s ?? 0,
     client_dispatch_per_s: clientRows.find((c) => c.api === 'dispatch' && c.connections === 256)?.per_s ?? 0,
     ratio_vs_seed_design: r(push1 / Math.max(1, seedDesign)),
+    push_per_s_2warmers: sharded1,
+    push_per_s_20path_2warmers: sharded20,
   };
 }
