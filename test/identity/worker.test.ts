@@ -14,12 +14,20 @@ import { CorruptLedgerError, LedgerWriter, RECORD_BYTES, readLedger } from '../.
 import { hamming, pdqOf } from '../../identity/pdq.js';
 import { IdentityWorker, ledgerFile } from '../../identity/worker.js';
 import { originalPath, storeFile } from '../../image/store.js';
-import { readVerdict } from '../../image/verdicts.js';
+import { BadVerdictError, readVerdict, verdictPath } from '../../image/verdicts.js';
+import { ValidationError } from '../../common/schema.js';
 import { TOPICS, ensureTopics } from '../../kafka/client.js';
 import { testKafka, watchTopics } from '../helpers/test-kafka.js';
 import { until } from '../helpers/until.js';
 
 let nextId = 5_100_000 + Math.floor(Math.random() * 1000) * 1000;
+/** Bytes that are sometimes JSON-ish, sometimes hex-ish, mostly not. */
+const randomJunk = (): Buffer => {
+  const pick = Math.random();
+  if (pick < 0.3) return Buffer.from(JSON.stringify({ v: 1, verdict: Math.random() < 0.5 ? 'duplicate' : 'quarantined', of: Math.random() < 0.5 ? '12' : 12, at: 1 }).slice(0, Math.floor(Math.random() * 80)));
+  if (pick < 0.6) return Buffer.from(Array.from({ length: 1 + Math.floor(Math.random() * 200) }, () => '0123456789abcdef\n#xyz '[Math.floor(Math.random() * 21)]).join(''));
+  return Buffer.from(Array.from({ length: Math.floor(Math.random() * 300) }, () => Math.floor(Math.random() * 256)));
+};
 const random32 = (): Buffer => Buffer.from(Array.from({ length: 32 }, () => Math.floor(Math.random() * 256)));
 
 describe('identity ledger, blocklist and growing Hamming index', () => {
@@ -39,6 +47,36 @@ describe('identity ledger, blocklist and growing Hamming index', () => {
     writeFileSync(file, data);
     await assert.rejects(readLedger(file), CorruptLedgerError);
     assert.deepEqual(await readLedger(join(file, '..', 'none')), { records: [], torn: 0 });
+  });
+
+  it('fuzz: any damage to a ledger, a verdict file or a blocklist is a clear error, never another exception', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-identity-fuzz-'));
+    const file = join(dir, 'ledger');
+    const w = await LedgerWriter.open(file);
+    for (let i = 0; i < 8; i++) await w.append({ id: String(7000 + i), fingerprint: BigInt(i) << 40n, size: 10 + i, pdq: random32(), quality: 80 });
+    await w.close();
+    const good = readFileSync(file);
+    const store = join(dir, 'store');
+    for (let round = 0; round < 500; round++) {
+      const bad = Buffer.from(good.subarray(0, Math.floor(Math.random() * (good.length + 1))));
+      for (let k = Math.floor(Math.random() * 4); k > 0 && bad.length > 0; k--) bad.writeUInt8(Math.floor(Math.random() * 256), Math.floor(Math.random() * bad.length));
+      writeFileSync(file, bad);
+      try {
+        const { records } = await readLedger(file);
+        assert.ok(records.length <= 8);
+      } catch (err) {
+        assert.ok(err instanceof CorruptLedgerError, String(err));
+      }
+      const junk = randomJunk();
+      mkdirSync(join(storeFile(store, verdictPath('4200')), '..'), { recursive: true });
+      writeFileSync(storeFile(store, verdictPath('4200')), junk);
+      await assert.rejects(readVerdict(store, '4200'), BadVerdictError);
+      try {
+        parseBlocklist(junk.toString('utf8'), 'fuzz.txt');
+      } catch (err) {
+        assert.ok(err instanceof ValidationError, String(err));
+      }
+    }
   });
 
   it('blocklist: every bad line named at once; a bad new version leaves the list in force', async () => {
