@@ -11,10 +11,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
-import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, Validator, createStatusServer, readiness, writableDir, writeAtomic } from '../common/index.js';
+import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, Validator, writeAtomic } from '../common/index.js';
 import { StoreEscapeError, readInStore, storeFile, perceptualRecompress } from '../image/index.js';
 import { DEAD_REASONS, TOPICS, resizedValidator, type Resized, type Compressed, KafkaWorker, PermanentFailure, outgoing, parseMessage } from '../kafka/index.js';
 import type { CompressConfig } from './config.js';
@@ -40,7 +39,6 @@ export class CompressWorker {
   private readonly registry = createRegistry();
   private readonly log: Logger;
   private readonly worker: KafkaWorker<typeof TOPICS.resized>;
-  private server: Server | undefined;
 
   constructor(
     readonly config: CompressConfig,
@@ -70,14 +68,7 @@ export class CompressWorker {
   }
 
   async start(): Promise<AddressInfo> {
-    this.server = createStatusServer(this.registry, {
-      refresh: () => {},
-      health: () => ({}),
-      ready: async () => readiness({ kafka: this.worker.isJoined() || 'not in its consumer group yet', store: await writableDir(this.config.store) }),
-    });
-    await listen(this.server, this.config.http.port, this.config.http.host);
-    await this.worker.start();
-    return this.server.address() as AddressInfo;
+    return this.worker.serve(this.registry, { http: this.config.http, store: this.config.store });
   }
 
   /** Compresses one resize in place (idempotently) and says what it did; undefined for a size it is not to touch. */
@@ -119,6 +110,5 @@ export class CompressWorker {
 
   async stop(): Promise<void> {
     await this.worker.stop();
-    if (this.server) await closeServer(this.server);
   }
 }

@@ -25,11 +25,10 @@
  */
 import { randomInt } from 'node:crypto';
 import { link, mkdir, rename, rm, stat } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
-import { acquireRunLock, closeServer, createLogger, createMetrics, createRegistry, createStatusServer, listen, readiness, syncPath, writableDir, writeAtomic, type Logger, type Metrics } from '../common/index.js';
+import { acquireRunLock, createLogger, createMetrics, createRegistry, syncPath, writeAtomic, type Logger, type Metrics } from '../common/index.js';
 import { DEFAULT_LADDER, StoreEscapeError, imagePath, originalPath, quarantinePath, readInStore, readVerdict, storeFile, verdictPath, writeVerdict } from '../image/index.js';
 import { DEAD_REASONS, KafkaWorker, PermanentFailure, TOPICS, outgoing, parseMessage, uploadedValidator, type Outgoing, type Uploaded } from '../kafka/index.js';
 import { Blocklist } from './blocklist.js';
@@ -64,7 +63,6 @@ export class IdentityWorker {
   private unlock: (() => Promise<void>) | undefined;
   /** Decisions one at a time: the tail of the chain. */
   private deciding: Promise<unknown> = Promise.resolve();
-  private server: Server | undefined;
 
   constructor(
     readonly config: IdentityConfig,
@@ -106,17 +104,15 @@ export class IdentityWorker {
       await this.unlock();
       throw err;
     }
-    this.server = createStatusServer(this.registry, {
+    const address = await this.worker.serve(this.registry, {
+      http: this.config.http,
+      store: this.config.store,
       refresh: () => {
         this.metrics.indexed.set(this.ids.length);
         this.metrics.blocklist.set(this.blocklist.size);
       },
       health: () => ({ indexed: this.ids.length, blocklist: this.blocklist.size }),
-      ready: async () => readiness({ kafka: this.worker.isJoined() || 'not in its consumer group yet', store: await writableDir(this.config.store) }),
     });
-    await listen(this.server, this.config.http.port, this.config.http.host);
-    await this.worker.start();
-    const address = this.server.address() as AddressInfo;
     this.log.info({ brokers: this.config.kafka.brokers, store: this.config.store, indexed: this.ids.length, blocklist: this.blocklist.size, http: `${address.address}:${address.port}` }, 'identity worker running');
     return address;
   }
@@ -313,7 +309,6 @@ export class IdentityWorker {
     await this.worker.stop();
     await this.deciding;
     await this.ledger?.close();
-    if (this.server) await closeServer(this.server);
     await this.unlock?.();
   }
 }

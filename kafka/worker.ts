@@ -8,8 +8,11 @@
  * for what can never succeed: that goes to hearth.images.dead and the partition moves
  * on. Anything else it throws is retried by kafkajs with the offset uncommitted.
  */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
-import { HearthError, ValidationError, type Logger } from '../common/index.js';
+import type { Registry } from 'prom-client';
+import { HearthError, ValidationError, closeServer, createStatusServer, listen, readiness, writableDir, type Logger } from '../common/index.js';
 import { TOPICS, createKafka, ensureTopics } from './client.js';
 import { idempotentProducer } from './producer.js';
 import { DEAD_REASONS, TOPIC_SCHEMAS, type DeadLetter, type DeadReason, type DeadTopic, type MessageOf, type Topic } from './messages.js';
@@ -57,6 +60,7 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
   /** In the group with partitions assigned (or none to have): what /readyz reports. */
   private joined = false;
   private lagTimer: NodeJS.Timeout | undefined;
+  private server: Server | undefined;
 
   constructor(private readonly o: WorkerOptions<In>) {
     const kafka = createKafka(o.brokers, o.clientId, o.log);
@@ -68,9 +72,19 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
     for (const e of [CRASH, DISCONNECT, STOP]) this.consumer.on(e, () => (this.joined = false));
   }
 
-  /** Whether the consumer has joined its group and takes messages. */
-  isJoined(): boolean {
-    return this.joined;
+  /**
+   * What every Kafka tier runs: `/metrics`, `/healthz` and `/readyz` (ready once in its
+   * group and its store is writable) on `http`, then the consumer. Stopped by `stop()`.
+   */
+  async serve(registry: Registry, o: { http: { host: string; port: number }; store: string; refresh?: () => void; health?: () => Record<string, unknown> }): Promise<AddressInfo> {
+    this.server = createStatusServer(registry, {
+      refresh: o.refresh ?? (() => {}),
+      health: o.health ?? (() => ({})),
+      ready: async () => readiness({ kafka: this.joined || 'not in its consumer group yet', store: await writableDir(o.store) }),
+    });
+    await listen(this.server, o.http.port, o.http.host);
+    await this.start();
+    return this.server.address() as AddressInfo;
   }
 
   async start(): Promise<void> {
@@ -151,6 +165,7 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
     await this.consumer.disconnect();
     await this.producer.disconnect();
     await this.admin.disconnect();
+    if (this.server) await closeServer(this.server);
   }
 }
 

@@ -7,9 +7,8 @@
  * A message that can never succeed (invalid, missing or corrupt source) goes to
  * hearth.images.dead and the partition moves on.
  */
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness, writableDir, writeAtomic } from '../common/index.js';
+import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, writeAtomic } from '../common/index.js';
 import { StoreEscapeError, imagePath, readInStore, storeFile, CorruptImageError, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
 import { DEAD_REASONS, TOPICS, acceptedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, outgoing, parseMessage, type Outgoing } from '../kafka/index.js';
 import type { ResizeConfig } from './config.js';
@@ -22,7 +21,6 @@ export class ResizeWorker {
   private readonly ladder: readonly SizeSpec[];
   private readonly worker: KafkaWorker<typeof TOPICS.accepted>;
   private readonly registry = createRegistry();
-  private server: Server | undefined;
 
   constructor(
     readonly config: ResizeConfig,
@@ -56,14 +54,7 @@ export class ResizeWorker {
   }
 
   async start(): Promise<AddressInfo> {
-    this.server = createStatusServer(this.registry, {
-      refresh: () => {},
-      health: () => ({ backend: this.backend.name }),
-      ready: async () => readiness({ kafka: this.worker.isJoined() || 'not in its consumer group yet', store: await writableDir(this.config.store) }),
-    });
-    await listen(this.server, this.config.http.port, this.config.http.host);
-    await this.worker.start();
-    const address = this.server.address() as AddressInfo;
+    const address = await this.worker.serve(this.registry, { http: this.config.http, store: this.config.store, health: () => ({ backend: this.backend.name }) });
     this.log.info({ brokers: this.config.kafka.brokers, store: this.config.store, jobs: this.config.jobs, threadsPerJob: this.config.threadsPerJob, http: `${address.address}:${address.port}` }, 'resize worker running');
     return address;
   }
@@ -115,6 +106,5 @@ export class ResizeWorker {
 
   async stop(): Promise<void> {
     await this.worker.stop();
-    if (this.server) await closeServer(this.server);
   }
 }
