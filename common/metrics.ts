@@ -69,3 +69,15 @@ export class Tally {
     this.pending = 0;
   }
 }
+
+/** A counter that follows a running total kept elsewhere (a native engine's): `set` hands prom-client the growth. */
+export class CounterMirror {
+  private last = 0;
+
+  constructor(private readonly target: { inc(n: number): void }) {}
+
+  set(total: number): void {
+    if (total > this.last) this.target.inc(total - this.last);
+    this.last = total;
+  }
+}

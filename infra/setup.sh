@@ -12,7 +12,7 @@ if [ "$node_major" -lt 20 ]; then
   log "Node.js >= 20 is required (found $(node --version))"; exit 1
 fi
 
-# Debian packages (nginx, openssl, GraphicsMagick, wrk, the nginx echo module, libjxl-tools and -dev, jpegtran, butteraugli, chromium, prometheus, mtail, prometheus-node-exporter, gcc). A policy-rc.d that forbids service starts keeps the package's own
+# Debian packages (nginx, openssl, GraphicsMagick, wrk, the nginx echo module, libjxl-tools and -dev, jpegtran, butteraugli, chromium, prometheus, mtail, prometheus-node-exporter, llhttp's sources, gcc). A policy-rc.d that forbids service starts keeps the package's own
 # nginx (80), Prometheus (9090), mtail (3903) and node-exporter (9100) from starting: Hearth runs its own instances.
 apt_missing=()
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || apt_missing+=(nginx)
@@ -28,6 +28,7 @@ command -v promtool >/dev/null || apt_missing+=(prometheus)   # Prometheus and p
 command -v mtail >/dev/null || apt_missing+=(mtail)   # mtail: the cache nodes' access logs as Prometheus metrics (monitoring/mtail)
 command -v prometheus-node-exporter >/dev/null || apt_missing+=(prometheus-node-exporter)   # its textfile collector: batch jobs' metrics files (lossless, scrub) for the stack's Prometheus
 [ -f /usr/include/jxl/decode.h ] || apt_missing+=(libjxl-dev)   # hearth-jxl (verify, reconstruct) is built against it
+[ -f /usr/share/llhttp/llhttp.c ] || apt_missing+=(node-llhttp)   # llhttp's C sources: the native push client's response parser
 command -v gcc >/dev/null || apt_missing+=(gcc)
 command -v pkg-config >/dev/null || apt_missing+=(pkg-config)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
@@ -80,6 +81,27 @@ if [ ! -f "$match_bin" ] || [ ! -f "$match_stamp" ] || [ "$(cat "$match_stamp")"
   gcc -O3 -march=native -Wall -Wextra -Werror -shared -fPIC -I node_modules/node-api-headers/include -o "$match_bin.tmp" "$match_src"
   mv "$match_bin.tmp" "$match_bin"
   echo "$match_want" > "$match_stamp"
+fi
+
+# The warmer's native push client (warmer/native/hearth-push.c), a Node-API addon with
+# llhttp compiled in. llhttp is built with hidden symbols and the addon linked
+# -Bsymbolic: node exports its own llhttp (another version), which would otherwise win.
+push_src=warmer/native/hearth-push.c
+push_bin=.cache/bin/hearth-push.node
+push_stamp=.cache/bin/.hearth-push.sha256
+push_want=$( (sha256sum "$push_src" /usr/share/llhttp/*.c; uname -m) | sha256sum | cut -d' ' -f1)
+if [ ! -f "$push_bin" ] || [ ! -f "$push_stamp" ] || [ "$(cat "$push_stamp")" != "$push_want" ]; then
+  log "building $push_bin"
+  obj=.cache/bin/hearth-push.o.d
+  rm -rf "$obj"; mkdir -p "$obj"
+  for f in llhttp api http; do
+    gcc -O2 -fPIC -fvisibility=hidden -I /usr/share/include/llhttp -c "/usr/share/llhttp/$f.c" -o "$obj/$f.o"
+  done
+  gcc -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden -I node_modules/node-api-headers/include -I /usr/share/include/llhttp -c "$push_src" -o "$obj/hearth-push.o"
+  gcc -shared -Wl,-Bsymbolic -o "$push_bin.tmp" "$obj"/*.o -lpthread
+  rm -rf "$obj"
+  mv "$push_bin.tmp" "$push_bin"
+  echo "$push_want" > "$push_stamp"
 fi
 
 # Apache Kafka and its runtime dependencies from Maven Central (for the local broker).

@@ -64,6 +64,10 @@ export const WarmerConfigSchema = Type.Object(
     push: Type.Object(
       {
         method: Type.Union([Type.Literal('HEAD'), Type.Literal('GET')], { default: 'HEAD', description: '`HEAD` (the cache fetches the full object; no bytes come back) or `GET` (body drained)' }),
+        client: Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('undici')], {
+          default: 'auto',
+          description: '`native`: the push client built by setup (warmer/native/hearth-push.c: its own thread, plain HTTP only); `undici`: in JavaScript (also https); `auto`: native for an `http://` proxy where it is built, else undici',
+        }),
         concurrency: Type.Integer({ minimum: 1, maximum: 4096, default: 1024, description: 'pushes in flight at once, over all colos; needs about (new paths/s) × (push latency): 1,000/s × 160 ms ≈ 160, and a 200-image page pushed at once needs 200 in its colo' }),
         deadlineMs: Type.Integer({
           minimum: 1,

@@ -61,6 +61,36 @@ export const WARMER_METRICS = {
     labelNames: ['colo'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   },
+  pushClient: {
+    type: 'gauge',
+    name: 'hearth_warmer_push_client_info',
+    help: '1 for the push client that carries the pushes: native (setup builds it; plain HTTP) or undici (https, or where it is not built).',
+    labelNames: ['client'],
+  },
+  connections: {
+    type: 'gauge',
+    name: 'hearth_warmer_push_connections',
+    help: 'Connections open to the proxy, by colo (each carries one push at a time).',
+    labelNames: ['colo'],
+  },
+  connects: {
+    type: 'counter',
+    name: 'hearth_warmer_push_connects_total',
+    help: 'Connections to the proxy opened, by colo; a rate close to the push rate means keep-alive is not holding.',
+    labelNames: ['colo'],
+  },
+  connectFailures: {
+    type: 'counter',
+    name: 'hearth_warmer_push_connect_failures_total',
+    help: 'Connections to the proxy that failed to open (refused, timed out), by colo.',
+    labelNames: ['colo'],
+  },
+  retries: {
+    type: 'counter',
+    name: 'hearth_warmer_push_retries_total',
+    help: 'Pushes sent a second time on a fresh connection because the proxy had closed the kept-alive one under it, by colo (native client; undici does not retry).',
+    labelNames: ['colo'],
+  },
   hintAge: {
     type: 'histogram',
     name: 'hearth_warmer_hint_age_seconds',

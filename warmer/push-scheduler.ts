@@ -33,8 +33,8 @@ export interface SchedulerOptions {
   readonly breakerFailures: number;
   readonly breakerCooldownMs: number;
   readonly now: () => number;
-  /** Performs the push; must not reject. */
-  readonly run: (job: PushJob) => Promise<PushResult>;
+  /** Performs the push and calls `done` exactly once, never before it returns; must not throw. */
+  readonly run: (job: PushJob, done: (result: PushResult) => void) => void;
   readonly onSettled: (job: PushJob, result: PushResult) => void;
   readonly onDropped: (job: PushJob, reason: SchedulerDropReason) => void;
   readonly onBreaker?: (colo: Colo, open: boolean) => void;
@@ -147,11 +147,12 @@ export class PushScheduler {
   private start(lane: Lane, job: PushJob): void {
     this.active++;
     lane.inFlight++;
-    void this.o.run(job).then(
-      (result) => this.finish(lane, job, result),
-      // `run` must not reject; if it does anyway, count a failure rather than leak a slot.
-      () => this.finish(lane, job, { ok: false, failure: true }),
-    );
+    try {
+      this.o.run(job, (result) => this.finish(lane, job, result));
+    } catch {
+      // `run` must not throw; if it does anyway, count a failure rather than leak a slot.
+      queueMicrotask(() => this.finish(lane, job, { ok: false, failure: true }));
+    }
   }
 
   private finish(lane: Lane, job: PushJob, result: PushResult): void {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { Server } from 'node:http';
 import type { Counter, Registry } from 'prom-client';
-import { LogSampler, createLogger, type Logger, Tally, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness } from '../common/index.js';
+import { CounterMirror, LogSampler, createLogger, type Logger, Tally, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness } from '../common/index.js';
 import { ColoRouter, type Colo } from './colo-router.js';
 import { perColoConcurrency, type WarmerConfig } from './config.js';
 import { Dedup } from './dedup.js';
@@ -16,7 +16,8 @@ import { DROP_REASONS, WARMER_METRICS, type DropReason } from './metrics.js';
 import { PathPolicy } from './path-policy.js';
 import { PushScheduler, type PushJob } from './push-scheduler.js';
 import { QuarantineFeed } from './quarantine-feed.js';
-import { Pusher, type PushReport } from './pusher.js';
+import type { PushClient, PushReport } from './push-report.js';
+import { createPushClient } from './pusher.js';
 import { SignatureVerifier } from './signature.js';
 
 export interface WarmerOptions {
@@ -36,6 +37,7 @@ const WARN_REASONS: ReadonlySet<DropReason> = new Set(['signature', 'forbidden']
 
 type Tallies = Record<DropReason, Tally>;
 type Observer = { observe(v: number): void };
+type ClientCounters = Record<'connects' | 'connectFailures' | 'retries', CounterMirror>;
 
 export class Warmer {
   readonly registry: Registry;
@@ -47,7 +49,7 @@ export class Warmer {
   private readonly policy: PathPolicy;
   private readonly verifier: SignatureVerifier;
   private readonly dedup: Dedup;
-  private readonly pusher: Pusher;
+  private readonly pusher: PushClient;
   private readonly scheduler: PushScheduler;
   private readonly tallies: Tally[] = [];
   private readonly datagrams: Tally;
@@ -58,6 +60,8 @@ export class Warmer {
   private readonly enqueued: Tally[];
   /** By colo index, then outcome. */
   private readonly pushTallies: Map<string, Tally>[];
+  /** The push client's own counts by colo index, mirrored at scrape time. */
+  private readonly clientCounters: ClientCounters[];
   /** Push duration histograms by colo index, resolved once. */
   private readonly pushDurations: Observer[];
   private readonly quarantine: QuarantineFeed | undefined;
@@ -90,17 +94,18 @@ export class Warmer {
     this.enqueued = this.router.colos.map((c) => tally(this.metrics.enqueued.labels(c.name)));
     this.pushDurations = this.router.colos.map((c) => this.metrics.pushDuration.labels(c.name));
     this.pushTallies = this.router.colos.map(() => new Map<string, Tally>());
+    this.clientCounters = this.router.colos.map((c) => ({
+      connects: new CounterMirror(this.metrics.connects.labels(c.name)),
+      connectFailures: new CounterMirror(this.metrics.connectFailures.labels(c.name)),
+      retries: new CounterMirror(this.metrics.retries.labels(c.name)),
+    }));
     for (const colo of this.router.colos) this.metrics.breakerOpen.labels(colo.name).set(0);
     this.policy = new PathPolicy(config.allowPaths);
     this.verifier = new SignatureVerifier(config.keys);
     this.dedup = new Dedup({ max: config.dedup.max, ttlMs: config.dedup.ttlMs, now: this.now });
     this.quarantine = config.quarantine.brokers.length > 0 ? new QuarantineFeed({ brokers: config.quarantine.brokers, log: this.log }) : undefined;
-    this.pusher = new Pusher({
-      proxy: config.proxy,
-      method: config.push.method,
-      connections: perColoConcurrency(config),
-      timeoutMs: config.push.timeoutMs,
-    });
+    this.pusher = createPushClient(config, this.router.colos);
+    this.metrics.pushClient.labels(this.pusher.kind).set(1);
     this.scheduler = new PushScheduler({
       colos: this.router.colos,
       concurrency: config.push.concurrency,
@@ -109,7 +114,7 @@ export class Warmer {
       breakerFailures: config.push.breakerFailures,
       breakerCooldownMs: config.push.breakerCooldownMs,
       now: this.now,
-      run: (job) => this.pusher.push(job.colo, job.path),
+      run: (job, done) => this.pusher.push(job.colo.index, job.colo.host, job.path, done),
       onSettled: (job, result) => this.settled(job, result as PushReport),
       onDropped: (job, reason) => {
         this.dedup.release(job.colo.name, job.path);
@@ -124,6 +129,7 @@ export class Warmer {
 
   async start(): Promise<WarmerAddresses> {
     const { udp, http } = this.config;
+    await this.pusher.open();
     const socket = dgram.createSocket({ type: isIP(udp.host) === 6 ? 'udp6' : 'udp4', recvBufferSize: udp.recvBufferBytes });
     socket.on('message', (msg) => this.handleDatagram(msg));
     socket.on('error', (err) => this.log.error({ err }, 'udp socket error'));
@@ -151,7 +157,7 @@ export class Warmer {
     const addresses = { udp: socket.address(), http: this.server.address() as AddressInfo };
     const recvBuffer = socket.getRecvBufferSize();
     this.log.info(
-      { udp: `${addresses.udp.address}:${addresses.udp.port}`, http: `${addresses.http.address}:${addresses.http.port}`, recvBuffer, proxy: this.config.proxy, colos: this.router.colos.map((c) => c.name) },
+      { udp: `${addresses.udp.address}:${addresses.udp.port}`, http: `${addresses.http.address}:${addresses.http.port}`, recvBuffer, proxy: this.config.proxy, pushClient: this.pusher.kind, colos: this.router.colos.map((c) => c.name) },
       'warmer listening',
     );
     if (recvBuffer < udp.recvBufferBytes) {
@@ -170,6 +176,12 @@ export class Warmer {
     for (const colo of this.router.colos) {
       this.metrics.inFlight.labels(colo.name).set(this.scheduler.inFlightFor(colo));
       this.metrics.breakerOpen.labels(colo.name).set(this.scheduler.isOpen(colo) ? 1 : 0);
+      this.metrics.connections.labels(colo.name).set(this.pusher.connections(colo.index));
+      const c = this.pusher.counters(colo.index);
+      const m = this.clientCounters[colo.index] as ClientCounters;
+      m.connects.set(c.connects);
+      m.connectFailures.set(c.connectFailures);
+      m.retries.set(c.retries);
     }
   }
 

@@ -1,0 +1,47 @@
+/**
+ * The native push client's addon (warmer/native/hearth-push.c, built by setup into
+ * .cache/bin). Where it is not built, or HEARTH_PUSH=off, the warmer pushes with undici.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeEngineOptions {
+  /** Numeric IPv4 or IPv6 address of the proxy. */
+  address: string;
+  port: number;
+  /** Colo i's Host header. */
+  hosts: string[];
+  /** Per colo. */
+  connections: number;
+  timeoutMs: number;
+  /** An idle connection is closed after this long. */
+  idleMs: number;
+  method: 'HEAD' | 'GET';
+  userAgent: string;
+}
+
+/** An opaque engine handle. */
+export type NativeEngine = { readonly __engine: unique symbol };
+
+export interface NativePushAddon {
+  create(o: NativeEngineOptions, onRecords: () => void): NativeEngine;
+  /** False when the path can never go on a request line (not printable ASCII, too long). */
+  push(e: NativeEngine, token: number, colo: number, path: string): boolean;
+  flush(e: NativeEngine): void;
+  /** Records copied into `out`, 4 u32s each: token, status | cache << 16 | kind << 24, µs, errno. */
+  drain(e: NativeEngine, out: Uint32Array): number;
+  /** Per colo, 4 numbers: open connections, connects, connect failures, retries. */
+  stats(e: NativeEngine, out: Float64Array): void;
+  close(e: NativeEngine): void;
+}
+
+export const NATIVE_PUSH = process.env.HEARTH_PUSH_ADDON ?? fileURLToPath(new URL('../../.cache/bin/hearth-push.node', import.meta.url));
+
+let loaded: NativePushAddon | null | undefined;
+
+/** The addon, or null where it is not built (or HEARTH_PUSH=off). */
+export function nativePush(): NativePushAddon | null {
+  if (loaded === undefined) loaded = process.env.HEARTH_PUSH === 'off' || !existsSync(NATIVE_PUSH) ? null : (createRequire(import.meta.url)(NATIVE_PUSH) as NativePushAddon);
+  return loaded;
+}
