@@ -29,8 +29,16 @@ export interface NativePushAddon {
   /** False when the path can never go on a request line (not printable ASCII, too long). */
   push(e: NativeEngine, token: number, colo: number, path: string): boolean;
   flush(e: NativeEngine): void;
-  /** Records copied into `out`, 4 u32s each: token, status | cache << 16 | kind << 24, µs, errno. */
-  drain(e: NativeEngine, out: Uint32Array): number;
+  /**
+   * Copies push records (4 u32s each: token, status | cache << 16 | kind << 24, µs, errno)
+   * and received datagrams ([u32 length][u32 kept][bytes, padded to 4]);
+   * counts = [records, datagram bytes, 1 if more are left: call again].
+   */
+  drain(e: NativeEngine, records: Uint32Array, datagrams: Uint8Array, counts: Uint32Array): void;
+  /** Binds the hint socket, read by the engine's thread; throws with the errno's name as code. */
+  listen(e: NativeEngine, o: { address: string; port: number; recvBufferBytes: number }): { port: number; recvBuffer: number };
+  /** Closes the hint socket (on the engine's thread, at its next turn). */
+  unlisten(e: NativeEngine): void;
   /** Per colo, 4 numbers: open connections, connects, connect failures, retries. */
   stats(e: NativeEngine, out: Float64Array): void;
   close(e: NativeEngine): void;

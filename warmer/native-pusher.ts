@@ -7,6 +7,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { constants } from 'node:os';
 import { HearthError } from '../common/index.js';
+import type { HintReceiver, HintReceiverOptions, Listening } from './hint-receiver.js';
 import type { NativeEngine, NativePushAddon } from './native-push.js';
 import { errorReport, responseReport, type PushClient, type PushReport } from './push-report.js';
 
@@ -27,6 +28,7 @@ const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [
 /** The engine's error kinds (hearth-push.c, enum K_*); 1 and 5 carry an errno. */
 const KINDS = ['', 'connect', 'HEARTH_ERR_CONNECT_TIMEOUT', 'HEARTH_ERR_TIMEOUT', 'HEARTH_ERR_CLOSED', 'socket', 'HEARTH_ERR_BAD_RESPONSE', 'HEARTH_ERR_NO_CONNECTION'];
 const RECORDS = 4096;
+const DATAGRAM_BYTES = 1 << 20;
 const IDLE_MS = 60_000;
 
 function errorCode(kind: number, errno: number): string {
@@ -41,6 +43,9 @@ export class NativePusher implements PushClient {
   private readonly dones: (((r: PushReport) => void) | undefined)[] = [];
   private readonly free: number[] = [];
   private readonly out = new Uint32Array(4 * RECORDS);
+  private readonly dgs = Buffer.alloc(DATAGRAM_BYTES);
+  private readonly counts = new Uint32Array(3);
+  private onDatagram: ((buf: Buffer) => void) | undefined;
   private readonly stats: Float64Array;
   private flushQueued = false;
   private closed = false;
@@ -97,9 +102,12 @@ export class NativePusher implements PushClient {
 
   private readonly onRecords = (): void => {
     const out = this.out;
+    const counts = this.counts;
     for (;;) {
       if (!this.engine) return;
-      const n = this.addon.drain(this.engine, out);
+      this.addon.drain(this.engine, out, this.dgs, counts);
+      const n = counts[0] as number;
+      this.datagrams(counts[1] as number);
       for (let i = 0; i < n; i++) {
         const token = out[4 * i] as number;
         const word = out[4 * i + 1] as number;
@@ -120,9 +128,48 @@ export class NativePusher implements PushClient {
           });
         }
       }
-      if (n < RECORDS) return;
+      if (counts[2] === 0) return;
     }
   };
+
+  /** Hands each drained datagram ([u32 length][u32 kept][bytes, padded to 4]) to the warmer. */
+  private datagrams(bytes: number): void {
+    const on = this.onDatagram;
+    const b = this.dgs;
+    for (let at = 0; at < bytes; ) {
+      const kept = b.readUInt32LE(at + 4);
+      // A datagram longer than was kept (4,096 bytes) is over the wire format's limit anyway.
+      if (on) {
+        try {
+          on(b.subarray(at + 8, at + 8 + kept));
+        } catch (err) {
+          process.nextTick(() => {
+            throw err;
+          });
+        }
+      }
+      at += 8 + ((kept + 3) & ~3);
+    }
+  }
+
+  /** The engine's hint socket: read on the push thread, many datagrams a wake-up. */
+  receiver(): HintReceiver {
+    return {
+      kind: 'native',
+      listen: async (o: HintReceiverOptions): Promise<Listening> => {
+        await this.open();
+        if (!this.engine) throw new HearthError('HEARTH_ERR_INVALID', 'the push client is closed');
+        this.onDatagram = o.onDatagram;
+        const r = this.addon.listen(this.engine, { address: o.host, port: o.port, recvBufferBytes: o.recvBufferBytes });
+        return { address: o.host, port: r.port, recvBuffer: r.recvBuffer };
+      },
+      close: () => {
+        // What was read before stays to be handled: its hints meet a closing scheduler and are counted.
+        if (this.engine) this.addon.unlisten(this.engine);
+        return Promise.resolve();
+      },
+    };
+  }
 
   private stat(coloIndex: number, k: number): number {
     if (this.engine) this.addon.stats(this.engine, this.stats);

@@ -1,4 +1,5 @@
 /** What one push came to, as both push clients (native and undici) report it. */
+import type { HintReceiver } from './hint-receiver.js';
 import type { PushResult } from './push-scheduler.js';
 
 /** nginx's $upstream_cache_status values; anything else is reported by status class. */
@@ -31,6 +32,8 @@ export function errorReport(errorCode: string, seconds: number): PushReport {
 export interface PushClient {
   /** `native` or `undici`: which client carries the pushes (a metric label). */
   readonly kind: string;
+  /** Where hints come in: the native client reads them on its own thread too. */
+  receiver(): HintReceiver;
   /** Resolves what must be resolved before the first push (the proxy's address). */
   open(): Promise<void>;
   /** Starts one push; `done` is called exactly once, never before `push` returns. */

@@ -9,6 +9,7 @@
  * costs the event loop ~1 µs.
  */
 import { Pool, type Dispatcher } from 'undici';
+import { DgramReceiver, type HintReceiver } from './hint-receiver.js';
 import { errorReport, responseReport, type PushClient, type PushReport } from './push-report.js';
 
 export interface PusherOptions {
@@ -84,6 +85,10 @@ export class UndiciPusher implements PushClient {
   constructor(private readonly o: PusherOptions) {}
 
   async open(): Promise<void> {}
+
+  receiver(): HintReceiver {
+    return new DgramReceiver();
+  }
 
   private pool(coloIndex: number, host: string): ColoPool {
     let p = this.pools.get(coloIndex);

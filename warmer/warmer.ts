@@ -2,12 +2,12 @@
  * The warmer daemon: UDP ingest → validate → filter (stale, duplicate, forbidden) →
  * route → push, with its HTTP side for `/metrics`, `/healthz` and `/readyz`.
  */
-import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { Server } from 'node:http';
 import type { Counter, Registry } from 'prom-client';
 import { CounterMirror, LogSampler, createLogger, type Logger, Tally, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness } from '../common/index.js';
+import type { HintReceiver } from './hint-receiver.js';
 import { ColoRouter, type Colo } from './colo-router.js';
 import { perColoConcurrency, type WarmerConfig } from './config.js';
 import { Dedup } from './dedup.js';
@@ -65,7 +65,7 @@ export class Warmer {
   /** Push duration histograms by colo index, resolved once. */
   private readonly pushDurations: Observer[];
   private readonly quarantine: QuarantineFeed | undefined;
-  private socket: dgram.Socket | undefined;
+  private receiver: HintReceiver | undefined;
   private server: Server | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -130,17 +130,15 @@ export class Warmer {
   async start(): Promise<WarmerAddresses> {
     const { udp, http } = this.config;
     await this.pusher.open();
-    const socket = dgram.createSocket({ type: isIP(udp.host) === 6 ? 'udp6' : 'udp4', recvBufferSize: udp.recvBufferBytes });
-    socket.on('message', (msg) => this.handleDatagram(msg));
-    socket.on('error', (err) => this.log.error({ err }, 'udp socket error'));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(udp.port, udp.host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
+    const receiver = this.pusher.receiver();
+    const bound = await receiver.listen({
+      host: udp.host,
+      port: udp.port,
+      recvBufferBytes: udp.recvBufferBytes,
+      onDatagram: (msg) => this.handleDatagram(msg),
+      onError: (err) => this.log.error({ err }, 'udp socket error'),
     });
-    this.socket = socket;
+    this.receiver = receiver;
     this.server = createStatusServer(this.registry, {
       refresh: () => this.refreshMetrics(),
       health: () => ({
@@ -150,14 +148,14 @@ export class Warmer {
         ...(this.quarantine ? { quarantine: { images: this.quarantine.size, current: this.quarantine.current } } : {}),
       }),
       // Taking hints once the socket is bound; a stopping warmer takes no more.
-      ready: () => readiness({ udp: this.socket !== undefined || 'not bound', stopping: this.stopping === undefined || 'stopping' }),
+      ready: () => readiness({ udp: this.receiver !== undefined || 'not bound', stopping: this.stopping === undefined || 'stopping' }),
     });
     await listen(this.server, http.port, http.host);
     this.quarantine?.start();
-    const addresses = { udp: socket.address(), http: this.server.address() as AddressInfo };
-    const recvBuffer = socket.getRecvBufferSize();
+    const addresses = { udp: { address: bound.address, port: bound.port, family: isIP(bound.address) === 6 ? 'IPv6' : 'IPv4' }, http: this.server.address() as AddressInfo };
+    const recvBuffer = bound.recvBuffer;
     this.log.info(
-      { udp: `${addresses.udp.address}:${addresses.udp.port}`, http: `${addresses.http.address}:${addresses.http.port}`, recvBuffer, proxy: this.config.proxy, pushClient: this.pusher.kind, colos: this.router.colos.map((c) => c.name) },
+      { udp: `${addresses.udp.address}:${addresses.udp.port}`, http: `${addresses.http.address}:${addresses.http.port}`, recvBuffer, proxy: this.config.proxy, pushClient: this.pusher.kind, hintSocket: receiver.kind, colos: this.router.colos.map((c) => c.name) },
       'warmer listening',
     );
     if (recvBuffer < udp.recvBufferBytes) {
@@ -298,9 +296,9 @@ export class Warmer {
   }
 
   private async shutdown(): Promise<void> {
-    const socket = this.socket;
-    this.socket = undefined;
-    if (socket) await new Promise<void>((r) => socket.close(() => r()));
+    const receiver = this.receiver;
+    this.receiver = undefined;
+    await receiver?.close();
     await this.quarantine?.stop();
     const { abandoned } = await this.scheduler.close(this.config.shutdownGraceMs);
     if (abandoned > 0) {

@@ -38,6 +38,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <netinet/udp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +64,10 @@ static const char *const CACHE_NAMES[] = {NULL, "hit", "miss", "expired", "stale
 #define READ_BUF (64 * 1024)
 #define SCAN_NS (50ull * 1000000ull)
 #define REC_U32 4 /* a record: token, status | cache << 16 | kind << 24, microseconds, errno */
+#define DG_BATCH 64            /* datagrams per recvmmsg */
+#define DG_SLOT 4096           /* bytes kept of one datagram (hints are at most 1,400) */
+#define DG_PER_WAKE 8          /* recvmmsg calls per readiness, so that pushes are not starved */
+#define DG_MAX (8u << 20)      /* datagram bytes waiting for JavaScript before the socket is left unread */
 
 typedef struct req {
   struct req *next;
@@ -116,6 +121,12 @@ typedef struct engine {
   size_t nrecs, caprecs;
   int signalled; /* JavaScript was called and has not yet drained everything */
   int wake_pending;
+  int sleeping; /* the thread is in (or about to enter) epoll_wait with no submission left */
+  uint8_t *dgs; /* received datagrams, each [u32 length][u32 bytes kept][bytes, padded to 4] */
+  size_t ndgs, capdgs;
+  int udp_armed;    /* the socket is in the epoll set for reading */
+  int udp_close;    /* JavaScript asked for the socket to be closed */
+  int ufd;
   int stopping;
   napi_threadsafe_function tsfn;
   /* Set once at creation. */
@@ -133,6 +144,8 @@ typedef struct engine {
   size_t nout, capout;
   char *rbuf;
   char *sbuf;
+  struct mmsghdr *mm;
+  uint8_t *stage; /* DG_BATCH × DG_SLOT */
   uint64_t next_scan;
 } engine;
 
@@ -148,6 +161,12 @@ static uint64_t now_ns(void) {
 }
 
 /* ---- records: the thread's results for JavaScript ---- */
+
+/* Under mu: JavaScript is called when something waits and it has not been called yet. */
+static void signal_js_locked(engine *e, int *call) {
+  if (!e->signalled) *call = e->signalled = 1;
+}
+
 
 static void record(engine *e, req *r, int status, int cache, int kind, int err) {
   if (e->nout + REC_U32 > e->capout) {
@@ -181,7 +200,7 @@ static void publish(engine *e) {
   }
   memcpy(e->recs + e->nrecs, e->out, e->nout * sizeof *e->out);
   e->nrecs += e->nout;
-  if (!e->signalled) call = e->signalled = 1;
+  signal_js_locked(e, &call);
   pthread_mutex_unlock(&e->mu);
   e->nout = 0;
   if (call) napi_call_threadsafe_function(e->tsfn, NULL, napi_tsfn_nonblocking);
@@ -407,6 +426,58 @@ static int on_message_complete(llhttp_t *p) {
   return HPE_PAUSED;
 }
 
+/* ---- hints: the warmer's UDP socket, read here in batches ---- */
+
+static char UDP_MARK; /* its epoll data.ptr */
+
+static void udp_arm(engine *e, int on) {
+  struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.ptr = &UDP_MARK};
+  epoll_ctl(e->ep, EPOLL_CTL_MOD, e->ufd, &ev);
+  e->udp_armed = on;
+}
+
+static void on_udp(engine *e) {
+  for (int round = 0; round < DG_PER_WAKE; round++) {
+    for (int i = 0; i < DG_BATCH; i++) {
+      e->mm[i].msg_hdr.msg_flags = 0;
+      e->mm[i].msg_len = 0;
+    }
+    int n = recvmmsg(e->ufd, e->mm, DG_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+    if (n <= 0) return; /* EAGAIN, or an error the next datagram will not have */
+    size_t need = 0;
+    for (int i = 0; i < n; i++) {
+      uint32_t kept = e->mm[i].msg_len < DG_SLOT ? e->mm[i].msg_len : DG_SLOT;
+      need += 8 + ((kept + 3) & ~3u);
+    }
+    int call = 0;
+    pthread_mutex_lock(&e->mu);
+    if (e->ndgs + need > e->capdgs) {
+      size_t cap = e->capdgs ? e->capdgs : 65536;
+      while (cap < e->ndgs + need) cap *= 2;
+      uint8_t *p = realloc(e->dgs, cap);
+      if (!p) abort();
+      e->dgs = p;
+      e->capdgs = cap;
+    }
+    for (int i = 0; i < n; i++) {
+      uint32_t len = e->mm[i].msg_len, kept = len < DG_SLOT ? len : DG_SLOT;
+      uint8_t *o = e->dgs + e->ndgs;
+      memcpy(o, &len, 4);
+      memcpy(o + 4, &kept, 4);
+      memcpy(o + 8, e->stage + (size_t)i * DG_SLOT, kept);
+      e->ndgs += 8 + ((kept + 3) & ~3u);
+    }
+    signal_js_locked(e, &call);
+    /* JavaScript is behind: leave the rest in the socket's buffer (the kernel counts what
+     * overflows it) rather than grow without bound; drain() reads it again. */
+    int full = e->ndgs >= DG_MAX;
+    if (full) udp_arm(e, 0);
+    pthread_mutex_unlock(&e->mu);
+    if (call) napi_call_threadsafe_function(e->tsfn, NULL, napi_tsfn_nonblocking);
+    if (full || n < DG_BATCH) return;
+  }
+}
+
 /* ---- the thread ---- */
 
 static void on_readable(engine *e, conn *c, int rdhup) {
@@ -466,21 +537,28 @@ static void on_event(engine *e, conn *c, uint32_t ev) {
   if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(e, c, (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
 }
 
-static void take_submissions(engine *e) {
-  uint64_t v;
-  while (read(e->efd, &v, sizeof v) < 0 && errno == EINTR) {
-  }
+/* Takes what JavaScript handed over; with nothing there, marks the thread asleep (under the
+ * same lock push() appends under, so flush() knows whether to wake it) and says so. */
+static int take_submissions(engine *e) {
   pthread_mutex_lock(&e->mu);
   req *r = e->sub_head;
   e->sub_head = e->sub_tail = NULL;
   e->wake_pending = 0;
+  e->sleeping = r == NULL;
+  int close_udp = e->udp_close && e->ufd >= 0;
   pthread_mutex_unlock(&e->mu);
+  if (close_udp) {
+    close(e->ufd); /* also leaves the epoll set */
+    e->ufd = -1;
+  }
+  if (!r) return 0;
   while (r) {
     req *next = r->next;
     r->next = NULL;
     assign(e, &e->colos[r->colo], r);
     r = next;
   }
+  return 1;
 }
 
 static void scan(engine *e, uint64_t now) {
@@ -505,11 +583,20 @@ static void *run(void *arg) {
   struct epoll_event evs[512];
   e->next_scan = now_ns() + SCAN_NS;
   for (;;) {
-    int n = epoll_wait(e->ep, evs, 512, (int)(SCAN_NS / 1000000));
+    /* Pushes handed over while the thread was busy are taken without a wake-up. */
+    int took = take_submissions(e);
+    if (took) publish(e);
+    int n = epoll_wait(e->ep, evs, 512, took ? 0 : (int)(SCAN_NS / 1000000));
     if (__atomic_load_n(&e->stopping, __ATOMIC_ACQUIRE)) break;
+    __atomic_store_n(&e->sleeping, 0, __ATOMIC_RELAXED);
     for (int i = 0; i < n; i++) {
-      if (evs[i].data.ptr == NULL) take_submissions(e);
-      else on_event(e, evs[i].data.ptr, evs[i].events);
+      void *p = evs[i].data.ptr;
+      if (p == NULL) {
+        uint64_t v;
+        while (read(e->efd, &v, sizeof v) < 0 && errno == EINTR) {
+        }
+      } else if (p == &UDP_MARK) on_udp(e);
+      else on_event(e, p, evs[i].events);
     }
     uint64_t now = now_ns();
     if (now >= e->next_scan) {
@@ -575,8 +662,18 @@ static void shutdown_engine(engine *e) {
   free(e->colos);
   free_reqs(e->sub_head);
   e->sub_head = e->sub_tail = NULL;
+  if (e->ufd >= 0) close(e->ufd);
+  e->ufd = -1;
   if (e->ep >= 0) close(e->ep);
   if (e->efd >= 0) close(e->efd);
+  if (e->mm) free(e->mm[0].msg_hdr.msg_iov);
+  free(e->mm);
+  free(e->stage);
+  free(e->dgs);
+  e->mm = NULL;
+  e->stage = NULL;
+  e->dgs = NULL;
+  e->ndgs = 0;
   free(e->out);
   free(e->recs);
   free(e->rbuf);
@@ -668,7 +765,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
   }
   engine *e = calloc(1, sizeof *e);
   if (!e) abort();
-  e->efd = e->ep = -1;
+  e->efd = e->ep = e->ufd = -1;
   pthread_mutex_init(&e->mu, NULL);
   struct sockaddr_in *a4 = (struct sockaddr_in *)&e->addr;
   struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&e->addr;
@@ -693,7 +790,16 @@ static napi_value create(napi_env env, napi_callback_info info) {
   e->colos = calloc(ncolos, sizeof *e->colos);
   e->rbuf = malloc(READ_BUF);
   e->sbuf = malloc(PATH_MAX_BYTES + 512 + HOST_MAX_BYTES);
-  if (!e->colos || !e->rbuf || !e->sbuf) abort();
+  e->mm = calloc(DG_BATCH, sizeof *e->mm);
+  e->stage = malloc((size_t)DG_BATCH * DG_SLOT);
+  struct iovec *iov = calloc(DG_BATCH, sizeof *iov);
+  if (!e->colos || !e->rbuf || !e->sbuf || !e->mm || !e->stage || !iov) abort();
+  for (int i = 0; i < DG_BATCH; i++) {
+    iov[i].iov_base = e->stage + (size_t)i * DG_SLOT;
+    iov[i].iov_len = DG_SLOT;
+    e->mm[i].msg_hdr.msg_iov = &iov[i];
+    e->mm[i].msg_hdr.msg_iovlen = 1;
+  }
   napi_value result;
   const char *bad = NULL;
   for (uint32_t i = 0; i < ncolos && !bad; i++) {
@@ -803,7 +909,7 @@ static napi_value flush(napi_env env, napi_callback_info info) {
   if (!e) return NULL;
   int wake = 0;
   pthread_mutex_lock(&e->mu);
-  if (e->sub_head && !e->wake_pending) wake = e->wake_pending = 1;
+  if (e->sub_head && e->sleeping && !e->wake_pending) wake = e->wake_pending = 1;
   pthread_mutex_unlock(&e->mu);
   if (wake) {
     uint64_t one = 1;
@@ -813,33 +919,154 @@ static napi_value flush(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* drain(engine, out: Uint32Array) → records copied (4 u32s each); the rest stay for the next call. */
+/* A typed array of `want` elements and at least `min` of them: its data and length, or 0. */
+static int typed_arg(napi_env env, napi_value v, napi_typedarray_type want, size_t min, void **data, size_t *len) {
+  bool is;
+  napi_typedarray_type type;
+  napi_value buf;
+  size_t off;
+  return napi_is_typedarray(env, v, &is) == napi_ok && is && napi_get_typedarray_info(env, v, &type, len, data, &buf, &off) == napi_ok && type == want && *len >= min;
+}
+
+/*
+ * drain(engine, records: Uint32Array, datagrams: Uint8Array, counts: Uint32Array(3)):
+ * copies push records (4 u32s each) and received datagrams ([u32 length][u32 bytes
+ * kept][bytes, padded to 4]) as far as each array holds; counts = [records, datagram
+ * bytes, 1 if anything is left]. JavaScript is called again only once a drain has
+ * left nothing, so it must call until counts[2] is 0.
+ */
 static napi_value drain(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  engine *e = argc == 4 ? engine_arg(env, argv[0]) : NULL;
+  if (!e) return NULL;
+  uint32_t *recs, *counts;
+  uint8_t *dgs;
+  size_t nrec, ndg, ncount;
+  if (!typed_arg(env, argv[1], napi_uint32_array, REC_U32, (void **)&recs, &nrec) || !typed_arg(env, argv[2], napi_uint8_array, 8 + DG_SLOT, (void **)&dgs, &ndg) ||
+      !typed_arg(env, argv[3], napi_uint32_array, 3, (void **)&counts, &ncount)) {
+    napi_throw_type_error(env, "HEARTH_ERR_INVALID", "drain(engine, Uint32Array(≥ 4), Uint8Array(≥ 4104), Uint32Array(3))");
+    return NULL;
+  }
+  size_t take = nrec / REC_U32 * REC_U32;
+  pthread_mutex_lock(&e->mu);
+  if (take > e->nrecs) take = e->nrecs;
+  memcpy(recs, e->recs, take * sizeof(uint32_t));
+  memmove(e->recs, e->recs + take, (e->nrecs - take) * sizeof(uint32_t));
+  e->nrecs -= take;
+  /* Whole datagrams only. */
+  size_t bytes = 0;
+  while (bytes < e->ndgs) {
+    uint32_t kept;
+    memcpy(&kept, e->dgs + bytes + 4, 4);
+    size_t one = 8 + ((kept + 3) & ~3u);
+    if (bytes + one > ndg) break;
+    bytes += one;
+  }
+  memcpy(dgs, e->dgs, bytes);
+  memmove(e->dgs, e->dgs + bytes, e->ndgs - bytes);
+  e->ndgs -= bytes;
+  int left = e->nrecs > 0 || e->ndgs > 0;
+  if (!left) e->signalled = 0;
+  if (e->ufd >= 0 && !e->udp_armed && e->ndgs < DG_MAX / 2 && !e->udp_close) udp_arm(e, 1);
+  pthread_mutex_unlock(&e->mu);
+  counts[0] = (uint32_t)(take / REC_U32);
+  counts[1] = (uint32_t)bytes;
+  counts[2] = (uint32_t)left;
+  return NULL;
+}
+
+/*
+ * listen(engine, { address, port, recvBufferBytes }) → { port, recvBuffer }: binds the
+ * hint socket; the thread reads it and drain() hands its datagrams over. Throws with the
+ * errno's name (EADDRINUSE, EACCES, ...) as code.
+ */
+static napi_value listen_udp(napi_env env, napi_callback_info info) {
   size_t argc = 2;
-  napi_value argv[2], result;
+  napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   engine *e = argc == 2 ? engine_arg(env, argv[0]) : NULL;
   if (!e) return NULL;
-  bool is;
-  napi_typedarray_type type;
-  size_t len, off;
-  void *data;
-  napi_value buf;
-  if (napi_is_typedarray(env, argv[1], &is) != napi_ok || !is || napi_get_typedarray_info(env, argv[1], &type, &len, &data, &buf, &off) != napi_ok || type != napi_uint32_array ||
-      len < REC_U32) {
-    napi_throw_type_error(env, "HEARTH_ERR_INVALID", "drain(engine, Uint32Array of at least 4)");
+  char address[64];
+  size_t alen;
+  uint32_t port, rcvbuf;
+  if (!get_prop_str(env, argv[1], "address", address, sizeof address, &alen) || !get_prop_u32(env, argv[1], "port", &port) || port > 65535 ||
+      !get_prop_u32(env, argv[1], "recvBufferBytes", &rcvbuf)) {
+    napi_throw_type_error(env, "HEARTH_ERR_INVALID", "listen(engine, { address, port, recvBufferBytes })");
     return NULL;
   }
-  size_t take = len / REC_U32 * REC_U32;
+  if (e->ufd >= 0 || e->udp_close) {
+    napi_throw_error(env, "HEARTH_ERR_INVALID", "listen: this engine has had its socket");
+    return NULL;
+  }
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  socklen_t sl;
+  struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+  if (inet_pton(AF_INET, address, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    sl = sizeof *a4;
+  } else if (inet_pton(AF_INET6, address, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    sl = sizeof *a6;
+  } else {
+    napi_throw_type_error(env, "HEARTH_ERR_INVALID", "listen: address must be a numeric IP address");
+    return NULL;
+  }
+  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int size = (int)rcvbuf;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+    int err = errno;
+    if (fd >= 0) close(fd);
+    char msg[128];
+    snprintf(msg, sizeof msg, "bind udp %s:%u: %s", address, port, strerror(err));
+    napi_value code, text, error;
+    CHECK(napi_create_string_utf8(env, strerrorname_np(err) ? strerrorname_np(err) : "EUNKNOWN", NAPI_AUTO_LENGTH, &code));
+    CHECK(napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text));
+    CHECK(napi_create_error(env, code, text, &error));
+    napi_throw(env, error);
+    return NULL;
+  }
+  socklen_t ol = sizeof size;
+  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &ol);
   pthread_mutex_lock(&e->mu);
-  if (take > e->nrecs) take = e->nrecs;
-  memcpy(data, e->recs, take * sizeof(uint32_t));
-  memmove(e->recs, e->recs + take, (e->nrecs - take) * sizeof(uint32_t));
-  e->nrecs -= take;
-  if (e->nrecs == 0) e->signalled = 0;
+  e->ufd = fd;
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &UDP_MARK};
+  int rc = epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev);
+  e->udp_armed = rc == 0;
   pthread_mutex_unlock(&e->mu);
-  CHECK(napi_create_uint32(env, (uint32_t)(take / REC_U32), &result));
+  if (rc < 0) {
+    napi_throw_error(env, "HEARTH_ERR_NATIVE", "listen: epoll_ctl failed");
+    return NULL;
+  }
+  napi_value result, v;
+  CHECK(napi_create_object(env, &result));
+  CHECK(napi_create_uint32(env, ntohs(ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port), &v));
+  CHECK(napi_set_named_property(env, result, "port", v));
+  CHECK(napi_create_uint32(env, (uint32_t)size, &v));
+  CHECK(napi_set_named_property(env, result, "recvBuffer", v));
   return result;
+}
+
+/* unlisten(engine): the thread closes the hint socket at its next turn; what was read stays for drain(). */
+static napi_value unlisten_udp(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  engine *e = argc == 1 ? engine_arg(env, argv[0]) : NULL;
+  if (!e) return NULL;
+  pthread_mutex_lock(&e->mu);
+  e->udp_close = 1;
+  if (e->ufd >= 0 && e->udp_armed) udp_arm(e, 0);
+  pthread_mutex_unlock(&e->mu);
+  uint64_t one = 1;
+  ssize_t w = write(e->efd, &one, sizeof one);
+  (void)w;
+  return NULL;
 }
 
 /* stats(engine, out: Float64Array of 4 × colos): open connections, connects, connect failures, retries. */
@@ -894,6 +1121,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL}, {"push", NULL, push, NULL, NULL, NULL, napi_default, NULL},
       {"flush", NULL, flush, NULL, NULL, NULL, napi_default, NULL},   {"drain", NULL, drain, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},   {"close", NULL, close_engine, NULL, NULL, NULL, napi_default, NULL},
+      {"listen", NULL, listen_udp, NULL, NULL, NULL, napi_default, NULL}, {"unlisten", NULL, unlisten_udp, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
