@@ -12,7 +12,8 @@ import { until } from '../helpers/until.js';
 const KEY = 'an end-to-end test secret';
 const p = (dir: number, id: number): string => `/photos/${dir}/${id}_b.jpg`;
 
-describe('warmer end to end (CLI process, real sockets)', function () {
+// Both push clients, each with the hint socket it comes with: the native engine's, or node:dgram's.
+for (const client of ['native', 'undici'] as const) describe(`warmer end to end (CLI process, real sockets, ${client} push client)`, function () {
   this.timeout(30000);
   let proxy: RecordingServer;
   let warmer: WarmerProcess;
@@ -38,7 +39,7 @@ describe('warmer end to end (CLI process, real sockets)', function () {
         { name: 'ams', host: 'cache-ams.hearth.local', cidrs: ['10.2.0.0/16'] },
         { name: 'dead', host: 'cache-dead.hearth.local', cidrs: ['10.9.0.0/16'] },
       ],
-      push: { concurrency: 4, timeoutMs: 2000, breakerFailures: 3, breakerCooldownMs: 60000 },
+      push: { client, concurrency: 4, timeoutMs: 2000, breakerFailures: 3, breakerCooldownMs: 60000 },
     });
     hinter = createHinter({ warmers: [warmer.udp], keyId: 'k1', key: KEY });
   });
@@ -144,6 +145,9 @@ describe('warmer end to end (CLI process, real sockets)', function () {
 
   it('shows drops, pushes, ages and queue state in /metrics and answers /healthz', async () => {
     const m = await warmer.metrics();
+    assert.equal(m.get(`hearth_warmer_push_client_info{client="${client}"}`), 1);
+    assert.ok((m.get('hearth_warmer_push_connects_total{colo="sin"}') ?? 0) >= 1);
+    assert.ok((m.get('hearth_warmer_push_connections{colo="sin"}') ?? 0) >= 1);
     for (const name of ['hearth_warmer_datagrams_received_total', 'hearth_warmer_paths_received_total', 'hearth_warmer_queue_depth', 'hearth_warmer_hint_age_seconds_count', 'hearth_warmer_push_duration_seconds_count{colo="sin"}', 'hearth_warmer_pushes_in_flight{colo="sin"}', 'hearth_warmer_dedup_entries']) {
       assert.ok(m.has(name), `missing ${name}`);
     }
