@@ -2,7 +2,7 @@
  * Metric definitions are data: one table per component builds that component's
  * registry and generates its README table, so the two cannot drift.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
 export interface MetricDef {
   readonly type: 'counter' | 'gauge' | 'histogram';
@@ -10,13 +10,17 @@ export interface MetricDef {
   readonly help: string;
   readonly labelNames?: readonly string[];
   readonly buckets?: readonly number[];
+  /** A histogram observed tens of thousands of times a second: a HotHistogram instead of prom-client's. */
+  readonly hot?: boolean;
 }
 
 type Instance<D extends MetricDef> = D['type'] extends 'counter'
   ? Counter<string>
   : D['type'] extends 'gauge'
     ? Gauge<string>
-    : Histogram<string>;
+    : D extends { hot: true }
+      ? HotHistogram
+      : Histogram<string>;
 
 export type Metrics<Defs extends Record<string, MetricDef>> = { [K in keyof Defs]: Instance<Defs[K]> };
 
@@ -37,7 +41,9 @@ export function createMetrics<Defs extends Record<string, MetricDef>>(defs: Defs
         ? new Counter(base)
         : d.type === 'gauge'
           ? new Gauge(base)
-          : new Histogram({ ...base, buckets: [...(d.buckets ?? [])] });
+          : d.hot
+            ? new HotHistogram(d, registry)
+            : new Histogram({ ...base, buckets: [...(d.buckets ?? [])] });
   }
   return out as Metrics<Defs>;
 }
@@ -79,5 +85,91 @@ export class CounterMirror {
   set(total: number): void {
     if (total > this.last) this.target.inc(total - this.last);
     this.last = total;
+  }
+}
+
+/** One label set of a HotHistogram: plain counts per bucket. */
+export class HotHistogramChild {
+  /** Per bucket (not cumulative), the last one +Inf. */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(
+    private readonly bounds: readonly number[],
+    readonly labels: Record<string, string>,
+  ) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  observe(v: number): void {
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && v > (b[i] as number)) i++;
+    this.counts[i] = (this.counts[i] as number) + 1;
+    this.sum += v;
+    this.count++;
+  }
+}
+
+/**
+ * A histogram for paths taken tens of thousands of times a second. prom-client's
+ * `observe` builds and hashes a label object and validates on every call (~0.5 µs,
+ * a tenth of the warmer's work on a 1-path hint); this one adds to a plain count and
+ * renders prom-client's own exposition shape when the registry is scraped.
+ */
+export class HotHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly name: string;
+  readonly help: string;
+  private readonly bounds: readonly number[];
+  private readonly labelNames: readonly string[];
+  private readonly children = new Map<string, HotHistogramChild>();
+  private readonly unlabelled: HotHistogramChild | undefined;
+
+  constructor(d: MetricDef, registry: Registry) {
+    this.name = d.name;
+    this.help = d.help;
+    this.bounds = [...(d.buckets ?? [])].sort((a, b) => a - b);
+    this.labelNames = d.labelNames ?? [];
+    // Like prom-client: an unlabelled histogram exists at 0 from the start.
+    if (this.labelNames.length === 0) {
+      this.unlabelled = new HotHistogramChild(this.bounds, {});
+      this.children.set('', this.unlabelled);
+    }
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  /** The child for these label values, in labelNames order; resolve it once, observe it often. */
+  labels(...values: string[]): HotHistogramChild {
+    if (values.length !== this.labelNames.length) throw new TypeError(`${this.name}: expected labels ${this.labelNames.join(', ')}`);
+    const key = values.join('\u0000');
+    let c = this.children.get(key);
+    if (!c) {
+      c = new HotHistogramChild(this.bounds, Object.fromEntries(this.labelNames.map((n, i) => [n, values[i] as string])));
+      this.children.set(key, c);
+    }
+    return c;
+  }
+
+  observe(v: number): void {
+    if (!this.unlabelled) throw new TypeError(`${this.name}: needs labels ${this.labelNames.join(', ')}`);
+    this.unlabelled.observe(v);
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string | number>; value: number; metricName: string }[] } {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    for (const c of this.children.values()) {
+      let cum = 0;
+      this.bounds.forEach((b, i) => {
+        cum += c.counts[i] as number;
+        values.push({ labels: { le: b, ...c.labels }, value: cum, metricName: `${this.name}_bucket` });
+      });
+      values.push({ labels: { le: '+Inf', ...c.labels }, value: c.count, metricName: `${this.name}_bucket` });
+      values.push({ labels: { ...c.labels }, value: c.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...c.labels }, value: c.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }

@@ -12,7 +12,7 @@ if [ "$node_major" -lt 20 ]; then
   log "Node.js >= 20 is required (found $(node --version))"; exit 1
 fi
 
-# Debian packages (nginx, openssl, GraphicsMagick, wrk, the nginx echo module, libjxl-tools and -dev, jpegtran, butteraugli, chromium, prometheus, mtail, prometheus-node-exporter, llhttp's sources, gcc). A policy-rc.d that forbids service starts keeps the package's own
+# Debian packages (nginx, openssl, GraphicsMagick, wrk, the nginx echo module, libjxl-tools and -dev, jpegtran, butteraugli, chromium, prometheus, mtail, prometheus-node-exporter, llhttp's sources, libssl-dev, gcc). A policy-rc.d that forbids service starts keeps the package's own
 # nginx (80), Prometheus (9090), mtail (3903) and node-exporter (9100) from starting: Hearth runs its own instances.
 apt_missing=()
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || apt_missing+=(nginx)
@@ -29,6 +29,7 @@ command -v mtail >/dev/null || apt_missing+=(mtail)   # mtail: the cache nodes' 
 command -v prometheus-node-exporter >/dev/null || apt_missing+=(prometheus-node-exporter)   # its textfile collector: batch jobs' metrics files (lossless, scrub) for the stack's Prometheus
 [ -f /usr/include/jxl/decode.h ] || apt_missing+=(libjxl-dev)   # hearth-jxl (verify, reconstruct) is built against it
 [ -f /usr/share/llhttp/llhttp.c ] || apt_missing+=(node-llhttp)   # llhttp's C sources: the native push client's response parser
+[ -f /usr/include/openssl/evp.h ] || apt_missing+=(libssl-dev)   # the native hint socket checks HMACs with OpenSSL (the 3.0 that node carries too)
 command -v gcc >/dev/null || apt_missing+=(gcc)
 command -v pkg-config >/dev/null || apt_missing+=(pkg-config)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
@@ -98,7 +99,7 @@ if [ ! -f "$push_bin" ] || [ ! -f "$push_stamp" ] || [ "$(cat "$push_stamp")" !=
     gcc -O2 -fPIC -fvisibility=hidden -I /usr/share/include/llhttp -c "/usr/share/llhttp/$f.c" -o "$obj/$f.o"
   done
   gcc -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden -I node_modules/node-api-headers/include -I /usr/share/include/llhttp -c "$push_src" -o "$obj/hearth-push.o"
-  gcc -shared -Wl,-Bsymbolic -o "$push_bin.tmp" "$obj"/*.o -lpthread
+  gcc -shared -Wl,-Bsymbolic -o "$push_bin.tmp" "$obj"/*.o -lpthread -lcrypto
   rm -rf "$obj"
   mv "$push_bin.tmp" "$push_bin"
   echo "$push_want" > "$push_stamp"

@@ -11,8 +11,10 @@ export interface HintReceiverOptions {
   readonly host: string;
   readonly port: number;
   readonly recvBufferBytes: number;
-  /** One datagram; the Buffer is valid only during the call. */
-  readonly onDatagram: (buf: Buffer) => void;
+  /** HMAC keys (SignatureVerifier.secrets): the native socket checks datagrams against them on its own thread. */
+  readonly keys?: readonly Buffer[];
+  /** One datagram, valid only during the call; `sig`: the native check's verdict, where it ran. */
+  readonly onDatagram: (buf: Buffer, sig?: number) => void;
   readonly onError: (err: Error) => void;
 }
 

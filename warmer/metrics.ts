@@ -60,6 +60,7 @@ export const WARMER_METRICS = {
     help: 'Time from dispatch to the end of the push response, by colo.',
     labelNames: ['colo'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    hot: true,
   },
   pushClient: {
     type: 'gauge',
@@ -96,6 +97,7 @@ export const WARMER_METRICS = {
     name: 'hearth_warmer_hint_age_seconds',
     help: 'Age of authentic hints at receipt (warmer clock minus the hint\'s ts; negative ages count as 0).',
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+    hot: true,
   },
   queueDepth: {
     type: 'gauge',

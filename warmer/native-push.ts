@@ -37,6 +37,8 @@ export interface NativePushAddon {
   drain(e: NativeEngine, records: Uint32Array, datagrams: Uint8Array, counts: Uint32Array): void;
   /** Binds the hint socket, read by the engine's thread; throws with the errno's name as code. */
   listen(e: NativeEngine, o: { address: string; port: number; recvBufferBytes: number }): { port: number; recvBuffer: number };
+  /** HMAC keys the thread checks each datagram against, before listen; returns how many it took (0: more than 8). */
+  setKeys(e: NativeEngine, keys: Uint8Array[]): number;
   /** Closes the hint socket (on the engine's thread, at its next turn). */
   unlisten(e: NativeEngine): void;
   /** Per colo, 4 numbers: open connections, connects, connect failures, retries. */

@@ -45,7 +45,9 @@ export class NativePusher implements PushClient {
   private readonly out = new Uint32Array(4 * RECORDS);
   private readonly dgs = Buffer.alloc(DATAGRAM_BYTES);
   private readonly counts = new Uint32Array(3);
-  private onDatagram: ((buf: Buffer) => void) | undefined;
+  private onDatagram: ((buf: Buffer, sig?: number) => void) | undefined;
+  /** The engine checks signatures (it takes up to 8 keys). */
+  private verdicts = false;
   private readonly stats: Float64Array;
   private flushQueued = false;
   private closed = false;
@@ -137,11 +139,12 @@ export class NativePusher implements PushClient {
     const on = this.onDatagram;
     const b = this.dgs;
     for (let at = 0; at < bytes; ) {
-      const kept = b.readUInt32LE(at + 4);
+      const word = b.readUInt32LE(at + 4);
+      const kept = word & 0xffffff;
       // A datagram longer than was kept (4,096 bytes) is over the wire format's limit anyway.
       if (on) {
         try {
-          on(b.subarray(at + 8, at + 8 + kept));
+          on(b.subarray(at + 8, at + 8 + kept), this.verdicts ? word >>> 24 : undefined);
         } catch (err) {
           process.nextTick(() => {
             throw err;
@@ -160,6 +163,7 @@ export class NativePusher implements PushClient {
         await this.open();
         if (!this.engine) throw new HearthError('HEARTH_ERR_INVALID', 'the push client is closed');
         this.onDatagram = o.onDatagram;
+        if (o.keys && o.keys.length > 0) this.verdicts = this.addon.setKeys(this.engine, [...o.keys]) === o.keys.length;
         const r = this.addon.listen(this.engine, { address: o.host, port: o.port, recvBufferBytes: o.recvBufferBytes });
         return { address: o.host, port: r.port, recvBuffer: r.recvBuffer };
       },

@@ -135,7 +135,8 @@ export class Warmer {
       host: udp.host,
       port: udp.port,
       recvBufferBytes: udp.recvBufferBytes,
-      onDatagram: (msg) => this.handleDatagram(msg),
+      keys: this.verifier.secrets,
+      onDatagram: (msg, sig) => this.handleDatagram(msg, sig),
       onError: (err) => this.log.error({ err }, 'udp socket error'),
     });
     this.receiver = receiver;
@@ -184,9 +185,9 @@ export class Warmer {
   }
 
   /** One datagram in; never throws. */
-  handleDatagram(buf: Buffer): void {
+  handleDatagram(buf: Buffer, sig?: number): void {
     try {
-      this.ingest(buf);
+      this.ingest(buf, sig);
     } catch (err) {
       // A bug must cost one hint, not the daemon.
       this.dgDropped.invalid.add();
@@ -194,14 +195,14 @@ export class Warmer {
     }
   }
 
-  private ingest(buf: Buffer): void {
+  private ingest(buf: Buffer, sig: number | undefined): void {
     this.datagrams.add();
     const hint = parseHint(buf);
     if (!hint) return this.dropDatagram('invalid', 0, { bytes: buf.length });
     const n = hint.paths.length;
     this.pathsReceived.add(n);
     if (this.verifier.required) {
-      const verdict = this.verifier.verify(buf, hint.kid, hint.sig);
+      const verdict = this.verifier.verify(buf, hint.kid, hint.sig, sig);
       if (verdict !== 'ok') return this.dropDatagram('signature', n, { verdict, kid: hint.kid });
     }
     const now = this.now();

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { ColoRouter } from '../../warmer/colo-router.js';
+import { isIPv4 } from 'node:net';
+import { seededRandom } from '../../common/index.js';
+import { ColoRouter, parseDottedQuad } from '../../warmer/colo-router.js';
 
 const colos = [
   { name: 'sin', host: 'cache-sin', cidrs: ['10.1.0.0/16', '2001:db8:1::/48'] },
@@ -36,6 +38,27 @@ describe('colo routing by longest-prefix CIDR match', () => {
     for (const bad of ['', 'localhost', '10.1', '127.1', '0x7f.0.0.1', '1.2.3.4.5', '300.1.1.1', '::g', '1.2.3.4\n']) {
       assert.equal(r.route(bad), null, bad);
     }
+  });
+
+  it('reads dotted quads exactly as node:net does, on its fast path', () => {
+    const rnd = seededRandom(99);
+    const pick = (xs: string): string => xs[Math.floor(rnd() * xs.length)] as string;
+    for (let i = 0; i < 20000; i++) {
+      // Near misses of dotted quads: digits, dots, leading zeros, signs, spaces, hex.
+      let s = '';
+      const len = 1 + Math.floor(rnd() * 16);
+      for (let j = 0; j < len; j++) s += pick('0123456789012345678901234567890....x :-');
+      const fast = parseDottedQuad(s);
+      assert.equal(fast >= 0, isIPv4(s), JSON.stringify(s));
+      if (fast >= 0) assert.equal(fast, s.split('.').reduce((a, o) => a * 256 + Number(o), 0), s);
+    }
+    for (let i = 0; i < 20000; i++) {
+      const octets = Array.from({ length: 3 + Math.floor(rnd() * 3) }, () => `${rnd() < 0.1 ? '0' : ''}${Math.floor(rnd() * 300)}`);
+      const s = octets.join('.');
+      assert.equal(parseDottedQuad(s) >= 0, isIPv4(s), s);
+    }
+    assert.equal(parseDottedQuad('255.255.255.255'), 0xffffffff);
+    assert.equal(parseDottedQuad('0.0.0.0'), 0);
   });
 
   it('finds colos by name', () => {

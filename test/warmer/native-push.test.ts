@@ -9,6 +9,7 @@ import dgram from 'node:dgram';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { nativePush } from '../../warmer/native-push.js';
+import { computeSignature } from '@hearth/api-hook';
 import { NativePusher } from '../../warmer/native-pusher.js';
 import type { PushReport } from '../../warmer/push-report.js';
 import { seededRandom } from '../../common/index.js';
@@ -254,6 +255,24 @@ describe('native push client (real sockets)', function () {
     assert.equal(reported, 0);
     const after = await new Promise<PushReport>((r) => c.push(0, '', '/late', r));
     assert.equal(after.errorCode, 'HEARTH_ERR_CLOSED');
+  });
+
+  it('checks signatures on its own thread: which key signed each datagram, as the warmer checks them', async () => {
+    const c = await started('http://127.0.0.1:9');
+    const keys = [Buffer.from('the first key, sixteen+'), Buffer.from('k'.repeat(100))]; // the second longer than a SHA-256 block
+    const got: [string, number | undefined][] = [];
+    const receiver = c.receiver();
+    const bound = await receiver.listen({ host: '127.0.0.1', port: 0, recvBufferBytes: 1 << 20, keys, onDatagram: (b, sig) => got.push([b.toString(), sig]), onError: () => {} });
+    const unsigned = '{"v":1,"ts":1,"colo":"sin","paths":["/a.jpg"],"kid":"x"';
+    const signed = (k: Buffer): string => `${unsigned},"sig":"${computeSignature(k, unsigned)}"}`;
+    const forged = signed(keys[0] as Buffer).replace('/a.jpg', '/b.jpg');
+    const sent = [signed(keys[0] as Buffer), signed(keys[1] as Buffer), forged, `${unsigned}}`, `${signed(keys[0] as Buffer)} `];
+    const sender = dgram.createSocket('udp4');
+    for (const d of sent) sender.send(d, bound.port, '127.0.0.1');
+    for (let i = 0; i < 100 && got.length < sent.length; i++) await new Promise((r) => setTimeout(r, 10));
+    sender.close();
+    assert.deepEqual(got, sent.map((d, i) => [d, [1, 2, 255, 254, 254][i]]));
+    await receiver.close();
   });
 
   it('receives hints on its own socket, byte for byte, many per wake-up; a port in use is named', async () => {

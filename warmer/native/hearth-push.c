@@ -25,6 +25,8 @@
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <llhttp.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -68,6 +70,15 @@ static const char *const CACHE_NAMES[] = {NULL, "hit", "miss", "expired", "stale
 #define DG_SLOT 4096           /* bytes kept of one datagram (hints are at most 1,400) */
 #define DG_PER_WAKE 8          /* recvmmsg calls per readiness, so that pushes are not starved */
 #define DG_MAX (8u << 20)      /* datagram bytes waiting for JavaScript before the socket is left unread */
+#define MAX_KEYS 8             /* hint keys checked here; with more, JavaScript checks them */
+#define SIG_MEMBER ",\"sig\":\""
+#define SIG_MEMBER_LEN 8
+#define SIG_CHARS 43                                  /* HMAC-SHA256 in base64url, unpadded */
+#define SIG_TAIL (SIG_MEMBER_LEN + SIG_CHARS + 2)     /* ,"sig":"…"} */
+/* A datagram's signature verdict, in the top byte of its `kept` word. */
+#define SIG_NOT_CHECKED 0 /* no keys given */
+#define SIG_NO_MATCH 255  /* signed where api-hook signs, by none of the keys */
+#define SIG_NOT_THERE 254 /* no signature where api-hook puts it */
 
 typedef struct req {
   struct req *next;
@@ -146,6 +157,9 @@ typedef struct engine {
   char *sbuf;
   struct mmsghdr *mm;
   uint8_t *stage; /* DG_BATCH × DG_SLOT */
+  /* HMAC-SHA256 of each key, as digest states after its inner and outer pad (set before listen). */
+  uint32_t nkeys;
+  EVP_MD_CTX *inner[MAX_KEYS], *outer[MAX_KEYS], *scratch;
   uint64_t next_scan;
 } engine;
 
@@ -430,6 +444,30 @@ static int on_message_complete(llhttp_t *p) {
 
 static char UDP_MARK; /* its epoll data.ptr */
 
+/*
+ * Which key signed this datagram, checked as the warmer's SignatureVerifier checks it: the
+ * MAC of every byte before `,"sig":"` and then `}`, against the 43 base64url characters
+ * that follow. Done here, off the event loop, with each key's pads hashed once.
+ */
+static uint32_t sig_verdict(engine *e, const uint8_t *d, uint32_t len) {
+  if (e->nkeys == 0) return SIG_NOT_CHECKED;
+  if (len <= SIG_TAIL || d[len - 1] != '}' || d[len - 2] != '"' || memcmp(d + len - SIG_TAIL, SIG_MEMBER, SIG_MEMBER_LEN) != 0) return SIG_NOT_THERE;
+  size_t at = len - SIG_TAIL;
+  const uint8_t *given = d + at + SIG_MEMBER_LEN;
+  for (uint32_t k = 0; k < e->nkeys; k++) {
+    uint8_t ih[32], mac[32];
+    unsigned char b64[48];
+    EVP_MD_CTX *c = e->scratch;
+    if (!EVP_MD_CTX_copy_ex(c, e->inner[k]) || !EVP_DigestUpdate(c, d, at) || !EVP_DigestUpdate(c, "}", 1) || !EVP_DigestFinal_ex(c, ih, NULL) ||
+        !EVP_MD_CTX_copy_ex(c, e->outer[k]) || !EVP_DigestUpdate(c, ih, 32) || !EVP_DigestFinal_ex(c, mac, NULL))
+      return SIG_NOT_CHECKED; /* JavaScript checks it then */
+    EVP_EncodeBlock(b64, mac, 32);
+    for (int i = 0; i < SIG_CHARS; i++) b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+    if (CRYPTO_memcmp(b64, given, SIG_CHARS) == 0) return k + 1;
+  }
+  return SIG_NO_MATCH;
+}
+
 static void udp_arm(engine *e, int on) {
   struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.ptr = &UDP_MARK};
   epoll_ctl(e->ep, EPOLL_CTL_MOD, e->ufd, &ev);
@@ -461,10 +499,12 @@ static void on_udp(engine *e) {
     }
     for (int i = 0; i < n; i++) {
       uint32_t len = e->mm[i].msg_len, kept = len < DG_SLOT ? len : DG_SLOT;
+      const uint8_t *d = e->stage + (size_t)i * DG_SLOT;
+      uint32_t word = kept | (len == kept ? sig_verdict(e, d, len) : SIG_NOT_THERE) << 24;
       uint8_t *o = e->dgs + e->ndgs;
       memcpy(o, &len, 4);
-      memcpy(o + 4, &kept, 4);
-      memcpy(o + 8, e->stage + (size_t)i * DG_SLOT, kept);
+      memcpy(o + 4, &word, 4);
+      memcpy(o + 8, d, kept);
       e->ndgs += 8 + ((kept + 3) & ~3u);
     }
     signal_js_locked(e, &call);
@@ -669,6 +709,13 @@ static void shutdown_engine(engine *e) {
   if (e->mm) free(e->mm[0].msg_hdr.msg_iov);
   free(e->mm);
   free(e->stage);
+  for (uint32_t k = 0; k < e->nkeys; k++) {
+    EVP_MD_CTX_free(e->inner[k]);
+    EVP_MD_CTX_free(e->outer[k]);
+  }
+  EVP_MD_CTX_free(e->scratch);
+  e->scratch = NULL;
+  e->nkeys = 0;
   free(e->dgs);
   e->mm = NULL;
   e->stage = NULL;
@@ -960,6 +1007,7 @@ static napi_value drain(napi_env env, napi_callback_info info) {
   while (bytes < e->ndgs) {
     uint32_t kept;
     memcpy(&kept, e->dgs + bytes + 4, 4);
+    kept &= 0xffffff;
     size_t one = 8 + ((kept + 3) & ~3u);
     if (bytes + one > ndg) break;
     bytes += one;
@@ -1052,6 +1100,59 @@ static napi_value listen_udp(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * setKeys(engine, keys: Uint8Array[]) → how many the thread checks (0 when there are more
+ * than it takes: JavaScript checks them all then). Before listen(): the keys are fixed once
+ * hints flow. A datagram's verdict is 1 + the index of the key that signed it.
+ */
+static napi_value set_keys(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  engine *e = argc == 2 ? engine_arg(env, argv[0]) : NULL;
+  if (!e) return NULL;
+  bool is_array = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &n) != napi_ok) {
+    napi_throw_type_error(env, "HEARTH_ERR_INVALID", "setKeys(engine, Uint8Array[])");
+    return NULL;
+  }
+  if (e->ufd >= 0 || e->nkeys > 0) {
+    napi_throw_error(env, "HEARTH_ERR_INVALID", "setKeys: keys are set once, before listen");
+    return NULL;
+  }
+  if (n <= MAX_KEYS) {
+    const EVP_MD *sha256 = EVP_sha256();
+    e->scratch = EVP_MD_CTX_new();
+    for (uint32_t k = 0; k < n; k++) {
+      napi_value v;
+      uint8_t *key;
+      size_t klen;
+      if (napi_get_element(env, argv[1], k, &v) != napi_ok || !typed_arg(env, v, napi_uint8_array, 1, (void **)&key, &klen)) {
+        napi_throw_type_error(env, "HEARTH_ERR_INVALID", "setKeys: every key a non-empty Uint8Array");
+        return NULL;
+      }
+      uint8_t block[64] = {0}, pad[64];
+      unsigned int dlen;
+      if (klen > 64) EVP_Digest(key, klen, block, &dlen, sha256, NULL);
+      else memcpy(block, key, klen);
+      e->inner[k] = EVP_MD_CTX_new();
+      e->outer[k] = EVP_MD_CTX_new();
+      for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x36;
+      int ok = e->inner[k] && EVP_DigestInit_ex(e->inner[k], sha256, NULL) && EVP_DigestUpdate(e->inner[k], pad, 64);
+      for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x5c;
+      ok = ok && e->outer[k] && EVP_DigestInit_ex(e->outer[k], sha256, NULL) && EVP_DigestUpdate(e->outer[k], pad, 64);
+      if (!ok || !e->scratch) {
+        napi_throw_error(env, "HEARTH_ERR_NATIVE", "setKeys: OpenSSL digest setup failed");
+        return NULL;
+      }
+      e->nkeys = k + 1;
+    }
+  }
+  CHECK(napi_create_uint32(env, e->nkeys, &result));
+  return result;
+}
+
 /* unlisten(engine): the thread closes the hint socket at its next turn; what was read stays for drain(). */
 static napi_value unlisten_udp(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -1122,6 +1223,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"flush", NULL, flush, NULL, NULL, NULL, napi_default, NULL},   {"drain", NULL, drain, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},   {"close", NULL, close_engine, NULL, NULL, NULL, napi_default, NULL},
       {"listen", NULL, listen_udp, NULL, NULL, NULL, napi_default, NULL}, {"unlisten", NULL, unlisten_udp, NULL, NULL, NULL, napi_default, NULL},
+      {"setKeys", NULL, set_keys, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
