@@ -757,6 +757,32 @@ static engine *engine_arg(napi_env env, napi_value v) {
   return e;
 }
 
+/* The prologue of every call on an engine: its `n` arguments, the first the engine. */
+#define ENGINE_CALL(n)                                              \
+  size_t argc = (n);                                                \
+  napi_value argv[(n)];                                             \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));      \
+  engine *e = argc == (n) ? engine_arg(env, argv[0]) : NULL;        \
+  if (!e) return NULL
+
+/* A numeric IPv4 or IPv6 address and a port, as a socket address; 0 if it is not one. */
+static socklen_t parse_addr(const char *address, uint32_t port, struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+  if (inet_pton(AF_INET, address, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    return sizeof *a4;
+  }
+  if (inet_pton(AF_INET6, address, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    return sizeof *a6;
+  }
+  return 0;
+}
+
 static int get_prop_u32(napi_env env, napi_value obj, const char *name, uint32_t *out) {
   napi_value v;
   return napi_get_named_property(env, obj, name, &v) == napi_ok && napi_get_value_uint32(env, v, out) == napi_ok;
@@ -814,17 +840,8 @@ static napi_value create(napi_env env, napi_callback_info info) {
   if (!e) abort();
   e->efd = e->ep = e->ufd = -1;
   pthread_mutex_init(&e->mu, NULL);
-  struct sockaddr_in *a4 = (struct sockaddr_in *)&e->addr;
-  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&e->addr;
-  if (inet_pton(AF_INET, address, &a4->sin_addr) == 1) {
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons((uint16_t)port);
-    e->addrlen = sizeof *a4;
-  } else if (inet_pton(AF_INET6, address, &a6->sin6_addr) == 1) {
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons((uint16_t)port);
-    e->addrlen = sizeof *a6;
-  } else {
+  e->addrlen = parse_addr(address, port, &e->addr);
+  if (e->addrlen == 0) {
     free(e);
     napi_throw_type_error(env, "HEARTH_ERR_INVALID", "create: address must be a numeric IP address");
     return NULL;
@@ -910,11 +927,8 @@ static napi_value create(napi_env env, napi_callback_info info) {
 
 /* push(engine, token, colo, path) → true, or false when the path could never be sent. */
 static napi_value push(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], result;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine *e = argc == 4 ? engine_arg(env, argv[0]) : NULL;
-  if (!e) return NULL;
+  ENGINE_CALL(4);
+  napi_value result;
   uint32_t token, colo;
   char path[PATH_MAX_BYTES + 1];
   size_t len;
@@ -949,11 +963,7 @@ static napi_value push(napi_env env, napi_callback_info info) {
 
 /* flush(engine): wakes the thread for what push() handed over since the last flush. */
 static napi_value flush(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine *e = argc == 1 ? engine_arg(env, argv[0]) : NULL;
-  if (!e) return NULL;
+  ENGINE_CALL(1);
   int wake = 0;
   pthread_mutex_lock(&e->mu);
   if (e->sub_head && e->sleeping && !e->wake_pending) wake = e->wake_pending = 1;
@@ -983,11 +993,7 @@ static int typed_arg(napi_env env, napi_value v, napi_typedarray_type want, size
  * left nothing, so it must call until counts[2] is 0.
  */
 static napi_value drain(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine *e = argc == 4 ? engine_arg(env, argv[0]) : NULL;
-  if (!e) return NULL;
+  ENGINE_CALL(4);
   uint32_t *recs, *counts;
   uint8_t *dgs;
   size_t nrec, ndg, ncount;
@@ -1031,11 +1037,7 @@ static napi_value drain(napi_env env, napi_callback_info info) {
  * errno's name (EADDRINUSE, EACCES, ...) as code.
  */
 static napi_value listen_udp(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine *e = argc == 2 ? engine_arg(env, argv[0]) : NULL;
-  if (!e) return NULL;
+  ENGINE_CALL(2);
   char address[64];
   size_t alen;
   uint32_t port, rcvbuf;
@@ -1049,19 +1051,8 @@ static napi_value listen_udp(napi_env env, napi_callback_info info) {
     return NULL;
   }
   struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof ss);
-  socklen_t sl;
-  struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, address, &a4->sin_addr) == 1) {
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons((uint16_t)port);
-    sl = sizeof *a4;
-  } else if (inet_pton(AF_INET6, address, &a6->sin6_addr) == 1) {
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons((uint16_t)port);
-    sl = sizeof *a6;
-  } else {
+  socklen_t sl = parse_addr(address, port, &ss);
+  if (sl == 0) {
     napi_throw_type_error(env, "HEARTH_ERR_INVALID", "listen: address must be a numeric IP address");
     return NULL;
   }
@@ -1093,7 +1084,7 @@ static napi_value listen_udp(napi_env env, napi_callback_info info) {
   }
   napi_value result, v;
   CHECK(napi_create_object(env, &result));
-  CHECK(napi_create_uint32(env, ntohs(ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port), &v));
+  CHECK(napi_create_uint32(env, ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port), &v));
   CHECK(napi_set_named_property(env, result, "port", v));
   CHECK(napi_create_uint32(env, (uint32_t)size, &v));
   CHECK(napi_set_named_property(env, result, "recvBuffer", v));
@@ -1106,11 +1097,8 @@ static napi_value listen_udp(napi_env env, napi_callback_info info) {
  * hints flow. A datagram's verdict is 1 + the index of the key that signed it.
  */
 static napi_value set_keys(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine *e = argc == 2 ? engine_arg(env, argv[0]) : NULL;
-  if (!e) return NULL;
+  ENGINE_CALL(2);
+  napi_value result;
   bool is_array = false;
   uint32_t n = 0;
   if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &n) != napi_ok) {
@@ -1155,11 +1143,7 @@ static napi_value set_keys(napi_env env, napi_callback_info info) {
 
 /* unlisten(engine): the thread closes the hint socket at its next turn; what was read stays for drain(). */
 static napi_value unlisten_udp(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine *e = argc == 1 ? engine_arg(env, argv[0]) : NULL;
-  if (!e) return NULL;
+  ENGINE_CALL(1);
   pthread_mutex_lock(&e->mu);
   e->udp_close = 1;
   if (e->ufd >= 0 && e->udp_armed) udp_arm(e, 0);
@@ -1172,11 +1156,7 @@ static napi_value unlisten_udp(napi_env env, napi_callback_info info) {
 
 /* stats(engine, out: Float64Array of 4 × colos): open connections, connects, connect failures, retries. */
 static napi_value stats(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine *e = argc == 2 ? engine_arg(env, argv[0]) : NULL;
-  if (!e) return NULL;
+  ENGINE_CALL(2);
   bool is;
   napi_typedarray_type type;
   size_t len, off;
@@ -1199,11 +1179,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
 
 /* close(engine): stops the thread and closes every connection; later calls throw. */
 static napi_value close_engine(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine *e = argc == 1 ? engine_arg(env, argv[0]) : NULL;
-  if (!e) return NULL;
+  ENGINE_CALL(1);
   napi_remove_env_cleanup_hook(env, engine_cleanup_hook, e);
   shutdown_engine(e);
   return NULL;
