@@ -158,6 +158,15 @@ export class HotHistogram {
     this.unlabelled.observe(v);
   }
 
+  /** As prom-client's reset (Registry.resetMetrics): every count back to 0. */
+  reset(): void {
+    for (const c of this.children.values()) {
+      c.counts.fill(0);
+      c.sum = 0;
+      c.count = 0;
+    }
+  }
+
   get(): { name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string | number>; value: number; metricName: string }[] } {
     const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
     for (const c of this.children.values()) {

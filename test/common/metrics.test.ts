@@ -22,6 +22,12 @@ describe('HotHistogram', () => {
     }
     const strip = (t: string): string => t.split('\n').filter((l) => !l.startsWith('process_') && !l.startsWith('nodejs_') && !/^# (HELP|TYPE) (process|nodejs)_/.test(l) && l !== '').join('\n');
     assert.equal(strip(await ours.metrics()), strip(await theirs.metrics()));
+    ours.resetMetrics();
+    theirs.resetMetrics();
+    m.b.observe(0.5);
+    refPlain.observe(0.5);
+    assert.match(await ours.metrics(), /hearth_test_plain_seconds_count 1\n/);
+    assert.match(await ours.metrics(), /hearth_test_seconds_count\{colo="sin"\} 0\n/);
     assert.throws(() => m.a.labels('sin', 'extra'), TypeError);
     assert.throws(() => m.a.observe(1), TypeError);
   });
