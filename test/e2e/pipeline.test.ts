@@ -63,10 +63,13 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     const kept = async () => (await scrape(t.pipeline!.perceptual)).get('hearth_compress_images_total{result="kept"}') ?? 0;
     await until('every size through the perceptual worker', async () => ((await compressed()) + (await kept()) >= DEFAULT_LADDER.length ? true : undefined), 60_000);
     const path = imagePath(id, 'z');
+    // Other tests on this shared stack pushed before: wait for this push, not any.
+    const misses = async () => (await scrape(t.warmer.http)).get('hearth_warmer_pushes_total{colo="sin",outcome="miss"}') ?? 0;
+    const before = await misses();
     const hinter = createHinter({ warmers: [t.warmer.udp] });
     hinter.hint({ paths: [path], viewer: '10.1.0.7' });
     await hinter.close();
-    await until('pushed', async () => ((await scrape(t.warmer.http)).get('hearth_warmer_pushes_total{colo="sin",outcome="miss"}') ?? 0) >= 1 ? true : undefined, 10_000);
+    await until('pushed', async () => ((await misses()) >= before + 1 ? true : undefined), 10_000);
     const r = await request(`http://${t.colos[0]!.nodes[0]!}${path}`, { headers: { host: 'img-sin.test' } });
     await r.body.dump();
     assert.equal(r.statusCode, 200);
