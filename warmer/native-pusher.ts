@@ -49,6 +49,7 @@ export class NativePusher implements PushClient {
   /** The engine checks signatures (it takes up to 8 keys). */
   private verdicts = false;
   private readonly stats: Float64Array;
+  private readonly proxy: URL;
   private flushQueued = false;
   private closed = false;
 
@@ -57,14 +58,14 @@ export class NativePusher implements PushClient {
     private readonly o: NativePusherOptions,
   ) {
     this.stats = new Float64Array(4 * o.hosts.length);
-    const u = new URL(o.proxy);
-    if (u.protocol !== 'http:') throw new HearthError('HEARTH_ERR_INVALID', `the native push client speaks plain HTTP; ${o.proxy} needs push.client "undici"`);
+    this.proxy = new URL(o.proxy);
+    if (this.proxy.protocol !== 'http:') throw new HearthError('HEARTH_ERR_INVALID', `the native push client speaks plain HTTP; ${o.proxy} needs push.client "undici"`);
   }
 
   /** Resolves the proxy's host once (a numeric address needs no lookup) and starts the engine. */
   async open(): Promise<void> {
     if (this.engine || this.closed) return;
-    const u = new URL(this.o.proxy);
+    const u = this.proxy;
     const host = u.hostname.replace(/^\[|\]$/g, '');
     const address = isIP(host) ? host : (await lookup(host)).address;
     this.engine = this.addon.create(
