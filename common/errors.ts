@@ -21,6 +21,10 @@ export const ERROR_CODES = {
   HEARTH_ERR_NGINX: 9,
   /** The local Kafka broker would not start or stop. */
   HEARTH_ERR_KAFKA_BROKER: 10,
+  /** A store path that is not a regular file (a FIFO, a device, a directory, a socket): never read. */
+  HEARTH_ERR_NOT_A_FILE: 11,
+  /** A store file over the configured size cap: never read into memory. */
+  HEARTH_ERR_TOO_LARGE: 12,
 } as const;
 export type HearthErrorCode = keyof typeof ERROR_CODES;
 

@@ -5,6 +5,7 @@ export * from './cli-path.js';
 export * from './config.js';
 export * from './docs.js';
 export * from './http-util.js';
+export * from './image-id.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './pid.js';

@@ -1,7 +1,8 @@
 /**
  * Every daemon's HTTP side, on a listener of its own (never behind a cache):
  * `GET /metrics` (Prometheus text, the daemon's own registry), `GET /healthz` (alive:
- * the process answers) and `GET /readyz` (ready to take work: 200, or 503 with what
+ * the process answers and its own work is not stuck: 503 naming what is, which a
+ * supervisor may restart it for) and `GET /readyz` (ready to take work: 200, or 503 with what
  * is not ready, e.g. the broker not joined or the store not writable).
  */
 import { access, constants } from 'node:fs/promises';
@@ -18,6 +19,8 @@ export interface StatusSource {
   /** Brings scrape-time gauges up to date. */
   refresh(): void;
   health(): Record<string, unknown>;
+  /** Why the process, though it answers, is not doing its work (a consumer out of its group, a message stuck): /healthz fails. None: alive. */
+  problems?(): string[];
   /** Absent: ready whenever alive. */
   ready?(): Readiness | Promise<Readiness>;
 }
@@ -55,7 +58,8 @@ export function statusRoutes(registry: Registry, source: StatusSource): (req: In
         (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
       );
     } else if (path === '/healthz') {
-      json(200, { status: 'ok', ...source.health() });
+      const problems = source.problems?.() ?? [];
+      json(problems.length === 0 ? 200 : 503, { status: problems.length === 0 ? 'ok' : 'failing', ...(problems.length === 0 ? {} : { problems }), ...source.health() });
     } else {
       Promise.resolve(source.ready?.() ?? readiness({})).then(
         (r) => json(r.ready ? 200 : 503, r),

@@ -29,7 +29,7 @@ export const COMPRESS_METRICS = {
   failures: {
     type: 'counter',
     name: 'hearth_compress_failures_total',
-    help: 'Events sent to hearth.images.dead, by reason (invalid_message, missing_file, corrupt_file).',
+    help: 'Events sent to hearth.images.dead, by reason (invalid_message, missing_file, irregular_file, oversized_file, corrupt_file, handler_error).',
     labelNames: ['reason'],
   },
 } as const satisfies Record<string, MetricDef>;

@@ -10,12 +10,11 @@
  * same bytes.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
-import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, Validator, writeAtomic } from '../common/index.js';
-import { StoreEscapeError, readInStore, storeFile, perceptualRecompress } from '../image/index.js';
-import { DEAD_REASONS, TOPICS, resizedValidator, type Resized, type Compressed, KafkaWorker, PermanentFailure, outgoing, parseMessage } from '../kafka/index.js';
+import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, Validator } from '../common/index.js';
+import { imagePath, pathMismatch, readInStore, sweepStoreTemp, writeInStore, perceptualRecompress } from '../image/index.js';
+import { DEAD_REASONS, TOPICS, resizedValidator, type Resized, type Compressed, KafkaWorker, PermanentFailure, outgoing, parseMessage, readForMessage } from '../kafka/index.js';
 import type { CompressConfig } from './config.js';
 import { COMPRESS_METRICS } from './metrics.js';
 
@@ -31,6 +30,10 @@ const MarkerSchema = Type.Object({
 type Marker = Static<typeof MarkerSchema>;
 const markerValidator = new Validator(MarkerSchema, 'perceptual marker');
 
+
+const FILE_READ = { missing: 'missing_file', irregular: 'irregular_file', oversized: 'oversized_file' } as const;
+/** A marker is a line of JSON; anything larger is not one. */
+const MAX_MARKER_BYTES = 64 * 1024;
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -51,16 +54,15 @@ export class CompressWorker {
     for (const size of config.perceptual.sizes) this.metrics.quality.zero({ size });
     const p = config.kafka.partitions;
     this.worker = new KafkaWorker({
-      brokers: config.kafka.brokers,
+      kafka: config.kafka,
       clientId: 'hearth-compress',
-      groupId: config.kafka.groupId,
-      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      registry: this.registry,
       topic: TOPICS.resized,
       topics: { [TOPICS.resized]: p, [TOPICS.compressed]: p },
       jobs: config.jobs,
       log: this.log,
       handle: async (message) => {
-        const event = await this.compress(parseMessage(message, resizedValidator));
+        const event = await this.compress(parseMessage(message, resizedValidator, (m) => pathMismatch(m.id, m.path, imagePath(m.id, m.size))));
         return event ? [outgoing(TOPICS.compressed, event.id, event)] : [];
       },
       onDead: (reason) => this.metrics.failures.labels(reason).inc(),
@@ -68,6 +70,8 @@ export class CompressWorker {
   }
 
   async start(): Promise<AddressInfo> {
+    const swept = await sweepStoreTemp(this.config.store);
+    if (swept > 0) this.log.info({ swept }, 'removed temp files a crashed writer left in the store');
     return this.worker.serve(this.registry, { http: this.config.http, store: this.config.store });
   }
 
@@ -78,14 +82,11 @@ export class CompressWorker {
       return undefined;
     }
     const t0 = process.hrtime.bigint();
-    const file = storeFile(this.config.store, e.path);
-    const input = await readInStore(this.config.store, e.path).catch((err: Error & { code?: string }) => {
-      if (err.code === 'ENOENT') throw new PermanentFailure('missing_file', `${e.path}: not in the store`);
-      throw err instanceof StoreEscapeError ? new PermanentFailure('missing_file', err.message) : err;
-    });
+    const input = await readForMessage(e.path, FILE_READ, () => readInStore(this.config.store, e.path, this.config.maxReadBytes));
     const inputSha = sha256(input);
-    const markerFile = `${file}.hearth-pq.json`;
-    const marker = await readFile(markerFile, 'utf8').then((t) => JSON.parse(t) as unknown, () => undefined);
+    const markerPath = `${e.path}.hearth-pq.json`;
+    // A marker that cannot be read or parsed is no marker: the file is compressed (again, to the same bytes).
+    const marker = await readInStore(this.config.store, markerPath, MAX_MARKER_BYTES).then((t) => JSON.parse(t.toString('utf8')) as unknown, () => undefined);
     const event = (m: Marker): Compressed => ({ id: e.id, size: e.size, path: e.path, bytesBefore: m.bytesBefore, bytesAfter: m.bytesAfter, quality: m.quality, score: m.score });
     if (markerValidator.is(marker) && marker.outputSha === inputSha) {
       this.metrics.images.labels('already').inc();
@@ -99,8 +100,8 @@ export class CompressWorker {
     }
     const m: Marker = { inputSha, outputSha: sha256(r.data), quality: r.quality, score: r.score, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter };
     // The marker first: after a crash, the file is either the input (compressed again) or the recorded output.
-    await writeAtomic(markerFile, Buffer.from(JSON.stringify(m)));
-    if (r.changed) await writeAtomic(file, r.data);
+    await writeInStore(this.config.store, markerPath, Buffer.from(JSON.stringify(m)));
+    if (r.changed) await writeInStore(this.config.store, e.path, r.data);
     this.metrics.images.labels(r.changed ? 'compressed' : 'kept').inc();
     this.metrics.saved.inc(r.bytesBefore - r.bytesAfter);
     this.metrics.quality.labels(e.size).observe(r.quality);

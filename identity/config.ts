@@ -1,11 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
+import { maxReadBytesOption } from '../image/index.js';
 
 export const IdentityConfigSchema = Type.Object(
   {
     kafka: kafkaSection('hearth-identity'),
     store: Type.String({ minLength: 1, default: '.cache/store', description: 'the store root: originals are read, verdicts and the ledger (`.hearth-identity/`) written under it' }),
+    maxReadBytes: maxReadBytesOption(),
     jobs: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'uploads identified at once (partitions consumed concurrently)' }),
     blocklist: Type.Optional(
       Type.String({ minLength: 1, description: 'file of blocklisted PDQ hashes (64 hex digits a line, `#` comments); read again when it changes. Absent: nothing is quarantined' }),

@@ -34,6 +34,8 @@ export class CorruptLedgerError extends HearthError {
 }
 
 export function encodeRecord(r: LedgerRecord): Buffer {
+  // Kept as a number: only an id that reads back as the same string may go in (no leading zero).
+  if (!/^(?:0|[1-9][0-9]{0,18})$/.test(r.id)) throw new RangeError(`id ${JSON.stringify(r.id)} would not read back as itself from the ledger`);
   const b = Buffer.alloc(RECORD_BYTES);
   b.writeUInt16LE(MAGIC, 0);
   b.writeUInt8(VERSION, 2);

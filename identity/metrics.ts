@@ -54,7 +54,7 @@ export const IDENTITY_METRICS = {
   failures: {
     type: 'counter',
     name: 'hearth_identity_failures_total',
-    help: 'Uploads sent to hearth.images.dead, by reason (invalid_message, missing_source, corrupt_source).',
+    help: 'Uploads sent to hearth.images.dead, by reason (invalid_message, missing_source, irregular_source, oversized_source, corrupt_source, handler_error).',
     labelNames: ['reason'],
   },
   lag: {

@@ -23,14 +23,13 @@
  * before the events are produced, and the offset is committed only after that, so a
  * redelivery reaches the same decision and produces the same events.
  */
-import { randomInt } from 'node:crypto';
-import { link, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { acquireRunLock, createLogger, createMetrics, createRegistry, syncPath, writeAtomic, type Logger, type Metrics } from '../common/index.js';
-import { DEFAULT_LADDER, StoreEscapeError, imagePath, originalPath, quarantinePath, readInStore, readVerdict, storeFile, verdictPath, writeVerdict } from '../image/index.js';
-import { DEAD_REASONS, KafkaWorker, PermanentFailure, TOPICS, outgoing, parseMessage, uploadedValidator, type Outgoing, type Uploaded } from '../kafka/index.js';
+import { DEFAULT_LADDER, imagePath, linkInStore, originalPath, pathMismatch, quarantinePath, readInStore, readVerdict, storeFile, sweepStoreTemp, verdictPath, writeVerdict } from '../image/index.js';
+import { DEAD_REASONS, KafkaWorker, TOPICS, PermanentFailure, outgoing, parseMessage, readForMessage, uploadedValidator, type Outgoing, type Uploaded } from '../kafka/index.js';
 import { Blocklist } from './blocklist.js';
 import type { IdentityConfig } from './config.js';
 import { fingerprintOf } from './fingerprint.js';
@@ -43,6 +42,8 @@ import { scanOriginals } from './store-index.js';
 /** The tier's own files in the store: a dot directory, never a served path. */
 export const identityDir = (store: string): string => join(store, '.hearth-identity');
 export const ledgerFile = (store: string): string => join(identityDir(store), 'ledger');
+
+const SOURCE_READ = { missing: 'missing_source', irregular: 'irregular_source', oversized: 'oversized_source' } as const;
 
 /** Decoded pixels at most (sharp's own default is 268 M): beyond it an upload is refused as corrupt_source. */
 const MAX_PIXELS = 100_000_000;
@@ -80,15 +81,14 @@ export class IdentityWorker {
     });
     const p = config.kafka.partitions;
     this.worker = new KafkaWorker({
-      brokers: config.kafka.brokers,
+      kafka: config.kafka,
       clientId: 'hearth-identity',
-      groupId: config.kafka.groupId,
-      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      registry: this.registry,
       topic: TOPICS.uploaded,
       topics: { [TOPICS.uploaded]: p, [TOPICS.accepted]: p, [TOPICS.matched]: p, [TOPICS.quarantined]: 1 },
       jobs: config.jobs,
       log: this.log,
-      handle: (message) => this.identify(parseMessage(message, uploadedValidator)),
+      handle: (message) => this.identify(parseMessage(message, uploadedValidator, (m) => pathMismatch(m.id, m.source, originalPath(m.id)))),
       onDead: (reason) => this.metrics.failures.labels(reason).inc(),
       lagGauge: this.metrics.lag,
     });
@@ -97,6 +97,8 @@ export class IdentityWorker {
   async start(): Promise<AddressInfo> {
     this.unlock = await acquireRunLock(join(await this.ensureDir(), 'worker.lock'), `the identity tier on ${this.config.store}`);
     try {
+      const swept = await sweepStoreTemp(this.config.store);
+      if (swept > 0) this.log.info({ swept }, 'removed temp files a crashed writer left in the store');
       await this.blocklist.load();
       await this.loadLedger();
       this.ledger = await LedgerWriter.open(ledgerFile(this.config.store));
@@ -147,7 +149,7 @@ export class IdentityWorker {
     for await (const { id, path } of scanOriginals(this.config.store)) {
       if (await stat(storeFile(this.config.store, verdictPath(id))).then(() => true, () => false)) continue;
       try {
-        const data = await readInStore(this.config.store, path);
+        const data = await readInStore(this.config.store, path, this.config.maxReadBytes);
         const pdq = await pdqOf(data);
         records.push({ id, fingerprint: fingerprintOf(data), size: data.length, pdq: pdq.hash, quality: pdq.quality });
       } catch (err) {
@@ -176,14 +178,7 @@ export class IdentityWorker {
     // Decided before (a redelivery): the same events again, nothing redone.
     const earlier = await readVerdict(this.config.store, up.id).catch(() => undefined);
     if (earlier?.verdict === 'quarantined') return [this.quarantinedEvent(up, earlier)];
-    let data: Buffer;
-    try {
-      data = await readInStore(this.config.store, up.source);
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'ENOENT' || code === 'EISDIR' || err instanceof StoreEscapeError) throw new PermanentFailure('missing_source', `${up.source}: ${(err as Error).message}`);
-      throw err;
-    }
+    const data = await readForMessage(up.source, SOURCE_READ, () => readInStore(this.config.store, up.source, this.config.maxReadBytes));
     const pdq = await this.hash(up, data);
     // Deciding is serial: a chain, each link waiting for the previous one to settle.
     const decision = this.deciding.then(() => this.decide(up, data, pdq));
@@ -216,7 +211,7 @@ export class IdentityWorker {
         known = true; // a redelivery of an upload accepted before
         continue;
       }
-      const stored = await readInStore(this.config.store, originalPath(id)).catch(() => undefined);
+      const stored = await readInStore(this.config.store, originalPath(id), this.config.maxReadBytes).catch(() => undefined);
       if (stored?.equals(data)) {
         same = id;
         break;
@@ -275,18 +270,10 @@ export class IdentityWorker {
   private async duplicate(up: Uploaded, of: string, bytes: number): Promise<Outgoing[]> {
     const store = this.config.store;
     await writeVerdict(store, up.id, { v: 1, verdict: 'duplicate', of, at: new Date().toISOString() });
-    const mine = storeFile(store, up.source);
-    const theirs = storeFile(store, originalPath(of));
-    const [a, b] = await Promise.all([stat(mine), stat(theirs)]);
+    const [a, b] = await Promise.all([stat(storeFile(store, up.source)), stat(storeFile(store, originalPath(of)))]);
     let saved = 0;
     if (a.ino !== b.ino || a.dev !== b.dev) {
-      const tmp = `${mine}.tmp-identity-${process.pid}-${randomInt(1e9)}`;
-      await link(theirs, tmp);
-      await rename(tmp, mine).catch(async (err: Error) => {
-        await rm(tmp, { force: true });
-        throw err;
-      });
-      await syncPath(dirname(mine));
+      await linkInStore(store, originalPath(of), up.source);
       saved = bytes + (await this.storedSizesBytes(of));
       this.metrics.bytesSaved.inc(saved);
     }

@@ -11,12 +11,12 @@
  *
  * An image with no verdict file is an ordinary image (accepted, or from before the tier).
  */
-import { readFile } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
-import { HearthError, Validator, writeAtomic } from '../common/index.js';
-import { originalPath, storeFile } from './store.js';
+import { HearthError, IMAGE_ID as ID, Validator } from '../common/index.js';
+import { UnreadableFileError, originalPath, readInStore, writeInStore } from './store.js';
 
-const ID = '^[0-9]{1,19}$';
+/** A verdict is a line of JSON; anything larger is damage, not a verdict. */
+const MAX_VERDICT_BYTES = 64 * 1024;
 
 export const VerdictSchema = Type.Union([
   Type.Object({ v: Type.Literal(1), verdict: Type.Literal('duplicate'), of: Type.String({ pattern: ID }), at: Type.String() }, { additionalProperties: false }),
@@ -45,9 +45,10 @@ export const quarantinePath = (id: string): string => originalPath(id).replace(/
 export async function readVerdict(store: string, id: string): Promise<Verdict | undefined> {
   let text: string;
   try {
-    text = await readFile(storeFile(store, verdictPath(id)), 'utf8');
+    text = (await readInStore(store, verdictPath(id), MAX_VERDICT_BYTES)).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (err instanceof UnreadableFileError) throw new BadVerdictError(`${verdictPath(id)}: ${err.message}`);
     throw err;
   }
   let value: unknown;
@@ -62,5 +63,5 @@ export async function readVerdict(store: string, id: string): Promise<Verdict | 
 
 /** Written atomically and durably before the verdict is announced: a reader sees none or all of it. */
 export async function writeVerdict(store: string, id: string, verdict: Verdict): Promise<void> {
-  await writeAtomic(storeFile(store, verdictPath(id)), Buffer.from(`${JSON.stringify(verdict)}\n`));
+  await writeInStore(store, verdictPath(id), Buffer.from(`${JSON.stringify(verdict)}\n`));
 }

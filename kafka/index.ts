@@ -3,5 +3,6 @@ export * from './broker.js';
 export * from './client.js';
 export * from './config-schema.js';
 export * from './messages.js';
+export * from './metrics.js';
 export * from './worker.js';
 export * from './producer.js';

@@ -1,14 +1,15 @@
 /** Message schemas of the ingest path; every consumer validates what it reads. */
 import { Type, type Static } from '@sinclair/typebox';
-import { Validator } from '../common/index.js';
+import { IMAGE_ID, Validator } from '../common/index.js';
+
+export { IMAGE_ID };
 
 /** Store-relative, no traversal, printable ASCII: a message can never point outside the store. */
 export const STORE_PATH = '^(?!.*(?:^|/)\\.{1,2}(?:/|$))(?!.*//)/[A-Za-z0-9_./-]{1,512}$';
-export const IMAGE_ID = '^[0-9]{1,19}$';
 
 export const UploadedSchema = Type.Object(
   {
-    id: Type.String({ pattern: IMAGE_ID, description: 'image id (digits); the key of every message about it' }),
+    id: Type.String({ pattern: IMAGE_ID, description: 'image id: decimal digits, no leading zero, at most 19; the key of every message about it' }),
     source: Type.String({ pattern: STORE_PATH, description: 'the original, relative to the store root' }),
     ts: Type.Optional(Type.Integer({ minimum: 0 })),
   },
@@ -83,9 +84,9 @@ export const compressedValidator = new Validator(CompressedSchema, 'hearth.image
  * topic, so dashboards and alerts can name every reason, and a handler cannot invent one.
  */
 export const DEAD_REASONS = {
-  'hearth.images.uploaded': ['invalid_message', 'missing_source', 'corrupt_source'],
-  'hearth.images.accepted': ['invalid_message', 'missing_source', 'corrupt_source'],
-  'hearth.images.resized': ['invalid_message', 'missing_file', 'corrupt_file'],
+  'hearth.images.uploaded': ['invalid_message', 'missing_source', 'irregular_source', 'oversized_source', 'corrupt_source', 'handler_error'],
+  'hearth.images.accepted': ['invalid_message', 'missing_source', 'irregular_source', 'oversized_source', 'corrupt_source', 'handler_error'],
+  'hearth.images.resized': ['invalid_message', 'missing_file', 'irregular_file', 'oversized_file', 'corrupt_file', 'handler_error'],
 } as const;
 export type DeadTopic = keyof typeof DEAD_REASONS;
 export type DeadReason<T extends DeadTopic = DeadTopic> = (typeof DEAD_REASONS)[T][number];

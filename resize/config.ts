@@ -1,13 +1,14 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
-import { jpegSection } from '../image/index.js';
+import { jpegSection, maxReadBytesOption } from '../image/index.js';
 
 export const ResizeConfigSchema = Type.Object(
   {
     kafka: kafkaSection('hearth-resize'),
     store: Type.String({ minLength: 1, default: '.cache/store', description: 'the store root: sources are read and sizes written under it' }),
     backend: Type.Union([Type.Literal('cpu'), Type.Literal('gpu')], { default: 'cpu', description: '`cpu` (sharp/libvips); `gpu` (CUDA) is not built yet' }),
+    maxReadBytes: maxReadBytesOption(),
     jobs: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'images resized at once (partitions consumed concurrently)' }),
     threadsPerJob: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'libvips threads per image (2 jobs × 2 threads measured best on 2 cores, with 3 × 1)' }),
     jpeg: jpegSection(),

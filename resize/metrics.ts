@@ -1,8 +1,5 @@
 import type { MetricDef } from '../common/index.js';
 
-export const RESIZE_FAILURE_REASONS = ['invalid_message', 'missing_source', 'corrupt_source'] as const;
-export type ResizeFailure = (typeof RESIZE_FAILURE_REASONS)[number];
-
 export const RESIZE_METRICS = {
   duration: {
     type: 'histogram',
@@ -25,7 +22,7 @@ export const RESIZE_METRICS = {
   failures: {
     type: 'counter',
     name: 'hearth_resize_failures_total',
-    help: 'Uploads sent to hearth.images.dead, by reason (invalid_message, missing_source, corrupt_source).',
+    help: 'Uploads sent to hearth.images.dead, by reason (invalid_message, missing_source, irregular_source, oversized_source, corrupt_source, handler_error).',
     labelNames: ['reason'],
   },
   lag: {

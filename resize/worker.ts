@@ -8,11 +8,13 @@
  * hearth.images.dead and the partition moves on.
  */
 import type { AddressInfo } from 'node:net';
-import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, writeAtomic } from '../common/index.js';
-import { StoreEscapeError, imagePath, readInStore, storeFile, CorruptImageError, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
-import { DEAD_REASONS, TOPICS, acceptedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, outgoing, parseMessage, type Outgoing } from '../kafka/index.js';
+import { createLogger, type Logger, createMetrics, createRegistry, type Metrics } from '../common/index.js';
+import { imagePath, originalPath, pathMismatch, readInStore, sweepStoreTemp, writeInStore, CorruptImageError, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
+import { DEAD_REASONS, TOPICS, acceptedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, outgoing, parseMessage, readForMessage, type Outgoing } from '../kafka/index.js';
 import type { ResizeConfig } from './config.js';
 import { RESIZE_METRICS } from './metrics.js';
+
+const SOURCE_READ = { missing: 'missing_source', irregular: 'irregular_source', oversized: 'oversized_source' } as const;
 
 export class ResizeWorker {
   readonly metrics: Metrics<typeof RESIZE_METRICS>;
@@ -39,21 +41,22 @@ export class ResizeWorker {
     }
     const p = config.kafka.partitions;
     this.worker = new KafkaWorker({
-      brokers: config.kafka.brokers,
+      kafka: config.kafka,
       clientId: 'hearth-resize',
-      groupId: config.kafka.groupId,
-      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      registry: this.registry,
       topic: TOPICS.accepted,
       topics: { [TOPICS.accepted]: p, [TOPICS.resized]: p },
       jobs: config.jobs,
       log: this.log,
-      handle: (message) => this.handle(parseMessage(message, acceptedValidator)),
+      handle: (message) => this.handle(parseMessage(message, acceptedValidator, (m) => pathMismatch(m.id, m.source, originalPath(m.id)))),
       onDead: (reason) => this.metrics.failures.labels(reason).inc(),
       lagGauge: this.metrics.lag,
     });
   }
 
   async start(): Promise<AddressInfo> {
+    const swept = await sweepStoreTemp(this.config.store);
+    if (swept > 0) this.log.info({ swept }, 'removed temp files a crashed writer left in the store');
     const address = await this.worker.serve(this.registry, { http: this.config.http, store: this.config.store, health: () => ({ backend: this.backend.name }) });
     this.log.info({ brokers: this.config.kafka.brokers, store: this.config.store, jobs: this.config.jobs, threadsPerJob: this.config.threadsPerJob, http: `${address.address}:${address.port}` }, 'resize worker running');
     return address;
@@ -67,15 +70,7 @@ export class ResizeWorker {
 
   /** Every size, from the 2048 px source made from the original. */
   async resizeAll(upload: Uploaded): Promise<Resized[]> {
-    let original: Buffer;
-    try {
-      // Never through a link that leaves the store: the message names a store path, and it must stay one.
-      original = await readInStore(this.config.store, upload.source);
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'ENOENT' || code === 'EISDIR' || err instanceof StoreEscapeError) throw new PermanentFailure('missing_source', `${upload.source}: ${(err as Error).message}`);
-      throw err;
-    }
+    const original = await readForMessage(upload.source, SOURCE_READ, () => readInStore(this.config.store, upload.source, this.config.maxReadBytes));
     const src = sourceSize(this.ladder);
     const events: Resized[] = [];
     const encode = this.config.jpeg;
@@ -98,7 +93,7 @@ export class ResizeWorker {
 
   private async store(id: string, spec: SizeSpec, data: Buffer, width: number, height: number, t0: bigint): Promise<Resized> {
     const path = imagePath(id, spec.name);
-    await writeAtomic(storeFile(this.config.store, path), data);
+    await writeInStore(this.config.store, path, data);
     this.metrics.duration.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
     this.metrics.sizes.labels(spec.name).inc();
     return { id, size: spec.name, path, bytes: data.length, width, height };

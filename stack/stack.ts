@@ -8,7 +8,7 @@
  */
 import { isAlive as alive, livePid, HEARTH_CLI } from '../common/index.js';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KafkaBroker, TOPICS, createKafka, ensureTopics } from '../kafka/index.js';
 import { mtailArgs, renderPrometheusConfig, scrapeJobsFor } from '../monitoring/index.js';
@@ -48,6 +48,22 @@ export interface WorkerStatus {
   http: string;
   running: boolean;
   pid: number | null;
+  /** What its `/healthz` said (`checkedStatus` only): a live process whose consumer is stopped or stuck is not healthy. */
+  healthy?: boolean;
+  /** Why not, in its own words. */
+  problems?: string[];
+}
+
+/** A worker's own word on whether it is doing its work: its `/healthz`, within 2 s. */
+async function askHealth(http: string): Promise<{ healthy: boolean; problems?: string[] }> {
+  try {
+    const res = await fetch(`http://${http}/healthz`, { signal: AbortSignal.timeout(2000) });
+    if (res.ok) return { healthy: true };
+    const body = (await res.json().catch(() => ({}))) as { problems?: unknown };
+    return { healthy: false, problems: Array.isArray(body.problems) ? body.problems.map(String) : [`/healthz answered ${res.status}`] };
+  } catch (err) {
+    return { healthy: false, problems: [`/healthz: ${(err as Error).message}`] };
+  }
 }
 
 /** Partitions of the pipeline's topics: more than any local stack's workers, so each can own some. */
@@ -199,7 +215,7 @@ export class Stack {
     const dir = join(this.stateDir, 'prometheus');
     const config = this.writeConfig('prometheus', 'prometheus.yml', renderPrometheusConfig({ jobs: scrapeJobsFor(this.topology) }));
     const { listen, retention } = p.prometheus;
-    const args = [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--storage.tsdb.retention.time=${retention}`, `--web.listen-address=${listen}`, '--web.enable-lifecycle'];
+    const args = [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--storage.tsdb.retention.time=${retention}`, `--web.listen-address=${listen}`];
     await this.startDaemon('prometheus', args, `http://${listen}/-/ready`, { exe: 'prometheus', ok: true, timeoutMs: 30_000 });
     const dashboard = this.writeConfig('dashboard', 'dashboard.json', { http: splitAddress(p.dashboard), prometheus: `http://${listen}` });
     await this.startDaemon('dashboard', ['dashboard', '--config', dashboard], `http://${p.dashboard}/readyz`, { ok: true, timeoutMs: 15_000 });
@@ -210,11 +226,12 @@ export class Stack {
     return this.topology.pipeline?.blocklist ?? join(this.stateDir, 'identity', 'blocklist.txt');
   }
 
-  /** Writes a daemon's config file under its state directory; returns its path. */
+  /** Writes a daemon's config file under its state directory, readable by its owner only (the warmer's holds HMAC keys); returns its path. */
   private writeConfig(daemon: Daemon, name: string, content: unknown): string {
     const file = join(this.stateDir, daemon, name);
-    mkdirSync(join(file, '..'), { recursive: true });
-    writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+    mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+    writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2), { mode: 0o600 });
+    chmodSync(file, 0o600); // writeFileSync's mode applies only to a new file
     return file;
   }
 
@@ -302,6 +319,14 @@ export class Stack {
     };
   }
 
+  /** `status()` with every running worker's `/healthz` asked: a process that runs but does no work is not up. */
+  async checkedStatus(): Promise<StackStatus> {
+    const s = this.status();
+    const workers = s.workers ? [s.workers.identity, ...s.workers.resize, ...s.workers.perceptual] : [];
+    await Promise.all(workers.filter((w) => w.running).map(async (w) => Object.assign(w, await askHealth(w.http))));
+    return s;
+  }
+
   /**
    * SIGKILL to everything this stack started, at once and synchronously: for a process
    * `exit` handler, where `down()` (async) would never finish. Not a way to stop a stack.
@@ -343,6 +368,8 @@ export function changesBeyondAdditions(running: Topology, next: Topology): strin
 
 export function formatStatus(s: StackStatus): string {
   const mark = (up: boolean): string => (up ? 'up  ' : 'DOWN');
+  const worker = (w: WorkerStatus): string => mark(w.running && w.healthy !== false);
+  const failing = (w: WorkerStatus): string => (w.running && w.healthy === false ? `  FAILING: ${(w.problems ?? []).join('; ')}` : '');
   const lines = [
     `state: ${s.stateDir}`,
     `${mark(s.warmer.running)} warmer   udp ${s.warmer.udp}  metrics http://${s.warmer.http}/metrics`,
@@ -351,9 +378,9 @@ export function formatStatus(s: StackStatus): string {
     `${mark(s.origin.running)} origin   ${s.origin.address}  root ${s.origin.root}`,
     ...(s.origin.service ? [`${mark(s.origin.service.running)} origin   ${s.origin.service.address}  service: sizes not stored, made on the fly; metrics http://${s.origin.service.metrics}/metrics`] : []),
     ...(s.kafka ? [`${mark(s.kafka.running)} kafka    ${s.kafka.address}  (KRaft, single node)`] : []),
-    ...(s.workers ? [`${mark(s.workers.identity.running)} identity duplicates, quarantine (blocklist ${s.blocklist ?? '-'})  metrics http://${s.workers.identity.http}/metrics`] : []),
-    ...(s.workers?.resize ?? []).map((w, i) => `${mark(w.running)} resize   #${i}  metrics http://${w.http}/metrics`),
-    ...(s.workers?.perceptual ?? []).map((w) => `${mark(w.running)} compress perceptual  metrics http://${w.http}/metrics`),
+    ...(s.workers ? [`${worker(s.workers.identity)} identity duplicates, quarantine (blocklist ${s.blocklist ?? '-'})  metrics http://${s.workers.identity.http}/metrics${failing(s.workers.identity)}`] : []),
+    ...(s.workers?.resize ?? []).map((w, i) => `${worker(w)} resize   #${i}  metrics http://${w.http}/metrics${failing(w)}`),
+    ...(s.workers?.perceptual ?? []).map((w) => `${worker(w)} compress perceptual  metrics http://${w.http}/metrics${failing(w)}`),
     ...(s.cacheLogs ? [`${mark(s.cacheLogs.running)} mtail    http://${s.cacheLogs.address}/metrics  (the caches' access logs as hearth_cache_* metrics)`] : []),
     ...(s.race ? [`${mark(s.race.running)} race     http://${s.race.address}/metrics  (pushes against first views: won, lost)`] : []),
     ...(s.textfiles ? [`${mark(s.textfiles.running)} textfile http://${s.textfiles.address}/metrics  (batch jobs' --metrics-file ${s.textfiles.dir}/<job>.prom)`] : []),

@@ -7,11 +7,9 @@
  * safe); with other bytes it is refused: an original is never replaced.
  */
 import { randomInt } from 'node:crypto';
-import { link, mkdir, readFile, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import sharp from 'sharp';
-import { HearthError, writeAtomic } from '../common/index.js';
-import { originalPath, storeFile } from '../image/index.js';
+import { HearthError, isImageId } from '../common/index.js';
+import { createInStore, originalPath, readInStore } from '../image/index.js';
 import { TOPICS, type Uploaded } from '../kafka/index.js';
 
 export class UploadError extends HearthError {
@@ -59,24 +57,14 @@ export function newId(now = Date.now()): string {
  */
 export async function storeOriginal(store: string, data: Buffer, size: { width: number; height: number }, name: string, id?: string): Promise<Stored> {
   const { width, height } = size;
+  if (id !== undefined && !isImageId(id)) throw new UploadError(`${name}: id ${JSON.stringify(id)} is not an image id (decimal digits, no leading zero, at most 19)`);
   for (let attempt = 0; attempt < 5; attempt++) {
     const want = id ?? newId();
     const source = originalPath(want);
-    const file = storeFile(store, source);
-    await mkdir(dirname(file), { recursive: true });
-    const tmp = `${file}.tmp-upload-${process.pid}-${randomInt(1e9)}`;
-    await writeAtomic(tmp, data);
-    try {
-      await link(tmp, file);
-      return { id: want, source, bytes: data.length, width, height, created: true };
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EEXIST') throw err;
-      const existing = await readFile(file);
-      if (existing.equals(data)) return { id: want, source, bytes: data.length, width, height, created: false };
-      if (id !== undefined) throw new UploadError(`${name}: id ${id} already holds another original (${existing.length} bytes); originals are never replaced`);
-    } finally {
-      await rm(tmp, { force: true });
-    }
+    if (await createInStore(store, source, data)) return { id: want, source, bytes: data.length, width, height, created: true };
+    const existing = await readInStore(store, source);
+    if (existing.equals(data)) return { id: want, source, bytes: data.length, width, height, created: false };
+    if (id !== undefined) throw new UploadError(`${name}: id ${id} already holds another original (${existing.length} bytes); originals are never replaced`);
   }
   throw new UploadError(`${name}: no free id after 5 tries`);
 }

@@ -122,7 +122,8 @@ export const DEFAULT_WARMER_CONFIG = {
     { name: 'ams', host: 'cache-ams.hearth.local', cidrs: ['10.2.0.0/16', '2001:db8::/32'] },
   ],
   defaultColo: 'ams',
-  push: { method: 'HEAD', concurrency: 256, queueMax: 10000, timeoutMs: 2000 },
+  // No concurrency here: the schema's default is the one default, which the docs are generated from.
+  push: { method: 'HEAD', queueMax: 10000, timeoutMs: 2000 },
 } as const;
 
 const validator = new Validator(WarmerConfigSchema, 'warmer config');

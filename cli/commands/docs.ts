@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { configMarkdown, spliceDocs, metricsMarkdown } from '../../common/index.js';
-import { WarmerConfigSchema, WARMER_METRICS } from '../../warmer/index.js';
+import { WarmerConfigSchema, WARMER_METRICS, loadWarmerConfig, perColoConcurrency } from '../../warmer/index.js';
 import { ResizeConfigSchema, RESIZE_METRICS } from '../../resize/index.js';
 import { BackfillConfigSchema } from '../../backfill/index.js';
 import { UploadConfigSchema } from '../../upload/index.js';
@@ -13,12 +13,20 @@ import { RACE_METRICS, RaceConfigSchema } from '../../race/index.js';
 import { DASHBOARD_METRICS, DashboardConfigSchema, grafanaDashboard } from '../../dashboard/index.js';
 import { CACHE_LOG_METRICS } from '../../monitoring/index.js';
 import { IDENTITY_METRICS, IdentityConfigSchema } from '../../identity/index.js';
+import { KAFKA_CONSUMER_METRICS } from '../../kafka/index.js';
+
+/** The default push concurrency as the schema holds it: written in one place, the schema. */
+function pushConcurrencyLine(): string {
+  const c = loadWarmerConfig();
+  return `\`push.concurrency\` = **${c.push.concurrency}** (per colo, unless \`push.perColoConcurrency\` says otherwise: ${perColoConcurrency(c)})`;
+}
 
 /** Every generated README section, by marker name. */
 export function renderDocs(): Record<string, string> {
   return {
     'warmer-config': configMarkdown(WarmerConfigSchema),
     'warmer-metrics': metricsMarkdown(WARMER_METRICS),
+    'warmer-push-concurrency': pushConcurrencyLine(),
     'resize-config': configMarkdown(ResizeConfigSchema),
     'resize-metrics': metricsMarkdown(RESIZE_METRICS),
     'compress-config': configMarkdown(CompressConfigSchema),
@@ -40,6 +48,7 @@ export function renderDocs(): Record<string, string> {
     'dashboard-metrics': metricsMarkdown(DASHBOARD_METRICS),
     'identity-config': configMarkdown(IdentityConfigSchema),
     'identity-metrics': metricsMarkdown(IDENTITY_METRICS),
+    'kafka-consumer-metrics': metricsMarkdown(KAFKA_CONSUMER_METRICS),
   };
 }
 

@@ -54,13 +54,13 @@ export function registerStack(program: Command): void {
   });
   common(cmd.command('status').description('what runs where'))
     .option('--json', 'machine-readable')
-    .action((o: StackOpts) => {
+    .action(async (o: StackOpts) => {
       const stack = open(o, false);
       if (!stack) {
         process.stdout.write(o.json ? '{"running":false}\n' : `no stack in ${resolve(o.state)}; start one with: hearth stack up\n`);
         return;
       }
-      const s = stack.status();
+      const s = await stack.checkedStatus();
       process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : formatStatus(s));
     });
 }

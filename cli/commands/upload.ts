@@ -8,7 +8,7 @@ import { intArg } from '../args.js';
 import { BROKERS_FLAG, configuredCommand, STORE_FLAG } from '../service-command.js';
 
 const idArg = (v: string): string => {
-  if (!new RegExp(IMAGE_ID).test(v)) throw new InvalidArgumentError('expected an image id: 1 to 19 digits');
+  if (!new RegExp(IMAGE_ID).test(v)) throw new InvalidArgumentError('expected an image id: decimal digits, no leading zero, at most 19');
   return v;
 };
 

@@ -39,7 +39,7 @@ describe('the daemon scaffold', function () {
     writeFileSync(file, JSON.stringify({ kafka: { groupId: 'mine', partitions: 3 }, store: '/srv/store' }));
     const { stdout } = await run(process.execPath, [HEARTH_CLI, 'resize', '--config', file, '--brokers', 'k1:9092,k2:9092', '--log-level', 'warn', '--print-config']);
     const c = JSON.parse(stdout) as { kafka: { brokers: string[]; groupId: string; partitions: number }; store: string; log: { level: string }; http: { port: number } };
-    assert.deepEqual(c.kafka, { brokers: ['k1:9092', 'k2:9092'], groupId: 'mine', sessionTimeoutMs: 30000, partitions: 3 });
+    assert.deepEqual(c.kafka, { brokers: ['k1:9092', 'k2:9092'], groupId: 'mine', sessionTimeoutMs: 30000, partitions: 3, maxAttempts: 5, stuckAfterSeconds: 120 });
     assert.equal(c.store, '/srv/store');
     assert.equal(c.log.level, 'warn');
     assert.equal(c.http.port, 9465);

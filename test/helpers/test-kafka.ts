@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaBroker } from '../../kafka/broker.js';
+import { ensureTopics } from '../../kafka/client.js';
 import { sharedOnce } from './shared-once.js';
 import { freePorts } from './test-stack.js';
 
@@ -42,4 +43,15 @@ export async function watchTopics(kafka: import('kafkajs').Kafka, topics: string
     },
   });
   return consumer;
+}
+
+/** The pipeline's topics this test reads or writes, created where missing (a test run alone finds none). */
+export async function ensureTestTopics(kafka: import('kafkajs').Kafka, topics: string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, Object.fromEntries(topics.map((t) => [t, 4])));
+  } finally {
+    await admin.disconnect();
+  }
 }

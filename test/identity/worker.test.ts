@@ -1,6 +1,7 @@
 /** The identity tier's worker through a real Kafka broker, on real photographs; its ledger and blocklist on their own. */
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,11 +144,12 @@ describe('identity tier through a real Kafka broker', function () {
     };
   }
   const upload = (id: string, source = originalPath(id)) => ({ key: id, value: JSON.stringify({ id, source }) });
+  const statusPort = new Map<IdentityWorker, number>();
   async function worker(root: string, extra: Record<string, unknown> = {}): Promise<IdentityWorker> {
     const base = loadIdentityConfig();
     const config = loadIdentityConfig(undefined, { store: root, kafka: { ...base.kafka, brokers, groupId: `g-identity-${Date.now()}-${nextId}`, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' }, ...extra });
     const w = new IdentityWorker(config, { logger: createLogger('identity-test', 'silent') });
-    await w.start();
+    statusPort.set(w, (await w.start()).port);
     return w;
   }
   const of = (id: string, topic?: string) => seen.filter((e) => e.value.id === id && (topic === undefined || e.topic === topic));
@@ -232,6 +234,12 @@ describe('identity tier through a real Kafka broker', function () {
     const tooBig = s.put(huge);
     const tiny = s.put(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).jpeg().toBuffer());
     const fine = s.put(good);
+    // Hostile sources: a FIFO (whose open would block a thread for good), a 10 GiB sparse file (over readFile's limit).
+    const fifo = s.put(Buffer.alloc(0));
+    rmSync(storeFile(s.root, originalPath(fifo)));
+    execFileSync('mkfifo', [storeFile(s.root, originalPath(fifo))]);
+    const sparse = s.put(Buffer.alloc(0));
+    truncateSync(storeFile(s.root, originalPath(sparse)), 10 * 2 ** 30);
     const w = await worker(s.root);
     try {
       // One key, so one partition: the good upload waits behind every bad one.
@@ -245,13 +253,20 @@ describe('identity tier through a real Kafka broker', function () {
           { key, value: JSON.stringify({ id: truncated, source: originalPath(truncated) }) },
           { key, value: JSON.stringify({ id: tooBig, source: originalPath(tooBig) }) },
           { key, value: JSON.stringify({ id: '42', source: '/originals/0/42.jpg' }) },
+          { key, value: JSON.stringify({ id: fifo, source: originalPath(fifo) }) },
+          { key, value: JSON.stringify({ id: sparse, source: originalPath(sparse) }) },
+          // Leading zeros: the ledger keeps ids as numbers, so `0042` would come back as `42`.
+          { key, value: JSON.stringify({ id: `00${tiny}`, source: originalPath(`00${tiny}`) }) },
+          // A never-uploaded id pointing at another image's original.
+          { key, value: JSON.stringify({ id: String(nextId++), source: originalPath(fine) }) },
           { key, value: JSON.stringify({ id: tiny, source: originalPath(tiny) }) },
           { key, value: JSON.stringify({ id: fine, source: originalPath(fine) }) },
         ],
       });
       await until('the good upload accepted', () => of(fine, TOPICS.accepted)[0], 60_000);
       const dead = seen.filter((e) => e.topic === TOPICS.dead && e.value.key === key);
-      assert.deepEqual(dead.map((e) => e.value.reason).sort(), ['corrupt_source', 'corrupt_source', 'corrupt_source', 'invalid_message', 'invalid_message', 'missing_source']);
+      assert.deepEqual(dead.map((e) => e.value.reason).sort(), ['corrupt_source', 'corrupt_source', 'corrupt_source', 'invalid_message', 'invalid_message', 'invalid_message', 'invalid_message', 'irregular_source', 'missing_source', 'oversized_source']);
+      for (const path of ['/healthz', '/readyz']) assert.equal((await fetch(`http://127.0.0.1:${statusPort.get(w)}${path}`)).status, 200, path);
       const errors = dead.map((e) => String(e.value.error));
       assert.ok(errors.some((e) => /not a JPEG \(its content is png\)/.test(e)), errors.join('\n'));
       assert.ok(errors.some((e) => /exceeds pixel limit/.test(e)), errors.join('\n'));

@@ -2,12 +2,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
 import sharp from 'sharp';
-import { imagePath } from '../../image/store.js';
+import { imagePath, originalPath } from '../../image/store.js';
 import { TOPICS } from '../../kafka/client.js';
 import { loadResizeConfig } from '../../resize/config.js';
 import { DEFAULT_LADDER } from '../../image/ladder.js';
@@ -37,12 +39,13 @@ describe('resize tier through a real Kafka broker', function () {
     const photos = readdirSync(FIXTURES).filter((f) => f.endsWith('.jpg'));
     const ids = Array.from({ length: n }, (_, i) => {
       const id = String(nextId++);
-      copyFileSync(join(FIXTURES, photos[i % photos.length] as string), join(root, 'originals', `${id}.jpg`));
+      mkdirSync(dirname(join(root, originalPath(id))), { recursive: true });
+      copyFileSync(join(FIXTURES, photos[i % photos.length] as string), join(root, originalPath(id)));
       return id;
     });
     return { root, ids };
   }
-  const upload = (id: string, source = `/originals/${id}.jpg`) => ({ key: id, value: JSON.stringify({ id, source }) });
+  const upload = (id: string, source = originalPath(id)) => ({ key: id, value: JSON.stringify({ id, source }) });
   async function worker(root: string, groupId: string): Promise<ResizeWorker> {
     const base = loadResizeConfig();
     const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, kafka: { ...base.kafka, brokers, groupId, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }), { logger: createLogger('resize-test', 'silent') });
@@ -79,7 +82,7 @@ describe('resize tier through a real Kafka broker', function () {
       await producer.send({ topic: TOPICS.accepted, messages: ids.map((id) => upload(id)) });
       await until('all events', () => (ids.every((id) => events.filter((e) => e.id === id).length === DEFAULT_LADDER.length) ? true : undefined), 60000);
       for (const id of ids) {
-        const orig = await sharp(join(root, 'originals', `${id}.jpg`)).metadata();
+        const orig = await sharp(join(root, originalPath(id))).metadata();
         for (const spec of DEFAULT_LADDER) {
           const m = await sharp(join(root, imagePath(id, spec.name))).metadata();
           const e = events.find((x) => x.id === id && x.size === spec.name)!;
@@ -102,22 +105,50 @@ describe('resize tier through a real Kafka broker', function () {
     const w = await worker(root, `g-poison-${Date.now()}`);
     try {
       const [good, missing] = ids as [string, string];
-      writeFileSync(join(root, 'originals', 'truncated.jpg'), readFileSync(join(root, 'originals', `${good}.jpg`)).subarray(0, 500));
+      const truncated = String(nextId++);
+      const absent = String(nextId++);
+      writeFileSync(join(root, originalPath(truncated)), readFileSync(join(root, originalPath(good))).subarray(0, 500));
       // Same key, so same partition: the good upload sits behind the poison ones.
       await producer.send({
         topic: TOPICS.accepted,
         messages: [
           { key: good, value: 'not json' },
           { key: good, value: JSON.stringify({ id: good, source: '/../../etc/passwd' }) },
-          { key: good, value: JSON.stringify({ id: good, source: '/originals/truncated.jpg' }) },
-          { key: good, value: JSON.stringify({ id: missing, source: '/originals/nope.jpg' }) },
+          { key: good, value: JSON.stringify({ id: truncated, source: originalPath(truncated) }) },
+          { key: good, value: JSON.stringify({ id: absent, source: originalPath(absent) }) },
+          // A stored id's message pointing at another image's original: never that image's bytes under this id.
+          { key: good, value: JSON.stringify({ id: missing, source: originalPath(good) }) },
           upload(good),
         ],
       });
       await until('good upload done', () => (events.filter((e) => e.id === good).length === DEFAULT_LADDER.length ? true : undefined), 60000);
       const mine = dead.filter((d) => d.key === good);
-      assert.deepEqual(mine.map((d) => d.reason).sort(), ['corrupt_source', 'invalid_message', 'invalid_message', 'missing_source']);
+      assert.deepEqual(mine.map((d) => d.reason).sort(), ['corrupt_source', 'invalid_message', 'invalid_message', 'invalid_message', 'missing_source']);
       assert.ok(!existsSync(join(root, imagePath(missing, 'k'))));
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('no source stops the tier: a FIFO, a directory and a 3 GiB file are dead-lettered with their reasons, the upload behind them is resized, /healthz and /readyz stay 200', async () => {
+    const { root, ids } = store(1);
+    const good = ids[0] as string;
+    const [fifo, dir, huge] = [String(nextId++), String(nextId++), String(nextId++)];
+    for (const id of [fifo, dir, huge]) mkdirSync(dirname(join(root, originalPath(id))), { recursive: true });
+    execFileSync('mkfifo', [join(root, originalPath(fifo))]);
+    mkdirSync(join(root, originalPath(dir)));
+    writeFileSync(join(root, originalPath(huge)), '');
+    truncateSync(join(root, originalPath(huge)), 3 * 2 ** 30); // sparse: no disk, but over 2 GiB
+    const base = loadResizeConfig();
+    const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, kafka: { ...base.kafka, brokers, groupId: `g-hostile-${Date.now()}`, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }), { logger: createLogger('resize-test', 'silent') });
+    const addr = await w.start();
+    try {
+      // One key: the good upload waits behind all three on one partition.
+      await producer.send({ topic: TOPICS.accepted, messages: [fifo, dir, huge, good].map((id) => ({ key: good, value: JSON.stringify({ id, source: originalPath(id) }) })) });
+      await until('good upload done', () => (events.filter((e) => e.id === good).length === DEFAULT_LADDER.length ? true : undefined), 60000);
+      await until('three dead letters', () => (dead.filter((d) => d.key === good).length === 3 ? true : undefined), 10000);
+      assert.deepEqual(dead.filter((d) => d.key === good).map((d) => d.reason).sort(), ['irregular_source', 'irregular_source', 'oversized_source']);
+      for (const path of ['/healthz', '/readyz']) assert.equal((await fetch(`http://127.0.0.1:${addr.port}${path}`)).status, 200, path);
     } finally {
       await w.stop();
     }
@@ -128,9 +159,9 @@ describe('resize tier through a real Kafka broker', function () {
     const base = loadResizeConfig();
     const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, kafka: { ...base.kafka, brokers } }), { logger: createLogger('resize-test', 'silent') });
     const id = ids[0] as string;
-    const first = await w.resizeAll({ id, source: `/originals/${id}.jpg` });
+    const first = await w.resizeAll({ id, source: originalPath(id) });
     const hashes = DEFAULT_LADDER.map((s) => sha(join(root, imagePath(id, s.name))));
-    const second = await w.resizeAll({ id, source: `/originals/${id}.jpg` });
+    const second = await w.resizeAll({ id, source: originalPath(id) });
     assert.deepEqual(second, first);
     assert.deepEqual(DEFAULT_LADDER.map((s) => sha(join(root, imagePath(id, s.name)))), hashes);
   });

@@ -14,6 +14,8 @@ import { uploadedValidator, type Uploaded } from '../../kafka/messages.js';
 import { FIXTURES } from '../helpers/test-stack.js';
 import { testKafka, watchTopics } from '../helpers/test-kafka.js';
 import { until } from '../helpers/until.js';
+import { storeOriginal } from '../../upload/upload.js';
+import { encodeRecord } from '../../identity/ledger.js';
 
 const run = promisify(execFile);
 
@@ -73,6 +75,16 @@ describe('hearth upload through a real Kafka broker', function () {
     assert.match(other.stderr, /already holds another original.*never replaced/);
     assert.ok(readFileSync(storeFile(store, '/originals/77000/7700001.jpg')).equals(readFileSync(aqua)));
     await until('announced twice', () => (events.filter((e) => e.id === '7700001').length >= 2 ? true : undefined), 20000);
+  });
+
+  it('refuses an id with a leading zero (the ledger would read it back as another id), storing nothing', async () => {
+    const r = await upload('--id', '0000042', join(FIXTURES, 'aqua.jpg'));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /no leading zero/);
+    assert.ok(!existsSync(storeFile(store, '/originals/00000/0000042.jpg')));
+    await assert.rejects(storeOriginal(store, readFileSync(join(FIXTURES, 'aqua.jpg')), { width: 1, height: 1 }, 'aqua.jpg', '0042'), /not an image id/);
+    assert.equal(uploadedValidator.is({ id: '0042', source: '/originals/00/0042.jpg' }), false);
+    assert.throws(() => encodeRecord({ id: '0042', fingerprint: 1n, size: 1, pdq: Buffer.alloc(32), quality: 100 }), /would not read back as itself/);
   });
 
   it('refuses what is not a whole JPEG, by content, storing and announcing nothing', async () => {
