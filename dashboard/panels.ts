@@ -124,9 +124,9 @@ export const SECTIONS: readonly SectionDef[] = [
     panels: [
       {
         id: 'race-outcomes',
-        title: 'First views of pushed paths: won or lost',
+        title: 'First views of pushed paths: won, in flight or lost',
         unit: 'per_second',
-        help: 'won: a HIT after the push completed; lost: the viewer came first. This says whether warming works.',
+        help: 'won: a HIT begun after the push completed; in_flight: a HIT begun while the push was still fetching (it waited on the cache lock); lost: the viewer came first. This says whether warming works.',
         queries: [q('sum by (colo, outcome) (rate(hearth_race_first_views_total[1m]))', '{{colo}} {{outcome}}')],
       },
       {
@@ -137,6 +137,7 @@ export const SECTIONS: readonly SectionDef[] = [
         queries: [
           q(quantile(0.5, 'hearth_race_push_to_view_seconds'), 'early by, p50'),
           q(quantile(0.5, 'hearth_race_push_late_seconds'), 'late by, p50'),
+          q(quantile(0.95, 'hearth_race_in_flight_view_seconds'), 'in-flight view took, p95'),
         ],
       },
     ],
@@ -174,6 +175,16 @@ export const SECTIONS: readonly SectionDef[] = [
           q('sum by (reason) (increase(hearth_resize_failures_total[15m]))', 'resize {{reason}}'),
           q('sum by (reason) (increase(hearth_compress_failures_total[15m]))', 'compress {{reason}}'),
           q('sum by (reason) (increase(hearth_identity_failures_total[15m]))', 'identity {{reason}}'),
+        ],
+      },
+      {
+        id: 'ingest-consumers',
+        title: 'Consumers: oldest message in handling',
+        unit: 'seconds',
+        help: 'Per tier, how long its oldest message in handling has been, and how long lag has stood with no message finished; either above kafka.stuckAfterSeconds fails the worker\'s /healthz, above 5 min pages (HearthConsumerStuck).',
+        queries: [
+          q('max by (job) (hearth_kafka_consumer_head_seconds)', '{{job}} head'),
+          q('max by (job) (hearth_kafka_consumer_stalled_seconds)', '{{job}} stalled'),
         ],
       },
     ],

@@ -1,8 +1,9 @@
 /**
  * The race join: for each (colo, path) the warmer pushed into a cache, was the path's
- * first viewer request a HIT (won) or not (lost: MISS, UPDATING, …), and how long after
- * the push completed did it begin (or, begun before, by how much was the push late: a
- * viewer that waited on the push's fetch is a HIT that came early)? No log tool does this (mtail and its kind count lines one at a time; this
+ * first viewer request a HIT begun after the push completed (won), a HIT begun while
+ * the push was still fetching (in_flight: it waited on the cache lock, a HIT that paid
+ * part of an origin round trip), or not a HIT (lost: MISS, UPDATING, …)? And how long
+ * after the push completed did it begin (or, begun before, by how much was the push late)? No log tool does this (mtail and its kind count lines one at a time; this
  * pairs two lines, from different clients and maybe different nodes' logs, that may
  * be read in either order), so it is written here.
  *
@@ -17,13 +18,16 @@ type Entry =
   /** A push filled the cache at `doneAt`; no viewer yet. */
   | { state: 'pushed'; colo: string; doneAt: number }
   /** A viewer came first (its line read before any push's); a push may still be logged. */
-  | { state: 'viewed'; colo: string; startAt: number; cache: string }
+  | { state: 'viewed'; colo: string; startAt: number; cache: string; tookS: number }
   /** Counted, or no race (the push found the object cached already): later lines are not first views. */
   | { state: 'decided'; colo: string };
 
+export const RACE_OUTCOMES = ['won', 'in_flight', 'lost'] as const;
+export type RaceOutcome = (typeof RACE_OUTCOMES)[number];
+
 export interface RaceEvents {
-  /** `pushToViewS`: from the push's completion to the view's start; negative when the viewer began first. */
-  firstView(colo: string, outcome: 'won' | 'lost', pushToViewS: number): void;
+  /** `pushToViewS`: from the push's completion to the view's start, negative when the viewer began first; `tookS`: the view's own request time. */
+  firstView(colo: string, outcome: RaceOutcome, pushToViewS: number, tookS: number): void;
   unviewed(colo: string): void;
   evicted(state: Entry['state']): void;
 }
@@ -73,7 +77,7 @@ export class RaceJoin {
     if (l.role === 'push') {
       // A push that failed warmed nothing.
       if (l.status < 200 || l.status >= 300) return false;
-      if (e?.state === 'viewed') return this.decide(key, l.colo, e.startAt, e.cache, l.msec);
+      if (e?.state === 'viewed') return this.decide(key, l.colo, e, l.msec);
       if (e) return false;
       // The object was there already (a repeat push, a path viewed long ago): no race to count.
       if (l.cache === 'HIT') this.entries.set(key, { state: 'decided', colo: l.colo });
@@ -83,19 +87,22 @@ export class RaceJoin {
     // The cache was not consulted (a refused path or method).
     if (l.cache === '') return false;
     const startAt = l.msec - l.requestTime;
-    if (e?.state === 'pushed') return this.decide(key, l.colo, startAt, l.cache, e.doneAt);
+    const view = { startAt, cache: l.cache, tookS: l.requestTime };
+    if (e?.state === 'pushed') return this.decide(key, l.colo, view, e.doneAt);
     if (e?.state === 'viewed') {
       // Two nodes' logs read out of order: the earlier request is the first view.
-      if (startAt < e.startAt) this.entries.set(key, { ...e, startAt, cache: l.cache }, { ttl: this.o.viewerWaitMs });
+      if (startAt < e.startAt) this.entries.set(key, { ...e, ...view }, { ttl: this.o.viewerWaitMs });
       return false;
     }
     if (e) return false;
-    this.entries.set(key, { state: 'viewed', colo: l.colo, startAt, cache: l.cache }, { ttl: this.o.viewerWaitMs });
+    this.entries.set(key, { state: 'viewed', colo: l.colo, ...view }, { ttl: this.o.viewerWaitMs });
     return true;
   }
 
-  private decide(key: string, colo: string, viewStart: number, cache: string, pushDone: number): true {
-    this.events.firstView(colo, cache === 'HIT' ? 'won' : 'lost', viewStart - pushDone);
+  private decide(key: string, colo: string, view: { startAt: number; cache: string; tookS: number }, pushDone: number): true {
+    // A HIT begun before the push completed waited on the push's fetch (the cache lock): neither won nor lost.
+    const outcome = view.cache !== 'HIT' ? 'lost' : view.startAt < pushDone ? 'in_flight' : 'won';
+    this.events.firstView(colo, outcome, view.startAt - pushDone, view.tookS);
     this.entries.set(key, { state: 'decided', colo });
     return true;
   }

@@ -8,7 +8,7 @@ import { closeServer, createLogger, createMetrics, createRegistry, createStatusS
 import { parseCacheLogLine } from '../topology/index.js';
 import type { RaceConfig } from './config.js';
 import { LogFollower } from './follow.js';
-import { RaceJoin } from './join.js';
+import { RACE_OUTCOMES, RaceJoin } from './join.js';
 import { RACE_METRICS } from './metrics.js';
 
 export class RaceService {
@@ -33,10 +33,11 @@ export class RaceService {
     this.join = new RaceJoin(
       { maxTracked: config.maxTrackedPaths, viewWindowMs: config.viewWindowS * 1000, viewerWaitMs: config.viewerWaitS * 1000 },
       {
-        firstView: (colo, outcome, gap) => {
+        firstView: (colo, outcome, gap, took) => {
           m.firstViews.labels(colo, outcome).inc();
           if (gap >= 0) m.pushToView.labels(colo).observe(gap);
           else m.pushLate.labels(colo).observe(-gap);
+          if (outcome === 'in_flight') m.inFlightWait.labels(colo).observe(took);
         },
         unviewed: (colo) => m.unviewed.labels(colo).inc(),
         evicted: (state) => m.evicted.labels(state).inc(),
@@ -71,7 +72,8 @@ export class RaceService {
   private firstSeen(colo: string): void {
     this.colos.add(colo);
     const m = this.metrics;
-    for (const o of ['won', 'lost']) m.firstViews.labels(colo, o).inc(0);
+    for (const o of RACE_OUTCOMES) m.firstViews.labels(colo, o).inc(0);
+    m.inFlightWait.zero({ colo });
     m.unviewed.labels(colo).inc(0);
     m.pushToView.zero({ colo });
     m.pushLate.zero({ colo });

@@ -9,6 +9,8 @@ import ipaddr from 'ipaddr.js';
 import { Agent, request } from 'undici';
 import { createHinter } from '@hearth/api-hook';
 import { scrape, quantile, seededRandom } from '../common/index.js';
+import { RACE_OUTCOMES, RaceJoin, type RaceOutcome } from '../race/index.js';
+import { parseCacheLogLine } from '../topology/index.js';
 
 export interface SimColo {
   name: string;
@@ -66,6 +68,15 @@ export interface ColoReport {
   hitRatio: number;
   /** First views of hinted images that were HITs: the warmer beat the browser. */
   raceWinRate: number;
+  /**
+   * First views of pushed paths by the race join's own definition, read from the caches'
+   * logs: won (a HIT begun after the push completed), in_flight (a HIT begun while the
+   * push was still fetching: it waited on the cache lock), lost.
+   */
+  race: Record<RaceOutcome, number>;
+  /** How long in_flight first views took, p50 and p95 (the wait a push still in flight costs a viewer). */
+  inFlightP50Ms: number;
+  inFlightP95Ms: number;
   p50Ms: number;
   p95Ms: number;
   /** Pushes (HEAD at the cache) for images nobody viewed. */
@@ -160,6 +171,36 @@ function headsSince(files: string[], offsets: number[], pool: Set<string>): Set<
   return out;
 }
 
+/** The race join over what a colo's caches logged during the run, for paths of the pool. */
+function raceSince(files: string[], offsets: number[], pool: Set<string>): { outcomes: Record<RaceOutcome, number>; inFlightMs: number[] } {
+  const outcomes = Object.fromEntries(RACE_OUTCOMES.map((o) => [o, 0])) as Record<RaceOutcome, number>;
+  const inFlightMs: number[] = [];
+  const join = new RaceJoin(
+    { maxTracked: 1_000_000, viewWindowMs: 3_600_000, viewerWaitMs: 3_600_000 },
+    {
+      firstView: (_colo, outcome, _gap, took) => {
+        outcomes[outcome]++;
+        if (outcome === 'in_flight') inFlightMs.push(took * 1000);
+      },
+      unviewed: () => {},
+      evicted: () => {},
+    },
+  );
+  files.forEach((f, i) => {
+    let text = '';
+    try {
+      text = readFileSync(f, 'utf8').slice(offsets[i]);
+    } catch {
+      return;
+    }
+    for (const line of text.split('\n')) {
+      const l = line ? parseCacheLogLine(line) : undefined;
+      if (typeof l === 'object' && pool.has(l.uri)) join.add(l);
+    }
+  });
+  return { outcomes, inFlightMs: inFlightMs.sort((a, b) => a - b) };
+}
+
 const logSizes = (files: string[]): number[] =>
   files.map((f) => {
     try {
@@ -169,7 +210,7 @@ const logSizes = (files: string[]): number[] =>
     }
   });
 
-async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: string[]): Promise<ModeReport> {
+async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: string[], touched: Set<string>): Promise<ModeReport> {
   const rnd = seededRandom(o.seed + (mode === 'on' ? 1 : 0));
   const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
   const hinter = mode === 'on' ? createHinter({ warmers: [t.warmerUdp] }) : undefined;
@@ -186,6 +227,7 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
     pageCount.set(colo.name, (pageCount.get(colo.name) ?? 0) + 1);
     const n = o.minImages + Math.floor(rnd() * (o.maxImages - o.minImages + 1));
     const images = Array.from({ length: n }, () => pool[Math.floor(rnd() * pool.length)] as string);
+    for (const p of images) touched.add(p);
     const viewer = viewerIn(colo, rnd);
     if (hinter) {
       hinter.hint(viewer ? { paths: images, viewer } : { paths: images, colo: colo.name });
@@ -242,6 +284,7 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
     const hintedFirsts = firsts.filter((s) => s.hinted);
     const viewedPaths = new Set(mine.map((s) => s.path));
     const pushed = headsSince(c.accessLogs, offsets[ci] as number[], poolSet);
+    const race = raceSince(c.accessLogs, offsets[ci] as number[], poolSet);
     return {
       colo: c.name,
       pages: pageCount.get(c.name) ?? 0,
@@ -250,6 +293,9 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
       firstViewHits: firsts.filter((s) => s.hit).length,
       hitRatio: firsts.length ? firsts.filter((s) => s.hit).length / firsts.length : 0,
       raceWinRate: hintedFirsts.length ? hintedFirsts.filter((s) => s.hit).length / hintedFirsts.length : 0,
+      race: race.outcomes,
+      inFlightP50Ms: +quantile(race.inFlightMs, 0.5).toFixed(1),
+      inFlightP95Ms: +quantile(race.inFlightMs, 0.95).toFixed(1),
       p50Ms: +quantile(lat, 0.5).toFixed(1),
       p95Ms: +quantile(lat, 0.95).toFixed(1),
       wastedPushes: [...pushed].filter((p) => !viewedPaths.has(p)).length,
@@ -260,22 +306,24 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
   return { mode, colos, byGap: bucketsOf(firsts, GAP_EDGES, (x) => x.gapMs, false), byPosition: bucketsOf(firsts, POSITION_EDGES, (x) => x.position, true), drops };
 }
 
-export async function simulate(t: SimTarget, o: SimOptions): Promise<ModeReport[]> {
-  if (t.paths.length < 2 * o.maxImages) throw new Error(`the store has ${t.paths.length} usable paths; a simulation with pages of up to ${o.maxImages} images needs at least ${2 * o.maxImages}`);
+/** Runs each mode; `touched` receives every path a page hinted or showed (what is in the caches afterwards). */
+export async function simulate(t: SimTarget, o: SimOptions, touched = new Set<string>()): Promise<ModeReport[]> {
+  if (t.paths.length < 2 * o.maxImages) throw new Error(`the store has ${t.paths.length} paths no earlier simulation on this stack used; one with pages of up to ${o.maxImages} images needs at least ${2 * o.maxImages}. For empty caches: hearth stack down, remove the state directory, hearth stack up`);
   const reports: ModeReport[] = [];
   for (const [i, mode] of o.modes.entries()) {
     // Disjoint pools: warming "on" must not find what "off" already cached, and vice versa.
     const pool = t.paths.filter((_, j) => j % o.modes.length === i);
-    reports.push(await runMode(t, o, mode, pool));
+    reports.push(await runMode(t, o, mode, pool, touched));
   }
   return reports;
 }
 
 export function formatReport(reports: ModeReport[]): string {
-  const rows = [['mode', 'colo', 'pages', 'first views', 'hit ratio', 'race wins', 'p50 ms', 'p95 ms', 'wasted pushes', 'errors']];
+  const rows = [['mode', 'colo', 'pages', 'first views', 'hit ratio', 'race wins', 'won/in flight/lost', 'in flight p50/p95 ms', 'p50 ms', 'p95 ms', 'wasted pushes', 'errors']];
   for (const r of reports) {
     for (const c of r.colos) {
-      rows.push([r.mode, c.colo, String(c.pages), String(c.firstViews), c.hitRatio.toFixed(3), r.mode === 'on' ? c.raceWinRate.toFixed(3) : '-', c.p50Ms.toFixed(1), c.p95Ms.toFixed(1), String(c.wastedPushes), String(c.errors)]);
+      const on = r.mode === 'on';
+      rows.push([r.mode, c.colo, String(c.pages), String(c.firstViews), c.hitRatio.toFixed(3), on ? c.raceWinRate.toFixed(3) : '-', on ? RACE_OUTCOMES.map((o) => c.race[o]).join('/') : '-', on && c.race.in_flight > 0 ? `${c.inFlightP50Ms.toFixed(0)}/${c.inFlightP95Ms.toFixed(0)}` : '-', c.p50Ms.toFixed(1), c.p95Ms.toFixed(1), String(c.wastedPushes), String(c.errors)]);
     }
   }
   const drops = reports.map((r) => `warmer drops (${r.mode}): ${Object.entries(r.drops).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`);

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_SIM, formatReport, simulate, type SimOptions, simTargetOf } from '../../simulate/index.js';
+import { DEFAULT_SIM, formatReport, recordUsedPaths, simulate, type SimOptions, simTargetOf } from '../../simulate/index.js';
 import { Stack } from '../../stack/index.js';
 
 const range = (v: string): [number, number] => {
@@ -34,6 +34,8 @@ export function registerSimulate(program: Command): void {
       if (o.mode.some((m) => m !== 'off' && m !== 'on')) throw new InvalidArgumentError('--mode takes off, on or off,on');
       const stack = Stack.load(resolve(o.state));
       if (!stack) throw new Error(`no stack in ${resolve(o.state)}; start one with: hearth stack up --origin-delay-ms 150`);
+      // Each run on paths no earlier run warmed: it measures warming, not a cache already full.
+      const touched = new Set<string>();
       const reports = await simulate(simTargetOf(stack), {
         pages: o.pages,
         minImages: o.images[0],
@@ -44,7 +46,7 @@ export function registerSimulate(program: Command): void {
         browserConcurrency: DEFAULT_SIM.browserConcurrency,
         seed: o.seed,
         modes: o.mode,
-      });
+      }, touched).finally(() => recordUsedPaths(stack, touched));
       process.stdout.write(o.json ? `${JSON.stringify(reports)}\n` : formatReport(reports));
     });
 }

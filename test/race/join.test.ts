@@ -11,13 +11,14 @@ const line = (o: Partial<CacheLogLine> & Pick<CacheLogLine, 'role' | 'msec'>): C
 function harness(o: { max?: number } = {}) {
   // Not 0: lru-cache takes a start time of 0 for "no TTL".
   let clock = 1000;
-  const seen = { won: 0, lost: 0, gaps: [] as number[], unviewed: 0, evicted: [] as string[] };
+  const seen = { won: 0, in_flight: 0, lost: 0, gaps: [] as number[], took: [] as number[], unviewed: 0, evicted: [] as string[] };
   const join = new RaceJoin(
     { maxTracked: o.max ?? 1000, viewWindowMs: 60_000, viewerWaitMs: 5000, now: () => clock },
     {
-      firstView: (_c, outcome, gap) => {
+      firstView: (_c, outcome, gap, took) => {
         seen[outcome]++;
         seen.gaps.push(Math.round(gap * 1000));
+        if (outcome === 'in_flight') seen.took.push(Math.round(took * 1000));
       },
       unviewed: () => seen.unviewed++,
       evicted: (s) => seen.evicted.push(s),
@@ -27,13 +28,16 @@ function harness(o: { max?: number } = {}) {
 }
 
 describe('race join', () => {
-  it('a HIT is won, with its push-to-view time; a HIT that waited on the push is won too, the push late', () => {
-    const { join, seen } = harness();
-    join.add(line({ role: 'push', msec: 100.2 }));
-    join.add(line({ role: 'viewer', cache: 'HIT', msec: 100.301, requestTime: 0.001 }));
-    join.add(line({ role: 'push', uri: '/photos/1/2_z.jpg', msec: 100.2 }));
-    join.add(line({ role: 'viewer', uri: '/photos/1/2_z.jpg', cache: 'HIT', msec: 100.21, requestTime: 0.04 }));
-    assert.deepEqual([seen.won, seen.lost, seen.gaps], [2, 0, [100, -30]]);
+  it('a HIT begun after the push is won, with its push-to-view time; a HIT begun while the push was fetching is in_flight, with its wait, in whichever order the lines are read', () => {
+    for (const viewerFirst of [false, true]) {
+      const { join, seen } = harness();
+      join.add(line({ role: 'push', msec: 100.2 }));
+      join.add(line({ role: 'viewer', cache: 'HIT', msec: 100.301, requestTime: 0.001 }));
+      const push = line({ role: 'push', uri: '/photos/1/2_z.jpg', msec: 100.2 });
+      const view = line({ role: 'viewer', uri: '/photos/1/2_z.jpg', cache: 'HIT', msec: 100.21, requestTime: 0.04 });
+      for (const l of viewerFirst ? [view, push] : [push, view]) join.add(l);
+      assert.deepEqual([seen.won, seen.in_flight, seen.lost, seen.gaps, seen.took], [1, 1, 0, [100, -30], [40]]);
+    }
   });
 
   it('a viewer that missed lost, in whichever order the lines are read', () => {

@@ -21,6 +21,11 @@ describe('page-view simulation on the shared stack', function () {
     assert.ok(offRatio <= 0.1, `warming off: first-view hit ratio ${offRatio}`);
     assert.ok(onRatio >= 0.8, `warming on: first-view hit ratio ${onRatio}`);
     assert.equal(total(on, 'wastedPushes'), 0, 'every pushed image was viewed (view ratio 1)');
+    // The race join's count from the caches' logs: every first view of a pushed path, won, in flight or lost.
+    const race = on!.colos.reduce((a, c) => a + c.race.won + c.race.in_flight + c.race.lost, 0);
+    const raceHits = on!.colos.reduce((a, c) => a + c.race.won + c.race.in_flight, 0);
+    assert.ok(race <= total(on, 'firstViews') && race >= 0.9 * total(on, 'firstViews'), `race join ${race}, simulator ${total(on, 'firstViews')}`);
+    assert.ok(raceHits <= total(on, 'firstViewHits'), `race join HITs ${raceHits}, simulator ${total(on, 'firstViewHits')}`);
   });
 
   it('reports first views by HTML-to-image gap and by position in the page, every first view in one bucket', async () => {
