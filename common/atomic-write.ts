@@ -11,8 +11,8 @@ export interface AtomicWriteOptions {
   mode?: number;
 }
 
-/** A temp file's name: the target's, then the writer's pid, so a sweep can tell a dead writer's leftovers from a live one's work. */
-const tempName = (file: string): string => `${basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+/** A new temp path for `file` in `dir`: the target's name, then the writer's pid, so a sweep can tell a dead writer's leftovers from a live one's work. */
+export const tempPathFor = (file: string, dir = dirname(file)): string => join(dir, `${basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
 const TEMP = /\.tmp-(\d+)-[0-9a-z]+$/;
 
 /**
@@ -21,7 +21,11 @@ const TEMP = /\.tmp-(\d+)-[0-9a-z]+$/;
  * file at once: retries of a failing write must not fill what little space is left.
  */
 export async function writeAtomic(file: string, data: Buffer, o: AtomicWriteOptions = {}): Promise<void> {
-  const tmp = await writeTemp(file, data, o);
+  await placeTemp(await writeTemp(file, data, o), file);
+}
+
+/** A complete temp file renamed onto `file`, durably (the directory fsynced); removed if the rename fails. */
+export async function placeTemp(tmp: string, file: string): Promise<void> {
   try {
     await rename(tmp, file);
   } catch (err) {
@@ -39,7 +43,7 @@ export async function writeAtomic(file: string, data: Buffer, o: AtomicWriteOpti
 export async function writeTemp(file: string, data: Buffer, o: AtomicWriteOptions = {}): Promise<string> {
   await mkdir(dirname(file), { recursive: true });
   if (o.tmpDir) await mkdir(o.tmpDir, { recursive: true });
-  const tmp = join(o.tmpDir ?? dirname(file), tempName(file));
+  const tmp = tempPathFor(file, o.tmpDir);
   try {
     const fh = await open(tmp, 'wx', o.mode ?? 0o644);
     try {

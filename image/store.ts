@@ -1,10 +1,9 @@
 /** The store's layout: which paths exist, where they live on disk, and reading them safely. */
 import { constants, type Stats } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, realpath, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { link, mkdir, open, realpath, rm } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { HearthError, sweepTempFiles, syncPath, writeAtomic, writeTemp } from '../common/index.js';
+import { HearthError, placeTemp, sweepTempFiles, syncPath, tempPathFor, writeAtomic, writeTemp } from '../common/index.js';
 
 /**
  * The only paths Hearth serves, anywhere (origin service, origin front, caches, proxy):
@@ -142,13 +141,7 @@ export async function createInStore(root: string, path: string, data: Buffer): P
 export async function linkInStore(root: string, target: string, path: string): Promise<void> {
   const file = storeFile(root, path);
   await mkdir(storeTempDir(root), { recursive: true });
-  const tmp = join(storeTempDir(root), `${basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const tmp = tempPathFor(file, storeTempDir(root));
   await link(storeFile(root, target), tmp);
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await syncPath(dirname(file));
+  await placeTemp(tmp, file);
 }

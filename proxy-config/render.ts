@@ -167,8 +167,8 @@ ${imageLocation(`      limit_except GET HEAD {
       proxy_cache_convert_head on;
       # Concurrent misses for one object (a push racing the viewer) go to the origin once.
       proxy_cache_lock on;
-      # nginx wakes lock waiters only every 500 ms (or at this timeout): a viewer racing
-      # a push waits at most this long, then fetches for itself (uncached).
+      # nginx wakes a lock waiter only at this timeout (or every 500 ms): a viewer racing a
+      # push waits exactly this long, then has the pushed object or fetches for itself (uncached).
       proxy_cache_lock_timeout ${colo.cache.lockTimeout};
       # Only these: a 5xx (a damaged original, an overloaded origin) is never kept.
       proxy_cache_valid 200 ${colo.cache.valid};

@@ -153,21 +153,23 @@ const dropsOf = (m: Map<string, number>): Record<string, number> => {
   return out;
 };
 
-function headsSince(files: string[], offsets: number[], pool: Set<string>): Set<string> {
-  const out = new Set<string>();
-  files.forEach((f, i) => {
-    let text = '';
+/** The lines the caches logged since `offsets` (one per file), every file's in turn. */
+function linesSince(files: string[], offsets: number[]): string[] {
+  return files.flatMap((f, i) => {
     try {
-      text = readFileSync(f, 'utf8').slice(offsets[i]);
+      return readFileSync(f, 'utf8').slice(offsets[i]).split('\n').filter(Boolean);
     } catch {
-      return;
-    }
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      const l = JSON.parse(line) as { method: string; uri: string };
-      if (l.method === 'HEAD' && pool.has(l.uri)) out.add(l.uri);
+      return [];
     }
   });
+}
+
+function headsSince(files: string[], offsets: number[], pool: Set<string>): Set<string> {
+  const out = new Set<string>();
+  for (const line of linesSince(files, offsets)) {
+    const l = JSON.parse(line) as { method: string; uri: string };
+    if (l.method === 'HEAD' && pool.has(l.uri)) out.add(l.uri);
+  }
   return out;
 }
 
@@ -186,18 +188,10 @@ function raceSince(files: string[], offsets: number[], pool: Set<string>): { out
       evicted: () => {},
     },
   );
-  files.forEach((f, i) => {
-    let text = '';
-    try {
-      text = readFileSync(f, 'utf8').slice(offsets[i]);
-    } catch {
-      return;
-    }
-    for (const line of text.split('\n')) {
-      const l = line ? parseCacheLogLine(line) : undefined;
-      if (typeof l === 'object' && pool.has(l.uri)) join.add(l);
-    }
-  });
+  for (const line of linesSince(files, offsets)) {
+    const l = parseCacheLogLine(line);
+    if (typeof l === 'object' && pool.has(l.uri)) join.add(l);
+  }
   return { outcomes, inFlightMs: inFlightMs.sort((a, b) => a - b) };
 }
 

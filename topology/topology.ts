@@ -31,7 +31,7 @@ const Colo = Type.Object(
         lockTimeout: Type.String({
           pattern: DURATION,
           default: '100ms',
-          description: 'how long a request waits for a fetch of the same object already under way (a push) before fetching itself; nginx re-checks waiters only every 500 ms, so more than that costs a racing viewer up to 500 ms',
+          description: 'how long a request waits for a fetch of the same object already under way (a push) before fetching itself; nginx wakes a waiter only at this timeout (or every 500 ms), so it is what every viewer who came while its push was in flight waits',
         }),
       },
       { additionalProperties: false, default: {} },

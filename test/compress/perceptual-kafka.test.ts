@@ -1,8 +1,9 @@
 /** Perceptual compression of resizes through a real Kafka broker; no generation loss on redelivery. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Kafka, logLevel, Partitioners, type Producer, type Consumer } from 'kafkajs';
 import sharp from 'sharp';
 import { ssim } from 'ssim.js';
@@ -105,6 +106,13 @@ describe('perceptual compression through a real Kafka broker', function () {
   it('a bad event goes to the dead-letter topic and the partition moves on', async () => {
     const deadBefore = dead.length;
     const e = events[0]!;
+    // A FIFO where a resize should be (its open would block a thread for good), and a sparse 3 GiB one.
+    const fifo = imagePath('3', e.size);
+    mkdirSync(dirname(storeFile(root, fifo)), { recursive: true });
+    execFileSync('mkfifo', [storeFile(root, fifo)]);
+    const huge = imagePath('4', e.size);
+    writeFileSync(storeFile(root, huge), '');
+    truncateSync(storeFile(root, huge), 3 * 2 ** 30);
     await producer.send({
       topic: TOPICS.resized,
       messages: [
@@ -112,11 +120,13 @@ describe('perceptual compression through a real Kafka broker', function () {
         // Another image's path under this id: never compressed (or served) as this id's.
         { key: e.id, value: JSON.stringify({ ...e, path: '/photos/1/1_z.jpg' }) },
         { key: e.id, value: JSON.stringify({ ...e, id: '1', path: imagePath('1', e.size) }) },
+        { key: e.id, value: JSON.stringify({ ...e, id: '3', path: fifo }) },
+        { key: e.id, value: JSON.stringify({ ...e, id: '4', path: huge }) },
         { key: e.id, value: JSON.stringify(e) },
       ],
     });
     // The dead letters are read by a consumer of their own, which may come after the worker's event.
-    await until('moved on, all dead-lettered', () => (mine(e.path).length >= 3 && dead.length - deadBefore >= 3 ? true : undefined), 60000);
-    assert.deepEqual(dead.slice(deadBefore).sort(), ['invalid_message', 'invalid_message', 'missing_file']);
+    await until('moved on, all dead-lettered', () => (mine(e.path).length >= 3 && dead.length - deadBefore >= 5 ? true : undefined), 60000);
+    assert.deepEqual(dead.slice(deadBefore).sort(), ['invalid_message', 'invalid_message', 'irregular_file', 'missing_file', 'oversized_file']);
   });
 });

@@ -53,6 +53,19 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     assert.deepEqual(st.workers?.resize.map((w) => [w.http, w.running]), t.pipeline?.resizeWorkers.map((a) => [a, true]));
     assert.deepEqual(st.workers?.perceptual.map((w) => [w.http, w.running]), [[t.pipeline?.perceptual, true]]);
     assert.deepEqual([st.workers?.identity.http, st.workers?.identity.running], [t.pipeline?.identity, true]);
+    assert.deepEqual([st.workers.identity, ...st.workers.resize, ...st.workers.perceptual].map((w) => w.healthy), [true, true, true, true]);
+  });
+
+  it('status shows a worker whose process runs but does no work (here: stopped, its /healthz unanswered) as DOWN, saying why', async () => {
+    const pid = stack.daemonPid('perceptual')!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const { stdout } = await run(process.execPath, [HEARTH_CLI, 'stack', 'status', '--state', stack.stateDir]);
+      assert.match(stdout, /^DOWN compress perceptual .* FAILING: \/healthz: /m);
+      assert.match(stdout, /^up {3}resize {3}#0 /m);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
   });
 
   it('an upload is resized and compressed by the workers, then a hint makes it a HIT in its viewer\'s colo', async () => {
