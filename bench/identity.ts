@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { ExactIndex, HammingIndex, fingerprintOf, L2Index, L2_DIMS, hamming, identify, indexStore, l2Scan, nativeMatch, type IndexEntry } from '../identity/index.js';
-import { originalPath, storeFile } from '../image/index.js';
+import { originalPath } from '../image/index.js';
+import { storeFile } from '../store/index.js';
 import { table } from './common.js';
 
 const STORE = process.env.HEARTH_BENCH_IDENTITY_STORE ?? '.cache/bench/identity-store';

@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   HEARTH_ERR_NOT_A_FILE: 11,
   /** A store file over the configured size cap: never read into memory. */
   HEARTH_ERR_TOO_LARGE: 12,
+  /** No object under a store path. */
+  HEARTH_ERR_NOT_FOUND: 13,
 } as const;
 export type HearthErrorCode = keyof typeof ERROR_CODES;
 

@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
-import { DEFAULT_LADDER, maxReadBytesOption } from '../image/index.js';
+import { DEFAULT_LADDER } from '../image/index.js';
+import { maxReadBytesOption } from '../store/index.js';
 
 export const CompressConfigSchema = Type.Object(
   {

@@ -13,7 +13,8 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, Validator } from '../common/index.js';
-import { imagePath, pathMismatch, readInStore, sweepStoreTemp, writeInStore, perceptualRecompress } from '../image/index.js';
+import { imagePath, pathMismatch, perceptualRecompress } from '../image/index.js';
+import { openStore, type ObjectStore } from '../store/index.js';
 import { DEAD_REASONS, TOPICS, resizedValidator, type Resized, type Compressed, KafkaWorker, PermanentFailure, outgoing, parseMessage, readForMessage } from '../kafka/index.js';
 import type { CompressConfig } from './config.js';
 import { COMPRESS_METRICS } from './metrics.js';
@@ -42,6 +43,7 @@ export class CompressWorker {
   private readonly registry = createRegistry();
   private readonly log: Logger;
   private readonly worker: KafkaWorker<typeof TOPICS.resized>;
+  private readonly store: ObjectStore;
 
   constructor(
     readonly config: CompressConfig,
@@ -49,6 +51,7 @@ export class CompressWorker {
   ) {
     this.log = opts.logger ?? createLogger('compress', config.log.level);
     this.metrics = createMetrics(COMPRESS_METRICS, this.registry);
+    this.store = openStore(config.store);
     // Every reason at 0 from the start, so an alert on its rate has a series to watch.
     for (const r of DEAD_REASONS[TOPICS.resized]) this.metrics.failures.labels(r).inc(0);
     for (const size of config.perceptual.sizes) this.metrics.quality.zero({ size });
@@ -70,7 +73,7 @@ export class CompressWorker {
   }
 
   async start(): Promise<AddressInfo> {
-    const swept = await sweepStoreTemp(this.config.store);
+    const swept = await this.store.sweep();
     if (swept > 0) this.log.info({ swept }, 'removed temp files a crashed writer left in the store');
     return this.worker.serve(this.registry, { http: this.config.http, store: this.config.store });
   }
@@ -82,11 +85,11 @@ export class CompressWorker {
       return undefined;
     }
     const t0 = process.hrtime.bigint();
-    const input = await readForMessage(e.path, FILE_READ, () => readInStore(this.config.store, e.path, this.config.maxReadBytes));
+    const input = await readForMessage(e.path, FILE_READ, () => this.store.get(e.path, this.config.maxReadBytes));
     const inputSha = sha256(input);
     const markerPath = `${e.path}.hearth-pq.json`;
     // A marker that cannot be read or parsed is no marker: the file is compressed (again, to the same bytes).
-    const marker = await readInStore(this.config.store, markerPath, MAX_MARKER_BYTES).then((t) => JSON.parse(t.toString('utf8')) as unknown, () => undefined);
+    const marker = await this.store.get(markerPath, MAX_MARKER_BYTES).then((t) => JSON.parse(t.toString('utf8')) as unknown, () => undefined);
     const event = (m: Marker): Compressed => ({ id: e.id, size: e.size, path: e.path, bytesBefore: m.bytesBefore, bytesAfter: m.bytesAfter, quality: m.quality, score: m.score });
     if (markerValidator.is(marker) && marker.outputSha === inputSha) {
       this.metrics.images.labels('already').inc();
@@ -100,8 +103,8 @@ export class CompressWorker {
     }
     const m: Marker = { inputSha, outputSha: sha256(r.data), quality: r.quality, score: r.score, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter };
     // The marker first: after a crash, the file is either the input (compressed again) or the recorded output.
-    await writeInStore(this.config.store, markerPath, Buffer.from(JSON.stringify(m)));
-    if (r.changed) await writeInStore(this.config.store, e.path, r.data);
+    await this.store.put(markerPath, Buffer.from(JSON.stringify(m)));
+    if (r.changed) await this.store.put(e.path, r.data);
     this.metrics.images.labels(r.changed ? 'compressed' : 'kept').inc();
     this.metrics.saved.inc(r.bytesBefore - r.bytesAfter);
     this.metrics.quality.labels(e.size).observe(r.quality);

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
-import { maxReadBytesOption } from '../image/index.js';
+import { maxReadBytesOption } from '../store/index.js';
 
 export const IdentityConfigSchema = Type.Object(
   {

@@ -4,7 +4,8 @@
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { ORIGINAL_PATH, originalPath, storeFile } from '../image/index.js';
+import { ORIGINAL_PATH, originalPath } from '../image/index.js';
+import { storeFile } from '../store/index.js';
 import { CorruptIndexError, ExactIndex, type IndexEntry } from './exact-index.js';
 import { fingerprintFile, fingerprintOf } from './fingerprint.js';
 

@@ -23,12 +23,12 @@
  * before the events are produced, and the offset is committed only after that, so a
  * redelivery reaches the same decision and produces the same events.
  */
-import { mkdir, rename, stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import sharp from 'sharp';
-import { acquireRunLock, createLogger, createMetrics, createRegistry, syncPath, writeAtomic, type Logger, type Metrics } from '../common/index.js';
-import { DEFAULT_LADDER, imagePath, linkInStore, originalPath, pathMismatch, quarantinePath, readInStore, readVerdict, storeFile, sweepStoreTemp, verdictPath, writeVerdict } from '../image/index.js';
+import { acquireRunLock, createLogger, createMetrics, createRegistry, writeAtomic, type Logger, type Metrics } from '../common/index.js';
+import { DEFAULT_LADDER, ORIGINAL_PATH, imagePath, originalPath, pathMismatch, quarantinePath, readVerdict, verdictPath, writeVerdict } from '../image/index.js';
+import { openStore, type ObjectStore } from '../store/index.js';
 import { DEAD_REASONS, KafkaWorker, TOPICS, PermanentFailure, outgoing, parseMessage, readForMessage, uploadedValidator, type Outgoing, type Uploaded } from '../kafka/index.js';
 import { Blocklist } from './blocklist.js';
 import type { IdentityConfig } from './config.js';
@@ -37,7 +37,6 @@ import { GrowingHammingIndex } from './hamming-index.js';
 import { CorruptLedgerError, LedgerWriter, encodeRecord, readLedger, type LedgerRecord } from './ledger.js';
 import { IDENTITY_METRICS, IDENTITY_VERDICTS, MATCH_STEPS } from './metrics.js';
 import { pdqOf, type PdqHash } from './pdq.js';
-import { scanOriginals } from './store-index.js';
 
 /** The tier's own files in the store: a dot directory, never a served path. */
 export const identityDir = (store: string): string => join(store, '.hearth-identity');
@@ -52,6 +51,7 @@ export class IdentityWorker {
   readonly metrics: Metrics<typeof IDENTITY_METRICS>;
   private readonly log: Logger;
   private readonly registry = createRegistry();
+  private readonly store: ObjectStore;
   private readonly worker: KafkaWorker<typeof TOPICS.uploaded>;
   private readonly blocklist: Blocklist;
   /** Accepted images by ledger position: ids, PDQ qualities, and the hashes (searchable). */
@@ -71,6 +71,7 @@ export class IdentityWorker {
   ) {
     this.log = opts.logger ?? createLogger('identity', config.log.level);
     this.metrics = createMetrics(IDENTITY_METRICS, this.registry);
+    this.store = openStore(config.store);
     // Every series from the start: a rate over a series born with its first count reads nothing.
     for (const v of IDENTITY_VERDICTS) this.metrics.uploads.labels(v).inc(0);
     for (const r of DEAD_REASONS[TOPICS.uploaded]) this.metrics.failures.labels(r).inc(0);
@@ -97,7 +98,7 @@ export class IdentityWorker {
   async start(): Promise<AddressInfo> {
     this.unlock = await acquireRunLock(join(await this.ensureDir(), 'worker.lock'), `the identity tier on ${this.config.store}`);
     try {
-      const swept = await sweepStoreTemp(this.config.store);
+      const swept = await this.store.sweep();
       if (swept > 0) this.log.info({ swept }, 'removed temp files a crashed writer left in the store');
       await this.blocklist.load();
       await this.loadLedger();
@@ -146,10 +147,12 @@ export class IdentityWorker {
   private async rebuild(why: string): Promise<LedgerRecord[]> {
     const t0 = performance.now();
     const records: LedgerRecord[] = [];
-    for await (const { id, path } of scanOriginals(this.config.store)) {
-      if (await stat(storeFile(this.config.store, verdictPath(id))).then(() => true, () => false)) continue;
+    const original = new RegExp(ORIGINAL_PATH);
+    for await (const { key: path } of this.store.list('/originals/')) {
+      const id = original.exec(path)?.[1];
+      if (id === undefined || (await this.store.head(verdictPath(id)))) continue;
       try {
-        const data = await readInStore(this.config.store, path, this.config.maxReadBytes);
+        const data = await this.store.get(path, this.config.maxReadBytes);
         const pdq = await pdqOf(data);
         records.push({ id, fingerprint: fingerprintOf(data), size: data.length, pdq: pdq.hash, quality: pdq.quality });
       } catch (err) {
@@ -176,9 +179,13 @@ export class IdentityWorker {
   async identify(up: Uploaded): Promise<Outgoing[]> {
     await this.blocklist.refresh();
     // Decided before (a redelivery): the same events again, nothing redone.
-    const earlier = await readVerdict(this.config.store, up.id).catch(() => undefined);
-    if (earlier?.verdict === 'quarantined') return [this.quarantinedEvent(up, earlier)];
-    const data = await readForMessage(up.source, SOURCE_READ, () => readInStore(this.config.store, up.source, this.config.maxReadBytes));
+    const earlier = await readVerdict(this.store, up.id).catch(() => undefined);
+    if (earlier?.verdict === 'quarantined') {
+      // A crash may have come between the verdict and the move: finish it.
+      await this.moveToQuarantine(up);
+      return [this.quarantinedEvent(up, earlier)];
+    }
+    const data = await readForMessage(up.source, SOURCE_READ, () => this.store.get(up.source, this.config.maxReadBytes));
     const pdq = await this.hash(up, data);
     // Deciding is serial: a chain, each link waiting for the previous one to settle.
     const decision = this.deciding.then(() => this.decide(up, data, pdq));
@@ -211,7 +218,7 @@ export class IdentityWorker {
         known = true; // a redelivery of an upload accepted before
         continue;
       }
-      const stored = await readInStore(this.config.store, originalPath(id), this.config.maxReadBytes).catch(() => undefined);
+      const stored = await this.store.get(originalPath(id), this.config.maxReadBytes).catch(() => undefined);
       if (stored?.equals(data)) {
         same = id;
         break;
@@ -250,30 +257,36 @@ export class IdentityWorker {
 
   /** The verdict first (the origin answers 451 from then on), then the original moved out of the served paths. */
   private async quarantine(up: Uploaded, listed: { listed: string; distance: number }): Promise<Outgoing[]> {
-    const store = this.config.store;
-    await writeVerdict(store, up.id, { v: 1, verdict: 'quarantined', listed: listed.listed, distance: listed.distance, at: new Date().toISOString() });
-    const kept = storeFile(store, quarantinePath(up.id));
-    await mkdir(dirname(kept), { recursive: true });
-    await rename(storeFile(store, up.source), kept);
-    await syncPath(dirname(kept));
-    await syncPath(dirname(storeFile(store, up.source)));
+    await writeVerdict(this.store, up.id, { v: 1, verdict: 'quarantined', listed: listed.listed, distance: listed.distance, at: new Date().toISOString() });
+    await this.moveToQuarantine(up);
     this.metrics.uploads.labels('quarantined').inc();
     this.log.warn({ id: up.id, source: up.source, kept: quarantinePath(up.id), listed: listed.listed, distance: listed.distance }, 'upload quarantined: it matches the blocklist');
     return [this.quarantinedEvent(up, listed)];
+  }
+
+  /** The original copied to the quarantine path, then removed from the served one; nothing to do when that is done already. */
+  private async moveToQuarantine(up: Uploaded): Promise<void> {
+    if (!(await this.store.head(up.source))) return;
+    await this.store.copy(up.source, quarantinePath(up.id));
+    await this.store.delete(up.source);
   }
 
   private quarantinedEvent(up: Uploaded, listed: { listed: string; distance: number }): Outgoing {
     return outgoing(TOPICS.quarantined, up.id, { id: up.id, source: quarantinePath(up.id), listed: listed.listed, distance: listed.distance, ts: Date.now() });
   }
 
-  /** The verdict first (the origin then serves `of`'s files), then the original replaced by a link to `of`'s: the same bytes, stored once. */
+  /**
+   * The verdict first (the origin then serves `of`'s files), then the original replaced by
+   * a copy of `of`'s, which a driver may share rather than store twice (`dir`: a hard link).
+   * Saved bytes are counted once: a redelivery finds its own verdict.
+   */
   private async duplicate(up: Uploaded, of: string, bytes: number): Promise<Outgoing[]> {
-    const store = this.config.store;
-    await writeVerdict(store, up.id, { v: 1, verdict: 'duplicate', of, at: new Date().toISOString() });
-    const [a, b] = await Promise.all([stat(storeFile(store, up.source)), stat(storeFile(store, originalPath(of)))]);
+    const earlier = await readVerdict(this.store, up.id).catch(() => undefined);
+    const again = earlier?.verdict === 'duplicate' && earlier.of === of;
+    if (!again) await writeVerdict(this.store, up.id, { v: 1, verdict: 'duplicate', of, at: new Date().toISOString() });
+    await this.store.copy(originalPath(of), up.source);
     let saved = 0;
-    if (a.ino !== b.ino || a.dev !== b.dev) {
-      await linkInStore(store, originalPath(of), up.source);
+    if (!again) {
       saved = bytes + (await this.storedSizesBytes(of));
       this.metrics.bytesSaved.inc(saved);
     }
@@ -284,7 +297,7 @@ export class IdentityWorker {
 
   /** Bytes of the sizes of `id` stored now: what a duplicate would otherwise have had made and stored again. */
   private async storedSizesBytes(id: string): Promise<number> {
-    const sizes = await Promise.all(DEFAULT_LADDER.map((s) => stat(storeFile(this.config.store, imagePath(id, s.name))).then((st) => st.size, () => 0)));
+    const sizes = await Promise.all(DEFAULT_LADDER.map(async (s) => (await this.store.head(imagePath(id, s.name)))?.size ?? 0));
     return sizes.reduce((a, b) => a + b, 0);
   }
 

@@ -13,7 +13,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { HearthError, IMAGE_ID as ID, Validator } from '../common/index.js';
-import { UnreadableFileError, originalPath, readInStore, writeInStore } from './store.js';
+import { ObjectNotFoundError, UnreadableObjectError, type ObjectStore } from '../store/index.js';
+import { originalPath } from './store.js';
 
 /** A verdict is a line of JSON; anything larger is damage, not a verdict. */
 const MAX_VERDICT_BYTES = 64 * 1024;
@@ -42,13 +43,13 @@ export const verdictPath = (id: string): string => originalPath(id).replace(/\.j
 export const quarantinePath = (id: string): string => originalPath(id).replace(/^\/originals\//, '/quarantine/');
 
 /** The verdict on `id`, or undefined when it has none. */
-export async function readVerdict(store: string, id: string): Promise<Verdict | undefined> {
+export async function readVerdict(store: ObjectStore, id: string): Promise<Verdict | undefined> {
   let text: string;
   try {
-    text = (await readInStore(store, verdictPath(id), MAX_VERDICT_BYTES)).toString('utf8');
+    text = (await store.get(verdictPath(id), MAX_VERDICT_BYTES)).toString('utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    if (err instanceof UnreadableFileError) throw new BadVerdictError(`${verdictPath(id)}: ${err.message}`);
+    if (err instanceof ObjectNotFoundError) return undefined;
+    if (err instanceof UnreadableObjectError) throw new BadVerdictError(`${verdictPath(id)}: ${err.message}`);
     throw err;
   }
   let value: unknown;
@@ -62,6 +63,6 @@ export async function readVerdict(store: string, id: string): Promise<Verdict | 
 }
 
 /** Written atomically and durably before the verdict is announced: a reader sees none or all of it. */
-export async function writeVerdict(store: string, id: string, verdict: Verdict): Promise<void> {
-  await writeInStore(store, verdictPath(id), Buffer.from(`${JSON.stringify(verdict)}\n`));
+export async function writeVerdict(store: ObjectStore, id: string, verdict: Verdict): Promise<void> {
+  await store.put(verdictPath(id), Buffer.from(`${JSON.stringify(verdict)}\n`));
 }

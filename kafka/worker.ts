@@ -381,7 +381,7 @@ export async function readForMessage<T>(path: string, reasons: ReadReasons, read
     return await read();
   } catch (err) {
     const code = (err as { code?: string }).code;
-    const reason = code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'HEARTH_ERR_STORE_ESCAPE' ? reasons.missing : code === 'HEARTH_ERR_NOT_A_FILE' ? reasons.irregular : code === 'HEARTH_ERR_TOO_LARGE' ? reasons.oversized : undefined;
+    const reason = code === 'HEARTH_ERR_NOT_FOUND' || code === 'HEARTH_ERR_STORE_ESCAPE' ? reasons.missing : code === 'HEARTH_ERR_NOT_A_FILE' ? reasons.irregular : code === 'HEARTH_ERR_TOO_LARGE' ? reasons.oversized : undefined;
     if (reason === undefined) throw err;
     throw new PermanentFailure(reason, `${path}: ${(err as Error).message}`);
   }

@@ -14,8 +14,9 @@ import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness, writeAtomic } from '../common/index.js';
-import { ORIGINAL_PATH, SIZE_PATH, StoreEscapeError, imagePath, originalPath, readInStore, storeFile, reportDamage, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict } from '../image/index.js';
+import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness } from '../common/index.js';
+import { ObjectNotFoundError, StoreEscapeError, openStore, storeFile, type ObjectStore } from '../store/index.js';
+import { ORIGINAL_PATH, SIZE_PATH, imagePath, originalPath, reportDamage, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict } from '../image/index.js';
 import type { EncodeOptions, ResizeBackend } from '../image/index.js';
 import { ORIGIN_METRICS, ORIGIN_RESULTS } from './metrics.js';
 
@@ -45,6 +46,7 @@ export class OriginServer {
   readonly registry: Registry = createRegistry();
   readonly metrics: Metrics<typeof ORIGIN_METRICS>;
   private readonly ladder: readonly SizeSpec[];
+  private readonly store: ObjectStore;
   private readonly backend: ResizeBackend;
   private readonly log: Logger;
   private server: Server | undefined;
@@ -58,6 +60,7 @@ export class OriginServer {
 
   constructor(private readonly o: OriginOptions) {
     this.ladder = o.ladder ?? DEFAULT_LADDER;
+    this.store = openStore(o.store);
     this.backend = o.backend ?? new CpuBackend(1);
     this.log = o.logger ?? createLogger('origin');
     this.metrics = createMetrics(ORIGIN_METRICS, this.registry);
@@ -110,7 +113,7 @@ export class OriginServer {
     // Outside the layout, outside the ladder, or a directory that does not match the id: no work.
     if (!o && (!m || !spec || imagePath(id, spec.name) !== path)) return this.notFound(req, res);
     try {
-      const verdict = await readVerdict(this.o.store, id);
+      const verdict = await readVerdict(this.store, id);
       if (verdict?.verdict === 'quarantined') return this.quarantined(req, res);
       // A duplicate's files are the image it duplicates: its own original is a link to that one's.
       const of = verdict?.verdict === 'duplicate' ? verdict.of : id;
@@ -128,9 +131,9 @@ export class OriginServer {
     if (!from) return this.notFound(req, res);
     const out = await this.once(path, async () => {
       const t0 = process.hrtime.bigint();
-      const data = (await this.backend.resize(await readInStore(this.o.store, from), spec, this.o.encode)).data;
+      const data = (await this.backend.resize(await this.store.get(from), spec, this.o.encode)).data;
       this.metrics.derive.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
-      if (this.o.storeDerived) await writeAtomic(storeFile(this.o.store, path), data);
+      if (this.o.storeDerived) await this.store.put(path, data);
       return data;
     });
     if (out === 'overload') return this.overloaded(req, res);
@@ -150,9 +153,9 @@ export class OriginServer {
       if (await this.serveStored(req, res, path)) return;
       if (duplicateOf) return await this.original(req, res, duplicateOf);
       const jxlPath = path.replace(/\.jpg$/, '.jxl');
-      const jxl = storeFile(this.o.store, jxlPath);
-      if (!(await stat(jxl).then((st) => st.isFile(), () => false))) return this.notFound(req, res);
-      const jpeg = await this.once(path, () => reconstructChecked(jxl));
+      if (!(await this.store.head(jxlPath))) return this.notFound(req, res);
+      // The reconstructor reads a file: JPEG XL originals are the `dir` driver's for now.
+      const jpeg = await this.once(path, () => reconstructChecked(storeFile(this.o.store, jxlPath)));
       if (jpeg === 'overload') return this.overloaded(req, res);
       this.metrics.requests.labels('reconstructed').inc();
       this.send(res, req, 200, jpeg, { 'content-type': 'image/jpeg' });
@@ -166,9 +169,9 @@ export class OriginServer {
   private async serveStored(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
     let stored: Buffer;
     try {
-      stored = await readInStore(this.o.store, path);
+      stored = await this.store.get(path);
     } catch (err) {
-      if ((err as { code?: string }).code === 'ENOENT') return false;
+      if (err instanceof ObjectNotFoundError) return false;
       throw err;
     }
     this.metrics.requests.labels('stored').inc();
@@ -238,7 +241,7 @@ export class OriginServer {
     const candidates = [...this.ladder].filter((s) => s !== want && !s.square && s.size >= want.size).sort((a, b) => b.size - a.size);
     for (const s of candidates) {
       const path = imagePath(id, s.name);
-      if (await stat(storeFile(this.o.store, path)).then((st) => st.isFile(), () => false)) return path;
+      if (await this.store.head(path)) return path;
     }
     return undefined;
   }

@@ -9,8 +9,9 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics } from '../common/index.js';
-import { imagePath, originalPath, pathMismatch, readInStore, sweepStoreTemp, writeInStore, CorruptImageError, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
+import { imagePath, originalPath, pathMismatch, CorruptImageError, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
 import { DEAD_REASONS, TOPICS, acceptedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, outgoing, parseMessage, readForMessage, type Outgoing } from '../kafka/index.js';
+import { openStore, type ObjectStore } from '../store/index.js';
 import type { ResizeConfig } from './config.js';
 import { RESIZE_METRICS } from './metrics.js';
 
@@ -23,6 +24,7 @@ export class ResizeWorker {
   private readonly ladder: readonly SizeSpec[];
   private readonly worker: KafkaWorker<typeof TOPICS.accepted>;
   private readonly registry = createRegistry();
+  private readonly store: ObjectStore;
 
   constructor(
     readonly config: ResizeConfig,
@@ -32,6 +34,7 @@ export class ResizeWorker {
     this.metrics = createMetrics(RESIZE_METRICS, this.registry);
     // Every reason at 0 from the start, so an alert on its rate has a series to watch.
     for (const r of DEAD_REASONS[TOPICS.accepted]) this.metrics.failures.labels(r).inc(0);
+    this.store = openStore(config.store);
     this.backend = opts.backend ?? new CpuBackend(config.threadsPerJob);
     this.ladder = opts.ladder ?? DEFAULT_LADDER;
     // Each size's series from the start: a rate over a series born with its first count reads 0.
@@ -55,7 +58,7 @@ export class ResizeWorker {
   }
 
   async start(): Promise<AddressInfo> {
-    const swept = await sweepStoreTemp(this.config.store);
+    const swept = await this.store.sweep();
     if (swept > 0) this.log.info({ swept }, 'removed temp files a crashed writer left in the store');
     const address = await this.worker.serve(this.registry, { http: this.config.http, store: this.config.store, health: () => ({ backend: this.backend.name }) });
     this.log.info({ brokers: this.config.kafka.brokers, store: this.config.store, jobs: this.config.jobs, threadsPerJob: this.config.threadsPerJob, http: `${address.address}:${address.port}` }, 'resize worker running');
@@ -70,19 +73,19 @@ export class ResizeWorker {
 
   /** Every size, from the 2048 px source made from the original. */
   async resizeAll(upload: Uploaded): Promise<Resized[]> {
-    const original = await readForMessage(upload.source, SOURCE_READ, () => readInStore(this.config.store, upload.source, this.config.maxReadBytes));
+    const original = await readForMessage(upload.source, SOURCE_READ, () => this.store.get(upload.source, this.config.maxReadBytes));
     const src = sourceSize(this.ladder);
     const events: Resized[] = [];
     const encode = this.config.jpeg;
     try {
       const t0 = process.hrtime.bigint();
       const source = await this.backend.resize(original, src, encode);
-      events.push(await this.store(upload.id, src, source.data, source.width, source.height, t0));
+      events.push(await this.write(upload.id, src, source.data, source.width, source.height, t0));
       for (const spec of this.ladder) {
         if (spec === src) continue;
         const t = process.hrtime.bigint();
         const out = await this.backend.resize(source.data, spec, encode);
-        events.push(await this.store(upload.id, spec, out.data, out.width, out.height, t));
+        events.push(await this.write(upload.id, spec, out.data, out.width, out.height, t));
       }
     } catch (err) {
       if (err instanceof CorruptImageError) throw new PermanentFailure('corrupt_source', err.message);
@@ -91,9 +94,9 @@ export class ResizeWorker {
     return events;
   }
 
-  private async store(id: string, spec: SizeSpec, data: Buffer, width: number, height: number, t0: bigint): Promise<Resized> {
+  private async write(id: string, spec: SizeSpec, data: Buffer, width: number, height: number, t0: bigint): Promise<Resized> {
     const path = imagePath(id, spec.name);
-    await writeInStore(this.config.store, path, data);
+    await this.store.put(path, data);
     this.metrics.duration.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
     this.metrics.sizes.labels(spec.name).inc();
     return { id, size: spec.name, path, bytes: data.length, width, height };

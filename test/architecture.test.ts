@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Used by tiers; each may use the ones before it in this list and nothing else of the project. */
-const SHARED = ['common', 'image', 'topology', 'kafka'] as const;
-const SHARED_MAY_USE: Record<(typeof SHARED)[number], readonly string[]> = { common: [], image: ['common'], topology: ['common'], kafka: ['common'] };
+const SHARED = ['common', 'store', 'image', 'topology', 'kafka'] as const;
+const SHARED_MAY_USE: Record<(typeof SHARED)[number], readonly string[]> = { common: [], store: ['common'], image: ['common', 'store'], topology: ['common'], kafka: ['common'] };
 const TIERS = ['warmer', 'resize', 'compress', 'origin', 'backfill', 'upload', 'taste-test', 'race', 'identity'];
 
 function sources(dir: string): string[] {

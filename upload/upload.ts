@@ -9,7 +9,8 @@
 import { randomInt } from 'node:crypto';
 import sharp from 'sharp';
 import { HearthError, isImageId } from '../common/index.js';
-import { createInStore, originalPath, readInStore } from '../image/index.js';
+import { originalPath } from '../image/index.js';
+import { openStore } from '../store/index.js';
 import { TOPICS, type Uploaded } from '../kafka/index.js';
 
 export class UploadError extends HearthError {
@@ -55,14 +56,15 @@ export function newId(now = Date.now()): string {
  * Stores `data`, which checkJpeg passed (`size` is what it said), as the original of `id`
  * (a new one when absent); never replaces a different original.
  */
-export async function storeOriginal(store: string, data: Buffer, size: { width: number; height: number }, name: string, id?: string): Promise<Stored> {
+export async function storeOriginal(root: string, data: Buffer, size: { width: number; height: number }, name: string, id?: string): Promise<Stored> {
   const { width, height } = size;
   if (id !== undefined && !isImageId(id)) throw new UploadError(`${name}: id ${JSON.stringify(id)} is not an image id (decimal digits, no leading zero, at most 19)`);
+  const store = openStore(root);
   for (let attempt = 0; attempt < 5; attempt++) {
     const want = id ?? newId();
     const source = originalPath(want);
-    if (await createInStore(store, source, data)) return { id: want, source, bytes: data.length, width, height, created: true };
-    const existing = await readInStore(store, source);
+    if (await store.putIfAbsent(source, data)) return { id: want, source, bytes: data.length, width, height, created: true };
+    const existing = await store.get(source);
     if (existing.equals(data)) return { id: want, source, bytes: data.length, width, height, created: false };
     if (id !== undefined) throw new UploadError(`${name}: id ${id} already holds another original (${existing.length} bytes); originals are never replaced`);
   }

@@ -8,7 +8,8 @@ import { Kafka, logLevel, Partitioners, type Producer, type Consumer } from 'kaf
 import sharp from 'sharp';
 import { ssim } from 'ssim.js';
 import { createLogger } from '../../common/logger.js';
-import { imagePath, storeFile } from '../../image/store.js';
+import { imagePath } from '../../image/store.js';
+import { storeFile } from '../../store/index.js';
 import { writeAtomic } from '../../common/atomic-write.js';
 import { loadCompressConfig } from '../../compress/config.js';
 import { CompressWorker } from '../../compress/worker.js';

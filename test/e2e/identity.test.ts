@@ -17,7 +17,8 @@ import { HEARTH_CLI } from '../../common/cli-path.js';
 import { scrape } from '../../common/prom-text.js';
 import { pdqOf } from '../../identity/pdq.js';
 import { DEFAULT_LADDER } from '../../image/ladder.js';
-import { imagePath, originalPath, storeFile } from '../../image/store.js';
+import { imagePath, originalPath } from '../../image/store.js';
+import { openStore, storeFile } from '../../store/index.js';
 import { readVerdict } from '../../image/verdicts.js';
 import { TOPICS, createKafka } from '../../kafka/client.js';
 import { createLogger } from '../../common/logger.js';
@@ -76,7 +77,7 @@ describe('the identity tier in the whole pipeline', function () {
     assert.ok((await identity('hearth_identity_bytes_saved_total')) >= (matched.value.bytesSaved as number));
     // Stored once: the second original is the first one's file, linked.
     assert.equal(statSync(storeFile(p.root, originalPath(second))).ino, statSync(storeFile(p.root, originalPath(first))).ino);
-    assert.deepEqual(await readVerdict(p.root, second), { v: 1, verdict: 'duplicate', of: first, at: (await readVerdict(p.root, second))!.at });
+    assert.deepEqual(await readVerdict(openStore(p.root), second), { v: 1, verdict: 'duplicate', of: first, at: (await readVerdict(openStore(p.root), second))!.at });
     // Resized once: never accepted, no size of its own, the resize count unchanged.
     assert.equal(events.some((e) => e.topic === TOPICS.accepted && e.value.id === second), false);
     assert.ok(events.some((e) => e.topic === TOPICS.accepted && e.value.id === first));
@@ -107,7 +108,7 @@ describe('the identity tier in the whole pipeline', function () {
       const q = await until(`the quarantine of ${id}`, () => events.find((e) => e.topic === TOPICS.quarantined && e.value.id === id), 60_000);
       assert.equal(q.value.listed, listed);
       assert.ok((q.value.distance as number) <= 31, `distance ${String(q.value.distance)}`);
-      assert.equal((await readVerdict(p.root, id))?.verdict, 'quarantined');
+      assert.equal((await readVerdict(openStore(p.root), id))?.verdict, 'quarantined');
     }
     assert.equal(events.find((e) => e.topic === TOPICS.quarantined && e.value.id === ids[0])?.value.distance, 0);
     assert.ok((await verdicts('quarantined')) >= 2);

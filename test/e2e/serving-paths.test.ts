@@ -7,7 +7,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeF
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { request } from 'undici';
-import { imagePath, storeFile } from '../../image/store.js';
+import { imagePath } from '../../image/store.js';
+import { storeFile } from '../../store/index.js';
 import { FIXTURES, testStack, type TestStack } from '../helpers/test-stack.js';
 import { until } from '../helpers/until.js';
 

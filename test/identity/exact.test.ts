@@ -15,7 +15,8 @@ import { HEARTH_CLI } from '../../common/cli-path.js';
 import { CorruptIndexError, ExactIndex } from '../../identity/exact-index.js';
 import { SEGMENT_BYTES, fingerprintFile, fingerprintOf, segmentOffsets } from '../../identity/fingerprint.js';
 import { identify, indexFile, indexStore, loadOrBuild } from '../../identity/store-index.js';
-import { originalPath, storeFile } from '../../image/store.js';
+import { originalPath } from '../../image/store.js';
+import { storeFile } from '../../store/index.js';
 import { FIXTURES } from '../helpers/test-stack.js';
 
 const run = promisify(execFile);

@@ -14,7 +14,8 @@ import { GrowingHammingIndex } from '../../identity/hamming-index.js';
 import { CorruptLedgerError, LedgerWriter, RECORD_BYTES, readLedger } from '../../identity/ledger.js';
 import { hamming, pdqOf } from '../../identity/pdq.js';
 import { IdentityWorker, ledgerFile } from '../../identity/worker.js';
-import { originalPath, storeFile } from '../../image/store.js';
+import { originalPath } from '../../image/store.js';
+import { openStore, storeFile } from '../../store/index.js';
 import { BadVerdictError, readVerdict, verdictPath } from '../../image/verdicts.js';
 import { ValidationError } from '../../common/schema.js';
 import { TOPICS, ensureTopics } from '../../kafka/client.js';
@@ -71,7 +72,7 @@ describe('identity ledger, blocklist and growing Hamming index', () => {
       const junk = randomJunk();
       mkdirSync(join(storeFile(store, verdictPath('4200')), '..'), { recursive: true });
       writeFileSync(storeFile(store, verdictPath('4200')), junk);
-      await assert.rejects(readVerdict(store, '4200'), BadVerdictError);
+      await assert.rejects(readVerdict(openStore(store), '4200'), BadVerdictError);
       try {
         parseBlocklist(junk.toString('utf8'), 'fuzz.txt');
       } catch (err) {
@@ -187,7 +188,7 @@ describe('identity tier through a real Kafka broker', function () {
       assert.deepEqual([dup.value.kind, dup.value.of, dup.value.distance], ['duplicate', a, 0]);
       assert.equal(dup.value.bytesSaved, original.length, 'the original (no sizes stored in this store)');
       assert.equal(statSync(storeFile(s.root, originalPath(same))).ino, statSync(storeFile(s.root, originalPath(a))).ino);
-      assert.equal((await readVerdict(s.root, same))?.verdict, 'duplicate');
+      assert.equal((await readVerdict(openStore(s.root), same))?.verdict, 'duplicate');
       const near = await until('the near-duplicate', () => of(smaller, TOPICS.matched)[0], 60_000);
       assert.equal(near.value.kind, 'near_duplicate');
       assert.equal(near.value.of, a);
@@ -296,7 +297,7 @@ describe('identity tier through a real Kafka broker', function () {
       assert.equal(q.value.source, `/quarantine/${id.slice(0, -2)}/${id}.jpg`);
       assert.equal(existsSync(storeFile(s.root, originalPath(id))), false);
       assert.ok(existsSync(storeFile(s.root, q.value.source)));
-      assert.equal((await readVerdict(s.root, id))?.verdict, 'quarantined');
+      assert.equal((await readVerdict(openStore(s.root), id))?.verdict, 'quarantined');
       // Redelivered: the same event again, though the original has moved.
       await producer.send({ topic: TOPICS.uploaded, messages: [upload(id)] });
       await until('quarantined again', () => of(id, TOPICS.quarantined).length >= 2 || undefined, 30_000);

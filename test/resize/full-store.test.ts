@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { createLogger } from '../../common/index.js';
-import { DEFAULT_LADDER, createInStore, imagePath, originalPath, storeTempDir, writeInStore } from '../../image/index.js';
+import { DEFAULT_LADDER, imagePath, originalPath } from '../../image/index.js';
+import { DirStore } from '../../store/index.js';
 import { TOPICS } from '../../kafka/index.js';
 import { ResizeWorker, loadResizeConfig } from '../../resize/index.js';
 import { FIXTURES } from '../helpers/test-stack.js';
@@ -57,8 +58,8 @@ describe('a full store', function () {
     const filler = fill(root);
     try {
       const data = Buffer.alloc(256 * 1024, 7);
-      await assert.rejects(writeInStore(root, imagePath('4200', 'z'), data), { code: 'ENOSPC' });
-      await assert.rejects(createInStore(root, originalPath('4201'), data), { code: 'ENOSPC' });
+      await assert.rejects(new DirStore(root).put(imagePath('4200', 'z'), data), { code: 'ENOSPC' });
+      await assert.rejects(new DirStore(root).putIfAbsent(originalPath('4201'), data), { code: 'ENOSPC' });
       assert.deepEqual(temps(root), []);
     } finally {
       rmSync(filler);
@@ -81,14 +82,14 @@ describe('a full store', function () {
     mkdirSync(dirname(join(root, originalPath(id))), { recursive: true });
     copyFileSync(join(FIXTURES, 'garden.jpg'), join(root, originalPath(id)));
     // A crashed writer's leftover (pid 0 never runs a writer) and a live one's (this process): the sweep at start takes the first only.
-    mkdirSync(storeTempDir(root), { recursive: true });
-    writeFileSync(join(storeTempDir(root), 'x_z.jpg.tmp-0-deadbeef'), 'left by a crash');
-    writeFileSync(join(storeTempDir(root), `y_z.jpg.tmp-${process.pid}-0123abcd`), 'being written');
+    mkdirSync(new DirStore(root).tempDir, { recursive: true });
+    writeFileSync(join(new DirStore(root).tempDir, 'x_z.jpg.tmp-0-deadbeef'), 'left by a crash');
+    writeFileSync(join(new DirStore(root).tempDir, `y_z.jpg.tmp-${process.pid}-0123abcd`), 'being written');
     const base = loadResizeConfig();
     const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, kafka: { ...base.kafka, brokers, groupId: `g-full-${Date.now()}`, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }), { logger: createLogger('resize-test', 'silent') });
     const addr = await w.start();
-    assert.deepEqual(readdirSync(storeTempDir(root)), [`y_z.jpg.tmp-${process.pid}-0123abcd`]);
-    rmSync(join(storeTempDir(root), `y_z.jpg.tmp-${process.pid}-0123abcd`));
+    assert.deepEqual(readdirSync(new DirStore(root).tempDir), [`y_z.jpg.tmp-${process.pid}-0123abcd`]);
+    rmSync(join(new DirStore(root).tempDir, `y_z.jpg.tmp-${process.pid}-0123abcd`));
     const filler = fill(root);
     try {
       await producer.send({ topic: TOPICS.accepted, messages: [{ key: id, value: JSON.stringify({ id, source: originalPath(id) }) }] });

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import sharp from 'sharp';
 import { HEARTH_CLI } from '../../common/cli-path.js';
-import { storeFile } from '../../image/store.js';
+import { storeFile } from '../../store/index.js';
 import { TOPICS, ensureTopics } from '../../kafka/client.js';
 import { uploadedValidator, type Uploaded } from '../../kafka/messages.js';
 import { FIXTURES } from '../helpers/test-stack.js';

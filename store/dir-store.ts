@@ -1,0 +1,168 @@
+/**
+ * The `dir` driver: an object per file under one root, its key the path below the root
+ * (`/photos/123/12345_z.jpg` is `<root>/photos/123/12345_z.jpg`), which is what nginx
+ * can serve straight from disk. Writes are atomic and durable (a temp file in
+ * `<root>/.hearth-tmp`, fsync, rename, fsync the directory); a failed write removes its
+ * temp file at once, and `sweep` removes what a crashed writer left.
+ */
+import { constants, type Stats } from 'node:fs';
+import { link, mkdir, open, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { placeTemp, sweepTempFiles, syncPath, tempPathFor, writeAtomic, writeTemp } from '../common/index.js';
+import { DEFAULT_MAX_READ_BYTES, ObjectNotFoundError, StoreEscapeError, UnreadableObjectError, type ListedObject, type ObjectInfo, type ObjectStore } from './object-store.js';
+
+/** The store's own directories, never objects: its temp files, and tiers' state kept beside the store (`.hearth-identity`). */
+const PRIVATE = /(?:^|\/)\.hearth-/;
+
+/**
+ * An absolute file for a store path; refuses anything that would leave the root. For the
+ * `dir` driver and the tiers not yet moved onto `ObjectStore` only.
+ */
+export function storeFile(root: string, path: string): string {
+  const base = resolve(root);
+  const file = resolve(join(base, path));
+  if (!file.startsWith(base + sep)) throw new StoreEscapeError(`store path ${JSON.stringify(path)} leaves the store`);
+  return file;
+}
+
+const kindOf = (st: Stats): string =>
+  st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : 'not a regular file';
+
+const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
+
+export class DirStore implements ObjectStore {
+  readonly driver = 'dir';
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  /** Where every write keeps its temp file: one directory to sweep, not every directory of a tree too large to walk. */
+  get tempDir(): string {
+    return join(this.root, '.hearth-tmp');
+  }
+
+  /** Removes what crashed writers left in the temp directory; how many. */
+  sweep(): Promise<number> {
+    return sweepTempFiles(this.tempDir);
+  }
+
+  /**
+   * Never through a symbolic link that leads out of the store (one within it is fine);
+   * opened without blocking (a FIFO would otherwise hold a thread of libuv's pool until
+   * a writer came, and with it every other read of the process); only a regular file of
+   * at most `maxBytes`, refused before a byte is read.
+   */
+  async get(key: string, maxBytes = DEFAULT_MAX_READ_BYTES): Promise<Buffer> {
+    const file = storeFile(this.root, key);
+    let real: string;
+    let base: string;
+    try {
+      [real, base] = await Promise.all([realpath(file), realpath(this.root)]);
+    } catch (err) {
+      if (missing(err)) throw new ObjectNotFoundError(key);
+      throw err;
+    }
+    if (!real.startsWith(base + sep)) throw new StoreEscapeError(`store path ${JSON.stringify(key)} is a link that leaves the store (to ${real})`);
+    const fh = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new UnreadableObjectError('HEARTH_ERR_NOT_A_FILE', `store path ${JSON.stringify(key)} is ${kindOf(st)}, not a regular file`);
+      if (st.size > maxBytes) throw new UnreadableObjectError('HEARTH_ERR_TOO_LARGE', `store path ${JSON.stringify(key)} is ${st.size} bytes, over the cap of ${maxBytes}`);
+      // Exactly the size fstat saw: a file that grows while it is read cannot push past the cap.
+      const data = Buffer.allocUnsafe(st.size);
+      let got = 0;
+      while (got < st.size) {
+        const { bytesRead } = await fh.read(data, got, st.size - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got === st.size ? data : data.subarray(0, got);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const st = await stat(storeFile(this.root, key));
+      return st.isFile() ? { size: st.size, modifiedMs: st.mtimeMs } : undefined;
+    } catch (err) {
+      if (missing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async put(key: string, data: Buffer): Promise<void> {
+    await writeAtomic(storeFile(this.root, key), data, { tmpDir: this.tempDir });
+  }
+
+  /** A hard link from the temp file, which fails if the name exists: create-only without a window. */
+  async putIfAbsent(key: string, data: Buffer): Promise<boolean> {
+    const file = storeFile(this.root, key);
+    const tmp = await writeTemp(file, data, { tmpDir: this.tempDir });
+    try {
+      await link(tmp, file);
+      await syncPath(dirname(file));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  /** A hard link: the bytes stored once, however many keys hold them. */
+  async copy(from: string, to: string): Promise<void> {
+    const file = storeFile(this.root, to);
+    await mkdir(this.tempDir, { recursive: true });
+    await mkdir(dirname(file), { recursive: true });
+    const tmp = tempPathFor(file, this.tempDir);
+    try {
+      await link(storeFile(this.root, from), tmp);
+    } catch (err) {
+      if (missing(err)) throw new ObjectNotFoundError(from);
+      throw err;
+    }
+    await placeTemp(tmp, file);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const file = storeFile(this.root, key);
+    try {
+      await rm(file);
+    } catch (err) {
+      if (missing(err)) return false;
+      throw err;
+    }
+    await syncPath(dirname(file));
+    return true;
+  }
+
+  async *list(prefix: string): AsyncIterable<ListedObject> {
+    // The deepest directory every key of the prefix lies under; keys are filtered by the whole prefix.
+    const dir = prefix.slice(0, prefix.lastIndexOf('/') + 1) || '/';
+    yield* this.walk(dir === '/' ? this.root : storeFile(this.root, dir), prefix);
+  }
+
+  private async *walk(dir: string, prefix: string): AsyncIterable<ListedObject> {
+    const entries = await readdir(dir, { withFileTypes: true }).catch((err: unknown) => {
+      if (missing(err)) return [];
+      throw err;
+    });
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const path = join(dir, e.name);
+      const key = path.slice(this.root.length).split(sep).join('/');
+      if (PRIVATE.test(key)) continue;
+      if (e.isDirectory()) {
+        // Only directories that can hold keys of the prefix.
+        if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix) || key.startsWith(prefix)) yield* this.walk(path, prefix);
+      } else if (e.isFile() && key.startsWith(prefix)) {
+        const st = await stat(path).catch(() => undefined);
+        if (st) yield { key, size: st.size, modifiedMs: st.mtimeMs };
+      }
+    }
+  }
+}

@@ -1,0 +1,4 @@
+/** The public face of `store/`: the one way any tier reaches stored objects. */
+export * from './dir-store.js';
+export * from './object-store.js';
+export * from './open.js';

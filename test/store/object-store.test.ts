@@ -1,0 +1,119 @@
+/**
+ * What every driver of the store interface must do, S3's semantics over store paths:
+ * one contract, run against each driver (today `dir`), so a new driver is held to the
+ * same cases rather than to its own.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DirStore, ObjectNotFoundError, StoreEscapeError, UnreadableObjectError, type ObjectStore } from '../../store/index.js';
+
+const DRIVERS: { name: string; make: () => { store: ObjectStore; root: string } }[] = [
+  {
+    name: 'dir',
+    make: () => {
+      const root = mkdtempSync(join(tmpdir(), 'hearth-objstore-'));
+      return { store: new DirStore(root), root };
+    },
+  },
+];
+
+const bytes = (s: string): Buffer => Buffer.from(s);
+async function keys(store: ObjectStore, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const o of store.list(prefix)) out.push(o.key);
+  return out;
+}
+
+for (const { name, make } of DRIVERS) {
+  describe(`the store interface: ${name} driver`, () => {
+    it('put, get and head: whole objects, replaced atomically; a missing key is ObjectNotFoundError, or no head', async () => {
+      const { store } = make();
+      await store.put('/photos/1/100_z.jpg', bytes('one'));
+      assert.deepEqual(await store.get('/photos/1/100_z.jpg'), bytes('one'));
+      await store.put('/photos/1/100_z.jpg', bytes('three'));
+      assert.deepEqual(await store.get('/photos/1/100_z.jpg'), bytes('three'));
+      assert.equal((await store.head('/photos/1/100_z.jpg'))?.size, 5);
+      assert.equal(await store.head('/photos/1/101_z.jpg'), undefined);
+      await assert.rejects(store.get('/photos/1/101_z.jpg'), ObjectNotFoundError);
+      await assert.rejects(store.get('/photos/9/nothing/below.jpg'), { code: 'HEARTH_ERR_NOT_FOUND' });
+    });
+
+    it('putIfAbsent creates once and never replaces', async () => {
+      const { store } = make();
+      assert.equal(await store.putIfAbsent('/originals/1/100.jpg', bytes('first')), true);
+      assert.equal(await store.putIfAbsent('/originals/1/100.jpg', bytes('second')), false);
+      assert.deepEqual(await store.get('/originals/1/100.jpg'), bytes('first'));
+      // Concurrent creators of one key: exactly one wins, and its bytes are what is stored.
+      const results = await Promise.all(['a', 'b', 'c', 'd'].map((x) => store.putIfAbsent('/originals/1/101.jpg', bytes(x))));
+      assert.equal(results.filter(Boolean).length, 1);
+      assert.deepEqual(await store.get('/originals/1/101.jpg'), bytes(['a', 'b', 'c', 'd'][results.indexOf(true)]!));
+    });
+
+    it('copy makes the target hold the source\'s bytes (replacing it); delete removes, and says whether there was anything', async () => {
+      const { store } = make();
+      await store.put('/originals/1/100.jpg', bytes('photo'));
+      await store.put('/originals/1/102.jpg', bytes('other'));
+      await store.copy('/originals/1/100.jpg', '/originals/1/102.jpg');
+      await store.copy('/originals/1/100.jpg', '/quarantine/1/100.jpg');
+      assert.deepEqual(await store.get('/originals/1/102.jpg'), bytes('photo'));
+      assert.deepEqual(await store.get('/quarantine/1/100.jpg'), bytes('photo'));
+      await assert.rejects(store.copy('/originals/1/999.jpg', '/originals/1/103.jpg'), ObjectNotFoundError);
+      assert.equal(await store.delete('/originals/1/100.jpg'), true);
+      assert.equal(await store.delete('/originals/1/100.jpg'), false);
+      assert.deepEqual(await store.get('/quarantine/1/100.jpg'), bytes('photo'), 'a copy outlives its source');
+    });
+
+    it('lists by prefix, sorted, objects only (never the store\'s own temp files or state)', async () => {
+      const { store } = make();
+      for (const k of ['/photos/10/1000_z.jpg', '/photos/1/100_z.jpg', '/photos/1/100_s.jpg', '/originals/1/100.jpg', '/photos/1/100_z.jpg.hearth-pq.json']) await store.put(k, bytes(k));
+      assert.deepEqual(await keys(store, '/photos/'), ['/photos/1/100_s.jpg', '/photos/1/100_z.jpg', '/photos/1/100_z.jpg.hearth-pq.json', '/photos/10/1000_z.jpg']);
+      assert.deepEqual(await keys(store, '/photos/1/100_z'), ['/photos/1/100_z.jpg', '/photos/1/100_z.jpg.hearth-pq.json']);
+      assert.deepEqual(await keys(store, '/photos/1'), ['/photos/1/100_s.jpg', '/photos/1/100_z.jpg', '/photos/1/100_z.jpg.hearth-pq.json', '/photos/10/1000_z.jpg']);
+      assert.deepEqual(await keys(store, '/nothing/'), []);
+      assert.equal((await keys(store, '/')).length, 5);
+    });
+
+    it('refuses keys that leave the store', async () => {
+      const { store } = make();
+      for (const k of ['/../../etc/passwd', '/photos/../../x']) {
+        await assert.rejects(store.get(k), StoreEscapeError);
+        await assert.rejects(store.put(k, bytes('x')), StoreEscapeError);
+      }
+    });
+  });
+}
+
+describe('the dir driver, beyond the contract', () => {
+  it('never reads a FIFO (without blocking), a directory, a device or a file over the cap; never follows a link out of the store', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'hearth-objstore-'));
+    const store = new DirStore(root);
+    mkdirSync(join(root, 'originals', '1'), { recursive: true });
+    execFileSync('mkfifo', [join(root, 'originals/1/100.jpg')]);
+    mkdirSync(join(root, 'originals/1/101.jpg'));
+    writeFileSync(join(root, 'originals/1/102.jpg'), '');
+    truncateSync(join(root, 'originals/1/102.jpg'), 3 * 2 ** 30);
+    symlinkSync('/dev/zero', join(root, 'originals/1/103.jpg'));
+    writeFileSync(join(root, 'inside.jpg'), 'inside');
+    symlinkSync(join(root, 'inside.jpg'), join(root, 'originals/1/104.jpg'));
+    await assert.rejects(store.get('/originals/1/100.jpg'), (e: UnreadableObjectError) => e.code === 'HEARTH_ERR_NOT_A_FILE' && /a FIFO/.test(e.message));
+    await assert.rejects(store.get('/originals/1/101.jpg'), (e: UnreadableObjectError) => e.code === 'HEARTH_ERR_NOT_A_FILE' && /a directory/.test(e.message));
+    await assert.rejects(store.get('/originals/1/102.jpg'), (e: UnreadableObjectError) => e.code === 'HEARTH_ERR_TOO_LARGE');
+    await assert.rejects(store.get('/originals/1/103.jpg'), StoreEscapeError);
+    assert.deepEqual(await store.get('/originals/1/104.jpg'), Buffer.from('inside'));
+    assert.equal(await store.head('/originals/1/100.jpg'), undefined, 'a FIFO is no object');
+  });
+
+  it('keeps temp files in one directory, and its sweep removes only those of writers that are gone', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'hearth-objstore-'));
+    const store = new DirStore(root);
+    await store.put('/photos/1/100_z.jpg', Buffer.from('x'));
+    mkdirSync(store.tempDir, { recursive: true });
+    writeFileSync(join(store.tempDir, '100_z.jpg.tmp-0-00aa'), 'dead');
+    writeFileSync(join(store.tempDir, `100_z.jpg.tmp-${process.pid}-00bb`), 'live');
+    assert.equal(await store.sweep(), 1);
+    assert.equal(await store.sweep(), 0);
+  });
+});
