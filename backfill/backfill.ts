@@ -6,11 +6,12 @@
  * resize tier handles idempotently.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Producer } from 'kafkajs';
 import { writeAtomic } from '../common/index.js';
+import { ORIGINAL_PATH, originalPath, pathMismatch } from '../image/index.js';
 import { TOPICS, IMAGE_ID, STORE_PATH, type Uploaded } from '../kafka/index.js';
+import type { ObjectStore } from '../store/index.js';
 
 export interface BackfillEntry {
   id: string;
@@ -20,21 +21,23 @@ export interface BackfillEntry {
 const ID = new RegExp(IMAGE_ID);
 const PATH = new RegExp(STORE_PATH);
 
-/** Originals under `<store>/<dir>`: every `<id>.jpg`, sorted by path. */
-export function walkOriginals(store: string, dir = 'originals'): BackfillEntry[] {
-  const out: BackfillEntry[] = [];
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else {
-        const m = /^([0-9]{1,19})\.jpe?g$/i.exec(name);
-        if (m) out.push({ id: m[1] as string, source: `/${relative(store, p).split('\\').join('/')}` });
-      }
-    }
-  };
-  walk(join(store, dir));
-  return out;
+/**
+ * Every original of the store, in the store's listing order: each stored at the path its
+ * id implies (the only source an upload message may name). Anything else under
+ * `/originals/` (a JPEG XL original, a verdict, a JPEG at another path) is no entry;
+ * `misplaced` lists the JPEGs among them, which no tier would accept.
+ */
+export async function listOriginals(store: ObjectStore): Promise<{ entries: BackfillEntry[]; misplaced: string[] }> {
+  const original = new RegExp(ORIGINAL_PATH);
+  const entries: BackfillEntry[] = [];
+  const misplaced: string[] = [];
+  for await (const { key } of store.list('/originals/')) {
+    const id = original.exec(key)?.[1];
+    if (id === undefined) continue;
+    if (key === originalPath(id) && ID.test(id)) entries.push({ id, source: key });
+    else misplaced.push(key);
+  }
+  return { entries, misplaced };
 }
 
 /** A list file: one `<id> <store path>` per line; `#` comments and blank lines skipped. Bad lines are errors, named by line. */
@@ -47,7 +50,8 @@ export function readList(file: string): BackfillEntry[] {
       const line = raw.trim();
       if (!line || line.startsWith('#')) return;
       const [id, source, extra] = line.split(/\s+/);
-      if (!id || !source || extra !== undefined || !ID.test(id) || !PATH.test(source)) problems.push(`line ${i + 1}: expected "<digits> </store/path.jpg>" (got ${JSON.stringify(line.slice(0, 80))})`);
+      if (!id || !source || extra !== undefined || !ID.test(id) || !PATH.test(source)) problems.push(`line ${i + 1}: expected "<id> <its original's store path>" (got ${JSON.stringify(line.slice(0, 80))})`);
+      else if (pathMismatch(id, source, originalPath(id))) problems.push(`line ${i + 1}: ${pathMismatch(id, source, originalPath(id))}`);
       else out.push({ id, source });
     });
   if (problems.length) throw new Error(`${file}:\n  ${problems.slice(0, 20).join('\n  ')}`);

@@ -6,7 +6,6 @@ import { producerSection } from '../kafka/index.js';
 export const BackfillConfigSchema = Type.Object(
   {
     store: Type.String({ minLength: 1, default: '.cache/store', description: 'the store root' }),
-    dir: Type.String({ minLength: 1, default: 'originals', description: 'where the originals are, under the store (walked for `<id>.jpg`)' }),
     list: Type.Optional(Type.String({ minLength: 1, description: 'a file of `<id> <store path>` lines to backfill instead of walking the store' })),
     kafka: producerSection(),
     rate: Type.Number({ exclusiveMinimum: 0, default: 500, description: 'messages per second' }),

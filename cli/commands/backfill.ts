@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { createLogger } from '../../common/index.js';
-import { loadBackfillConfig, runBackfill, readList, walkOriginals } from '../../backfill/index.js';
+import { loadBackfillConfig, runBackfill, readList, listOriginals } from '../../backfill/index.js';
+import { openStore } from '../../store/index.js';
 import { TOPICS, connectProducer } from '../../kafka/index.js';
 import { intArg, numArg } from '../args.js';
 import { BROKERS_FLAG, configuredCommand, STORE_FLAG } from '../service-command.js';
@@ -17,7 +18,6 @@ export function registerBackfill(program: Command): void {
       configHelp: 'backfill config (JSON); default: the originals of .cache/store to the local broker',
       flags: [
         STORE_FLAG,
-        { flags: '--dir <dir>', description: 'where the originals are, under the store', path: 'dir' },
         { flags: '--list <file>', description: 'read "<id> <store path>" lines instead of walking the store', path: 'list' },
         BROKERS_FLAG,
         { flags: '--rate <n>', description: 'messages per second', path: 'rate', parse: numArg(0.001) },
@@ -31,9 +31,14 @@ export function registerBackfill(program: Command): void {
     },
     async (o, opts) => {
       const store = resolve(o.store);
-      const entries = o.list ? readList(o.list) : walkOriginals(store, o.dir);
-      if (opts.restart) rmSync(o.checkpoint, { force: true });
       const log = createLogger('backfill', o.log.level);
+      let entries = o.list ? readList(o.list) : undefined;
+      if (!entries) {
+        const listed = await listOriginals(openStore(store));
+        if (listed.misplaced.length > 0) log.warn({ count: listed.misplaced.length, first: listed.misplaced.slice(0, 5) }, 'JPEGs under /originals/ not at their id\'s path: left out (no tier would accept them)');
+        entries = listed.entries;
+      }
+      if (opts.restart) rmSync(o.checkpoint, { force: true });
       const producer = await connectProducer(o.kafka.brokers, 'hearth-backfill', log, { [TOPICS.uploaded]: o.kafka.partitions });
       const abort = new AbortController();
       // Ctrl-C: finish the batch in flight, write the checkpoint, stop.

@@ -4,7 +4,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners, type Consumer } from 'kafkajs';
-import { readList, runBackfill, walkOriginals } from '../../backfill/backfill.js';
+import { listOriginals, readList, runBackfill } from '../../backfill/backfill.js';
+import { DirStore } from '../../store/index.js';
 import { TOPICS } from '../../kafka/client.js';
 import { HEARTH_CLI } from '../../common/cli-path.js';
 import { FIXTURES } from '../helpers/test-stack.js';
@@ -56,8 +57,11 @@ describe('backfill through a real Kafka broker', function () {
 
   it('interrupted (Ctrl-C) and resumed, produces each image once', async () => {
     const { store, ids } = originals(30);
-    const entries = walkOriginals(store);
+    // A JPEG that is not at its id's path is no entry: no tier would take it.
+    copyFileSync(join(FIXTURES, 'aqua.jpg'), join(store, 'originals', '4242.jpg'));
+    const { entries, misplaced } = await listOriginals(new DirStore(store));
     assert.deepEqual(entries.map((e) => e.id), ids);
+    assert.deepEqual(misplaced, ['/originals/4242.jpg']);
     const checkpoint = join(store, 'checkpoint.json');
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
@@ -94,10 +98,10 @@ describe('backfill through a real Kafka broker', function () {
 
   it('refuses a bad list and a checkpoint of another list, with clear errors', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-list-'));
-    writeFileSync(join(dir, 'bad.txt'), '# originals\n12 /originals/12.jpg\nabc /x.jpg\n13 ../etc/passwd\n');
-    assert.throws(() => readList(join(dir, 'bad.txt')), /line 3: .*\n.*line 4:/s);
-    writeFileSync(join(dir, 'a.txt'), '12 /originals/12.jpg\n');
-    writeFileSync(join(dir, 'b.txt'), '13 /originals/13.jpg\n');
+    writeFileSync(join(dir, 'bad.txt'), '# originals\n12 /originals/0/12.jpg\nabc /x.jpg\n13 ../etc/passwd\n14 /originals/0/12.jpg\n');
+    assert.throws(() => readList(join(dir, 'bad.txt')), /line 3: .*\n.*line 4: .*\n.*line 5: "\/originals\/0\/12\.jpg" is not the path of id 14/s);
+    writeFileSync(join(dir, 'a.txt'), '12 /originals/0/12.jpg\n');
+    writeFileSync(join(dir, 'b.txt'), '13 /originals/0/13.jpg\n');
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     const checkpoint = join(dir, 'cp.json');
