@@ -7,8 +7,6 @@ import { isAlive } from './pid.js';
 export interface AtomicWriteOptions {
   /** Where the temp file goes (same filesystem as `file`): one directory to sweep after a crash, not every directory of a tree. Default: beside `file`. */
   tmpDir?: string;
-  /** File mode of the new file (default 0644). */
-  mode?: number;
 }
 
 /** A new temp path for `file` in `dir`: the target's name, then the writer's pid, so a sweep can tell a dead writer's leftovers from a live one's work. */
@@ -45,7 +43,7 @@ export async function writeTemp(file: string, data: Buffer, o: AtomicWriteOption
   if (o.tmpDir) await mkdir(o.tmpDir, { recursive: true });
   const tmp = tempPathFor(file, o.tmpDir);
   try {
-    const fh = await open(tmp, 'wx', o.mode ?? 0o644);
+    const fh = await open(tmp, 'wx', 0o644);
     try {
       await fh.writeFile(data);
       await fh.sync();

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { imagePath, DEFAULT_LADDER } from '../image/index.js';
+import { openStore } from '../store/index.js';
 import { writeAtomic } from '../common/index.js';
 
 export { imagePath };
@@ -76,16 +77,16 @@ export async function buildCorpus(o: BuildOptions): Promise<CorpusManifest> {
   sharp.concurrency(1);
   const jobs = sources.flatMap((src, p) => Array.from({ length: o.idsPerPhoto }, (_, k) => ({ src, k, id: 100000 + p * 1000 + k })));
   const paths: string[] = [];
+  const store = openStore(o.out);
   let done = 0;
   const work = async (job: (typeof jobs)[number]): Promise<void> => {
     const base = await variant(job.src, job.k, o.idsPerPhoto);
     for (const step of LADDER) {
       const path = imagePath(job.id, step.name);
-      const file = join(o.out, path);
       const resized = step.square
         ? sharp(base).resize(step.size, step.size, { fit: 'cover', kernel: 'lanczos3' })
         : sharp(base).resize(step.size, step.size, { fit: 'inside', kernel: 'lanczos3', withoutEnlargement: true });
-      await writeAtomic(file, await resized.sharpen().jpeg({ quality: 85, progressive: step.size >= 320 }).toBuffer());
+      await store.put(path, await resized.sharpen().jpeg({ quality: 85, progressive: step.size >= 320 }).toBuffer());
       paths.push(path);
     }
     o.onProgress?.(++done, jobs.length);

@@ -107,7 +107,7 @@ export class IdentityWorker {
       await this.unlock();
       throw err;
     }
-    const address = await this.worker.serve(this.registry, {
+    const address = await this.worker.serve({
       http: this.config.http,
       store: this.config.store,
       refresh: () => {

@@ -135,8 +135,8 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
    * out of its group or stuck, see `problems`) and `/readyz` (ready once in its group
    * and its store is writable) on `http`, then the consumer. Stopped by `stop()`.
    */
-  async serve(registry: Registry, o: { http: { host: string; port: number }; store: string; refresh?: () => void; health?: () => Record<string, unknown> }): Promise<AddressInfo> {
-    this.server = createStatusServer(registry, {
+  async serve(o: { http: { host: string; port: number }; store: string; refresh?: () => void; health?: () => Record<string, unknown> }): Promise<AddressInfo> {
+    this.server = createStatusServer(this.o.registry, {
       refresh: () => {
         this.refreshGauges();
         o.refresh?.();

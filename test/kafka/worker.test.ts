@@ -29,7 +29,7 @@ async function startWorker(brokers: string[], handle: (m: KafkaMessage) => Promi
     log,
     handle,
   });
-  const addr = await worker.serve(registry, { http: { host: '127.0.0.1', port: 0 }, store: tmpdir() });
+  const addr = await worker.serve({ http: { host: '127.0.0.1', port: 0 }, store: tmpdir() });
   const status = async (path: string) => (await fetch(`http://127.0.0.1:${addr.port}${path}`)).status;
   /** A series' value as a scrape of /metrics shows it, by name and label text (`kind="unforeseen"`). */
   const metric = async (name: string, labels = '') => {
