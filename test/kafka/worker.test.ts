@@ -161,6 +161,9 @@ describe('the shared Kafka consumer', function () {
       await producer.send({ topic: TOPICS.resized, messages: [{ key: `${tag}-other`, value: value('after-evict') }] });
       await until('next handled', () => (seen.includes('after-evict') ? true : undefined), 90000);
       await until('in its group', async () => ((await metric('hearth_kafka_consumer_running')) === 1 && (await status('/healthz')) === 200 ? true : undefined), 60000);
+      // The commit after eviction is refused in a way kafkajs does not restart from: the worker started a new consumer.
+      assert.equal(await metric('hearth_kafka_consumer_restarts_total'), 1);
+      assert.equal(slow, 2, 'the slow message was handled again by the new member');
     } finally {
       await worker.stop();
     }
