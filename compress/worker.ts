@@ -15,7 +15,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, Validator } from '../common/index.js';
 import { imagePath, pathMismatch, perceptualRecompress } from '../image/index.js';
 import { openStore, type ObjectStore } from '../store/index.js';
-import { DEAD_REASONS, TOPICS, resizedValidator, type Resized, type Compressed, KafkaWorker, PermanentFailure, outgoing, parseMessage, readForMessage } from '../kafka/index.js';
+import { TOPICS, resizedValidator, type Resized, type Compressed, KafkaWorker, PermanentFailure, outgoing, parseMessage, readForMessage } from '../kafka/index.js';
 import type { CompressConfig } from './config.js';
 import { COMPRESS_METRICS } from './metrics.js';
 
@@ -52,8 +52,6 @@ export class CompressWorker {
     this.log = opts.logger ?? createLogger('compress', config.log.level);
     this.metrics = createMetrics(COMPRESS_METRICS, this.registry);
     this.store = openStore(config.store);
-    // Every reason at 0 from the start, so an alert on its rate has a series to watch.
-    for (const r of DEAD_REASONS[TOPICS.resized]) this.metrics.failures.labels(r).inc(0);
     for (const size of config.perceptual.sizes) this.metrics.quality.zero({ size });
     const p = config.kafka.partitions;
     this.worker = new KafkaWorker({
@@ -68,7 +66,7 @@ export class CompressWorker {
         const event = await this.compress(parseMessage(message, resizedValidator, (m) => pathMismatch(m.id, m.path, imagePath(m.id, m.size))));
         return event ? [outgoing(TOPICS.compressed, event.id, event)] : [];
       },
-      onDead: (reason) => this.metrics.failures.labels(reason).inc(),
+      deadLetters: this.metrics.failures,
     });
   }
 

@@ -29,7 +29,7 @@ import sharp from 'sharp';
 import { acquireRunLock, createLogger, createMetrics, createRegistry, writeAtomic, type Logger, type Metrics } from '../common/index.js';
 import { DEFAULT_LADDER, ORIGINAL_PATH, imagePath, originalPath, pathMismatch, quarantinePath, readVerdict, verdictPath, writeVerdict } from '../image/index.js';
 import { openStore, type ObjectStore } from '../store/index.js';
-import { DEAD_REASONS, KafkaWorker, TOPICS, PermanentFailure, outgoing, parseMessage, readForMessage, uploadedValidator, type Outgoing, type Uploaded } from '../kafka/index.js';
+import { KafkaWorker, TOPICS, PermanentFailure, outgoing, parseMessage, readForMessage, uploadedValidator, type Outgoing, type Uploaded } from '../kafka/index.js';
 import { Blocklist } from './blocklist.js';
 import type { IdentityConfig } from './config.js';
 import { fingerprintOf } from './fingerprint.js';
@@ -74,7 +74,6 @@ export class IdentityWorker {
     this.store = openStore(config.store);
     // Every series from the start: a rate over a series born with its first count reads nothing.
     for (const v of IDENTITY_VERDICTS) this.metrics.uploads.labels(v).inc(0);
-    for (const r of DEAD_REASONS[TOPICS.uploaded]) this.metrics.failures.labels(r).inc(0);
     for (const s of MATCH_STEPS) this.metrics.matchDuration.zero({ step: s });
     this.blocklist = new Blocklist(config.blocklist, (err) => {
       this.metrics.blocklistReloadFailures.inc();
@@ -90,7 +89,7 @@ export class IdentityWorker {
       jobs: config.jobs,
       log: this.log,
       handle: (message) => this.identify(parseMessage(message, uploadedValidator, (m) => pathMismatch(m.id, m.source, originalPath(m.id)))),
-      onDead: (reason) => this.metrics.failures.labels(reason).inc(),
+      deadLetters: this.metrics.failures,
       lagGauge: this.metrics.lag,
     });
   }

@@ -61,7 +61,8 @@ export interface WorkerOptions<In extends DeadTopic> {
   log: Logger;
   /** The messages to produce for this input; nothing is committed until they are acknowledged. */
   handle: (message: KafkaMessage) => Promise<readonly Outgoing[]>;
-  onDead?: (reason: DeadReason<In>) => void;
+  /** The tier's dead-letter counter by reason: every reason of the topic is set to 0 at start (an alert on its rate has a series to watch), and counted here. */
+  deadLetters?: { labels(reason: string): { inc(n?: number): void } };
   /** A gauge by partition that the worker keeps set to its consumer lag (every 5 s). */
   lagGauge?: { labels(partition: string): { set(value: number): void } };
 }
@@ -126,6 +127,7 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
     this.admin = this.kafka.admin();
     this.metrics = createMetrics(KAFKA_CONSUMER_METRICS, o.registry);
     for (const kind of ['transient', 'unforeseen']) this.metrics.retries.labels(o.kafka.groupId, kind).inc(0);
+    for (const r of DEAD_REASONS[o.topic]) o.deadLetters?.labels(r).inc(0);
     this.metrics.restarts.labels(o.kafka.groupId).inc(0);
     this.refreshGauges();
   }
@@ -313,7 +315,7 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
       error = `dead-letter reason ${JSON.stringify(reason)} is not one of ${this.o.topic}'s (a bug in its handler); it said: ${error}`;
       reason = 'handler_error';
     }
-    this.o.onDead?.(reason);
+    this.o.deadLetters?.labels(reason).inc();
     this.o.log.warn({ topic, partition, offset: message.offset, reason, err: error }, 'message sent to the dead-letter topic');
     const dead: DeadLetter = {
       topic,

@@ -10,7 +10,7 @@
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics } from '../common/index.js';
 import { imagePath, originalPath, pathMismatch, CorruptImageError, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
-import { DEAD_REASONS, TOPICS, acceptedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, outgoing, parseMessage, readForMessage, type Outgoing } from '../kafka/index.js';
+import { TOPICS, acceptedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, outgoing, parseMessage, readForMessage, type Outgoing } from '../kafka/index.js';
 import { openStore, type ObjectStore } from '../store/index.js';
 import type { ResizeConfig } from './config.js';
 import { RESIZE_METRICS } from './metrics.js';
@@ -32,8 +32,6 @@ export class ResizeWorker {
   ) {
     this.log = opts.logger ?? createLogger('resize', config.log.level);
     this.metrics = createMetrics(RESIZE_METRICS, this.registry);
-    // Every reason at 0 from the start, so an alert on its rate has a series to watch.
-    for (const r of DEAD_REASONS[TOPICS.accepted]) this.metrics.failures.labels(r).inc(0);
     this.store = openStore(config.store);
     this.backend = opts.backend ?? new CpuBackend(config.threadsPerJob);
     this.ladder = opts.ladder ?? DEFAULT_LADDER;
@@ -52,7 +50,7 @@ export class ResizeWorker {
       jobs: config.jobs,
       log: this.log,
       handle: (message) => this.handle(parseMessage(message, acceptedValidator, (m) => pathMismatch(m.id, m.source, originalPath(m.id)))),
-      onDead: (reason) => this.metrics.failures.labels(reason).inc(),
+      deadLetters: this.metrics.failures,
       lagGauge: this.metrics.lag,
     });
   }

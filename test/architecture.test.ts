@@ -13,6 +13,26 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHARED = ['common', 'store', 'image', 'topology', 'kafka'] as const;
 const SHARED_MAY_USE: Record<(typeof SHARED)[number], readonly string[]> = { common: [], store: ['common'], image: ['common', 'store'], topology: ['common'], kafka: ['common'] };
 const TIERS = ['warmer', 'resize', 'compress', 'origin', 'backfill', 'upload', 'taste-test', 'race', 'identity'];
+/**
+ * Every other top-level folder, and why it is under neither rule above: a new folder
+ * must be put in one of these lists (or the two above), so none escapes the rules unseen.
+ */
+const OTHERS: Record<string, string> = {
+  'api-hook': 'a package of its own for API servers, with no dependency on the rest',
+  cli: 'the composition root: wires every tier into the `hearth` command',
+  stack: 'runs every daemon of a topology (composition, like cli)',
+  simulate: 'drives a running stack from outside, as viewers and API servers would',
+  'proxy-config': 'renders and runs nginx from the topology',
+  monitoring: "Prometheus's config, rules and mtail program for a topology",
+  dashboard: 'draws Prometheus queries; reads no tier',
+  corpus: 'builds the store of real photographs for the stack and tests',
+  bench: 'benchmarks, which may measure any part',
+  test: 'the suite, which may test any part',
+  docs: 'documentation',
+  infra: 'setup scripts',
+};
+/** Never the project's own sources. */
+const IGNORED = new Set(['node_modules', 'dist']);
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir)).flatMap((n) => {
@@ -29,6 +49,13 @@ function imports(file: string): string[] {
 }
 
 describe('module boundaries', () => {
+  it('every top-level folder is a shared module, a tier, or named with its reason', () => {
+    const folders = readdirSync(ROOT).filter((d) => !d.startsWith('.') && !IGNORED.has(d) && statSync(join(ROOT, d)).isDirectory());
+    const known = new Set<string>([...SHARED, ...TIERS, ...Object.keys(OTHERS)]);
+    assert.deepEqual(folders.filter((d) => !known.has(d)), []);
+    assert.deepEqual([...known].filter((d) => !folders.includes(d)), [], 'a listed folder that no longer exists');
+  });
+
   it('tiers import only their own files and shared modules', () => {
     const bad: string[] = [];
     for (const tier of TIERS) {

@@ -190,8 +190,10 @@ describe('resize tier through a real Kafka broker', function () {
     }
     for (const id of ids) {
       for (const spec of DEFAULT_LADDER) {
-        const m = await sharp(join(root, imagePath(id, spec.name))).metadata();
-        assert.equal(m.format, 'jpeg');
+        // Every scan decoded: a half-written file under a final name fails here, not only a bad header.
+        const file = join(root, imagePath(id, spec.name));
+        assert.equal((await sharp(file).metadata()).format, 'jpeg');
+        await assert.doesNotReject(sharp(file, { failOn: 'error' }).raw().toBuffer(), `${file} does not decode whole`);
       }
     }
     // Nothing half-written under a final name: only complete files or leftover temp names.
