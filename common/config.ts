@@ -80,14 +80,25 @@ export function loadConfig<T extends TSchema>(o: LoadConfigOptions<T>): Static<T
       throw new ValidationError(what, [`not JSON: ${(err as Error).message}`]);
     }
   }
+  const merged = o.overrides && Object.keys(o.overrides).length > 0 ? deepMerge(raw, o.overrides) : raw;
   let config: Static<T>;
   try {
-    config = o.validator.parse(o.overrides && Object.keys(o.overrides).length > 0 ? deepMerge(raw, o.overrides) : raw);
+    config = o.validator.parse(merged);
   } catch (err) {
-    if (err instanceof ValidationError) throw new ValidationError(what, err.problems);
-    throw err;
+    if (!(err instanceof ValidationError)) throw err;
+    // The cross-field rules too, as far as the fields they read allow: one error names every bad field.
+    throw new ValidationError(what, [...err.problems, ...bestEffort(() => o.semantic?.(o.validator.withDefaults(merged)) ?? [])]);
   }
   const problems = o.semantic?.(config) ?? [];
   if (problems.length > 0) throw new ValidationError(what, problems);
   return config;
+}
+
+/** Cross-field rules run on a config that failed its schema: whatever they can say, and nothing where a field they read has the wrong type. */
+function bestEffort(rules: () => string[]): string[] {
+  try {
+    return rules().filter((p) => typeof p === 'string');
+  } catch {
+    return [];
+  }
 }

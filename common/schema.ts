@@ -66,9 +66,14 @@ export class Validator<T extends TSchema> {
     return out;
   }
 
+  /** A copy with the schema's defaults filled in, valid or not. */
+  withDefaults(value: unknown): unknown {
+    return Value.Default(this.schema, structuredClone(value));
+  }
+
   /** Fills defaults into a copy, then validates; throws one error listing every bad field. */
   parse(value: unknown): Static<T> {
-    const filled = Value.Default(this.schema, structuredClone(value));
+    const filled = this.withDefaults(value);
     if (this.check.Check(filled)) return filled;
     throw new ValidationError(this.what, this.problems(filled));
   }

@@ -27,11 +27,16 @@ describe('the daemon scaffold', function () {
 
   it('names every bad field in one error, schema and cross-field alike, with the file it came from', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'hearth-config-')), 'resize.json');
-    writeFileSync(file, JSON.stringify({ jobs: 0, jpeg: { quality: 101 }, backend: 'tpu', surprise: 1 }));
+    // `backend: "gpu"` passes the schema and fails a cross-field rule; the rest fail the schema.
+    writeFileSync(file, JSON.stringify({ jobs: 0, jpeg: { quality: 101 }, backend: 'gpu', surprise: 1 }));
     assert.throws(
       () => loadResizeConfig(file),
-      (err: ValidationError) => err instanceof ValidationError && err.message.includes(file) && ['jobs', 'jpeg.quality', 'backend', 'surprise'].every((f) => err.problems.some((p) => p.startsWith(f))),
+      (err: ValidationError) =>
+        err instanceof ValidationError && err.message.includes(file) && ['jobs', 'jpeg.quality', 'surprise'].every((f) => err.problems.some((p) => p.startsWith(f))) && err.problems.some((p) => p.startsWith('backend: "gpu" is not built yet')),
     );
+    // Alone, the cross-field rule is the error.
+    writeFileSync(file, JSON.stringify({ backend: 'gpu' }));
+    assert.throws(() => loadResizeConfig(file), (err: ValidationError) => err.problems.length === 1 && err.problems[0]!.startsWith('backend: "gpu"'));
   });
 
   it('--print-config shows the file with the flags applied on top, deep', async () => {
