@@ -8,9 +8,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Producer } from 'kafkajs';
-import { writeAtomic } from '../common/index.js';
+import { isImageId, writeAtomic } from '../common/index.js';
 import { ORIGINAL_PATH, originalPath, pathMismatch } from '../image/index.js';
-import { TOPICS, IMAGE_ID, STORE_PATH, type Uploaded } from '../kafka/index.js';
+import { TOPICS, STORE_PATH, type Uploaded } from '../kafka/index.js';
 import type { ObjectStore } from '../store/index.js';
 
 export interface BackfillEntry {
@@ -18,7 +18,6 @@ export interface BackfillEntry {
   source: string;
 }
 
-const ID = new RegExp(IMAGE_ID);
 const PATH = new RegExp(STORE_PATH);
 
 /**
@@ -34,7 +33,7 @@ export async function listOriginals(store: ObjectStore): Promise<{ entries: Back
   for await (const { key } of store.list('/originals/')) {
     const id = original.exec(key)?.[1];
     if (id === undefined) continue;
-    if (key === originalPath(id) && ID.test(id)) entries.push({ id, source: key });
+    if (key === originalPath(id) && isImageId(id)) entries.push({ id, source: key });
     else misplaced.push(key);
   }
   return { entries, misplaced };
@@ -50,7 +49,7 @@ export function readList(file: string): BackfillEntry[] {
       const line = raw.trim();
       if (!line || line.startsWith('#')) return;
       const [id, source, extra] = line.split(/\s+/);
-      if (!id || !source || extra !== undefined || !ID.test(id) || !PATH.test(source)) problems.push(`line ${i + 1}: expected "<id> <its original's store path>" (got ${JSON.stringify(line.slice(0, 80))})`);
+      if (!id || !source || extra !== undefined || !isImageId(id) || !PATH.test(source)) problems.push(`line ${i + 1}: expected "<id> <its original's store path>" (got ${JSON.stringify(line.slice(0, 80))})`);
       else if (pathMismatch(id, source, originalPath(id))) problems.push(`line ${i + 1}: ${pathMismatch(id, source, originalPath(id))}`);
       else out.push({ id, source });
     });

@@ -13,7 +13,7 @@
 import { crc32 } from 'node:zlib';
 import { mkdir, open, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { HearthError } from '../common/index.js';
+import { HearthError, isImageId } from '../common/index.js';
 
 export const RECORD_BYTES = 64;
 const MAGIC = 0x4c48; // 'HL'
@@ -35,7 +35,7 @@ export class CorruptLedgerError extends HearthError {
 
 export function encodeRecord(r: LedgerRecord): Buffer {
   // Kept as a number: only an id that reads back as the same string may go in (no leading zero).
-  if (!/^(?:0|[1-9][0-9]{0,18})$/.test(r.id)) throw new RangeError(`id ${JSON.stringify(r.id)} would not read back as itself from the ledger`);
+  if (!isImageId(r.id)) throw new RangeError(`id ${JSON.stringify(r.id)} would not read back as itself from the ledger`);
   const b = Buffer.alloc(RECORD_BYTES);
   b.writeUInt16LE(MAGIC, 0);
   b.writeUInt8(VERSION, 2);

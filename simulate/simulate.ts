@@ -164,9 +164,9 @@ function linesSince(files: string[], offsets: number[]): string[] {
   });
 }
 
-function headsSince(files: string[], offsets: number[], pool: Set<string>): Set<string> {
+function headsIn(lines: readonly string[], pool: Set<string>): Set<string> {
   const out = new Set<string>();
-  for (const line of linesSince(files, offsets)) {
+  for (const line of lines) {
     const l = JSON.parse(line) as { method: string; uri: string };
     if (l.method === 'HEAD' && pool.has(l.uri)) out.add(l.uri);
   }
@@ -174,7 +174,7 @@ function headsSince(files: string[], offsets: number[], pool: Set<string>): Set<
 }
 
 /** The race join over what a colo's caches logged during the run, for paths of the pool. */
-function raceSince(files: string[], offsets: number[], pool: Set<string>): { outcomes: Record<RaceOutcome, number>; inFlightMs: number[] } {
+function raceIn(lines: readonly string[], pool: Set<string>): { outcomes: Record<RaceOutcome, number>; inFlightMs: number[] } {
   const outcomes = Object.fromEntries(RACE_OUTCOMES.map((o) => [o, 0])) as Record<RaceOutcome, number>;
   const inFlightMs: number[] = [];
   const join = new RaceJoin(
@@ -188,7 +188,7 @@ function raceSince(files: string[], offsets: number[], pool: Set<string>): { out
       evicted: () => {},
     },
   );
-  for (const line of linesSince(files, offsets)) {
+  for (const line of lines) {
     const l = parseCacheLogLine(line);
     if (typeof l === 'object' && pool.has(l.uri)) join.add(l);
   }
@@ -277,8 +277,9 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
     const lat = firsts.map((s) => s.ms).sort((a, b) => a - b);
     const hintedFirsts = firsts.filter((s) => s.hinted);
     const viewedPaths = new Set(mine.map((s) => s.path));
-    const pushed = headsSince(c.accessLogs, offsets[ci] as number[], poolSet);
-    const race = raceSince(c.accessLogs, offsets[ci] as number[], poolSet);
+    const logged = linesSince(c.accessLogs, offsets[ci] as number[]);
+    const pushed = headsIn(logged, poolSet);
+    const race = raceIn(logged, poolSet);
     return {
       colo: c.name,
       pages: pageCount.get(c.name) ?? 0,

@@ -33,6 +33,7 @@ const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((err a
 export class DirStore implements ObjectStore {
   readonly driver = 'dir';
   readonly root: string;
+  private realRoot: string | undefined;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -59,7 +60,9 @@ export class DirStore implements ObjectStore {
     let real: string;
     let base: string;
     try {
-      [real, base] = await Promise.all([realpath(file), realpath(this.root)]);
+      // The root's own real path once: it does not move under a running daemon.
+      base = this.realRoot ??= await realpath(this.root);
+      real = await realpath(file);
     } catch (err) {
       if (missing(err)) throw new ObjectNotFoundError(key);
       throw err;

@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { createLogger } from '../../common/index.js';
-import { IMAGE_ID, TOPICS, connectProducer } from '../../kafka/index.js';
+import { createLogger, isImageId } from '../../common/index.js';
+import { TOPICS, connectProducer } from '../../kafka/index.js';
 import { checkJpeg, loadUploadConfig, storeOriginal, uploadedEvent } from '../../upload/index.js';
 import { intArg } from '../args.js';
 import { BROKERS_FLAG, configuredCommand, STORE_FLAG } from '../service-command.js';
 
 const idArg = (v: string): string => {
-  if (!new RegExp(IMAGE_ID).test(v)) throw new InvalidArgumentError('expected an image id: decimal digits, no leading zero, at most 19');
+  if (!isImageId(v)) throw new InvalidArgumentError('expected an image id: decimal digits, no leading zero, at most 19');
   return v;
 };
 
