@@ -27,6 +27,10 @@ export const ERROR_CODES = {
   HEARTH_ERR_TOO_LARGE: 12,
   /** No object under a store path. */
   HEARTH_ERR_NOT_FOUND: 13,
+  /** The store refuses writes: its disk is at the configured reserve (reads go on). */
+  HEARTH_ERR_STORE_FULL: 14,
+  /** Two store keys with one 64-bit hash (about once in 10^11 puts at 10^8 objects): the second is refused. */
+  HEARTH_ERR_KEY_COLLISION: 15,
 } as const;
 export type HearthErrorCode = keyof typeof ERROR_CODES;
 

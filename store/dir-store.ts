@@ -6,10 +6,10 @@
  * temp file at once, and `sweep` removes what a crashed writer left.
  */
 import { constants, type Stats } from 'node:fs';
-import { link, mkdir, open, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { placeTemp, sweepTempFiles, syncPath, tempPathFor, writeAtomic, writeTemp } from '../common/index.js';
-import { DEFAULT_MAX_READ_BYTES, ObjectNotFoundError, StoreEscapeError, UnreadableObjectError, type ListedObject, type ObjectInfo, type ObjectStore } from './object-store.js';
+import { checkMeta, DEFAULT_MAX_READ_BYTES, ObjectNotFoundError, StoreEscapeError, UnreadableObjectError, type ListedObject, type ObjectInfo, type ObjectMeta, type ObjectStore } from './object-store.js';
 
 /** The store's own directories, never objects: its temp files, and tiers' state kept beside the store (`.hearth-identity`). */
 const PRIVATE = /(?:^|\/)\.hearth-/;
@@ -37,6 +37,39 @@ export class DirStore implements ObjectStore {
 
   constructor(root: string) {
     this.root = resolve(root);
+  }
+
+  /**
+   * An object's metadata: a small JSON file in a private tree that mirrors the store's
+   * (`<root>/.hearth-meta/photos/1/100_z.jpg.json`), so nginx, which serves the objects
+   * straight from disk, never sees it. Written before the object and removed before an
+   * object without metadata replaces it: after a crash between the two, the metadata
+   * describes bytes that are not there yet, which is why what Hearth keeps there names
+   * the bytes it belongs to (the perceptual marker's `outputSha`, the JPEG XL digest).
+   */
+  private metaFile(key: string): string {
+    return storeFile(join(this.root, '.hearth-meta'), `${key}.json`);
+  }
+
+  private async readMeta(key: string): Promise<ObjectMeta> {
+    const text = await readFile(this.metaFile(key), 'utf8').catch((err: unknown) => {
+      if (missing(err)) return undefined;
+      throw err;
+    });
+    if (text === undefined) return {};
+    try {
+      const v = JSON.parse(text) as unknown;
+      if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string')) return v as ObjectMeta;
+    } catch {
+      // fall through: damaged metadata is no metadata
+    }
+    return {};
+  }
+
+  private async writeMeta(key: string, meta: ObjectMeta | undefined): Promise<void> {
+    checkMeta(meta);
+    if (meta && Object.keys(meta).length) await writeAtomic(this.metaFile(key), Buffer.from(JSON.stringify(meta)), { tmpDir: this.tempDir });
+    else await rm(this.metaFile(key), { force: true });
   }
 
   /** Where every write keeps its temp file: one directory to sweep, not every directory of a tree too large to walk. */
@@ -90,24 +123,30 @@ export class DirStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const st = await stat(storeFile(this.root, key));
-      return st.isFile() ? { size: st.size, modifiedMs: st.mtimeMs } : undefined;
+      return st.isFile() ? { size: st.size, modifiedMs: st.mtimeMs, meta: await this.readMeta(key) } : undefined;
     } catch (err) {
       if (missing(err)) return undefined;
       throw err;
     }
   }
 
-  async put(key: string, data: Buffer): Promise<void> {
-    await writeAtomic(storeFile(this.root, key), data, { tmpDir: this.tempDir });
+  async put(key: string, data: Buffer, meta?: ObjectMeta): Promise<void> {
+    const file = storeFile(this.root, key);
+    await this.writeMeta(key, meta);
+    await writeAtomic(file, data, { tmpDir: this.tempDir });
   }
 
   /** A hard link from the temp file, which fails if the name exists: create-only without a window. */
-  async putIfAbsent(key: string, data: Buffer): Promise<boolean> {
+  async putIfAbsent(key: string, data: Buffer, meta?: ObjectMeta): Promise<boolean> {
     const file = storeFile(this.root, key);
+    checkMeta(meta);
     const tmp = await writeTemp(file, data, { tmpDir: this.tempDir });
     try {
       await link(tmp, file);
       await syncPath(dirname(file));
+      // Only the creator writes metadata, after it has won: an existing object keeps its own.
+      // A crash in between leaves an object without it, which no reader takes for trusted.
+      if (meta && Object.keys(meta).length) await this.writeMeta(key, meta);
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -129,6 +168,12 @@ export class DirStore implements ObjectStore {
       if (missing(err)) throw new ObjectNotFoundError(from);
       throw err;
     }
+    try {
+      await this.writeMeta(to, await this.readMeta(from));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
     await placeTemp(tmp, file);
   }
 
@@ -141,6 +186,7 @@ export class DirStore implements ObjectStore {
       throw err;
     }
     await syncPath(dirname(file));
+    await rm(this.metaFile(key), { force: true });
     return true;
   }
 
@@ -164,7 +210,7 @@ export class DirStore implements ObjectStore {
         if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix) || key.startsWith(prefix)) yield* this.walk(path, prefix);
       } else if (e.isFile() && key.startsWith(prefix)) {
         const st = await stat(path).catch(() => undefined);
-        if (st) yield { key, size: st.size, modifiedMs: st.mtimeMs };
+        if (st) yield { key, size: st.size, modifiedMs: st.mtimeMs, meta: await this.readMeta(key) };
       }
     }
   }

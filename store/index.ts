@@ -2,3 +2,4 @@
 export * from './dir-store.js';
 export * from './object-store.js';
 export * from './open.js';
+export * from './volumes/engine.js';

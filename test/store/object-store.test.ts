@@ -8,17 +8,31 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DirStore, ObjectNotFoundError, StoreEscapeError, UnreadableObjectError, type ObjectStore } from '../../store/index.js';
+import { DirStore, ObjectNotFoundError, StoreEscapeError, UnreadableObjectError, VolumeEngine, type ObjectStore } from '../../store/index.js';
 
-const DRIVERS: { name: string; make: () => { store: ObjectStore; root: string } }[] = [
+const open: ObjectStore[] = [];
+const DRIVERS: { name: string; make: () => Promise<{ store: ObjectStore; root: string }> }[] = [
   {
     name: 'dir',
     make: () => {
       const root = mkdtempSync(join(tmpdir(), 'hearth-objstore-'));
-      return { store: new DirStore(root), root };
+      return Promise.resolve({ store: new DirStore(root), root });
+    },
+  },
+  {
+    name: 'volumes',
+    make: async () => {
+      const root = mkdtempSync(join(tmpdir(), 'hearth-objstore-'));
+      // Small volumes, so the contract also crosses from one volume into the next.
+      const store = await VolumeEngine.open({ dir: root, volumeBytes: 4096, minFreeBytes: 0 });
+      open.push(store);
+      return { store, root };
     },
   },
 ];
+after(async () => {
+  for (const s of open) await (s as VolumeEngine).close();
+});
 
 const bytes = (s: string): Buffer => Buffer.from(s);
 async function keys(store: ObjectStore, prefix: string): Promise<string[]> {
@@ -30,7 +44,7 @@ async function keys(store: ObjectStore, prefix: string): Promise<string[]> {
 for (const { name, make } of DRIVERS) {
   describe(`the store interface: ${name} driver`, () => {
     it('put, get and head: whole objects, replaced atomically; a missing key is ObjectNotFoundError, or no head', async () => {
-      const { store } = make();
+      const { store } = await make();
       await store.put('/photos/1/100_z.jpg', bytes('one'));
       assert.deepEqual(await store.get('/photos/1/100_z.jpg'), bytes('one'));
       await store.put('/photos/1/100_z.jpg', bytes('three'));
@@ -42,7 +56,7 @@ for (const { name, make } of DRIVERS) {
     });
 
     it('putIfAbsent creates once and never replaces', async () => {
-      const { store } = make();
+      const { store } = await make();
       assert.equal(await store.putIfAbsent('/originals/1/100.jpg', bytes('first')), true);
       assert.equal(await store.putIfAbsent('/originals/1/100.jpg', bytes('second')), false);
       assert.deepEqual(await store.get('/originals/1/100.jpg'), bytes('first'));
@@ -53,7 +67,7 @@ for (const { name, make } of DRIVERS) {
     });
 
     it('copy makes the target hold the source\'s bytes (replacing it); delete removes, and says whether there was anything', async () => {
-      const { store } = make();
+      const { store } = await make();
       await store.put('/originals/1/100.jpg', bytes('photo'));
       await store.put('/originals/1/102.jpg', bytes('other'));
       await store.copy('/originals/1/100.jpg', '/originals/1/102.jpg');
@@ -67,7 +81,7 @@ for (const { name, make } of DRIVERS) {
     });
 
     it('lists by prefix, sorted, objects only (never the store\'s own temp files or state)', async () => {
-      const { store } = make();
+      const { store } = await make();
       for (const k of ['/photos/10/1000_z.jpg', '/photos/1/100_z.jpg', '/photos/1/100_s.jpg', '/originals/1/100.jpg', '/photos/1/100_z.jpg.hearth-pq.json']) await store.put(k, bytes(k));
       assert.deepEqual(await keys(store, '/photos/'), ['/photos/1/100_s.jpg', '/photos/1/100_z.jpg', '/photos/1/100_z.jpg.hearth-pq.json', '/photos/10/1000_z.jpg']);
       assert.deepEqual(await keys(store, '/photos/1/100_z'), ['/photos/1/100_z.jpg', '/photos/1/100_z.jpg.hearth-pq.json']);
@@ -76,8 +90,27 @@ for (const { name, make } of DRIVERS) {
       assert.equal((await keys(store, '/')).length, 5);
     });
 
+    it('keeps metadata with its object: written with it, replaced with it, copied with it, gone with it', async () => {
+      const { store } = await make();
+      await store.put('/photos/1/100_z.jpg', bytes('resize'), { pq: '{"q":78}' });
+      assert.deepEqual(await store.head('/photos/1/100_z.jpg'), { ...(await store.head('/photos/1/100_z.jpg')), size: 6, meta: { pq: '{"q":78}' } });
+      await store.copy('/photos/1/100_z.jpg', '/photos/1/100_b.jpg');
+      assert.deepEqual((await store.head('/photos/1/100_b.jpg'))?.meta, { pq: '{"q":78}' });
+      await store.put('/photos/1/100_z.jpg', bytes('other'));
+      assert.deepEqual((await store.head('/photos/1/100_z.jpg'))?.meta, {}, 'a put without metadata leaves none behind');
+      assert.equal(await store.putIfAbsent('/originals/1/100.jxl', bytes('jxl'), { digest: 'a' }), true);
+      assert.equal(await store.putIfAbsent('/originals/1/100.jxl', bytes('jxl2'), { digest: 'b' }), false);
+      assert.deepEqual((await store.head('/originals/1/100.jxl'))?.meta, { digest: 'a' }, 'a refused create leaves the metadata as it was');
+      await store.delete('/originals/1/100.jxl');
+      await store.putIfAbsent('/originals/1/100.jxl', bytes('jxl3'));
+      assert.deepEqual((await store.head('/originals/1/100.jxl'))?.meta, {}, 'a deleted object\'s metadata does not come back');
+      await assert.rejects(store.put('/photos/1/101_z.jpg', bytes('x'), { Bad: 'x' }), { code: 'HEARTH_ERR_INVALID' });
+      await assert.rejects(store.put('/photos/1/101_z.jpg', bytes('x'), { big: 'x'.repeat(3000) }), { code: 'HEARTH_ERR_INVALID' });
+      assert.deepEqual([...(await (async () => { const o = []; for await (const x of store.list('/photos/1/100_b')) o.push(x.meta); return o; })())], [{ pq: '{"q":78}' }]);
+    });
+
     it('refuses keys that leave the store', async () => {
-      const { store } = make();
+      const { store } = await make();
       for (const k of ['/../../etc/passwd', '/photos/../../x']) {
         await assert.rejects(store.get(k), StoreEscapeError);
         await assert.rejects(store.put(k, bytes('x')), StoreEscapeError);

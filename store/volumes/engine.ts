@@ -1,0 +1,708 @@
+/**
+ * The volumes engine: Haystack's store (and Topface's Backpack), without Backpack's flaws.
+ * Objects are needles appended to a few large volume files, all kept open; a compact
+ * index in memory finds any of them, and one `pread` reads it, checksum verified.
+ *
+ * - Writes go through one queue. Each turn takes every waiting write (group commit),
+ *   appends their needles, fsyncs the volume, then appends their index records and
+ *   fsyncs the index: only then is any of them acknowledged, so an acknowledged put
+ *   survives `kill -9` and a power cut, and no index record ever points at bytes that
+ *   are not on disk.
+ * - At start, each volume's index is loaded and checked (records tile the volume, the
+ *   newest match their needles), then the needles written after its last record are
+ *   scanned (Haystack's method); a torn tail is cut off, counted and logged. An index
+ *   that fails a check is rebuilt from its volume, never trusted.
+ * - Deletes are tombstone needles. Compaction copies a sealed volume's live needles to a
+ *   new file and swaps it in; reads and writes go on meanwhile, and it refuses to start
+ *   without room for the copy.
+ * - A disk down to the reserve refuses puts (`StoreFullError`); reads go on, and a write
+ *   that fails half-way is cut back, so nothing stored before is touched.
+ */
+import { mkdir, open, readdir, rename, rm, statfs, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { acquireRunLock, HearthError, syncPath, type Logger } from '../../common/index.js';
+import { checkKey, DamagedObjectError, DEFAULT_MAX_READ_BYTES, ObjectNotFoundError, StoreFullError, UnreadableObjectError, type ListedObject, type ObjectInfo, type ObjectMeta, type ObjectStore } from '../object-store.js';
+import { keyHash } from './checksum.js';
+import { encodeKey } from './key-codec.js';
+import { decodeNeedle, encodeNeedle, NEEDLE_ALIGN, NEEDLE_PEEK_BYTES, NeedleError, peekKey, peekMeta, type Needle } from './needle.js';
+import { NeedleIndex, radixOrder, type Loc } from './needle-index.js';
+import { readExactly, recordFor, scanNeedles } from './scan.js';
+import { decodeHeader, encodeHeader, FILE_HEADER_BYTES, INDEX_MAGIC, KIND_DELETE, KIND_PUT, MAX_VOLUME_BYTES, readRecord, RECORD_BYTES, VOLUME_MAGIC, volumeName, writeRecord, type IndexRecord } from './volume-file.js';
+
+/**
+ * 4 GiB: Backpack's ~3.5 GB, rounded. Compaction needs room for one volume's live bytes
+ * and holds one open file per volume (2,560 files for 10 TB), so neither much smaller nor
+ * much larger; the format allows up to 16 GiB.
+ */
+export const DEFAULT_VOLUME_BYTES = 4 * 2 ** 30;
+/** Puts stop while the disk has less than this free: room for compaction's bookkeeping and the filesystem's own. */
+export const DEFAULT_MIN_FREE_BYTES = 256 * 2 ** 20;
+/** The most writes one fsync covers, and their bytes: bounds one turn's latency and memory. */
+const MAX_BATCH = 256;
+const MAX_BATCH_BYTES = 64 << 20;
+/** Newest index records checked against their needles at every start. */
+const CHECKED_AT_START = 16;
+
+export interface EngineObserver {
+  /** One group commit: how many writes its fsyncs covered and how long the writing took. */
+  committed?(writes: number, seconds: number): void;
+  /** A needle that failed its check on read or in a scan: never served. */
+  damaged?(detail: { key?: string; volume: string; offset: number; why: string }): void;
+  /** A tail cut off at start: bytes written but never acknowledged. */
+  tornTail?(detail: { volume: string; bytes: number }): void;
+  /** A put refused for want of space. */
+  full?(): void;
+}
+
+export interface VolumeEngineOptions {
+  dir: string;
+  volumeBytes?: number;
+  minFreeBytes?: number;
+  log?: Logger;
+  observer?: EngineObserver;
+}
+
+export class KeyCollisionError extends HearthError {
+  constructor(key: string, other: string) {
+    super('HEARTH_ERR_KEY_COLLISION', `store key ${JSON.stringify(key)} shares its 64-bit hash with ${JSON.stringify(other)}; refused`);
+  }
+}
+
+class Volume {
+  readers = 0;
+  retired = false;
+  /** Bytes of needles the index still points at. */
+  liveBytes = 0;
+  constructor(
+    readonly slot: number,
+    readonly order: number,
+    readonly generation: number,
+    readonly fh: FileHandle,
+    readonly idx: FileHandle,
+    /** Bytes in the volume file: where the next needle goes. */
+    public size: number,
+    public idxSize: number,
+  ) {}
+
+  get name(): string {
+    return volumeName(this.order);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.fh.close(), this.idx.close()]);
+  }
+}
+
+interface Write {
+  op: 'put' | 'putIfAbsent' | 'delete';
+  key: string;
+  encoded: Buffer;
+  hash: { hi: number; lo: number };
+  data?: Buffer;
+  meta?: ObjectMeta;
+  resolve: (done: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface EngineStats {
+  objects: number;
+  volumes: number;
+  /** Bytes of every volume file. */
+  bytes: number;
+  /** Bytes of needles still pointed at. */
+  liveBytes: number;
+  /** Share of volume bytes that compaction would free. */
+  garbageRatio: number;
+  indexBytes: number;
+  indexBytesPerObject: number;
+  freeBytes: number;
+  perVolume: { name: string; bytes: number; liveBytes: number; sealed: boolean }[];
+}
+
+const hi8 = (h: { hi: number }): number => h.hi & 0xff;
+
+type Pinned = Loc & { vol: Volume };
+
+export class VolumeEngine implements ObjectStore {
+  private readonly index = new NeedleIndex();
+  private readonly volumes: Volume[] = [];
+  private readonly queue: Write[] = [];
+  private pumping: Promise<void> | undefined;
+  /** Commits and compaction's swap take turns on this. */
+  private writeTurn: Promise<unknown> = Promise.resolve();
+  private free = { bytes: Infinity, at: 0 };
+  private closed = false;
+  readonly volumeBytes: number;
+  readonly minFreeBytes: number;
+
+  private constructor(
+    private readonly o: VolumeEngineOptions,
+    private readonly unlock: () => Promise<void>,
+  ) {
+    this.volumeBytes = Math.min(o.volumeBytes ?? DEFAULT_VOLUME_BYTES, MAX_VOLUME_BYTES);
+    this.minFreeBytes = o.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
+  }
+
+  /** Opens (creating) the engine's directory: one engine per directory, held by a lock file. */
+  static async open(o: VolumeEngineOptions): Promise<VolumeEngine> {
+    await mkdir(o.dir, { recursive: true });
+    const unlock = await acquireRunLock(join(o.dir, 'LOCK'), `the volumes store in ${o.dir}`);
+    const engine = new VolumeEngine(o, unlock);
+    try {
+      await engine.load();
+    } catch (err) {
+      await engine.close().catch(() => undefined);
+      throw err;
+    }
+    return engine;
+  }
+
+  readonly driver = 'volumes';
+
+  // ---- reads ---------------------------------------------------------------
+
+  async get(key: string, maxBytes = DEFAULT_MAX_READ_BYTES): Promise<Buffer> {
+    return (await this.read(key, maxBytes)).data;
+  }
+
+  /** The object with its metadata. */
+  async read(key: string, maxBytes = DEFAULT_MAX_READ_BYTES): Promise<Needle> {
+    const { encoded, hash } = this.keyOf(key);
+    const found = this.pin(this.index.candidates(hi8(hash), hash.lo));
+    let damage: { at: Pinned; why: string } | undefined;
+    try {
+      for (const at of found) {
+        // Over the cap whatever its key and metadata: refused before a byte is read.
+        if (at.len * NEEDLE_ALIGN - NEEDLE_PEEK_BYTES - 2048 > maxBytes) throw new UnreadableObjectError('HEARTH_ERR_TOO_LARGE', `store path ${JSON.stringify(key)} is over the cap of ${maxBytes} bytes`);
+        const bytes = await readExactly(at.vol.fh, at.off * NEEDLE_ALIGN, at.len * NEEDLE_ALIGN);
+        let n: Needle;
+        try {
+          n = decodeNeedle(bytes);
+        } catch (err) {
+          if (!(err instanceof NeedleError)) throw err;
+          // Its own key's bytes intact, or nothing else to try: this key's damage.
+          damage = { at, why: err.message };
+          if (bytes.subarray(8, 8 + bytes[3]!).equals(encoded)) break;
+          continue;
+        }
+        if (n.key !== key) continue;
+        if (n.data.length > maxBytes) throw new UnreadableObjectError('HEARTH_ERR_TOO_LARGE', `store path ${JSON.stringify(key)} is ${n.data.length} bytes, over the cap of ${maxBytes}`);
+        return n;
+      }
+    } finally {
+      this.unpin(found);
+    }
+    if (damage) {
+      const detail = { key, volume: damage.at.vol.name, offset: damage.at.off * NEEDLE_ALIGN, why: damage.why };
+      this.o.observer?.damaged?.(detail);
+      this.o.log?.error({ ...detail, repair: true }, 'stored object failed its checksum; not served');
+      throw new DamagedObjectError(key, `store path ${JSON.stringify(key)}: needle in volume ${detail.volume} at ${detail.offset} is damaged (${damage.why})`);
+    }
+    throw new ObjectNotFoundError(key);
+  }
+
+  /** Size and metadata from the needle's first bytes (its checksum is checked only by `get`). */
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const found = await this.locate(key, this.keyOf(key));
+    if (!found) return undefined;
+    const { peek } = found;
+    const metaBytes = peek[2]! & 2 ? 2 + peek.readUInt16LE(8 + peek[3]!) : 0;
+    // Metadata longer than the first bytes read: rare enough to read the needle whole.
+    const meta = peekMeta(peek) ?? (await this.read(key)).meta;
+    return { size: peek.readUInt32LE(4) - metaBytes, meta };
+  }
+
+  /** Every live object whose key starts with `prefix`, sorted by key. */
+  async *list(prefix: string): AsyncIterable<ListedObject> {
+    const out: ListedObject[] = [];
+    for (let slot = 0; slot < this.volumes.length; slot++) {
+      const locs = this.pin([...this.index.inSlot(slot)].map((l) => ({ slot, ...l })));
+      try {
+        locs.sort((a, b) => a.off - b.off);
+        for (let i = 0; i < locs.length; i += 64) {
+          const peeks = await Promise.all(locs.slice(i, i + 64).map((l) => readExactly(l.vol.fh, l.off * NEEDLE_ALIGN, Math.min(l.len * NEEDLE_ALIGN, NEEDLE_PEEK_BYTES))));
+          for (const p of peeks) {
+            const key = peekKey(p);
+            if (key === undefined || !key.startsWith(prefix)) continue;
+            const metaBytes = p[2]! & 2 ? 2 + p.readUInt16LE(8 + p[3]!) : 0;
+            out.push({ key, size: p.readUInt32LE(4) - metaBytes, meta: peekMeta(p) ?? {} });
+          }
+        }
+      } finally {
+        this.unpin(locs);
+      }
+    }
+    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    yield* out;
+  }
+
+  // ---- writes --------------------------------------------------------------
+
+  put(key: string, data: Buffer, meta?: ObjectMeta): Promise<void> {
+    return this.enqueue('put', key, data, meta).then(() => undefined);
+  }
+
+  putIfAbsent(key: string, data: Buffer, meta?: ObjectMeta): Promise<boolean> {
+    return this.enqueue('putIfAbsent', key, data, meta);
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.enqueue('delete', key);
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    const n = await this.read(from);
+    await this.put(to, Buffer.from(n.data), n.meta);
+  }
+
+  /** Nothing to sweep: a crashed write leaves a torn tail, which the next start cuts off. */
+  sweep(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  private enqueue(op: Write['op'], key: string, data?: Buffer, meta?: ObjectMeta): Promise<boolean> {
+    if (this.closed) return Promise.reject(new Error('the volumes store is closed'));
+    let encoded: Buffer;
+    let hash: { hi: number; lo: number };
+    try {
+      ({ encoded, hash } = this.keyOf(key));
+      // Fails here, not in the commit, for what could never be stored.
+      if (data) encodeNeedle(key, Buffer.alloc(0), meta);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      this.queue.push({ op, key, encoded, hash, data, meta, resolve, reject });
+      this.pumping ??= this.pump().finally(() => (this.pumping = undefined));
+    });
+  }
+
+  private async pump(): Promise<void> {
+    while (this.queue.length) {
+      let bytes = 0;
+      let n = 0;
+      while (n < this.queue.length && n < MAX_BATCH && (n === 0 || bytes + (this.queue[n]!.data?.length ?? 0) <= MAX_BATCH_BYTES)) bytes += this.queue[n++]!.data?.length ?? 0;
+      const batch = this.queue.splice(0, n);
+      const turn = this.writeTurn.then(() => this.commit(batch));
+      this.writeTurn = turn.catch(() => undefined);
+      await turn.catch((err: unknown) => {
+        for (const w of batch) w.reject(err);
+      });
+    }
+  }
+
+  /** One group commit: decide each write in order, append, fsync, index, fsync, then apply and answer. */
+  private async commit(batch: Write[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    const putBytes = batch.reduce((s, w) => s + (w.data?.length ?? 0), 0);
+    if (putBytes > 0 && (await this.freeBytes()) - putBytes < this.minFreeBytes) {
+      // Checked before anything is decided: a refused put never shapes what a later write of the batch sees.
+      this.o.observer?.full?.();
+      const err = new StoreFullError(`the volumes store in ${this.o.dir} is down to ${this.free.bytes} free bytes (reserve ${this.minFreeBytes}); puts refused, reads go on`);
+      for (const w of batch) if (w.op !== 'delete') w.reject(err);
+      batch = batch.filter((w) => w.op === 'delete');
+    }
+    // What this batch has already done to a key, ahead of the index.
+    const pending = new Map<string, boolean>();
+    const writes: { w: Write; prev?: Loc; needle: Buffer; at?: Loc }[] = [];
+    for (const w of batch) {
+      let prev: Loc | undefined;
+      let exists: boolean;
+      try {
+        if (pending.has(w.key)) exists = pending.get(w.key)!;
+        else {
+          prev = (await this.locate(w.key, w))?.loc;
+          exists = prev !== undefined;
+        }
+      } catch (err) {
+        w.reject(err);
+        continue;
+      }
+      if ((w.op === 'putIfAbsent' && exists) || (w.op === 'delete' && !exists)) {
+        w.resolve(false);
+        continue;
+      }
+      pending.set(w.key, w.op !== 'delete');
+      writes.push({ w, prev, needle: w.op === 'delete' ? encodeNeedle(w.key, Buffer.alloc(0), undefined, true) : encodeNeedle(w.key, w.data!, w.meta) });
+    }
+    if (writes.length === 0) return;
+    // Needles placed in order, volume by volume (a full active volume is sealed and a new one begun).
+    const groups: { vol: Volume; start: number; idxStart: number; items: typeof writes }[] = [];
+    for (const d of writes) {
+      let vol = this.active();
+      if (vol.size + d.needle.length > this.volumeBytes && vol.size > FILE_HEADER_BYTES) vol = await this.newVolume();
+      if (groups.at(-1)?.vol !== vol) groups.push({ vol, start: vol.size, idxStart: vol.idxSize, items: [] });
+      groups.at(-1)!.items.push(d);
+      d.at = { slot: vol.slot, off: vol.size / NEEDLE_ALIGN, len: d.needle.length / NEEDLE_ALIGN };
+      vol.size += d.needle.length;
+    }
+    try {
+      for (const g of groups) {
+        const records = Buffer.alloc(g.items.length * RECORD_BYTES);
+        g.items.forEach((d, i) => writeRecord(records, i * RECORD_BYTES, { hashLo: d.w.hash.lo, hashHi: d.w.hash.hi, off: d.at!.off, len: d.at!.len, kind: d.w.op === 'delete' ? KIND_DELETE : KIND_PUT }));
+        await writeAll(g.vol.fh, g.items.map((d) => d.needle), g.start);
+        await g.vol.fh.datasync();
+        await writeAll(g.vol.idx, [records], g.idxStart);
+        await g.vol.idx.datasync();
+        g.vol.idxSize = g.idxStart + records.length;
+      }
+    } catch (err) {
+      // Cut back what this batch wrote: whatever the failure, nothing before it is touched.
+      for (const g of groups) {
+        g.vol.size = g.start;
+        g.vol.idxSize = g.idxStart;
+        await g.vol.fh.truncate(g.start).catch(() => undefined);
+        await g.vol.idx.truncate(g.idxStart).catch(() => undefined);
+      }
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        this.o.observer?.full?.();
+        this.free.at = 0;
+        throw new StoreFullError(`the volumes store in ${this.o.dir}: the disk is full (${code}); puts refused, reads go on`);
+      }
+      throw err;
+    }
+    this.free.bytes -= putBytes;
+    // Where each key stands after the writes before it in this batch.
+    const latest = new Map<string, Loc | undefined>();
+    for (const d of writes) {
+      const h = d.w.hash;
+      const prev = latest.has(d.w.key) ? latest.get(d.w.key) : d.prev;
+      if (prev && this.index.remove(hi8(h), h.lo, prev)) this.volumes[prev.slot]!.liveBytes -= prev.len * NEEDLE_ALIGN;
+      if (d.w.op === 'delete') latest.set(d.w.key, undefined);
+      else {
+        this.index.add(hi8(h), h.lo, d.at!);
+        this.volumes[d.at!.slot]!.liveBytes += d.needle.length;
+        latest.set(d.w.key, d.at);
+      }
+    }
+    this.o.observer?.committed?.(writes.length, Number(process.hrtime.bigint() - started) / 1e9);
+    for (const d of writes) d.w.resolve(true);
+  }
+
+  // ---- lookups -------------------------------------------------------------
+
+  private keyOf(key: string): { encoded: Buffer; hash: { hi: number; lo: number } } {
+    checkKey(key);
+    const encoded = encodeKey(key);
+    return { encoded, hash: keyHash(encoded) };
+  }
+
+  /** Where `key` lives now, with its needle's first bytes; refuses a different key holding the same 64-bit hash. */
+  private async locate(key: string, k: { encoded: Buffer; hash: { hi: number; lo: number } }): Promise<{ loc: Loc; peek: Buffer } | undefined> {
+    const found = this.pin(this.index.candidates(hi8(k.hash), k.hash.lo));
+    try {
+      for (const at of found) {
+        const peek = await readExactly(at.vol.fh, at.off * NEEDLE_ALIGN, Math.min(at.len * NEEDLE_ALIGN, NEEDLE_PEEK_BYTES));
+        const encoded = peek.subarray(8, 8 + (peek[3] ?? 0));
+        if (encoded.equals(k.encoded)) return { loc: { slot: at.slot, off: at.off, len: at.len }, peek };
+        const other = keyHash(encoded);
+        if (other.hi === k.hash.hi && other.lo === k.hash.lo) throw new KeyCollisionError(key, peekKey(peek) ?? '(damaged key)');
+      }
+    } finally {
+      this.unpin(found);
+    }
+    return undefined;
+  }
+
+  /**
+   * Each location with the volume file it is an offset of, taken in the same tick as the
+   * index answered: a compaction's swap may replace the file before the read, and the old
+   * one stays open until its last reader lets go.
+   */
+  private pin(locs: Loc[]): Pinned[] {
+    return locs.map((l) => {
+      const vol = this.volumes[l.slot]!;
+      vol.readers++;
+      return { ...l, vol };
+    });
+  }
+
+  private unpin(pinned: Pinned[]): void {
+    for (const { vol } of pinned) if (--vol.readers === 0 && vol.retired) void vol.close().catch(() => undefined);
+  }
+
+  private async freeBytes(): Promise<number> {
+    if (Date.now() - this.free.at > 1000) {
+      const s = await statfs(this.o.dir);
+      this.free = { bytes: s.bavail * s.bsize, at: Date.now() };
+    }
+    return this.free.bytes;
+  }
+
+  // ---- volumes -------------------------------------------------------------
+
+  private active(): Volume {
+    return this.volumes.at(-1)!;
+  }
+
+  private async newVolume(order = (this.volumes.at(-1)?.order ?? 0) + 1): Promise<Volume> {
+    const name = volumeName(order);
+    const header = encodeHeader(VOLUME_MAGIC, { order, generation: 0 });
+    const fh = await open(join(this.o.dir, `${name}.vol`), 'wx+');
+    const idx = await open(join(this.o.dir, `${name}.idx`), 'w+');
+    await writeAll(fh, [header], 0);
+    await writeAll(idx, [encodeHeader(INDEX_MAGIC, { order, generation: 0 })], 0);
+    await Promise.all([fh.sync(), idx.sync()]);
+    await syncPath(this.o.dir);
+    const vol = new Volume(this.volumes.length, order, 0, fh, idx, FILE_HEADER_BYTES, FILE_HEADER_BYTES);
+    if (vol.slot > 0xffff) throw new Error('the volumes store holds 65,536 volumes, its most');
+    this.volumes.push(vol);
+    return vol;
+  }
+
+  /** Every volume, its index checked or rebuilt, its tail scanned; then the index in memory. */
+  private async load(): Promise<void> {
+    const names = (await readdir(this.o.dir)).sort();
+    // A compaction that died before its swap leaves only these; the volume it copied is whole.
+    for (const n of names.filter((x) => x.endsWith('.compact') || x.endsWith('.rebuild'))) await rm(join(this.o.dir, n), { force: true });
+    const orders = names.filter((n) => /^[0-9]{8}\.vol$/.test(n)).map((n) => Number(n.slice(0, 8)));
+    const all: IndexRecord[][] = [];
+    for (const order of orders) {
+      const { vol, records } = await this.loadVolume(order);
+      this.volumes.push(vol);
+      all.push(records);
+    }
+    if (this.volumes.length === 0) await this.newVolume();
+    this.replay(all);
+  }
+
+  private async loadVolume(order: number): Promise<{ vol: Volume; records: IndexRecord[] }> {
+    const name = volumeName(order);
+    const log = this.o.log;
+    const fh = await open(join(this.o.dir, `${name}.vol`), 'r+');
+    let size = (await fh.stat()).size;
+    let header = decodeHeader(VOLUME_MAGIC, await readExactly(fh, 0, FILE_HEADER_BYTES));
+    if (!header) {
+      if (size >= FILE_HEADER_BYTES) {
+        await fh.close();
+        throw new HearthError('HEARTH_ERR_INTEGRITY', `volume ${name}.vol in ${this.o.dir} has no valid header; move it aside (hearth store verify names what it holds)`);
+      }
+      // Created, then killed before its header was written: an empty volume.
+      header = { order, generation: 0 };
+      await writeAll(fh, [encodeHeader(VOLUME_MAGIC, header)], 0);
+      await fh.truncate(FILE_HEADER_BYTES);
+      size = FILE_HEADER_BYTES;
+    }
+    const idxPath = join(this.o.dir, `${name}.idx`);
+    const idx = await open(idxPath, 'a+').then(async (h) => {
+      await h.close();
+      return open(idxPath, 'r+');
+    });
+    const idxBytes = await readExactly(idx, 0, (await idx.stat()).size);
+    let records = await this.trustedRecords(fh, size, header, idxBytes);
+    if (!records) {
+      log?.warn({ volume: name }, 'volume index missing or damaged; rebuilding it from the volume');
+      const scan = await scanNeedles(fh, FILE_HEADER_BYTES, size, 'resync');
+      for (const d of scan.damaged) {
+        this.o.observer?.damaged?.({ volume: name, offset: d.at, why: `${d.bytes} bytes skipped (${d.fault}) while rebuilding the index` });
+        log?.error({ volume: name, offset: d.at, bytes: d.bytes, fault: d.fault, repair: true }, 'damaged bytes in a volume; skipped');
+      }
+      records = scan.records;
+      await this.rewriteIndex(idx, header, records);
+    }
+    const indexedEnd = records.length ? (records.at(-1)!.off + records.at(-1)!.len) * NEEDLE_ALIGN : FILE_HEADER_BYTES;
+    const tail = await scanNeedles(fh, indexedEnd, size, 'tail');
+    if (tail.records.length) {
+      const b = Buffer.alloc(tail.records.length * RECORD_BYTES);
+      tail.records.forEach((r, i) => writeRecord(b, i * RECORD_BYTES, r));
+      await writeAll(idx, [b], FILE_HEADER_BYTES + records.length * RECORD_BYTES);
+      records = records.concat(tail.records);
+    }
+    if (tail.end < size) {
+      this.o.observer?.tornTail?.({ volume: name, bytes: size - tail.end });
+      log?.warn({ volume: name, bytes: size - tail.end, at: tail.end }, 'torn tail after a crash cut off (never acknowledged)');
+      await fh.truncate(tail.end);
+      size = tail.end;
+    }
+    const idxSize = FILE_HEADER_BYTES + records.length * RECORD_BYTES;
+    await idx.truncate(idxSize);
+    await Promise.all([fh.datasync(), idx.datasync()]);
+    return { vol: new Volume(this.volumes.length, order, header.generation, fh, idx, size, idxSize), records };
+  }
+
+  /** The index's records when every check passes; undefined when it must be rebuilt. */
+  private async trustedRecords(fh: FileHandle, size: number, header: { order: number; generation: number }, b: Buffer): Promise<IndexRecord[] | undefined> {
+    const h = decodeHeader(INDEX_MAGIC, b);
+    if (!h || h.order !== header.order || h.generation !== header.generation) return undefined;
+    // A record torn in half at the end is simply not there.
+    const count = Math.floor((b.length - FILE_HEADER_BYTES) / RECORD_BYTES);
+    const records = new Array<IndexRecord>(count);
+    let next = FILE_HEADER_BYTES / NEEDLE_ALIGN;
+    for (let i = 0; i < count; i++) {
+      const r = readRecord(b, FILE_HEADER_BYTES + i * RECORD_BYTES);
+      if (r.off !== next || r.len < 3 || r.kind > KIND_DELETE || (r.off + r.len) * NEEDLE_ALIGN > size) return undefined;
+      next = r.off + r.len;
+      records[i] = r;
+    }
+    for (const r of records.slice(-CHECKED_AT_START)) {
+      const bytes = await readExactly(fh, r.off * NEEDLE_ALIGN, r.len * NEEDLE_ALIGN);
+      try {
+        const n = decodeNeedle(bytes);
+        const want = recordFor(bytes, r.off * NEEDLE_ALIGN, n.tombstone);
+        if (want.hashLo !== r.hashLo || want.hashHi !== r.hashHi || want.kind !== r.kind) return undefined;
+      } catch (err) {
+        if (err instanceof NeedleError) return undefined;
+        throw err;
+      }
+    }
+    return records;
+  }
+
+  /** A new index file for `records`, written aside and renamed over the old one. */
+  private async rewriteIndex(idx: FileHandle, header: { order: number; generation: number }, records: IndexRecord[]): Promise<void> {
+    const b = Buffer.alloc(FILE_HEADER_BYTES + records.length * RECORD_BYTES);
+    encodeHeader(INDEX_MAGIC, header).copy(b, 0);
+    records.forEach((r, i) => writeRecord(b, FILE_HEADER_BYTES + i * RECORD_BYTES, r));
+    await writeAll(idx, [b], 0);
+    await idx.truncate(b.length);
+    await idx.datasync();
+  }
+
+  /**
+   * The index from every volume's records in write order: for each key hash, the last
+   * record wins, a delete leaving nothing. (At most one live key per 64-bit hash is
+   * allowed, so a hash stands for its key here.) One stable radix sort, not a lookup per
+   * record: 10 M records in about a second.
+   */
+  private replay(all: IndexRecord[][]): void {
+    const total = all.reduce((s, r) => s + r.length, 0);
+    const hi = new Uint8Array(total);
+    const lo = new Uint32Array(total);
+    const top = new Uint32Array(total);
+    const slot = new Uint16Array(total);
+    const off = new Uint32Array(total);
+    const len = new Uint32Array(total);
+    const kind = new Uint8Array(total);
+    let i = 0;
+    all.forEach((records, s) => {
+      for (const r of records) {
+        hi[i] = r.hashHi & 0xff;
+        lo[i] = r.hashLo;
+        top[i] = r.hashHi;
+        slot[i] = s;
+        off[i] = r.off;
+        len[i] = r.len;
+        kind[i++] = r.kind;
+      }
+    });
+    const order = radixOrder(hi, lo, total);
+    for (let a = 0; a < total; ) {
+      let b = a + 1;
+      while (b < total && hi[order[b]!] === hi[order[a]!] && lo[order[b]!] === lo[order[a]!]) b++;
+      // Within one 40-bit group (almost always a single record), the last record of each full hash wins.
+      for (let x = a; x < b; x++) {
+        const r = order[x]!;
+        let last = true;
+        for (let y = x + 1; y < b; y++) if (top[order[y]!] === top[r]) last = false;
+        if (last && kind[r] === KIND_PUT) {
+          this.index.add(hi[r]!, lo[r]!, { slot: slot[r]!, off: off[r]!, len: len[r]! });
+          this.volumes[slot[r]!]!.liveBytes += len[r]! * NEEDLE_ALIGN;
+        }
+      }
+      a = b;
+    }
+    this.index.compact();
+  }
+
+  // ---- compaction, stats, shutdown ------------------------------------------
+
+  /**
+   * Copies a sealed volume's live needles (and its deletes, which may still hide older
+   * needles in earlier volumes) to a new file, then swaps it in. Reads and writes go on
+   * meanwhile; a needle deleted or replaced during the copy simply stays garbage in the
+   * new file. Refuses, before writing a byte, when the disk lacks room for the copy.
+   */
+  async compact(name: string): Promise<{ before: number; after: number }> {
+    const old = this.volumes.find((v) => v.name === name && !v.retired);
+    if (!old) throw new HearthError('HEARTH_ERR_INVALID', `no volume ${name} in ${this.o.dir}`);
+    if (old === this.active()) throw new HearthError('HEARTH_ERR_INVALID', `volume ${name} is still being written; only sealed volumes are compacted`);
+    const need = old.liveBytes + this.minFreeBytes;
+    this.free.at = 0;
+    const free = await this.freeBytes();
+    if (free < need) throw new StoreFullError(`compacting ${name} needs ${need} free bytes (its live needles and the reserve), the disk has ${free}; nothing was written`);
+    const before = old.size;
+    const generation = old.generation + 1;
+    const tmpVol = join(this.o.dir, `${name}.vol.compact`);
+    const tmpIdx = join(this.o.dir, `${name}.idx.compact`);
+    const fh = await open(tmpVol, 'w+');
+    const idx = await open(tmpIdx, 'w+');
+    const moved: { hash: IndexRecord; from: Loc; to: Loc }[] = [];
+    try {
+      const records = await this.trustedRecords(old.fh, old.size, { order: old.order, generation: old.generation }, await readExactly(old.idx, 0, old.idxSize));
+      if (!records) throw new HearthError('HEARTH_ERR_INTEGRITY', `volume ${name}'s index no longer checks out; restart the store to rebuild it before compacting`);
+      const liveAt = new Set<number>();
+      for (const l of this.index.inSlot(old.slot)) liveAt.add(l.off);
+      let at = FILE_HEADER_BYTES;
+      const out: IndexRecord[] = [];
+      await writeAll(fh, [encodeHeader(VOLUME_MAGIC, { order: old.order, generation })], 0);
+      for (const r of records) {
+        if (r.kind === KIND_PUT && !liveAt.has(r.off)) continue;
+        const bytes = await readExactly(old.fh, r.off * NEEDLE_ALIGN, r.len * NEEDLE_ALIGN);
+        await writeAll(fh, [bytes], at);
+        const to = { slot: old.slot, off: at / NEEDLE_ALIGN, len: r.len };
+        out.push({ ...r, off: to.off });
+        if (r.kind === KIND_PUT) moved.push({ hash: r, from: { slot: old.slot, off: r.off, len: r.len }, to });
+        at += bytes.length;
+      }
+      await this.rewriteIndex(idx, { order: old.order, generation }, out);
+      await fh.datasync();
+    } catch (err) {
+      await Promise.all([fh.close(), idx.close()]);
+      await Promise.all([rm(tmpVol, { force: true }), rm(tmpIdx, { force: true })]);
+      throw err;
+    }
+    // The swap takes a turn between commits: no commit holds a location it decided on before it.
+    const swap = this.writeTurn.then(async () => {
+      await rename(tmpIdx, join(this.o.dir, `${name}.idx`));
+      await rename(tmpVol, join(this.o.dir, `${name}.vol`));
+      await syncPath(this.o.dir);
+      const fresh = new Volume(old.slot, old.order, generation, fh, idx, (await fh.stat()).size, (await idx.stat()).size);
+      // From here to the end, synchronous: no read sees the new file with old offsets or the reverse.
+      for (const m of moved) if (this.index.move(hi8({ hi: m.hash.hashHi }), m.hash.hashLo, m.from, m.to)) fresh.liveBytes += m.to.len * NEEDLE_ALIGN;
+      this.volumes[old.slot] = fresh;
+      old.retired = true;
+      if (old.readers === 0) void old.close().catch(() => undefined);
+      return { before, after: fresh.size };
+    });
+    this.writeTurn = swap.catch(() => undefined);
+    return swap;
+  }
+
+  async stats(): Promise<EngineStats> {
+    this.free.at = 0;
+    const perVolume = this.volumes.map((v) => ({ name: v.name, bytes: v.size, liveBytes: v.liveBytes, sealed: v !== this.active() }));
+    const bytes = perVolume.reduce((s, v) => s + v.bytes, 0);
+    const liveBytes = perVolume.reduce((s, v) => s + v.liveBytes, 0);
+    const payload = bytes - perVolume.length * FILE_HEADER_BYTES;
+    return {
+      objects: this.index.size,
+      volumes: perVolume.length,
+      bytes,
+      liveBytes,
+      garbageRatio: payload > 0 ? 1 - liveBytes / payload : 0,
+      indexBytes: this.index.bytes,
+      indexBytesPerObject: this.index.size ? this.index.bytes / this.index.size : 0,
+      freeBytes: await this.freeBytes(),
+      perVolume,
+    };
+  }
+
+  /** Finishes queued writes, closes every file, releases the lock. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pumping;
+    await this.writeTurn;
+    await Promise.all(this.volumes.filter((v) => !v.retired).map((v) => v.close().catch(() => undefined)));
+    await this.unlock();
+  }
+}
+
+/** Every byte of `buffers` at `position`: one writev, then the rest of a short write. */
+async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  const total = buffers.reduce((s, b) => s + b.length, 0);
+  let done = (await fh.writev(buffers, position)).bytesWritten;
+  if (done === total) return;
+  const all = Buffer.concat(buffers);
+  while (done < total) done += (await fh.write(all, done, total - done, position + done)).bytesWritten;
+}

@@ -1,0 +1,79 @@
+/**
+ * The two files of a volume: `<order>.vol`, needles appended one after another, and
+ * `<order>.idx`, one 16-byte record per needle in the same order (Haystack's index file).
+ * Both start with the same 16-byte header, so an index left over from before a
+ * compaction is never read against the compacted volume:
+ *
+ *     0  u32  magic ("HRTV" volume, "HRTI" index)
+ *     4  u16  format version (1)
+ *     6  u16  reserved
+ *     8  u32  order: where the volume stands in write order (replay goes by it)
+ *    12  u32  generation: bumped by each compaction
+ *
+ * An index record:
+ *
+ *     0  u32  key hash, low word     4  u32  key hash, high word (checksum.ts)
+ *     8  u32  needle offset, 4-byte units (volumes up to 16 GiB)
+ *    12  u32  needle length in 4-byte units (low 30 bits), kind (high 2 bits: 0 put, 1 delete)
+ *
+ * A record is not checksummed itself: records must tile the volume exactly (each starts
+ * where the last ended), end inside it, and the newest ones are checked against their
+ * needles at every start; anything else rebuilds the index from the volume.
+ */
+import { NEEDLE_ALIGN } from './needle.js';
+
+export const FILE_HEADER_BYTES = 16;
+export const RECORD_BYTES = 16;
+export const VOLUME_MAGIC = 0x56545248; // "HRTV"
+export const INDEX_MAGIC = 0x49545248; // "HRTI"
+const VERSION = 1;
+export const KIND_PUT = 0;
+export const KIND_DELETE = 1;
+const LEN_MASK = 0x3fffffff;
+/** The largest volume an offset in 4-byte units can address. */
+export const MAX_VOLUME_BYTES = 2 ** 32 * NEEDLE_ALIGN;
+
+export interface FileHeader {
+  order: number;
+  generation: number;
+}
+
+export function encodeHeader(magic: number, h: FileHeader): Buffer {
+  const b = Buffer.alloc(FILE_HEADER_BYTES);
+  b.writeUInt32LE(magic, 0);
+  b.writeUInt16LE(VERSION, 4);
+  b.writeUInt32LE(h.order, 8);
+  b.writeUInt32LE(h.generation, 12);
+  return b;
+}
+
+/** The header, or undefined when these bytes are not one of `magic`'s. */
+export function decodeHeader(magic: number, b: Buffer): FileHeader | undefined {
+  if (b.length < FILE_HEADER_BYTES || b.readUInt32LE(0) !== magic || b.readUInt16LE(4) !== VERSION) return undefined;
+  return { order: b.readUInt32LE(8), generation: b.readUInt32LE(12) };
+}
+
+export interface IndexRecord {
+  hashLo: number;
+  hashHi: number;
+  /** 4-byte units. */
+  off: number;
+  /** 4-byte units. */
+  len: number;
+  kind: number;
+}
+
+export function writeRecord(b: Buffer, at: number, r: IndexRecord): void {
+  b.writeUInt32LE(r.hashLo, at);
+  b.writeUInt32LE(r.hashHi, at + 4);
+  b.writeUInt32LE(r.off, at + 8);
+  b.writeUInt32LE(((r.kind << 30) | r.len) >>> 0, at + 12);
+}
+
+export function readRecord(b: Buffer, at: number): IndexRecord {
+  const word = b.readUInt32LE(at + 12);
+  return { hashLo: b.readUInt32LE(at), hashHi: b.readUInt32LE(at + 4), off: b.readUInt32LE(at + 8), len: word & LEN_MASK, kind: word >>> 30 };
+}
+
+/** A name for a volume's files: its order, zero-padded so names sort in write order. */
+export const volumeName = (order: number): string => String(order).padStart(8, '0');
