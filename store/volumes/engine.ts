@@ -24,7 +24,7 @@ import { acquireRunLock, HearthError, syncPath, type Logger } from '../../common
 import { checkKey, DamagedObjectError, DEFAULT_MAX_READ_BYTES, ObjectNotFoundError, StoreFullError, UnreadableObjectError, type ListedObject, type ObjectInfo, type ObjectMeta, type ObjectStore } from '../object-store.js';
 import { keyHash } from './checksum.js';
 import { encodeKey } from './key-codec.js';
-import { decodeNeedle, encodeNeedle, NEEDLE_ALIGN, NEEDLE_PEEK_BYTES, NeedleError, peekKey, peekMeta, type Needle } from './needle.js';
+import { decodeNeedle, encodeNeedle, FLAG_TOMBSTONE, NEEDLE_ALIGN, NEEDLE_HEADER_BYTES, NEEDLE_PEEK_BYTES, NeedleError, needleLength, peekKey, peekMeta, type Needle } from './needle.js';
 import { NeedleIndex, radixOrder, type Loc } from './needle-index.js';
 import { readExactly, recordFor, scanNeedles } from './scan.js';
 import { decodeHeader, encodeHeader, FILE_HEADER_BYTES, INDEX_MAGIC, KIND_DELETE, KIND_PUT, MAX_VOLUME_BYTES, readRecord, RECORD_BYTES, VOLUME_MAGIC, volumeName, writeRecord, type IndexRecord } from './volume-file.js';
@@ -273,21 +273,26 @@ export class VolumeEngine implements ObjectStore {
     }
     return new Promise<boolean>((resolve, reject) => {
       this.queue.push({ op, key, encoded, hash, data, meta, resolve, reject });
-      this.pumping ??= this.pump().finally(() => (this.pumping = undefined));
+      this.pumping ??= this.pump();
     });
   }
 
   private async pump(): Promise<void> {
-    while (this.queue.length) {
-      let bytes = 0;
-      let n = 0;
-      while (n < this.queue.length && n < MAX_BATCH && (n === 0 || bytes + (this.queue[n]!.data?.length ?? 0) <= MAX_BATCH_BYTES)) bytes += this.queue[n++]!.data?.length ?? 0;
-      const batch = this.queue.splice(0, n);
-      const turn = this.writeTurn.then(() => this.commit(batch));
-      this.writeTurn = turn.catch(() => undefined);
-      await turn.catch((err: unknown) => {
-        for (const w of batch) w.reject(err);
-      });
+    try {
+      while (this.queue.length) {
+        let bytes = 0;
+        let n = 0;
+        while (n < this.queue.length && n < MAX_BATCH && (n === 0 || bytes + (this.queue[n]!.data?.length ?? 0) <= MAX_BATCH_BYTES)) bytes += this.queue[n++]!.data?.length ?? 0;
+        const batch = this.queue.splice(0, n);
+        const turn = this.writeTurn.then(() => this.commit(batch));
+        this.writeTurn = turn.catch(() => undefined);
+        await turn.catch((err: unknown) => {
+          for (const w of batch) w.reject(err);
+        });
+      }
+    } finally {
+      // In the same tick as the queue was seen empty: a write queued after this starts a new pump.
+      this.pumping = undefined;
     }
   }
 
@@ -535,16 +540,12 @@ export class VolumeEngine implements ObjectStore {
       next = r.off + r.len;
       records[i] = r;
     }
+    // The newest records against their needles' headers (not their data: a damaged needle is the read's to report, not a reason to distrust the index).
     for (const r of records.slice(-CHECKED_AT_START)) {
-      const bytes = await readExactly(fh, r.off * NEEDLE_ALIGN, r.len * NEEDLE_ALIGN);
-      try {
-        const n = decodeNeedle(bytes);
-        const want = recordFor(bytes, r.off * NEEDLE_ALIGN, n.tombstone);
-        if (want.hashLo !== r.hashLo || want.hashHi !== r.hashHi || want.kind !== r.kind) return undefined;
-      } catch (err) {
-        if (err instanceof NeedleError) return undefined;
-        throw err;
-      }
+      const peek = await readExactly(fh, r.off * NEEDLE_ALIGN, Math.min(r.len * NEEDLE_ALIGN, NEEDLE_PEEK_BYTES));
+      if (needleLength(peek) !== r.len * NEEDLE_ALIGN || peek.length < NEEDLE_HEADER_BYTES + peek[3]!) return undefined;
+      const want = recordFor(peek, r.off * NEEDLE_ALIGN, (peek[2]! & FLAG_TOMBSTONE) !== 0, r.len * NEEDLE_ALIGN);
+      if (want.hashLo !== r.hashLo || want.hashHi !== r.hashHi || want.kind !== r.kind) return undefined;
     }
     return records;
   }

@@ -4,7 +4,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { keyHash } from './checksum.js';
-import { decodeNeedle, NEEDLE_ALIGN, NEEDLE_HEADER_BYTES, NeedleError, needleLength, type NeedleFault } from './needle.js';
+import { decodeNeedle, FLAG_TOMBSTONE, NEEDLE_ALIGN, NEEDLE_HEADER_BYTES, NeedleError, needleLength, peekKey, type NeedleFault } from './needle.js';
 import { KIND_DELETE, KIND_PUT, type IndexRecord } from './volume-file.js';
 
 const CHUNK = 8 << 20;
@@ -28,10 +28,10 @@ export async function readExactly(fh: FileHandle, position: number, length: numb
   return got === length ? b : b.subarray(0, got);
 }
 
-/** The index record for a needle already checked. */
-export function recordFor(needle: Buffer, at: number, tombstone: boolean): IndexRecord {
+/** The index record for the needle whose first bytes (header and key at least) these are. */
+export function recordFor(needle: Buffer, at: number, tombstone: boolean, length = needle.length): IndexRecord {
   const h = keyHash(needle.subarray(NEEDLE_HEADER_BYTES, NEEDLE_HEADER_BYTES + needle[3]!));
-  return { hashLo: h.lo, hashHi: h.hi, off: at / NEEDLE_ALIGN, len: needle.length / NEEDLE_ALIGN, kind: tombstone ? KIND_DELETE : KIND_PUT };
+  return { hashLo: h.lo, hashHi: h.hi, off: at / NEEDLE_ALIGN, len: length / NEEDLE_ALIGN, kind: tombstone ? KIND_DELETE : KIND_PUT };
 }
 
 /**
@@ -79,12 +79,26 @@ export async function scanNeedles(fh: FileHandle, from: number, to: number, mode
       } catch (err) {
         if (!(err instanceof NeedleError)) throw err;
         fault = err.fault;
+        // Rebuilding: a needle whose header and key are sound but whose bytes are not is still
+        // indexed, so that reading it reports the damage (and lands it on the repair list)
+        // instead of answering that there is no such object.
+        // Only when a needle header (or the end) follows it: a damaged length must not carry the scan past sound needles.
+        const next = pos + length!;
+        const followed = next === to || ((await need(length! + NEEDLE_HEADER_BYTES)) && needleLength(buf.subarray(next - bufAt, next - bufAt + NEEDLE_HEADER_BYTES)) !== undefined);
+        if (mode === 'resync' && fault === 'checksum' && peekKey(bytes) !== undefined && followed) {
+          closeDamage(pos);
+          damaged.push({ at: pos, bytes: length!, fault });
+          records.push(recordFor(bytes, pos, (bytes[2]! & FLAG_TOMBSTONE) !== 0));
+          pos += length!;
+          end = pos;
+          continue;
+        }
       }
     }
     if (mode === 'tail') break;
     badSince ??= { at: pos, fault };
     pos += NEEDLE_ALIGN;
   }
-  if (mode === 'resync') closeDamage(Math.max(end, badSince ? to : end));
+  // Damage with no sound needle after it is a torn tail, which the caller cuts off and counts as one.
   return { records, end, damaged };
 }
