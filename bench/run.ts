@@ -6,6 +6,7 @@ import { benchCompress } from './compress.js';
 import { benchIdentity } from './identity.js';
 import { benchResize } from './resize.js';
 import { benchPush } from './push.js';
+import { benchStore } from './store.js';
 import { benchWarmer } from './warmer.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
@@ -14,6 +15,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   resize: benchResize,
   compress: benchCompress,
   identity: benchIdentity,
+  store: benchStore,
 };
 
 const names = process.argv.slice(2);

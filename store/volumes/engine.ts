@@ -27,7 +27,7 @@ import { encodeKey } from './key-codec.js';
 import { decodeNeedle, encodeNeedle, FLAG_TOMBSTONE, NEEDLE_ALIGN, NEEDLE_HEADER_BYTES, NEEDLE_PEEK_BYTES, NeedleError, needleLength, peekKey, peekMeta, type Needle } from './needle.js';
 import { NeedleIndex, radixOrder, type Loc } from './needle-index.js';
 import { readExactly, recordFor, scanNeedles } from './scan.js';
-import { decodeHeader, encodeHeader, FILE_HEADER_BYTES, INDEX_MAGIC, KIND_DELETE, KIND_PUT, MAX_VOLUME_BYTES, readRecord, RECORD_BYTES, VOLUME_MAGIC, volumeName, writeRecord, type IndexRecord } from './volume-file.js';
+import { concatTables, decodeHeader, encodeHeader, FILE_HEADER_BYTES, INDEX_MAGIC, KIND_DELETE, KIND_PUT, MAX_VOLUME_BYTES, RECORD_BYTES, recordAt, tableBytes, tableOf, VOLUME_MAGIC, volumeName, writeRecord, type IndexRecord, type RecordTable } from './volume-file.js';
 
 /**
  * 4 GiB: Backpack's ~3.5 GB, rounded. Compaction needs room for one volume's live bytes
@@ -462,7 +462,7 @@ export class VolumeEngine implements ObjectStore {
     // A compaction that died before its swap leaves only these; the volume it copied is whole.
     for (const n of names.filter((x) => x.endsWith('.compact') || x.endsWith('.rebuild'))) await rm(join(this.o.dir, n), { force: true });
     const orders = names.filter((n) => /^[0-9]{8}\.vol$/.test(n)).map((n) => Number(n.slice(0, 8)));
-    const all: IndexRecord[][] = [];
+    const all: RecordTable[] = [];
     for (const order of orders) {
       const { vol, records } = await this.loadVolume(order);
       this.volumes.push(vol);
@@ -472,7 +472,7 @@ export class VolumeEngine implements ObjectStore {
     this.replay(all);
   }
 
-  private async loadVolume(order: number): Promise<{ vol: Volume; records: IndexRecord[] }> {
+  private async loadVolume(order: number): Promise<{ vol: Volume; records: RecordTable }> {
     const name = volumeName(order);
     const log = this.o.log;
     const fh = await open(join(this.o.dir, `${name}.vol`), 'r+');
@@ -494,7 +494,9 @@ export class VolumeEngine implements ObjectStore {
       await h.close();
       return open(idxPath, 'r+');
     });
-    const idxBytes = await readExactly(idx, 0, (await idx.stat()).size);
+    // Read into memory of its own, aligned, so the records are words in place.
+    const idxBytes = Buffer.from(new ArrayBuffer((await idx.stat()).size));
+    await idx.read(idxBytes, 0, idxBytes.length, 0);
     let records = await this.trustedRecords(fh, size, header, idxBytes);
     if (!records) {
       log?.warn({ volume: name }, 'volume index missing or damaged; rebuilding it from the volume');
@@ -503,16 +505,16 @@ export class VolumeEngine implements ObjectStore {
         this.o.observer?.damaged?.({ volume: name, offset: d.at, why: `${d.bytes} bytes skipped (${d.fault}) while rebuilding the index` });
         log?.error({ volume: name, offset: d.at, bytes: d.bytes, fault: d.fault, repair: true }, 'damaged bytes in a volume; skipped');
       }
-      records = scan.records;
+      records = tableOf(scan.records);
       await this.rewriteIndex(idx, header, records);
     }
-    const indexedEnd = records.length ? (records.at(-1)!.off + records.at(-1)!.len) * NEEDLE_ALIGN : FILE_HEADER_BYTES;
+    const last = records.count ? recordAt(records, records.count - 1) : undefined;
+    const indexedEnd = last ? (last.off + last.len) * NEEDLE_ALIGN : FILE_HEADER_BYTES;
     const tail = await scanNeedles(fh, indexedEnd, size, 'tail');
     if (tail.records.length) {
-      const b = Buffer.alloc(tail.records.length * RECORD_BYTES);
-      tail.records.forEach((r, i) => writeRecord(b, i * RECORD_BYTES, r));
-      await writeAll(idx, [b], FILE_HEADER_BYTES + records.length * RECORD_BYTES);
-      records = records.concat(tail.records);
+      const more = tableOf(tail.records);
+      await writeAll(idx, [tableBytes(more)], FILE_HEADER_BYTES + records.count * RECORD_BYTES);
+      records = concatTables(records, more);
     }
     if (tail.end < size) {
       this.o.observer?.tornTail?.({ volume: name, bytes: size - tail.end });
@@ -520,43 +522,42 @@ export class VolumeEngine implements ObjectStore {
       await fh.truncate(tail.end);
       size = tail.end;
     }
-    const idxSize = FILE_HEADER_BYTES + records.length * RECORD_BYTES;
+    const idxSize = FILE_HEADER_BYTES + records.count * RECORD_BYTES;
     await idx.truncate(idxSize);
     await Promise.all([fh.datasync(), idx.datasync()]);
     return { vol: new Volume(this.volumes.length, order, header.generation, fh, idx, size, idxSize), records };
   }
 
   /** The index's records when every check passes; undefined when it must be rebuilt. */
-  private async trustedRecords(fh: FileHandle, size: number, header: { order: number; generation: number }, b: Buffer): Promise<IndexRecord[] | undefined> {
+  private async trustedRecords(fh: FileHandle, size: number, header: { order: number; generation: number }, b: Buffer): Promise<RecordTable | undefined> {
     const h = decodeHeader(INDEX_MAGIC, b);
     if (!h || h.order !== header.order || h.generation !== header.generation) return undefined;
     // A record torn in half at the end is simply not there.
     const count = Math.floor((b.length - FILE_HEADER_BYTES) / RECORD_BYTES);
-    const records = new Array<IndexRecord>(count);
+    const t: RecordTable = { words: new Uint32Array(b.buffer, b.byteOffset + FILE_HEADER_BYTES, count * 4), count };
+    const w = t.words;
     let next = FILE_HEADER_BYTES / NEEDLE_ALIGN;
-    for (let i = 0; i < count; i++) {
-      const r = readRecord(b, FILE_HEADER_BYTES + i * RECORD_BYTES);
-      if (r.off !== next || r.len < 3 || r.kind > KIND_DELETE || (r.off + r.len) * NEEDLE_ALIGN > size) return undefined;
-      next = r.off + r.len;
-      records[i] = r;
+    const end = size / NEEDLE_ALIGN;
+    for (let i = 0; i < 4 * count; i += 4) {
+      const len = w[i + 3]! & 0x3fffffff;
+      if (w[i + 2] !== next || len < 3 || w[i + 3]! >>> 30 > KIND_DELETE || next + len > end) return undefined;
+      next += len;
     }
     // The newest records against their needles' headers (not their data: a damaged needle is the read's to report, not a reason to distrust the index).
-    for (const r of records.slice(-CHECKED_AT_START)) {
+    for (let i = Math.max(0, count - CHECKED_AT_START); i < count; i++) {
+      const r = recordAt(t, i);
       const peek = await readExactly(fh, r.off * NEEDLE_ALIGN, Math.min(r.len * NEEDLE_ALIGN, NEEDLE_PEEK_BYTES));
       if (needleLength(peek) !== r.len * NEEDLE_ALIGN || peek.length < NEEDLE_HEADER_BYTES + peek[3]!) return undefined;
       const want = recordFor(peek, r.off * NEEDLE_ALIGN, (peek[2]! & FLAG_TOMBSTONE) !== 0, r.len * NEEDLE_ALIGN);
       if (want.hashLo !== r.hashLo || want.hashHi !== r.hashHi || want.kind !== r.kind) return undefined;
     }
-    return records;
+    return t;
   }
 
-  /** A new index file for `records`, written aside and renamed over the old one. */
-  private async rewriteIndex(idx: FileHandle, header: { order: number; generation: number }, records: IndexRecord[]): Promise<void> {
-    const b = Buffer.alloc(FILE_HEADER_BYTES + records.length * RECORD_BYTES);
-    encodeHeader(INDEX_MAGIC, header).copy(b, 0);
-    records.forEach((r, i) => writeRecord(b, FILE_HEADER_BYTES + i * RECORD_BYTES, r));
-    await writeAll(idx, [b], 0);
-    await idx.truncate(b.length);
+  /** A new index file for `records`, written in place (a crash midway leaves a file the next start rebuilds). */
+  private async rewriteIndex(idx: FileHandle, header: { order: number; generation: number }, records: RecordTable): Promise<void> {
+    await writeAll(idx, [encodeHeader(INDEX_MAGIC, header), tableBytes(records)], 0);
+    await idx.truncate(FILE_HEADER_BYTES + records.count * RECORD_BYTES);
     await idx.datasync();
   }
 
@@ -566,28 +567,29 @@ export class VolumeEngine implements ObjectStore {
    * allowed, so a hash stands for its key here.) One stable radix sort, not a lookup per
    * record: 10 M records in about a second.
    */
-  private replay(all: IndexRecord[][]): void {
-    const total = all.reduce((s, r) => s + r.length, 0);
+  private replay(all: RecordTable[]): void {
+    const total = all.reduce((s, t) => s + t.count, 0);
     const hi = new Uint8Array(total);
     const lo = new Uint32Array(total);
     const top = new Uint32Array(total);
     const slot = new Uint16Array(total);
     const off = new Uint32Array(total);
-    const len = new Uint32Array(total);
-    const kind = new Uint8Array(total);
+    const word = new Uint32Array(total);
     let i = 0;
-    all.forEach((records, s) => {
-      for (const r of records) {
-        hi[i] = r.hashHi & 0xff;
-        lo[i] = r.hashLo;
-        top[i] = r.hashHi;
+    all.forEach((t, s) => {
+      const w = t.words;
+      for (let r = 0; r < 4 * t.count; r += 4, i++) {
+        lo[i] = w[r]!;
+        top[i] = w[r + 1]!;
+        hi[i] = w[r + 1]! & 0xff;
         slot[i] = s;
-        off[i] = r.off;
-        len[i] = r.len;
-        kind[i++] = r.kind;
+        off[i] = w[r + 2]!;
+        word[i] = w[r + 3]!;
       }
     });
     const order = radixOrder(hi, lo, total);
+    // Winners, in hash order, written over the front of `order` (never ahead of the reading).
+    let n = 0;
     for (let a = 0; a < total; ) {
       let b = a + 1;
       while (b < total && hi[order[b]!] === hi[order[a]!] && lo[order[b]!] === lo[order[a]!]) b++;
@@ -595,15 +597,23 @@ export class VolumeEngine implements ObjectStore {
       for (let x = a; x < b; x++) {
         const r = order[x]!;
         let last = true;
-        for (let y = x + 1; y < b; y++) if (top[order[y]!] === top[r]) last = false;
-        if (last && kind[r] === KIND_PUT) {
-          this.index.add(hi[r]!, lo[r]!, { slot: slot[r]!, off: off[r]!, len: len[r]! });
-          this.volumes[slot[r]!]!.liveBytes += len[r]! * NEEDLE_ALIGN;
-        }
+        for (let y = x + 1; y < b && last; y++) if (top[order[y]!] === top[r]) last = false;
+        if (last && word[r]! >>> 30 === KIND_PUT) order[n++] = r;
       }
       a = b;
     }
-    this.index.compact();
+    const cols = { hi: new Uint8Array(n), lo: new Uint32Array(n), slot: new Uint16Array(n), off: new Uint32Array(n), len: new Uint32Array(n) };
+    for (let k = 0; k < n; k++) {
+      const r = order[k]!;
+      const len = word[r]! & 0x3fffffff;
+      cols.hi[k] = hi[r]!;
+      cols.lo[k] = lo[r]!;
+      cols.slot[k] = slot[r]!;
+      cols.off[k] = off[r]!;
+      cols.len[k] = len;
+      this.volumes[slot[r]!]!.liveBytes += len * NEEDLE_ALIGN;
+    }
+    this.index.adopt(cols, n);
   }
 
   // ---- compaction, stats, shutdown ------------------------------------------
@@ -630,14 +640,17 @@ export class VolumeEngine implements ObjectStore {
     const idx = await open(tmpIdx, 'w+');
     const moved: { hash: IndexRecord; from: Loc; to: Loc }[] = [];
     try {
-      const records = await this.trustedRecords(old.fh, old.size, { order: old.order, generation: old.generation }, await readExactly(old.idx, 0, old.idxSize));
+      const idxBytes = Buffer.from(new ArrayBuffer(old.idxSize));
+      await old.idx.read(idxBytes, 0, old.idxSize, 0);
+      const records = await this.trustedRecords(old.fh, old.size, { order: old.order, generation: old.generation }, idxBytes);
       if (!records) throw new HearthError('HEARTH_ERR_INTEGRITY', `volume ${name}'s index no longer checks out; restart the store to rebuild it before compacting`);
       const liveAt = new Set<number>();
       for (const l of this.index.inSlot(old.slot)) liveAt.add(l.off);
       let at = FILE_HEADER_BYTES;
       const out: IndexRecord[] = [];
       await writeAll(fh, [encodeHeader(VOLUME_MAGIC, { order: old.order, generation })], 0);
-      for (const r of records) {
+      for (let i = 0; i < records.count; i++) {
+        const r = recordAt(records, i);
         if (r.kind === KIND_PUT && !liveAt.has(r.off)) continue;
         const bytes = await readExactly(old.fh, r.off * NEEDLE_ALIGN, r.len * NEEDLE_ALIGN);
         await writeAll(fh, [bytes], at);
@@ -646,7 +659,7 @@ export class VolumeEngine implements ObjectStore {
         if (r.kind === KIND_PUT) moved.push({ hash: r, from: { slot: old.slot, off: r.off, len: r.len }, to });
         at += bytes.length;
       }
-      await this.rewriteIndex(idx, { order: old.order, generation }, out);
+      await this.rewriteIndex(idx, { order: old.order, generation }, tableOf(out));
       await fh.datasync();
     } catch (err) {
       await Promise.all([fh.close(), idx.close()]);
