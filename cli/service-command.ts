@@ -91,5 +91,5 @@ export function daemonCommand<C>(parent: Command, d: DaemonCommand<C>): Command 
 export const listArg = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 /** Flags many commands share, spelled once. */
-export const STORE_FLAG: ConfigFlag = { flags: '--store <dir>', description: 'store root', path: 'store' };
+export const STORE_FLAG: ConfigFlag = { flags: '--store <dir-or-url>', description: 'the store: a directory (the dir driver) or the http:// address of a store service (volumes)', path: 'store' };
 export const BROKERS_FLAG: ConfigFlag = { flags: '--brokers <list>', description: 'comma-separated Kafka brokers', path: 'kafka.brokers', parse: listArg };

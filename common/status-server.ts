@@ -5,7 +5,6 @@
  * supervisor may restart it for) and `GET /readyz` (ready to take work: 200, or 503 with what
  * is not ready, e.g. the broker not joined or the store not writable).
  */
-import { access, constants } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 
@@ -28,14 +27,6 @@ export interface StatusSource {
 /** A readiness from named checks: ready when every one is true. */
 export function readiness(checks: Record<string, true | string>): Readiness {
   return { ready: Object.values(checks).every((v) => v === true), checks };
-}
-
-/** A readiness check: the directory exists and this process may write into it. */
-export async function writableDir(dir: string): Promise<true | string> {
-  return access(dir, constants.W_OK).then(
-    () => true as const,
-    (err: Error) => `not writable: ${err.message}`,
-  );
 }
 
 const STATUS_PATHS = new Set(['/metrics', '/healthz', '/readyz']);

@@ -73,7 +73,7 @@ export class CompressWorker {
   async start(): Promise<AddressInfo> {
     const swept = await this.store.sweep();
     if (swept > 0) this.log.info({ swept }, 'removed temp files a crashed writer left in the store');
-    return this.worker.serve({ http: this.config.http, store: this.config.store });
+    return this.worker.serve({ http: this.config.http, store: this.store });
   }
 
   /** Compresses one resize in place (idempotently) and says what it did; undefined for a size it is not to touch. */

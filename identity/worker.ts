@@ -108,7 +108,7 @@ export class IdentityWorker {
     }
     const address = await this.worker.serve({
       http: this.config.http,
-      store: this.config.store,
+      store: this.store,
       refresh: () => {
         this.metrics.indexed.set(this.ids.length);
         this.metrics.blocklist.set(this.blocklist.size);

@@ -23,7 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Admin, type Consumer, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { HearthError, ValidationError, closeServer, createMetrics, createStatusServer, listen, readiness, writableDir, type Logger, type Metrics } from '../common/index.js';
+import { HearthError, ValidationError, closeServer, createMetrics, createStatusServer, listen, readiness, type Logger, type Metrics } from '../common/index.js';
 import { TOPICS, createKafka, ensureTopics } from './client.js';
 import type { KafkaSection } from './config-schema.js';
 import { idempotentProducer } from './producer.js';
@@ -137,7 +137,7 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
    * out of its group or stuck, see `problems`) and `/readyz` (ready once in its group
    * and its store is writable) on `http`, then the consumer. Stopped by `stop()`.
    */
-  async serve(o: { http: { host: string; port: number }; store: string; refresh?: () => void; health?: () => Record<string, unknown> }): Promise<AddressInfo> {
+  async serve(o: { http: { host: string; port: number }; store: { ready(): Promise<true | string> }; refresh?: () => void; health?: () => Record<string, unknown> }): Promise<AddressInfo> {
     this.server = createStatusServer(this.o.registry, {
       refresh: () => {
         this.refreshGauges();
@@ -145,7 +145,7 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
       },
       health: o.health ?? (() => ({})),
       problems: () => this.problems(),
-      ready: async () => readiness({ kafka: this.joined || 'not in its consumer group yet', store: await writableDir(o.store) }),
+      ready: async () => readiness({ kafka: this.joined || 'not in its consumer group yet', store: await o.store.ready() }),
     });
     await listen(this.server, o.http.port, o.http.host);
     await this.start();

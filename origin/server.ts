@@ -10,7 +10,6 @@
  * 451 (never served, never cached), a duplicate is served from the image it duplicates.
  * `/metrics` and `/healthz` are on a listener of their own, never behind the caches.
  */
-import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -78,7 +77,7 @@ export class OriginServer {
       this.statusServer = createStatusServer(this.registry, {
         refresh: () => this.metrics.inFlight.set(this.running),
         health: () => ({ running: this.running, waiting: this.waiting.length }),
-        ready: async () => readiness({ store: await stat(this.o.store).then((st) => st.isDirectory() || 'not a directory', (err: Error) => `unreadable: ${err.message}`) }),
+        ready: async () => readiness({ store: await this.store.ready() }),
       });
       await listen(this.statusServer, this.o.metrics.port, this.o.metrics.host);
       const m = this.statusServer.address() as AddressInfo;

@@ -58,7 +58,7 @@ export class ResizeWorker {
   async start(): Promise<AddressInfo> {
     const swept = await this.store.sweep();
     if (swept > 0) this.log.info({ swept }, 'removed temp files a crashed writer left in the store');
-    const address = await this.worker.serve({ http: this.config.http, store: this.config.store, health: () => ({ backend: this.backend.name }) });
+    const address = await this.worker.serve({ http: this.config.http, store: this.store, health: () => ({ backend: this.backend.name }) });
     this.log.info({ brokers: this.config.kafka.brokers, store: this.config.store, jobs: this.config.jobs, threadsPerJob: this.config.threadsPerJob, http: `${address.address}:${address.port}` }, 'resize worker running');
     return address;
   }

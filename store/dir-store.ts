@@ -6,7 +6,7 @@
  * temp file at once, and `sweep` removes what a crashed writer left.
  */
 import { constants, type Stats } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { access, link, mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { placeTemp, sweepTempFiles, syncPath, tempPathFor, writeAtomic, writeTemp } from '../common/index.js';
 import { checkMeta, DEFAULT_MAX_READ_BYTES, ObjectNotFoundError, StoreEscapeError, UnreadableObjectError, type ListedObject, type ObjectInfo, type ObjectMeta, type ObjectStore } from './object-store.js';
@@ -75,6 +75,18 @@ export class DirStore implements ObjectStore {
   /** Where every write keeps its temp file: one directory to sweep, not every directory of a tree too large to walk. */
   get tempDir(): string {
     return join(this.root, '.hearth-tmp');
+  }
+
+  /** The root exists and this process may write into it. */
+  ready(): Promise<true | string> {
+    return access(this.root, constants.W_OK).then(
+      () => true as const,
+      (err: Error) => `store ${this.root} not writable: ${err.message}`,
+    );
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** Removes what crashed writers left in the temp directory; how many. */

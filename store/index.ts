@@ -3,3 +3,5 @@ export * from './dir-store.js';
 export * from './object-store.js';
 export * from './open.js';
 export * from './volumes/engine.js';
+export * from './http-store.js';
+export { MAX_VOLUME_BYTES } from './volumes/volume-file.js';

@@ -46,6 +46,10 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<ListedObject>;
   /** Removes what writers that crashed left behind (temp files); how many. Every daemon that writes runs it at start. */
   sweep(): Promise<number>;
+  /** Whether the store takes work now: true, or why not (`/readyz` of every tier names it). */
+  ready(): Promise<true | string>;
+  /** Lets go of files, connections and locks. */
+  close(): Promise<void>;
 }
 
 /** A key that does not name an object of the store (it would leave it, or is not a store path). */

@@ -1,10 +1,16 @@
 import { DirStore } from './dir-store.js';
+import { HttpStore } from './http-store.js';
 import type { ObjectStore } from './object-store.js';
 
 /**
- * The store a tier's config names. Today a root directory (the `dir` driver); the
- * topology's driver choice (`volumes`, `s3`) comes with those drivers.
+ * The store a tier's `store` config member names: a directory is the `dir` driver; an
+ * `http://` URL is the store service (`hearth store serve`, the `volumes` driver behind
+ * HTTP) at that address. One member in every tier's config, so switching a site from one
+ * to the other is one line of its topology.
  */
-export function openStore(root: string): ObjectStore {
-  return new DirStore(root);
+export function openStore(spec: string): ObjectStore {
+  return /^https?:\/\//.test(spec) ? new HttpStore(spec.replace(/\/+$/, '')) : new DirStore(spec);
 }
+
+/** Whether `spec` names a directory (the `dir` driver), which tools that need files (nginx, the JPEG XL tools) can reach directly. */
+export const isDirStore = (spec: string): boolean => !/^https?:\/\//.test(spec);

@@ -255,6 +255,13 @@ export class VolumeEngine implements ObjectStore {
     await this.put(to, Buffer.from(n.data), n.meta);
   }
 
+  /** Ready while open and above the disk's reserve (below it, reads go on but puts are refused). */
+  async ready(): Promise<true | string> {
+    if (this.closed) return 'the volumes store is closed';
+    const free = await this.freeBytes();
+    return free >= this.minFreeBytes || `the disk of ${this.o.dir} is down to ${free} free bytes (reserve ${this.minFreeBytes}): puts refused`;
+  }
+
   /** Nothing to sweep: a crashed write leaves a torn tail, which the next start cuts off. */
   sweep(): Promise<number> {
     return Promise.resolve(0);

@@ -10,6 +10,7 @@ import { Kafka, logLevel, Partitioners, type Consumer, type KafkaMessage, type P
 import { createLogger, createRegistry } from '../../common/index.js';
 import { KafkaBroker, KafkaWorker, TOPICS, type Outgoing } from '../../kafka/index.js';
 import { loadResizeConfig } from '../../resize/index.js';
+import { DirStore } from '../../store/index.js';
 import { freePorts } from '../helpers/test-stack.js';
 import { ensureTestTopics, testKafka, watchTopics } from '../helpers/test-kafka.js';
 import { until } from '../helpers/until.js';
@@ -29,7 +30,7 @@ async function startWorker(brokers: string[], handle: (m: KafkaMessage) => Promi
     log,
     handle,
   });
-  const addr = await worker.serve({ http: { host: '127.0.0.1', port: 0 }, store: tmpdir() });
+  const addr = await worker.serve({ http: { host: '127.0.0.1', port: 0 }, store: new DirStore(tmpdir()) });
   const status = async (path: string) => (await fetch(`http://127.0.0.1:${addr.port}${path}`)).status;
   /** A series' value as a scrape of /metrics shows it, by name and label text (`kind="unforeseen"`). */
   const metric = async (name: string, labels = '') => {

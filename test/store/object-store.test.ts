@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DirStore, ObjectNotFoundError, StoreEscapeError, UnreadableObjectError, VolumeEngine, type ObjectStore } from '../../store/index.js';
+import { DirStore, HttpStore, ObjectNotFoundError, StoreEscapeError, UnreadableObjectError, VolumeEngine, type ObjectStore } from '../../store/index.js';
+import { loadStoreServerConfig, StoreServer } from '../../store-server/index.js';
 
 const open: ObjectStore[] = [];
 const DRIVERS: { name: string; make: () => Promise<{ store: ObjectStore; root: string }> }[] = [
@@ -29,9 +30,23 @@ const DRIVERS: { name: string; make: () => Promise<{ store: ObjectStore; root: s
       return { store, root };
     },
   },
+  {
+    name: 'volumes, through the store service (http)',
+    make: async () => {
+      const root = mkdtempSync(join(tmpdir(), 'hearth-objstore-'));
+      const server = new StoreServer(loadStoreServerConfig(undefined, { listen: { port: 0 }, http: { port: 0 }, volumes: { dir: root, volumeBytes: 64 * 1024, minFreeBytes: 0 }, log: { level: 'silent' } }));
+      const { port } = await server.start();
+      servers.push(server);
+      const store = new HttpStore(`http://127.0.0.1:${port}`);
+      open.push(store);
+      return { store, root };
+    },
+  },
 ];
+const servers: StoreServer[] = [];
 after(async () => {
-  for (const s of open) await (s as VolumeEngine).close();
+  for (const s of open) await s.close();
+  for (const s of servers) await s.stop();
 });
 
 const bytes = (s: string): Buffer => Buffer.from(s);

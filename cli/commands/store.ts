@@ -1,0 +1,79 @@
+import type { Command } from 'commander';
+import { parseHostPort } from '@hearth/api-hook';
+import { createLogger } from '../../common/index.js';
+import { loadStoreServerConfig, StoreServer } from '../../store-server/index.js';
+import { VolumeEngine, type EngineStats } from '../../store/index.js';
+import { intArg } from '../args.js';
+import { daemonCommand } from '../service-command.js';
+
+const DIR_FLAG = { flags: '--dir <dir>', description: 'directory of the volume and index files', path: 'volumes.dir' };
+
+/** The engine's figures, from the running service, or from the directory when none runs. */
+async function statsOf(o: { url?: string; dir?: string }): Promise<EngineStats> {
+  if (o.url) {
+    const r = await fetch(`${o.url.replace(/\/+$/, '')}/stats`);
+    if (!r.ok) throw new Error(`${o.url}/stats answered ${r.status}: ${await r.text()}`);
+    return (await r.json()) as EngineStats;
+  }
+  const engine = await VolumeEngine.open({ dir: o.dir ?? '.cache/volumes' });
+  try {
+    return await engine.stats();
+  } finally {
+    await engine.close();
+  }
+}
+
+export function registerStore(program: Command): void {
+  const cmd = program.command('store').description('the volumes store: the service, its figures and compaction');
+  daemonCommand(cmd, {
+    name: 'serve',
+    isDefault: true,
+    description: 'run the store service: a volumes engine (Haystack-style needles in large volume files) behind HTTP, for every tier',
+    configHelp: 'store config (JSON); default: 127.0.0.1:8084, status 127.0.0.1:9480, volumes in .cache/volumes',
+    flags: [
+      { flags: '--listen <host:port>', description: 'address of the store paths', path: 'listen', parse: parseHostPort },
+      { flags: '--metrics-listen <host:port>', description: '/metrics, /healthz, /readyz, /stats and POST /compact', path: 'http', parse: parseHostPort },
+      DIR_FLAG,
+      { flags: '--volume-bytes <n>', description: 'seal a volume past this size', path: 'volumes.volumeBytes', parse: intArg(64 * 1024, 2 ** 34) },
+      { flags: '--min-free-bytes <n>', description: 'refuse puts below this much free disk', path: 'volumes.minFreeBytes', parse: intArg(0, Number.MAX_SAFE_INTEGER) },
+    ],
+    load: loadStoreServerConfig,
+    create: (c) => {
+      const log = createLogger('store', c.log.level);
+      return { service: new StoreServer(c, log), log, graceMs: c.shutdownGraceMs };
+    },
+  });
+  cmd
+    .command('stats')
+    .description('objects, bytes, garbage ratio, index bytes per object, free space and each volume, as JSON')
+    .option('--url <url>', 'a running store service\'s status address (http://127.0.0.1:9480)')
+    .option('--dir <dir>', 'a volumes directory no service holds', '.cache/volumes')
+    .action(async (o: { url?: string; dir?: string }) => {
+      process.stdout.write(`${JSON.stringify(await statsOf(o), null, 2)}\n`);
+    });
+  cmd
+    .command('compact')
+    .description('copy the live needles of sealed volumes to new files and swap them in; reads and writes go on')
+    .argument('[volumes...]', 'volume names (default: every sealed volume whose garbage ratio is at least --min-garbage)')
+    .option('--url <url>', 'a running store service\'s status address (http://127.0.0.1:9480)')
+    .option('--dir <dir>', 'a volumes directory no service holds', '.cache/volumes')
+    .option('--min-garbage <ratio>', 'compact a volume only from this share of garbage', '0.2')
+    .action(async (names: string[], o: { url?: string; dir?: string; minGarbage: string }) => {
+      const stats = await statsOf(o);
+      const chosen = names.length ? names : stats.perVolume.filter((v) => v.sealed && v.bytes > 0 && 1 - v.liveBytes / v.bytes >= Number(o.minGarbage)).map((v) => v.name);
+      const engine = o.url ? undefined : await VolumeEngine.open({ dir: o.dir ?? '.cache/volumes' });
+      try {
+        for (const volume of chosen) {
+          let r: unknown;
+          if (o.url) {
+            const res = await fetch(`${o.url.replace(/\/+$/, '')}/compact?volume=${encodeURIComponent(volume)}`, { method: 'POST' });
+            r = await res.json();
+            if (!res.ok) throw new Error(`compacting ${volume}: ${JSON.stringify(r)}`);
+          } else r = { volume, ...(await engine!.compact(volume)) };
+          process.stdout.write(`${JSON.stringify(r)}\n`);
+        }
+      } finally {
+        await engine?.close();
+      }
+    });
+}

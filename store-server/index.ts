@@ -1,0 +1,4 @@
+/** The store service: a volumes engine behind HTTP (`hearth store serve`). */
+export * from './config.js';
+export * from './metrics.js';
+export * from './server.js';

@@ -1,0 +1,58 @@
+/** The store service's metrics, on its status listener. */
+import type { MetricDef } from '../common/index.js';
+
+/** The operations `hearth_store_requests_total` and the latency histogram count. */
+export const STORE_OPS = ['get', 'head', 'put', 'put_if_absent', 'copy', 'delete', 'list'] as const;
+/** Their results. */
+export const STORE_RESULTS = ['ok', 'not_found', 'exists', 'damaged', 'full', 'refused', 'error'] as const;
+
+export const STORE_METRICS = {
+  requests: {
+    type: 'counter',
+    name: 'hearth_store_requests_total',
+    help: 'Store requests by operation (get, head, put, put_if_absent, copy, delete, list) and result: ok, not_found, exists (a create-only put of a key that exists), damaged (a needle that failed its checksum: 500, never served), full (puts refused at the disk reserve: 507), refused (a bad key, metadata or size), error.',
+    labelNames: ['op', 'result'],
+  },
+  duration: {
+    type: 'histogram',
+    name: 'hearth_store_request_duration_seconds',
+    help: 'Time to answer one store request, by operation and driver (a put includes its group commit and fsyncs).',
+    labelNames: ['op', 'driver'],
+    buckets: [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  },
+  batch: {
+    type: 'histogram',
+    name: 'hearth_store_commit_writes',
+    help: 'Writes one group commit covered (one volume fsync and one index fsync for all of them).',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+  },
+  commit: {
+    type: 'histogram',
+    name: 'hearth_store_commit_duration_seconds',
+    help: 'Time of one group commit: append, volume fsync, index append, index fsync.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  },
+  integrity: {
+    type: 'counter',
+    name: 'hearth_store_integrity_failures_total',
+    help: 'Needles that failed their checksum, on a read or in a scan at start: never served, each logged with repair: true and added to the repair list. Alert on any.',
+  },
+  torn: {
+    type: 'counter',
+    name: 'hearth_store_torn_tails_total',
+    help: 'Torn tails cut off at start: bytes a crash left after the last whole needle, never acknowledged.',
+  },
+  full: {
+    type: 'counter',
+    name: 'hearth_store_full_refusals_total',
+    help: 'Group commits whose puts were refused for want of disk space (at the reserve, or ENOSPC).',
+  },
+  objects: { type: 'gauge', name: 'hearth_store_objects', help: 'Live objects in the store.' },
+  bytes: { type: 'gauge', name: 'hearth_store_volume_bytes', help: 'Bytes of every volume file.' },
+  live: { type: 'gauge', name: 'hearth_store_live_bytes', help: 'Bytes of the needles the index points at (the rest is garbage compaction frees).' },
+  garbage: { type: 'gauge', name: 'hearth_store_garbage_ratio', help: 'Share of volume bytes no live object holds (deleted or replaced needles): what compaction would free.' },
+  index: { type: 'gauge', name: 'hearth_store_index_bytes', help: 'Memory of the in-memory index (15 bytes a needle, plus its run of new entries).' },
+  free: { type: 'gauge', name: 'hearth_store_free_bytes', help: 'Bytes free on the disk of the volumes, to this process.' },
+  reserve: { type: 'gauge', name: 'hearth_store_reserve_bytes', help: 'Free bytes below which puts are refused (volumes.minFreeBytes).' },
+  volumes: { type: 'gauge', name: 'hearth_store_volumes', help: 'Volume files.' },
+} as const satisfies Record<string, MetricDef>;
