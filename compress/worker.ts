@@ -112,5 +112,6 @@ export class CompressWorker {
 
   async stop(): Promise<void> {
     await this.worker.stop();
+    await this.store.close();
   }
 }

@@ -1,12 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
-import { maxReadBytesOption } from '../store/index.js';
+import { isDirStore, maxReadBytesOption } from '../store/index.js';
 
 export const IdentityConfigSchema = Type.Object(
   {
     kafka: kafkaSection('hearth-identity'),
-    store: Type.String({ minLength: 1, default: '.cache/store', description: 'the store root: originals are read, verdicts and the ledger (`.hearth-identity/`) written under it' }),
+    store: Type.String({ minLength: 1, default: '.cache/store', description: 'the store (a directory, or the http:// address of the store service): originals are read and verdicts written there' }),
+    stateDir: Type.Optional(Type.String({ minLength: 1, description: "the tier's own files (its ledger, index and lock: state, not store objects); default `<store>/.hearth-identity` for a directory store, required with a store service" })),
     maxReadBytes: maxReadBytesOption(),
     jobs: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'uploads identified at once (partitions consumed concurrently)' }),
     blocklist: Type.Optional(
@@ -38,5 +39,5 @@ const validator = new Validator(IdentityConfigSchema, 'identity config');
 
 /** `overrides` (flags) are merged deep onto the file (or the defaults). */
 export function loadIdentityConfig(file?: string, overrides: Record<string, unknown> = {}): IdentityConfig {
-  return loadConfig({ what: 'identity config', validator, file, overrides });
+  return loadConfig({ what: 'identity config', validator, file, overrides, semantic: (c) => (!isDirStore(c.store) && !c.stateDir ? ['stateDir: required when the store is a store service (the ledger is the tier\'s own file, not a store object)'] : []) });
 }

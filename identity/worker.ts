@@ -38,9 +38,9 @@ import { CorruptLedgerError, LedgerWriter, encodeRecord, readLedger, type Ledger
 import { IDENTITY_METRICS, IDENTITY_VERDICTS, MATCH_STEPS } from './metrics.js';
 import { pdqOf, type PdqHash } from './pdq.js';
 
-/** The tier's own files in the store: a dot directory, never a served path. */
-export const identityDir = (store: string): string => join(store, '.hearth-identity');
-export const ledgerFile = (store: string): string => join(identityDir(store), 'ledger');
+/** The tier's own files: `stateDir`, or a dot directory beside a directory store's objects (never a served path). */
+export const identityDir = (store: string, stateDir?: string): string => stateDir ?? join(store, '.hearth-identity');
+export const ledgerFile = (store: string, stateDir?: string): string => join(identityDir(store, stateDir), 'ledger');
 
 const SOURCE_READ = { missing: 'missing_source', irregular: 'irregular_source', oversized: 'oversized_source' } as const;
 
@@ -101,7 +101,7 @@ export class IdentityWorker {
       if (swept > 0) this.log.info({ swept }, 'removed temp files a crashed writer left in the store');
       await this.blocklist.load();
       await this.loadLedger();
-      this.ledger = await LedgerWriter.open(ledgerFile(this.config.store));
+      this.ledger = await LedgerWriter.open(ledgerFile(this.config.store, this.config.stateDir));
     } catch (err) {
       await this.unlock();
       throw err;
@@ -120,14 +120,14 @@ export class IdentityWorker {
   }
 
   private async ensureDir(): Promise<string> {
-    const dir = identityDir(this.config.store);
+    const dir = identityDir(this.config.store, this.config.stateDir);
     await writeAtomic(join(dir, 'README'), Buffer.from('The identity tier\'s ledger and lock (hearth identity worker). Not served.\n'));
     return dir;
   }
 
   /** The ledger into memory; missing or damaged, rebuilt from the store's originals first. */
   private async loadLedger(): Promise<void> {
-    const file = ledgerFile(this.config.store);
+    const file = ledgerFile(this.config.store, this.config.stateDir);
     let records: LedgerRecord[];
     try {
       const read = await readLedger(file);
@@ -158,7 +158,7 @@ export class IdentityWorker {
         this.log.warn({ path, err: (err as Error).message }, 'original left out of the rebuilt ledger');
       }
     }
-    await writeAtomic(ledgerFile(this.config.store), Buffer.concat(records.map(encodeRecord)));
+    await writeAtomic(ledgerFile(this.config.store, this.config.stateDir), Buffer.concat(records.map(encodeRecord)));
     if (records.length > 0) this.log.info({ why, images: records.length, ms: Math.round(performance.now() - t0) }, 'ledger rebuilt from the store');
     return records;
   }
@@ -309,5 +309,6 @@ export class IdentityWorker {
     await this.deciding;
     await this.ledger?.close();
     await this.unlock?.();
+    await this.store.close();
   }
 }

@@ -27,6 +27,7 @@ export function scrapeJobsFor(t: Topology): ScrapeJob[] {
   return [
     { job: 'warmer', targets: [t.warmer.http] },
     ...(t.origin.serviceMetrics ? [{ job: 'origin', targets: [t.origin.serviceMetrics] }] : []),
+    ...(t.store ? [{ job: 'store', targets: [t.store.metrics] }] : []),
     ...(t.pipeline
       ? [
           { job: 'resize', targets: t.pipeline.resizeWorkers },

@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness } from '../common/index.js';
-import { ObjectNotFoundError, StoreEscapeError, openStore, storeFile, type ObjectStore } from '../store/index.js';
+import { ObjectNotFoundError, StoreEscapeError, isDirStore, openStore, storeFile, type ObjectStore } from '../store/index.js';
 import { ORIGINAL_PATH, SIZE_PATH, imagePath, originalPath, reportDamage, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict } from '../image/index.js';
 import type { EncodeOptions, ResizeBackend } from '../image/index.js';
 import { ORIGIN_METRICS, ORIGIN_RESULTS } from './metrics.js';
@@ -95,6 +95,7 @@ export class OriginServer {
   async stop(): Promise<void> {
     if (this.server) await closeServer(this.server);
     if (this.statusServer) await closeServer(this.statusServer);
+    await this.store.close();
   }
 
   private send(res: ServerResponse, req: IncomingMessage, status: number, body: Buffer | string, headers: Record<string, string> = {}): void {
@@ -152,8 +153,8 @@ export class OriginServer {
       if (await this.serveStored(req, res, path)) return;
       if (duplicateOf) return await this.original(req, res, duplicateOf);
       const jxlPath = path.replace(/\.jpg$/, '.jxl');
-      if (!(await this.store.head(jxlPath))) return this.notFound(req, res);
-      // The reconstructor reads a file: JPEG XL originals are the `dir` driver's for now.
+      // The reconstructor reads a file: JPEG XL originals are the `dir` driver's for now (the lossless tier refuses any other store).
+      if (!isDirStore(this.o.store) || !(await this.store.head(jxlPath))) return this.notFound(req, res);
       const jpeg = await this.once(path, () => reconstructChecked(storeFile(this.o.store, jxlPath)));
       if (jpeg === 'overload') return this.overloaded(req, res);
       this.metrics.requests.labels('reconstructed').inc();

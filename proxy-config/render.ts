@@ -192,10 +192,18 @@ ${upstreamBlock('origin_service', [service], 16, false)}
 ${imageLocation(`      limit_except GET HEAD {
         deny all;
       }
-      # A link in the store that leads out of it is not followed.
+${
+        t.store
+          ? `      # The volumes are not files nginx can serve: every image path goes to the origin service.
+      proxy_pass http://origin_service;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_read_timeout 30s;`
+          : `      # A link in the store that leads out of it is not followed.
       disable_symlinks on from=$document_root;
-      try_files $uri ${service ? '@service' : '=404'};`)}${
-      service
+      try_files $uri ${service ? '@service' : '=404'};`
+      }`)}${
+      service && !t.store
         ? `
     # Not stored: the origin service makes ladder sizes on the fly (or says 404/503).
     location @service {

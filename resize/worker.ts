@@ -102,5 +102,6 @@ export class ResizeWorker {
 
   async stop(): Promise<void> {
     await this.worker.stop();
+    await this.store.close();
   }
 }

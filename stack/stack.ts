@@ -14,7 +14,8 @@ import { KafkaBroker, TOPICS, createKafka, ensureTopics } from '../kafka/index.j
 import { mtailArgs, renderPrometheusConfig, scrapeJobsFor } from '../monitoring/index.js';
 import { createLogger } from '../common/index.js';
 import { NginxInstance, ensureCerts, renderAll } from '../proxy-config/index.js';
-import { parseTopology, splitAddress, warmerConfigFor, type Topology } from '../topology/index.js';
+import { parseTopology, splitAddress, storeSpec, warmerConfigFor, type Topology } from '../topology/index.js';
+import { copyStore, openStore } from '../store/index.js';
 
 export interface StackStatus {
   stateDir: string;
@@ -28,6 +29,8 @@ export interface StackStatus {
     service: { address: string; metrics: string; running: boolean } | null;
     delay: { ms: number; address: string; running: boolean } | null;
   };
+  /** The store service, when the topology has one (every tier's store); null: `origin.root` as a `dir` store. */
+  store: { address: string; metrics: string; dir: string; running: boolean } | null;
   colos: { name: string; cache: string[]; host: string; pushHost: string; cidrs: string[]; running: boolean[] }[];
   kafka?: { address: string; running: boolean; pid: number | null };
   prometheus?: { address: string; running: boolean; pid: number | null };
@@ -126,6 +129,7 @@ export class Stack {
       await n.test();
     }
     // Backends first, so the proxy never routes to a cache that is not there yet.
+    await this.startStore();
     await this.startOriginService();
     await this.startLatencyProxy();
     for (const n of this.nginx) await n.start();
@@ -138,7 +142,7 @@ export class Stack {
   /** Every daemon this topology has, in start order. */
   private daemons(): Daemon[] {
     const p = this.topology.pipeline;
-    return ['origin', 'origin-delay', 'warmer', ...(p ? ['identity', ...p.resizeWorkers.map((_, i) => `resize-${i}`), 'perceptual', 'cache-logs', 'race', 'textfiles', 'prometheus', 'dashboard'] : [])];
+    return [...(this.topology.store ? ['store'] : []), 'origin', 'origin-delay', 'warmer', ...(p ? ['identity', ...p.resizeWorkers.map((_, i) => `resize-${i}`), 'perceptual', 'cache-logs', 'race', 'textfiles', 'prometheus', 'dashboard'] : [])];
   }
 
   private anyRunning(): boolean {
@@ -193,10 +197,10 @@ export class Stack {
       await admin.disconnect();
     }
     // A 10 s session locally (30 s by default): a killed worker's partitions move to the others sooner.
-    const worker = (http: string) => ({ store: this.topology.origin.root, kafka: { brokers: [k.listen], partitions: PIPELINE_PARTITIONS, sessionTimeoutMs: 10_000 }, http: splitAddress(http) });
+    const worker = (http: string) => ({ store: storeSpec(this.topology), kafka: { brokers: [k.listen], partitions: PIPELINE_PARTITIONS, sessionTimeoutMs: 10_000 }, http: splitAddress(http) });
     const blocklist = this.blocklistFile();
     if (!existsSync(blocklist)) this.writeConfig('identity', 'blocklist.txt', '# PDQ hashes (64 hex digits a line) whose uploads are quarantined; read again when it changes\n');
-    const identity = this.writeConfig('identity', 'identity.json', { ...worker(p.identity), blocklist });
+    const identity = this.writeConfig('identity', 'identity.json', { ...worker(p.identity), blocklist, ...(this.topology.store ? { stateDir: join(this.stateDir, 'identity', 'state') } : {}) });
     await this.startDaemon('identity', ['identity', 'worker', '--config', identity], `http://${p.identity}/readyz`, { ok: true, timeoutMs: 60_000 });
     for (const [i, http] of p.resizeWorkers.entries()) {
       const config = this.writeConfig(`resize-${i}`, 'resize.json', worker(http));
@@ -254,7 +258,27 @@ export class Stack {
     const service = this.topology.origin.service;
     if (!service) return;
     const metrics = this.topology.origin.serviceMetrics as string;
-    await this.startDaemon('origin', ['origin', '--listen', service, '--metrics-listen', metrics, '--store', this.topology.origin.root], `http://${metrics}/healthz`);
+    await this.startDaemon('origin', ['origin', '--listen', service, '--metrics-listen', metrics, '--store', storeSpec(this.topology)], `http://${metrics}/healthz`);
+  }
+
+  /**
+   * The store service, when the topology has one, then `origin.root` imported into it:
+   * resumable and verified (copyStore), so it costs one pass at the first `up` and a
+   * listing at every later one.
+   */
+  private async startStore(): Promise<void> {
+    const store = this.topology.store;
+    if (!store) return;
+    await this.startDaemon('store', ['store', 'serve', '--listen', store.listen, '--metrics-listen', store.metrics, '--dir', store.dir], `http://${store.metrics}/readyz`, { ok: true, timeoutMs: 120_000 });
+    if (!existsSync(this.topology.origin.root)) return;
+    const from = openStore(this.topology.origin.root);
+    const to = openStore(storeSpec(this.topology));
+    try {
+      const r = await copyStore({ from, to });
+      if (r.conflicts.length) throw new Error(`importing ${this.topology.origin.root} into the store service: ${r.conflicts.length} keys hold other bytes there (first: ${r.conflicts[0]})`);
+    } finally {
+      await Promise.all([from.close(), to.close()]);
+    }
   }
 
   private async startLatencyProxy(): Promise<void> {
@@ -265,12 +289,13 @@ export class Stack {
 
   async down(): Promise<void> {
     // What consumes and watches first, then the warm path, then the broker: the reverse of up.
-    for (const d of this.daemons().reverse().filter((x) => !['warmer', 'origin', 'origin-delay'].includes(x))) await this.stopDaemon(d);
+    for (const d of this.daemons().reverse().filter((x) => !['warmer', 'origin', 'origin-delay', 'store'].includes(x))) await this.stopDaemon(d);
     await this.stopDaemon('warmer');
     // The proxy first, then the caches, then the origin: the reverse of up.
     for (const n of [...this.nginx].reverse()) await n.stop();
     await this.stopDaemon('origin-delay');
     await this.stopDaemon('origin');
+    await this.stopDaemon('store');
     await this.kafka?.stop();
   }
 
@@ -291,6 +316,7 @@ export class Stack {
         service: t.origin.service ? { address: t.origin.service, metrics: t.origin.serviceMetrics as string, running: this.daemonPid('origin') !== undefined } : null,
         delay: t.origin.delay ? { ms: t.origin.delay.ms, address: t.origin.delay.listen, running: this.daemonPid('origin-delay') !== undefined } : null,
       },
+      store: t.store ? { address: t.store.listen, metrics: t.store.metrics, dir: t.store.dir, running: this.daemonPid('store') !== undefined } : null,
       colos: t.colos.map((c) => ({
         name: c.name,
         cache: c.nodes,
@@ -386,6 +412,7 @@ export function formatStatus(s: StackStatus): string {
     ...(s.textfiles ? [`${mark(s.textfiles.running)} textfile http://${s.textfiles.address}/metrics  (batch jobs' --metrics-file ${s.textfiles.dir}/<job>.prom)`] : []),
     ...(s.prometheus ? [`${mark(s.prometheus.running)} prom     http://${s.prometheus.address}/  (Prometheus: targets, rules, alerts)`] : []),
     ...(s.dashboard ? [`${mark(s.dashboard.running)} dash     http://${s.dashboard.address}/  (the dashboard)`] : []),
+    ...(s.store ? [`${mark(s.store.running)} store    ${s.store.address}  volumes in ${s.store.dir}; metrics http://${s.store.metrics}/metrics`] : []),
     ...(s.origin.delay ? [`${mark(s.origin.delay.running)} delay    ${s.origin.delay.address}  +${s.origin.delay.ms} ms before every origin fetch`] : []),
     `logs: ${s.logs}/nginx/<instance>/logs/access.log (JSON, with cache status and timings), ${s.logs}/warmer/warmer.log`,
   ];

@@ -5,3 +5,4 @@ export * from './open.js';
 export * from './volumes/engine.js';
 export * from './http-store.js';
 export { MAX_VOLUME_BYTES } from './volumes/volume-file.js';
+export * from './copy-store.js';

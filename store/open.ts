@@ -1,3 +1,4 @@
+import { HearthError } from '../common/index.js';
 import { DirStore } from './dir-store.js';
 import { HttpStore } from './http-store.js';
 import type { ObjectStore } from './object-store.js';
@@ -14,3 +15,9 @@ export function openStore(spec: string): ObjectStore {
 
 /** Whether `spec` names a directory (the `dir` driver), which tools that need files (nginx, the JPEG XL tools) can reach directly. */
 export const isDirStore = (spec: string): boolean => !/^https?:\/\//.test(spec);
+
+/** The directory of a `dir` store, for the tools that still read its files; a clear refusal for any other store. */
+export function requireDirStore(spec: string, what: string): string {
+  if (!isDirStore(spec)) throw new HearthError('HEARTH_ERR_INVALID', `${what} reads files of a directory store (its tools take paths); ${spec} is a store service. Run it on a directory store, or export one (hearth store export)`);
+  return spec;
+}

@@ -117,6 +117,16 @@ export const TopologySchema = Type.Object(
         { additionalProperties: false, description: 'the ingest and compression pipeline behind the warm path and what watches it: resize workers, the perceptual worker, the cache-log exporter, the race join, Prometheus and the dashboard (needs kafka and origin.service)' },
       ),
     ),
+    store: Type.Optional(
+      Type.Object(
+        {
+          listen: Address('the store service (`hearth store serve`): the volumes every tier reads and writes, for tiers only', '127.0.0.1:8084'),
+          metrics: Address("the store service's `/metrics`, `/healthz`, `/readyz`, `/stats` and `POST /compact`", '127.0.0.1:9480'),
+          dir: Type.String({ minLength: 1, description: 'absolute directory of the volume and index files' }),
+        },
+        { additionalProperties: false, description: 'the volumes store (docs/store.md): every tier reaches it at `http://<listen>`, the origin front passes every image path to the origin service, and `up` imports `origin.root` into it (resumably, verified). Absent: every tier reads and writes `origin.root` as a `dir` store, which the front serves from disk.' },
+      ),
+    ),
     nginxUser: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_-]*$', description: 'user nginx workers run as when started as root (default: root for the local stack)' })),
   },
   { additionalProperties: false },
@@ -126,6 +136,9 @@ export type Topology = Static<typeof TopologySchema>;
 export type ColoTopology = Topology['colos'][number];
 
 const validator = new Validator(TopologySchema, 'topology');
+
+/** The store every tier of the topology is given: the store service's address, or `origin.root` as a `dir` store. */
+export const storeSpec = (t: Topology): string => (t.store ? `http://${t.store.listen}` : t.origin.root);
 
 /** Where caches fetch misses: the latency proxy when there is one, else the origin front. */
 export const originUpstream = (t: Topology): string => t.origin.delay?.listen ?? t.origin.listen;
@@ -152,6 +165,12 @@ function semanticProblems(t: Topology): string[] {
   if (t.origin.service) claim('origin.service', t.origin.service);
   if (t.origin.serviceMetrics) claim('origin.serviceMetrics', t.origin.serviceMetrics);
   if (t.origin.service && !t.origin.serviceMetrics) problems.push("origin.serviceMetrics: required with origin.service (the service's /metrics and /healthz listen there, apart from the images)");
+  if (t.store) {
+    claim('store.listen', t.store.listen);
+    claim('store.metrics', t.store.metrics);
+    if (!t.store.dir.startsWith('/')) problems.push(`store.dir: must be an absolute path (got ${JSON.stringify(t.store.dir)})`);
+    if (!t.origin.service) problems.push('store: needs origin.service (the front cannot serve volumes from disk; it passes every image path to the service)');
+  }
   if (t.kafka) {
     claim('kafka.listen', t.kafka.listen);
     claim('kafka.controller', t.kafka.controller);
@@ -207,6 +226,8 @@ export interface DefaultTopologyOptions {
   kafka?: boolean;
   /** The whole pipeline with this many resize workers; absent: the warm path only. */
   resizeWorkers?: number;
+  /** The volumes store (the store service) in this directory, `root` imported into it; absent: `root` as a `dir` store. */
+  volumes?: string;
 }
 
 /** The local stack of the design brief: two colos of one cache node each; with `resizeWorkers`, the whole pipeline. */
@@ -223,6 +244,7 @@ export function defaultTopology(root: string, o: DefaultTopologyOptions = {}): T
     ],
     defaultColo: 'ams',
     warmer: { udp: '127.0.0.1:4950', http: '127.0.0.1:9464' },
+    ...(o.volumes ? { store: { dir: o.volumes } } : {}),
   });
 }
 

@@ -60,15 +60,19 @@ export async function storeOriginal(root: string, data: Buffer, size: { width: n
   const { width, height } = size;
   if (id !== undefined && !isImageId(id)) throw new UploadError(`${name}: id ${JSON.stringify(id)} is not an image id (decimal digits, no leading zero, at most 19)`);
   const store = openStore(root);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const want = id ?? newId();
-    const source = originalPath(want);
-    if (await store.putIfAbsent(source, data)) return { id: want, source, bytes: data.length, width, height, created: true };
-    const existing = await store.get(source);
-    if (existing.equals(data)) return { id: want, source, bytes: data.length, width, height, created: false };
-    if (id !== undefined) throw new UploadError(`${name}: id ${id} already holds another original (${existing.length} bytes); originals are never replaced`);
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const want = id ?? newId();
+      const source = originalPath(want);
+      if (await store.putIfAbsent(source, data)) return { id: want, source, bytes: data.length, width, height, created: true };
+      const existing = await store.get(source);
+      if (existing.equals(data)) return { id: want, source, bytes: data.length, width, height, created: false };
+      if (id !== undefined) throw new UploadError(`${name}: id ${id} already holds another original (${existing.length} bytes); originals are never replaced`);
+    }
+    throw new UploadError(`${name}: no free id after 5 tries`);
+  } finally {
+    await store.close();
   }
-  throw new UploadError(`${name}: no free id after 5 tries`);
 }
 
 /** The event that announces a stored original. */

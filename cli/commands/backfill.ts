@@ -4,7 +4,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { createLogger } from '../../common/index.js';
 import { loadBackfillConfig, runBackfill, readList, listOriginals } from '../../backfill/index.js';
-import { openStore } from '../../store/index.js';
+import { isDirStore, openStore } from '../../store/index.js';
 import { TOPICS, connectProducer } from '../../kafka/index.js';
 import { intArg, numArg } from '../args.js';
 import { BROKERS_FLAG, configuredCommand, STORE_FLAG } from '../service-command.js';
@@ -30,11 +30,12 @@ export function registerBackfill(program: Command): void {
       options: (cmd) => cmd.option('--restart', 'ignore the checkpoint and start from the first original'),
     },
     async (o, opts) => {
-      const store = resolve(o.store);
+      const store = isDirStore(o.store) ? resolve(o.store) : o.store;
       const log = createLogger('backfill', o.log.level);
       let entries = o.list ? readList(o.list) : undefined;
       if (!entries) {
-        const listed = await listOriginals(openStore(store));
+        const source = openStore(store);
+        const listed = await listOriginals(source).finally(() => source.close());
         if (listed.misplaced.length > 0) log.warn({ count: listed.misplaced.length, first: listed.misplaced.slice(0, 5) }, 'JPEGs under /originals/ not at their id\'s path: left out (no tier would accept them)');
         entries = listed.entries;
       }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { createLogger, withTextfile } from '../../common/index.js';
 import { recompressOriginals, type LosslessResult, loadCompressConfig, LosslessMetrics, CompressWorker, isDamage, scrub, ScrubMetrics, loadLosslessConfig, loadScrubConfig } from '../../compress/index.js';
 import { damageReportFile } from '../../image/index.js';
+import { requireDirStore } from '../../store/index.js';
 import { intArg, numArg, portArg } from '../args.js';
 import { BROKERS_FLAG, configuredCommand, daemonCommand, STORE_FLAG } from '../service-command.js';
 
@@ -46,7 +47,7 @@ export function registerCompress(program: Command): void {
       const t0 = performance.now();
       const results = await withTextfile(o.metricsFile && resolve(o.metricsFile), (f) => metrics.write(f), log, () =>
         recompressOriginals({
-          store: resolve(o.store),
+          store: resolve(requireDirStore(o.store, 'hearth compress originals')),
           dir: o.dir,
           policy: { olderThanDays: o.olderThanDays, largerThanBytes: o.largerThan, only },
           jobs: o.jobs,
@@ -94,7 +95,7 @@ export function registerCompress(program: Command): void {
     async (o) => {
       const log = createLogger('scrub', o.log.level, true);
       const metrics = new ScrubMetrics();
-      const store = resolve(o.store);
+      const store = resolve(requireDirStore(o.store, 'hearth compress scrub'));
       const counts: Record<string, number> = {};
       let damaged = 0;
       await withTextfile(o.metricsFile && resolve(o.metricsFile), (f) => metrics.write(f), log, () =>

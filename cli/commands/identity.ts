@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../common/index.js';
 import { IdentityWorker, identify, indexStore, loadIdentityConfig, loadOrBuild } from '../../identity/index.js';
+import { requireDirStore } from '../../store/index.js';
 import { portArg } from '../args.js';
 import { BROKERS_FLAG, daemonCommand, STORE_FLAG } from '../service-command.js';
 
@@ -24,7 +25,7 @@ export function registerIdentity(program: Command): void {
     .description("fingerprint every original in the store and write the index (<store>/.hearth-identity.idx), atomically")
     .option('--store <dir>', 'store root', '.cache/store')
     .action(async (o: { store: string }) => {
-      const { stats } = await indexStore(o.store);
+      const { stats } = await indexStore(requireDirStore(o.store, 'hearth identity index'));
       process.stdout.write(`${JSON.stringify({ store: o.store, ...stats })}\n`);
     });
   cmd
@@ -33,7 +34,7 @@ export function registerIdentity(program: Command): void {
     .argument('<files...>', 'files to look up')
     .option('--store <dir>', 'store root', '.cache/store')
     .action(async (files: string[], o: { store: string }) => {
-      const { index, rebuilt } = await loadOrBuild(o.store);
+      const { index, rebuilt } = await loadOrBuild(requireDirStore(o.store, 'hearth identity lookup'));
       if (rebuilt) process.stderr.write(`hearth identity: index rebuilt (${rebuilt})\n`);
       for (const file of files) process.stdout.write(`${JSON.stringify(await identify(o.store, index, file))}\n`);
     });

@@ -1,5 +1,5 @@
-import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
 import { defaultTopology, loadTopology, parseTopology, type Topology } from '../../topology/index.js';
 import { Stack, formatStatus } from '../../stack/index.js';
 import { intArg } from '../args.js';
@@ -15,6 +15,7 @@ interface StackOpts {
   kafka?: boolean;
   warmOnly?: boolean;
   resizeWorkers: number;
+  store?: 'dir' | 'volumes';
 }
 
 /** The recorded topology with what `up`'s flags ask for on top: `--kafka` adds a broker to a running stack. */
@@ -32,7 +33,7 @@ function open(o: StackOpts, forUp: boolean): Stack | undefined {
   const recorded = Stack.load(state);
   if (recorded && !forUp) return recorded;
   if (recorded) return new Stack(state, withFlags(recorded.topology, o));
-  return forUp ? new Stack(state, defaultTopology(resolve(DEFAULT_CORPUS), { originDelayMs: o.originDelayMs, kafka: o.kafka, resizeWorkers: o.warmOnly ? undefined : o.resizeWorkers })) : undefined;
+  return forUp ? new Stack(state, defaultTopology(resolve(DEFAULT_CORPUS), { originDelayMs: o.originDelayMs, kafka: o.kafka, resizeWorkers: o.warmOnly ? undefined : o.resizeWorkers, volumes: o.store === 'volumes' ? join(state, 'volumes') : undefined })) : undefined;
 }
 
 export function registerStack(program: Command): void {
@@ -45,6 +46,7 @@ export function registerStack(program: Command): void {
     .option('--kafka', 'with --warm-only: a single-node Kafka broker on 127.0.0.1:9092 (controller 9093) all the same')
     .option('--resize-workers <n>', 'default topology: resize workers in the consumer group (metrics on 127.0.0.1:9470 and up)', intArg(1, 16), 2)
     .option('--origin-delay-ms <ms>', 'default topology: a latency proxy adding this much to every origin fetch (on 127.0.0.1:8082)', intArg(0, 600_000))
+    .addOption(new Option('--store <driver>', 'default topology: the store every tier uses: dir (the corpus directory, served from disk) or volumes (the store service on 127.0.0.1:8084, the corpus imported into <state>/volumes)').choices(['dir', 'volumes']).default('dir'))
     .action(async (o: StackOpts) => {
       const s = await (open(o, true) as Stack).up();
       process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : formatStatus(s));

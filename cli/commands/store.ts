@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { parseHostPort } from '@hearth/api-hook';
 import { createLogger } from '../../common/index.js';
 import { loadStoreServerConfig, StoreServer } from '../../store-server/index.js';
-import { VolumeEngine, type EngineStats } from '../../store/index.js';
+import { Presets, SingleBar } from 'cli-progress';
+import { copyStore, openStore, VolumeEngine, type EngineStats } from '../../store/index.js';
 import { intArg } from '../args.js';
 import { daemonCommand } from '../service-command.js';
 
@@ -51,6 +52,49 @@ export function registerStore(program: Command): void {
     .action(async (o: { url?: string; dir?: string }) => {
       process.stdout.write(`${JSON.stringify(await statsOf(o), null, 2)}\n`);
     });
+  for (const [name, description] of [
+    ['import', 'copy every object of one store into another (a dir store into the store service), bytes and metadata, each read back and compared; run again to resume'],
+    ['export', 'the same the other way (the store service into a dir store)'],
+  ] as const) {
+    cmd
+      .command(name)
+      .description(description)
+      .requiredOption('--from <dir-or-url>', 'the store to copy from')
+      .requiredOption('--to <dir-or-url>', 'the store to copy into')
+      .option('--prefix <prefix>', 'only keys under this', '/')
+      .option('--jobs <n>', 'objects at once', intArg(1, 256), 16)
+      .action(async (o: { from: string; to: string; prefix: string; jobs: number }) => {
+        const from = openStore(o.from);
+        const to = openStore(o.to);
+        const abort = new AbortController();
+        process.once('SIGINT', () => abort.abort());
+        const bar = process.stderr.isTTY ? new SingleBar({ format: `${name} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}` }, Presets.shades_classic) : undefined;
+        let tenth = -1;
+        try {
+          const r = await copyStore({
+            from,
+            to,
+            prefix: o.prefix,
+            jobs: o.jobs,
+            signal: abort.signal,
+            onProgress: (done, total) => {
+              if (bar) {
+                if (done === 0) bar.start(total, 0);
+                else bar.update(done);
+              } else if (Math.floor((10 * done) / Math.max(1, total)) > tenth) {
+                tenth = Math.floor((10 * done) / Math.max(1, total));
+                process.stderr.write(`${name}: ${done}/${total}\n`);
+              }
+            },
+          });
+          bar?.stop();
+          process.stdout.write(`${JSON.stringify({ ...r, conflicts: r.conflicts.length, firstConflicts: r.conflicts.slice(0, 10), complete: !abort.signal.aborted })}\n`);
+          if (r.conflicts.length || abort.signal.aborted) process.exitCode = 1;
+        } finally {
+          await Promise.all([from.close(), to.close()]);
+        }
+      });
+  }
   cmd
     .command('compact')
     .description('copy the live needles of sealed volumes to new files and swap them in; reads and writes go on')

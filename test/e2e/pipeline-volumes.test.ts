@@ -1,0 +1,108 @@
+/**
+ * The whole pipeline on the volumes store: a stack whose topology has a store service,
+ * the fixture corpus imported into it at `up`; every imported path served byte-identical
+ * through the origin and a cache; an upload through the store service resized and
+ * compressed by the workers into the volumes; the store a Prometheus target. A stack of
+ * its own (broker, workers, Prometheus), stopped when these tests end.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { request } from 'undici';
+import { HEARTH_CLI } from '../../common/cli-path.js';
+import { buildCorpus, findJpegs } from '../../corpus/build.js';
+import { DEFAULT_LADDER } from '../../image/ladder.js';
+import { imagePath } from '../../image/store.js';
+import { Stack, type StackStatus } from '../../stack/stack.js';
+import { DirStore, HttpStore } from '../../store/index.js';
+import { parseTopology, storeSpec, type Topology } from '../../topology/topology.js';
+import { FIXTURES, freePorts, freeUdpPort, upForTheRun } from '../helpers/test-stack.js';
+import { until } from '../helpers/until.js';
+
+const run = promisify(execFile);
+
+describe('the whole pipeline on the volumes store (the store service)', function () {
+  this.timeout(240_000);
+  let stack: Stack;
+  let t: Topology;
+  let root: string;
+  let store: HttpStore;
+
+  before(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-volumes-stack-'));
+    root = join(dir, 'corpus');
+    await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: 2 });
+    const ports = await freePorts(20);
+    const a = (i: number): string => `127.0.0.1:${ports[i]}`;
+    t = parseTopology({
+      origin: { listen: a(0), root, service: a(1), serviceMetrics: a(2) },
+      store: { listen: a(3), metrics: a(4), dir: join(dir, 'volumes') },
+      proxy: { listen: a(5), keepalive: 16 },
+      colos: [
+        { name: 'sin', host: 'cache-sin.test', viewerHosts: ['img-sin.test'], cidrs: ['10.1.0.0/16'], nodes: [a(6)] },
+        { name: 'ams', host: 'cache-ams.test', viewerHosts: ['img-ams.test'], cidrs: ['10.2.0.0/16'], nodes: [a(7)] },
+      ],
+      warmer: { udp: `127.0.0.1:${await freeUdpPort()}`, http: a(8) },
+      kafka: { listen: a(9), controller: a(10) },
+      pipeline: { resizeWorkers: [a(11)], perceptual: a(12), identity: a(13), prometheus: { listen: a(14) }, cacheLogs: a(15), race: a(16), textfiles: a(17), dashboard: a(18) },
+    });
+    stack = new Stack(join(dir, 'state'), t);
+    await upForTheRun(stack);
+    store = new HttpStore(storeSpec(t));
+  });
+
+  after(async () => {
+    await store?.close();
+    await stack?.down();
+  });
+
+  it('up imports the corpus into the volumes; every path is served byte-identical through the origin front and a cache', async () => {
+    const { stdout } = await run(process.execPath, [HEARTH_CLI, 'stack', 'status', '--json', '--state', stack.stateDir]);
+    assert.deepEqual((JSON.parse(stdout) as StackStatus).store, { address: t.store!.listen, metrics: t.store!.metrics, dir: t.store!.dir, running: true });
+    const corpus = new DirStore(root);
+    let served = 0;
+    for await (const { key } of corpus.list('/photos/')) {
+      const want = await corpus.get(key);
+      assert.ok((await store.get(key)).equals(want), `${key} imported with other bytes`);
+      const viaOrigin = await request(`http://${t.origin.listen}${key}`);
+      assert.equal(viaOrigin.statusCode, 200, key);
+      assert.ok(Buffer.from(await viaOrigin.body.arrayBuffer()).equals(want), `${key} through the origin front`);
+      const viaCache = await request(`http://${t.colos[1]!.nodes[0]!}${key}`, { headers: { host: 'img-ams.test' } });
+      assert.equal(viaCache.statusCode, 200, key);
+      assert.ok(Buffer.from(await viaCache.body.arrayBuffer()).equals(want), `${key} through a cache`);
+      served++;
+    }
+    assert.ok(served >= 20, `only ${served} paths`);
+    // Only image paths reach anything: the store service's own paths are not behind the front.
+    const other = await request(`http://${t.origin.listen}/originals/../../etc/passwd`);
+    await other.body.dump();
+    assert.equal(other.statusCode, 404);
+  });
+
+  it('an upload into the store service is identified, resized and compressed into the volumes, and served', async () => {
+    const { stdout } = await run(process.execPath, [HEARTH_CLI, 'upload', '--store', storeSpec(t), '--brokers', t.kafka!.listen, join(FIXTURES, 'ladybird.jpg')]);
+    const { id } = JSON.parse(stdout) as { id: string };
+    const heads = () => Promise.all(DEFAULT_LADDER.map((s) => store.head(imagePath(id, s.name))));
+    await until('every size in the volumes', async () => ((await heads()).every(Boolean) ? true : undefined), 90_000);
+    await until('every size through the perceptual worker', async () => ((await Promise.all(DEFAULT_LADDER.map((s) => store.head(`${imagePath(id, s.name)}.hearth-pq.json`)))).every(Boolean) ? true : undefined), 90_000);
+    const path = imagePath(id, 'z');
+    const r = await request(`http://${t.colos[0]!.nodes[0]!}${path}`, { headers: { host: 'img-sin.test' } });
+    assert.equal(r.statusCode, 200);
+    assert.ok(Buffer.from(await r.body.arrayBuffer()).equals(await store.get(path)));
+  });
+
+  it('the store service is a Prometheus target, up, with its objects counted', async () => {
+    const up = await until(
+      'the store scraped',
+      async () => {
+        const body = (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/query?query=${encodeURIComponent('hearth_store_objects')}`)).json()) as { data: { result: { metric: { job: string }; value: [number, string] }[] } };
+        return body.data.result.find((x) => x.metric.job === 'store');
+      },
+      30_000,
+    );
+    assert.ok(Number(up.value[1]) > 20, `hearth_store_objects ${up.value[1]}`);
+  });
+});
