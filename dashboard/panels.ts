@@ -269,6 +269,51 @@ export const SECTIONS: readonly SectionDef[] = [
       },
     ],
   },
+  {
+    title: 'Store',
+    panels: [
+      {
+        id: 'store-space',
+        title: 'Store: bytes, free disk and reserve',
+        unit: 'bytes',
+        help: 'Volume bytes and the live bytes in them (the rest is garbage compaction frees), free disk and the reserve below which puts are refused (HearthStoreDiskLow, HearthStoreRefusingPuts). Empty while the store is a directory.',
+        queries: [
+          q('sum(hearth_store_volume_bytes)', 'volumes'),
+          q('sum(hearth_store_live_bytes)', 'live'),
+          q('min(hearth_store_free_bytes)', 'free'),
+          q('max(hearth_store_reserve_bytes)', 'reserve'),
+        ],
+      },
+      {
+        id: 'store-latency',
+        title: 'Store request latency p99, by operation',
+        unit: 'seconds',
+        help: 'A put includes its group commit: the volume fsync and the index fsync, shared by every write of the batch.',
+        queries: [q('histogram_quantile(0.99, sum by (le, op) (rate(hearth_store_request_duration_seconds_bucket[5m])))', '{{op}}')],
+      },
+      {
+        id: 'store-commits',
+        title: 'Store: writes per fsync, garbage ratio, objects (k)',
+        unit: 'count',
+        help: 'Mean writes per group commit (more under load: each fsync serves them all), the share of volume bytes that is garbage, and the live objects in thousands.',
+        queries: [
+          q('sum(rate(hearth_store_commit_writes_sum[5m])) / clamp_min(sum(rate(hearth_store_commit_writes_count[5m])), 1e-9)', 'writes per fsync'),
+          q('max(hearth_store_garbage_ratio)', 'garbage ratio'),
+          q('sum(hearth_store_objects) / 1000', 'objects (k)'),
+        ],
+      },
+      {
+        id: 'store-integrity',
+        title: 'Store: damaged objects and refused puts (15 min)',
+        unit: 'count',
+        help: 'Needles that failed their checksum (never served; on the repair list; HearthStoreIntegrityFailure pages) and group commits refused at the disk reserve.',
+        queries: [
+          q('sum(increase(hearth_store_integrity_failures_total[15m]))', 'integrity failures'),
+          q('sum(increase(hearth_store_full_refusals_total[15m]))', 'refused (disk full)'),
+        ],
+      },
+    ],
+  },
 ];
 
 export const PANELS: readonly PanelDef[] = SECTIONS.flatMap((s) => s.panels);

@@ -68,7 +68,11 @@ export interface WorkerOptions<In extends DeadTopic> {
 }
 
 /** Errors that say nothing about the message: retried until they pass, however long (the stall shows on /healthz). */
-const TRANSIENT_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EBUSY', 'ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED']);
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([
+  'ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EBUSY', 'ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE',
+  // A store service at its disk reserve, or out of reach for a while (undici's codes).
+  'HEARTH_ERR_STORE_FULL', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
+]);
 
 export function isTransient(err: unknown): boolean {
   const e = err as { code?: unknown; name?: unknown; retriable?: unknown };

@@ -14,6 +14,8 @@ import { promisify } from 'node:util';
 import { request } from 'undici';
 import { HEARTH_CLI } from '../../common/cli-path.js';
 import { buildCorpus, findJpegs } from '../../corpus/build.js';
+import { PANELS } from '../../dashboard/panels.js';
+import { queryRange } from '../../dashboard/prometheus-api.js';
 import { DEFAULT_LADDER } from '../../image/ladder.js';
 import { imagePath } from '../../image/store.js';
 import { Stack, type StackStatus } from '../../stack/stack.js';
@@ -104,5 +106,24 @@ describe('the whole pipeline on the volumes store (the store service)', function
       30_000,
     );
     assert.ok(Number(up.value[1]) > 20, `hearth_store_objects ${up.value[1]}`);
+  });
+
+  it("every query of the dashboard's store row returns data from this stack's Prometheus", async () => {
+    const prom = `http://${t.pipeline!.prometheus.listen}`;
+    const missing = async (): Promise<string[]> => {
+      const now = Math.floor(Date.now() / 1000);
+      const out: string[] = [];
+      for (const panel of PANELS.filter((x) => x.id.startsWith('store-'))) {
+        for (const q of panel.queries) {
+          const r = await queryRange(prom, q.expr, now - 900, now, 5, 10_000);
+          if (!r.ok) out.push(`${panel.id} (${q.legend}): ${r.message}`);
+          else if (!r.series.some((s) => s.values.some(([, v]) => Number.isFinite(v)))) out.push(`${panel.id} (${q.legend}): no data`);
+        }
+      }
+      return out;
+    };
+    let last: string[] = [];
+    await until('every store query with data', async () => ((last = await missing()).length === 0 ? true : undefined), 60_000).catch(() => undefined);
+    assert.deepEqual(last, []);
   });
 });
