@@ -25,7 +25,7 @@ import { checkKey, DamagedObjectError, DEFAULT_MAX_READ_BYTES, ObjectNotFoundErr
 import { keyHash } from './checksum.js';
 import { encodeKey } from './key-codec.js';
 import { decodeNeedle, encodeNeedle, FLAG_TOMBSTONE, NEEDLE_ALIGN, NEEDLE_HEADER_BYTES, NEEDLE_PEEK_BYTES, NeedleError, needleLength, peekKey, peekMeta, type Needle } from './needle.js';
-import { NeedleIndex, radixOrder, type Loc } from './needle-index.js';
+import { NeedleIndex, type Loc } from './needle-index.js';
 import { readExactly, recordFor, scanNeedles } from './scan.js';
 import { concatTables, decodeHeader, encodeHeader, FILE_HEADER_BYTES, INDEX_MAGIC, KIND_DELETE, KIND_PUT, MAX_VOLUME_BYTES, RECORD_BYTES, recordAt, tableBytes, tableOf, VOLUME_MAGIC, volumeName, writeRecord, type IndexRecord, type RecordTable } from './volume-file.js';
 
@@ -576,51 +576,44 @@ export class VolumeEngine implements ObjectStore {
    */
   private replay(all: RecordTable[]): void {
     const total = all.reduce((s, t) => s + t.count, 0);
-    const hi = new Uint8Array(total);
-    const lo = new Uint32Array(total);
-    const top = new Uint32Array(total);
-    const slot = new Uint16Array(total);
-    const off = new Uint32Array(total);
-    const word = new Uint32Array(total);
-    let i = 0;
-    all.forEach((t, s) => {
-      const w = t.words;
-      for (let r = 0; r < 4 * t.count; r += 4, i++) {
-        lo[i] = w[r]!;
-        top[i] = w[r + 1]!;
-        hi[i] = w[r + 1]! & 0xff;
-        slot[i] = s;
-        off[i] = w[r + 2]!;
-        word[i] = w[r + 3]!;
-      }
-    });
-    const order = radixOrder(hi, lo, total);
-    // Winners, in hash order, written over the front of `order` (never ahead of the reading).
+    // One volume (ten million small needles fit in one): its records as they were read, no copy.
+    let words: Uint32Array = all.length === 1 ? all[0]!.words : new Uint32Array(total * 4);
+    let slots: Uint16Array = new Uint16Array(total);
+    if (all.length > 1) {
+      let at = 0;
+      all.forEach((t, s) => {
+        words.set(t.words.subarray(0, t.count * 4), at * 4);
+        slots.fill(s, at, at + t.count);
+        at += t.count;
+      });
+    }
+    ({ words, slots } = sortRecords(words, slots, total));
+    // Winners, in hash order.
+    const cols = { hi: new Uint8Array(total), lo: new Uint32Array(total), slot: new Uint16Array(total), off: new Uint32Array(total), len: new Uint32Array(total) };
     let n = 0;
     for (let a = 0; a < total; ) {
+      const lo = words[4 * a]!;
+      const hi = words[4 * a + 1]! & 0xff;
       let b = a + 1;
-      while (b < total && hi[order[b]!] === hi[order[a]!] && lo[order[b]!] === lo[order[a]!]) b++;
+      while (b < total && words[4 * b] === lo && (words[4 * b + 1]! & 0xff) === hi) b++;
       // Within one 40-bit group (almost always a single record), the last record of each full hash wins.
       for (let x = a; x < b; x++) {
-        const r = order[x]!;
         let last = true;
-        for (let y = x + 1; y < b && last; y++) if (top[order[y]!] === top[r]) last = false;
-        if (last && word[r]! >>> 30 === KIND_PUT) order[n++] = r;
+        for (let y = x + 1; y < b && last; y++) if (words[4 * y + 1] === words[4 * x + 1]) last = false;
+        const word = words[4 * x + 3]!;
+        if (!last || word >>> 30 !== KIND_PUT) continue;
+        const len = word & 0x3fffffff;
+        this.volumes[slots[x]!]!.liveBytes += len * NEEDLE_ALIGN;
+        cols.hi[n] = hi;
+        cols.lo[n] = lo;
+        cols.slot[n] = slots[x]!;
+        cols.off[n] = words[4 * x + 2]!;
+        cols.len[n++] = len;
       }
       a = b;
     }
-    const cols = { hi: new Uint8Array(n), lo: new Uint32Array(n), slot: new Uint16Array(n), off: new Uint32Array(n), len: new Uint32Array(n) };
-    for (let k = 0; k < n; k++) {
-      const r = order[k]!;
-      const len = word[r]! & 0x3fffffff;
-      cols.hi[k] = hi[r]!;
-      cols.lo[k] = lo[r]!;
-      cols.slot[k] = slot[r]!;
-      cols.off[k] = off[r]!;
-      cols.len[k] = len;
-      this.volumes[slot[r]!]!.liveBytes += len * NEEDLE_ALIGN;
-    }
-    this.index.adopt(cols, n);
+    // Exact size (a copy) only when deletes or replacements left fewer winners than records.
+    this.index.adopt(n === total ? cols : { hi: cols.hi.slice(0, n), lo: cols.lo.slice(0, n), slot: cols.slot.slice(0, n), off: cols.off.slice(0, n), len: cols.len.slice(0, n) }, n);
   }
 
   // ---- compaction, stats, shutdown ------------------------------------------
@@ -720,6 +713,47 @@ export class VolumeEngine implements ObjectStore {
 }
 
 /** Every byte of `buffers` at `position`: one writev, then the rest of a short write. */
+/**
+ * Index records (four words each, as the file holds them) and their volume slots, sorted
+ * stably by the key hash's low 40 bits: LSD radix, three passes of 14 bits, each record
+ * moved whole, so every pass reads in sequence. Measured at 10 M records: sorting a
+ * permutation and gathering through it took 4 s, nearly all of it random reads; four
+ * 10-bit passes 2.5 s; these three about 2; bucketing by the top 14 bits and sorting each
+ * bucket as doubles, 2.8.
+ */
+function sortRecords(words: Uint32Array, slots: Uint16Array, count: number): { words: Uint32Array; slots: Uint16Array } {
+  let w = words;
+  let s = slots;
+  let w2: Uint32Array = new Uint32Array(count * 4);
+  let s2: Uint16Array = new Uint16Array(count);
+  const counts = new Uint32Array(1 << 14);
+  // Bits 0–13, 14–27, then 28–39 (the low word's top four and the high byte).
+  const digit = (pass: number, lo: number, hi: number): number => (pass === 0 ? lo & 0x3fff : pass === 1 ? (lo >>> 14) & 0x3fff : (lo >>> 28) | ((hi & 0xff) << 4));
+  for (let pass = 0; pass < 3; pass++) {
+    counts.fill(0);
+    for (let i = 0; i < count; i++) counts[digit(pass, w[4 * i]!, w[4 * i + 1]!)]!++;
+    let sum = 0;
+    for (let d = 0; d < counts.length; d++) {
+      const c = counts[d]!;
+      counts[d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < count; i++) {
+      const lo = w[4 * i]!;
+      const hi = w[4 * i + 1]!;
+      const to = counts[digit(pass, lo, hi)]!++;
+      w2[4 * to] = lo;
+      w2[4 * to + 1] = hi;
+      w2[4 * to + 2] = w[4 * i + 2]!;
+      w2[4 * to + 3] = w[4 * i + 3]!;
+      s2[to] = s[i]!;
+    }
+    [w, w2] = [w2, w];
+    [s, s2] = [s2, s];
+  }
+  return { words: w, slots: s };
+}
+
 async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
   const total = buffers.reduce((s, b) => s + b.length, 0);
   let done = (await fh.writev(buffers, position)).bytesWritten;
