@@ -168,33 +168,21 @@ async function indexScale(dir: string): Promise<{ bytesPerNeedle: number; restar
 async function durability(dir: string): Promise<{ lost: number; checked: number; torn: number }> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const writer = here('../test/helpers/volume-writer.js');
-  const { bytesFor } = (await import(writer)) as { bytesFor: (k: string) => Buffer };
-  const random = seededRandom(11);
-  const state = new Map<string, string>();
+  // The suite's own writer (test/helpers/volume-writer.ts): the same load the crash test runs.
+  const { bytesFor, killWriterRepeatedly } = (await import(here('../test/helpers/volume-writer.js'))) as typeof import('../test/helpers/volume-writer.js');
   let torn = 0;
-  for (let k = 0; k < KILLS; k++) {
-    const child = spawn(process.execPath, [writer, dir, String(k), String(4 << 20)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let text = '';
-    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-    await new Promise<void>((resolve) => {
-      const t = setInterval(() => {
-        if (text.includes('ready')) {
-          clearInterval(t);
-          setTimeout(resolve, 100 + random() * 900);
-        }
-      }, 5);
-    });
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    for (const line of text.split('\n')) {
-      const [op, key] = line.split(' ');
-      if (key) state.set(key, op!);
-    }
+  const state = await killWriterRepeatedly({
+    dir,
+    kills: KILLS,
+    random: seededRandom(11),
+    volumeBytes: 4 << 20,
+    maxMs: 900,
     // Every start after a kill cuts what was torn; count it.
-    const engine = await VolumeEngine.open({ dir, minFreeBytes: 0, volumeBytes: 4 << 20, observer: { tornTail: () => torn++ } });
-    await engine.close();
-  }
+    afterKill: async () => {
+      const engine = await VolumeEngine.open({ dir, minFreeBytes: 0, volumeBytes: 4 << 20, observer: { tornTail: () => torn++ } });
+      await engine.close();
+    },
+  });
   const engine = await VolumeEngine.open({ dir, minFreeBytes: 0, volumeBytes: 4 << 20 });
   let lost = 0;
   let checked = 0;

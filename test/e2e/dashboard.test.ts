@@ -16,10 +16,10 @@ import { createLogger } from '../../common/logger.js';
 import { scrape } from '../../common/prom-text.js';
 import { loadDashboardConfig } from '../../dashboard/config.js';
 import { PANELS, type SectionDef } from '../../dashboard/panels.js';
-import { queryRange } from '../../dashboard/prometheus-api.js';
 import { DashboardServer } from '../../dashboard/server.js';
 import { DEFAULT_LADDER } from '../../image/ladder.js';
 import type { ModeReport } from '../../simulate/simulate.js';
+import { panelsWithoutData } from '../helpers/panels-without-data.js';
 import { pipelineStack, type PipelineStack } from '../helpers/pipeline-stack.js';
 import { FIXTURES, freePorts } from '../helpers/test-stack.js';
 import { until } from '../helpers/until.js';
@@ -82,21 +82,7 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
   });
 
   it('every query of every panel returns data from the live Prometheus', async () => {
-    const missing = async (): Promise<string[]> => {
-      const now = Math.floor(Date.now() / 1000);
-      const out: string[] = [];
-      for (const panel of PANELS.filter((x) => !STORE_PANELS.includes(x.id))) {
-        for (const q of panel.queries) {
-          const r = await queryRange(prom, q.expr, now - 900, now, 5, 10_000);
-          if (!r.ok) out.push(`${panel.id} (${q.legend}): ${r.message}`);
-          else if (!r.series.some((s) => s.values.some(([, v]) => Number.isFinite(v)))) out.push(`${panel.id} (${q.legend}): no data`);
-        }
-      }
-      return out;
-    };
-    let last: string[] = [];
-    await until('every query with data', async () => ((last = await missing()).length === 0 ? true : undefined), 120_000).catch(() => undefined);
-    assert.deepEqual(last, []);
+    assert.deepEqual(await panelsWithoutData(prom, PANELS.filter((x) => !STORE_PANELS.includes(x.id))), []);
   });
 
   it('the page draws every panel with data', async () => {

@@ -15,13 +15,13 @@ import { request } from 'undici';
 import { HEARTH_CLI } from '../../common/cli-path.js';
 import { buildCorpus, findJpegs } from '../../corpus/build.js';
 import { PANELS } from '../../dashboard/panels.js';
-import { queryRange } from '../../dashboard/prometheus-api.js';
 import { DEFAULT_LADDER } from '../../image/ladder.js';
 import { imagePath } from '../../image/store.js';
 import { Stack, type StackStatus } from '../../stack/stack.js';
 import { DirStore, HttpStore } from '../../store/index.js';
 import { parseTopology, storeSpec, type Topology } from '../../topology/topology.js';
 import { FIXTURES, freePorts, freeUdpPort, upForTheRun } from '../helpers/test-stack.js';
+import { panelsWithoutData } from '../helpers/panels-without-data.js';
 import { until } from '../helpers/until.js';
 
 const run = promisify(execFile);
@@ -109,21 +109,6 @@ describe('the whole pipeline on the volumes store (the store service)', function
   });
 
   it("every query of the dashboard's store row returns data from this stack's Prometheus", async () => {
-    const prom = `http://${t.pipeline!.prometheus.listen}`;
-    const missing = async (): Promise<string[]> => {
-      const now = Math.floor(Date.now() / 1000);
-      const out: string[] = [];
-      for (const panel of PANELS.filter((x) => x.id.startsWith('store-'))) {
-        for (const q of panel.queries) {
-          const r = await queryRange(prom, q.expr, now - 900, now, 5, 10_000);
-          if (!r.ok) out.push(`${panel.id} (${q.legend}): ${r.message}`);
-          else if (!r.series.some((s) => s.values.some(([, v]) => Number.isFinite(v)))) out.push(`${panel.id} (${q.legend}): no data`);
-        }
-      }
-      return out;
-    };
-    let last: string[] = [];
-    await until('every store query with data', async () => ((last = await missing()).length === 0 ? true : undefined), 60_000).catch(() => undefined);
-    assert.deepEqual(last, []);
+    assert.deepEqual(await panelsWithoutData(`http://${t.pipeline!.prometheus.listen}`, PANELS.filter((x) => x.id.startsWith('store-')), 60_000), []);
   });
 });

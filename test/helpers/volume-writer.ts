@@ -7,7 +7,9 @@
  *
  *     node volume-writer.js DIR SEED [VOLUME_BYTES]
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { seededRandom } from '../../common/random.js';
 import { VolumeEngine } from '../../store/index.js';
 
@@ -19,6 +21,37 @@ export function bytesFor(key: string): Buffer {
   for (let i = 0; i < n; i += 32) seed.copy(out, i, 0, Math.min(32, n - i));
   out.writeUInt32LE(n, 0);
   return out;
+}
+
+export type WriterState = Map<string, 'put' | 'delete?' | 'delete'>;
+
+/**
+ * Runs the writer on `dir` `kills` times, each killed with -9 after a random 0–`maxMs` of
+ * writing, and calls `afterKill` between runs; what each key's last printed state was.
+ */
+export async function killWriterRepeatedly(o: { dir: string; kills: number; random: () => number; volumeBytes: number; maxMs: number; afterKill?: () => Promise<void> }): Promise<WriterState> {
+  const state: WriterState = new Map();
+  for (let kill = 0; kill < o.kills; kill++) {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), o.dir, String(kill), String(o.volumeBytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    await new Promise<void>((resolve) => {
+      const ready = setInterval(() => {
+        if (text.includes('ready')) {
+          clearInterval(ready);
+          setTimeout(resolve, 50 + o.random() * o.maxMs);
+        }
+      }, 5);
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    for (const line of text.split('\n')) {
+      const [op, key] = line.split(' ');
+      if (key && (op === 'put' || op === 'delete?' || op === 'delete')) state.set(key, op);
+    }
+    await o.afterKill?.();
+  }
+  return state;
 }
 
 async function main(): Promise<void> {

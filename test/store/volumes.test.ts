@@ -3,19 +3,17 @@
  * compaction and a full disk, against real files (and a real tmpfs for the disk).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { seededRandom } from '../../common/random.js';
 import { DamagedObjectError, StoreFullError, VolumeEngine, type EngineObserver } from '../../store/index.js';
 import { decodeKey, encodeKey } from '../../store/volumes/key-codec.js';
 import { decodeNeedle, encodeNeedle, NeedleError } from '../../store/volumes/needle.js';
-import { bytesFor } from '../helpers/volume-writer.js';
+import { bytesFor, killWriterRepeatedly } from '../helpers/volume-writer.js';
 
 const SEED = Number(process.env.HEARTH_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const WRITER = fileURLToPath(new URL('../helpers/volume-writer.js', import.meta.url));
 
 const fresh = (): string => mkdtempSync(join(tmpdir(), 'hearth-volumes-'));
 const keyOf = (id: number, size = 'z'): string => `/photos/${Math.floor(id / 100)}/${id}_${size}.jpg`;
@@ -342,27 +340,7 @@ describe('the volumes engine', function () {
 
   it('kill -9 mid-write, again and again: every acknowledged put reads back byte-exact, every acknowledged delete stays deleted', async () => {
     const dir = fresh();
-    const random = seededRandom(SEED ^ 0x9);
-    const state = new Map<string, 'put' | 'delete?' | 'delete'>();
-    for (let kill = 0; kill < 8; kill++) {
-      const child = spawn(process.execPath, [WRITER, dir, String(kill), String(128 * 1024)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let text = '';
-      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-      await new Promise<void>((resolve) => {
-        const ready = setInterval(() => {
-          if (text.includes('ready')) {
-            clearInterval(ready);
-            setTimeout(resolve, 50 + random() * 400);
-          }
-        }, 5);
-      });
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-      for (const line of text.split('\n')) {
-        const [op, key] = line.split(' ');
-        if (key && (op === 'put' || op === 'delete?' || op === 'delete')) state.set(key, op);
-      }
-    }
+    const state = await killWriterRepeatedly({ dir, kills: 8, random: seededRandom(SEED ^ 0x9), volumeBytes: 128 * 1024, maxMs: 400 });
     const { seen, observer } = watching();
     const engine = await VolumeEngine.open({ dir, volumeBytes: 128 * 1024, minFreeBytes: 0, observer });
     try {
