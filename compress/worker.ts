@@ -3,11 +3,14 @@
  * each resize atomically with the lowest-quality JPEG that keeps SSIM at the target
  * (or keeps it, if that is not smaller), and emits hearth.images.compressed.
  *
- * Generation loss is a bug: a sidecar marker (`<file>.hearth-pq.json`, written before
- * the replace) records the input and output hashes, so a redelivered event for a file
- * that is already the output is recognised and not recompressed. A crash between the
- * marker and the replace leaves the input in place, which is compressed again, to the
- * same bytes.
+ * Generation loss is a bug: a marker in the resize's own metadata (`pq`, written with the
+ * output in one put) records the input and output hashes, so a redelivered event for a
+ * file that is already the output is recognised and not recompressed. The marker names
+ * the bytes it belongs to (`outputSha`), so one that does not describe the bytes beside it
+ * (the `dir` driver writes metadata just before the object: a crash between them) is no
+ * marker, and the input is compressed again, to the same bytes. Stores written before
+ * markers moved into metadata keep theirs in a sidecar object (`<path>.hearth-pq.json`),
+ * still read, never written.
  */
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -33,8 +36,10 @@ const markerValidator = new Validator(MarkerSchema, 'perceptual marker');
 
 
 const FILE_READ = { missing: 'missing_file', irregular: 'irregular_file', oversized: 'oversized_file' } as const;
-/** A marker is a line of JSON; anything larger is not one. */
+/** A legacy sidecar marker is a line of JSON; anything larger is not one. */
 const MAX_MARKER_BYTES = 64 * 1024;
+/** The metadata name the marker is kept under. */
+export const MARKER_META = 'pq';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -85,9 +90,7 @@ export class CompressWorker {
     const t0 = process.hrtime.bigint();
     const input = await readForMessage(e.path, FILE_READ, () => this.store.get(e.path, this.config.maxReadBytes));
     const inputSha = sha256(input);
-    const markerPath = `${e.path}.hearth-pq.json`;
-    // A marker that cannot be read or parsed is no marker: the file is compressed (again, to the same bytes).
-    const marker = await this.store.get(markerPath, MAX_MARKER_BYTES).then((t) => JSON.parse(t.toString('utf8')) as unknown, () => undefined);
+    const marker = await this.marker(e.path);
     const event = (m: Marker): Compressed => ({ id: e.id, size: e.size, path: e.path, bytesBefore: m.bytesBefore, bytesAfter: m.bytesAfter, quality: m.quality, score: m.score });
     if (markerValidator.is(marker) && marker.outputSha === inputSha) {
       this.metrics.images.labels('already').inc();
@@ -100,14 +103,27 @@ export class CompressWorker {
       throw new PermanentFailure('corrupt_file', `${e.path}: ${(err as Error).message}`);
     }
     const m: Marker = { inputSha, outputSha: sha256(r.data), quality: r.quality, score: r.score, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter };
-    // The marker first: after a crash, the file is either the input (compressed again) or the recorded output.
-    await this.store.put(markerPath, Buffer.from(JSON.stringify(m)));
-    if (r.changed) await this.store.put(e.path, r.data);
+    // The output and its marker in one put (the input itself when no quality is smaller: then only the marker is new).
+    await this.store.put(e.path, r.changed ? r.data : input, { [MARKER_META]: JSON.stringify(m) });
     this.metrics.images.labels(r.changed ? 'compressed' : 'kept').inc();
     this.metrics.saved.inc(r.bytesBefore - r.bytesAfter);
     this.metrics.quality.labels(e.size).observe(r.quality);
     this.metrics.duration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
     return event(m);
+  }
+
+  /** The marker of the resize at `path`: its metadata's, else a legacy sidecar's; undefined when neither reads and parses (then it is compressed again, to the same bytes). */
+  private async marker(path: string): Promise<unknown> {
+    const parse = (text: string): unknown => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return undefined;
+      }
+    };
+    const meta = (await this.store.head(path))?.meta[MARKER_META];
+    if (meta !== undefined) return parse(meta);
+    return this.store.get(`${path}.hearth-pq.json`, MAX_MARKER_BYTES).then((t) => parse(t.toString('utf8')), () => undefined);
   }
 
   async stop(): Promise<void> {

@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { ssim } from 'ssim.js';
 import { createLogger } from '../../common/logger.js';
 import { imagePath } from '../../image/store.js';
-import { storeFile } from '../../store/index.js';
+import { DirStore, storeFile } from '../../store/index.js';
 import { writeAtomic } from '../../common/atomic-write.js';
 import { loadCompressConfig } from '../../compress/config.js';
 import { perceptualRecompress } from '../../image/perceptual.js';
-import { CompressWorker } from '../../compress/worker.js';
+import { CompressWorker, MARKER_META } from '../../compress/worker.js';
 import { CpuBackend } from '../../image/cpu-backend.js';
 import { FIXTURES } from '../helpers/test-stack.js';
 
@@ -55,8 +56,35 @@ describe('perceptual compression of resizes', function () {
     const event = await worker.compress({ id: '123456', size: 'n', path, bytes: resize.length, width: 320, height: 213 });
     assert.equal(event, undefined);
     assert.ok(readFileSync(storeFile(store, path)).equals(resize));
-    assert.ok(!existsSync(`${storeFile(store, path)}.hearth-pq.json`));
+    assert.deepEqual((await new DirStore(store).head(path))?.meta, {}, 'no marker');
     assert.equal((await worker.metrics.images.get()).values.find((v) => v.labels.result === 'skipped')?.value, 1);
     rmSync(store, { recursive: true, force: true });
+  });
+
+  it('keeps its marker in the resize\'s metadata, written with the output; honours a marker a store written before keeps in a sidecar', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'hearth-pq-marker-'));
+    const store = new DirStore(root);
+    const backend = new CpuBackend(1);
+    const resize = (await backend.resize(readFileSync(join(FIXTURES, 'garden.jpg')), { size: 640, square: false }, { quality: 92, progressive: true, chromaSubsampling: '4:2:0' })).data;
+    const path = imagePath(123457, 'z');
+    await store.put(path, resize);
+    const worker = new CompressWorker(loadCompressConfig(undefined, { store: root }), { logger: createLogger('pq-test', 'silent') });
+    const event = { id: '123457', size: 'z', path, bytes: resize.length, width: 640, height: 427 };
+    const first = await worker.compress(event);
+    const output = await store.get(path);
+    const marker = JSON.parse((await store.head(path))!.meta[MARKER_META]!) as { outputSha: string; bytesAfter: number };
+    assert.equal(marker.outputSha, createHash('sha256').update(output).digest('hex'));
+    assert.equal(marker.bytesAfter, first?.bytesAfter);
+    assert.equal(await store.head(`${path}.hearth-pq.json`), undefined, 'no sidecar written');
+    await worker.compress(event);
+    assert.ok((await store.get(path)).equals(output), 'a redelivery leaves the output as it is');
+    // A store from before: the output in place, its marker in a sidecar, no metadata.
+    await store.put(path, output);
+    await store.put(`${path}.hearth-pq.json`, Buffer.from(JSON.stringify({ ...marker, quality: 80, score: 0.99, inputSha: 'x', bytesBefore: resize.length })));
+    await worker.compress(event);
+    assert.ok((await store.get(path)).equals(output));
+    const already = (await worker.metrics.images.get()).values.find((v) => v.labels.result === 'already')?.value;
+    assert.equal(already, 2, 'the redelivery and the sidecar-marked file were both recognised');
+    rmSync(root, { recursive: true, force: true });
   });
 });

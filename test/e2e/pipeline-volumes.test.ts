@@ -89,7 +89,7 @@ describe('the whole pipeline on the volumes store (the store service)', function
     const { id } = JSON.parse(stdout) as { id: string };
     const heads = () => Promise.all(DEFAULT_LADDER.map((s) => store.head(imagePath(id, s.name))));
     await until('every size in the volumes', async () => ((await heads()).every(Boolean) ? true : undefined), 90_000);
-    await until('every size through the perceptual worker', async () => ((await Promise.all(DEFAULT_LADDER.map((s) => store.head(`${imagePath(id, s.name)}.hearth-pq.json`)))).every(Boolean) ? true : undefined), 90_000);
+    await until('every size through the perceptual worker', async () => ((await Promise.all(DEFAULT_LADDER.map(async (s) => (await store.head(imagePath(id, s.name)))?.meta.pq))).every(Boolean) ? true : undefined), 90_000);
     const path = imagePath(id, 'z');
     const r = await request(`http://${t.colos[0]!.nodes[0]!}${path}`, { headers: { host: 'img-sin.test' } });
     assert.equal(r.statusCode, 200);

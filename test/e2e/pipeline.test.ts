@@ -17,7 +17,7 @@ import { HEARTH_CLI } from '../../common/cli-path.js';
 import { scrape } from '../../common/prom-text.js';
 import { DEFAULT_LADDER } from '../../image/ladder.js';
 import { imagePath, originalPath } from '../../image/store.js';
-import { storeFile } from '../../store/index.js';
+import { DirStore, storeFile } from '../../store/index.js';
 import { RULES_FILE, renderPrometheusConfig, scrapeJobsFor } from '../../monitoring/prometheus-config.js';
 import { Stack, type StackStatus } from '../../stack/stack.js';
 import type { Topology } from '../../topology/topology.js';
@@ -79,7 +79,7 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     const { stdout } = await run(process.execPath, [HEARTH_CLI, 'upload', '--store', root, '--brokers', t.kafka!.listen, join(FIXTURES, 'ladybird.jpg')]);
     const { id } = JSON.parse(stdout) as { id: string };
     await until('every size written', () => (DEFAULT_LADDER.every((s) => existsSync(storeFile(root, imagePath(id, s.name)))) ? true : undefined), 60_000);
-    await until('every size through the perceptual worker', async () => ((await perceptual()) >= before + DEFAULT_LADDER.length && DEFAULT_LADDER.every((s) => existsSync(`${storeFile(root, imagePath(id, s.name))}.hearth-pq.json`)) ? true : undefined), 60_000);
+    await until('every size through the perceptual worker', async () => ((await perceptual()) >= before + DEFAULT_LADDER.length && (await Promise.all(DEFAULT_LADDER.map(async (s) => (await new DirStore(root).head(imagePath(id, s.name)))?.meta.pq))).every(Boolean) ? true : undefined), 60_000);
     const path = imagePath(id, 'z');
     // Other tests on this shared stack pushed before: wait for this push, not any.
     const misses = async () => (await scrape(t.warmer.http)).get('hearth_warmer_pushes_total{colo="sin",outcome="miss"}') ?? 0;
