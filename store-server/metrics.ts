@@ -1,5 +1,5 @@
 /** The store service's metrics, on its status listener. */
-import type { MetricDef } from '../common/index.js';
+import { createMetrics, createRegistry, writeTextfile, type MetricDef, type Metrics } from '../common/index.js';
 
 /** The operations `hearth_store_requests_total` and the latency histogram count. */
 export const STORE_OPS = ['get', 'head', 'put', 'put_if_absent', 'copy', 'delete', 'list'] as const;
@@ -56,3 +56,35 @@ export const STORE_METRICS = {
   reserve: { type: 'gauge', name: 'hearth_store_reserve_bytes', help: 'Free bytes below which puts are refused (volumes.minFreeBytes).' },
   volumes: { type: 'gauge', name: 'hearth_store_volumes', help: 'Volume files.' },
 } as const satisfies Record<string, MetricDef>;
+
+/** `hearth store verify --metrics-file`: for node-exporter's textfile collector. */
+export const VERIFY_METRICS = {
+  needles: { type: 'gauge', name: 'hearth_store_verify_needles', help: 'Live needles this verify has read and checked so far.' },
+  bytes: { type: 'gauge', name: 'hearth_store_verify_read_bytes', help: 'Bytes this verify has read so far.' },
+  damaged: { type: 'gauge', name: 'hearth_store_verify_damaged_needles', help: 'Needles this verify found failing their checksum (alert on > 0; each is on the repair list).' },
+  lastUpdate: { type: 'gauge', name: 'hearth_store_verify_last_update_timestamp_seconds', help: 'When the metrics file was last written (its age finds a verify that stopped, or never runs).' },
+} as const satisfies Record<string, MetricDef>;
+
+export class VerifyMetrics {
+  private readonly registry = createRegistry({ component: 'store-verify' });
+  readonly m: Metrics<typeof VERIFY_METRICS> = createMetrics(VERIFY_METRICS, this.registry);
+
+  constructor() {
+    this.observe(0, 0, 0);
+  }
+
+  progress(needles: number, bytes: number): void {
+    this.m.needles.set(needles);
+    this.m.bytes.set(bytes);
+  }
+
+  observe(needles: number, bytes: number, damaged: number): void {
+    this.progress(needles, bytes);
+    this.m.damaged.set(damaged);
+  }
+
+  async write(file: string): Promise<void> {
+    this.m.lastUpdate.set(Date.now() / 1000);
+    await writeTextfile(this.registry, file);
+  }
+}

@@ -140,7 +140,14 @@ export class StoreServer {
         await this.refreshStats();
         return json(200, { volume, ...r });
       }
-      json(404, { message: 'not found; try /metrics, /healthz, /readyz, GET /stats or POST /compact?volume=NAME' });
+      if (url.pathname === '/verify' && req.method === 'POST') {
+        const rate = Number(url.searchParams.get('mb-per-s') ?? 0);
+        const t0 = performance.now();
+        const r = await this.engine!.verify({ bytesPerSecond: rate > 0 ? rate * 1e6 : undefined });
+        this.log.info({ checked: r.checked, bytes: r.bytes, damaged: r.damaged.length, ms: Math.round(performance.now() - t0) }, 'volumes verified');
+        return json(200, r);
+      }
+      json(404, { message: 'not found; try /metrics, /healthz, /readyz, GET /stats, POST /compact?volume=NAME or POST /verify?mb-per-s=N' });
     } catch (err) {
       const e = err as HearthError;
       json(ERRORS[e.code]?.status ?? 500, { code: e.code, message: e.message });

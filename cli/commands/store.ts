@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
 import { parseHostPort } from '@hearth/api-hook';
-import { createLogger } from '../../common/index.js';
+import { resolve } from 'node:path';
+import { createLogger, withTextfile } from '../../common/index.js';
 import { loadStoreServerConfig, StoreServer } from '../../store-server/index.js';
 import { Presets, SingleBar } from 'cli-progress';
-import { copyStore, openStore, VolumeEngine, type EngineStats } from '../../store/index.js';
+import { copyStore, openStore, VolumeEngine, type EngineStats, type VerifyResult } from '../../store/index.js';
+import { reportDamage } from '../../image/index.js';
+import { VerifyMetrics } from '../../store-server/index.js';
 import { intArg } from '../args.js';
 import { daemonCommand } from '../service-command.js';
 
@@ -95,6 +98,37 @@ export function registerStore(program: Command): void {
         }
       });
   }
+  cmd
+    .command('verify')
+    .description('read every live needle and check its checksum, at a bounded rate; exit 1 on any damage (each is logged and on the repair list)')
+    .option('--url <url>', 'a running store service\'s status address (http://127.0.0.1:9480)')
+    .option('--dir <dir>', 'a volumes directory no service holds', '.cache/volumes')
+    .option('--mb-per-s <n>', 'read at most this many MB/s (0: as fast as the disk goes)', '50')
+    .option('--metrics-file <file>', 'write hearth_store_verify_* metrics there for node-exporter\'s textfile collector')
+    .action(async (o: { url?: string; dir: string; mbPerS: string; metricsFile?: string }) => {
+      const log = createLogger('store', 'info', true);
+      const metrics = new VerifyMetrics();
+      const rate = Number(o.mbPerS);
+      const r = await withTextfile(o.metricsFile && resolve(o.metricsFile), (f) => metrics.write(f), log, async () => {
+        if (o.url) {
+          const res = await fetch(`${o.url.replace(/\/+$/, '')}/verify?mb-per-s=${rate}`, { method: 'POST' });
+          if (!res.ok) throw new Error(`${o.url}/verify answered ${res.status}: ${await res.text()}`);
+          const done = (await res.json()) as VerifyResult;
+          metrics.observe(done.checked, done.bytes, done.damaged.length);
+          return done;
+        }
+        const engine = await VolumeEngine.open({ dir: o.dir, log, observer: { damaged: (d) => void reportDamage(o.dir, { path: d.key ?? `${d.volume}.vol@${d.offset}`, reason: 'checksum', by: 'verify', error: d.why }) } });
+        try {
+          return await engine.verify({ bytesPerSecond: rate > 0 ? rate * 1e6 : undefined, onProgress: (c, b) => metrics.progress(c, b) });
+        } finally {
+          await engine.close();
+        }
+      });
+      metrics.observe(r.checked, r.bytes, r.damaged.length);
+      if (o.metricsFile) await metrics.write(resolve(o.metricsFile));
+      process.stdout.write(`${JSON.stringify({ checked: r.checked, bytes: r.bytes, damaged: r.damaged.length, first: r.damaged.slice(0, 10) })}\n`);
+      if (r.damaged.length) process.exitCode = 1;
+    });
   cmd
     .command('compact')
     .description('copy the live needles of sealed volumes to new files and swap them in; reads and writes go on')

@@ -116,6 +116,18 @@ describe('the store service', function () {
       assert.equal(compacted.statusCode, 200, await compacted.body.text());
       for (const key of keys.slice(40)) if (key !== victim) assert.ok((await client.get(key)).equals(bytesFor(key)), key);
       assert.equal(await client.ready(), true);
+      // hearth store verify finds the same needle, says so on stdout and in its metrics file, and exits 1.
+      const metricsFile = join(dir, 'verify.prom');
+      const verify = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const c = spawn(process.execPath, [HEARTH_CLI, 'store', 'verify', '--url', s.status, '--mb-per-s', '0', '--metrics-file', metricsFile], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let out = '';
+        c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        c.once('exit', (code) => resolve({ code, out }));
+      });
+      assert.equal(verify.code, 1);
+      const summary = JSON.parse(verify.out) as { checked: number; damaged: number; first: { key: string }[] };
+      assert.deepEqual([summary.checked, summary.damaged, summary.first[0]?.key], [20, 1, victim]);
+      assert.equal(metric(readFileSync(metricsFile, 'utf8'), 'hearth_store_verify_damaged_needles{component="store-verify"}'), 1);
     } finally {
       await client.close();
       await kill(s);
