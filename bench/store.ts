@@ -11,6 +11,7 @@
  *   process measures it (after GC, against the same process before opening), and the
  *   restart time; for `dir`, the kernel's dentry and inode slab bytes per file, measured
  *   by stat-ing every file of the `dir` store with the caches dropped.
+ * - The HTTP hop: the same warm reads through the store service on loopback, as tiers read.
  * - Durability: KILLS `kill -9`s at random points of a write load; every acknowledged put
  *   must read back byte-exact.
  *
@@ -21,8 +22,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { HEARTH_CLI } from '../common/index.js';
 import { seededRandom, quantile } from '../common/random.js';
-import { DirStore, VolumeEngine, type ObjectStore } from '../store/index.js';
+import { DirStore, HttpStore, VolumeEngine, type ObjectStore } from '../store/index.js';
 import { here, table } from './common.js';
 
 const N = Number(process.env.HEARTH_BENCH_THUMBNAILS ?? 1_000_000);
@@ -46,6 +49,17 @@ function thumbnails(): Buffer[] {
   for (const dir of readdirSync(CORPUS)) for (const f of readdirSync(join(CORPUS, dir))) if (f.endsWith('_q.jpg')) out.push(readFileSync(join(CORPUS, dir, f)));
   if (out.length === 0) throw new Error(`no thumbnails in ${CORPUS}: run infra/setup.sh (it builds the corpus)`);
   return out;
+}
+
+/** Ports nothing listens on now (the kernel's choice). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((r) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => r(s));
+  })));
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
 
 function dropCaches(): boolean {
@@ -223,6 +237,20 @@ export async function benchStore(): Promise<Record<string, unknown>> {
   const warmVol = await readAll(vol, keys);
   const stats = await vol.stats();
   await vol.close();
+  // The same warm reads through the store service (a process of its own, loopback HTTP), as the tiers reach it: what the hop costs.
+  const [port, statusPort] = await freePorts(2);
+  const server = spawn(process.execPath, [HEARTH_CLI, 'store', 'serve', '--listen', `127.0.0.1:${port}`, '--metrics-listen', `127.0.0.1:${statusPort}`, '--dir', volRoot, '--min-free-bytes', '0', '--log-level', 'warn'], { stdio: 'inherit' });
+  const client = new HttpStore(`http://127.0.0.1:${port}`);
+  let warmHttp: Awaited<ReturnType<typeof readAll>>;
+  try {
+    while ((await client.ready()) !== true) await new Promise((r) => setTimeout(r, 100));
+    await readAll(client, keys.slice(0, 1000));
+    warmHttp = await readAll(client, keys);
+  } finally {
+    await client.close();
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+  }
   const volFiles = readdirSync(volRoot).filter((f) => f.endsWith('.vol')).map((f) => join(volRoot, f));
   const diskBytes = readdirSync(volRoot).filter((f) => /\.(vol|idx)$/.test(f)).reduce((s, f) => s + statSync(join(volRoot, f)).size, 0);
   const overhead = (diskBytes - dataBytes(N)) / N;
@@ -242,6 +270,7 @@ export async function benchStore(): Promise<Record<string, unknown>> {
     { what: 'warm reads/s', dir: round(warmDir.perS), volumes: round(warmVol.perS), ratio: round(warmVol.perS / warmDir.perS) },
     { what: 'warm read p99 ms', dir: warmDir.p99, volumes: warmVol.p99, ratio: round(warmVol.p99 / warmDir.p99) },
   ]));
+  log(`through the store service (loopback HTTP): warm reads/s ${round(warmHttp.perS)} (${round(warmHttp.perS / warmVol.perS)} of in-process), p50 ${warmHttp.p50} ms, p99 ${warmHttp.p99} ms`);
   log(`device random reads/s ${round(device)}; volumes' cold reads are ${round((100 * coldVol.perS) / device)} % of it`);
   log(`writes per fsync (volumes, mean) ${round(meanBatch)}; disk overhead ${round(overhead)} bytes/object; index ${round(stats.indexBytesPerObject)} bytes/object at ${N.toLocaleString('en')}`);
   log(`index at ${NEEDLES.toLocaleString('en')} needles: ${round(scale.bytesPerNeedle)} bytes/needle measured, restart ${round(scale.restartMs)} ms${scale.writePerS ? `, written at ${round(scale.writePerS)}/s` : ''}`);
@@ -262,6 +291,8 @@ export async function benchStore(): Promise<Record<string, unknown>> {
     cold_read_p99_ms_volumes: coldVol.p99,
     warm_read_per_s_dir: round(warmDir.perS),
     warm_read_per_s_volumes: round(warmVol.perS),
+    warm_read_per_s_http: round(warmHttp.perS),
+    warm_read_p99_ms_http: warmHttp.p99,
     device_read_per_s: round(device),
     cold_read_share_of_device: round(coldVol.perS / device),
     writes_per_fsync_volumes: round(meanBatch),

@@ -185,6 +185,8 @@ export function renderOrigin(t: Topology, dir: string): RenderedInstance {
   const http = `  open_file_cache max=10000 inactive=60s;
 ${service ? `
 ${upstreamBlock('origin_service', [service], 16, false)}
+` : ''}${t.store ? `
+${upstreamBlock('store_service', [t.store.listen], 64, false)}
 ` : ''}
   server {
     listen ${t.origin.listen};
@@ -194,16 +196,18 @@ ${imageLocation(`      limit_except GET HEAD {
       }
 ${
         t.store
-          ? `      # The volumes are not files nginx can serve: every image path goes to the origin service.
-      proxy_pass http://origin_service;
+          ? `      # Stored objects straight from the store service (one read, in its process); what it
+      # does not hold goes to the origin service, as try_files does for a directory store.
+      proxy_pass http://store_service;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_read_timeout 30s;`
+      proxy_intercept_errors on;
+      error_page 404 = @service;`
           : `      # A link in the store that leads out of it is not followed.
       disable_symlinks on from=$document_root;
       try_files $uri ${service ? '@service' : '=404'};`
       }`)}${
-      service && !t.store
+      service
         ? `
     # Not stored: the origin service makes ladder sizes on the fly (or says 404/503).
     location @service {

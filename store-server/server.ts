@@ -6,8 +6,9 @@
  *
  * Tiers reach it over loopback HTTP rather than opening the engine themselves: the engine
  * is one writer (group commit, the index in one process's memory), and the tiers are
- * separate processes. Its store paths are for tiers only, never behind a cache: the
- * origin serves viewers, and reads through here like any tier.
+ * separate processes. Viewers' reads come from the origin front (nginx), which asks here
+ * first for image paths only (GET and HEAD) and passes a 404 on to the origin service;
+ * nothing else of it is behind a cache.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,6 +32,9 @@ const ERRORS: Record<string, { status: number; result: Result }> = {
   HEARTH_ERR_TOO_LARGE: { status: 413, result: 'refused' },
   HEARTH_ERR_KEY_COLLISION: { status: 409, result: 'refused' },
 };
+
+/** What the origin front passes on to the caches: the type a file's extension says, as nginx would. */
+const contentType = (key: string): string => (key.endsWith('.jpg') ? 'image/jpeg' : key.endsWith('.jxl') ? 'image/jxl' : key.endsWith('.json') ? 'application/json' : 'application/octet-stream');
 
 export class StoreServer {
   readonly registry: Registry = createRegistry();
@@ -162,7 +166,9 @@ export class StoreServer {
     const done = (status: number, result: Result, headers: Record<string, string | number> = {}, body?: Buffer | string): void => {
       this.metrics.requests.labels(op, result).inc();
       this.metrics.duration.labels(op, engine.driver).observe(Number(process.hrtime.bigint() - t0) / 1e9);
-      res.writeHead(status, { 'cache-control': 'no-store', ...headers });
+      // An object read is what the origin front passes on to the caches: cacheable, as a file nginx serves is; anything else is not.
+      const read = status === 200 && (op === 'get' || op === 'head');
+      res.writeHead(status, { ...(read ? {} : { 'cache-control': 'no-store' }), ...headers });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     const fail = (err: unknown, key: string): void => {
@@ -195,11 +201,11 @@ export class StoreServer {
           if (req.method === 'HEAD') {
             const info = await engine.head(key);
             if (!info) return done(404, 'not_found');
-            return done(200, 'ok', { 'content-length': info.size, ...(Object.keys(info.meta).length ? { [META_HEADER]: encodeMetaHeader(info.meta) } : {}) });
+            return done(200, 'ok', { 'content-type': contentType(key), 'content-length': info.size, ...(Object.keys(info.meta).length ? { [META_HEADER]: encodeMetaHeader(info.meta) } : {}) });
           }
           const max = Number(req.headers[MAX_BYTES_HEADER] ?? this.config.maxObjectBytes);
           const n = await engine.read(key, Number.isFinite(max) && max > 0 ? max : this.config.maxObjectBytes);
-          return done(200, 'ok', { 'content-type': 'application/octet-stream', 'content-length': n.data.length, ...(Object.keys(n.meta).length ? { [META_HEADER]: encodeMetaHeader(n.meta) } : {}) }, n.data);
+          return done(200, 'ok', { 'content-type': contentType(key), 'content-length': n.data.length, ...(Object.keys(n.meta).length ? { [META_HEADER]: encodeMetaHeader(n.meta) } : {}) }, n.data);
         }
         case 'PUT': {
           const from = req.headers[COPY_HEADER];

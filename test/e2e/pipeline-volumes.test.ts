@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { HEARTH_CLI } from '../../common/cli-path.js';
+import { scrape } from '../../common/prom-text.js';
 import { buildCorpus, findJpegs } from '../../corpus/build.js';
 import { PANELS } from '../../dashboard/panels.js';
 import { DEFAULT_LADDER } from '../../image/ladder.js';
@@ -65,12 +66,16 @@ describe('the whole pipeline on the volumes store (the store service)', function
     const { stdout } = await run(process.execPath, [HEARTH_CLI, 'stack', 'status', '--json', '--state', stack.stateDir]);
     assert.deepEqual((JSON.parse(stdout) as StackStatus).store, { address: t.store!.listen, metrics: t.store!.metrics, dir: t.store!.dir, running: true });
     const corpus = new DirStore(root);
+    const gets = async () => (await scrape(t.store!.metrics)).get('hearth_store_requests_total{op="get",result="ok"}') ?? 0;
+    const derived = async () => (await scrape(t.origin.serviceMetrics!)).get('hearth_origin_requests_total{result="stored"}') ?? 0;
+    const [getsBefore, originBefore] = [await gets(), await derived()];
     let served = 0;
     for await (const { key } of corpus.list('/photos/')) {
       const want = await corpus.get(key);
       assert.ok((await store.get(key)).equals(want), `${key} imported with other bytes`);
       const viaOrigin = await request(`http://${t.origin.listen}${key}`);
       assert.equal(viaOrigin.statusCode, 200, key);
+      assert.equal(viaOrigin.headers['content-type'], 'image/jpeg', key);
       assert.ok(Buffer.from(await viaOrigin.body.arrayBuffer()).equals(want), `${key} through the origin front`);
       const viaCache = await request(`http://${t.colos[1]!.nodes[0]!}${key}`, { headers: { host: 'img-ams.test' } });
       assert.equal(viaCache.statusCode, 200, key);
@@ -78,6 +83,9 @@ describe('the whole pipeline on the volumes store (the store service)', function
       served++;
     }
     assert.ok(served >= 20, `only ${served} paths`);
+    // The front read them from the store service itself; the origin service was not asked.
+    assert.ok((await gets()) - getsBefore >= 2 * served, 'store service reads');
+    assert.equal(await derived(), originBefore);
     // Only image paths reach anything: the store service's own paths are not behind the front.
     const other = await request(`http://${t.origin.listen}/originals/../../etc/passwd`);
     await other.body.dump();
