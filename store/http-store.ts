@@ -28,7 +28,12 @@ export const encodeMetaHeader = (meta: ObjectMeta): string => Buffer.from(JSON.s
 
 export function decodeMetaHeader(value: string | string[] | undefined): ObjectMeta {
   if (typeof value !== 'string' || value === '') return {};
-  const parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as unknown;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+  } catch {
+    throw new HearthError('HEARTH_ERR_INVALID', `${META_HEADER} is not base64url JSON`);
+  }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) throw new HearthError('HEARTH_ERR_INVALID', `${META_HEADER} is not an object of strings`);
   return parsed as ObjectMeta;
 }
