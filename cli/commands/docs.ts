@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { configMarkdown, spliceDocs, metricsMarkdown } from '../../common/index.js';
+import { configMarkdown, errorCodesMarkdown, spliceDocs, metricsMarkdown } from '../../common/index.js';
 import { WarmerConfigSchema, WARMER_METRICS, loadWarmerConfig, perColoConcurrency } from '../../warmer/index.js';
 import { ResizeConfigSchema, RESIZE_METRICS } from '../../resize/index.js';
 import { BackfillConfigSchema } from '../../backfill/index.js';
@@ -51,6 +51,7 @@ export function renderDocs(): Record<string, string> {
     'identity-metrics': metricsMarkdown(IDENTITY_METRICS),
     'kafka-consumer-metrics': metricsMarkdown(KAFKA_CONSUMER_METRICS),
     'store-config': configMarkdown(StoreServerConfigSchema),
+    'error-codes': errorCodesMarkdown(),
     'store-metrics': metricsMarkdown(STORE_METRICS),
     'store-verify-metrics': metricsMarkdown(VERIFY_METRICS),
   };
