@@ -2,3 +2,4 @@
 export * from './config.js';
 export * from './metrics.js';
 export * from './server.js';
+export * from './report.js';

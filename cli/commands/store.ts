@@ -6,7 +6,7 @@ import { loadStoreServerConfig, StoreServer } from '../../store-server/index.js'
 import { Presets, SingleBar } from 'cli-progress';
 import { copyStore, openStore, VolumeEngine, type EngineStats, type VerifyResult } from '../../store/index.js';
 import { reportDamage } from '../../image/index.js';
-import { VerifyMetrics } from '../../store-server/index.js';
+import { reportTable, storeReport, VerifyMetrics } from '../../store-server/index.js';
 import { intArg } from '../args.js';
 import { daemonCommand } from '../service-command.js';
 
@@ -98,6 +98,20 @@ export function registerStore(program: Command): void {
         }
       });
   }
+  cmd
+    .command('report')
+    .description('bytes by kind (originals, JPEG XL originals, each stored size, quarantine, other), per photo, and what JPEG XL and perceptual compression saved; any store')
+    .option('--store <dir-or-url>', 'the store: a directory or a store service address', '.cache/store')
+    .option('--json', 'one JSON object instead of a table')
+    .action(async (o: { store: string; json?: boolean }) => {
+      const store = openStore(o.store);
+      try {
+        const r = await storeReport(store);
+        process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : reportTable(r));
+      } finally {
+        await store.close();
+      }
+    });
   cmd
     .command('verify')
     .description('read every live needle and check its checksum, at a bounded rate; exit 1 on any damage (each is logged and on the repair list)')
