@@ -263,8 +263,8 @@ export class Stack {
 
   /**
    * The store service, when the topology has one, then `origin.root` imported into it:
-   * resumable and verified (copyStore), so it costs one pass at the first `up` and a
-   * listing at every later one.
+   * resumable and verified (copyStore): the first `up` copies, a later one reads each
+   * object again and finds it there (a few seconds for the corpus).
    */
   private async startStore(): Promise<void> {
     const store = this.topology.store;
