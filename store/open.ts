@@ -10,7 +10,7 @@ import type { ObjectStore } from './object-store.js';
  * to the other is one line of its topology.
  */
 export function openStore(spec: string): ObjectStore {
-  return /^https?:\/\//.test(spec) ? new HttpStore(spec.replace(/\/+$/, '')) : new DirStore(spec);
+  return isDirStore(spec) ? new DirStore(spec) : new HttpStore(spec.replace(/\/+$/, ''));
 }
 
 /** Whether `spec` names a directory (the `dir` driver), which tools that need files (nginx, the JPEG XL tools) can reach directly. */

@@ -24,7 +24,7 @@ import { acquireRunLock, HearthError, syncPath, type Logger } from '../../common
 import { checkKey, DamagedObjectError, DEFAULT_MAX_READ_BYTES, ObjectNotFoundError, StoreFullError, UnreadableObjectError, type ListedObject, type ObjectInfo, type ObjectMeta, type ObjectStore } from '../object-store.js';
 import { keyHash } from './checksum.js';
 import { encodeKey } from './key-codec.js';
-import { decodeNeedle, encodeNeedle, FLAG_TOMBSTONE, NEEDLE_ALIGN, NEEDLE_HEADER_BYTES, NEEDLE_PEEK_BYTES, NeedleError, needleLength, peekKey, peekMeta, type Needle } from './needle.js';
+import { decodeNeedle, encodeNeedle, FLAG_TOMBSTONE, NEEDLE_ALIGN, NEEDLE_HEADER_BYTES, NEEDLE_PEEK_BYTES, NeedleError, needleLength, peekKey, peekMeta, peekSize, type Needle } from './needle.js';
 import { NeedleIndex, type Loc } from './needle-index.js';
 import { readExactly, recordFor, scanNeedles } from './scan.js';
 import { concatTables, decodeHeader, encodeHeader, FILE_HEADER_BYTES, INDEX_MAGIC, KIND_DELETE, KIND_PUT, MAX_VOLUME_BYTES, RECORD_BYTES, recordAt, tableBytes, tableOf, VOLUME_MAGIC, volumeName, writeRecord, type IndexRecord, type RecordTable } from './volume-file.js';
@@ -213,10 +213,9 @@ export class VolumeEngine implements ObjectStore {
     const found = await this.locate(key, this.keyOf(key));
     if (!found) return undefined;
     const { peek } = found;
-    const metaBytes = peek[2]! & 2 ? 2 + peek.readUInt16LE(8 + peek[3]!) : 0;
     // Metadata longer than the first bytes read: rare enough to read the needle whole.
     const meta = peekMeta(peek) ?? (await this.read(key)).meta;
-    return { size: peek.readUInt32LE(4) - metaBytes, meta };
+    return { size: peekSize(peek), meta };
   }
 
   /** Every live object whose key starts with `prefix`, sorted by key. */
@@ -231,8 +230,7 @@ export class VolumeEngine implements ObjectStore {
           for (const p of peeks) {
             const key = peekKey(p);
             if (key === undefined || !key.startsWith(prefix)) continue;
-            const metaBytes = p[2]! & 2 ? 2 + p.readUInt16LE(8 + p[3]!) : 0;
-            out.push({ key, size: p.readUInt32LE(4) - metaBytes, meta: peekMeta(p) ?? {} });
+            out.push({ key, size: peekSize(p), meta: peekMeta(p) ?? {} });
           }
         }
       } finally {

@@ -88,6 +88,12 @@ export function peekKey(b: Buffer): string | undefined {
   return decodeKey(b.subarray(NEEDLE_HEADER_BYTES, NEEDLE_HEADER_BYTES + b[3]!));
 }
 
+/** The object's size from a needle's first bytes: its body less the metadata section. */
+export function peekSize(b: Buffer): number {
+  const metaBytes = b[2]! & FLAG_META ? 2 + b.readUInt16LE(NEEDLE_HEADER_BYTES + b[3]!) : 0;
+  return b.readUInt32LE(4) - metaBytes;
+}
+
 /** Metadata from a needle's first bytes (`head`), unchecked; undefined when more bytes are needed. */
 export function peekMeta(b: Buffer): ObjectMeta | undefined {
   const keyEnd = NEEDLE_HEADER_BYTES + b[3]!;

@@ -62,6 +62,15 @@ async function filled(dir: string, n: number, o: { volumeBytes?: number } = {}):
   return want;
 }
 
+/** A fresh store of `n` needles, keys from id `base` on, closed. */
+async function written(n: number, base: number): Promise<string> {
+  const dir = fresh();
+  const engine = await VolumeEngine.open({ dir, minFreeBytes: 0 });
+  for (let i = 0; i < n; i++) await engine.put(keyOf(base + i), bytesFor(keyOf(base + i)));
+  await engine.close();
+  return dir;
+}
+
 async function holds(engine: VolumeEngine, want: Map<string, Buffer | undefined>): Promise<void> {
   for (const [key, data] of want) {
     if (data) assert.ok((await engine.get(key)).equals(data), `${key} reads back other bytes`);
@@ -155,10 +164,7 @@ describe('the volumes engine', function () {
   });
 
   it('never serves a needle that fails its checksum: DamagedObjectError, logged for repair; its neighbours unharmed', async () => {
-    const dir = fresh();
-    const engine = await VolumeEngine.open({ dir, minFreeBytes: 0 });
-    for (let i = 0; i < 3; i++) await engine.put(keyOf(100 + i), bytesFor(keyOf(100 + i)));
-    await engine.close();
+    const dir = await written(3, 100);
     const vol = volumeFiles(dir, '.vol')[0]!;
     const b = readFileSync(vol);
     const middle = b.indexOf(bytesFor(keyOf(101)).subarray(100, 140));
@@ -177,10 +183,7 @@ describe('the volumes engine', function () {
   });
 
   it('a damaged middle does not cost the needles after it when the index is rebuilt', async () => {
-    const dir = fresh();
-    const engine = await VolumeEngine.open({ dir, minFreeBytes: 0 });
-    for (let i = 0; i < 10; i++) await engine.put(keyOf(200 + i), bytesFor(keyOf(200 + i)));
-    await engine.close();
+    const dir = await written(10, 200);
     const vol = volumeFiles(dir, '.vol')[0]!;
     const b = readFileSync(vol);
     const at = b.indexOf(bytesFor(keyOf(204)).subarray(0, 64));
