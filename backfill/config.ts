@@ -2,10 +2,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, loadConfig, logSection } from '../common/index.js';
 import { producerSection } from '../kafka/index.js';
+import { storeOption } from '../store/index.js';
 
 export const BackfillConfigSchema = Type.Object(
   {
-    store: Type.String({ minLength: 1, default: '.cache/store', description: 'the store root' }),
+    store: storeOption('its originals are listed and announced'),
     list: Type.Optional(Type.String({ minLength: 1, description: 'a file of `<id> <store path>` lines to backfill instead of walking the store' })),
     kafka: producerSection(),
     rate: Type.Number({ exclusiveMinimum: 0, default: 500, description: 'messages per second' }),

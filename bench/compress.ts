@@ -76,7 +76,7 @@ async function benchLossless(photos: string[], dir: string, cores: number): Prom
       for (const p of photos) {
         const name = p.split('/').pop()!.replace(/\.jpe?g$/i, '.jxl');
         checked++;
-        if ((await djxlReconstruct(join(store, 'originals', name))).equals(readFileSync(p))) exact++;
+        if ((await djxlReconstruct(readFileSync(join(store, 'originals', name)))).equals(readFileSync(p))) exact++;
       }
     }
     rmSync(store, { recursive: true, force: true });

@@ -19,9 +19,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import { ExactIndex, HammingIndex, fingerprintOf, L2Index, L2_DIMS, hamming, identify, indexStore, l2Scan, nativeMatch, type IndexEntry } from '../identity/index.js';
+import { ExactIndex, HammingIndex, fingerprintOf, L2Index, L2_DIMS, hamming, identify, indexFile, indexStore, l2Scan, nativeMatch, type IndexEntry } from '../identity/index.js';
 import { originalPath } from '../image/index.js';
-import { storeFile } from '../store/index.js';
+import { DirStore, storeFile } from '../store/index.js';
 import { table } from './common.js';
 
 const STORE = process.env.HEARTH_BENCH_IDENTITY_STORE ?? '.cache/bench/identity-store';
@@ -69,7 +69,8 @@ async function exact(): Promise<Record<string, number>> {
   const { client, ids } = await ensureStore();
   // Index build over the store (page cache warm from the first pass of each run).
   let t0 = performance.now();
-  const built = await indexStore(STORE);
+  const dirStore = new DirStore(STORE);
+  const built = await indexStore(dirStore, indexFile(STORE));
   const buildS = ms(t0) / 1000;
   const files = built.stats.files;
   // Baseline: a full-content hash of every file, as an index without TOOSIMPLE's trick would need.
@@ -100,7 +101,7 @@ async function exact(): Promise<Record<string, number>> {
   for (let pass = 0; pass < 2; pass++) {
     found = 0;
     t0 = performance.now();
-    for (const f of client) if ((await identify(STORE, index as ExactIndex, f)).id !== null) found++;
+    for (const f of client) if ((await identify(dirStore, index as ExactIndex, f)).id !== null) found++;
     lookupMs = ms(t0);
   }
   log(

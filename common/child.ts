@@ -22,8 +22,16 @@ export function runTied(cmd: string, args: readonly string[], opts: ExecFileOpti
   return exec(c, a, { ...opts, encoding: 'utf8' });
 }
 
-/** As runTied, with stdout as bytes. */
-export function runTiedBuffer(cmd: string, args: readonly string[], opts: ExecFileOptions = {}): Promise<{ stdout: Buffer; stderr: Buffer }> {
+/** As runTied, with stdout as bytes, and `input` (if any) written to the child's stdin. */
+export function runTiedBuffer(cmd: string, args: readonly string[], opts: ExecFileOptions & { input?: Buffer } = {}): Promise<{ stdout: Buffer; stderr: Buffer }> {
   const [c, a] = tied(cmd, args);
-  return exec(c, a, { ...opts, encoding: 'buffer' });
+  const { input, ...rest } = opts;
+  const run = exec(c, a, { ...rest, encoding: 'buffer' });
+  const stdin = run.child.stdin;
+  if (stdin) {
+    // A child that exits before reading all of it (a refused file) closes the pipe: its exit status says why, not EPIPE.
+    stdin.on('error', () => undefined);
+    stdin.end(input);
+  }
+  return run;
 }

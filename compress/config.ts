@@ -2,12 +2,12 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
 import { DEFAULT_LADDER } from '../image/index.js';
-import { maxReadBytesOption } from '../store/index.js';
+import { maxReadBytesOption, storeOption } from '../store/index.js';
 
 export const CompressConfigSchema = Type.Object(
   {
     kafka: kafkaSection('hearth-compress'),
-    store: Type.String({ minLength: 1, default: '.cache/store', description: 'the store root' }),
+    store: storeOption('resizes are read and their smaller versions written there'),
     maxReadBytes: maxReadBytesOption(),
     jobs: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'resizes compressed at once' }),
     perceptual: Type.Object(

@@ -1,27 +1,32 @@
 /**
  * Lossless recompression of originals: JPEG → JPEG XL (cjxl's lossless JPEG
- * transcode, reconstruction data kept), verified byte for byte with djxl before the
- * original goes. The order makes a kill -9 at any point safe:
+ * transcode, reconstruction data kept), verified byte for byte before the original
+ * goes, through the store interface, so it runs on any driver. The order makes a kill -9
+ * at any point safe:
  *
- *   cjxl → temp .jxl, fsync → verify against the original → write the original's
- *   SHA-256 and length beside it (`<id>.jxl.digest`, fsynced) → rename the .jxl into
- *   place, fsync the directory → remove the original, fsync the directory.
+ *   read the original → cjxl (temp files outside the store) → verify the .jxl against
+ *   the original → put the .jxl with the original's SHA-256 and length as its metadata,
+ *   one atomic, durable put → delete the original.
  *
- * So a final `.jxl` name always holds a verified file with its digest already durable,
- * and the original is removed only after that. Every later reconstruction is checked
- * against the digest (image/jxl-digest.ts). A `.jxl` found beside its original (a crash between the last two steps)
- * is verified again before the original goes. A mismatch keeps the original, is
- * recorded in a ledger and is not tried again until the ledger entry is removed.
+ * So a stored `.jxl` always holds verified bytes with their digest, and the original is
+ * removed only after that. Every later reconstruction is checked against the digest
+ * (image/jxl-digest.ts). A `.jxl` found beside its original (a crash between the last
+ * two steps) is verified again before the original goes. A mismatch keeps the original,
+ * is recorded in a ledger and is not tried again until the ledger entry is removed.
+ *
+ * The run lock and the ledger are the batch's own files, not store objects: beside a
+ * directory store's objects, or in `stateDir`.
  */
-import { lstat, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
-import { runTied, acquireRunLock, syncPath, writeAtomic } from '../common/index.js';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { acquireRunLock, writeAtomic } from '../common/index.js';
 import type { Logger } from '../common/index.js';
-import { digestOf, matches, readDigest, writeDigest, reconstructs } from '../image/index.js';
+import { digestOf, legacyDigestKey, matches, readDigest, reconstructs, storeWithDigest, sweepJxlTemps, transcodeJpeg } from '../image/index.js';
+import { tierStateDir, withStore, type ListedObject, type ObjectStore } from '../store/index.js';
 import type { LOSSLESS_OUTCOMES } from './lossless-metrics.js';
 
 export interface LosslessPolicy {
-  /** Only originals last modified more than this many days ago. */
+  /** Only originals last modified more than this many days ago (where the driver keeps the time; otherwise none is excluded by age). */
   olderThanDays?: number;
   /** Only originals larger than this. */
   largerThanBytes?: number;
@@ -42,65 +47,59 @@ export interface LosslessResult {
 }
 
 export interface LosslessOptions {
+  /** A directory store or a store service's address (store/open.ts). */
   store: string;
+  /** Where the originals are, under the store (default `originals`). */
   dir?: string;
   policy: LosslessPolicy;
+  /** Where the run lock and the ledger live (default: the directory store's root). */
+  stateDir?: string;
   /** cjxl effort: 3 is as good as 5–7 for JPEG transcodes here, and much faster. */
   effort?: number;
   /** Files converted at once. */
   jobs?: number;
-  /** Where mismatches are remembered (default `<store>/.hearth-lossless-ledger.json`). */
-  ledger?: string;
+  /** The largest original read into memory; larger ones are skipped by policy. */
+  maxReadBytes?: number;
   now?: () => number;
   log?: Logger;
   onResult?: (r: LosslessResult) => void;
 }
 
-async function walk(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const go = async (d: string): Promise<void> => {
-    let names: string[];
-    try {
-      names = (await readdir(d)).sort();
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const p = join(d, n);
-      // lstat: a link is never followed, so an original linked from outside the store is
-      // neither read into a .jxl nor "removed" (only its link would go).
-      const st = await lstat(p);
-      if (st.isDirectory()) await go(p);
-      else if (st.isFile()) out.push(p);
-    }
-  };
-  await go(root);
-  return out;
-}
+const isOriginal = (key: string): boolean => /\.jpe?g$/i.test(key);
+const jxlKeyOf = (key: string): string => key.replace(/\.jpe?g$/i, '.jxl');
 
 export async function recompressOriginals(o: LosslessOptions): Promise<LosslessResult[]> {
-  if (!(await stat(o.store).then((st) => st.isDirectory(), () => false))) throw new Error(`no store at ${o.store}`);
-  // Two runs on one store would remove each other's temp files and race on each original.
-  const release = await acquireRunLock(join(o.store, '.hearth-lossless.lock'), `a lossless run on ${o.store}`);
-  try {
-    return await batch(o);
-  } finally {
-    await release();
-  }
+  const state = tierStateDir(o.store, o.stateDir, 'hearth compress originals');
+  return withStore(o.store, async (store) => {
+    const ready = await store.ready();
+    if (ready !== true) throw new Error(`no store at ${o.store}: ${ready}`);
+    await mkdir(state, { recursive: true });
+    // Two runs on one store would race on each original.
+    const release = await acquireRunLock(join(state, '.hearth-lossless.lock'), `a lossless run on ${o.store}`);
+    try {
+      // A killed run's tool temp files, outside the store.
+      await sweepJxlTemps();
+      return await batch(o, store, join(state, '.hearth-lossless-ledger.json'));
+    } finally {
+      await release();
+    }
+  });
 }
 
-async function batch(o: LosslessOptions): Promise<LosslessResult[]> {
-  const ledgerFile = o.ledger ?? join(o.store, '.hearth-lossless-ledger.json');
+async function batch(o: LosslessOptions, store: ObjectStore, ledgerFile: string): Promise<LosslessResult[]> {
   const ledger: Record<string, string> = await readFile(ledgerFile, 'utf8').then((t) => JSON.parse(t) as Record<string, string>, () => ({}));
   const now = o.now ?? Date.now;
-  const files = await walk(join(o.store, o.dir ?? 'originals'));
-  // Leftovers of a killed run are only ever temp names: remove them.
-  for (const f of files.filter((p) => /\.jxl(?:\.digest)?\.tmp-\d+-[a-z0-9]+$/.test(p))) await rm(f, { force: true });
-  // A digest whose .jxl never took its name belongs to a conversion killed before the
-  // rename; its original is still there (it goes only after the rename), so it is redone.
-  const present = new Set(files);
-  for (const f of files.filter((p) => p.endsWith('.jxl.digest') && !present.has(p.slice(0, -'.digest'.length)))) await rm(f, { force: true });
-  const originals = files.filter((f) => /\.jpe?g$/i.test(f));
+  const prefix = `/${(o.dir ?? 'originals').replace(/^\/+|\/+$/g, '')}/`;
+  const listed: ListedObject[] = [];
+  for await (const obj of store.list(prefix)) listed.push(obj);
+  const keys = new Set(listed.map((l) => l.key));
+  // Left by runs of the file-based batch this one replaced: temp names, and digests whose .jxl never took its name.
+  for (const l of listed) {
+    const tempOfOld = /\.jxl(?:\.digest)?\.tmp-\d+-[a-z0-9]+$/.test(l.key);
+    const orphanDigest = l.key.endsWith('.jxl.digest') && !keys.has(l.key.slice(0, -'.digest'.length));
+    if (tempOfOld || orphanDigest) await store.delete(l.key);
+  }
+  const originals = listed.filter((l) => isOriginal(l.key));
   const results: LosslessResult[] = [];
   const report = (r: LosslessResult): void => {
     results.push(r);
@@ -112,58 +111,51 @@ async function batch(o: LosslessOptions): Promise<LosslessResult[]> {
     await writeAtomic(ledgerFile, Buffer.from(JSON.stringify(ledger, null, 2)));
   };
 
-  const one = async (file: string): Promise<LosslessResult> => {
-    const path = `/${relative(o.store, file).split('\\').join('/')}`;
-    const jxl = file.replace(/\.jpe?g$/i, '.jxl');
+  const one = async (l: ListedObject): Promise<LosslessResult> => {
+    const path = l.key;
+    const jxlKey = jxlKeyOf(path);
     if (ledger[path]) return { path, outcome: 'skipped_ledger' };
-    const st = await stat(file);
-    const original = await readFile(file);
-    const finished = await stat(jxl).then(() => true, () => false);
+    const finished = keys.has(jxlKey) || (await store.head(jxlKey)) !== undefined;
+    const p = o.policy;
+    const tooLarge = o.maxReadBytes !== undefined && l.size > o.maxReadBytes;
+    if (!finished && (tooLarge || (p.only && !p.only.has(path)) || (p.largerThanBytes !== undefined && l.size <= p.largerThanBytes) || (p.olderThanDays !== undefined && l.modifiedMs !== undefined && now() - l.modifiedMs < p.olderThanDays * 86_400_000))) {
+      return { path, outcome: 'skipped_policy' };
+    }
+    const original = await store.get(path, o.maxReadBytes);
     if (finished) {
-      // A crash came after the rename: the .jxl was verified then; verify again before the original goes.
-      if (await reconstructs(jxl, file, original)) {
-        // A crash between the digest and the rename can leave an older digest: the original decides.
-        const recorded = await readDigest(jxl).catch(() => undefined);
-        if (!recorded || !matches(original, recorded)) await writeDigest(jxl, digestOf(original));
-        await rm(file);
-        await syncPath(dirname(file));
-        return { path, outcome: 'finished_earlier_run', bytesBefore: st.size, bytesAfter: (await stat(jxl)).size };
+      // A crash came after the .jxl was stored: it was verified then; verify again before the original goes.
+      const jxl = await store.get(jxlKey);
+      if (await reconstructs(jxl, original)) {
+        // Only the original can say whether the recorded digest is its own (a store from before may hold an older sidecar).
+        const recorded = await readDigest(store, jxlKey).catch(() => undefined);
+        if (!recorded || !matches(original, recorded)) await storeWithDigest(store, jxlKey, jxl, digestOf(original));
+        await store.delete(path);
+        return { path, outcome: 'finished_earlier_run', bytesBefore: original.length, bytesAfter: jxl.length };
       }
-      const quarantine = `${jxl}.corrupt-${now()}`;
-      await rename(jxl, quarantine);
-      await remember(path, `existing .jxl does not reconstruct the original; moved to ${relative(o.store, quarantine)}`);
+      const quarantine = `${jxlKey}.corrupt-${now()}`;
+      await store.copy(jxlKey, quarantine);
+      await store.delete(jxlKey);
+      await store.delete(legacyDigestKey(jxlKey));
+      await remember(path, `existing .jxl does not reconstruct the original; moved to ${quarantine}`);
       o.log?.error({ path, quarantine }, 'a .jxl beside its original does not reconstruct it; original kept');
       return { path, outcome: 'mismatch', error: ledger[path] };
     }
-    const p = o.policy;
-    if ((p.only && !p.only.has(path)) || (p.largerThanBytes !== undefined && st.size <= p.largerThanBytes) || (p.olderThanDays !== undefined && now() - st.mtimeMs < p.olderThanDays * 86_400_000)) {
-      return { path, outcome: 'skipped_policy' };
-    }
-    const tmp = `${jxl}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    let jxl: Buffer;
     try {
-      try {
-        await runTied('cjxl', [file, tmp, `--effort=${o.effort ?? 3}`, '--lossless_jpeg=1', '--num_threads=1', '--quiet'], { maxBuffer: 1 << 20 });
-      } catch (err) {
-        await remember(path, `cjxl refused it: ${String((err as { stderr?: string }).stderr ?? err).trim().slice(0, 200)}`);
-        o.log?.warn({ path }, 'not a JPEG cjxl can transcode; original kept');
-        return { path, outcome: 'not_jpeg', error: ledger[path] };
-      }
-      await syncPath(tmp);
-      if (!(await reconstructs(tmp, file, original))) {
-        await remember(path, 'the .jxl did not reconstruct the original byte for byte');
-        o.log?.error({ path }, 'lossless transcode did not verify; original kept');
-        return { path, outcome: 'mismatch', error: ledger[path] };
-      }
-      const bytesAfter = (await stat(tmp)).size;
-      await writeDigest(jxl, digestOf(original));
-      await rename(tmp, jxl);
-      await syncPath(dirname(jxl));
-      await rm(file);
-      await syncPath(dirname(file));
-      return { path, outcome: 'converted', bytesBefore: st.size, bytesAfter };
-    } finally {
-      await rm(tmp, { force: true });
+      jxl = await transcodeJpeg(original, o.effort ?? 3);
+    } catch (err) {
+      await remember(path, `cjxl refused it: ${String((err as { stderr?: string }).stderr ?? err).trim().slice(0, 200)}`);
+      o.log?.warn({ path }, 'not a JPEG cjxl can transcode; original kept');
+      return { path, outcome: 'not_jpeg', error: ledger[path] };
     }
+    if (!(await reconstructs(jxl, original))) {
+      await remember(path, 'the .jxl did not reconstruct the original byte for byte');
+      o.log?.error({ path }, 'lossless transcode did not verify; original kept');
+      return { path, outcome: 'mismatch', error: ledger[path] };
+    }
+    await storeWithDigest(store, jxlKey, jxl, digestOf(original));
+    await store.delete(path);
+    return { path, outcome: 'converted', bytesBefore: original.length, bytesAfter: jxl.length };
   };
 
   const queue = [...originals];

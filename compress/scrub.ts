@@ -11,14 +11,14 @@
  * (a flip that still decodes would be adopted), so adopted digests say so
  * (`source: "adopted"`) and the scrub counts them apart.
  */
-import { readdir, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
 import sharp from 'sharp';
 import type { Logger } from '../common/index.js';
-import { reportDamage, IntegrityError, digestOf, reconstructChecked, writeDigest, type IntegrityReason, reconstruct } from '../image/index.js';
+import { IntegrityError, digestOf, reconstruct, reconstructVerified, readDigest, storeWithDigest, type IntegrityReason } from '../image/index.js';
+import { DamagedObjectError, withStore, type ListedObject, type ObjectStore } from '../store/index.js';
 
-export type ScrubOutcome = 'ok' | 'adopted' | IntegrityReason;
-export const SCRUB_OUTCOMES: readonly ScrubOutcome[] = ['ok', 'adopted', 'no_digest', 'bad_digest', 'undecodable', 'mismatch'];
+/** `checksum`: the store's own checksum of the object failed (a damaged needle): the store refuses to hand it over at all. */
+export type ScrubOutcome = 'ok' | 'adopted' | IntegrityReason | 'checksum';
+export const SCRUB_OUTCOMES: readonly ScrubOutcome[] = ['ok', 'adopted', 'no_digest', 'bad_digest', 'undecodable', 'mismatch', 'checksum'];
 
 export interface ScrubResult {
   /** Store path of the .jxl. */
@@ -30,6 +30,7 @@ export interface ScrubResult {
 }
 
 export interface ScrubOptions {
+  /** A directory store or a store service's address (store/open.ts). */
   store: string;
   /** Under the store; default: all of it. */
   dir?: string;
@@ -37,23 +38,9 @@ export interface ScrubOptions {
   bytesPerSecond: number;
   /** Take in .jxl files without a digest whose reconstruction decodes completely. */
   adopt: boolean;
+  maxReadBytes?: number;
   log?: Logger;
   onResult?: (r: ScrubResult) => void;
-}
-
-/** Every finished .jxl under `root` (temp and quarantined names are the lossless tier's own). */
-async function jxlFiles(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const go = async (d: string): Promise<void> => {
-    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
-    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await go(p);
-      else if (e.isFile() && e.name.endsWith('.jxl')) out.push(p);
-    }
-  };
-  await go(root);
-  return out;
 }
 
 export function isDamage(outcome: ScrubOutcome): boolean {
@@ -61,45 +48,57 @@ export function isDamage(outcome: ScrubOutcome): boolean {
 }
 
 export async function scrub(o: ScrubOptions): Promise<ScrubResult[]> {
-  if (!(await stat(o.store).then((st) => st.isDirectory(), () => false))) throw new Error(`no store at ${o.store}`);
-  const files = await jxlFiles(join(o.store, o.dir ?? ''));
-  const results: ScrubResult[] = [];
-  const t0 = performance.now();
-  let read = 0;
-  for (const file of files) {
-    const path = `/${relative(o.store, file).split('\\').join('/')}`;
-    const bytes = (await stat(file)).size;
-    const r = await checkOne(file, path, bytes, o);
-    results.push(r);
-    o.onResult?.(r);
-    if (isDamage(r.outcome)) {
-      o.log?.error({ path, reason: r.outcome, err: r.error, repair: true }, 'scrub: damaged; reported for repair');
-      await reportDamage(o.store, { path, reason: r.outcome, by: 'scrub', error: r.error ?? '' });
-    } else if (r.outcome === 'adopted') o.log?.warn({ path }, 'scrub: adopted a .jxl that had no digest (its current reconstruction decodes)');
-    read += bytes;
-    // Ahead of the rate: wait until the bytes read so far fit in the time spent.
-    const ahead = (read / o.bytesPerSecond) * 1000 - (performance.now() - t0);
-    if (ahead > 0) await new Promise((r2) => setTimeout(r2, ahead));
-  }
-  return results;
+  return withStore(o.store, async (store) => {
+    const ready = await store.ready();
+    if (ready !== true) throw new Error(`no store at ${o.store}: ${ready}`);
+    const prefix = o.dir ? `/${o.dir.replace(/^\/+|\/+$/g, '')}/` : '/';
+    const results: ScrubResult[] = [];
+    const t0 = performance.now();
+    let read = 0;
+    // Finished .jxl objects only (quarantined and temp names are the lossless tier's own).
+    for await (const obj of store.list(prefix)) {
+      if (!obj.key.endsWith('.jxl')) continue;
+      const r = await checkOne(store, obj, o);
+      results.push(r);
+      o.onResult?.(r);
+      if (isDamage(r.outcome)) {
+        o.log?.error({ path: r.path, reason: r.outcome, err: r.error, repair: true }, 'scrub: damaged; reported for repair');
+        await store.reportDamage({ path: r.path, reason: r.outcome, by: 'scrub', error: r.error ?? '' });
+      } else if (r.outcome === 'adopted') o.log?.warn({ path: r.path }, 'scrub: adopted a .jxl that had no digest (its current reconstruction decodes)');
+      read += obj.size;
+      // Ahead of the rate: wait until the bytes read so far fit in the time spent.
+      const ahead = (read / o.bytesPerSecond) * 1000 - (performance.now() - t0);
+      if (ahead > 0) await new Promise((r2) => setTimeout(r2, ahead));
+    }
+    return results;
+  });
 }
 
-async function checkOne(file: string, path: string, bytes: number, o: ScrubOptions): Promise<ScrubResult> {
+async function checkOne(store: ObjectStore, obj: ListedObject, o: ScrubOptions): Promise<ScrubResult> {
+  const path = obj.key;
+  const bytes = obj.size;
+  let jxl: Buffer;
   try {
-    await reconstructChecked(file);
-    return { path, outcome: 'ok', bytes };
+    jxl = await store.get(path, o.maxReadBytes);
+    const digest = await readDigest(store, path, obj.meta);
+    if (digest) {
+      await reconstructVerified(path, jxl, digest);
+      return { path, outcome: 'ok', bytes };
+    }
+    if (!o.adopt) return { path, outcome: 'no_digest', bytes, error: `${path} has no recorded digest of its original; not trusted (see hearth compress scrub --adopt)` };
   } catch (err) {
+    if (err instanceof DamagedObjectError) return { path, outcome: 'checksum', bytes, error: err.message };
     if (!(err instanceof IntegrityError)) throw err;
-    if (err.reason !== 'no_digest' || !o.adopt) return { path, outcome: err.reason, bytes, error: err.message };
+    return { path, outcome: err.reason, bytes, error: err.message };
   }
   let jpeg: Buffer;
   try {
-    jpeg = await reconstruct(file);
+    jpeg = await reconstruct(jxl);
     // Every scan, every block: a flip in the entropy-coded data that breaks decoding shows here.
     await sharp(jpeg, { failOn: 'warning', limitInputPixels: false }).raw().toBuffer();
   } catch (err) {
     return { path, outcome: 'undecodable', bytes, error: `not adopted: ${String((err as Error).message).slice(0, 200)}` };
   }
-  await writeDigest(file, digestOf(jpeg, 'adopted'));
+  await storeWithDigest(store, path, jxl, digestOf(jpeg, 'adopted'));
   return { path, outcome: 'adopted', bytes };
 }

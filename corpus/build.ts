@@ -5,10 +5,11 @@
  * a second run with the same inputs does nothing.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { imagePath, DEFAULT_LADDER } from '../image/index.js';
-import { openStore } from '../store/index.js';
+import { openStore, tierStateDir, type ObjectStore } from '../store/index.js';
 import { writeAtomic } from '../common/index.js';
 
 export { imagePath };
@@ -63,7 +64,10 @@ async function variant(source: string, k: number, idsPerPhoto: number): Promise<
 
 export interface BuildOptions {
   sources: string[];
+  /** The store: a directory, or a store service's address. */
   out: string;
+  /** Where the manifest is kept (default: the directory store's root; required with a store service). */
+  stateDir?: string;
   idsPerPhoto: number;
   /** Images built at once (each uses one libvips thread). */
   concurrency?: number;
@@ -72,14 +76,14 @@ export interface BuildOptions {
 
 export async function buildCorpus(o: BuildOptions): Promise<CorpusManifest> {
   const sources = [...o.sources].sort();
-  const cached = readManifest(o.out);
+  const state = tierStateDir(o.out, o.stateDir, 'the corpus builder');
+  const cached = readManifest(state);
   if (cached && cached.idsPerPhoto === o.idsPerPhoto && JSON.stringify(cached.sources) === JSON.stringify(sources)) return cached;
   sharp.concurrency(1);
   const jobs = sources.flatMap((src, p) => Array.from({ length: o.idsPerPhoto }, (_, k) => ({ src, k, id: 100000 + p * 1000 + k })));
   const paths: string[] = [];
-  const store = openStore(o.out);
   let done = 0;
-  const work = async (job: (typeof jobs)[number]): Promise<void> => {
+  const work = async (job: (typeof jobs)[number], store: ObjectStore): Promise<void> => {
     const base = await variant(job.src, job.k, o.idsPerPhoto);
     for (const step of LADDER) {
       const path = imagePath(job.id, step.name);
@@ -92,12 +96,18 @@ export async function buildCorpus(o: BuildOptions): Promise<CorpusManifest> {
     o.onProgress?.(++done, jobs.length);
   };
   const queue = [...jobs];
-  await Promise.all(
-    Array.from({ length: o.concurrency ?? 2 }, async () => {
-      for (let job = queue.shift(); job; job = queue.shift()) await work(job);
-    }),
-  );
+  const store = openStore(o.out);
+  try {
+    await Promise.all(
+      Array.from({ length: o.concurrency ?? 2 }, async () => {
+        for (let job = queue.shift(); job; job = queue.shift()) await work(job, store);
+      }),
+    );
+  } finally {
+    await store.close();
+  }
   const manifest: CorpusManifest = { version: 1, sources, idsPerPhoto: o.idsPerPhoto, paths: paths.sort() };
-  await writeAtomic(join(o.out, 'manifest.json'), Buffer.from(JSON.stringify(manifest)));
+  await mkdir(state, { recursive: true });
+  await writeAtomic(join(state, 'manifest.json'), Buffer.from(JSON.stringify(manifest)));
   return manifest;
 }

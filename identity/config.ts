@@ -1,12 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
-import { isDirStore, maxReadBytesOption } from '../store/index.js';
+import { isDirStore, maxReadBytesOption, storeOption } from '../store/index.js';
 
 export const IdentityConfigSchema = Type.Object(
   {
     kafka: kafkaSection('hearth-identity'),
-    store: Type.String({ minLength: 1, default: '.cache/store', description: 'the store (a directory, or the http:// address of the store service): originals are read and verdicts written there' }),
+    store: storeOption('originals are read and verdicts written there'),
     stateDir: Type.Optional(Type.String({ minLength: 1, description: "the tier's own files (its ledger, index and lock: state, not store objects); default `<store>/.hearth-identity` for a directory store, required with a store service" })),
     maxReadBytes: maxReadBytesOption(),
     jobs: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'uploads identified at once (partitions consumed concurrently)' }),

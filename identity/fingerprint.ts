@@ -6,8 +6,8 @@
  * only when their full contents are (store-index.ts), so a fingerprint collision can
  * never make a false duplicate.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { xxh64 } from '@node-rs/xxhash';
+import type { ObjectStore } from '../store/index.js';
 
 export const SEGMENT_BYTES = 100;
 
@@ -27,24 +27,13 @@ export function fingerprintOf(data: Buffer): bigint {
 }
 
 /**
- * The fingerprint of a file, reading only its two segments. Synchronous on purpose: it
- * serves batch indexing, where four system calls a file, each through libuv's thread
- * pool, cost more than the reads (4,400 files/s, against 21,000 files/s for hashing
- * whole files synchronously).
+ * The fingerprint of a stored object of `size` bytes, reading only its two segments
+ * (two ranged reads, whatever the driver).
  */
-export function fingerprintFile(path: string): { fingerprint: bigint; size: number } {
-  const fd = openSync(path, 'r');
-  try {
-    const { size } = fstatSync(fd);
-    const [a, b] = segmentOffsets(size);
-    const segA = Buffer.alloc(Math.min(SEGMENT_BYTES, Math.max(0, size - a)));
-    const segB = Buffer.alloc(Math.min(SEGMENT_BYTES, Math.max(0, size - b)));
-    readSync(fd, segA, 0, segA.length, a);
-    readSync(fd, segB, 0, segB.length, b);
-    return { fingerprint: hashSegments(size, segA, segB), size };
-  } finally {
-    closeSync(fd);
-  }
+export async function fingerprintStored(store: ObjectStore, key: string, size: number): Promise<bigint> {
+  const [a, b] = segmentOffsets(size);
+  const [segA, segB] = await Promise.all([store.getRange(key, a, SEGMENT_BYTES), store.getRange(key, b, SEGMENT_BYTES)]);
+  return hashSegments(size, segA, segB);
 }
 
 function hashSegments(size: number, a: Buffer, b: Buffer): bigint {

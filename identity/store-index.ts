@@ -1,17 +1,21 @@
 /**
- * The exact index of a store's originals (`<store>/.hearth-identity.idx`: a dotfile,
- * never served), and what answers "which stored image is this file?".
+ * The exact index of a store's originals (`.hearth-identity.idx`, in the tier's state
+ * directory: beside a directory store's objects, a dotfile never served), and what
+ * answers "which stored image is this file?". Both read the store through its interface.
  */
-import { readFile, readdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ORIGINAL_PATH, originalPath } from '../image/index.js';
-import { storeFile } from '../store/index.js';
+import { ObjectNotFoundError, type ObjectStore } from '../store/index.js';
 import { CorruptIndexError, ExactIndex, type IndexEntry } from './exact-index.js';
-import { fingerprintFile, fingerprintOf } from './fingerprint.js';
+import { fingerprintOf, fingerprintStored } from './fingerprint.js';
 
-export const indexFile = (store: string): string => join(store, '.hearth-identity.idx');
+export const indexFile = (stateDir: string): string => join(stateDir, '.hearth-identity.idx');
 
 const original = new RegExp(ORIGINAL_PATH);
+
+/** Ranged reads in flight at once while indexing: enough to hide each read's round trip. */
+const INDEX_CONCURRENCY = 32;
 
 export interface IndexStats {
   files: number;
@@ -20,42 +24,51 @@ export interface IndexStats {
   ms: number;
 }
 
-/** Every original stored as a JPEG under `<store>/originals`: its id and store path. */
-export async function* scanOriginals(store: string, skipped?: { jxl: number }): AsyncGenerator<{ id: string; path: string }> {
-  const root = join(store, 'originals');
-  const names = await readdir(root, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [] as string[];
-    throw err;
-  });
-  for (const name of names) {
-    const path = `/${relative(store, join(root, name)).split('\\').join('/')}`;
-    const m = original.exec(path);
-    if (m) yield { id: m[1] as string, path };
-    else if (skipped && name.endsWith('.jxl')) skipped.jxl++;
+/** Every original stored as a JPEG under `/originals/`: its id, store path and size. */
+export async function* scanOriginals(store: ObjectStore, skipped?: { jxl: number }): AsyncGenerator<{ id: string; path: string; size: number }> {
+  for await (const o of store.list('/originals/')) {
+    const m = original.exec(o.key);
+    if (m) yield { id: m[1] as string, path: o.key, size: o.size };
+    else if (skipped && o.key.endsWith('.jxl')) skipped.jxl++;
   }
 }
 
-/** Fingerprints every original under `<store>/originals` (two 100-byte reads each) and writes the index. */
-export async function indexStore(store: string): Promise<{ index: ExactIndex; stats: IndexStats }> {
+/** Fingerprints every original under `/originals/` (two 100-byte ranged reads each) and writes the index to `file`. */
+export async function indexStore(store: ObjectStore, file: string): Promise<{ index: ExactIndex; stats: IndexStats }> {
   const t0 = performance.now();
   const entries: IndexEntry[] = [];
   const skipped = { jxl: 0 };
-  for await (const { id, path } of scanOriginals(store, skipped)) {
-    const { fingerprint } = fingerprintFile(storeFile(store, path));
-    entries.push({ fingerprint, id });
+  let batch: Promise<IndexEntry | undefined>[] = [];
+  const drain = async (): Promise<void> => {
+    for (const e of await Promise.all(batch)) if (e) entries.push(e);
+    batch = [];
+  };
+  for await (const { id, path, size } of scanOriginals(store, skipped)) {
+    // Removed since it was listed: not an original any more.
+    batch.push(
+      fingerprintStored(store, path, size).then(
+        (fingerprint) => ({ fingerprint, id }),
+        (err: unknown) => {
+          if (err instanceof ObjectNotFoundError) return undefined;
+          throw err;
+        },
+      ),
+    );
+    if (batch.length >= INDEX_CONCURRENCY) await drain();
   }
+  await drain();
   const index = ExactIndex.build(entries);
-  await index.write(indexFile(store));
+  await index.write(file);
   return { index, stats: { files: entries.length, skipped: skipped.jxl, ms: Math.round(performance.now() - t0) } };
 }
 
-/** The store's index; missing or corrupt, rebuilt (and `rebuilt` says why). */
-export async function loadOrBuild(store: string): Promise<{ index: ExactIndex; rebuilt?: string }> {
+/** The index at `file`; missing or corrupt, rebuilt (and `rebuilt` says why). */
+export async function loadOrBuild(store: ObjectStore, file: string): Promise<{ index: ExactIndex; rebuilt?: string }> {
   try {
-    return { index: await ExactIndex.read(indexFile(store)) };
+    return { index: await ExactIndex.read(file) };
   } catch (err) {
     const why = err instanceof CorruptIndexError ? err.message : (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no index yet' : (err as Error).message;
-    return { index: (await indexStore(store)).index, rebuilt: why };
+    return { index: (await indexStore(store, file)).index, rebuilt: why };
   }
 }
 
@@ -68,11 +81,12 @@ export interface Identified {
 }
 
 /** Which stored image each file is: fingerprint candidates, each confirmed byte for byte. */
-export async function identify(store: string, index: ExactIndex, file: string): Promise<Identified> {
+export async function identify(store: ObjectStore, index: ExactIndex, file: string): Promise<Identified> {
   const data = await readFile(file);
   const collisions: string[] = [];
   for (const id of index.lookup(fingerprintOf(data))) {
-    const stored = await readFile(storeFile(store, originalPath(id))).catch(() => undefined);
+    // Only the original's own bytes can confirm; one over the file's size cannot be it.
+    const stored = await store.get(originalPath(id), data.length).catch(() => undefined);
     if (stored?.equals(data)) return { file, id, collisions };
     collisions.push(id);
   }

@@ -1,7 +1,6 @@
 /** The public face of `image/`: what other parts of Hearth may use. */
 export * from './backend.js';
 export * from './cpu-backend.js';
-export * from './damage-report.js';
 export * from './jxl.js';
 export * from './jxl-digest.js';
 export * from './ladder.js';

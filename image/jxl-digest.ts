@@ -2,16 +2,18 @@
  * The digest of an original kept only as JPEG XL. "A corrupted source image cannot be
  * recovered": once the original is gone, a .jxl with a flipped bit can still decode, to
  * a JPEG that differs from the upload (issue 9 found 11 in 200 single-bit flips). So the
- * lossless tier records the original's SHA-256 and length in a sidecar, `<id>.jxl.digest`,
- * durably, before the original is removed, and every reconstruction is checked against
- * it. A .jxl without a digest is never served: `hearth compress scrub --adopt` is the
- * explicit, logged way to take one in.
+ * lossless tier records the original's SHA-256 and length in the .jxl object's own
+ * metadata (`jpeg-sha256`, `jpeg-bytes`, …), written with its bytes in one atomic put
+ * before the original is removed, and every reconstruction is checked against it.
+ * Stores from before keep it in a sidecar object, `<id>.jxl.digest`, which is still
+ * read (and replaced by metadata when the scrub adopts). A .jxl without a digest is
+ * never served: `hearth compress scrub --adopt` is the explicit, logged way to take one in.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
-import { HearthError, Validator, writeAtomic } from '../common/index.js';
-import { reconstruct, stderrText } from './jxl.js';
+import { HearthError, Validator } from '../common/index.js';
+import { ObjectNotFoundError, type ObjectMeta, type ObjectStore } from '../store/index.js';
+import { isDecoderVerdict, reconstruct, stderrText } from './jxl.js';
 
 const DigestSchema = Type.Object(
   {
@@ -27,7 +29,8 @@ const DigestSchema = Type.Object(
 export type JxlDigest = Static<typeof DigestSchema>;
 const digestValidator = new Validator(DigestSchema, 'digest');
 
-export const digestFile = (jxl: string): string => `${jxl}.digest`;
+/** The sidecar object stores from before digests moved into metadata keep beside a .jxl. */
+export const legacyDigestKey = (jxlKey: string): string => `${jxlKey}.digest`;
 
 /** Why a reconstruction is refused. */
 export type IntegrityReason = 'no_digest' | 'bad_digest' | 'undecodable' | 'mismatch';
@@ -47,28 +50,51 @@ export function digestOf(data: Buffer, source: JxlDigest['source'] = 'transcode'
   return { v: 1, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length, source, at: new Date().toISOString() };
 }
 
-/** Writes the sidecar atomically and durably (file and directory fsynced). */
-export async function writeDigest(jxl: string, digest: JxlDigest): Promise<void> {
-  await writeAtomic(digestFile(jxl), Buffer.from(`${JSON.stringify(digest)}\n`));
+/** The digest as the .jxl object's metadata (every value a string, as every driver keeps it). */
+export function digestMeta(d: JxlDigest): ObjectMeta {
+  return { 'jpeg-sha256': d.sha256, 'jpeg-bytes': String(d.bytes), 'jpeg-source': d.source, 'jpeg-at': d.at };
 }
 
-/** The recorded digest; undefined when there is none; IntegrityError('bad_digest') when it is damaged. */
-export async function readDigest(jxl: string): Promise<JxlDigest | undefined> {
+function checked(value: unknown, where: string): JxlDigest {
+  if (!digestValidator.is(value)) throw new IntegrityError('bad_digest', `${where}: ${digestValidator.problems(value).join('; ')}`);
+  return value;
+}
+
+/**
+ * The recorded digest of the .jxl at `key`: from its metadata (`meta`, where the caller
+ * has it from `head`), else from a sidecar of a store from before; undefined when there
+ * is none; IntegrityError('bad_digest') when it is damaged.
+ */
+export async function readDigest(store: ObjectStore, key: string, meta?: ObjectMeta): Promise<JxlDigest | undefined> {
+  const m = meta ?? (await store.head(key))?.meta ?? {};
+  if (m['jpeg-sha256'] !== undefined) {
+    const bytes = Number(m['jpeg-bytes']);
+    return checked({ v: 1, sha256: m['jpeg-sha256'], bytes: Number.isSafeInteger(bytes) ? bytes : m['jpeg-bytes'], source: m['jpeg-source'], at: m['jpeg-at'] }, `${key}'s digest metadata`);
+  }
   let text: string;
   try {
-    text = await readFile(digestFile(jxl), 'utf8');
+    text = (await store.get(legacyDigestKey(key), 64 * 1024)).toString('utf8');
   } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') return undefined;
+    if (err instanceof ObjectNotFoundError) return undefined;
     throw err;
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new IntegrityError('bad_digest', `${digestFile(jxl)} is not JSON`);
+    throw new IntegrityError('bad_digest', `${legacyDigestKey(key)} is not JSON`);
   }
-  if (!digestValidator.is(value)) throw new IntegrityError('bad_digest', `${digestFile(jxl)}: ${digestValidator.problems(value).join('; ')}`);
-  return value;
+  return checked(value, legacyDigestKey(key));
+}
+
+/**
+ * Stores `jxl` at `key` with its digest in one atomic, durable put (replacing what was
+ * there), and only then removes a sidecar of a store from before, which would otherwise
+ * be read in place of nothing.
+ */
+export async function storeWithDigest(store: ObjectStore, key: string, jxl: Buffer, digest: JxlDigest): Promise<void> {
+  await store.put(key, jxl, digestMeta(digest));
+  await store.delete(legacyDigestKey(key));
 }
 
 /** Whether `data` is what `digest` describes. */
@@ -77,23 +103,30 @@ export function matches(data: Buffer, digest: JxlDigest): boolean {
 }
 
 /**
- * The JPEG a .jxl holds, only if it is byte for byte the original the digest describes.
- * Throws IntegrityError for anything wrong with the file; other errors (the tool missing,
- * I/O) pass through as they are, since they say nothing about the file.
+ * The JPEG the .jxl at `key` holds, only if it is byte for byte the original its digest
+ * describes. Throws IntegrityError for anything wrong with the object; other errors (the
+ * tool missing, I/O, ObjectNotFoundError) pass through as they are, since they say
+ * nothing about the bytes.
  */
-export async function reconstructChecked(jxl: string): Promise<Buffer> {
-  const digest = await readDigest(jxl);
-  if (!digest) throw new IntegrityError('no_digest', `${jxl} has no recorded digest of its original; not trusted (see hearth compress scrub --adopt)`);
+export async function reconstructChecked(store: ObjectStore, key: string, maxBytes?: number): Promise<Buffer> {
+  const info = await store.head(key);
+  if (!info) throw new ObjectNotFoundError(key);
+  const digest = await readDigest(store, key, info.meta);
+  if (!digest) throw new IntegrityError('no_digest', `${key} has no recorded digest of its original; not trusted (see hearth compress scrub --adopt)`);
+  return reconstructVerified(key, await store.get(key, maxBytes), digest);
+}
+
+/** The JPEG `jxl` holds, checked against `digest`; `key` names it in errors. */
+export async function reconstructVerified(key: string, jxl: Buffer, digest: JxlDigest): Promise<Buffer> {
   let jpeg: Buffer;
   try {
-    jpeg = await reconstruct(jxl);
+    jpeg = await reconstruct(jxl, digest.bytes);
   } catch (err) {
-    // Exit 1 is the decoder's verdict on the file (hearth-jxl and djxl alike); 2, 126, 127 or a signal are the tool's own trouble.
-    if ((err as { code?: unknown }).code === 1) throw new IntegrityError('undecodable', `${jxl} does not decode to a JPEG: ${stderrText(err).trim().slice(0, 200)}`);
+    if (isDecoderVerdict(err)) throw new IntegrityError('undecodable', `${key} does not decode to a JPEG: ${stderrText(err).trim().slice(0, 200)}`);
     throw err;
   }
   if (!matches(jpeg, digest)) {
-    throw new IntegrityError('mismatch', `${jxl} reconstructs ${jpeg.length} bytes that do not match the original's SHA-256 (${digest.bytes} bytes, ${digest.sha256.slice(0, 16)}…)`);
+    throw new IntegrityError('mismatch', `${key} reconstructs ${jpeg.length} bytes that do not match the original's SHA-256 (${digest.bytes} bytes, ${digest.sha256.slice(0, 16)}…)`);
   }
   return jpeg;
 }

@@ -1,26 +1,71 @@
 /**
- * JPEG XL files that hold a JPEG (cjxl's lossless JPEG transcode): reconstruct the JPEG,
- * verify a reconstruction against the original. The lossless tier, the origin and the
- * tools all go through here.
+ * JPEG XL files that hold a JPEG (cjxl's lossless JPEG transcode): make one, reconstruct
+ * the JPEG, verify a reconstruction against the original. The lossless tier, the scrub
+ * and the origin all go through here, with bytes: a .jxl is a store object (a file, a
+ * needle in a volume, an object behind HTTP), never a path the tools are handed. Where
+ * a tool only takes files (cjxl, djxl), they are temp files outside any store.
  */
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTied, runTiedBuffer } from '../common/index.js';
 import { HearthError } from '../common/index.js';
 
-/** The JPEG a .jxl holds, reconstructed by djxl: the reference tool, and the tests' independent check. */
-export async function djxlReconstruct(jxl: string): Promise<Buffer> {
-  // Outside the store: a concurrent run cleaning up leftovers must never see it.
-  const out = join(tmpdir(), `hearth-djxl-${process.pid}-${Math.random().toString(36).slice(2)}.jpg`);
+const TEMP_PREFIX = 'hearth-jxl-';
+
+/** A private temp directory for one tool run (named for this process), removed after it, whatever happens. */
+async function inTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
   try {
-    await runTied('djxl', [jxl, out, '--num_threads=1'], { maxBuffer: 1 << 20 });
-    return await readFile(out);
+    return await fn(dir);
   } finally {
-    await rm(out, { force: true });
+    await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Removes the temp directories of processes that no longer run (a kill -9 skips `inTemp`'s cleanup); how many. */
+export async function sweepJxlTemps(): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
+    const pid = Number(new RegExp(`^${TEMP_PREFIX}(\\d+)-`).exec(name)?.[1]);
+    if (!pid || pid === process.pid || alive(pid)) continue;
+    await rm(join(tmpdir(), name), { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The JPEG a .jxl holds, reconstructed by djxl: the reference tool, and the tests' independent check. */
+export function djxlReconstruct(jxl: Buffer): Promise<Buffer> {
+  return inTemp(async (dir) => {
+    await writeFile(join(dir, 'in.jxl'), jxl);
+    await runTied('djxl', [join(dir, 'in.jxl'), join(dir, 'out.jpg'), '--num_threads=1'], { maxBuffer: 1 << 20 });
+    return readFile(join(dir, 'out.jpg'));
+  });
+}
+
+/**
+ * cjxl's lossless JPEG transcode (reconstruction data kept). Rejects with the tool's
+ * error (exit status and stderr) when cjxl refuses the input: that is a verdict on the
+ * bytes (not a JPEG cjxl can transcode), which the caller records.
+ */
+export function transcodeJpeg(jpeg: Buffer, effort = 3): Promise<Buffer> {
+  return inTemp(async (dir) => {
+    await writeFile(join(dir, 'in.jpg'), jpeg);
+    await runTied('cjxl', [join(dir, 'in.jpg'), join(dir, 'out.jxl'), `--effort=${effort}`, '--lossless_jpeg=1', '--num_threads=1', '--quiet'], { maxBuffer: 1 << 20 });
+    return readFile(join(dir, 'out.jxl'));
+  });
 }
 
 /**
@@ -33,11 +78,18 @@ export function nativeJxl(): string | undefined {
   return existsSync(bin) ? bin : undefined;
 }
 
-/** The JPEG a .jxl holds, unchecked. Serving code wants `reconstructChecked` (image/jxl-digest.ts). */
-export async function reconstruct(jxl: string): Promise<Buffer> {
+/**
+ * The JPEG a .jxl holds, unchecked (serving code wants `reconstructChecked`, in
+ * image/jxl-digest.ts). `expectedBytes`, where the caller knows the original's length,
+ * sizes the decoder's buffer so the work is done once.
+ */
+export async function reconstruct(jxl: Buffer, expectedBytes?: number): Promise<Buffer> {
   const native = nativeJxl();
   if (!native) return djxlReconstruct(jxl);
-  const { stdout } = await runTiedBuffer(native, ['reconstruct', jxl], { maxBuffer: 512 << 20 });
+  // A length far beyond what the .jxl can hold (a damaged digest) is no hint worth a buffer that size.
+  const hint = expectedBytes && expectedBytes <= 4 * jxl.length + 65536 ? [String(expectedBytes)] : [];
+  const args = ['reconstruct', '-', ...hint];
+  const { stdout } = await runTiedBuffer(native, args, { maxBuffer: 512 << 20, input: jxl });
   return stdout;
 }
 
@@ -55,26 +107,26 @@ export class VerifierError extends HearthError {
 }
 
 /**
- * Whether a .jxl reconstructs the original file byte for byte. Throws VerifierError when
- * the verifier itself failed (missing, crashed, I/O error): a broken tool must stop the
+ * Whether the decoder's failure is its verdict on the input (true) rather than its own
+ * trouble. hearth-jxl and djxl both exit 1 for a file they cannot decode; 2 is
+ * hearth-jxl's I/O error, 126/127 come from setpriv's exec of a missing tool, and a
+ * signal is a crash or a kill.
+ */
+export function isDecoderVerdict(err: unknown): boolean {
+  return (err as { code?: unknown }).code === 1;
+}
+
+/**
+ * Whether `jxl` reconstructs `original` byte for byte. Throws VerifierError when the
+ * verifier itself failed (missing, crashed, I/O error): a broken tool must stop the
  * batch, not write every original into the ledger as a mismatch.
  */
-export async function reconstructs(jxl: string, originalFile: string, original?: Buffer): Promise<boolean> {
-  const native = nativeJxl();
-  const failed = (tool: string) => (err: { code?: unknown; signal?: unknown; stderr?: unknown }): never => {
-    throw new VerifierError(`${tool} could not verify ${jxl} (${String(err.code ?? err.signal)}): ${stderrText(err).trim().slice(0, 200)}`);
-  };
-  if (native) {
-    // Exit 0: identical; 1: different, or nothing to reconstruct; anything else: the tool failed.
-    return runTied(native, ['verify', jxl, originalFile], { maxBuffer: 1 << 16 }).then(
-      () => true,
-      (err: { code?: unknown }) => (err.code === 1 ? false : failed('hearth-jxl')(err)),
-    );
+export async function reconstructs(jxl: Buffer, original: Buffer): Promise<boolean> {
+  try {
+    return (await reconstruct(jxl, original.length)).equals(original);
+  } catch (err) {
+    if (isDecoderVerdict(err)) return false;
+    const e = err as { code?: unknown; signal?: unknown };
+    throw new VerifierError(`${nativeJxl() ? 'hearth-jxl' : 'djxl'} could not verify a .jxl (${String(e.code ?? e.signal)}): ${stderrText(err).trim().slice(0, 200)}`, { cause: err });
   }
-  const bytes = original ?? (await readFile(originalFile));
-  // djxl exits 1 for a file it cannot decode as for any other failure; only a missing (126/127 from setpriv's exec) or killed djxl is told apart.
-  return djxlReconstruct(jxl).then(
-    (jpeg) => jpeg.equals(bytes),
-    (err: { code?: unknown; signal?: unknown }) => (err.code === 'ENOENT' || err.code === 126 || err.code === 127 || err.signal ? failed('djxl')(err) : false),
-  );
 }

@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { jpegSection } from '../image/index.js';
+import { storeOption } from '../store/index.js';
 
 export const OriginConfigSchema = Type.Object(
   {
@@ -12,7 +13,7 @@ export const OriginConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    store: Type.String({ minLength: 1, default: '.cache/store', description: 'the store root' }),
+    store: storeOption('every size and original is read from it'),
     storeDerived: Type.Boolean({ default: true, description: 'write sizes made on the fly into the store, so the next request is a plain file' }),
     maxConcurrent: Type.Integer({ minimum: 1, maximum: 256, default: 2, description: 'on-the-fly resizes and reconstructions at once' }),
     maxQueue: Type.Integer({ minimum: 0, maximum: 100_000, default: 16, description: 'on-the-fly work waiting; beyond it, 503 with Retry-After' }),

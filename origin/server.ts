@@ -14,8 +14,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness } from '../common/index.js';
-import { ObjectNotFoundError, StoreEscapeError, isDirStore, openStore, storeFile, type ObjectStore } from '../store/index.js';
-import { ORIGINAL_PATH, SIZE_PATH, imagePath, originalPath, reportDamage, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict } from '../image/index.js';
+import { DamagedObjectError, ObjectNotFoundError, StoreEscapeError, openStore, type ObjectStore } from '../store/index.js';
+import { ORIGINAL_PATH, SIZE_PATH, imagePath, originalPath, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict } from '../image/index.js';
 import type { EncodeOptions, ResizeBackend } from '../image/index.js';
 import { ORIGIN_METRICS, ORIGIN_RESULTS } from './metrics.js';
 
@@ -153,14 +153,15 @@ export class OriginServer {
       if (await this.serveStored(req, res, path)) return;
       if (duplicateOf) return await this.original(req, res, duplicateOf);
       const jxlPath = path.replace(/\.jpg$/, '.jxl');
-      // The reconstructor reads a file: JPEG XL originals are the `dir` driver's for now (the lossless tier refuses any other store).
-      if (!isDirStore(this.o.store) || !(await this.store.head(jxlPath))) return this.notFound(req, res);
-      const jpeg = await this.once(path, () => reconstructChecked(storeFile(this.o.store, jxlPath)));
+      if (!(await this.store.head(jxlPath))) return this.notFound(req, res);
+      const jpeg = await this.once(path, () => reconstructChecked(this.store, jxlPath));
       if (jpeg === 'overload') return this.overloaded(req, res);
       this.metrics.requests.labels('reconstructed').inc();
       this.send(res, req, 200, jpeg, { 'content-type': 'image/jpeg' });
     } catch (err) {
       if (err instanceof IntegrityError) return this.damaged(req, res, path.replace(/\.jpg$/, '.jxl'), err);
+      // Deleted between the look and the read.
+      if (err instanceof ObjectNotFoundError) return this.notFound(req, res);
       this.failed(req, res, path, err);
     }
   }
@@ -215,7 +216,7 @@ export class OriginServer {
       // Bounded: a failing disk must not grow this set without end (a later report repeats a line, no harm).
       if (this.reported.size >= 10_000) this.reported.clear();
       this.reported.add(jxlPath);
-      reportDamage(this.o.store, { path: jxlPath, reason: err.reason, by: 'origin', error: err.message }).catch((e: Error) => this.log.error({ err: e }, 'cannot write the damage report'));
+      this.store.reportDamage({ path: jxlPath, reason: err.reason, by: 'origin', error: err.message }).catch((e: Error) => this.log.error({ err: e }, 'cannot write the damage report'));
     }
     if (!res.headersSent) this.send(res, req, 500, 'stored original failed its integrity check\n', ERROR_HEADERS);
   }
@@ -224,6 +225,13 @@ export class OriginServer {
     if (err instanceof StoreEscapeError) {
       this.log.warn({ path, err: err.message }, 'refused a link that leaves the store');
       return this.notFound(req, res);
+    }
+    if (err instanceof DamagedObjectError) {
+      // The store counted it and put it on its repair list; here it is only never served.
+      this.metrics.requests.labels('damaged').inc();
+      this.log.error({ path: err.key, err: err.message, repair: true }, 'stored object failed its checksum; not served');
+      if (!res.headersSent) this.send(res, req, 500, 'stored object failed its integrity check\n', ERROR_HEADERS);
+      return;
     }
     this.metrics.requests.labels('error').inc();
     this.log.error({ err, path }, 'origin request failed');

@@ -2,12 +2,12 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
 import { jpegSection } from '../image/index.js';
-import { maxReadBytesOption } from '../store/index.js';
+import { maxReadBytesOption, storeOption } from '../store/index.js';
 
 export const ResizeConfigSchema = Type.Object(
   {
     kafka: kafkaSection('hearth-resize'),
-    store: Type.String({ minLength: 1, default: '.cache/store', description: 'the store root: sources are read and sizes written under it' }),
+    store: storeOption('sources are read and sizes written there'),
     backend: Type.Union([Type.Literal('cpu'), Type.Literal('gpu')], { default: 'cpu', description: '`cpu` (sharp/libvips); `gpu` (CUDA) is not built yet' }),
     maxReadBytes: maxReadBytesOption(),
     jobs: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'images resized at once (partitions consumed concurrently)' }),

@@ -2,7 +2,7 @@
 import { createMetrics, createRegistry, writeTextfile, type MetricDef, type Metrics } from '../common/index.js';
 
 /** The operations `hearth_store_requests_total` and the latency histogram count. */
-export const STORE_OPS = ['get', 'head', 'put', 'put_if_absent', 'copy', 'delete', 'list'] as const;
+export const STORE_OPS = ['get', 'head', 'put', 'put_if_absent', 'copy', 'delete', 'list', 'report_damage'] as const;
 /** Their results. */
 export const STORE_RESULTS = ['ok', 'not_found', 'exists', 'damaged', 'full', 'refused', 'error'] as const;
 
@@ -10,7 +10,7 @@ export const STORE_METRICS = {
   requests: {
     type: 'counter',
     name: 'hearth_store_requests_total',
-    help: 'Store requests by operation (get, head, put, put_if_absent, copy, delete, list) and result: ok, not_found, exists (a create-only put of a key that exists), damaged (a needle that failed its checksum: 500, never served), full (puts refused at the disk reserve: 507), refused (a bad key, metadata or size), error.',
+    help: 'Store requests by operation (get, head, put, put_if_absent, copy, delete, list, report_damage: a tier adding to the repair list) and result: ok, not_found, exists (a create-only put of a key that exists), damaged (a needle that failed its checksum: 500, never served), full (puts refused at the disk reserve: 507), refused (a bad key, metadata or size), error.',
     labelNames: ['op', 'result'],
   },
   duration: {

@@ -14,8 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { closeServer, createLogger, createMetrics, createRegistry, HearthError, listen, readiness, statusRoutes, type Logger, type Metrics } from '../common/index.js';
-import { reportDamage } from '../image/index.js';
-import { COPY_HEADER, decodeMetaHeader, encodeMetaHeader, MAX_BYTES_HEADER, META_HEADER, VolumeEngine, type EngineObserver } from '../store/index.js';
+import { checkFinding, COPY_HEADER, decodeMetaHeader, encodeMetaHeader, MAX_BYTES_HEADER, META_HEADER, VolumeEngine, type EngineObserver } from '../store/index.js';
 import type { StoreServerConfig } from './config.js';
 import { STORE_METRICS, STORE_OPS, STORE_RESULTS } from './metrics.js';
 
@@ -35,6 +34,26 @@ const ERRORS: Record<string, { status: number; result: Result }> = {
 
 /** What the origin front passes on to the caches: the type a file's extension says, as nginx would. */
 const contentType = (key: string): string => (key.endsWith('.jpg') ? 'image/jpeg' : key.endsWith('.jxl') ? 'image/jxl' : key.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+
+/**
+ * One `bytes=a-b` (or `a-`, or `-n`) range of an object of `size` bytes, inclusive; null
+ * for no range header or one this server does not take (several ranges, other units),
+ * which HTTP lets a server answer with the whole object.
+ */
+export function byteRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+  const m = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    start = Math.max(0, size - Number(m[2]));
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  return start >= size || end < start ? 'unsatisfiable' : { start, end };
+}
 
 export class StoreServer {
   readonly registry: Registry = createRegistry();
@@ -65,10 +84,7 @@ export class StoreServer {
         this.metrics.batch.observe(writes);
         this.metrics.commit.observe(seconds);
       },
-      damaged: (d) => {
-        this.metrics.integrity.inc();
-        void reportDamage(dir, { path: d.key ?? `${d.volume}.vol@${d.offset}`, reason: 'checksum', by: 'store', error: d.why }).catch((err: unknown) => this.log.error({ err }, 'could not add to the repair list'));
-      },
+      damaged: () => this.metrics.integrity.inc(),
       tornTail: () => this.metrics.torn.inc(),
       full: () => this.metrics.full.inc(),
     };
@@ -192,6 +208,18 @@ export class StoreServer {
         return fail(err, url.searchParams.get('list') ?? '');
       }
     }
+    if (url.pathname === '/' && url.searchParams.has('damaged')) {
+      op = 'report_damage';
+      if (req.method !== 'POST') return done(405, 'refused', { allow: 'POST' });
+      try {
+        const finding = checkFinding(JSON.parse((await this.body(req, 8192)).toString('utf8')) as unknown);
+        this.log.error({ ...finding, repair: true }, 'damage reported by a tier; added to the repair list');
+        await engine.reportDamage(finding);
+        return done(204, 'ok');
+      } catch (err) {
+        return fail(err instanceof SyntaxError ? new HearthError('HEARTH_ERR_INVALID', 'a damage finding must be JSON') : err, '');
+      }
+    }
     const key = decodeURI(url.pathname);
     try {
       switch (req.method) {
@@ -205,6 +233,9 @@ export class StoreServer {
           }
           const max = Number(req.headers[MAX_BYTES_HEADER] ?? this.config.maxObjectBytes);
           const n = await engine.read(key, Number.isFinite(max) && max > 0 ? max : this.config.maxObjectBytes);
+          const range = byteRange(req.headers.range, n.data.length);
+          if (range === 'unsatisfiable') return done(416, 'ok', { 'content-range': `bytes */${n.data.length}` });
+          if (range) return done(206, 'ok', { 'content-type': contentType(key), 'content-range': `bytes ${range.start}-${range.end}/${n.data.length}`, 'content-length': range.end - range.start + 1 }, n.data.subarray(range.start, range.end + 1));
           return done(200, 'ok', { 'content-type': contentType(key), 'content-length': n.data.length, ...(Object.keys(n.meta).length ? { [META_HEADER]: encodeMetaHeader(n.meta) } : {}) }, n.data);
         }
         case 'PUT': {
@@ -235,8 +266,7 @@ export class StoreServer {
   }
 
   /** A request body, refused past `maxObjectBytes` before it is all read. */
-  private async body(req: IncomingMessage): Promise<Buffer> {
-    const max = this.config.maxObjectBytes;
+  private async body(req: IncomingMessage, max = this.config.maxObjectBytes): Promise<Buffer> {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > max) throw new HearthError('HEARTH_ERR_TOO_LARGE', `a put of ${declared} bytes is over the ${max} this store takes`);
     const chunks: Buffer[] = [];

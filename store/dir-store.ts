@@ -6,9 +6,10 @@
  * temp file at once, and `sweep` removes what a crashed writer left.
  */
 import { constants, type Stats } from 'node:fs';
-import { access, link, mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { access, link, mkdir, open, readdir, readFile, realpath, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { placeTemp, sweepTempFiles, syncPath, tempPathFor, writeAtomic, writeTemp } from '../common/index.js';
+import { appendDamage, type DamageFinding } from './damage-report.js';
 import { checkMeta, DEFAULT_MAX_READ_BYTES, ObjectNotFoundError, StoreEscapeError, UnreadableObjectError, type ListedObject, type ObjectInfo, type ObjectMeta, type ObjectStore } from './object-store.js';
 
 /** The store's own directories, never objects: its temp files, and tiers' state kept beside the store (`.hearth-identity`). */
@@ -27,6 +28,18 @@ export function storeFile(root: string, path: string): string {
 
 const kindOf = (st: Stats): string =>
   st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : 'not a regular file';
+
+/** `length` bytes from `offset`, fewer where the file ends sooner. */
+async function readAt(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
+  const data = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(data, got, length - got, offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === length ? data : data.subarray(0, got);
+}
 
 const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
 
@@ -85,6 +98,10 @@ export class DirStore implements ObjectStore {
     );
   }
 
+  reportDamage(finding: DamageFinding): Promise<void> {
+    return appendDamage(this.root, finding);
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -94,13 +111,26 @@ export class DirStore implements ObjectStore {
     return sweepTempFiles(this.tempDir);
   }
 
+  /** Only a regular file of at most `maxBytes` (see readOpen). */
+  async get(key: string, maxBytes = DEFAULT_MAX_READ_BYTES): Promise<Buffer> {
+    return this.readOpen(key, async (fh, size) => {
+      if (size > maxBytes) throw new UnreadableObjectError('HEARTH_ERR_TOO_LARGE', `store path ${JSON.stringify(key)} is ${size} bytes, over the cap of ${maxBytes}`);
+      // Exactly the size fstat saw: a file that grows while it is read cannot push past the cap.
+      return readAt(fh, 0, size);
+    });
+  }
+
+  getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    return this.readOpen(key, (fh, size) => readAt(fh, offset, Math.max(0, Math.min(length, size - offset))));
+  }
+
   /**
    * Never through a symbolic link that leads out of the store (one within it is fine);
    * opened without blocking (a FIFO would otherwise hold a thread of libuv's pool until
-   * a writer came, and with it every other read of the process); only a regular file of
-   * at most `maxBytes`, refused before a byte is read.
+   * a writer came, and with it every other read of the process); only a regular file,
+   * refused before a byte is read.
    */
-  async get(key: string, maxBytes = DEFAULT_MAX_READ_BYTES): Promise<Buffer> {
+  private async readOpen(key: string, read: (fh: FileHandle, size: number) => Promise<Buffer>): Promise<Buffer> {
     const file = storeFile(this.root, key);
     let real: string;
     let base: string;
@@ -117,16 +147,7 @@ export class DirStore implements ObjectStore {
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw new UnreadableObjectError('HEARTH_ERR_NOT_A_FILE', `store path ${JSON.stringify(key)} is ${kindOf(st)}, not a regular file`);
-      if (st.size > maxBytes) throw new UnreadableObjectError('HEARTH_ERR_TOO_LARGE', `store path ${JSON.stringify(key)} is ${st.size} bytes, over the cap of ${maxBytes}`);
-      // Exactly the size fstat saw: a file that grows while it is read cannot push past the cap.
-      const data = Buffer.allocUnsafe(st.size);
-      let got = 0;
-      while (got < st.size) {
-        const { bytesRead } = await fh.read(data, got, st.size - got, got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return got === st.size ? data : data.subarray(0, got);
+      return await read(fh, st.size);
     } finally {
       await fh.close();
     }

@@ -3,12 +3,13 @@
  * tiers that are not the process holding the volumes, on this machine or another, as
  * Backpack's were. The protocol is S3's shape over store paths:
  *
- *     GET    /photos/1/100_z.jpg          the object; metadata in `x-hearth-meta`
+ *     GET    /photos/1/100_z.jpg          the object; metadata in `x-hearth-meta`; `range: bytes=a-b` for part (206)
  *     HEAD   /photos/1/100_z.jpg          size (content-length) and metadata
  *     PUT    /photos/1/100_z.jpg          create or replace; `if-none-match: *` creates only (412 when it exists)
  *     PUT    … + x-hearth-copy-source     copy another object's bytes and metadata
  *     DELETE /photos/1/100_z.jpg          204, or 404 when there was none
  *     GET    /?list=<prefix>              newline-delimited JSON, one object per line
+ *     POST   /?damaged                    a finding for the store's repair list (JSON), 204
  *
  * Metadata travels as base64url JSON (header values are Latin-1). Errors come back as
  * `{code, message}` and are rethrown as the same classes every driver raises; a
@@ -18,6 +19,7 @@
  */
 import { Pool } from 'undici';
 import { HearthError, type HearthErrorCode } from '../common/index.js';
+import { checkFinding, type DamageFinding } from './damage-report.js';
 import { checkKey, checkMeta, DamagedObjectError, DEFAULT_MAX_READ_BYTES, ObjectNotFoundError, StoreEscapeError, StoreFullError, UnreadableObjectError, type ListedObject, type ObjectInfo, type ObjectMeta, type ObjectStore } from './object-store.js';
 
 export const META_HEADER = 'x-hearth-meta';
@@ -82,7 +84,7 @@ export class HttpStore implements ObjectStore {
     this.pool = new Pool(url, { connections: o.connections ?? 32, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, keepAliveTimeout: 30_000 });
   }
 
-  private async call(method: 'GET' | 'HEAD' | 'PUT' | 'DELETE', path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  private async call(method: 'GET' | 'HEAD' | 'PUT' | 'DELETE' | 'POST', path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
     for (let attempt = 1; ; attempt++) {
       try {
         const r = await this.pool.request({ method, path, headers, body });
@@ -119,6 +121,15 @@ export class HttpStore implements ObjectStore {
     const r = await this.call('GET', this.path(key), { [MAX_BYTES_HEADER]: String(maxBytes) });
     if (r.status !== 200) throw this.failure(r, key);
     return r.body;
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    if (length <= 0) return Buffer.alloc(0);
+    const r = await this.call('GET', this.path(key), { range: `bytes=${offset}-${offset + length - 1}` });
+    if (r.status === 416) return Buffer.alloc(0);
+    if (r.status !== 206 && r.status !== 200) throw this.failure(r, key);
+    // A server that ignores ranges answers 200 with the whole object.
+    return r.status === 200 ? r.body.subarray(offset, offset + length) : r.body;
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
@@ -169,6 +180,12 @@ export class HttpStore implements ObjectStore {
   /** The service sweeps its own store at start. */
   sweep(): Promise<number> {
     return Promise.resolve(0);
+  }
+
+  /** The service keeps the store's repair list. */
+  async reportDamage(finding: DamageFinding): Promise<void> {
+    const r = await this.call('POST', '/?damaged', { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(checkFinding(finding))));
+    if (r.status !== 204) throw this.failure(r, finding.path);
   }
 
   async ready(): Promise<true | string> {

@@ -6,3 +6,4 @@ export * from './volumes/engine.js';
 export * from './http-store.js';
 export { MAX_VOLUME_BYTES } from './volumes/volume-file.js';
 export * from './copy-store.js';
+export * from './damage-report.js';

@@ -6,6 +6,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { HearthError } from '../common/index.js';
+import type { DamageFinding } from './damage-report.js';
 
 /**
  * Small string pairs that travel with an object, written with it in one atomic put and
@@ -32,6 +33,13 @@ export interface ObjectStore {
   readonly driver: string;
   /** Whole object; `ObjectNotFoundError` when there is none, `UnreadableObjectError` for what must never be read (over `maxBytes`, not a plain object). */
   get(key: string, maxBytes?: number): Promise<Buffer>;
+  /**
+   * Up to `length` bytes from `offset` (fewer past the end, none at or beyond it), for a
+   * tier that needs a few bytes of large objects (the identity index reads two 100-byte
+   * segments of every original). Verified as `get` is: a driver that checksums whole
+   * objects checks the whole object first.
+   */
+  getRange(key: string, offset: number, length: number): Promise<Buffer>;
   /** Size and age, or undefined when there is no such object. */
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Create or replace, bytes and metadata together, atomically (a reader sees the old object or the new) and durably when it returns. */
@@ -46,6 +54,8 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<ListedObject>;
   /** Removes what writers that crashed left behind (temp files); how many. Every daemon that writes runs it at start. */
   sweep(): Promise<number>;
+  /** Adds a finding to the store's repair list (store/damage-report.ts): an object some tier found damaged. */
+  reportDamage(finding: DamageFinding): Promise<void>;
   /** Whether the store takes work now: true, or why not (`/readyz` of every tier names it). */
   ready(): Promise<true | string>;
   /** Lets go of files, connections and locks. */
@@ -116,5 +126,5 @@ export function checkKey(key: string): void {
 export const DEFAULT_MAX_READ_BYTES = 256 * 1024 * 1024;
 
 /** The cap on one read, as a config member (every tier that reads what a message names has one). */
-export const maxReadBytesOption = () =>
-  Type.Integer({ minimum: 1024 * 1024, maximum: 2 ** 31 - 1, default: DEFAULT_MAX_READ_BYTES, description: 'the largest store object read into memory; a message naming a larger one is dead-lettered (`oversized_*`), never read' });
+export const maxReadBytesOption = (refused = 'a message naming a larger one is dead-lettered (`oversized_*`), never read') =>
+  Type.Integer({ minimum: 1024 * 1024, maximum: 2 ** 31 - 1, default: DEFAULT_MAX_READ_BYTES, description: `the largest store object read into memory; ${refused}` });

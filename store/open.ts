@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import { HearthError } from '../common/index.js';
 import { DirStore } from './dir-store.js';
 import { HttpStore } from './http-store.js';
@@ -13,11 +14,34 @@ export function openStore(spec: string): ObjectStore {
   return isDirStore(spec) ? new DirStore(spec) : new HttpStore(spec.replace(/\/+$/, ''));
 }
 
+/** `fn` with the store `spec` names open, closed after it whatever happens. */
+export async function withStore<T>(spec: string, fn: (store: ObjectStore) => Promise<T>): Promise<T> {
+  const store = openStore(spec);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
 /** Whether `spec` names a directory (the `dir` driver), which tools that need files (nginx, the JPEG XL tools) can reach directly. */
 export const isDirStore = (spec: string): boolean => !/^https?:\/\//.test(spec);
 
-/** The directory of a `dir` store, for the tools that still read its files; a clear refusal for any other store. */
-export function requireDirStore(spec: string, what: string): string {
-  if (!isDirStore(spec)) throw new HearthError('HEARTH_ERR_INVALID', `${what} reads files of a directory store (its tools take paths); ${spec} is a store service. Run it on a directory store, or export one (hearth store export)`);
-  return spec;
+/**
+ * Where a tier keeps its own files for a store (run locks, ledgers, indexes: state, not
+ * store objects): `stateDir` when given; otherwise the directory store's own root, under
+ * dot names nginx never serves; a clear refusal for a store service without one.
+ */
+export function tierStateDir(spec: string, stateDir: string | undefined, what: string): string {
+  if (stateDir) return stateDir;
+  if (isDirStore(spec)) return spec;
+  throw new HearthError('HEARTH_ERR_INVALID', `${what}: the store ${spec} is a store service, so its own files (state, not store objects) need a directory of their own: give --state-dir (stateDir in its config)`);
 }
+
+/** The `store` member of every tier's config. */
+export const storeOption = (what: string) =>
+  Type.String({ minLength: 1, default: '.cache/store', description: `the store: a directory, or the http:// address of the store service; ${what}` });
+
+/** The `stateDir` member of the tiers that keep files of their own about a store. */
+export const stateDirOption = (what: string) =>
+  Type.Optional(Type.String({ minLength: 1, description: `${what} (state, not store objects); default: dot files in a directory store's root, required with a store service` }));

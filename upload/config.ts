@@ -2,10 +2,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, loadConfig, logSection } from '../common/index.js';
 import { producerSection } from '../kafka/index.js';
+import { storeOption } from '../store/index.js';
 
 export const UploadConfigSchema = Type.Object(
   {
-    store: Type.String({ minLength: 1, default: '.cache/store', description: 'the store root: originals go under `originals/`' }),
+    store: storeOption('originals go under `/originals/`'),
     kafka: producerSection(),
     log: logSection(),
   },

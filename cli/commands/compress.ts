@@ -3,8 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger, withTextfile } from '../../common/index.js';
 import { recompressOriginals, type LosslessResult, loadCompressConfig, LosslessMetrics, CompressWorker, isDamage, scrub, ScrubMetrics, loadLosslessConfig, loadScrubConfig } from '../../compress/index.js';
-import { damageReportFile } from '../../image/index.js';
-import { requireDirStore } from '../../store/index.js';
+import { damageReportFile, isDirStore } from '../../store/index.js';
 import { intArg, numArg, portArg } from '../args.js';
 import { BROKERS_FLAG, configuredCommand, daemonCommand, STORE_FLAG } from '../service-command.js';
 
@@ -35,6 +34,7 @@ export function registerCompress(program: Command): void {
         { flags: '--larger-than <bytes>', description: 'only originals larger than this', path: 'largerThan', parse: intArg(0) },
         { flags: '--list <file>', description: 'only the store paths listed (one per line)', path: 'list' },
         { flags: '--jobs <n>', description: 'files at once', path: 'jobs', parse: intArg(1, 256) },
+        { flags: '--state-dir <dir>', description: "the batch's run lock and ledger (required with a store service)", path: 'stateDir' },
         { flags: '--effort <n>', description: 'cjxl effort (1-9)', path: 'effort', parse: intArg(1, 9) },
         METRICS_FILE,
       ],
@@ -47,7 +47,9 @@ export function registerCompress(program: Command): void {
       const t0 = performance.now();
       const results = await withTextfile(o.metricsFile && resolve(o.metricsFile), (f) => metrics.write(f), log, () =>
         recompressOriginals({
-          store: resolve(requireDirStore(o.store, 'hearth compress originals')),
+          store: isDirStore(o.store) ? resolve(o.store) : o.store,
+          stateDir: o.stateDir && resolve(o.stateDir),
+          maxReadBytes: o.maxReadBytes,
           dir: o.dir,
           policy: { olderThanDays: o.olderThanDays, largerThanBytes: o.largerThan, only },
           jobs: o.jobs,
@@ -95,7 +97,7 @@ export function registerCompress(program: Command): void {
     async (o) => {
       const log = createLogger('scrub', o.log.level, true);
       const metrics = new ScrubMetrics();
-      const store = resolve(requireDirStore(o.store, 'hearth compress scrub'));
+      const store = isDirStore(o.store) ? resolve(o.store) : o.store;
       const counts: Record<string, number> = {};
       let damaged = 0;
       await withTextfile(o.metricsFile && resolve(o.metricsFile), (f) => metrics.write(f), log, () =>
@@ -104,6 +106,7 @@ export function registerCompress(program: Command): void {
           dir: o.dir,
           bytesPerSecond: o.rateMBs * 1e6,
           adopt: o.adopt,
+          maxReadBytes: o.maxReadBytes,
           log,
           onResult: (r) => {
             metrics.observe(r);
@@ -113,7 +116,7 @@ export function registerCompress(program: Command): void {
           },
         }),
       );
-      process.stdout.write(`${JSON.stringify({ summary: true, ...counts, damaged, ...(damaged ? { report: damageReportFile(store) } : {}) })}\n`);
+      process.stdout.write(`${JSON.stringify({ summary: true, ...counts, damaged, ...(damaged ? { report: isDirStore(store) ? damageReportFile(store) : `the repair list of the store service at ${store}` } : {}) })}\n`);
       if (damaged > 0) process.exitCode = 1;
     },
   );

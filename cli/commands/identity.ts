@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../common/index.js';
-import { IdentityWorker, identify, indexStore, loadIdentityConfig, loadOrBuild } from '../../identity/index.js';
-import { requireDirStore } from '../../store/index.js';
+import { IdentityWorker, identify, indexFile, indexStore, loadIdentityConfig, loadOrBuild } from '../../identity/index.js';
+import { tierStateDir, withStore } from '../../store/index.js';
 import { portArg } from '../args.js';
 import { BROKERS_FLAG, daemonCommand, STORE_FLAG } from '../service-command.js';
 
@@ -22,20 +22,27 @@ export function registerIdentity(program: Command): void {
   });
   cmd
     .command('index')
-    .description("fingerprint every original in the store and write the index (<store>/.hearth-identity.idx), atomically")
-    .option('--store <dir>', 'store root', '.cache/store')
-    .action(async (o: { store: string }) => {
-      const { stats } = await indexStore(requireDirStore(o.store, 'hearth identity index'));
-      process.stdout.write(`${JSON.stringify({ store: o.store, ...stats })}\n`);
+    .description('fingerprint every original in the store and write the index (.hearth-identity.idx in the state directory), atomically')
+    .option('--store <store>', 'the store: a directory, or the http:// address of the store service', '.cache/store')
+    .option('--state-dir <dir>', "where the index lives (default: the directory store's root; required with a store service)")
+    .action(async (o: { store: string; stateDir?: string }) => {
+      const file = indexFile(tierStateDir(o.store, o.stateDir, 'hearth identity index'));
+      const { stats } = await withStore(o.store, (store) => indexStore(store, file));
+      process.stdout.write(`${JSON.stringify({ store: o.store, index: file, ...stats })}\n`);
     });
   cmd
     .command('lookup')
     .description('which stored image each file is: one JSON line per file ({"file","id"|null,"collisions"}); a missing or corrupt index is rebuilt first')
     .argument('<files...>', 'files to look up')
-    .option('--store <dir>', 'store root', '.cache/store')
-    .action(async (files: string[], o: { store: string }) => {
-      const { index, rebuilt } = await loadOrBuild(requireDirStore(o.store, 'hearth identity lookup'));
-      if (rebuilt) process.stderr.write(`hearth identity: index rebuilt (${rebuilt})\n`);
-      for (const file of files) process.stdout.write(`${JSON.stringify(await identify(o.store, index, file))}\n`);
+    .option('--store <store>', 'the store: a directory, or the http:// address of the store service', '.cache/store')
+    .option('--state-dir <dir>', "where the index lives (default: the directory store's root; required with a store service)")
+    .action(async (files: string[], o: { store: string; stateDir?: string }) => {
+      const file = indexFile(tierStateDir(o.store, o.stateDir, 'hearth identity lookup'));
+      await withStore(o.store, async (store) => {
+        const { index, rebuilt } = await loadOrBuild(store, file);
+        if (rebuilt) process.stderr.write(`hearth identity: index rebuilt (${rebuilt})\n`);
+        for (const f of files) process.stdout.write(`${JSON.stringify(await identify(store, index, f))}\n`);
+      });
     });
 }
+

@@ -4,8 +4,7 @@ import { resolve } from 'node:path';
 import { createLogger, withTextfile } from '../../common/index.js';
 import { loadStoreServerConfig, StoreServer } from '../../store-server/index.js';
 import { Presets, SingleBar } from 'cli-progress';
-import { copyStore, openStore, VolumeEngine, type EngineStats, type VerifyResult } from '../../store/index.js';
-import { reportDamage } from '../../image/index.js';
+import { copyStore, openStore, VolumeEngine, withStore, type EngineStats, type VerifyResult } from '../../store/index.js';
 import { reportTable, storeReport, VerifyMetrics } from '../../store-server/index.js';
 import { intArg } from '../args.js';
 import { daemonCommand } from '../service-command.js';
@@ -104,13 +103,8 @@ export function registerStore(program: Command): void {
     .option('--store <dir-or-url>', 'the store: a directory or a store service address', '.cache/store')
     .option('--json', 'one JSON object instead of a table')
     .action(async (o: { store: string; json?: boolean }) => {
-      const store = openStore(o.store);
-      try {
-        const r = await storeReport(store);
-        process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : reportTable(r));
-      } finally {
-        await store.close();
-      }
+      const r = await withStore(o.store, storeReport);
+      process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : reportTable(r));
     });
   cmd
     .command('verify')
@@ -131,7 +125,7 @@ export function registerStore(program: Command): void {
           metrics.observe(done.checked, done.bytes, done.damaged.length);
           return done;
         }
-        const engine = await VolumeEngine.open({ dir: o.dir, log, observer: { damaged: (d) => void reportDamage(o.dir, { path: d.key ?? `${d.volume}.vol@${d.offset}`, reason: 'checksum', by: 'verify', error: d.why }) } });
+        const engine = await VolumeEngine.open({ dir: o.dir, log });
         try {
           return await engine.verify({ bytesPerSecond: rate > 0 ? rate * 1e6 : undefined, onProgress: (c, b) => metrics.progress(c, b) });
         } finally {

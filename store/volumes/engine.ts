@@ -22,12 +22,14 @@ import { mkdir, open, readdir, rename, rm, statfs, type FileHandle } from 'node:
 import { join } from 'node:path';
 import { acquireRunLock, HearthError, syncPath, type Logger } from '../../common/index.js';
 import { checkKey, DamagedObjectError, DEFAULT_MAX_READ_BYTES, ObjectNotFoundError, StoreFullError, UnreadableObjectError, type ListedObject, type ObjectInfo, type ObjectMeta, type ObjectStore } from '../object-store.js';
+import { appendDamage, type DamageFinding } from '../damage-report.js';
+import { Xxh64, xxh64 } from '@node-rs/xxhash';
 import { keyHash } from './checksum.js';
 import { encodeKey } from './key-codec.js';
 import { decodeNeedle, encodeNeedle, FLAG_TOMBSTONE, NEEDLE_ALIGN, NEEDLE_HEADER_BYTES, NEEDLE_PEEK_BYTES, NeedleError, needleLength, peekKey, peekMeta, peekSize, type Needle } from './needle.js';
 import { NeedleIndex, type Loc } from './needle-index.js';
 import { readExactly, recordFor, scanNeedles } from './scan.js';
-import { concatTables, decodeHeader, encodeHeader, FILE_HEADER_BYTES, INDEX_MAGIC, KIND_DELETE, KIND_PUT, MAX_VOLUME_BYTES, RECORD_BYTES, recordAt, tableBytes, tableOf, VOLUME_MAGIC, volumeName, writeRecord, type IndexRecord, type RecordTable } from './volume-file.js';
+import { concatTables, decodeHeader, decodeSummary, encodeHeader, encodeSummary, FILE_HEADER_BYTES, INDEX_MAGIC, INDEX_RECORDS_AT, KIND_DELETE, KIND_PUT, MAX_VOLUME_BYTES, RECORD_BYTES, recordAt, tableBytes, tableOf, VOLUME_MAGIC, volumeName, writeRecord, type IndexRecord, type RecordTable } from './volume-file.js';
 
 /**
  * 4 GiB: Backpack's ~3.5 GB, rounded. Compaction needs room for one volume's live bytes
@@ -82,7 +84,13 @@ class Volume {
     /** Bytes in the volume file: where the next needle goes. */
     public size: number,
     public idxSize: number,
+    /** xxHash64 over the index file's records so far, carried forward by each commit (the summary's checksum). */
+    public idxSum: Xxh64,
   ) {}
+
+  get idxCount(): number {
+    return (this.idxSize - INDEX_RECORDS_AT) / RECORD_BYTES;
+  }
 
   get name(): string {
     return volumeName(this.order);
@@ -127,6 +135,11 @@ export interface EngineStats {
 }
 
 const hi8 = (h: { hi: number }): number => h.hi & 0xff;
+
+/** The running checksum of an index file's records up to byte `end`, read back from the file. */
+async function indexChecksum(idx: FileHandle, end: number): Promise<Xxh64> {
+  return new Xxh64().update(await readExactly(idx, INDEX_RECORDS_AT, end - INDEX_RECORDS_AT));
+}
 
 type Pinned = Loc & { vol: Volume };
 
@@ -201,11 +214,16 @@ export class VolumeEngine implements ObjectStore {
     }
     if (damage) {
       const detail = { key, volume: damage.at.vol.name, offset: damage.at.off * NEEDLE_ALIGN, why: damage.why };
-      this.o.observer?.damaged?.(detail);
-      this.o.log?.error({ ...detail, repair: true }, 'stored object failed its checksum; not served');
+      this.foundDamage(detail, 'store', 'stored object failed its checksum; not served');
       throw new DamagedObjectError(key, `store path ${JSON.stringify(key)}: needle in volume ${detail.volume} at ${detail.offset} is damaged (${damage.why})`);
     }
     throw new ObjectNotFoundError(key);
+  }
+
+  /** The whole needle read and its checksum verified, then the range cut from it: a range is never served unchecked. */
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    const { data } = await this.read(key);
+    return data.subarray(offset, offset + length);
   }
 
   /** Size and metadata from the needle's first bytes (its checksum is checked only by `get`). */
@@ -261,6 +279,18 @@ export class VolumeEngine implements ObjectStore {
   }
 
   /** Ready while open and above the disk's reserve (below it, reads go on but puts are refused). */
+  /** Damage seen here: counted by the observer, logged for repair, and put on the repair list. */
+  private foundDamage(detail: { key?: string; volume: string; offset: number; why: string }, by: string, what: string): void {
+    this.o.observer?.damaged?.(detail);
+    this.o.log?.error({ ...detail, repair: true }, what);
+    this.reportDamage({ path: detail.key ?? `${detail.volume}.vol@${detail.offset}`, reason: 'checksum', by, error: detail.why }).catch((err: unknown) => this.o.log?.error({ err }, 'could not add to the repair list'));
+  }
+
+  /** The repair list lives beside the volumes, with the lock. */
+  reportDamage(finding: DamageFinding): Promise<void> {
+    return appendDamage(this.o.dir, finding);
+  }
+
   async ready(): Promise<true | string> {
     if (this.closed) return 'the volumes store is closed';
     const free = await this.freeBytes();
@@ -359,7 +389,9 @@ export class VolumeEngine implements ObjectStore {
         g.items.forEach((d, i) => writeRecord(records, i * RECORD_BYTES, { hashLo: d.w.hash.lo, hashHi: d.w.hash.hi, off: d.at!.off, len: d.at!.len, kind: d.w.op === 'delete' ? KIND_DELETE : KIND_PUT }));
         await writeAll(g.vol.fh, g.items.map((d) => d.needle), g.start);
         await g.vol.fh.datasync();
+        const count = (g.idxStart - INDEX_RECORDS_AT) / RECORD_BYTES + g.items.length;
         await writeAll(g.vol.idx, [records], g.idxStart);
+        await writeAll(g.vol.idx, [encodeSummary({ count, sum: g.vol.idxSum.update(records).digest() })], FILE_HEADER_BYTES);
         await g.vol.idx.datasync();
         g.vol.idxSize = g.idxStart + records.length;
       }
@@ -370,6 +402,9 @@ export class VolumeEngine implements ObjectStore {
         g.vol.idxSize = g.idxStart;
         await g.vol.fh.truncate(g.start).catch(() => undefined);
         await g.vol.idx.truncate(g.idxStart).catch(() => undefined);
+        // The running checksum may hold this batch's records: taken again from what the file keeps.
+        g.vol.idxSum = await indexChecksum(g.vol.idx, g.idxStart).catch(() => g.vol.idxSum);
+        await writeAll(g.vol.idx, [encodeSummary({ count: g.vol.idxCount, sum: g.vol.idxSum.digest() })], FILE_HEADER_BYTES).catch(() => undefined);
       }
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
@@ -459,10 +494,11 @@ export class VolumeEngine implements ObjectStore {
     const fh = await open(join(this.o.dir, `${name}.vol`), 'wx+');
     const idx = await open(join(this.o.dir, `${name}.idx`), 'w+');
     await writeAll(fh, [header], 0);
-    await writeAll(idx, [encodeHeader(INDEX_MAGIC, { order, generation: 0 })], 0);
+    const idxSum = new Xxh64();
+    await writeAll(idx, [encodeHeader(INDEX_MAGIC, { order, generation: 0 }), encodeSummary({ count: 0, sum: idxSum.digest() })], 0);
     await Promise.all([fh.sync(), idx.sync()]);
     await syncPath(this.o.dir);
-    const vol = new Volume(this.volumes.length, order, 0, fh, idx, FILE_HEADER_BYTES, FILE_HEADER_BYTES);
+    const vol = new Volume(this.volumes.length, order, 0, fh, idx, FILE_HEADER_BYTES, INDEX_RECORDS_AT, idxSum);
     if (vol.slot > 0xffff) throw new Error('the volumes store holds 65,536 volumes, its most');
     this.volumes.push(vol);
     return vol;
@@ -514,8 +550,7 @@ export class VolumeEngine implements ObjectStore {
       log?.warn({ volume: name }, 'volume index missing or damaged; rebuilding it from the volume');
       const scan = await scanNeedles(fh, FILE_HEADER_BYTES, size, 'resync');
       for (const d of scan.damaged) {
-        this.o.observer?.damaged?.({ volume: name, offset: d.at, why: `${d.bytes} bytes skipped (${d.fault}) while rebuilding the index` });
-        log?.error({ volume: name, offset: d.at, bytes: d.bytes, fault: d.fault, repair: true }, 'damaged bytes in a volume; skipped');
+        this.foundDamage({ volume: name, offset: d.at, why: `${d.bytes} bytes skipped (${d.fault}) while rebuilding the index` }, 'store', 'damaged bytes in a volume; skipped');
       }
       records = tableOf(scan.records);
       await this.rewriteIndex(idx, header, records);
@@ -525,28 +560,33 @@ export class VolumeEngine implements ObjectStore {
     const tail = await scanNeedles(fh, indexedEnd, size, 'tail');
     if (tail.records.length) {
       const more = tableOf(tail.records);
-      await writeAll(idx, [tableBytes(more)], FILE_HEADER_BYTES + records.count * RECORD_BYTES);
+      await writeAll(idx, [tableBytes(more)], INDEX_RECORDS_AT + records.count * RECORD_BYTES);
       records = concatTables(records, more);
     }
+    // The summary as the records now stand (one native pass over them), for the commits to carry on.
+    const idxSum = new Xxh64().update(tableBytes(records));
+    await writeAll(idx, [encodeSummary({ count: records.count, sum: idxSum.digest() })], FILE_HEADER_BYTES);
     if (tail.end < size) {
       this.o.observer?.tornTail?.({ volume: name, bytes: size - tail.end });
       log?.warn({ volume: name, bytes: size - tail.end, at: tail.end }, 'torn tail after a crash cut off (never acknowledged)');
       await fh.truncate(tail.end);
       size = tail.end;
     }
-    const idxSize = FILE_HEADER_BYTES + records.count * RECORD_BYTES;
+    const idxSize = INDEX_RECORDS_AT + records.count * RECORD_BYTES;
     await idx.truncate(idxSize);
     await Promise.all([fh.datasync(), idx.datasync()]);
-    return { vol: new Volume(this.volumes.length, order, header.generation, fh, idx, size, idxSize), records };
+    return { vol: new Volume(this.volumes.length, order, header.generation, fh, idx, size, idxSize, idxSum), records };
   }
 
   /** The index's records when every check passes; undefined when it must be rebuilt. */
   private async trustedRecords(fh: FileHandle, size: number, header: { order: number; generation: number }, b: Buffer): Promise<RecordTable | undefined> {
     const h = decodeHeader(INDEX_MAGIC, b);
-    if (!h || h.order !== header.order || h.generation !== header.generation) return undefined;
+    const summary = decodeSummary(b);
+    if (!h || !summary || h.order !== header.order || h.generation !== header.generation) return undefined;
     // A record torn in half at the end is simply not there.
-    const count = Math.floor((b.length - FILE_HEADER_BYTES) / RECORD_BYTES);
-    const t: RecordTable = { words: new Uint32Array(b.buffer, b.byteOffset + FILE_HEADER_BYTES, count * 4), count };
+    const count = Math.floor((b.length - INDEX_RECORDS_AT) / RECORD_BYTES);
+    if (summary.count > count || xxh64(b.subarray(INDEX_RECORDS_AT, INDEX_RECORDS_AT + summary.count * RECORD_BYTES)) !== summary.sum) return undefined;
+    const t: RecordTable = { words: new Uint32Array(b.buffer, b.byteOffset + INDEX_RECORDS_AT, count * 4), count };
     const w = t.words;
     let next = FILE_HEADER_BYTES / NEEDLE_ALIGN;
     const end = size / NEEDLE_ALIGN;
@@ -555,8 +595,8 @@ export class VolumeEngine implements ObjectStore {
       if (w[i + 2] !== next || len < 3 || w[i + 3]! >>> 30 > KIND_DELETE || next + len > end) return undefined;
       next += len;
     }
-    // The newest records against their needles' headers (not their data: a damaged needle is the read's to report, not a reason to distrust the index).
-    for (let i = Math.max(0, count - CHECKED_AT_START); i < count; i++) {
+    // The records the checksum does not cover yet, and the newest ones, against their needles' headers (not their data: a damaged needle is the read's to report, not a reason to distrust the index).
+    for (let i = Math.max(0, Math.min(summary.count, count - CHECKED_AT_START)); i < count; i++) {
       const r = recordAt(t, i);
       const peek = await readExactly(fh, r.off * NEEDLE_ALIGN, Math.min(r.len * NEEDLE_ALIGN, NEEDLE_PEEK_BYTES));
       if (needleLength(peek) !== r.len * NEEDLE_ALIGN || peek.length < NEEDLE_HEADER_BYTES + peek[3]!) return undefined;
@@ -567,10 +607,12 @@ export class VolumeEngine implements ObjectStore {
   }
 
   /** A new index file for `records`, written in place (a crash midway leaves a file the next start rebuilds). */
-  private async rewriteIndex(idx: FileHandle, header: { order: number; generation: number }, records: RecordTable): Promise<void> {
-    await writeAll(idx, [encodeHeader(INDEX_MAGIC, header), tableBytes(records)], 0);
-    await idx.truncate(FILE_HEADER_BYTES + records.count * RECORD_BYTES);
+  private async rewriteIndex(idx: FileHandle, header: { order: number; generation: number }, records: RecordTable): Promise<Xxh64> {
+    const sum = new Xxh64().update(tableBytes(records));
+    await writeAll(idx, [encodeHeader(INDEX_MAGIC, header), encodeSummary({ count: records.count, sum: sum.digest() }), tableBytes(records)], 0);
+    await idx.truncate(INDEX_RECORDS_AT + records.count * RECORD_BYTES);
     await idx.datasync();
+    return sum;
   }
 
   /**
@@ -644,6 +686,7 @@ export class VolumeEngine implements ObjectStore {
     const fh = await open(tmpVol, 'w+');
     const idx = await open(tmpIdx, 'w+');
     const moved: { hash: IndexRecord; from: Loc; to: Loc }[] = [];
+    let idxSum: Xxh64;
     try {
       const idxBytes = Buffer.from(new ArrayBuffer(old.idxSize));
       await old.idx.read(idxBytes, 0, old.idxSize, 0);
@@ -664,7 +707,7 @@ export class VolumeEngine implements ObjectStore {
         if (r.kind === KIND_PUT) moved.push({ hash: r, from: { slot: old.slot, off: r.off, len: r.len }, to });
         at += bytes.length;
       }
-      await this.rewriteIndex(idx, { order: old.order, generation }, tableOf(out));
+      idxSum = await this.rewriteIndex(idx, { order: old.order, generation }, tableOf(out));
       await fh.datasync();
     } catch (err) {
       await Promise.all([fh.close(), idx.close()]);
@@ -676,7 +719,7 @@ export class VolumeEngine implements ObjectStore {
       await rename(tmpIdx, join(this.o.dir, `${name}.idx`));
       await rename(tmpVol, join(this.o.dir, `${name}.vol`));
       await syncPath(this.o.dir);
-      const fresh = new Volume(old.slot, old.order, generation, fh, idx, (await fh.stat()).size, (await idx.stat()).size);
+      const fresh = new Volume(old.slot, old.order, generation, fh, idx, (await fh.stat()).size, (await idx.stat()).size, idxSum);
       // From here to the end, synchronous: no read sees the new file with old offsets or the reverse.
       for (const m of moved) if (this.index.move(hi8({ hi: m.hash.hashHi }), m.hash.hashLo, m.from, m.to)) fresh.liveBytes += m.to.len * NEEDLE_ALIGN;
       this.volumes[old.slot] = fresh;
@@ -710,8 +753,7 @@ export class VolumeEngine implements ObjectStore {
           } catch (err) {
             if (!(err instanceof NeedleError)) throw err;
             const detail = { key: peekKey(bytes), volume: at.vol.name, offset: at.off * NEEDLE_ALIGN, why: err.message };
-            this.o.observer?.damaged?.(detail);
-            this.o.log?.error({ ...detail, repair: true }, 'stored object failed its checksum (verify)');
+            this.foundDamage(detail, 'verify', 'stored object failed its checksum (verify)');
             result.damaged.push(detail);
           }
           o.onProgress?.(result.checked, result.bytes);

@@ -5,10 +5,17 @@
  * compaction is never read against the compacted volume:
  *
  *     0  u32  magic ("HRTV" volume, "HRTI" index)
- *     4  u16  format version (1)
+ *     4  u16  format version (volume 1, index 2)
  *     6  u16  reserved
  *     8  u32  order: where the volume stands in write order (replay goes by it)
  *    12  u32  generation: bumped by each compaction
+ *
+ * The index then holds a 16-byte summary, rewritten with every group commit (in the
+ * same fsync as its records), and the records from byte 32:
+ *
+ *    16  u32  records the checksum covers
+ *    20  u32  reserved
+ *    24  u64  xxHash64 of those records' bytes
  *
  * An index record:
  *
@@ -16,17 +23,24 @@
  *     8  u32  needle offset, 4-byte units (volumes up to 16 GiB)
  *    12  u32  needle length in 4-byte units (low 30 bits), kind (high 2 bits: 0 put, 1 delete)
  *
- * A record is not checksummed itself: records must tile the volume exactly (each starts
- * where the last ended), end inside it, and the newest ones are checked against their
- * needles at every start; anything else rebuilds the index from the volume.
+ * A record alone carries no checksum: the summary's covers them all (one native pass at
+ * start, 160 MB for 10 M needles in about 20 ms), records must tile the volume exactly
+ * (each starts where the last ended) and end inside it, and the records the summary
+ * does not cover yet (a crash between the two writes of a commit) and the newest ones
+ * are checked against their needles. Anything else rebuilds the index from the volume:
+ * a flipped key hash in an old record, which tiling alone cannot see, would otherwise
+ * bring a deleted object back or hide a stored one. Index files of format 1 (no
+ * summary) are rebuilt once.
  */
 import { NEEDLE_ALIGN } from './needle.js';
 
 export const FILE_HEADER_BYTES = 16;
 export const RECORD_BYTES = 16;
+/** Where an index file's records start: after its header and its summary. */
+export const INDEX_RECORDS_AT = 32;
 export const VOLUME_MAGIC = 0x56545248; // "HRTV"
 export const INDEX_MAGIC = 0x49545248; // "HRTI"
-const VERSION = 1;
+const VERSIONS: Record<number, number> = { [VOLUME_MAGIC]: 1, [INDEX_MAGIC]: 2 };
 export const KIND_PUT = 0;
 export const KIND_DELETE = 1;
 const LEN_MASK = 0x3fffffff;
@@ -41,7 +55,7 @@ export interface FileHeader {
 export function encodeHeader(magic: number, h: FileHeader): Buffer {
   const b = Buffer.alloc(FILE_HEADER_BYTES);
   b.writeUInt32LE(magic, 0);
-  b.writeUInt16LE(VERSION, 4);
+  b.writeUInt16LE(VERSIONS[magic]!, 4);
   b.writeUInt32LE(h.order, 8);
   b.writeUInt32LE(h.generation, 12);
   return b;
@@ -49,8 +63,27 @@ export function encodeHeader(magic: number, h: FileHeader): Buffer {
 
 /** The header, or undefined when these bytes are not one of `magic`'s. */
 export function decodeHeader(magic: number, b: Buffer): FileHeader | undefined {
-  if (b.length < FILE_HEADER_BYTES || b.readUInt32LE(0) !== magic || b.readUInt16LE(4) !== VERSION) return undefined;
+  if (b.length < FILE_HEADER_BYTES || b.readUInt32LE(0) !== magic || b.readUInt16LE(4) !== VERSIONS[magic]) return undefined;
   return { order: b.readUInt32LE(8), generation: b.readUInt32LE(12) };
+}
+
+export interface IndexSummary {
+  /** Records the checksum covers. */
+  count: number;
+  sum: bigint;
+}
+
+export function encodeSummary(s: IndexSummary): Buffer {
+  const b = Buffer.alloc(INDEX_RECORDS_AT - FILE_HEADER_BYTES);
+  b.writeUInt32LE(s.count, 0);
+  b.writeBigUInt64LE(s.sum, 8);
+  return b;
+}
+
+/** The summary of an index file's bytes, or undefined when the file is too short to hold one. */
+export function decodeSummary(file: Buffer): IndexSummary | undefined {
+  if (file.length < INDEX_RECORDS_AT) return undefined;
+  return { count: file.readUInt32LE(FILE_HEADER_BYTES), sum: file.readBigUInt64LE(FILE_HEADER_BYTES + 8) };
 }
 
 export interface IndexRecord {

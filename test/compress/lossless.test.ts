@@ -11,6 +11,8 @@ import { parsePromText } from '../../common/prom-text.js';
 import { LockedError } from '../../common/run-lock.js';
 import { recompressOriginals } from '../../compress/lossless.js';
 import { djxlReconstruct, nativeJxl, reconstruct, reconstructs, VerifierError } from '../../image/jxl.js';
+import { readDigest } from '../../image/jxl-digest.js';
+import { DirStore } from '../../store/index.js';
 import { OriginServer } from '../../origin/server.js';
 import { HEARTH_CLI } from '../../common/cli-path.js';
 import { FIXTURES } from '../helpers/test-stack.js';
@@ -43,7 +45,7 @@ async function nothingLost(files: Map<string, Buffer>): Promise<{ jpg: number; j
     assert.ok(hasJpg || hasJxl, `${file}: neither the original nor a .jxl`);
     if (hasJpg) assert.ok(readFileSync(file).equals(bytes), `${file}: original changed`);
     // djxl, not the tier's own verifier: an independent check.
-    if (hasJxl) assert.ok((await djxlReconstruct(j)).equals(bytes), `${j}: does not reconstruct the original`);
+    if (hasJxl) assert.ok((await djxlReconstruct(readFileSync(j))).equals(bytes), `${j}: does not reconstruct the original`);
     if (hasJxl && !hasJpg) jxl++;
     else jpg++;
   }
@@ -52,13 +54,13 @@ async function nothingLost(files: Map<string, Buffer>): Promise<{ jpg: number; j
 
 const quiet = createLogger('lossless-test', 'silent');
 
-/** Processes (other than the test's own) whose command line names a file under `store`. */
-function toolsIn(store: string): string[] {
+/** Processes (other than the test's own) whose command line has `marker` in it. */
+function toolsNaming(marker: string): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      if (cmd.includes(store) && Number(pid) !== process.pid) found.push(`${pid}: ${cmd}`);
+      if (cmd.includes(marker) && Number(pid) !== process.pid) found.push(`${pid}: ${cmd}`);
     } catch {
       // gone meanwhile
     }
@@ -102,15 +104,26 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
       [flipped, a, false],
     ];
     for (const [file, original, expected] of cases) {
-      assert.equal(await reconstructs(file, original), expected, `native: ${file} vs ${original}`);
-      const djxl = await djxlReconstruct(file).then((j) => j.equals(readFileSync(original)), () => false);
+      assert.equal(await reconstructs(readFileSync(file), readFileSync(original)), expected, `native: ${file} vs ${original}`);
+      const djxl = await djxlReconstruct(readFileSync(file)).then((j) => j.equals(readFileSync(original)), () => false);
       assert.equal(djxl, expected, `djxl: ${file} vs ${original}`);
     }
-    // A file that is not there is the verifier unable to run, not a verdict.
-    await assert.rejects(reconstructs(join(store, 'missing.jxl'), a), VerifierError);
-    assert.ok((await reconstruct(jxl)).equals(readFileSync(a)));
-    await assert.rejects(reconstruct(pixelsOnly));
-    await assert.rejects(reconstruct(truncated));
+    // A decoder that fails on its own account (exit 2: I/O) is the verifier unable to run, not a verdict.
+    const failing = join(store, 'failing-decoder.sh');
+    writeFileSync(failing, '#!/bin/sh\necho "read error" >&2\nexit 2\n', { mode: 0o755 });
+    const saved = process.env.HEARTH_JXL;
+    process.env.HEARTH_JXL = failing;
+    try {
+      await assert.rejects(reconstructs(readFileSync(jxl), readFileSync(a)), VerifierError);
+    } finally {
+      if (saved === undefined) delete process.env.HEARTH_JXL;
+      else process.env.HEARTH_JXL = saved;
+    }
+    assert.ok((await reconstruct(readFileSync(jxl))).equals(readFileSync(a)));
+    // The length hint sizes the buffer; a wrong one only costs a second pass.
+    assert.ok((await reconstruct(readFileSync(jxl), 1000)).equals(readFileSync(a)));
+    await assert.rejects(reconstruct(readFileSync(pixelsOnly)));
+    await assert.rejects(reconstruct(readFileSync(truncated)));
   });
 
   it('falls back to djxl where hearth-jxl is missing', async () => {
@@ -227,15 +240,19 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     const runOnce = () => spawn(process.execPath, [HEARTH_CLI, 'compress', 'originals', '--store', store, '--jobs', '2'], { stdio: 'ignore' });
     const count = (re: RegExp): number => readdirSync(dir).filter((f) => re.test(f)).length;
     // Kill points chosen by what is on disk, not by the clock, so each lands where it says.
+    // The batch's tools work in temp directories named for its pid, outside the store.
+    let tools = '';
+    const transcoding = (): boolean => toolsNaming(tools).some((p) => p.includes('cjxl'));
     const points: [string, (jxlAtStart: number) => boolean][] = [
-      ['a temp .jxl is being written', () => count(/\.jxl\.tmp-/) > 0],
+      ['cjxl is transcoding', transcoding],
       ['the first .jxl of the run is in place', (n) => count(/\.jxl$/) > n],
       ['three more .jxl are in place', (n) => count(/\.jxl$/) >= n + 3],
-      ['a temp .jxl again, later in the batch', () => count(/\.jxl\.tmp-/) > 0],
+      ['cjxl again, later in the batch', transcoding],
     ];
     for (const [what, reached] of points) {
       const start = count(/\.jxl$/);
       const child = runOnce();
+      tools = `hearth-jxl-${child.pid}-`;
       const exited = new Promise((r) => child.once('exit', r));
       let ended = false;
       void exited.then(() => (ended = true));
@@ -247,15 +264,17 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
       await exited;
       // Its cjxl and verifier children die with it (setpriv --pdeathsig), rather than
       // writing temp files into the store behind the next run's back.
-      await until(`no child of the killed run left (${what})`, () => (toolsIn(store).length === 0 ? true : undefined), 3000);
+      await until(`no child of the killed run left (${what})`, () => (toolsNaming(tools).length === 0 ? true : undefined), 3000);
       await nothingLost(files);
     }
     const done = runOnce();
     assert.equal(await new Promise((r) => done.once('exit', r)), 0);
     assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: 24 });
-    for (const f of readdirSync(dir)) assert.match(f, /^\d+\.jxl(?:\.digest)?$/, `left behind: ${f}`);
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.jxl'))) assert.ok(existsSync(join(dir, `${f}.digest`)), `${f} has no digest`);
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.digest'))) assert.ok(existsSync(join(dir, f.slice(0, -'.digest'.length))), `${f} has no .jxl`);
+    for (const f of readdirSync(dir)) assert.match(f, /^\d+\.jxl$/, `left behind: ${f}`);
+    const s = new DirStore(store);
+    for (const f of readdirSync(dir)) assert.ok(await readDigest(s, `/originals/5000/${f}`), `${f} has no digest`);
+    // The next run sweeps the killed runs' temp directories.
+    assert.deepEqual(readdirSync(tmpdir()).filter((n) => /^hearth-jxl-\d+-/.test(n) && !existsSync(`/proc/${n.split('-')[2]}`)), []);
   });
 
   it('reconstructs every photograph of the corpus byte for byte', async () => {

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DirStore, HttpStore, ObjectNotFoundError, StoreEscapeError, UnreadableObjectError, VolumeEngine, type ObjectStore } from '../../store/index.js';
+import { damageReportFile, DirStore, HttpStore, ObjectNotFoundError, StoreEscapeError, UnreadableObjectError, VolumeEngine, type DamageFinding, type ObjectStore } from '../../store/index.js';
 import { loadStoreServerConfig, StoreServer } from '../../store-server/index.js';
 
 const open: ObjectStore[] = [];
@@ -122,6 +122,29 @@ for (const { name, make } of DRIVERS) {
       await assert.rejects(store.put('/photos/1/101_z.jpg', bytes('x'), { Bad: 'x' }), { code: 'HEARTH_ERR_INVALID' });
       await assert.rejects(store.put('/photos/1/101_z.jpg', bytes('x'), { big: 'x'.repeat(3000) }), { code: 'HEARTH_ERR_INVALID' });
       assert.deepEqual([...(await (async () => { const o = []; for await (const x of store.list('/photos/1/100_b')) o.push(x.meta); return o; })())], [{ pq: '{"q":78}' }]);
+    });
+
+    it('reads ranges: the bytes asked for, fewer past the end, none beyond it', async () => {
+      const { store } = await make();
+      const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+      await store.put('/originals/1/100.jpg', data);
+      assert.deepEqual(await store.getRange('/originals/1/100.jpg', 0, 100), data.subarray(0, 100));
+      assert.deepEqual(await store.getRange('/originals/1/100.jpg', 333, 100), data.subarray(333, 433));
+      assert.deepEqual(await store.getRange('/originals/1/100.jpg', 950, 100), data.subarray(950));
+      assert.equal((await store.getRange('/originals/1/100.jpg', 1000, 100)).length, 0);
+      assert.equal((await store.getRange('/originals/1/100.jpg', 5, 0)).length, 0);
+      await assert.rejects(store.getRange('/originals/1/101.jpg', 0, 10), ObjectNotFoundError);
+    });
+
+    it('keeps a repair list: each finding one JSON line, wherever the store keeps it', async () => {
+      const { store, root } = await make();
+      await store.reportDamage({ path: '/originals/1/100.jxl', reason: 'mismatch', by: 'scrub', error: 'x'.repeat(5000) });
+      await store.reportDamage({ path: '/originals/1/101.jxl', reason: 'no_digest', by: 'origin', error: '' });
+      const lines = readFileSync(damageReportFile(root), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as DamageFinding & { ts: string });
+      assert.deepEqual(lines.map((l) => [l.path, l.reason, l.by]), [['/originals/1/100.jxl', 'mismatch', 'scrub'], ['/originals/1/101.jxl', 'no_digest', 'origin']]);
+      // Bounded: no report grows the list by more than a short line.
+      assert.ok(lines[0]!.error.length <= 1024);
+      await assert.rejects(store.reportDamage({ path: 1 } as unknown as DamageFinding), { code: 'HEARTH_ERR_INVALID' });
     });
 
     it('refuses keys that leave the store', async () => {
