@@ -234,16 +234,30 @@ export class DirStore implements ObjectStore {
       if (missing(err)) return [];
       throw err;
     });
-    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      const path = join(dir, e.name);
-      const key = path.slice(this.root.length).split(sep).join('/');
+    const sorted = entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const keyOf = (name: string): string => join(dir, name).slice(this.root.length).split(sep).join('/');
+    // Metadata only for the names its mirror directory holds: one readdir, not a failed open per object.
+    const dirKey = dir.slice(this.root.length).split(sep).join('/');
+    const withMeta = new Set((await readdir(join(this.root, '.hearth-meta', dirKey)).catch(() => [] as string[])).map((n) => n.slice(0, -'.json'.length)));
+    const files = sorted.filter((e) => e.isFile() && keyOf(e.name).startsWith(prefix) && !PRIVATE.test(keyOf(e.name)));
+    // The files of one directory statted together (a directory of a size ladder holds hundreds): the pool's threads overlap them.
+    const listed = await Promise.all(
+      files.map(async (e): Promise<ListedObject | undefined> => {
+        const key = keyOf(e.name);
+        const st = await stat(join(dir, e.name)).catch(() => undefined);
+        return st && { key, size: st.size, modifiedMs: st.mtimeMs, meta: withMeta.has(e.name) ? await this.readMeta(key) : {} };
+      }),
+    );
+    const byName = new Map(files.map((e, i) => [e.name, listed[i]]));
+    for (const e of sorted) {
+      const key = keyOf(e.name);
       if (PRIVATE.test(key)) continue;
       if (e.isDirectory()) {
         // Only directories that can hold keys of the prefix.
-        if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix) || key.startsWith(prefix)) yield* this.walk(path, prefix);
-      } else if (e.isFile() && key.startsWith(prefix)) {
-        const st = await stat(path).catch(() => undefined);
-        if (st) yield { key, size: st.size, modifiedMs: st.mtimeMs, meta: await this.readMeta(key) };
+        if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix) || key.startsWith(prefix)) yield* this.walk(join(dir, e.name), prefix);
+      } else {
+        const o = byName.get(e.name);
+        if (o) yield o;
       }
     }
   }
