@@ -38,9 +38,19 @@ export function tierStateDir(spec: string, stateDir: string | undefined, what: s
   throw new HearthError('HEARTH_ERR_INVALID', `${what}: the store ${spec} is a store service, so its own files (state, not store objects) need a directory of their own: give --state-dir (stateDir in its config)`);
 }
 
+/** Where the embedded default stack (`hearth stack up`) runs its store service. */
+export const DEFAULT_STORE_LISTEN = '127.0.0.1:8084';
+
+/**
+ * The store every tier and command uses unless told otherwise: the embedded default
+ * stack's store service, as the default broker is its broker. `volumes` won the store
+ * benchmark on every figure (docs/store.md), so it is what `stack up` runs.
+ */
+export const DEFAULT_STORE = `http://${DEFAULT_STORE_LISTEN}`;
+
 /** The `store` member of every tier's config. */
 export const storeOption = (what: string) =>
-  Type.String({ minLength: 1, default: '.cache/store', description: `the store: a directory, or the http:// address of the store service; ${what}` });
+  Type.String({ minLength: 1, default: DEFAULT_STORE, description: `the store: a directory, or the http:// address of the store service; ${what}` });
 
 /** The `stateDir` member of the tiers that keep files of their own about a store. */
 export const stateDirOption = (what: string) =>

@@ -6,6 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import ipaddr from 'ipaddr.js';
 import { Validator, loadConfig } from '../common/index.js';
+import { DEFAULT_STORE_LISTEN } from '../store/index.js';
 import { COLO_NAME } from '@hearth/api-hook';
 
 const HOSTNAME = '^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$';
@@ -120,7 +121,7 @@ export const TopologySchema = Type.Object(
     store: Type.Optional(
       Type.Object(
         {
-          listen: Address('the store service (`hearth store serve`): the volumes every tier reads and writes, for tiers only', '127.0.0.1:8084'),
+          listen: Address('the store service (`hearth store serve`): the volumes every tier reads and writes, for tiers only', DEFAULT_STORE_LISTEN),
           metrics: Address("the store service's `/metrics`, `/healthz`, `/readyz`, `/stats` and `POST /compact`", '127.0.0.1:9480'),
           dir: Type.String({ minLength: 1, description: 'absolute directory of the volume and index files' }),
         },

@@ -15,7 +15,7 @@ export function registerBackfill(program: Command): void {
     {
       name: 'backfill',
       description: 'produce hearth.images.uploaded for every existing original, at a set rate; resumable after Ctrl-C or a crash',
-      configHelp: 'backfill config (JSON); default: the originals of .cache/store to the local broker',
+      configHelp: 'backfill config (JSON); default: the originals of the local stack\'s store service to its broker',
       flags: [
         STORE_FLAG,
         { flags: '--list <file>', description: 'read "<id> <store path>" lines instead of walking the store', path: 'list' },

@@ -12,7 +12,7 @@ export function registerCompress(program: Command): void {
   daemonCommand(cmd, {
     name: 'resizes',
     description: 'run a perceptual-compression worker: hearth.images.resized in, smaller resizes and hearth.images.compressed out',
-    configHelp: 'compress config (JSON); default: local broker, store .cache/store',
+    configHelp: 'compress config (JSON); default: local broker, the local stack\'s store service',
     flags: [
       STORE_FLAG,
       BROKERS_FLAG,
@@ -26,7 +26,7 @@ export function registerCompress(program: Command): void {
     {
       name: 'originals',
       description: 'losslessly recompress originals to JPEG XL, verified byte for byte before any original is removed',
-      configHelp: 'lossless config (JSON); default: every original under .cache/store/originals',
+      configHelp: 'lossless config (JSON); default: every original of the local stack\'s store service',
       flags: [
         STORE_FLAG,
         { flags: '--dir <dir>', description: 'where the originals are, under the store', path: 'dir' },
@@ -84,7 +84,7 @@ export function registerCompress(program: Command): void {
     {
       name: 'scrub',
       description: 'reconstruct every original kept as JPEG XL and check it against its recorded digest, at a bounded rate; exit 1 on any damage',
-      configHelp: 'scrub config (JSON); default: all of .cache/store at 20 MB/s',
+      configHelp: 'scrub config (JSON); default: all of the local stack\'s store service at 20 MB/s',
       flags: [
         STORE_FLAG,
         { flags: '--dir <dir>', description: 'only under this directory of the store (default: all of it)', path: 'dir' },

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../common/index.js';
 import { IdentityWorker, identify, indexFile, indexStore, loadIdentityConfig, loadOrBuild } from '../../identity/index.js';
-import { tierStateDir, withStore } from '../../store/index.js';
+import { DEFAULT_STORE, tierStateDir, withStore } from '../../store/index.js';
 import { portArg } from '../args.js';
 import { BROKERS_FLAG, daemonCommand, STORE_FLAG } from '../service-command.js';
 
@@ -10,7 +10,7 @@ export function registerIdentity(program: Command): void {
   daemonCommand(cmd, {
     name: 'worker',
     description: 'run the identity tier: hearth.images.uploaded in; hearth.images.accepted (on to resizing), hearth.images.quarantined and hearth.images.matched (duplicates, near-duplicates) out',
-    configHelp: 'identity config (JSON); default: local broker, store .cache/store, no blocklist',
+    configHelp: 'identity config (JSON); default: local broker, the local stack\'s store service, no blocklist',
     flags: [
       STORE_FLAG,
       BROKERS_FLAG,
@@ -23,7 +23,7 @@ export function registerIdentity(program: Command): void {
   cmd
     .command('index')
     .description('fingerprint every original in the store and write the index (.hearth-identity.idx in the state directory), atomically')
-    .option('--store <store>', 'the store: a directory, or the http:// address of the store service', '.cache/store')
+    .option('--store <store>', 'the store: a directory, or the http:// address of the store service', DEFAULT_STORE)
     .option('--state-dir <dir>', "where the index lives (default: the directory store's root; required with a store service)")
     .action(async (o: { store: string; stateDir?: string }) => {
       const file = indexFile(tierStateDir(o.store, o.stateDir, 'hearth identity index'));
@@ -34,7 +34,7 @@ export function registerIdentity(program: Command): void {
     .command('lookup')
     .description('which stored image each file is: one JSON line per file ({"file","id"|null,"collisions"}); a missing or corrupt index is rebuilt first')
     .argument('<files...>', 'files to look up')
-    .option('--store <store>', 'the store: a directory, or the http:// address of the store service', '.cache/store')
+    .option('--store <store>', 'the store: a directory, or the http:// address of the store service', DEFAULT_STORE)
     .option('--state-dir <dir>', "where the index lives (default: the directory store's root; required with a store service)")
     .action(async (files: string[], o: { store: string; stateDir?: string }) => {
       const file = indexFile(tierStateDir(o.store, o.stateDir, 'hearth identity lookup'));

@@ -9,7 +9,7 @@ export function registerOrigin(program: Command): void {
   daemonCommand(program, {
     name: 'origin',
     description: 'the origin service: stored sizes as they are, missing ladder sizes made on the fly from the largest stored one, originals kept as JPEG XL reconstructed and checked',
-    configHelp: 'origin config (JSON); default: 127.0.0.1:8083, metrics 127.0.0.1:9468, store .cache/store',
+    configHelp: 'origin config (JSON); default: 127.0.0.1:8083, metrics 127.0.0.1:9468, the local stack\'s store service',
     flags: [
       { flags: '--listen <host:port>', description: 'address of the image paths (behind the origin front)', path: 'listen', parse: parseHostPort },
       { flags: '--metrics-listen <host:port>', description: '/metrics, /healthz and /readyz, on a listener of their own that no cache fronts', path: 'http', parse: parseHostPort },

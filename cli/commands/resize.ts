@@ -8,7 +8,7 @@ export function registerResize(program: Command): void {
   daemonCommand(program, {
     name: 'resize',
     description: 'run a resize-tier worker: hearth.images.accepted in (uploads the identity tier let through), every ladder size and hearth.images.resized out',
-    configHelp: 'resize config (JSON); default: local broker, store .cache/store',
+    configHelp: 'resize config (JSON); default: local broker, the local stack\'s store service',
     flags: [
       STORE_FLAG,
       BROKERS_FLAG,

@@ -46,7 +46,7 @@ export function registerStack(program: Command): void {
     .option('--kafka', 'with --warm-only: a single-node Kafka broker on 127.0.0.1:9092 (controller 9093) all the same')
     .option('--resize-workers <n>', 'default topology: resize workers in the consumer group (metrics on 127.0.0.1:9470 and up)', intArg(1, 16), 2)
     .option('--origin-delay-ms <ms>', 'default topology: a latency proxy adding this much to every origin fetch (on 127.0.0.1:8082)', intArg(0, 600_000))
-    .addOption(new Option('--store <driver>', 'default topology: the store every tier uses: dir (the corpus directory, served from disk) or volumes (the store service on 127.0.0.1:8084, the corpus imported into <state>/volumes)').choices(['dir', 'volumes']).default('dir'))
+    .addOption(new Option('--store <driver>', 'default topology: the store every tier uses: volumes (the store service on 127.0.0.1:8084, the corpus imported into <state>/volumes; what every command reaches by default) or dir (the corpus directory, served from disk)').choices(['dir', 'volumes']).default('volumes'))
     .action(async (o: StackOpts) => {
       const s = await (open(o, true) as Stack).up();
       process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : formatStatus(s));

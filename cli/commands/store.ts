@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { createLogger, withTextfile } from '../../common/index.js';
 import { loadStoreServerConfig, StoreServer } from '../../store-server/index.js';
 import { Presets, SingleBar } from 'cli-progress';
-import { copyStore, openStore, VolumeEngine, withStore, type EngineStats, type VerifyResult } from '../../store/index.js';
+import { copyStore, DEFAULT_STORE, openStore, VolumeEngine, withStore, type EngineStats, type VerifyResult } from '../../store/index.js';
 import { reportTable, storeReport, VerifyMetrics } from '../../store-server/index.js';
 import { intArg } from '../args.js';
 import { daemonCommand } from '../service-command.js';
@@ -100,7 +100,7 @@ export function registerStore(program: Command): void {
   cmd
     .command('report')
     .description('bytes by kind (originals, JPEG XL originals, each stored size, quarantine, other), per photo, and what JPEG XL and perceptual compression saved; any store')
-    .option('--store <dir-or-url>', 'the store: a directory or a store service address', '.cache/store')
+    .option('--store <dir-or-url>', 'the store: a directory or a store service address', DEFAULT_STORE)
     .option('--json', 'one JSON object instead of a table')
     .action(async (o: { store: string; json?: boolean }) => {
       const r = await withStore(o.store, storeReport);

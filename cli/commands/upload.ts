@@ -18,7 +18,7 @@ export function registerUpload(program: Command): void {
     {
       name: 'upload',
       description: 'store originals (checked to be whole JPEGs, written atomically, never replacing another) and announce each on hearth.images.uploaded; one JSON line per image',
-      configHelp: 'upload config (JSON); default: store .cache/store, the local broker',
+      configHelp: 'upload config (JSON); default: the local stack\'s store service, the local broker',
       flags: [
         STORE_FLAG,
         BROKERS_FLAG,

@@ -248,7 +248,8 @@ export class VolumeEngine implements ObjectStore {
           for (const p of peeks) {
             const key = peekKey(p);
             if (key === undefined || !key.startsWith(prefix)) continue;
-            out.push({ key, size: peekSize(p), meta: peekMeta(p) ?? {} });
+            // Metadata longer than the first bytes read (a perceptual marker is ~300 bytes): the needle read whole, as head does.
+            out.push({ key, size: peekSize(p), meta: peekMeta(p) ?? (await this.read(key).then((n) => n.meta, () => ({}))) });
           }
         }
       } finally {

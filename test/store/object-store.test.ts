@@ -122,6 +122,11 @@ for (const { name, make } of DRIVERS) {
       await assert.rejects(store.put('/photos/1/101_z.jpg', bytes('x'), { Bad: 'x' }), { code: 'HEARTH_ERR_INVALID' });
       await assert.rejects(store.put('/photos/1/101_z.jpg', bytes('x'), { big: 'x'.repeat(3000) }), { code: 'HEARTH_ERR_INVALID' });
       assert.deepEqual([...(await (async () => { const o = []; for await (const x of store.list('/photos/1/100_b')) o.push(x.meta); return o; })())], [{ pq: '{"q":78}' }]);
+      // Longer than a needle's first bytes (a real perceptual marker runs to ~300): still whole in head and list.
+      const long = { pq: JSON.stringify({ inputSha: 'a'.repeat(64), outputSha: 'b'.repeat(64), quality: 77, score: 0.98, pad: 'c'.repeat(900) }) };
+      await store.put('/photos/1/102_z.jpg', bytes('resize'), long);
+      assert.deepEqual((await store.head('/photos/1/102_z.jpg'))?.meta, long);
+      for await (const x of store.list('/photos/1/102_')) assert.deepEqual(x.meta, long);
     });
 
     it('reads ranges: the bytes asked for, fewer past the end, none beyond it', async () => {
