@@ -5,6 +5,7 @@
 import { benchCompress } from './compress.js';
 import { benchIdentity } from './identity.js';
 import { benchResize } from './resize.js';
+import { benchSizes } from './sizes.js';
 import { benchPush } from './push.js';
 import { benchStore } from './store.js';
 import { benchWarmer } from './warmer.js';
@@ -16,6 +17,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   compress: benchCompress,
   identity: benchIdentity,
   store: benchStore,
+  sizes: benchSizes,
 };
 
 const names = process.argv.slice(2);

@@ -303,6 +303,16 @@ export const SECTIONS: readonly SectionDef[] = [
         ],
       },
       {
+        id: 'store-report',
+        title: 'Store: bytes per photo by kind, and saved (last report)',
+        unit: 'bytes',
+        help: 'From the last `hearth store report --metrics-file` (a batch job: run it from a timer into the textfile collector): what a photo costs by kind (originals, JPEG XL originals, each stored size) and what JPEG XL originals and perceptual sizes saved per photo. Which sizes are stored is the resize tier\'s `storedSizes`.',
+        queries: [
+          q('sum by (kind) (hearth_store_report_bytes) / scalar(max(hearth_store_report_photos) > 0)', '{{kind}}'),
+          q('sum by (technique) (hearth_store_report_saved_bytes) / scalar(max(hearth_store_report_photos) > 0)', 'saved: {{technique}}'),
+        ],
+      },
+      {
         id: 'store-integrity',
         title: 'Store: damaged objects and refused puts (15 min)',
         unit: 'count',

@@ -124,18 +124,25 @@ export class OriginServer {
     }
   }
 
-  /** A ladder size of image `id`, stored at `path` or made on the fly from its largest stored size. */
+  /** A ladder size of image `id`, stored at `path` or made on the fly from its largest stored size, else from its original. */
   private async size(req: IncomingMessage, res: ServerResponse, path: string, id: string, spec: SizeSpec): Promise<void> {
     if (await this.serveStored(req, res, path)) return;
-    const from = await this.largestStored(id, spec);
+    const from = await this.sourceFor(id, spec);
     if (!from) return this.notFound(req, res);
-    const out = await this.once(path, async () => {
-      const t0 = process.hrtime.bigint();
-      const data = (await this.backend.resize(await this.store.get(from), spec, this.o.encode)).data;
-      this.metrics.derive.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
-      if (this.o.storeDerived) await this.store.put(path, data);
-      return data;
-    });
+    let out: Buffer | 'overload';
+    try {
+      out = await this.once(path, async () => {
+        const t0 = process.hrtime.bigint();
+        const data = (await this.backend.resize(await from(), spec, this.o.encode)).data;
+        this.metrics.derive.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
+        if (this.o.storeDerived) await this.store.put(path, data);
+        return data;
+      });
+    } catch (err) {
+      // Made from an original kept as JPEG XL whose reconstruction its digest refuses.
+      if (err instanceof IntegrityError) return this.damaged(req, res, originalPath(id).replace(/\.jpg$/, '.jxl'), err);
+      throw err;
+    }
     if (out === 'overload') return this.overloaded(req, res);
     this.metrics.requests.labels('derived').inc();
     this.send(res, req, 200, out, { 'content-type': 'image/jpeg' });
@@ -245,14 +252,24 @@ export class OriginServer {
   }
 
   /** The store path of the largest stored size at least as big as the one wanted (never upscale), non-square first. */
-  private async largestStored(id: string, want: SizeSpec): Promise<string | undefined> {
+  /**
+   * What to make `want` from: the largest stored size at least as large (the resize tier
+   * stores only `storedSizes`), else the original as uploaded, or reconstructed from its
+   * JPEG XL and checked against its digest; undefined when there is none.
+   */
+  private async sourceFor(id: string, want: SizeSpec): Promise<(() => Promise<Buffer>) | undefined> {
     const candidates = [...this.ladder].filter((s) => s !== want && !s.square && s.size >= want.size).sort((a, b) => b.size - a.size);
     for (const s of candidates) {
       const path = imagePath(id, s.name);
-      if (await this.store.head(path)) return path;
+      if (await this.store.head(path)) return () => this.store.get(path);
     }
+    const original = originalPath(id);
+    if (await this.store.head(original)) return () => this.store.get(original);
+    const jxl = original.replace(/\.jpg$/, '.jxl');
+    if (await this.store.head(jxl)) return () => reconstructChecked(this.store, jxl);
     return undefined;
   }
+
 
   private acquire(): Promise<boolean> {
     if (this.running < this.o.maxConcurrent) {

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
-import { jpegSection } from '../image/index.js';
+import { DEFAULT_LADDER, DEFAULT_STORED_SIZES, jpegSection } from '../image/index.js';
 import { maxReadBytesOption, storeOption } from '../store/index.js';
 
 export const ResizeConfigSchema = Type.Object(
@@ -12,6 +12,12 @@ export const ResizeConfigSchema = Type.Object(
     maxReadBytes: maxReadBytesOption(),
     jobs: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'images resized at once (partitions consumed concurrently)' }),
     threadsPerJob: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'libvips threads per image (2 jobs × 2 threads measured best on 2 cores, with 3 × 1)' }),
+    storedSizes: Type.Array(Type.String({ pattern: '^[a-z]$' }), {
+      minItems: 1,
+      uniqueItems: true,
+      default: [...DEFAULT_STORED_SIZES],
+      description: 'the ladder sizes stored at upload (the origin makes the others on demand, from the largest stored size at least as large, else from the original); the default is chosen by `npm run bench -- sizes`',
+    }),
     jpeg: jpegSection(),
     http: httpSection(9465),
     log: logSection(),
@@ -25,5 +31,14 @@ const validator = new Validator(ResizeConfigSchema, 'resize config');
 
 /** `overrides` (flags) are merged deep onto the file (or the defaults). */
 export function loadResizeConfig(file?: string, overrides: Record<string, unknown> = {}): ResizeConfig {
-  return loadConfig({ what: 'resize config', validator, file, overrides, semantic: (c) => (c.backend === 'gpu' ? ['backend: "gpu" is not built yet (no GPU machine was available to build and test it); use "cpu"'] : []) });
+  return loadConfig({
+    what: 'resize config',
+    validator,
+    file,
+    overrides,
+    semantic: (c) => [
+      ...(c.backend === 'gpu' ? ['backend: "gpu" is not built yet (no GPU machine was available to build and test it); use "cpu"'] : []),
+      ...c.storedSizes.filter((s) => !DEFAULT_LADDER.some((l) => l.name === s)).map((s) => `storedSizes: "${s}" is not a size of the ladder (${DEFAULT_LADDER.map((l) => l.name).join(', ')})`),
+    ],
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * The resize tier's worker: consumes hearth.images.accepted (uploads the identity tier
- * let through: neither duplicates nor quarantined), makes every ladder size
- * from the 2048 px source, writes each atomically and emits hearth.images.resized.
+ * let through: neither duplicates nor quarantined), makes every stored size of the
+ * ladder (`storedSizes`; the origin makes the rest on demand) from the 2048 px source,
+ * writes each atomically and emits hearth.images.resized.
  * Offsets are committed only after the files are durable and the events acknowledged
  * (at-least-once); a redelivery rewrites identical bytes and emits equivalent events.
  * A message that can never succeed (invalid, missing or corrupt source) goes to
@@ -69,18 +70,19 @@ export class ResizeWorker {
     return events.map((e) => outgoing(TOPICS.resized, e.id, e));
   }
 
-  /** Every size, from the 2048 px source made from the original. */
+  /** Every stored size, from the 2048 px source made from the original (kept only if it is a stored size itself). */
   async resizeAll(upload: Uploaded): Promise<Resized[]> {
     const original = await readForMessage(upload.source, SOURCE_READ, () => this.store.get(upload.source, this.config.maxReadBytes));
     const src = sourceSize(this.ladder);
+    const stored = new Set(this.config.storedSizes);
     const events: Resized[] = [];
     const encode = this.config.jpeg;
     try {
       const t0 = process.hrtime.bigint();
       const source = await this.backend.resize(original, src, encode);
-      events.push(await this.write(upload.id, src, source.data, source.width, source.height, t0));
+      if (stored.has(src.name)) events.push(await this.write(upload.id, src, source.data, source.width, source.height, t0));
       for (const spec of this.ladder) {
-        if (spec === src) continue;
+        if (spec === src || !stored.has(spec.name)) continue;
         const t = process.hrtime.bigint();
         const out = await this.backend.resize(source.data, spec, encode);
         events.push(await this.write(upload.id, spec, out.data, out.width, out.height, t));

@@ -1,5 +1,6 @@
 /** The store service's metrics, on its status listener. */
 import { createMetrics, createRegistry, writeTextfile, type MetricDef, type Metrics } from '../common/index.js';
+import type { StoreReport } from './report.js';
 
 /** The operations `hearth_store_requests_total` and the latency histogram count. */
 export const STORE_OPS = ['get', 'head', 'put', 'put_if_absent', 'copy', 'delete', 'list', 'report_damage'] as const;
@@ -64,6 +65,30 @@ export const VERIFY_METRICS = {
   damaged: { type: 'gauge', name: 'hearth_store_verify_damaged_needles', help: 'Needles this verify found failing their checksum (alert on > 0; each is on the repair list).' },
   lastUpdate: { type: 'gauge', name: 'hearth_store_verify_last_update_timestamp_seconds', help: 'When the metrics file was last written (its age finds a verify that stopped, or never runs).' },
 } as const satisfies Record<string, MetricDef>;
+
+/** `hearth store report --metrics-file`: the report's figures for the dashboard's store row. */
+export const REPORT_METRICS = {
+  bytes: { type: 'gauge', name: 'hearth_store_report_bytes', help: 'Bytes the store holds by kind at the last report: originals, jxl_originals (originals kept only as JPEG XL), size_<x> (each stored size), quarantined, other.', labelNames: ['kind'] },
+  photos: { type: 'gauge', name: 'hearth_store_report_photos', help: 'Distinct images with an original or a stored size, at the last report.' },
+  saved: { type: 'gauge', name: 'hearth_store_report_saved_bytes', help: 'Bytes each technique saved, at the last report: lossless (JPEG XL originals, against the originals their digests describe), perceptual (sizes, from their markers).', labelNames: ['technique'] },
+  lastUpdate: { type: 'gauge', name: 'hearth_store_report_last_update_timestamp_seconds', help: 'When the report last ran to the end (its figures are as of then).' },
+} as const satisfies Record<string, MetricDef>;
+
+export class ReportMetrics {
+  private readonly registry = createRegistry({ component: 'store-report' });
+  readonly m: Metrics<typeof REPORT_METRICS> = createMetrics(REPORT_METRICS, this.registry);
+
+  async write(r: StoreReport, file: string): Promise<void> {
+    const kinds: Record<string, number> = { originals: r.bytes.originals, jxl_originals: r.bytes.jxlOriginals, quarantined: r.bytes.quarantined, other: r.bytes.other };
+    for (const [size, b] of Object.entries(r.bytes.sizes)) kinds[`size_${size}`] = b;
+    for (const [kind, b] of Object.entries(kinds)) this.m.bytes.labels(kind).set(b);
+    this.m.photos.set(r.photos);
+    this.m.saved.labels('lossless').set(r.saved.lossless);
+    this.m.saved.labels('perceptual').set(r.saved.perceptual);
+    this.m.lastUpdate.set(Date.now() / 1000);
+    await writeTextfile(this.registry, file);
+  }
+}
 
 export class VerifyMetrics {
   private readonly registry = createRegistry({ component: 'store-verify' });

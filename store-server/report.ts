@@ -3,7 +3,7 @@
  * saved (Flickr's cost story: which bytes are worth keeping). Any driver: it lists and
  * reads through the store interface.
  */
-import { ORIGINAL_PATH, SIZE_PATH } from '../image/index.js';
+import { ORIGINAL_PATH, readDigest, SIZE_PATH } from '../image/index.js';
 import type { ObjectStore } from '../store/index.js';
 
 const SIZE = new RegExp(SIZE_PATH);
@@ -64,9 +64,9 @@ export async function storeReport(store: ObjectStore): Promise<StoreReport> {
     } else if (jxl) {
       r.bytes.jxlOriginals += o.size;
       photos.add(jxl[1]!);
-      // The digest (a sidecar object today, metadata later) holds the original's length.
-      const digest = counts(o.meta.digest ?? (await store.get(`${o.key}.digest`, 64 * 1024).then((b) => b.toString('utf8'), () => undefined)), 'bytes');
-      if (digest) r.saved.lossless += digest[0]! - o.size;
+      // The digest (the .jxl's metadata, or a sidecar in a store from before) holds the original's length.
+      const digest = await readDigest(store, o.key, o.meta).catch(() => undefined);
+      if (digest) r.saved.lossless += digest.bytes - o.size;
     } else if (o.key.startsWith('/quarantine/')) r.bytes.quarantined += o.size;
     else {
       r.bytes.other += o.size;

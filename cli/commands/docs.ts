@@ -14,7 +14,7 @@ import { DASHBOARD_METRICS, DashboardConfigSchema, grafanaDashboard } from '../.
 import { CACHE_LOG_METRICS } from '../../monitoring/index.js';
 import { IDENTITY_METRICS, IdentityConfigSchema } from '../../identity/index.js';
 import { KAFKA_CONSUMER_METRICS } from '../../kafka/index.js';
-import { STORE_METRICS, StoreServerConfigSchema, VERIFY_METRICS } from '../../store-server/index.js';
+import { REPORT_METRICS, STORE_METRICS, StoreServerConfigSchema, VERIFY_METRICS } from '../../store-server/index.js';
 
 /** The default push concurrency as the schema holds it: written in one place, the schema. */
 function pushConcurrencyLine(): string {
@@ -54,6 +54,7 @@ export function renderDocs(): Record<string, string> {
     'error-codes': errorCodesMarkdown(),
     'store-metrics': metricsMarkdown(STORE_METRICS),
     'store-verify-metrics': metricsMarkdown(VERIFY_METRICS),
+    'store-report-metrics': metricsMarkdown(REPORT_METRICS),
   };
 }
 

@@ -5,7 +5,7 @@ import { createLogger, withTextfile } from '../../common/index.js';
 import { loadStoreServerConfig, StoreServer } from '../../store-server/index.js';
 import { Presets, SingleBar } from 'cli-progress';
 import { copyStore, DEFAULT_STORE, openStore, VolumeEngine, withStore, type EngineStats, type VerifyResult } from '../../store/index.js';
-import { reportTable, storeReport, VerifyMetrics } from '../../store-server/index.js';
+import { ReportMetrics, reportTable, storeReport, VerifyMetrics } from '../../store-server/index.js';
 import { intArg } from '../args.js';
 import { daemonCommand } from '../service-command.js';
 
@@ -102,8 +102,10 @@ export function registerStore(program: Command): void {
     .description('bytes by kind (originals, JPEG XL originals, each stored size, quarantine, other), per photo, and what JPEG XL and perceptual compression saved; any store')
     .option('--store <dir-or-url>', 'the store: a directory or a store service address', DEFAULT_STORE)
     .option('--json', 'one JSON object instead of a table')
-    .action(async (o: { store: string; json?: boolean }) => {
+    .option('--metrics-file <file>', "write hearth_store_report_* metrics there for node-exporter's textfile collector (the dashboard's store row shows them)")
+    .action(async (o: { store: string; json?: boolean; metricsFile?: string }) => {
       const r = await withStore(o.store, storeReport);
+      if (o.metricsFile) await new ReportMetrics().write(r, resolve(o.metricsFile));
       process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : reportTable(r));
     });
   cmd

@@ -17,7 +17,7 @@ import { scrape } from '../../common/prom-text.js';
 import { loadDashboardConfig } from '../../dashboard/config.js';
 import { PANELS, type SectionDef } from '../../dashboard/panels.js';
 import { DashboardServer } from '../../dashboard/server.js';
-import { DEFAULT_LADDER } from '../../image/ladder.js';
+import { storedLadder } from '../../image/ladder.js';
 import type { ModeReport } from '../../simulate/simulate.js';
 import { panelsWithoutData } from '../helpers/panels-without-data.js';
 import { pipelineStack, type PipelineStack } from '../helpers/pipeline-stack.js';
@@ -72,7 +72,7 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
       const m = await scrape(p.topology.pipeline!.perceptual);
       return (m.get('hearth_compress_images_total{result="compressed"}') ?? 0) + (m.get('hearth_compress_images_total{result="kept"}') ?? 0);
     };
-    await until('the upload through the perceptual worker', async () => ((await handled()) >= DEFAULT_LADDER.length ? true : undefined), 90_000);
+    await until('the upload through the perceptual worker', async () => ((await handled()) >= storedLadder().length ? true : undefined), 90_000);
     // A lossless batch, its metrics file where the stack's textfile collector reads it.
     await hearth('compress', 'originals', '--store', p.root, '--metrics-file', join(p.stack.textfileDir(), 'lossless.prom'), '--log-level', 'warn');
     browser = await launchChromium();

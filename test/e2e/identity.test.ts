@@ -16,7 +16,7 @@ import { createHinter } from '@hearth/api-hook';
 import { HEARTH_CLI } from '../../common/cli-path.js';
 import { scrape } from '../../common/prom-text.js';
 import { pdqOf } from '../../identity/pdq.js';
-import { DEFAULT_LADDER } from '../../image/ladder.js';
+import { storedLadder } from '../../image/ladder.js';
 import { imagePath, originalPath } from '../../image/store.js';
 import { openStore, storeFile } from '../../store/index.js';
 import { readVerdict } from '../../image/verdicts.js';
@@ -26,6 +26,9 @@ import type { Topology } from '../../topology/topology.js';
 import { pipelineStack, type PipelineStack } from '../helpers/pipeline-stack.js';
 import { watchTopics } from '../helpers/test-kafka.js';
 import { until } from '../helpers/until.js';
+
+/** What the resize tier stores at upload by default; the origin makes the rest on demand. */
+const STORED = storedLadder();
 
 const run = promisify(execFile);
 const FETCHED = new URL('../../../.cache/photos/src/', import.meta.url).pathname;
@@ -65,7 +68,7 @@ describe('the identity tier in the whole pipeline', function () {
     const photo = join(FETCHED, 'Kite.jpg');
     const resizedBefore = await resized();
     const first = await upload(photo);
-    await until('every size of the first upload', () => DEFAULT_LADDER.every((s) => existsSync(storeFile(p.root, imagePath(first, s.name)))) || undefined, 90_000);
+    await until('every size of the first upload', () => STORED.every((s) => existsSync(storeFile(p.root, imagePath(first, s.name)))) || undefined, 90_000);
     await until('the first upload counted as resized', async () => (await resized()) === resizedBefore + 1 || undefined, 10_000);
     const duplicatesBefore = await verdicts('duplicate');
     const second = await upload(photo);
@@ -81,7 +84,7 @@ describe('the identity tier in the whole pipeline', function () {
     // Resized once: never accepted, no size of its own, the resize count unchanged.
     assert.equal(events.some((e) => e.topic === TOPICS.accepted && e.value.id === second), false);
     assert.ok(events.some((e) => e.topic === TOPICS.accepted && e.value.id === first));
-    assert.equal(DEFAULT_LADDER.some((s) => existsSync(storeFile(p.root, imagePath(second, s.name)))), false);
+    assert.equal(STORED.some((s) => existsSync(storeFile(p.root, imagePath(second, s.name)))), false);
     assert.equal(await resized(), resizedBefore + 1);
     // Served under its own id, from the first one's files, through a cache.
     for (const size of ['z', 'q']) {
@@ -115,7 +118,7 @@ describe('the identity tier in the whole pipeline', function () {
     // Never resized.
     assert.equal(events.some((e) => e.topic === TOPICS.accepted && ids.includes(e.value.id as string)), false);
     assert.equal(await resized(), resizedBefore);
-    for (const id of ids) assert.equal(DEFAULT_LADDER.some((s) => existsSync(storeFile(p.root, imagePath(id, s.name)))), false);
+    for (const id of ids) assert.equal(STORED.some((s) => existsSync(storeFile(p.root, imagePath(id, s.name)))), false);
     // 451 for every path, original included, and never kept by a cache.
     for (const id of ids) {
       for (const path of [imagePath(id, 'z'), imagePath(id, 'b'), originalPath(id)]) {

@@ -15,7 +15,7 @@ import { request } from 'undici';
 import { createHinter } from '@hearth/api-hook';
 import { HEARTH_CLI } from '../../common/cli-path.js';
 import { scrape } from '../../common/prom-text.js';
-import { DEFAULT_LADDER } from '../../image/ladder.js';
+import { storedLadder } from '../../image/ladder.js';
 import { imagePath, originalPath } from '../../image/store.js';
 import { DirStore, storeFile } from '../../store/index.js';
 import { RULES_FILE, renderPrometheusConfig, scrapeJobsFor } from '../../monitoring/prometheus-config.js';
@@ -24,6 +24,9 @@ import type { Topology } from '../../topology/topology.js';
 import { FIXTURES } from '../helpers/test-stack.js';
 import { pipelineStack } from '../helpers/pipeline-stack.js';
 import { until } from '../helpers/until.js';
+
+/** What the resize tier stores at upload by default; the origin makes the rest on demand. */
+const STORED = storedLadder();
 
 const run = promisify(execFile);
 const listening = (address: string) =>
@@ -78,8 +81,13 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     const before = await perceptual();
     const { stdout } = await run(process.execPath, [HEARTH_CLI, 'upload', '--store', root, '--brokers', t.kafka!.listen, join(FIXTURES, 'ladybird.jpg')]);
     const { id } = JSON.parse(stdout) as { id: string };
-    await until('every size written', () => (DEFAULT_LADDER.every((s) => existsSync(storeFile(root, imagePath(id, s.name)))) ? true : undefined), 60_000);
-    await until('every size through the perceptual worker', async () => ((await perceptual()) >= before + DEFAULT_LADDER.length && (await Promise.all(DEFAULT_LADDER.map(async (s) => (await new DirStore(root).head(imagePath(id, s.name)))?.meta.pq))).every(Boolean) ? true : undefined), 60_000);
+    await until('every size written', () => (STORED.every((s) => existsSync(storeFile(root, imagePath(id, s.name)))) ? true : undefined), 60_000);
+    await until('every size through the perceptual worker', async () => ((await perceptual()) >= before + STORED.length && (await Promise.all(STORED.map(async (s) => (await new DirStore(root).head(imagePath(id, s.name)))?.meta.pq))).every(Boolean) ? true : undefined), 60_000);
+    // A size not stored at upload (2048 px) is the origin's to make, from the original, when a viewer asks.
+    assert.equal(existsSync(storeFile(root, imagePath(id, 'k'))), false);
+    const k = await request(`http://${t.colos[1]!.nodes[0]!}${imagePath(id, 'k')}`, { headers: { host: 'img-ams.test' } });
+    await k.body.dump();
+    assert.equal(k.statusCode, 200);
     const path = imagePath(id, 'z');
     // Other tests on this shared stack pushed before: wait for this push, not any.
     const misses = async () => (await scrape(t.warmer.http)).get('hearth_warmer_pushes_total{colo="sin",outcome="miss"}') ?? 0;
@@ -136,12 +144,12 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     const victim = stack.status().workers!.resize[0]!.pid!;
     process.kill(victim, 'SIGKILL');
     await backfill;
-    const whole = (id: string) => DEFAULT_LADDER.every((s) => existsSync(storeFile(root, imagePath(id, s.name))));
+    const whole = (id: string) => STORED.every((s) => existsSync(storeFile(root, imagePath(id, s.name))));
     // The group gives the dead worker's partitions to the survivor after its session times out.
     await until('every upload has every size', () => (ids.every(whole) ? true : undefined), 120_000);
     assert.equal(stack.status().workers!.resize[0]!.running, false, 'the killed worker stays dead');
     for (const id of ids) {
-      for (const s of DEFAULT_LADDER) {
+      for (const s of STORED) {
         const data = readFileSync(storeFile(root, imagePath(id, s.name)));
         await assert.doesNotReject(sharp(data, { failOn: 'error' }).raw().toBuffer(), `${id}_${s.name} does not decode`);
       }

@@ -153,7 +153,7 @@ describe('identity tier through a real Kafka broker', function () {
   const upload = (id: string, source = originalPath(id)) => ({ key: id, value: JSON.stringify({ id, source }) });
   const statusPort = new Map<IdentityWorker, number>();
   async function worker(root: string, extra: Record<string, unknown> = {}): Promise<IdentityWorker> {
-    const base = loadIdentityConfig();
+    const base = loadIdentityConfig(undefined, { store: root });
     const config = loadIdentityConfig(undefined, { store: root, kafka: { ...base.kafka, brokers, groupId: `g-identity-${Date.now()}-${nextId}`, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' }, ...extra });
     const w = new IdentityWorker(config, { logger: createLogger('identity-test', 'silent') });
     statusPort.set(w, (await w.start()).port);

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { request } from 'undici';
-import { imagePath } from '../../image/store.js';
+import { imagePath, originalPath } from '../../image/store.js';
+import { recompressOriginals } from '../../compress/lossless.js';
 import { storeFile } from '../../store/index.js';
 import { writeAtomic } from '../../common/atomic-write.js';
 import { OriginServer } from '../../origin/server.js';
@@ -71,6 +72,21 @@ describe('origin service', function () {
       const q = await sharp((await get(`${base}${imagePath(id, 'q')}`)).body).metadata();
       assert.deepEqual([q.width, q.height], [150, 150]);
       assert.equal((await get(`${base}${imagePath(id, 'm')}`, 'HEAD')).status, 200);
+    });
+  });
+
+  it('makes a size no stored size is large enough for from the original, as uploaded or kept only as JPEG XL', async () => {
+    const other = '4200018';
+    await writeAtomic(storeFile(root, originalPath(other)), readFileSync(join(FIXTURES, 'garden.jpg')));
+    await withServer({ storeDerived: false }, async (base) => {
+      const z = await get(`${base}${imagePath(other, 'z')}`);
+      assert.equal(z.status, 200);
+      assert.equal(Math.max((await sharp(z.body).metadata()).width, (await sharp(z.body).metadata()).height), 640);
+      await recompressOriginals({ store: root, policy: { only: new Set([originalPath(other)]) }, log: createLogger('origin-test', 'silent') });
+      assert.equal(existsSync(storeFile(root, originalPath(other))), false, 'kept only as JPEG XL now');
+      const n = await get(`${base}${imagePath(other, 'n')}`);
+      assert.equal(n.status, 200);
+      assert.equal(Math.max((await sharp(n.body).metadata()).width, (await sharp(n.body).metadata()).height), 320);
     });
   });
 

@@ -20,6 +20,9 @@ import { testKafka, watchTopics } from '../helpers/test-kafka.js';
 import { until } from '../helpers/until.js';
 import { createLogger } from '../../common/logger.js';
 
+/** These tests check every size the tier can make: all of them stored. */
+const ALL_SIZES = DEFAULT_LADDER.map((s) => s.name);
+
 const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
 let nextId = 700000 + Math.floor(Math.random() * 100) * 1000;
 
@@ -48,7 +51,7 @@ describe('resize tier through a real Kafka broker', function () {
   const upload = (id: string, source = originalPath(id)) => ({ key: id, value: JSON.stringify({ id, source }) });
   async function worker(root: string, groupId: string): Promise<ResizeWorker> {
     const base = loadResizeConfig();
-    const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, kafka: { ...base.kafka, brokers, groupId, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }), { logger: createLogger('resize-test', 'silent') });
+    const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, storedSizes: ALL_SIZES, kafka: { ...base.kafka, brokers, groupId, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }), { logger: createLogger('resize-test', 'silent') });
     await w.start();
     return w;
   }
@@ -140,7 +143,7 @@ describe('resize tier through a real Kafka broker', function () {
     writeFileSync(join(root, originalPath(huge)), '');
     truncateSync(join(root, originalPath(huge)), 3 * 2 ** 30); // sparse: no disk, but over 2 GiB
     const base = loadResizeConfig();
-    const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, kafka: { ...base.kafka, brokers, groupId: `g-hostile-${Date.now()}`, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }), { logger: createLogger('resize-test', 'silent') });
+    const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, storedSizes: ALL_SIZES, kafka: { ...base.kafka, brokers, groupId: `g-hostile-${Date.now()}`, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }), { logger: createLogger('resize-test', 'silent') });
     const addr = await w.start();
     try {
       // One key: the good upload waits behind all three on one partition.
@@ -157,7 +160,7 @@ describe('resize tier through a real Kafka broker', function () {
   it('redelivery rewrites identical bytes', async () => {
     const { root, ids } = store(1);
     const base = loadResizeConfig();
-    const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, kafka: { ...base.kafka, brokers } }), { logger: createLogger('resize-test', 'silent') });
+    const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, storedSizes: ALL_SIZES, kafka: { ...base.kafka, brokers } }), { logger: createLogger('resize-test', 'silent') });
     const id = ids[0] as string;
     const first = await w.resizeAll({ id, source: originalPath(id) });
     const hashes = DEFAULT_LADDER.map((s) => sha(join(root, imagePath(id, s.name))));
@@ -173,12 +176,11 @@ describe('resize tier through a real Kafka broker', function () {
     const start = () =>
       spawn(process.execPath, [HEARTH_CLI, 'resize', '--config', join(root, 'resize.json'), '--store', root, '--brokers', brokers.join(','), '--http-port', String(httpPort)], { stdio: 'ignore' });
     // The broker's minimum session timeout: the killed worker's partitions come back sooner.
-    writeFileSync(join(root, 'resize.json'), JSON.stringify({ kafka: { groupId: group, sessionTimeoutMs: 6000 } }));
+    writeFileSync(join(root, 'resize.json'), JSON.stringify({ kafka: { groupId: group, sessionTimeoutMs: 6000 }, storedSizes: ALL_SIZES }));
     await producer.send({ topic: TOPICS.accepted, messages: ids.map((id) => upload(id)) });
     let child = start();
-    // Kill it once some, but not all, images have sizes on disk.
-    await until('some sizes written', () => (ids.some((id) => existsSync(join(root, imagePath(id, 'k')))) ? true : undefined), 60000);
-    child.kill('SIGKILL');
+    // Kill it once some, but not all, images have sizes on disk (killed whatever happens: a child left running would hold mocha open).
+    await until('some sizes written', () => (ids.some((id) => existsSync(join(root, imagePath(id, 'k')))) ? true : undefined), 60000).finally(() => child.kill('SIGKILL'));
     await new Promise((r) => child.once('exit', r));
     assert.ok(!ids.every((id) => events.filter((e) => e.id === id).length === DEFAULT_LADDER.length), 'killed before the batch finished');
     child = start();
