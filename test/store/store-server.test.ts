@@ -106,8 +106,21 @@ describe('the store service', function () {
       assert.equal(metric(metrics, 'hearth_store_integrity_failures_total'), 1);
       assert.equal(metric(metrics, 'hearth_store_objects'), 20);
       assert.match(metrics, /hearth_store_requests_total\{op="get",result="damaged"\} 1/);
+      // A finding that is no finding is refused, and the list keeps only what is one.
+      for (const body of ['not json', '{"path":1}']) {
+        const r = await request(`${s.url}/?damaged`, { method: 'POST', body });
+        assert.equal(r.statusCode, 400, await r.body.text());
+      }
       const repair = readFileSync(join(dir, '.hearth-damaged.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { path: string; by: string });
       assert.deepEqual(repair.map((r) => [r.path, r.by]), [[victim, 'store']]);
+      // Ranges as HTTP has them, of a checked needle; a damaged needle gives none.
+      const whole = bytesFor(keys[46]!);
+      for (const [range, status, want] of [['bytes=0-9', 206, whole.subarray(0, 10)], ['bytes=-10', 206, whole.subarray(-10)], [`bytes=${whole.length - 3}-`, 206, whole.subarray(-3)], [`bytes=${whole.length}-`, 416, Buffer.alloc(0)], ['bytes=5-2', 416, Buffer.alloc(0)], ['items=0-1', 200, whole]] as const) {
+        const r = await request(`${s.url}${keys[46]!}`, { headers: { range } });
+        assert.equal(r.statusCode, status, range);
+        assert.ok(Buffer.from(await r.body.arrayBuffer()).equals(want), range);
+      }
+      await assert.rejects(client.getRange(victim, 0, 10), DamagedObjectError);
       const stats = (await (await request(`${s.status}/stats`)).body.json()) as { objects: number; garbageRatio: number; perVolume: { name: string; sealed: boolean }[] };
       assert.equal(stats.objects, 20);
       assert.ok(stats.garbageRatio > 0.5);
