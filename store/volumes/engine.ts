@@ -815,25 +815,31 @@ function sortRecords(words: Uint32Array, slots: Uint16Array, count: number): { w
   let w2: Uint32Array = new Uint32Array(count * 4);
   let s2: Uint16Array = new Uint16Array(count);
   const counts = new Uint32Array(1 << 14);
-  // Bits 0–13, 14–27, then 28–39 (the low word's top four and the high byte).
-  const digit = (pass: number, lo: number, hi: number): number => (pass === 0 ? lo & 0x3fff : pass === 1 ? (lo >>> 14) & 0x3fff : (lo >>> 28) | ((hi & 0xff) << 4));
-  for (let pass = 0; pass < 3; pass++) {
+  // Bits 0–13, 14–27, then 28–39 (the low word's top four and the high byte): each digit
+  // of the pass a shift and a mask, with no branch on the pass in the loops over 10 M records.
+  const passes = [
+    { loShift: 0, hiShift: 0, hiMask: 0 },
+    { loShift: 14, hiShift: 0, hiMask: 0 },
+    { loShift: 28, hiShift: 4, hiMask: 0xff },
+  ];
+  for (const { loShift, hiShift, hiMask } of passes) {
     counts.fill(0);
-    for (let i = 0; i < count; i++) counts[digit(pass, w[4 * i]!, w[4 * i + 1]!)]!++;
+    for (let i = 0, j = 0; i < count; i++, j += 4) counts[((w[j]! >>> loShift) & 0x3fff) | ((w[j + 1]! & hiMask) << hiShift)]!++;
     let sum = 0;
     for (let d = 0; d < counts.length; d++) {
       const c = counts[d]!;
       counts[d] = sum;
       sum += c;
     }
-    for (let i = 0; i < count; i++) {
-      const lo = w[4 * i]!;
-      const hi = w[4 * i + 1]!;
-      const to = counts[digit(pass, lo, hi)]!++;
-      w2[4 * to] = lo;
-      w2[4 * to + 1] = hi;
-      w2[4 * to + 2] = w[4 * i + 2]!;
-      w2[4 * to + 3] = w[4 * i + 3]!;
+    for (let i = 0, j = 0; i < count; i++, j += 4) {
+      const lo = w[j]!;
+      const hi = w[j + 1]!;
+      const to = counts[((lo >>> loShift) & 0x3fff) | ((hi & hiMask) << hiShift)]!++;
+      const k = 4 * to;
+      w2[k] = lo;
+      w2[k + 1] = hi;
+      w2[k + 2] = w[j + 2]!;
+      w2[k + 3] = w[j + 3]!;
       s2[to] = s[i]!;
     }
     [w, w2] = [w2, w];
