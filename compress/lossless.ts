@@ -71,8 +71,6 @@ const jxlKeyOf = (key: string): string => key.replace(/\.jpe?g$/i, '.jxl');
 export async function recompressOriginals(o: LosslessOptions): Promise<LosslessResult[]> {
   const state = tierStateDir(o.store, o.stateDir, 'hearth compress originals');
   return withStore(o.store, async (store) => {
-    const ready = await store.ready();
-    if (ready !== true) throw new Error(`no store at ${o.store}: ${ready}`);
     await mkdir(state, { recursive: true });
     // Two runs on one store would race on each original.
     const release = await acquireRunLock(join(state, '.hearth-lossless.lock'), `a lossless run on ${o.store}`);
@@ -83,7 +81,7 @@ export async function recompressOriginals(o: LosslessOptions): Promise<LosslessR
     } finally {
       await release();
     }
-  });
+  }, { ready: true });
 }
 
 async function batch(o: LosslessOptions, store: ObjectStore, ledgerFile: string): Promise<LosslessResult[]> {

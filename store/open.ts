@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { HearthError } from '../common/index.js';
 import { DirStore } from './dir-store.js';
@@ -14,15 +15,24 @@ export function openStore(spec: string): ObjectStore {
   return isDirStore(spec) ? new DirStore(spec) : new HttpStore(spec.replace(/\/+$/, ''));
 }
 
-/** `fn` with the store `spec` names open, closed after it whatever happens. */
-export async function withStore<T>(spec: string, fn: (store: ObjectStore) => Promise<T>): Promise<T> {
+/**
+ * `fn` with the store `spec` names open, closed after it whatever happens; with
+ * `ready`, refused first with the store's own reason when it takes no work (a batch
+ * must not start on a store that is not there).
+ */
+export async function withStore<T>(spec: string, fn: (store: ObjectStore) => Promise<T>, o: { ready?: boolean } = {}): Promise<T> {
   const store = openStore(spec);
   try {
+    const ready = o.ready ? await store.ready() : true;
+    if (ready !== true) throw new Error(`no store at ${spec}: ${ready}`);
     return await fn(store);
   } finally {
     await store.close();
   }
 }
+
+/** A store spec as a command line gives it, made independent of the working directory (a directory absolute, an address as it is). */
+export const absoluteStoreSpec = (spec: string): string => (isDirStore(spec) ? resolve(spec) : spec);
 
 /** Whether `spec` names a directory (the `dir` driver), which tools that need files (nginx, the JPEG XL tools) can reach directly. */
 export const isDirStore = (spec: string): boolean => !/^https?:\/\//.test(spec);

@@ -4,7 +4,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { createLogger } from '../../common/index.js';
 import { loadBackfillConfig, runBackfill, readList, listOriginals } from '../../backfill/index.js';
-import { isDirStore, openStore } from '../../store/index.js';
+import { absoluteStoreSpec, openStore } from '../../store/index.js';
 import { TOPICS, connectProducer } from '../../kafka/index.js';
 import { intArg, numArg } from '../args.js';
 import { BROKERS_FLAG, configuredCommand, STORE_FLAG } from '../service-command.js';
@@ -30,7 +30,7 @@ export function registerBackfill(program: Command): void {
       options: (cmd) => cmd.option('--restart', 'ignore the checkpoint and start from the first original'),
     },
     async (o, opts) => {
-      const store = isDirStore(o.store) ? resolve(o.store) : o.store;
+      const store = absoluteStoreSpec(o.store);
       const log = createLogger('backfill', o.log.level);
       let entries = o.list ? readList(o.list) : undefined;
       if (!entries) {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger, withTextfile } from '../../common/index.js';
 import { recompressOriginals, type LosslessResult, loadCompressConfig, LosslessMetrics, CompressWorker, isDamage, scrub, ScrubMetrics, loadLosslessConfig, loadScrubConfig } from '../../compress/index.js';
-import { damageReportFile, isDirStore } from '../../store/index.js';
+import { absoluteStoreSpec, damageReportFile, isDirStore } from '../../store/index.js';
 import { intArg, numArg, portArg } from '../args.js';
 import { BROKERS_FLAG, configuredCommand, daemonCommand, STORE_FLAG } from '../service-command.js';
 
@@ -47,7 +47,7 @@ export function registerCompress(program: Command): void {
       const t0 = performance.now();
       const results = await withTextfile(o.metricsFile && resolve(o.metricsFile), (f) => metrics.write(f), log, () =>
         recompressOriginals({
-          store: isDirStore(o.store) ? resolve(o.store) : o.store,
+          store: absoluteStoreSpec(o.store),
           stateDir: o.stateDir && resolve(o.stateDir),
           maxReadBytes: o.maxReadBytes,
           dir: o.dir,
@@ -97,7 +97,7 @@ export function registerCompress(program: Command): void {
     async (o) => {
       const log = createLogger('scrub', o.log.level, true);
       const metrics = new ScrubMetrics();
-      const store = isDirStore(o.store) ? resolve(o.store) : o.store;
+      const store = absoluteStoreSpec(o.store);
       const counts: Record<string, number> = {};
       let damaged = 0;
       await withTextfile(o.metricsFile && resolve(o.metricsFile), (f) => metrics.write(f), log, () =>

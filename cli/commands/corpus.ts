@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { buildCorpus, findJpegs } from '../../corpus/index.js';
-import { isDirStore } from '../../store/index.js';
+import { absoluteStoreSpec } from '../../store/index.js';
 import { intArg } from '../args.js';
 
 export function registerCorpus(program: Command): void {
@@ -17,13 +17,13 @@ export function registerCorpus(program: Command): void {
       if (sources.length === 0) throw new Error(`no JPEGs under ${o.src.join(', ')}`);
       const m = await buildCorpus({
         sources,
-        out: isDirStore(o.out) ? resolve(o.out) : o.out,
+        out: absoluteStoreSpec(o.out),
         stateDir: o.stateDir && resolve(o.stateDir),
         idsPerPhoto: o.idsPerPhoto,
         onProgress: (done, total) => {
           if (done % 50 === 0 || done === total) process.stderr.write(`corpus: ${done}/${total} images\n`);
         },
       });
-      process.stdout.write(`${JSON.stringify({ root: isDirStore(o.out) ? resolve(o.out) : o.out, photos: m.sources.length, images: m.sources.length * m.idsPerPhoto, paths: m.paths.length })}\n`);
+      process.stdout.write(`${JSON.stringify({ root: absoluteStoreSpec(o.out), photos: m.sources.length, images: m.sources.length * m.idsPerPhoto, paths: m.paths.length })}\n`);
     });
 }
