@@ -4,6 +4,7 @@
  * These refuse such values with a message naming what was expected.
  */
 import { InvalidArgumentError } from 'commander';
+import { isImageId } from '../common/index.js';
 
 /** A whole number in [min, max]. */
 export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
@@ -24,3 +25,9 @@ export function numArg(min: number, max = Number.MAX_VALUE): (v: string) => numb
 }
 
 export const portArg = intArg(0, 65535);
+
+/** An image id as every store path and message has it. */
+export const imageIdArg = (v: string): string => {
+  if (!isImageId(v)) throw new InvalidArgumentError(`expected an image id (decimal digits, no leading zero, at most 19), got ${JSON.stringify(v)}`);
+  return v;
+};

@@ -35,6 +35,12 @@ export function createRegistry(defaultLabels?: Record<string, string>): Registry
 export function createMetrics<Defs extends Record<string, MetricDef>>(defs: Defs, registry: Registry): Metrics<Defs> {
   const out: Record<string, unknown> = {};
   for (const [key, d] of Object.entries(defs)) {
+    // Several users of one registry (a daemon with a consumer per colo) share a definition's metric.
+    const existing = registry.getSingleMetric(d.name);
+    if (existing && !d.hot) {
+      out[key] = existing;
+      continue;
+    }
     const base = { name: d.name, help: d.help, labelNames: [...(d.labelNames ?? [])], registers: [registry] };
     out[key] =
       d.type === 'counter'

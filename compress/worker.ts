@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, Validator } from '../common/index.js';
-import { imagePath, pathMismatch, perceptualRecompress } from '../image/index.js';
+import { imagePath, isTakenDown, pathMismatch, perceptualRecompress, putUnlessTakenDown, readVerdict } from '../image/index.js';
 import { openStore, type ObjectStore } from '../store/index.js';
 import { TOPICS, resizedValidator, type Resized, type Compressed, KafkaWorker, PermanentFailure, outgoing, parseMessage, readForMessage } from '../kafka/index.js';
 import type { CompressConfig } from './config.js';
@@ -87,6 +87,11 @@ export class CompressWorker {
       this.metrics.images.labels('skipped').inc();
       return undefined;
     }
+    // Taken back since it was resized: nothing to compress (and its size is gone, which is no failure).
+    if (isTakenDown(await readVerdict(this.store, e.id))) {
+      this.metrics.images.labels('taken_down').inc();
+      return undefined;
+    }
     const t0 = process.hrtime.bigint();
     const input = await readForMessage(e.path, FILE_READ, () => this.store.get(e.path, this.config.maxReadBytes));
     const inputSha = sha256(input);
@@ -104,7 +109,10 @@ export class CompressWorker {
     }
     const m: Marker = { inputSha, outputSha: sha256(r.data), quality: r.quality, score: r.score, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter };
     // The output and its marker in one put (the input itself when no quality is smaller: then only the marker is new).
-    await this.store.put(e.path, r.changed ? r.data : input, { [MARKER_META]: JSON.stringify(m) });
+    if (!(await putUnlessTakenDown(this.store, e.id, e.path, r.changed ? r.data : input, { [MARKER_META]: JSON.stringify(m) }))) {
+      this.metrics.images.labels('taken_down').inc();
+      return undefined;
+    }
     this.metrics.images.labels(r.changed ? 'compressed' : 'kept').inc();
     this.metrics.saved.inc(r.bytesBefore - r.bytesAfter);
     this.metrics.quality.labels(e.size).observe(r.quality);

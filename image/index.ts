@@ -8,3 +8,4 @@ export * from './perceptual.js';
 export * from './store.js';
 export * from './encode-config.js';
 export * from './verdicts.js';
+export * from './takedown.js';

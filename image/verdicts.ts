@@ -8,6 +8,11 @@
  * - `quarantined`: its PDQ hash matched the blocklist. Nothing of it is ever served
  *   (451) or resized; its original is moved out of the served paths, to
  *   `/quarantine/<dir>/<id>.jpg`, and kept there for review.
+ * - `deleted`: taken back by its owner or a takedown (`hearth delete`): every object of
+ *   it is gone and every path of it answers 410 for good. The verdict is what stays:
+ *   it is written before anything is removed, so no reader ever finds half a photo and
+ *   serves it, and no writer (the origin's sizes made on the fly, the resize and
+ *   perceptual tiers) can bring one back (image/takedown.ts).
  *
  * An image with no verdict file is an ordinary image (accepted, or from before the tier).
  */
@@ -23,6 +28,10 @@ export const VerdictSchema = Type.Union([
   Type.Object({ v: Type.Literal(1), verdict: Type.Literal('duplicate'), of: Type.String({ pattern: ID }), at: Type.String() }, { additionalProperties: false }),
   Type.Object(
     { v: Type.Literal(1), verdict: Type.Literal('quarantined'), listed: Type.String({ pattern: '^[0-9a-f]{64}$' }), distance: Type.Integer({ minimum: 0, maximum: 256 }), at: Type.String() },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { v: Type.Literal(1), verdict: Type.Literal('deleted'), at: Type.String(), by: Type.String({ maxLength: 200, description: 'who asked: a person, a system, a takedown reference' }) },
     { additionalProperties: false },
   ),
 ]);

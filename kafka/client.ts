@@ -13,6 +13,14 @@ export const TOPICS = {
   resized: 'hearth.images.resized',
   compressed: 'hearth.images.compressed',
   dead: 'hearth.images.dead',
+  /**
+   * Photos taken back, keyed by id (compacted): announced only once the store holds
+   * nothing of the photo, so whoever follows it (each colo's purger, the warmer) can
+   * act at once. A deletion, or a quarantine applied to photos already accepted.
+   */
+  takedown: 'hearth.images.takedown',
+  /** Each colo's purges, for the audit (`hearth takedown status`): which pass, when, how many paths were cached. */
+  purged: 'hearth.images.purged',
 } as const;
 
 export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
@@ -32,7 +40,7 @@ export function createKafka(brokers: string[], clientId: string, log: Logger): K
 }
 
 /** Topics that keep the last message per key, not a time window: a quarantine must outlive any retention. */
-const COMPACTED: ReadonlySet<string> = new Set([TOPICS.quarantined]);
+const COMPACTED: ReadonlySet<string> = new Set([TOPICS.quarantined, TOPICS.takedown]);
 
 /** Creates the topics that are missing, with the given partition counts; existing topics are left as they are. */
 export async function ensureTopics(admin: Admin, partitions: Record<string, number>): Promise<string[]> {

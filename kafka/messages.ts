@@ -79,6 +79,33 @@ export const CompressedSchema = Type.Object(
 export type Compressed = Static<typeof CompressedSchema>;
 export const compressedValidator = new Validator(CompressedSchema, 'hearth.images.compressed message');
 
+export const TakedownSchema = Type.Object(
+  {
+    id: Type.String({ pattern: IMAGE_ID }),
+    action: Type.Union([Type.Literal('delete'), Type.Literal('quarantine')], { description: '`delete`: the photo is gone for good (410); `quarantine`: the blocklist caught a photo already accepted (451 until lifted)' }),
+    by: Type.String({ maxLength: 200, description: 'who asked: a person, a system, a takedown reference, or `blocklist`' }),
+    ts: Type.Integer({ minimum: 0, description: 'when the store stopped holding and serving the photo (epoch ms): the moment every purge is measured from' }),
+  },
+  { additionalProperties: false },
+);
+export type Takedown = Static<typeof TakedownSchema>;
+export const takedownValidator = new Validator(TakedownSchema, 'hearth.images.takedown message');
+
+export const PurgedSchema = Type.Object(
+  {
+    id: Type.String({ pattern: IMAGE_ID }),
+    colo: Type.String({ maxLength: 32 }),
+    pass: Type.Union([Type.Literal(1), Type.Literal(2)], { description: '1: at once; 2: after the longest a cache\'s upstream fetch may take, for a fetch that was in flight at the takedown' }),
+    nodes: Type.Integer({ minimum: 1, description: 'cache nodes of the colo, every one purged' }),
+    cached: Type.Integer({ minimum: 0, description: 'paths the purge found cached (and removed), over all nodes' }),
+    ts: Type.Integer({ minimum: 0, description: 'when the last node answered (epoch ms)' }),
+    takedownTs: Type.Integer({ minimum: 0, description: 'the takedown it answers' }),
+  },
+  { additionalProperties: false },
+);
+export type Purged = Static<typeof PurgedSchema>;
+export const purgedValidator = new Validator(PurgedSchema, 'hearth.images.purged message');
+
 /**
  * Why a message went to the dead-letter topic, by the topic it came from: one list per
  * topic, so dashboards and alerts can name every reason, and a handler cannot invent one.
@@ -87,6 +114,7 @@ export const DEAD_REASONS = {
   'hearth.images.uploaded': ['invalid_message', 'missing_source', 'irregular_source', 'oversized_source', 'corrupt_source', 'handler_error'],
   'hearth.images.accepted': ['invalid_message', 'missing_source', 'irregular_source', 'oversized_source', 'corrupt_source', 'handler_error'],
   'hearth.images.resized': ['invalid_message', 'missing_file', 'irregular_file', 'oversized_file', 'corrupt_file', 'handler_error'],
+  'hearth.images.takedown': ['invalid_message', 'handler_error'],
 } as const;
 export type DeadTopic = keyof typeof DEAD_REASONS;
 export type DeadReason<T extends DeadTopic = DeadTopic> = (typeof DEAD_REASONS)[T][number];
@@ -116,6 +144,8 @@ export const TOPIC_SCHEMAS = {
   'hearth.images.resized': resizedValidator,
   'hearth.images.compressed': compressedValidator,
   'hearth.images.dead': deadLetterValidator,
+  'hearth.images.takedown': takedownValidator,
+  'hearth.images.purged': purgedValidator,
 } as const;
 export type Topic = keyof typeof TOPIC_SCHEMAS;
 export type MessageOf<T extends Topic> = (typeof TOPIC_SCHEMAS)[T] extends Validator<infer S> ? Static<S> : never;

@@ -63,6 +63,13 @@ export interface WorkerOptions<In extends DeadTopic> {
   handle: (message: KafkaMessage) => Promise<readonly Outgoing[]>;
   /** The tier's dead-letter counter by reason: every reason of the topic is set to 0 at start (an alert on its rate has a series to watch), and counted here. */
   deadLetters?: { labels(reason: string): { inc(n?: number): void } };
+  /**
+   * When a message may be handled at the earliest (epoch ms; by default at once): the
+   * worker waits until then, heartbeating, so a consumer that acts a fixed time after
+   * each event (a purge repeated once every fetch in flight has ended) keeps its group
+   * and commits only after acting. A stop ends the wait and leaves the message uncommitted.
+   */
+  notBefore?: (message: KafkaMessage) => number;
   /** A gauge by partition that the worker keeps set to its consumer lag (every 5 s). */
   lagGauge?: { labels(partition: string): { set(value: number): void } };
 }
@@ -156,6 +163,11 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
     return this.server.address() as AddressInfo;
   }
 
+  /** In its consumer group (what `/readyz` reports as `kafka`). */
+  get inGroup(): boolean {
+    return this.joined;
+  }
+
   async start(): Promise<void> {
     await this.admin.connect();
     await ensureTopics(this.admin, { [TOPICS.dead]: 1, ...this.o.topics });
@@ -193,6 +205,8 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
         const { topic, partition, message } = payload;
         this.handling.set(partition, { since: Date.now(), offset: message.offset });
         try {
+          const wait = (this.o.notBefore?.(message) ?? 0) - Date.now();
+          if (wait > 0) await this.pause(wait, () => payload.heartbeat());
           const out = await this.attempt(topic, partition, message, () => payload.heartbeat());
           await this.produce(out);
           await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);

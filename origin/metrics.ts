@@ -2,13 +2,13 @@
 import type { MetricDef } from '../common/index.js';
 
 /** The results `hearth_origin_requests_total` counts. */
-export const ORIGIN_RESULTS = ['stored', 'derived', 'reconstructed', 'not_found', 'overload', 'damaged', 'quarantined', 'error'] as const;
+export const ORIGIN_RESULTS = ['stored', 'derived', 'reconstructed', 'not_found', 'overload', 'damaged', 'quarantined', 'deleted', 'error'] as const;
 
 export const ORIGIN_METRICS = {
   requests: {
     type: 'counter',
     name: 'hearth_origin_requests_total',
-    help: 'Requests by result: stored, derived (a size made on the fly), reconstructed (an original kept as JPEG XL), not_found, overload (503), damaged (a reconstruction refused by its digest, 500), quarantined (451: the identity tier matched it to the blocklist), error.',
+    help: 'Requests by result: stored, derived (a size made on the fly), reconstructed (an original kept as JPEG XL), not_found, overload (503), damaged (a reconstruction refused by its digest, 500), quarantined (451: the identity tier matched it to the blocklist), deleted (410: the photo was taken back), error.',
     labelNames: ['result'],
   },
   integrity: {

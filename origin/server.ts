@@ -7,7 +7,10 @@
  * `maxQueue` waiting, 503 with Retry-After) and coalesced: concurrent requests for one
  * path share one piece of work. Errors are `no-store`, so no cache keeps them.
  * The identity tier's verdicts hold for every path of an image: a quarantined image is
- * 451 (never served, never cached), a duplicate is served from the image it duplicates.
+ * 451 (never served, never cached), a duplicate is served from the image it duplicates
+ * (or from its own original, once that one is deleted); a deleted photo is 410 for good.
+ * What is made on the fly is checked against the verdict again after the work, so a
+ * delete during it neither gets an answer nor leaves a stored size (image/takedown.ts).
  * `/metrics` and `/healthz` are on a listener of their own, never behind the caches.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -15,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness } from '../common/index.js';
 import { DamagedObjectError, ObjectNotFoundError, StoreEscapeError, openStore, type ObjectStore } from '../store/index.js';
-import { ORIGINAL_PATH, SIZE_PATH, imagePath, originalPath, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict } from '../image/index.js';
+import { ORIGINAL_PATH, SIZE_PATH, imagePath, originalPath, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict, isTakenDown, putUnlessTakenDown, type Verdict } from '../image/index.js';
 import type { EncodeOptions, ResizeBackend } from '../image/index.js';
 import { ORIGIN_METRICS, ORIGIN_RESULTS } from './metrics.js';
 
@@ -114,9 +117,10 @@ export class OriginServer {
     if (!o && (!m || !spec || imagePath(id, spec.name) !== path)) return this.notFound(req, res);
     try {
       const verdict = await readVerdict(this.store, id);
-      if (verdict?.verdict === 'quarantined') return this.quarantined(req, res);
-      // A duplicate's files are the image it duplicates: its own original is a link to that one's.
-      const of = verdict?.verdict === 'duplicate' ? verdict.of : id;
+      if (isTakenDown(verdict)) return this.takenDown(req, res, verdict);
+      // A duplicate's files are the image it duplicates (its own original is a copy of that
+      // one's), until that one is deleted: then it is an image of its own again.
+      const of = verdict?.verdict === 'duplicate' && (await readVerdict(this.store, verdict.of))?.verdict !== 'deleted' ? verdict.of : id;
       if (o) return await this.original(req, res, path, of === id ? undefined : originalPath(of));
       return await this.size(req, res, of === id ? path : imagePath(of, (spec as SizeSpec).name), of, spec as SizeSpec);
     } catch (err) {
@@ -135,7 +139,7 @@ export class OriginServer {
         const t0 = process.hrtime.bigint();
         const data = (await this.backend.resize(await from(), spec, this.o.encode)).data;
         this.metrics.derive.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
-        if (this.o.storeDerived) await this.store.put(path, data);
+        if (this.o.storeDerived) await putUnlessTakenDown(this.store, id, path, data);
         return data;
       });
     } catch (err) {
@@ -144,14 +148,22 @@ export class OriginServer {
       throw err;
     }
     if (out === 'overload') return this.overloaded(req, res);
+    // Taken down while it was made: not answered (the store kept nothing of it either).
+    const now = await readVerdict(this.store, id);
+    if (isTakenDown(now)) return this.takenDown(req, res, now);
     this.metrics.requests.labels('derived').inc();
     this.send(res, req, 200, out, { 'content-type': 'image/jpeg' });
   }
 
-  /** 451 for every path of a quarantined image; `no-store`, so lifting the quarantine takes effect at once. */
-  private quarantined(req: IncomingMessage, res: ServerResponse): void {
-    this.metrics.requests.labels('quarantined').inc();
-    this.send(res, req, 451, 'unavailable: this image is quarantined\n', ERROR_HEADERS);
+  /**
+   * 451 for every path of a quarantined image, 410 for every path of a deleted one; both
+   * `no-store`, so lifting a quarantine takes effect at once and no cache keeps the answer
+   * in place of a purge.
+   */
+  private takenDown(req: IncomingMessage, res: ServerResponse, verdict: Verdict & { verdict: 'deleted' | 'quarantined' }): void {
+    this.metrics.requests.labels(verdict.verdict).inc();
+    if (verdict.verdict === 'deleted') this.send(res, req, 410, 'gone: this image was deleted\n', ERROR_HEADERS);
+    else this.send(res, req, 451, 'unavailable: this image is quarantined\n', ERROR_HEADERS);
   }
 
   /** An original as uploaded: the JPEG, or, if it is kept only as JPEG XL, the exact JPEG reconstructed from it. */
@@ -163,6 +175,9 @@ export class OriginServer {
       if (!(await this.store.head(jxlPath))) return this.notFound(req, res);
       const jpeg = await this.once(path, () => reconstructChecked(this.store, jxlPath));
       if (jpeg === 'overload') return this.overloaded(req, res);
+      const id = (ORIGINAL.exec(path) as RegExpExecArray)[1] as string;
+      const now = await readVerdict(this.store, id);
+      if (isTakenDown(now)) return this.takenDown(req, res, now);
       this.metrics.requests.labels('reconstructed').inc();
       this.send(res, req, 200, jpeg, { 'content-type': 'image/jpeg' });
     } catch (err) {

@@ -13,6 +13,11 @@ export const RESIZE_METRICS = {
     name: 'hearth_resize_images_total',
     help: 'Uploads fully resized (every size written and its events acknowledged).',
   },
+  takenDown: {
+    type: 'counter',
+    name: 'hearth_resize_taken_down_total',
+    help: 'Accepted uploads not resized because the photo was deleted or quarantined before the tier came to it.',
+  },
   sizes: {
     type: 'counter',
     name: 'hearth_resize_sizes_written_total',

@@ -10,7 +10,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics } from '../common/index.js';
-import { imagePath, originalPath, pathMismatch, CorruptImageError, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
+import { imagePath, originalPath, pathMismatch, CorruptImageError, isTakenDown, putUnlessTakenDown, readVerdict, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
 import { TOPICS, acceptedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, outgoing, parseMessage, readForMessage, type Outgoing } from '../kafka/index.js';
 import { openStore, type ObjectStore } from '../store/index.js';
 import type { ResizeConfig } from './config.js';
@@ -65,6 +65,11 @@ export class ResizeWorker {
   }
 
   private async handle(upload: Uploaded): Promise<Outgoing[]> {
+    // Taken back between upload and now: nothing to make (its original is gone, which is no failure).
+    if (isTakenDown(await readVerdict(this.store, upload.id))) {
+      this.metrics.takenDown.inc();
+      return [];
+    }
     const events = await this.resizeAll(upload);
     this.metrics.images.inc();
     return events.map((e) => outgoing(TOPICS.resized, e.id, e));
@@ -96,7 +101,8 @@ export class ResizeWorker {
 
   private async write(id: string, spec: SizeSpec, data: Buffer, width: number, height: number, t0: bigint): Promise<Resized> {
     const path = imagePath(id, spec.name);
-    await this.store.put(path, data);
+    // A delete during the work wins: the size is removed again, and its event still goes out (the perceptual tier skips it).
+    await putUnlessTakenDown(this.store, id, path, data);
     this.metrics.duration.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
     this.metrics.sizes.labels(spec.name).inc();
     return { id, size: spec.name, path, bytes: data.length, width, height };

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { KafkaBroker, TOPICS, createKafka, ensureTopics } from '../kafka/index.js';
 import { mtailArgs, renderPrometheusConfig, scrapeJobsFor } from '../monitoring/index.js';
 import { createLogger } from '../common/index.js';
-import { NginxInstance, ensureCerts, renderAll } from '../proxy-config/index.js';
-import { parseTopology, splitAddress, storeSpec, warmerConfigFor, type Topology } from '../topology/index.js';
+import { CACHE_LEVELS, NginxInstance, ensureCerts, renderAll } from '../proxy-config/index.js';
+import { parseTopology, purgerConfigFor, splitAddress, storeSpec, warmerConfigFor, type Topology } from '../topology/index.js';
 import { copyStore, openStore } from '../store/index.js';
 
 export interface StackStatus {
@@ -40,7 +40,7 @@ export interface StackStatus {
   race?: { address: string; running: boolean; pid: number | null };
   /** node-exporter's textfile collector, and the directory batch jobs write their metrics files into. */
   textfiles?: { address: string; dir: string; running: boolean; pid: number | null };
-  workers?: { identity: WorkerStatus; resize: WorkerStatus[]; perceptual: WorkerStatus[] };
+  workers?: { identity: WorkerStatus; resize: WorkerStatus[]; perceptual: WorkerStatus[]; purge: (WorkerStatus & { colo: string })[] };
   /** The identity tier's blocklist file. */
   blocklist?: string;
   logs: string;
@@ -72,7 +72,7 @@ async function askHealth(http: string): Promise<{ healthy: boolean; problems?: s
 /** Partitions of the pipeline's topics: more than any local stack's workers, so each can own some. */
 const PIPELINE_PARTITIONS = 8;
 
-/** A process the stack starts: `warmer`, `origin`, `origin-delay`, `identity`, `resize-<n>`, `perceptual`, `cache-logs` (mtail), `race`, `textfiles` (node-exporter), `prometheus`, `dashboard`. */
+/** A process the stack starts: `warmer`, `origin`, `origin-delay`, `identity`, `resize-<n>`, `purge-<colo>`, `perceptual`, `cache-logs` (mtail), `race`, `textfiles` (node-exporter), `prometheus`, `dashboard`. */
 type Daemon = string;
 
 export class Stack {
@@ -142,7 +142,7 @@ export class Stack {
   /** Every daemon this topology has, in start order. */
   private daemons(): Daemon[] {
     const p = this.topology.pipeline;
-    return [...(this.topology.store ? ['store'] : []), 'origin', 'origin-delay', 'warmer', ...(p ? ['identity', ...p.resizeWorkers.map((_, i) => `resize-${i}`), 'perceptual', 'cache-logs', 'race', 'textfiles', 'prometheus', 'dashboard'] : [])];
+    return [...(this.topology.store ? ['store'] : []), 'origin', 'origin-delay', 'warmer', ...(p ? ['identity', ...p.resizeWorkers.map((_, i) => `resize-${i}`), ...this.topology.colos.map((c) => `purge-${c.name}`), 'perceptual', 'cache-logs', 'race', 'textfiles', 'prometheus', 'dashboard'] : [])];
   }
 
   private anyRunning(): boolean {
@@ -192,7 +192,9 @@ export class Stack {
         [TOPICS.accepted]: PIPELINE_PARTITIONS,
         [TOPICS.matched]: PIPELINE_PARTITIONS,
         [TOPICS.quarantined]: 1,
-        [TOPICS.resized]: PIPELINE_PARTITIONS, [TOPICS.compressed]: PIPELINE_PARTITIONS, [TOPICS.dead]: 1 });
+        [TOPICS.resized]: PIPELINE_PARTITIONS, [TOPICS.compressed]: PIPELINE_PARTITIONS, [TOPICS.dead]: 1,
+        [TOPICS.takedown]: PIPELINE_PARTITIONS,
+        [TOPICS.purged]: PIPELINE_PARTITIONS });
     } finally {
       await admin.disconnect();
     }
@@ -205,6 +207,13 @@ export class Stack {
     for (const [i, http] of p.resizeWorkers.entries()) {
       const config = this.writeConfig(`resize-${i}`, 'resize.json', worker(http));
       await this.startDaemon(`resize-${i}`, ['resize', '--config', config], `http://${http}/readyz`, { ok: true, timeoutMs: 60_000 });
+    }
+    for (const [i, colo] of this.topology.colos.entries()) {
+      const http = p.purgers[i] as string;
+      const { kafka } = worker(http);
+      const dirs = this.nginx.filter((n) => n.inst.colo === colo.name).map((n) => n.inst.dir);
+      const config = this.writeConfig(`purge-${colo.name}`, 'purge.json', { kafka, http: splitAddress(http), ...purgerConfigFor(colo, dirs, CACHE_LEVELS) });
+      await this.startDaemon(`purge-${colo.name}`, ['purge', '--config', config], `http://${http}/readyz`, { ok: true, timeoutMs: 60_000 });
     }
     const perceptual = this.writeConfig('perceptual', 'compress.json', worker(p.perceptual));
     await this.startDaemon('perceptual', ['compress', 'resizes', '--config', perceptual], `http://${p.perceptual}/readyz`, { ok: true, timeoutMs: 60_000 });
@@ -337,6 +346,7 @@ export class Stack {
               identity: { http: t.pipeline.identity, ...this.running('identity') },
               resize: t.pipeline.resizeWorkers.map((http, i) => ({ http, ...this.running(`resize-${i}`) })),
               perceptual: [{ http: t.pipeline.perceptual, ...this.running('perceptual') }],
+              purge: t.colos.map((c, i) => ({ colo: c.name, http: t.pipeline?.purgers[i] as string, ...this.running(`purge-${c.name}`) })),
             },
             blocklist: this.blocklistFile(),
           }
@@ -348,7 +358,7 @@ export class Stack {
   /** `status()` with every running worker's `/healthz` asked: a process that runs but does no work is not up. */
   async checkedStatus(): Promise<StackStatus> {
     const s = this.status();
-    const workers = s.workers ? [s.workers.identity, ...s.workers.resize, ...s.workers.perceptual] : [];
+    const workers = s.workers ? [s.workers.identity, ...s.workers.resize, ...s.workers.perceptual, ...s.workers.purge] : [];
     await Promise.all(workers.filter((w) => w.running).map(async (w) => Object.assign(w, await askHealth(w.http))));
     return s;
   }
@@ -407,6 +417,7 @@ export function formatStatus(s: StackStatus): string {
     ...(s.workers ? [`${worker(s.workers.identity)} identity duplicates, quarantine (blocklist ${s.blocklist ?? '-'})  metrics http://${s.workers.identity.http}/metrics${failing(s.workers.identity)}`] : []),
     ...(s.workers?.resize ?? []).map((w, i) => `${worker(w)} resize   #${i}  metrics http://${w.http}/metrics${failing(w)}`),
     ...(s.workers?.perceptual ?? []).map((w) => `${worker(w)} compress perceptual  metrics http://${w.http}/metrics${failing(w)}`),
+    ...(s.workers?.purge ?? []).map((w) => `${worker(w)} purge    ${w.colo}: its cache nodes drop what is taken down  metrics http://${w.http}/metrics${failing(w)}`),
     ...(s.cacheLogs ? [`${mark(s.cacheLogs.running)} mtail    http://${s.cacheLogs.address}/metrics  (the caches' access logs as hearth_cache_* metrics)`] : []),
     ...(s.race ? [`${mark(s.race.running)} race     http://${s.race.address}/metrics  (pushes against first views: won, lost)`] : []),
     ...(s.textfiles ? [`${mark(s.textfiles.running)} textfile http://${s.textfiles.address}/metrics  (batch jobs' --metrics-file ${s.textfiles.dir}/<job>.prom)`] : []),

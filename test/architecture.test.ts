@@ -12,7 +12,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Used by tiers; each may use the ones before it in this list and nothing else of the project. */
 const SHARED = ['common', 'store', 'image', 'topology', 'kafka'] as const;
 const SHARED_MAY_USE: Record<(typeof SHARED)[number], readonly string[]> = { common: [], store: ['common'], image: ['common', 'store'], topology: ['common', 'store'], kafka: ['common'] };
-const TIERS = ['warmer', 'resize', 'compress', 'origin', 'backfill', 'upload', 'taste-test', 'race', 'identity', 'store-server'];
+const TIERS = ['warmer', 'resize', 'compress', 'origin', 'backfill', 'upload', 'taste-test', 'race', 'identity', 'store-server', 'takedown'];
 /**
  * Every other top-level folder, and why it is under neither rule above: a new folder
  * must be put in one of these lists (or the two above), so none escapes the rules unseen.

@@ -26,6 +26,8 @@ export interface CacheLogLine {
   role: 'push' | 'viewer';
   uri: string;
   status: number;
+  /** Body bytes sent (`$body_bytes_sent`). */
+  bytes: number;
   /** nginx's `$upstream_cache_status` (HIT, MISS, UPDATING, …); empty when the cache was not consulted. */
   cache: string;
   /** When the request completed, in seconds since the epoch (ms resolution). */
@@ -52,6 +54,7 @@ export function parseCacheLogLine(line: string): CacheLogLine | string {
   const uri = str('uri');
   const cache = str('cache');
   const status = num('status');
+  const bytes = num('bytes') ?? 0;
   const msec = num('msec');
   const requestTime = num('request_time');
   const missing = Object.entries({ colo, node, uri, cache, status, msec, request_time: requestTime })
@@ -59,5 +62,5 @@ export function parseCacheLogLine(line: string): CacheLogLine | string {
     .map(([k]) => k);
   if (missing.length > 0) return `missing or mistyped: ${missing.join(', ')}`;
   if (role !== 'push' && role !== 'viewer') return `role: expected push or viewer (got ${JSON.stringify(r.role)})`;
-  return { colo: colo!, node: node!, role, uri: uri!, status: status!, cache: cache!, msec: msec!, requestTime: requestTime! };
+  return { colo: colo!, node: node!, role, uri: uri!, status: status!, bytes, cache: cache!, msec: msec!, requestTime: requestTime! };
 }

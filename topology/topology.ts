@@ -29,6 +29,7 @@ const Colo = Type.Object(
         inactive: Type.String({ pattern: DURATION, default: '7d', description: 'evict objects not requested for this long' }),
         valid: Type.String({ pattern: DURATION, default: '7d', description: 'how long a 200 stays fresh' }),
         notFoundValid: Type.String({ pattern: DURATION, default: '10s', description: 'how long a 404 is cached (bounded negative caching)' }),
+        fetchTimeout: Type.String({ pattern: DURATION, default: '10s', description: "a cache's fetch from the origin may wait this long for each read and write (proxy_read_timeout, proxy_send_timeout); the purger's second pass comes after the longest fetch (connect 2 s + this + 1 s)" }),
         lockTimeout: Type.String({
           pattern: DURATION,
           default: '100ms',
@@ -103,6 +104,10 @@ export const TopologySchema = Type.Object(
           perceptual: Address('the perceptual-compression worker\'s `/metrics`, `/healthz` and `/readyz`', '127.0.0.1:9466'),
           identity: Address("the identity tier's `/metrics`, `/healthz` and `/readyz` (duplicates, quarantine, near-duplicates)", '127.0.0.1:9469'),
           blocklist: Type.Optional(Type.String({ minLength: 1, description: "the identity tier's blocklist of PDQ hashes (read again when it changes); absent: `<state>/identity/blocklist.txt`, created empty" })),
+          purgers: Type.Array(Address("a purger's `/metrics`, `/healthz` and `/readyz`"), {
+            default: ['127.0.0.1:9472', '127.0.0.1:9473'],
+            description: "one purger per colo, in the order of `colos` (`hearth purge`: it removes what is taken down from the colo's cache nodes, as a purger on each cache host would)",
+          }),
           cacheLogs: Address("mtail: the cache nodes' access logs as metrics (`hearth_cache_*`)", '127.0.0.1:9461'),
           race: Address("the race join's `/metrics` (`hearth race`: pushes against first views)", '127.0.0.1:9462'),
           textfiles: Address("node-exporter's textfile collector: the metrics files batch jobs write (lossless, scrub) into `<state>/textfile/`", '127.0.0.1:9463'),
@@ -180,6 +185,8 @@ function semanticProblems(t: Topology): string[] {
     t.pipeline.resizeWorkers.forEach((a, i) => claim(`pipeline.resizeWorkers[${i}]`, a));
     claim('pipeline.perceptual', t.pipeline.perceptual);
     claim('pipeline.identity', t.pipeline.identity);
+    t.pipeline.purgers.forEach((a, i) => claim(`pipeline.purgers[${i}]`, a));
+    if (t.pipeline.purgers.length !== t.colos.length) problems.push(`pipeline.purgers: one per colo, in the order of colos (${t.colos.length}; got ${t.pipeline.purgers.length})`);
     claim('pipeline.prometheus.listen', t.pipeline.prometheus.listen);
     claim('pipeline.cacheLogs', t.pipeline.cacheLogs);
     claim('pipeline.race', t.pipeline.race);
@@ -247,6 +254,26 @@ export function defaultTopology(root: string, o: DefaultTopologyOptions = {}): T
     warmer: { udp: '127.0.0.1:4950', http: '127.0.0.1:9464' },
     ...(o.volumes ? { store: { dir: o.volumes } } : {}),
   });
+}
+
+/** A topology duration (`100ms`, `10s`, `7d`) in ms. */
+export function durationMs(d: string): number {
+  const m = /^([0-9]+)(ms|s|m|h|d)$/.exec(d);
+  if (!m) throw new RangeError(`not a duration: ${JSON.stringify(d)}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+/**
+ * A colo's purger, from the topology: its cache nodes' directories (each node's nginx
+ * prefix is `<nginxDir>/<node>`, proxy-config), and the second pass after the longest
+ * fetch its caches may make from the origin (connect 2 s + `fetchTimeout`, a second of margin).
+ */
+export function purgerConfigFor(colo: ColoTopology, nodeDirs: readonly string[], levels: string): Record<string, unknown> {
+  return {
+    colos: [{ name: colo.name, nodes: nodeDirs.map((dir) => ({ name: dir.split('/').at(-1), cacheDir: `${dir}/cache`, levels })) }],
+    repurgeAfterMs: 2000 + durationMs(colo.cache.fetchTimeout) + 1000,
+  };
 }
 
 /** The warmer's config v1, derived from the topology. */

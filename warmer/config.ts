@@ -89,7 +89,7 @@ export const WarmerConfigSchema = Type.Object(
       {
         brokers: Type.Array(Type.String({ pattern: '^[^\\s:]+:\\d{1,5}$' }), {
           default: [],
-          description: "Kafka brokers to follow `hearth.images.quarantined` from: hints for a quarantined image are dropped as `quarantined`. Empty: not followed (the origin still answers 451 for them)",
+          description: "Kafka brokers to follow `hearth.images.quarantined` and `hearth.images.takedown` from: hints for a quarantined or deleted image, and pushes still queued for one, are dropped as `quarantined` or `deleted`. Empty: not followed (the origin still answers 451 or 410 for them)",
         }),
       },
       { additionalProperties: false, default: {} },

@@ -8,6 +8,7 @@ export const DROP_REASONS = [
   'future',
   'forbidden',
   'quarantined',
+  'deleted',
   'no_colo',
   'duplicate',
   'overload',
@@ -121,10 +122,15 @@ export const WARMER_METRICS = {
     name: 'hearth_warmer_quarantined_images',
     help: 'Quarantined image ids known from hearth.images.quarantined (their hints are dropped as quarantined).',
   },
+  deleted: {
+    type: 'gauge',
+    name: 'hearth_warmer_deleted_images',
+    help: 'Deleted image ids known from hearth.images.takedown (their hints, and pushes still queued for them, are dropped as deleted).',
+  },
   quarantineCurrent: {
     type: 'gauge',
     name: 'hearth_warmer_quarantine_feed_current',
-    help: '1 once every quarantine that existed when the feed connected has been read; 0 while catching up or away (always 1 when no feed is configured).',
+    help: '1 once every quarantine and takedown that existed when the feed connected has been read; 0 while catching up or away (always 1 when no feed is configured).',
   },
   dedupEntries: {
     type: 'gauge',

@@ -23,7 +23,7 @@ export interface PushResult {
   readonly failure: boolean;
 }
 
-export type SchedulerDropReason = 'stale' | 'overload' | 'colo_down' | 'shutdown';
+export type SchedulerDropReason = 'stale' | 'overload' | 'colo_down' | 'shutdown' | 'deleted' | 'quarantined';
 
 export interface SchedulerOptions {
   readonly colos: readonly Colo[];
@@ -36,6 +36,8 @@ export interface SchedulerOptions {
   /** Performs the push and calls `done` exactly once, never before it returns; must not throw. */
   readonly run: (job: PushJob, done: (result: PushResult) => void) => void;
   readonly onSettled: (job: PushJob, result: PushResult) => void;
+  /** Why a queued push must not go out after all (its photo was taken down while it waited); undefined: it may. */
+  readonly blocked?: (job: PushJob) => 'deleted' | 'quarantined' | undefined;
   readonly onDropped: (job: PushJob, reason: SchedulerDropReason) => void;
   readonly onBreaker?: (colo: Colo, open: boolean) => void;
 }
@@ -133,6 +135,11 @@ export class PushScheduler {
       this.queued--;
       if (job.deadline < now) {
         this.o.onDropped(job, 'stale');
+        continue;
+      }
+      const blocked = this.o.blocked?.(job);
+      if (blocked) {
+        this.o.onDropped(job, blocked);
         continue;
       }
       if (lane.openUntil !== 0 && lane.openUntil <= now) {

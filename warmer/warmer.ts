@@ -15,7 +15,7 @@ import { parseHint } from './hint.js';
 import { DROP_REASONS, WARMER_METRICS, type DropReason } from './metrics.js';
 import { PathPolicy } from './path-policy.js';
 import { PushScheduler, type PushJob } from './push-scheduler.js';
-import { QuarantineFeed } from './quarantine-feed.js';
+import { TakedownFeed } from './takedown-feed.js';
 import type { PushClient, PushReport } from './push-report.js';
 import { createPushClient } from './pusher.js';
 import { SignatureVerifier } from './signature.js';
@@ -64,7 +64,7 @@ export class Warmer {
   private readonly clientCounters: ClientCounters[];
   /** Push duration histograms by colo index, resolved once. */
   private readonly pushDurations: Observer[];
-  private readonly quarantine: QuarantineFeed | undefined;
+  private readonly takedowns: TakedownFeed | undefined;
   private receiver: HintReceiver | undefined;
   private server: Server | undefined;
   private stopping: Promise<void> | undefined;
@@ -103,7 +103,7 @@ export class Warmer {
     this.policy = new PathPolicy(config.allowPaths);
     this.verifier = new SignatureVerifier(config.keys);
     this.dedup = new Dedup({ max: config.dedup.max, ttlMs: config.dedup.ttlMs, now: this.now });
-    this.quarantine = config.quarantine.brokers.length > 0 ? new QuarantineFeed({ brokers: config.quarantine.brokers, log: this.log }) : undefined;
+    this.takedowns = config.quarantine.brokers.length > 0 ? new TakedownFeed({ brokers: config.quarantine.brokers, log: this.log }) : undefined;
     this.pusher = createPushClient(config, this.router.colos);
     this.metrics.pushClient.labels(this.pusher.kind).set(1);
     this.scheduler = new PushScheduler({
@@ -115,6 +115,8 @@ export class Warmer {
       breakerCooldownMs: config.push.breakerCooldownMs,
       now: this.now,
       run: (job, done) => this.pusher.push(job.colo.index, job.colo.host, job.path, done),
+      // Asked again at dispatch: a takedown that arrived while the push was queued wins.
+      blocked: (job) => this.takedowns?.blocks(job.path),
       onSettled: (job, result) => this.settled(job, result as PushReport),
       onDropped: (job, reason) => {
         this.dedup.release(job.colo.name, job.path);
@@ -146,13 +148,13 @@ export class Warmer {
         queueDepth: this.scheduler.depth,
         inFlight: this.scheduler.inFlight,
         stopping: this.stopping !== undefined,
-        ...(this.quarantine ? { quarantine: { images: this.quarantine.size, current: this.quarantine.current } } : {}),
+        ...(this.takedowns ? { takedowns: { quarantined: this.takedowns.size, deleted: this.takedowns.deletedCount, current: this.takedowns.current } } : {}),
       }),
       // Taking hints once the socket is bound; a stopping warmer takes no more.
       ready: () => readiness({ udp: this.receiver !== undefined || 'not bound', stopping: this.stopping === undefined || 'stopping' }),
     });
     await listen(this.server, http.port, http.host);
-    this.quarantine?.start();
+    this.takedowns?.start();
     const addresses = { udp: { address: bound.address, port: bound.port, family: isIP(bound.address) === 6 ? 'IPv6' : 'IPv4' }, http: this.server.address() as AddressInfo };
     const recvBuffer = bound.recvBuffer;
     this.log.info(
@@ -170,8 +172,9 @@ export class Warmer {
     for (const t of this.tallies) t.flush();
     this.metrics.queueDepth.set(this.scheduler.depth);
     this.metrics.dedupEntries.set(this.dedup.size);
-    this.metrics.quarantined.set(this.quarantine?.size ?? 0);
-    this.metrics.quarantineCurrent.set(this.quarantine && !this.quarantine.current ? 0 : 1);
+    this.metrics.quarantined.set(this.takedowns?.size ?? 0);
+    this.metrics.deleted.set(this.takedowns?.deletedCount ?? 0);
+    this.metrics.quarantineCurrent.set(this.takedowns && !this.takedowns.current ? 0 : 1);
     for (const colo of this.router.colos) {
       this.metrics.inFlight.labels(colo.name).set(this.scheduler.inFlightFor(colo));
       this.metrics.breakerOpen.labels(colo.name).set(this.scheduler.isOpen(colo) ? 1 : 0);
@@ -226,8 +229,9 @@ export class Warmer {
         this.dropPath('forbidden', colo.name);
         continue;
       }
-      if (this.quarantine?.blocks(path)) {
-        this.dropPath('quarantined', colo.name, path);
+      const blocked = this.takedowns?.blocks(path);
+      if (blocked) {
+        this.dropPath(blocked, colo.name, path);
         continue;
       }
       if (refused) {
@@ -300,7 +304,7 @@ export class Warmer {
     const receiver = this.receiver;
     this.receiver = undefined;
     await receiver?.close();
-    await this.quarantine?.stop();
+    await this.takedowns?.stop();
     const { abandoned } = await this.scheduler.close(this.config.shutdownGraceMs);
     if (abandoned > 0) {
       this.log.warn({ abandoned }, 'pushes still in flight at the end of the grace period; abandoning them');

@@ -4,7 +4,7 @@ import { defaultTopology, loadTopology, parseTopology, type Topology } from '../
 import { Stack, formatStatus } from '../../stack/index.js';
 import { intArg } from '../args.js';
 
-const DEFAULT_STATE = process.env.HEARTH_STATE_DIR ?? '.state/stack';
+export const DEFAULT_STATE = process.env.HEARTH_STATE_DIR ?? '.state/stack';
 const DEFAULT_CORPUS = process.env.HEARTH_CORPUS ?? '.cache/corpus';
 
 interface StackOpts {

@@ -1,16 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { createLogger, isImageId } from '../../common/index.js';
+import { createLogger } from '../../common/index.js';
 import { TOPICS, connectProducer } from '../../kafka/index.js';
 import { checkJpeg, loadUploadConfig, storeOriginal, uploadedEvent } from '../../upload/index.js';
-import { intArg } from '../args.js';
+import { imageIdArg, intArg } from '../args.js';
 import { BROKERS_FLAG, configuredCommand, STORE_FLAG } from '../service-command.js';
-
-const idArg = (v: string): string => {
-  if (!isImageId(v)) throw new InvalidArgumentError('expected an image id: decimal digits, no leading zero, at most 19');
-  return v;
-};
 
 export function registerUpload(program: Command): void {
   configuredCommand(
@@ -25,7 +20,7 @@ export function registerUpload(program: Command): void {
         { flags: '--partitions <n>', description: 'partitions of hearth.images.uploaded if it must be created', path: 'kafka.partitions', parse: intArg(1, 1024) },
       ],
       load: loadUploadConfig,
-      options: (cmd) => cmd.argument('<files...>', 'JPEG files').option('--id <id>', 'the image id (one file only; default: a new one)', idArg),
+      options: (cmd) => cmd.argument('<files...>', 'JPEG files').option('--id <id>', 'the image id (one file only; default: a new one)', imageIdArg),
     },
     async (c, opts, args) => {
       const files = args[0] as string[];

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { RaceJoin } from '../../race/join.js';
 import { parseCacheLogLine, type CacheLogLine } from '../../topology/cache-log.js';
 
-const line = (o: Partial<CacheLogLine> & Pick<CacheLogLine, 'role' | 'msec'>): CacheLogLine => ({ colo: 'sin', node: 'cache-sin-0', uri: '/photos/1/1_z.jpg', status: 200, cache: 'MISS', requestTime: 0.05, ...o });
+const line = (o: Partial<CacheLogLine> & Pick<CacheLogLine, 'role' | 'msec'>): CacheLogLine => ({ colo: 'sin', node: 'cache-sin-0', uri: '/photos/1/1_z.jpg', status: 200, bytes: 1000, cache: 'MISS', requestTime: 0.05, ...o });
 
 function harness(o: { max?: number } = {}) {
   // Not 0: lru-cache takes a start time of 0 for "no TTL".

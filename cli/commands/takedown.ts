@@ -1,0 +1,69 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { createLogger } from '../../common/index.js';
+import { TOPICS, connectProducer, createKafka } from '../../kafka/index.js';
+import { Stack } from '../../stack/index.js';
+import { withStore } from '../../store/index.js';
+import { Purger, auditTakedown, deleteAndAnnounce, formatAudit, loadDeleteConfig, loadPurgerConfig } from '../../takedown/index.js';
+import { storeSpec } from '../../topology/index.js';
+import { imageIdArg, portArg } from '../args.js';
+import { BROKERS_FLAG, configuredCommand, daemonCommand, listArg, STORE_FLAG } from '../service-command.js';
+import { DEFAULT_STATE } from './stack.js';
+
+export function registerTakedown(program: Command): void {
+  daemonCommand(program, {
+    name: 'purge',
+    description: "run the purger: follows hearth.images.takedown and purges every path of each photo from every cache node of its colos, at once and again after the longest upstream fetch; hearth.images.purged out",
+    configHelp: 'purger config (JSON; `colos` required): which colos, their nodes, the second pass',
+    flags: [BROKERS_FLAG, { flags: '--http-port <port>', description: '/metrics, /healthz and /readyz port (overrides the config)', path: 'http.port', parse: portArg }],
+    load: loadPurgerConfig,
+    create: (config) => ({ service: new Purger(config), log: createLogger('purge', config.log.level), graceMs: config.shutdownGraceMs }),
+  });
+
+  configuredCommand(
+    program,
+    {
+      name: 'delete',
+      description: 'take photos back: the verdict `deleted`, every object of each removed from the store, then the takedown announced on hearth.images.takedown (every colo purges it, no warmer pushes it again); one JSON line per photo',
+      configHelp: "delete config (JSON); default: the local stack's store service, the local broker",
+      flags: [STORE_FLAG, BROKERS_FLAG],
+      load: loadDeleteConfig,
+      options: (cmd) => cmd.argument('<ids...>', 'image ids').requiredOption('--by <who>', 'who asks, kept with the verdict and the takedown: a person, a system, a takedown reference'),
+    },
+    async (c, opts, args) => {
+      const ids = (args[0] as string[]).map(imageIdArg);
+      const by = String(opts.by).slice(0, 200);
+      const log = createLogger('delete', c.log.level, true);
+      const producer = await connectProducer(c.kafka.brokers, 'hearth-delete', log, { [TOPICS.takedown]: c.kafka.partitions, [TOPICS.purged]: c.kafka.partitions });
+      try {
+        await withStore(c.store, async (store) => {
+          for (const id of ids) process.stdout.write(`${JSON.stringify(await deleteAndAnnounce(store, producer, id, by))}\n`);
+        }, { ready: true });
+      } finally {
+        await producer.disconnect();
+      }
+    },
+  );
+
+  const takedown = program.command('takedown').description('what became of photos taken back');
+  takedown
+    .command('status')
+    .description("when a photo's delete was acknowledged, when each colo purged it, and when each colo last served any byte of it (from the cache nodes' access logs)")
+    .argument('<id>', 'image id', imageIdArg)
+    .option('--state <dir>', "the local stack's state directory: its store, broker, colos and cache logs", DEFAULT_STATE)
+    .option('--store <store>', 'the store (default: the stack\'s)')
+    .option('--brokers <list>', 'Kafka brokers (default: the stack\'s)', listArg)
+    .option('--logs <files>', "cache nodes' access logs (default: the stack's)", listArg)
+    .option('--json', 'the audit as JSON')
+    .action(async (id: string, o: { state: string; store?: string; brokers?: string[]; logs?: string[]; json?: boolean }) => {
+      const stack = Stack.load(resolve(o.state));
+      const t = stack?.topology;
+      const store = o.store ?? (t ? storeSpec(t) : undefined);
+      const brokers = o.brokers ?? (t?.kafka ? [t.kafka.listen] : undefined);
+      if (!store || !brokers) throw new Error(`no stack recorded in ${o.state}: give --store and --brokers`);
+      const logs = o.logs ?? (stack?.instances() ?? []).filter((n) => n.inst.role === 'cache').map((n) => n.accessLog);
+      const kafka = createKafka(brokers, 'hearth-audit', createLogger('takedown', 'warn', true));
+      const audit = await withStore(store, (s) => auditTakedown({ id, store: s, kafka, colos: t?.colos.map((x) => x.name) ?? [], logs }));
+      process.stdout.write(o.json ? `${JSON.stringify(audit)}\n` : formatAudit(audit));
+    });
+}
