@@ -270,6 +270,29 @@ export const SECTIONS: readonly SectionDef[] = [
     ],
   },
   {
+    title: 'Takedowns',
+    panels: [
+      {
+        id: 'takedown-reach',
+        title: 'Takedown to every node purged, p50 and p99, by colo',
+        unit: 'seconds',
+        help: 'From the store holding nothing of a photo to every cache node of the colo having dropped every path of it (pass 1; pass 2 repeats it after the longest origin fetch). Target p50 150 ms, p99 1 s (HearthPurgeSlow).',
+        queries: [q(quantile(0.5, 'hearth_purge_delay_seconds', 'colo', '{pass="1"}'), '{{colo}} p50'), q(quantile(0.99, 'hearth_purge_delay_seconds', 'colo', '{pass="1"}'), '{{colo}} p99')],
+      },
+      {
+        id: 'takedown-purges',
+        title: 'Photos taken down and purged (15 min)',
+        unit: 'count',
+        help: 'Takedowns by action (delete, quarantine), purges by colo and outcome (cached: something was dropped; failed: a try that will be repeated, HearthPurgeFailing), and paths of deleted photos the warmer refused to push.',
+        queries: [
+          q('max by (action) (increase(hearth_purge_takedowns_total[15m]))', '{{action}}'),
+          q('sum by (colo, outcome) (increase(hearth_purge_purges_total{pass="1"}[15m]))', '{{colo}} {{outcome}}'),
+          q('sum(increase(hearth_warmer_paths_dropped_total{reason="deleted"}[15m]))', 'pushes refused'),
+        ],
+      },
+    ],
+  },
+  {
     title: 'Store',
     panels: [
       {

@@ -188,8 +188,9 @@ ${imageLocation(`      limit_except GET HEAD {
 
 export function renderOrigin(t: Topology, dir: string): RenderedInstance {
   const service = t.origin.service;
-  const http = `  open_file_cache max=10000 inactive=60s;
-${service ? `
+  // No open_file_cache: it serves a file for up to a minute after it was unlinked, and a
+  // photo taken down must stop at the origin the moment the store removed it (docs/takedown.md).
+  const http = `${service ? `
 ${upstreamBlock('origin_service', [service], 16, false)}
 ` : ''}${t.store ? `
 ${upstreamBlock('store_service', [t.store.listen], 64, false)}

@@ -24,6 +24,12 @@ export const PURGER_METRICS = {
     labelNames: ['colo', 'pass'],
     buckets: [0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 300],
   },
+  failures: {
+    type: 'counter',
+    name: 'hearth_purge_failures_total',
+    help: 'Messages of hearth.images.takedown sent to hearth.images.dead, by reason (invalid_message, handler_error): a takedown no colo can act on.',
+    labelNames: ['reason'],
+  },
   requests: {
     type: 'histogram',
     name: 'hearth_purge_path_duration_seconds',

@@ -84,6 +84,7 @@ export class Purger {
             jobs: 4,
             log: this.log.child({ colo: colo.name, pass }),
             handle: (message) => this.pass(colo, pass, parseMessage(message, takedownValidator)),
+            deadLetters: this.metrics.failures,
             ...(pass === 2 ? { notBefore: (m) => takedownTs(m) + config.repurgeAfterMs } : {}),
           }),
         });
@@ -99,7 +100,8 @@ export class Purger {
       ready: () => readiness(Object.fromEntries(this.workers.map((w) => [`${w.colo}/${w.pass}`, w.worker.inGroup || 'not in its consumer group yet']))),
     });
     await listen(this.server, this.config.http.port, this.config.http.host);
-    await Promise.all(this.workers.map((w) => w.worker.start()));
+    // One after the other: the first creates the topics, which concurrent creators would race on.
+    for (const w of this.workers) await w.worker.start();
     const a = this.server.address() as AddressInfo;
     this.log.info({ colos: this.config.colos.map((c) => `${c.name}: ${c.nodes.map((n) => n.name).join(' ')}`), repurgeAfterMs: this.config.repurgeAfterMs, http: `${a.address}:${a.port}` }, 'purger running');
     return a;

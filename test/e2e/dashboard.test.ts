@@ -73,6 +73,8 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
       return (m.get('hearth_compress_images_total{result="compressed"}') ?? 0) + (m.get('hearth_compress_images_total{result="kept"}') ?? 0);
     };
     await until('the upload through the perceptual worker', async () => ((await handled()) >= storedLadder().length ? true : undefined), 90_000);
+    // Taken back, so the takedown panels have a purge to show.
+    await hearth('delete', (JSON.parse(up.stdout) as { id: string }).id, '--by', 'the dashboard test', '--store', p.root, '--brokers', p.topology.kafka!.listen);
     // A lossless batch, its metrics file where the stack's textfile collector reads it.
     await hearth('compress', 'originals', '--store', p.root, '--metrics-file', join(p.stack.textfileDir(), 'lossless.prom'), '--log-level', 'warn');
     browser = await launchChromium();

@@ -30,8 +30,9 @@ const shared = sharedOnce(
       origin: { listen: a(origin), root, service: a(service), serviceMetrics: a(serviceMetrics), delay: { ms: 40, listen: a(delay) } },
       proxy: { listen: a(proxy), keepalive: 16 },
       colos: [
-        { name: 'sin', host: 'cache-sin.test', viewerHosts: ['img-sin.test'], cidrs: ['10.1.0.0/16'], nodes: [a(sin)] },
-        { name: 'ams', host: 'cache-ams.test', viewerHosts: ['img-ams.test'], cidrs: ['10.2.0.0/16'], nodes: [a(ams)] },
+        // A 2 s fetch bound: the purgers' second pass 5 s after a takedown (test/e2e/deletion.test.ts).
+        { name: 'sin', host: 'cache-sin.test', viewerHosts: ['img-sin.test'], cidrs: ['10.1.0.0/16'], nodes: [a(sin)], cache: { fetchTimeout: '2s' } },
+        { name: 'ams', host: 'cache-ams.test', viewerHosts: ['img-ams.test'], cidrs: ['10.2.0.0/16'], nodes: [a(ams)], cache: { fetchTimeout: '2s' } },
       ],
       // A breaker that stays open once open, so Prometheus sees it whatever its scrape timing.
       warmer: { udp: a(await freeUdpPort()), http: a(http), settings: { ttlMs: 5000, futureMs: 5000, push: { breakerFailures: 2, breakerCooldownMs: 120_000 } } },

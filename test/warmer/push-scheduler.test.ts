@@ -66,6 +66,18 @@ describe('push scheduler', () => {
     assert.deepEqual(h.dropped, [['/old1', 'stale'], ['/old2', 'stale']]);
   });
 
+  it('drops a queued push whose photo was taken down while it waited, and sends the others', async () => {
+    const takenDown = new Set<string>();
+    const h = harness({ concurrency: 1, perColoConcurrency: 1, blocked: (job) => (takenDown.has(job.path) ? 'deleted' : undefined) });
+    h.s.enqueue(...h.job(sin, '/busy'));
+    h.s.enqueue(...h.job(sin, '/gone'));
+    h.s.enqueue(...h.job(sin, '/kept'));
+    takenDown.add('/gone');
+    await h.complete(0, OK);
+    assert.deepEqual(h.dropped, [['/gone', 'deleted']]);
+    assert.deepEqual(h.pending.map((p) => p.job.path), ['/kept']);
+  });
+
   it('drops a queued push whose hint expired before dispatch', async () => {
     const h = harness({ concurrency: 1, perColoConcurrency: 1 });
     h.s.enqueue(...h.job(sin, '/first'));
