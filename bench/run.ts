@@ -8,6 +8,7 @@ import { benchResize } from './resize.js';
 import { benchSizes } from './sizes.js';
 import { benchPush } from './push.js';
 import { benchStore } from './store.js';
+import { benchTakedown } from './takedown.js';
 import { benchWarmer } from './warmer.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
@@ -18,6 +19,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   identity: benchIdentity,
   store: benchStore,
   sizes: benchSizes,
+  takedown: benchTakedown,
 };
 
 const names = process.argv.slice(2);

@@ -44,6 +44,11 @@ export class Blocklist {
     return this.hashes.length;
   }
 
+  /** The hashes in force, as hex. */
+  get listed(): string[] {
+    return this.hashes.map((h) => h.toString('hex'));
+  }
+
   /** Reads the file; throws when it is missing or does not parse (at start, that is fatal). */
   async load(): Promise<void> {
     if (!this.file) return;

@@ -46,6 +46,12 @@ export const IDENTITY_METRICS = {
     name: 'hearth_identity_blocklist_hashes',
     help: 'PDQ hashes in the blocklist in force.',
   },
+  backwards: {
+    type: 'counter',
+    name: 'hearth_identity_backward_quarantines_total',
+    help: 'Photos accepted before a hash was added to the blocklist and quarantined when it was (451, purged from every colo, never pushed), by action: quarantined, lifted (the hash was removed again: served again).',
+    labelNames: ['action'],
+  },
   blocklistReloadFailures: {
     type: 'counter',
     name: 'hearth_identity_blocklist_reload_failures_total',

@@ -27,9 +27,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { acquireRunLock, createLogger, createMetrics, createRegistry, writeAtomic, type Logger, type Metrics } from '../common/index.js';
-import { DEFAULT_LADDER, ORIGINAL_PATH, imagePath, originalPath, pathMismatch, quarantinePath, readVerdict, verdictPath, writeVerdict } from '../image/index.js';
+import { readFile } from 'node:fs/promises';
+import { DEFAULT_LADDER, ORIGINAL_PATH, imagePath, originalPath, pathMismatch, quarantinePath, readVerdict, servedPaths, verdictPath, writeVerdict } from '../image/index.js';
 import { openStore, type ObjectStore } from '../store/index.js';
-import { KafkaWorker, TOPICS, PermanentFailure, outgoing, parseMessage, readForMessage, uploadedValidator, type Outgoing, type Uploaded } from '../kafka/index.js';
+import { KafkaWorker, TOPICS, PermanentFailure, outgoing, parseMessage, readForMessage, takedownValidator, uploadedValidator, type Outgoing, type Takedown, type Uploaded } from '../kafka/index.js';
 import { Blocklist } from './blocklist.js';
 import type { IdentityConfig } from './config.js';
 import { fingerprintOf } from './fingerprint.js';
@@ -41,6 +42,10 @@ import { pdqOf, type PdqHash } from './pdq.js';
 /** The tier's own files: `stateDir`, or a dot directory beside a directory store's objects (never a served path). */
 export const identityDir = (store: string, stateDir?: string): string => stateDir ?? join(store, '.hearth-identity');
 export const ledgerFile = (store: string, stateDir?: string): string => join(identityDir(store, stateDir), 'ledger');
+/** The blocklist as last applied to the photos already accepted: what a change is told apart from, across restarts. */
+const appliedFile = (store: string, stateDir?: string): string => join(identityDir(store, stateDir), 'blocklist.applied');
+/** How often the blocklist is looked at for hashes added or removed, to apply them to the photos already accepted. */
+const BACKWARDS_EVERY_MS = 1000;
 
 const SOURCE_READ = { missing: 'missing_source', irregular: 'irregular_source', oversized: 'oversized_source' } as const;
 
@@ -64,6 +69,10 @@ export class IdentityWorker {
   private unlock: (() => Promise<void>) | undefined;
   /** Decisions one at a time: the tail of the chain. */
   private deciding: Promise<unknown> = Promise.resolve();
+  /** The blocklist hashes (hex) applied backwards so far; undefined until read at start. */
+  private applied: Set<string> | undefined;
+  private backwardsTimer: NodeJS.Timeout | undefined;
+  private syncing = false;
 
   constructor(
     readonly config: IdentityConfig,
@@ -75,6 +84,7 @@ export class IdentityWorker {
     // Every series from the start: a rate over a series born with its first count reads nothing.
     for (const v of IDENTITY_VERDICTS) this.metrics.uploads.labels(v).inc(0);
     for (const s of MATCH_STEPS) this.metrics.matchDuration.zero({ step: s });
+    for (const a of ['quarantined', 'lifted']) this.metrics.backwards.labels(a).inc(0);
     this.blocklist = new Blocklist(config.blocklist, (err) => {
       this.metrics.blocklistReloadFailures.inc();
       this.log.error({ err: err.message, file: config.blocklist }, 'blocklist changed but cannot be used; the previous list stays in force');
@@ -85,7 +95,7 @@ export class IdentityWorker {
       clientId: 'hearth-identity',
       registry: this.registry,
       topic: TOPICS.uploaded,
-      topics: { [TOPICS.uploaded]: p, [TOPICS.accepted]: p, [TOPICS.matched]: p, [TOPICS.quarantined]: 1 },
+      topics: { [TOPICS.uploaded]: p, [TOPICS.accepted]: p, [TOPICS.matched]: p, [TOPICS.quarantined]: 1, [TOPICS.takedown]: p },
       jobs: config.jobs,
       log: this.log,
       handle: (message) => this.identify(parseMessage(message, uploadedValidator, (m) => pathMismatch(m.id, m.source, originalPath(m.id)))),
@@ -116,8 +126,102 @@ export class IdentityWorker {
       health: () => ({ indexed: this.ids.length, blocklist: this.blocklist.size }),
     });
     this.log.info({ brokers: this.config.kafka.brokers, store: this.config.store, indexed: this.ids.length, blocklist: this.blocklist.size, http: `${address.address}:${address.port}` }, 'identity worker running');
+    this.backwardsTimer = setInterval(() => {
+      if (this.syncing) return;
+      this.syncing = true;
+      const sync = this.deciding.then(() => this.applyBackwards());
+      this.deciding = sync.catch(() => {});
+      sync.catch((err: Error) => this.log.error({ err }, 'blocklist change not applied to the photos already accepted; trying again')).finally(() => (this.syncing = false));
+    }, BACKWARDS_EVERY_MS);
+    this.backwardsTimer.unref();
     return address;
   }
+
+  /**
+   * The blocklist applies backwards: a hash added quarantines every photo already
+   * accepted within the threshold, the way an upload would have been (verdict, original
+   * out of the served paths, its sizes removed, the warmer told, every colo purged); a
+   * hash removed lifts the quarantines it made (the original back; the origin makes the
+   * sizes again when asked). Run between upload decisions, never beside one. What was
+   * applied is kept in the tier's state, so a change made while the tier was down is
+   * applied when it starts.
+   */
+  private async applyBackwards(): Promise<void> {
+    const file = appliedFile(this.config.store, this.config.stateDir);
+    this.applied ??= new Set((await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => /^[0-9a-f]{64}$/.test(l)));
+    await this.blocklist.refresh();
+    const now = new Set(this.blocklist.listed);
+    const added = [...now].filter((h) => !this.applied!.has(h));
+    const removed = [...this.applied].filter((h) => !now.has(h));
+    if (added.length === 0 && removed.length === 0) return;
+    let quarantined = 0;
+    let lifted = 0;
+    for (const h of added) quarantined += await this.quarantineAccepted(h);
+    for (const h of removed) lifted += await this.liftQuarantines(h);
+    await writeAtomic(file, Buffer.from([...now].map((h) => `${h}\n`).join('')));
+    this.applied = now;
+    this.log.warn({ added: added.length, removed: removed.length, quarantined, lifted }, 'blocklist change applied to the photos already accepted');
+  }
+
+  /** Accepted photos within the threshold of `listed` (hex), usable hashes only, with their distance. */
+  private matchesOf(listed: string): { id: string; distance: number }[] {
+    return this.hashes
+      .search(Buffer.from(listed, 'hex'), this.config.pdq.quarantineThreshold)
+      .filter((m) => (this.qualities[m.index] as number) >= this.config.pdq.minQuality)
+      .map((m) => ({ id: this.ids[m.index] as string, distance: m.distance }));
+  }
+
+  private async quarantineAccepted(listed: string): Promise<number> {
+    let n = 0;
+    for (const { id, distance } of this.matchesOf(listed)) {
+      // Deleted, quarantined already, or a duplicate's verdict (or one that does not read): not an accepted photo now.
+      if (await readVerdict(this.store, id).catch(() => true)) continue;
+      await writeVerdict(this.store, id, { v: 1, verdict: 'quarantined', listed, distance, at: new Date().toISOString() });
+      await this.moveToQuarantine({ id, source: originalPath(id) });
+      await Promise.all(servedPaths(id).filter((k) => k !== originalPath(id)).map((k) => this.store.delete(k)));
+      const takedown: Takedown = { id, action: 'quarantine', by: 'blocklist', ts: Date.now() };
+      if (!takedownValidator.is(takedown)) throw new Error(takedownValidator.problems(takedown).join('; '));
+      await this.worker.producer.sendBatch({
+        topicMessages: [
+          { topic: TOPICS.quarantined, messages: [{ key: id, value: JSON.stringify({ id, source: quarantinePath(id), listed, distance, ts: takedown.ts }) }] },
+          { topic: TOPICS.takedown, messages: [{ key: id, value: JSON.stringify(takedown) }] },
+        ],
+      });
+      this.metrics.backwards.labels('quarantined').inc();
+      this.log.warn({ id, listed, distance }, 'accepted photo quarantined: a hash added to the blocklist matches it');
+      n++;
+    }
+    return n;
+  }
+
+  private async liftQuarantines(listed: string): Promise<number> {
+    let n = 0;
+    for (const { id } of this.matchesOf(listed)) {
+      const v = await readVerdict(this.store, id).catch(() => undefined);
+      if (v?.verdict !== 'quarantined' || v.listed !== listed) continue;
+      // Still within the threshold of another listed hash: quarantined for that one now.
+      const other = await this.store.get(quarantinePath(id), this.config.maxReadBytes).then(
+        async (data) => this.blocklist.match((await pdqOf(data)).hash, this.config.pdq.quarantineThreshold),
+        () => undefined,
+      );
+      if (other) {
+        await writeVerdict(this.store, id, { ...v, listed: other.listed, distance: other.distance });
+        continue;
+      }
+      if (await this.store.head(quarantinePath(id))) {
+        await this.store.copy(quarantinePath(id), originalPath(id));
+        await this.store.delete(quarantinePath(id));
+      }
+      await this.store.delete(verdictPath(id));
+      // A tombstone: the warmer's feed lets the photo be pushed again.
+      await this.worker.producer.send({ topic: TOPICS.quarantined, messages: [{ key: id, value: null }] });
+      this.metrics.backwards.labels('lifted').inc();
+      this.log.warn({ id, listed }, 'quarantine lifted: its hash was removed from the blocklist');
+      n++;
+    }
+    return n;
+  }
+
 
   private async ensureDir(): Promise<string> {
     const dir = identityDir(this.config.store, this.config.stateDir);
@@ -305,6 +409,7 @@ export class IdentityWorker {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.backwardsTimer);
     await this.worker.stop();
     await this.deciding;
     await this.ledger?.close();

@@ -90,6 +90,8 @@ export class Warmer {
     this.pathsReceived = tally(this.metrics.paths);
     this.dgDropped = byReason(this.metrics.datagramsDropped);
     this.pathDropped = byReason(this.metrics.pathsDropped);
+    // Every reason's series from the start: a rate or an increase over one born with its first drop reads nothing.
+    for (const r of DROP_REASONS) this.metrics.pathsDropped.labels(r).inc(0);
     this.router = new ColoRouter(config.colos, config.defaultColo);
     this.enqueued = this.router.colos.map((c) => tally(this.metrics.enqueued.labels(c.name)));
     this.pushDurations = this.router.colos.map((c) => this.metrics.pushDuration.labels(c.name));

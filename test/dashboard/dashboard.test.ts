@@ -19,7 +19,7 @@ describe('dashboard', () => {
     assert.equal(new Set(ids).size, ids.length);
     assert.deepEqual(
       SECTIONS.map((s) => s.title),
-      ['Warm path', 'Caches', 'The race', 'Ingest', 'Identity', 'Compression', 'Origin', 'Store'],
+      ['Warm path', 'Caches', 'The race', 'Ingest', 'Identity', 'Compression', 'Origin', 'Takedowns', 'Store'],
     );
     for (const p of PANELS) assert.ok(p.queries.length > 0 && p.title && p.help, p.id);
   });

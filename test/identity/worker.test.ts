@@ -15,9 +15,9 @@ import { GrowingHammingIndex } from '../../identity/hamming-index.js';
 import { CorruptLedgerError, LedgerWriter, RECORD_BYTES, readLedger } from '../../identity/ledger.js';
 import { hamming, pdqOf } from '../../identity/pdq.js';
 import { IdentityWorker, ledgerFile } from '../../identity/worker.js';
-import { originalPath } from '../../image/store.js';
+import { imagePath, originalPath } from '../../image/store.js';
 import { openStore, storeFile } from '../../store/index.js';
-import { BadVerdictError, readVerdict, verdictPath } from '../../image/verdicts.js';
+import { BadVerdictError, quarantinePath, readVerdict, verdictPath } from '../../image/verdicts.js';
 import { ValidationError } from '../../common/schema.js';
 import { TOPICS, ensureTopics } from '../../kafka/client.js';
 import { testKafka, watchTopics } from '../helpers/test-kafka.js';
@@ -167,11 +167,11 @@ describe('identity tier through a real Kafka broker', function () {
     kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, { [TOPICS.uploaded]: 4, [TOPICS.accepted]: 4, [TOPICS.matched]: 4, [TOPICS.quarantined]: 1, [TOPICS.dead]: 1 });
+    await ensureTopics(admin, { [TOPICS.uploaded]: 4, [TOPICS.accepted]: 4, [TOPICS.matched]: 4, [TOPICS.quarantined]: 1, [TOPICS.dead]: 1, [TOPICS.takedown]: 4 });
     await admin.disconnect();
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    watcher = await watchTopics(kafka, [TOPICS.accepted, TOPICS.matched, TOPICS.quarantined, TOPICS.dead], (topic, value) => seen.push({ topic, value }));
+    watcher = await watchTopics(kafka, [TOPICS.accepted, TOPICS.matched, TOPICS.quarantined, TOPICS.dead, TOPICS.takedown], (topic, value) => seen.push({ topic, value }));
   });
   after(async () => {
     await watcher?.disconnect();
@@ -313,5 +313,42 @@ describe('identity tier through a real Kafka broker', function () {
     }
     writeFileSync(list, 'zz\n');
     await assert.rejects(worker(s.root, { blocklist: list }), /line 1: not a PDQ hash/);
+  });
+
+  it('applies the blocklist backwards: a hash added quarantines the photos already accepted (taken down, purge asked), removed lifts it (served again)', async () => {
+    const s = store();
+    const data = readFileSync(photo('Kite.jpg'));
+    const list = join(s.root, '..', `blocklist-${nextId}.txt`);
+    writeFileSync(list, '');
+    const id = s.put(data);
+    const kept = s.put(readFileSync(photo('Storm.jpg')));
+    const w = await worker(s.root, { blocklist: list });
+    const backwards = async (action: string) => (await w.metrics.backwards.get()).values.find((v) => v.labels.action === action)?.value ?? 0;
+    try {
+      await producer.send({ topic: TOPICS.uploaded, messages: [upload(id), upload(kept)] });
+      await until('both accepted', () => (of(id, TOPICS.accepted).length && of(kept, TOPICS.accepted).length) || undefined, 60_000);
+      // A size the resize tier would have stored.
+      mkdirSync(join(storeFile(s.root, imagePath(id, 'z')), '..'), { recursive: true });
+      writeFileSync(storeFile(s.root, imagePath(id, 'z')), data);
+      writeFileSync(list, `# added after the upload was accepted\n${(await pdqOf(await sharp(data).resize(800).jpeg({ quality: 60 }).toBuffer())).hex}\n`);
+      const t = await until('a takedown for it', () => of(id, TOPICS.takedown)[0], 30_000);
+      assert.deepEqual([t.value.action, t.value.by], ['quarantine', 'blocklist']);
+      assert.equal(of(id, TOPICS.quarantined)[0]?.value.source, quarantinePath(id));
+      const v = await readVerdict(openStore(s.root), id);
+      assert.equal(v?.verdict, 'quarantined');
+      assert.equal(existsSync(storeFile(s.root, originalPath(id))), false, 'out of the served paths');
+      assert.equal(existsSync(storeFile(s.root, imagePath(id, 'z'))), false, 'its sizes removed');
+      assert.ok(existsSync(storeFile(s.root, quarantinePath(id))), 'kept for review');
+      assert.equal(await readVerdict(openStore(s.root), kept), undefined, 'another photo untouched');
+      assert.equal(await backwards('quarantined'), 1);
+
+      writeFileSync(list, '# lifted\n');
+      await until('lifted', async () => ((await backwards('lifted')) === 1 ? true : undefined), 30_000);
+      assert.equal(await readVerdict(openStore(s.root), id), undefined);
+      assert.deepEqual(readFileSync(storeFile(s.root, originalPath(id))), data, 'the original back, byte-exact');
+      assert.equal(existsSync(storeFile(s.root, quarantinePath(id))), false);
+    } finally {
+      await w.stop();
+    }
   });
 });
