@@ -81,7 +81,8 @@ export class Purger {
             registry: this.registry,
             topic: TOPICS.takedown,
             topics: { [TOPICS.takedown]: config.kafka.partitions, [TOPICS.purged]: config.kafka.partitions },
-            jobs: 4,
+            // Every partition at once: a takedown waits behind none on another partition.
+            jobs: config.kafka.partitions,
             log: this.log.child({ colo: colo.name, pass }),
             handle: (message) => this.pass(colo, pass, parseMessage(message, takedownValidator)),
             deadLetters: this.metrics.failures,
