@@ -21,7 +21,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireRunLock, writeAtomic } from '../common/index.js';
 import type { Logger } from '../common/index.js';
-import { digestOf, legacyDigestKey, matches, readDigest, reconstructs, storeWithDigest, sweepJxlTemps, transcodeJpeg } from '../image/index.js';
+import { digestOf, legacyDigestKey, locationPolicy, matches, readDigest, reconstructs, storeWithDigest, sweepJxlTemps, transcodeJpeg } from '../image/index.js';
 import { tierStateDir, withStore, type ListedObject, type ObjectStore } from '../store/index.js';
 import type { LOSSLESS_OUTCOMES } from './lossless-metrics.js';
 
@@ -126,7 +126,7 @@ async function batch(o: LosslessOptions, store: ObjectStore, ledgerFile: string)
       if (await reconstructs(jxl, original)) {
         // Only the original can say whether the recorded digest is its own (a store from before may hold an older sidecar).
         const recorded = await readDigest(store, jxlKey).catch(() => undefined);
-        if (!recorded || !matches(original, recorded)) await storeWithDigest(store, jxlKey, jxl, digestOf(original));
+        if (!recorded || !matches(original, recorded)) await storeWithDigest(store, jxlKey, jxl, digestOf(original), locationPolicy(l.meta));
         await store.delete(path);
         return { path, outcome: 'finished_earlier_run', bytesBefore: original.length, bytesAfter: jxl.length };
       }
@@ -151,7 +151,8 @@ async function batch(o: LosslessOptions, store: ObjectStore, ledgerFile: string)
       o.log?.error({ path }, 'lossless transcode did not verify; original kept');
       return { path, outcome: 'mismatch', error: ledger[path] };
     }
-    await storeWithDigest(store, jxlKey, jxl, digestOf(original));
+    // The original's serving policy goes with it: the JPEG served from the .jxl is served as the original was.
+    await storeWithDigest(store, jxlKey, jxl, digestOf(original), locationPolicy(l.meta));
     await store.delete(path);
     return { path, outcome: 'converted', bytesBefore: original.length, bytesAfter: jxl.length };
   };

@@ -23,7 +23,7 @@ export interface ResizeOutput {
 
 export interface ResizeBackend {
   readonly name: string;
-  /** Lanczos3 down to `spec`, then a mild sharpen; honours EXIF orientation; sRGB; no metadata kept. Never enlarges. */
+  /** Lanczos3 down to `spec`, then a mild sharpen; honours EXIF orientation; sRGB (a wide-gamut RGB source keeps its profile, tagged); only the copyright and artist fields of the metadata kept. Never enlarges. */
   resize(input: Buffer, spec: ResizeSpec, encode: EncodeOptions): Promise<ResizeOutput>;
 }
 

@@ -1,4 +1,6 @@
+import exifReader from 'exif-reader';
 import sharp from 'sharp';
+import { isSrgbProfile } from './icc.js';
 import { CorruptImageError, type EncodeOptions, type ResizeBackend, type ResizeOutput, type ResizeSpec } from './backend.js';
 
 export class CpuBackend implements ResizeBackend {
@@ -22,18 +24,37 @@ export class CpuBackend implements ResizeBackend {
       // A square is cropped at most to the shorter side as seen (after EXIF orientation): never enlarged.
       const seen = meta.autoOrient ?? { width: meta.width, height: meta.height };
       if (spec.square) side = Math.min(spec.size, seen.width ?? spec.size, seen.height ?? spec.size);
-      const img = sharp(input, options)
+      let img = sharp(input, options)
         // EXIF orientation first, so the size applies to the picture as seen.
         .rotate()
         .resize(side, side, { fit: spec.square ? 'cover' : 'inside', kernel: 'lanczos3', withoutEnlargement: true })
         // The fast mild sharpen: sharpen({ sigma }) takes a much slower path in libvips.
-        .sharpen()
-        .toColourspace('srgb')
-        .jpeg({ quality: encode.quality, progressive: encode.progressive, chromaSubsampling: encode.chromaSubsampling, mozjpeg: false });
+        .sharpen();
+      // A wide-gamut RGB photo (a phone's Display P3) stays in its space, tagged: converted
+      // to sRGB its most saturated colours would be clipped. Anything else becomes sRGB, untagged.
+      img = meta.icc && meta.space === 'srgb' && !isSrgbProfile(meta.icc) ? img.keepIccProfile() : img.toColourspace('srgb');
+      // Who made it and who owns it travel with every size; nothing else of the metadata does.
+      const credits = creditsOf(meta.exif);
+      if (credits) img = img.withExif({ IFD0: credits });
+      img = img.jpeg({ quality: encode.quality, progressive: encode.progressive, chromaSubsampling: encode.chromaSubsampling, mozjpeg: false });
       const { data, info } = await img.toBuffer({ resolveWithObject: true });
       return { data, width: info.width, height: info.height };
     } catch (err) {
       throw new CorruptImageError(`cannot resize: ${(err as Error).message}`);
     }
   }
+}
+
+/** The copyright and artist fields of an Exif block, when it has either (an Exif that does not parse has none). */
+export function creditsOf(exif: Buffer | undefined): { Copyright?: string; Artist?: string } | undefined {
+  if (!exif) return undefined;
+  let image: { Copyright?: unknown; Artist?: unknown } | undefined;
+  try {
+    image = exifReader(exif).Image;
+  } catch {
+    return undefined;
+  }
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
+  const credits = { ...(text(image?.Copyright) ? { Copyright: text(image?.Copyright) } : {}), ...(text(image?.Artist) ? { Artist: text(image?.Artist) } : {}) };
+  return Object.keys(credits).length > 0 ? credits : undefined;
 }

@@ -92,8 +92,8 @@ export async function readDigest(store: ObjectStore, key: string, meta?: ObjectM
  * there), and only then removes a sidecar of a store from before, which would otherwise
  * be read in place of nothing.
  */
-export async function storeWithDigest(store: ObjectStore, key: string, jxl: Buffer, digest: JxlDigest): Promise<void> {
-  await store.put(key, jxl, digestMeta(digest));
+export async function storeWithDigest(store: ObjectStore, key: string, jxl: Buffer, digest: JxlDigest, keep: ObjectMeta = {}): Promise<void> {
+  await store.put(key, jxl, { ...keep, ...digestMeta(digest) });
   await store.delete(legacyDigestKey(key));
 }
 

@@ -9,6 +9,7 @@
  * uncompressed copy, and its quality-85 output is the best version there is.
  */
 import sharp from 'sharp';
+import { withProfileAndExifOf } from './jpeg-segments.js';
 import { ssim } from 'ssim.js';
 
 export interface PerceptualOptions {
@@ -44,8 +45,9 @@ interface Raw {
 
 const asImage = (r: Raw) => ({ data: new Uint8ClampedArray(r.data.buffer, r.data.byteOffset, r.data.length), width: r.width, height: r.height, colorSpace: 'srgb' as const });
 
+/** The pixels as stored, in the file's own colour space (a P3 resize is compared and re-encoded as P3, never converted). */
 async function decode(jpeg: Buffer): Promise<Raw> {
-  const { data, info } = await sharp(jpeg).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(jpeg, { ignoreIcc: true }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height };
 }
 
@@ -71,6 +73,8 @@ export async function perceptualRecompress(input: Buffer, o: PerceptualOptions =
       hi = q - 1;
     } else lo = q + 1;
   }
+  // What the resize carried (its colour profile, its credits) goes with the re-encode, byte for byte.
+  if (best) best.data = withProfileAndExifOf(input, best.data);
   if (!best || best.data.length >= input.length) {
     return { data: input, changed: false, quality: best?.q ?? o.maxQuality, score: best?.score ?? 1, bytesBefore: input.length, bytesAfter: input.length };
   }

@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness } from '../common/index.js';
 import { DamagedObjectError, ObjectNotFoundError, StoreEscapeError, openStore, type ObjectStore } from '../store/index.js';
-import { ORIGINAL_PATH, SIZE_PATH, imagePath, originalPath, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict, isTakenDown, putUnlessTakenDown, type Verdict } from '../image/index.js';
+import { ORIGINAL_PATH, SIZE_PATH, imagePath, originalPath, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict, isTakenDown, putUnlessTakenDown, servedOriginal, MetadataError, imageEtag, type Verdict } from '../image/index.js';
 import type { EncodeOptions, ResizeBackend } from '../image/index.js';
 import { ORIGIN_METRICS, ORIGIN_RESULTS } from './metrics.js';
 
@@ -152,7 +152,7 @@ export class OriginServer {
     const now = await readVerdict(this.store, id);
     if (isTakenDown(now)) return this.takenDown(req, res, now);
     this.metrics.requests.labels('derived').inc();
-    this.send(res, req, 200, out, { 'content-type': 'image/jpeg' });
+    this.sendImage(res, req, out, Date.now());
   }
 
   /**
@@ -166,24 +166,47 @@ export class OriginServer {
     else this.send(res, req, 451, 'unavailable: this image is quarantined\n', ERROR_HEADERS);
   }
 
-  /** An original as uploaded: the JPEG, or, if it is kept only as JPEG XL, the exact JPEG reconstructed from it. */
+  /**
+   * An original as uploaded: the JPEG, or, if it is kept only as JPEG XL, the exact JPEG
+   * reconstructed from it; served without its location metadata unless the photo's
+   * policy (set at upload) keeps it (image/location.ts). Every original comes here, never
+   * straight from the store: the origin front passes them all to this service.
+   */
   private async original(req: IncomingMessage, res: ServerResponse, path: string, duplicateOf?: string): Promise<void> {
     try {
-      if (await this.serveStored(req, res, path)) return;
+      const info = await this.store.head(path);
+      let stored: Buffer | undefined;
+      try {
+        stored = info && (await this.store.get(path));
+      } catch (err) {
+        // Gone between the look and the read: its JPEG XL, or nothing.
+        if (!(err instanceof ObjectNotFoundError)) throw err;
+      }
+      if (info && stored) {
+        this.metrics.requests.labels('stored').inc();
+        return this.sendImage(res, req, servedOriginal(stored, info.meta), info.modifiedMs);
+      }
       if (duplicateOf) return await this.original(req, res, duplicateOf);
       const jxlPath = path.replace(/\.jpg$/, '.jxl');
-      if (!(await this.store.head(jxlPath))) return this.notFound(req, res);
+      const jxlInfo = await this.store.head(jxlPath);
+      if (!jxlInfo) return this.notFound(req, res);
       const jpeg = await this.once(path, () => reconstructChecked(this.store, jxlPath));
       if (jpeg === 'overload') return this.overloaded(req, res);
       const id = (ORIGINAL.exec(path) as RegExpExecArray)[1] as string;
       const now = await readVerdict(this.store, id);
       if (isTakenDown(now)) return this.takenDown(req, res, now);
       this.metrics.requests.labels('reconstructed').inc();
-      this.send(res, req, 200, jpeg, { 'content-type': 'image/jpeg' });
+      this.sendImage(res, req, servedOriginal(jpeg, jxlInfo.meta), jxlInfo.modifiedMs);
     } catch (err) {
       if (err instanceof IntegrityError) return this.damaged(req, res, path.replace(/\.jpg$/, '.jxl'), err);
       // Deleted between the look and the read.
       if (err instanceof ObjectNotFoundError) return this.notFound(req, res);
+      if (err instanceof MetadataError) {
+        // Its location could not be taken out: never served as it is.
+        this.metrics.requests.labels('error').inc();
+        this.log.error({ path, err: err.message }, 'original whose metadata does not parse; not served');
+        return this.send(res, req, 500, 'original not servable\n', ERROR_HEADERS);
+      }
       this.failed(req, res, path, err);
     }
   }
@@ -198,8 +221,17 @@ export class OriginServer {
       throw err;
     }
     this.metrics.requests.labels('stored').inc();
-    this.send(res, req, 200, stored, { 'content-type': 'image/jpeg' });
+    this.sendImage(res, req, stored);
     return true;
+  }
+
+  /**
+   * An image answer: its ETag names its bytes (the same bytes have the same ETag in every
+   * colo and from every driver), Last-Modified when the bytes were written where the store
+   * keeps that (`dir` does; the volumes keep no time per needle) or made now.
+   */
+  private sendImage(res: ServerResponse, req: IncomingMessage, body: Buffer, modifiedMs?: number): void {
+    this.send(res, req, 200, body, { 'content-type': 'image/jpeg', etag: imageEtag(body), ...(modifiedMs !== undefined ? { 'last-modified': new Date(modifiedMs).toUTCString() } : {}) });
   }
 
   /**

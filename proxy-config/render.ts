@@ -11,7 +11,7 @@
  * nodes in a colo are chosen by `hash $uri consistent`, the same value.
  */
 import { join } from 'node:path';
-import { IMAGE_PATH } from '../image/index.js';
+import { IMAGE_PATH, ORIGINAL_PATH } from '../image/index.js';
 import { cacheLogFormat, originUpstream, type ColoTopology, type Topology } from '../topology/index.js';
 
 export interface RenderedInstance {
@@ -198,7 +198,22 @@ ${upstreamBlock('store_service', [t.store.listen], 64, false)}
   server {
     listen ${t.origin.listen};
     root ${t.origin.root};
-${imageLocation(`      limit_except GET HEAD {
+${service ? `    # Every original goes to the origin service, which serves it without its location
+    # metadata unless the photo's policy keeps it (image/location.ts): never from the store as it is.
+    location ~ "${ORIGINAL_PATH}" {
+      limit_except GET HEAD {
+        deny all;
+      }
+      proxy_pass http://origin_service;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_read_timeout 30s;
+    }
+` : `    # No origin service to take the location out of an original: none is served.
+    location ~ "${ORIGINAL_PATH}" {
+      return 404;
+    }
+`}${imageLocation(`      limit_except GET HEAD {
         deny all;
       }
 ${
@@ -209,7 +224,9 @@ ${
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_intercept_errors on;
-      error_page 404 = @service;`
+      error_page 404 = @service;
+      # The store's own metadata (perceptual markers, digests) is nobody's business past here.
+      proxy_hide_header x-hearth-meta;`
           : `      # A link in the store that leads out of it is not followed.
       disable_symlinks on from=$document_root;
       try_files $uri ${service ? '@service' : '=404'};`

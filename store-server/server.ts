@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { closeServer, createLogger, createMetrics, createRegistry, HearthError, listen, readiness, statusRoutes, type Logger, type Metrics } from '../common/index.js';
 import { checkFinding, COPY_HEADER, decodeMetaHeader, encodeMetaHeader, MAX_BYTES_HEADER, META_HEADER, VolumeEngine, type EngineObserver } from '../store/index.js';
+import { imageEtag } from '../image/index.js';
 import type { StoreServerConfig } from './config.js';
 import { STORE_METRICS, STORE_OPS, STORE_RESULTS } from './metrics.js';
 
@@ -236,7 +237,8 @@ export class StoreServer {
           const range = byteRange(req.headers.range, n.data.length);
           if (range === 'unsatisfiable') return done(416, 'ok', { 'content-range': `bytes */${n.data.length}` });
           if (range) return done(206, 'ok', { 'content-type': contentType(key), 'content-range': `bytes ${range.start}-${range.end}/${n.data.length}`, 'content-length': range.end - range.start + 1 }, n.data.subarray(range.start, range.end + 1));
-          return done(200, 'ok', { 'content-type': contentType(key), 'content-length': n.data.length, ...(Object.keys(n.meta).length ? { [META_HEADER]: encodeMetaHeader(n.meta) } : {}) }, n.data);
+          // The ETag the origin service gives the same bytes: the front serves stored objects from here.
+          return done(200, 'ok', { 'content-type': contentType(key), 'content-length': n.data.length, etag: imageEtag(n.data), ...(Object.keys(n.meta).length ? { [META_HEADER]: encodeMetaHeader(n.meta) } : {}) }, n.data);
         }
         case 'PUT': {
           const from = req.headers[COPY_HEADER];

@@ -9,7 +9,7 @@
 import { randomInt } from 'node:crypto';
 import sharp from 'sharp';
 import { HearthError, isImageId } from '../common/index.js';
-import { originalPath } from '../image/index.js';
+import { LOCATION_META, originalPath, readVerdict } from '../image/index.js';
 import { openStore } from '../store/index.js';
 import { TOPICS, type Uploaded } from '../kafka/index.js';
 
@@ -54,9 +54,11 @@ export function newId(now = Date.now()): string {
 
 /**
  * Stores `data`, which checkJpeg passed (`size` is what it said), as the original of `id`
- * (a new one when absent); never replaces a different original.
+ * (a new one when absent); never replaces a different original, never reuses a deleted
+ * photo's id. `keepLocation`: the original is served with its location metadata (by
+ * default it is served without; the stored bytes are the upload's either way).
  */
-export async function storeOriginal(root: string, data: Buffer, size: { width: number; height: number }, name: string, id?: string): Promise<Stored> {
+export async function storeOriginal(root: string, data: Buffer, size: { width: number; height: number }, name: string, id?: string, o: { keepLocation?: boolean } = {}): Promise<Stored> {
   const { width, height } = size;
   if (id !== undefined && !isImageId(id)) throw new UploadError(`${name}: id ${JSON.stringify(id)} is not an image id (decimal digits, no leading zero, at most 19)`);
   const store = openStore(root);
@@ -64,7 +66,11 @@ export async function storeOriginal(root: string, data: Buffer, size: { width: n
     for (let attempt = 0; attempt < 5; attempt++) {
       const want = id ?? newId();
       const source = originalPath(want);
-      if (await store.putIfAbsent(source, data)) return { id: want, source, bytes: data.length, width, height, created: true };
+      if ((await readVerdict(store, want))?.verdict === 'deleted') {
+        if (id !== undefined) throw new UploadError(`${name}: id ${id} was deleted; a deleted photo's id is never used again`);
+        continue;
+      }
+      if (await store.putIfAbsent(source, data, o.keepLocation ? { [LOCATION_META]: 'keep' } : undefined)) return { id: want, source, bytes: data.length, width, height, created: true };
       const existing = await store.get(source);
       if (existing.equals(data)) return { id: want, source, bytes: data.length, width, height, created: false };
       if (id !== undefined) throw new UploadError(`${name}: id ${id} already holds another original (${existing.length} bytes); originals are never replaced`);

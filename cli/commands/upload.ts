@@ -20,7 +20,7 @@ export function registerUpload(program: Command): void {
         { flags: '--partitions <n>', description: 'partitions of hearth.images.uploaded if it must be created', path: 'kafka.partitions', parse: intArg(1, 1024) },
       ],
       load: loadUploadConfig,
-      options: (cmd) => cmd.argument('<files...>', 'JPEG files').option('--id <id>', 'the image id (one file only; default: a new one)', imageIdArg),
+      options: (cmd) => cmd.argument('<files...>', 'JPEG files').option('--id <id>', 'the image id (one file only; default: a new one)', imageIdArg).option('--keep-location', 'serve the original with its location metadata (GPS, place names); by default it is served without (the stored original is byte-exact either way)'),
     },
     async (c, opts, args) => {
       const files = args[0] as string[];
@@ -35,7 +35,7 @@ export function registerUpload(program: Command): void {
         checked.push({ file: f, data, size: await checkJpeg(data, basename(f)) });
       }
       const stored = [];
-      for (const one of checked) stored.push({ file: one.file, ...(await storeOriginal(c.store, one.data, one.size, basename(one.file), id)) });
+      for (const one of checked) stored.push({ file: one.file, ...(await storeOriginal(c.store, one.data, one.size, basename(one.file), id, { keepLocation: opts.keepLocation === true })) });
       const producer = await connectProducer(c.kafka.brokers, 'hearth-upload', log, { [TOPICS.uploaded]: c.kafka.partitions });
       try {
         for (const s of stored) {
