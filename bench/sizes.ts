@@ -18,7 +18,7 @@
  * default stores them (what the origin would make it from).
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { CpuBackend, DEFAULT_LADDER, DEFAULT_STORED_SIZES, sourceSize, type SizeSpec } from '../image/index.js';
+import { CpuBackend, DEFAULT_LADDER, DEFAULT_STORED_SIZES, perceptualRecompress, sourceSize, storedLadder, type SizeSpec } from '../image/index.js';
 import { table } from './common.js';
 
 const SRC = process.env.HEARTH_BENCH_PHOTOS ?? '.cache/photos/src';
@@ -98,6 +98,25 @@ export async function benchSizes(): Promise<Record<string, unknown>> {
   figures.kb_per_photo_all_sizes = +(all / 1024).toFixed(1);
   figures.kb_per_photo_stored_default = +(kept / 1024).toFixed(1);
   figures.stored_bytes_ratio_vs_all = +(kept / all).toFixed(3);
+  // One URL, one set of bytes: the resize tier runs the perceptual pass before it stores a
+  // size. What that adds to an upload's time to every stored size, on one core, against
+  // the same tier without the pass (the baseline).
+  let withoutPass = 0;
+  let passOnly = 0;
+  for (const p of photos) {
+    const original = readFileSync(`${SRC}/${p}`);
+    const t0 = performance.now();
+    const source = (await backend.resize(original, src, ENCODE)).data;
+    const made: Buffer[] = [];
+    for (const s of storedLadder()) made.push(s === src ? source : (await backend.resize(source, s, ENCODE)).data);
+    withoutPass += performance.now() - t0;
+    const t1 = performance.now();
+    for (const m of made) await perceptualRecompress(m);
+    passOnly += performance.now() - t1;
+  }
+  const [msWithout, msWith, ratio] = [+(withoutPass / n).toFixed(0), +((withoutPass + passOnly) / n).toFixed(0), +((withoutPass + passOnly) / withoutPass).toFixed(2)];
+  Object.assign(figures, { ms_upload_to_stored_without_pass: msWithout, ms_upload_to_stored_with_pass: msWith, pass_over_without: ratio });
+  process.stdout.write(`\nupload to every stored size, one core: ${msWithout} ms without the perceptual pass, ${msWith} ms with it (${ratio}×)\n`);
   process.stdout.write(`\n${table(rows)}\n\nper photo: ${(all / 1024).toFixed(1)} KB with every size stored, ${(kept / 1024).toFixed(1)} KB with the default (${[...DEFAULT_STORED_SIZES].join(', ')}): ${(100 * (1 - kept / all)).toFixed(0)} % less; the rule (break-even at most ${FETCHES_PER_MONTH.toFixed(1)} fetches a month) stores ${byRule.join(', ')}${figures.default_matches_rule ? ', the default' : ': NOT the default'}\n`);
   return figures;
 }

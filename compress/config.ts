@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
-import { DEFAULT_LADDER } from '../image/index.js';
+import { DEFAULT_LADDER, perceptualSection } from '../image/index.js';
 import { maxReadBytesOption, storeOption } from '../store/index.js';
 
 export const CompressConfigSchema = Type.Object(
@@ -10,18 +10,9 @@ export const CompressConfigSchema = Type.Object(
     store: storeOption('resizes are read and their smaller versions written there'),
     maxReadBytes: maxReadBytesOption(),
     jobs: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'resizes compressed at once' }),
-    perceptual: Type.Object(
-      {
-        target: Type.Number({ minimum: 0.5, maximum: 1, default: 0.985, description: 'SSIM the recompressed resize must keep against the stored one' }),
-        minQuality: Type.Integer({ minimum: 1, maximum: 100, default: 40, description: 'lowest JPEG quality tried' }),
-        maxQuality: Type.Integer({ minimum: 1, maximum: 100, default: 95, description: 'highest JPEG quality tried' }),
-        sizes: Type.Array(Type.String({ pattern: '^[a-z]{1,3}$' }), {
-          default: DEFAULT_LADDER.map((s) => s.name),
-          description: 'ladder sizes to compress; events for others are acknowledged and counted as skipped (the large sizes cost most CPU: ~2 s a 2048 px resize)',
-        }),
-        mozjpeg: Type.Boolean({ default: true, description: "encode with mozjpeg's trellis quantisation and optimised scans (smaller at the same SSIM, ~2× slower to encode)" }),
-      },
-      { additionalProperties: false, default: {} },
+    perceptual: perceptualSection(
+      DEFAULT_LADDER.map((s) => s.name),
+      'ladder sizes to compress; events for others are acknowledged and counted as skipped (the large sizes cost most CPU: ~2 s a 2048 px resize)',
     ),
     http: httpSection(9466),
     log: logSection(),

@@ -5,7 +5,7 @@ export const COMPRESS_METRICS = {
   images: {
     type: 'counter',
     name: 'hearth_compress_images_total',
-    help: 'Resizes handled, by result: compressed (replaced), kept (nothing smaller at the target), already (a redelivery of a compressed file), skipped (a size not in perceptual.sizes), taken_down (the photo was deleted or quarantined since it was resized: nothing stored).',
+    help: 'Resizes handled, by result: compressed (replaced, and a refresh asked of every colo), kept (nothing smaller at the target), already (compressed before: by the resize tier before it stored the size, or a redelivery), skipped (a size not in perceptual.sizes), taken_down (the photo was deleted or quarantined since it was resized: nothing stored).',
     labelNames: ['result'],
   },
   saved: {

@@ -232,9 +232,10 @@ export const SECTIONS: readonly SectionDef[] = [
         id: 'compress-saved',
         title: 'Bytes saved',
         unit: 'bytes',
-        help: 'Perceptual recompression of resizes, and originals kept losslessly as JPEG XL.',
+        help: 'The perceptual pass over resizes (run by the resize tier before a size is stored; by the perceptual worker on sizes stored before that), and originals kept losslessly as JPEG XL.',
         queries: [
-          q('sum(hearth_compress_bytes_saved_total)', 'perceptual'),
+          q('sum(hearth_resize_perceptual_bytes_saved_total)', 'perceptual, at write'),
+          q('sum(hearth_compress_bytes_saved_total)', 'perceptual, sizes from before'),
           q('sum(hearth_lossless_input_bytes_total) - sum(hearth_lossless_output_bytes_total)', 'lossless'),
         ],
       },

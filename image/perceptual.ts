@@ -8,9 +8,35 @@
  * The reference is the resize as the resize tier stored it: the tier keeps no
  * uncompressed copy, and its quality-85 output is the best version there is.
  */
+import { createHash } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
 import sharp from 'sharp';
-import { withProfileAndExifOf } from './jpeg-segments.js';
 import { ssim } from 'ssim.js';
+import { Validator } from '../common/index.js';
+import { withProfileAndExifOf } from './jpeg-segments.js';
+
+/**
+ * What a perceptual pass did to a resize, kept in the resize's own metadata (`pq`) and
+ * written with it in one put: the hashes of its input and output, so that no pass ever
+ * runs on its own output (generation loss), and what it chose.
+ */
+export const MarkerSchema = Type.Object({
+  inputSha: Type.String(),
+  outputSha: Type.String(),
+  quality: Type.Integer(),
+  score: Type.Number(),
+  bytesBefore: Type.Integer(),
+  bytesAfter: Type.Integer(),
+});
+export type Marker = Static<typeof MarkerSchema>;
+export const markerValidator = new Validator(MarkerSchema, 'perceptual marker');
+/** The metadata name the marker is kept under. */
+export const MARKER_META = 'pq';
+
+export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** The marker of a pass over `input` that came to `r`. */
+export const markerOf = (input: Buffer, r: PerceptualResult): Marker => ({ inputSha: sha256(input), outputSha: sha256(r.data), quality: r.quality, score: r.score, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter });
 
 export interface PerceptualOptions {
   /** SSIM the result must keep against the reference (default 0.985). */

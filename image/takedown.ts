@@ -58,6 +58,18 @@ export async function deletePhoto(store: ObjectStore, id: string, by: string, la
 }
 
 /**
+ * Creates `key` of photo `id` (never replacing an object there: a URL's bytes never change
+ * once anyone could have them) unless the photo is taken down: `created`, `exists` (the
+ * first writer's bytes stand), or `taken_down` (nothing of it is left, as below).
+ */
+export async function createUnlessTakenDown(store: ObjectStore, id: string, key: string, data: Buffer, meta?: ObjectMeta): Promise<'created' | 'exists' | 'taken_down'> {
+  const created = await store.putIfAbsent(key, data, meta);
+  if (!isTakenDown(await readVerdict(store, id))) return created ? 'created' : 'exists';
+  await store.delete(key);
+  return 'taken_down';
+}
+
+/**
  * Writes `key` of photo `id` unless the photo is taken down, and says whether it stands:
  * the write comes first and the verdict is read after it (see above), so a delete that
  * races the write never leaves the object behind.

@@ -82,7 +82,9 @@ export const compressedValidator = new Validator(CompressedSchema, 'hearth.image
 export const TakedownSchema = Type.Object(
   {
     id: Type.String({ pattern: IMAGE_ID }),
-    action: Type.Union([Type.Literal('delete'), Type.Literal('quarantine')], { description: '`delete`: the photo is gone for good (410); `quarantine`: the blocklist caught a photo already accepted (451 until lifted)' }),
+    action: Type.Union([Type.Literal('delete'), Type.Literal('quarantine'), Type.Literal('refresh')], {
+      description: '`delete`: the photo is gone for good (410); `quarantine`: the blocklist caught a photo already accepted (451 until lifted); `refresh`: a size stored before the perceptual pass ran at write time was recompressed in place, and the caches must fetch it again (purged, still served)',
+    }),
     by: Type.String({ maxLength: 200, description: 'who asked: a person, a system, a takedown reference, or `blocklist`' }),
     ts: Type.Integer({ minimum: 0, description: 'when the store stopped holding and serving the photo (epoch ms): the moment every purge is measured from' }),
   },

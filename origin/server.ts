@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness } from '../common/index.js';
 import { DamagedObjectError, ObjectNotFoundError, StoreEscapeError, openStore, type ObjectStore } from '../store/index.js';
-import { ORIGINAL_PATH, SIZE_PATH, imagePath, originalPath, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict, isTakenDown, putUnlessTakenDown, servedOriginal, MetadataError, imageEtag, type Verdict } from '../image/index.js';
+import { ORIGINAL_PATH, SIZE_PATH, imagePath, originalPath, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict, isTakenDown, createUnlessTakenDown, servedOriginal, MetadataError, imageEtag, type Verdict } from '../image/index.js';
 import type { EncodeOptions, ResizeBackend } from '../image/index.js';
 import { ORIGIN_METRICS, ORIGIN_RESULTS } from './metrics.js';
 
@@ -139,7 +139,9 @@ export class OriginServer {
         const t0 = process.hrtime.bigint();
         const data = (await this.backend.resize(await from(), spec, this.o.encode)).data;
         this.metrics.derive.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
-        if (this.o.storeDerived) await putUnlessTakenDown(this.store, id, path, data);
+        // Created once: if another writer (the resize tier) stored this size meanwhile, its
+        // bytes are the URL's, and they are what this answer sends.
+        if (this.o.storeDerived && (await createUnlessTakenDown(this.store, id, path, data)) === 'exists') return this.store.get(path);
         return data;
       });
     } catch (err) {

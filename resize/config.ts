@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
-import { DEFAULT_LADDER, DEFAULT_STORED_SIZES, jpegSection } from '../image/index.js';
+import { DEFAULT_LADDER, DEFAULT_STORED_SIZES, jpegSection, perceptualSection } from '../image/index.js';
 import { maxReadBytesOption, storeOption } from '../store/index.js';
 
 export const ResizeConfigSchema = Type.Object(
@@ -19,6 +19,10 @@ export const ResizeConfigSchema = Type.Object(
       description: 'the ladder sizes stored at upload (the origin makes the others on demand, from the largest stored size at least as large, else from the original); the default is chosen by `npm run bench -- sizes`',
     }),
     jpeg: jpegSection(),
+    perceptual: perceptualSection(
+      DEFAULT_STORED_SIZES,
+      'stored sizes that get the perceptual pass before they are stored, so a size is never replaced once it could be served (one URL, one set of bytes); the others are stored as made',
+    ),
     http: httpSection(9465),
     log: logSection(),
     shutdownGraceMs: shutdownGraceMs(),

@@ -13,6 +13,18 @@ export const RESIZE_METRICS = {
     name: 'hearth_resize_images_total',
     help: 'Uploads fully resized (every size written and its events acknowledged).',
   },
+  perceptual: {
+    type: 'histogram',
+    name: 'hearth_resize_perceptual_seconds',
+    help: 'The perceptual pass over one size before it is stored, by size: what it adds to the time from upload to a stored size.',
+    labelNames: ['size'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  },
+  saved: {
+    type: 'counter',
+    name: 'hearth_resize_perceptual_bytes_saved_total',
+    help: 'Bytes the perceptual pass saved on the sizes this tier stored.',
+  },
   takenDown: {
     type: 'counter',
     name: 'hearth_resize_taken_down_total',
@@ -21,8 +33,8 @@ export const RESIZE_METRICS = {
   sizes: {
     type: 'counter',
     name: 'hearth_resize_sizes_written_total',
-    help: 'Sizes written, by size.',
-    labelNames: ['size'],
+    help: 'Sizes made, by size and outcome: created (stored), exists (the origin had made it on demand for a viewer first: its bytes stand), taken_down (the photo was deleted or quarantined meanwhile).',
+    labelNames: ['size', 'outcome'],
   },
   failures: {
     type: 'counter',

@@ -10,7 +10,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics } from '../common/index.js';
-import { imagePath, originalPath, pathMismatch, CorruptImageError, isTakenDown, putUnlessTakenDown, readVerdict, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
+import { imagePath, originalPath, pathMismatch, CorruptImageError, isTakenDown, createUnlessTakenDown, readVerdict, MARKER_META, markerOf, perceptualRecompress, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
 import { TOPICS, acceptedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, outgoing, parseMessage, readForMessage, type Outgoing } from '../kafka/index.js';
 import { openStore, type ObjectStore } from '../store/index.js';
 import type { ResizeConfig } from './config.js';
@@ -26,6 +26,7 @@ export class ResizeWorker {
   private readonly worker: KafkaWorker<typeof TOPICS.accepted>;
   private readonly registry = createRegistry();
   private readonly store: ObjectStore;
+  private readonly perceptualSizes: ReadonlySet<string>;
 
   constructor(
     readonly config: ResizeConfig,
@@ -33,13 +34,15 @@ export class ResizeWorker {
   ) {
     this.log = opts.logger ?? createLogger('resize', config.log.level);
     this.metrics = createMetrics(RESIZE_METRICS, this.registry);
+    this.perceptualSizes = new Set(config.perceptual.sizes);
     this.store = openStore(config.store);
     this.backend = opts.backend ?? new CpuBackend(config.threadsPerJob);
     this.ladder = opts.ladder ?? DEFAULT_LADDER;
     // Each size's series from the start: a rate over a series born with its first count reads 0.
     for (const s of this.ladder) {
       this.metrics.duration.zero({ size: s.name });
-      this.metrics.sizes.labels(s.name).inc(0);
+      for (const outcome of ['created', 'exists', 'taken_down']) this.metrics.sizes.labels(s.name, outcome).inc(0);
+      if (this.perceptualSizes.has(s.name)) this.metrics.perceptual.zero({ size: s.name });
     }
     const p = config.kafka.partitions;
     this.worker = new KafkaWorker({
@@ -99,13 +102,30 @@ export class ResizeWorker {
     return events;
   }
 
-  private async write(id: string, spec: SizeSpec, data: Buffer, width: number, height: number, t0: bigint): Promise<Resized> {
+  /**
+   * One size, through the perceptual pass first where configured, created once: it is
+   * servable from the moment it is stored, so it is stored final and never replaced. The
+   * origin may have made it on demand first (a viewer came before this tier): then its
+   * bytes stand, and the event says what is stored.
+   */
+  private async write(id: string, spec: SizeSpec, made: Buffer, width: number, height: number, t0: bigint): Promise<Resized> {
     const path = imagePath(id, spec.name);
+    let data = made;
+    let meta: Record<string, string> | undefined;
+    if (this.perceptualSizes.has(spec.name)) {
+      const t = process.hrtime.bigint();
+      const r = await perceptualRecompress(made, { ...this.config.perceptual, progressive: this.config.jpeg.progressive });
+      data = r.data;
+      meta = { [MARKER_META]: JSON.stringify(markerOf(made, r)) };
+      this.metrics.perceptual.labels(spec.name).observe(Number(process.hrtime.bigint() - t) / 1e9);
+      this.metrics.saved.inc(r.bytesBefore - r.bytesAfter);
+    }
     // A delete during the work wins: the size is removed again, and its event still goes out (the perceptual tier skips it).
-    await putUnlessTakenDown(this.store, id, path, data);
+    const outcome = await createUnlessTakenDown(this.store, id, path, data, meta);
     this.metrics.duration.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
-    this.metrics.sizes.labels(spec.name).inc();
-    return { id, size: spec.name, path, bytes: data.length, width, height };
+    this.metrics.sizes.labels(spec.name, outcome).inc();
+    const bytes = outcome === 'exists' ? ((await this.store.head(path))?.size ?? data.length) : data.length;
+    return { id, size: spec.name, path, bytes, width, height };
   }
 
   async stop(): Promise<void> {

@@ -101,7 +101,8 @@ async function servedFrom(logs: readonly string[], paths: ReadonlySet<string>, a
 
 export async function auditTakedown(o: { id: string; store: ObjectStore; kafka: Kafka; colos: readonly string[]; logs: readonly string[] }): Promise<TakedownAudit> {
   const [verdict, takedowns, purges] = await Promise.all([readVerdict(o.store, o.id), messagesFor(o.kafka, TOPICS.takedown, o.id), messagesFor(o.kafka, TOPICS.purged, o.id)]);
-  const takedown = (takedowns.filter((t): t is Takedown => takedownValidator.is(t)).at(-1) ?? null);
+  // A refresh (a size recompressed in place) takes nothing down: the audit is of the last delete or quarantine.
+  const takedown = takedowns.filter((t): t is Takedown => takedownValidator.is(t) && t.action !== 'refresh').at(-1) ?? null;
   // Only the passes that answer the last takedown (a photo quarantined, lifted and deleted has several).
   const passes = purges.filter((p): p is Purged => purgedValidator.is(p) && (takedown === null || p.takedownTs === takedown.ts));
   const pass = (colo: string, n: 1 | 2) => {

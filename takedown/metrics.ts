@@ -8,7 +8,7 @@ export const PURGER_METRICS = {
   takedowns: {
     type: 'counter',
     name: 'hearth_purge_takedowns_total',
-    help: 'Takedowns read from hearth.images.takedown, by colo and action (delete, quarantine): one per photo and colo, at its first pass.',
+    help: 'Takedowns read from hearth.images.takedown, by colo and action (delete, quarantine, refresh: a size recompressed in place, fetched again): one per photo and colo, at its first pass.',
     labelNames: ['colo', 'action'],
   },
   purges: {

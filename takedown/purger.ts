@@ -25,7 +25,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { closeServer, createLogger, createMetrics, createRegistry, createStatusServer, listen, readiness, type Logger, type Metrics } from '../common/index.js';
 import { servedPaths } from '../image/index.js';
-import { KafkaWorker, TOPICS, outgoing, parseMessage, takedownValidator, type Outgoing } from '../kafka/index.js';
+import { KafkaWorker, TOPICS, outgoing, parseMessage, takedownValidator, type Outgoing, type Takedown } from '../kafka/index.js';
 import type { PurgerConfig } from './config.js';
 import { PURGER_METRICS, PURGE_OUTCOMES } from './metrics.js';
 
@@ -67,7 +67,7 @@ export class Purger {
     this.metrics = createMetrics(PURGER_METRICS, this.registry);
     const passes: (1 | 2)[] = config.repurgeAfterMs > 0 ? [1, 2] : [1];
     for (const colo of config.colos) {
-      for (const action of ['delete', 'quarantine']) this.metrics.takedowns.labels(colo.name, action).inc(0);
+      for (const action of ['delete', 'quarantine', 'refresh']) this.metrics.takedowns.labels(colo.name, action).inc(0);
       for (const pass of passes) {
         for (const outcome of PURGE_OUTCOMES) this.metrics.purges.labels(colo.name, String(pass), outcome).inc(0);
         this.metrics.delay.zero({ colo: colo.name, pass: String(pass) });
@@ -109,7 +109,7 @@ export class Purger {
   }
 
   /** One pass of one colo over one takedown: every path on every node, then its record. */
-  private async pass(colo: Colo, pass: 1 | 2, t: { id: string; action: 'delete' | 'quarantine'; ts: number }): Promise<Outgoing[]> {
+  private async pass(colo: Colo, pass: 1 | 2, t: Takedown): Promise<Outgoing[]> {
     if (pass === 1) this.metrics.takedowns.labels(colo.name, t.action).inc();
     const paths = servedPaths(t.id);
     let cached: number;

@@ -11,7 +11,8 @@ import { DirStore, storeFile } from '../../store/index.js';
 import { writeAtomic } from '../../common/atomic-write.js';
 import { loadCompressConfig } from '../../compress/config.js';
 import { perceptualRecompress } from '../../image/perceptual.js';
-import { CompressWorker, MARKER_META } from '../../compress/worker.js';
+import { CompressWorker } from '../../compress/worker.js';
+import { MARKER_META } from '../../image/perceptual.js';
 import { CpuBackend } from '../../image/cpu-backend.js';
 import { FIXTURES } from '../helpers/test-stack.js';
 

@@ -70,7 +70,7 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
     assert.equal((JSON.parse(up.stdout) as { created: boolean }).created, true);
     const handled = async () => {
       const m = await scrape(p.topology.pipeline!.perceptual);
-      return (m.get('hearth_compress_images_total{result="compressed"}') ?? 0) + (m.get('hearth_compress_images_total{result="kept"}') ?? 0);
+      return ['compressed', 'kept', 'already'].reduce((n, r) => n + (m.get(`hearth_compress_images_total{result="${r}"}`) ?? 0), 0);
     };
     await until('the upload through the perceptual worker', async () => ((await handled()) >= storedLadder().length ? true : undefined), 90_000);
     // Taken back, so the takedown panels have a purge to show.

@@ -85,6 +85,16 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
     const id = await upload('ladybird.jpg', 91);
     const paths = [imagePath(id, 'z'), imagePath(id, 'm')];
     await warmAndView(id, paths);
+    // One URL, one set of bytes: every path of it, stored or made on demand, the same bytes through both colos, with validators.
+    for (const path of servedPaths(id)) {
+      const [a, b] = await Promise.all(colos.map(async (c) => {
+        const r = await request(`http://${node(c.name)}${path}`, { headers: { host: c.host } });
+        return { status: r.statusCode, body: Buffer.from(await r.body.arrayBuffer()), etag: r.headers.etag, modified: r.headers['last-modified'] };
+      }));
+      assert.deepEqual([a!.status, b!.status], [200, 200], path);
+      assert.ok(a!.body.equals(b!.body), `${path}: the same bytes in both colos`);
+      assert.ok(a!.etag && b!.etag && a!.modified && b!.modified, `${path}: ETag and Last-Modified (${String(a!.etag)}, ${String(a!.modified)})`);
+    }
     const { stdout } = await hearth('delete', id, '--by', 'the deletion test', '--store', p.root, '--brokers', p.topology.kafka!.listen);
     const deleted = JSON.parse(stdout) as { id: string; removed: number; first: boolean };
     assert.equal(deleted.first, true);

@@ -76,7 +76,7 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     // Other tests on this shared stack uploaded before: count from here, and look at this upload's own markers.
     const perceptual = async () => {
       const m = await scrape(t.pipeline!.perceptual);
-      return (m.get('hearth_compress_images_total{result="compressed"}') ?? 0) + (m.get('hearth_compress_images_total{result="kept"}') ?? 0);
+      return ['compressed', 'kept', 'already'].reduce((n, r) => n + (m.get(`hearth_compress_images_total{result="${r}"}`) ?? 0), 0);
     };
     const before = await perceptual();
     const { stdout } = await run(process.execPath, [HEARTH_CLI, 'upload', '--store', root, '--brokers', t.kafka!.listen, join(FIXTURES, 'ladybird.jpg')]);
