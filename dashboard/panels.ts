@@ -243,8 +243,8 @@ export const SECTIONS: readonly SectionDef[] = [
         id: 'compress-quality',
         title: 'Perceptual quality chosen, by size',
         unit: 'quality',
-        help: 'The lowest JPEG quality that keeps the SSIM target (median).',
-        queries: [q('histogram_quantile(0.5, sum by (size, le) (hearth_compress_quality_chosen_bucket))', '{{size}}')],
+        help: 'The lowest JPEG quality that keeps the SSIM target (median), as the resize tier chose it before storing each size.',
+        queries: [q('histogram_quantile(0.5, sum by (size, le) (hearth_resize_perceptual_quality_chosen_bucket))', '{{size}}')],
       },
       {
         id: 'compress-lossless',

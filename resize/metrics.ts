@@ -20,6 +20,13 @@ export const RESIZE_METRICS = {
     labelNames: ['size'],
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   },
+  quality: {
+    type: 'histogram',
+    name: 'hearth_resize_perceptual_quality_chosen',
+    help: 'JPEG quality the perceptual pass chose for each size before it was stored (the lowest that holds the SSIM target), by size.',
+    labelNames: ['size'],
+    buckets: [40, 50, 60, 70, 75, 80, 85, 90, 95],
+  },
   saved: {
     type: 'counter',
     name: 'hearth_resize_perceptual_bytes_saved_total',

@@ -119,6 +119,7 @@ export class ResizeWorker {
       meta = { [MARKER_META]: JSON.stringify(markerOf(made, r)) };
       this.metrics.perceptual.labels(spec.name).observe(Number(process.hrtime.bigint() - t) / 1e9);
       this.metrics.saved.inc(r.bytesBefore - r.bytesAfter);
+      this.metrics.quality.labels(spec.name).observe(r.quality);
     }
     // A delete during the work wins: the size is removed again, and its event still goes out (the perceptual tier skips it).
     const outcome = await createUnlessTakenDown(this.store, id, path, data, meta);
