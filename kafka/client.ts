@@ -19,6 +19,8 @@ export const TOPICS = {
    * act at once. A deletion, or a quarantine applied to photos already accepted.
    */
   takedown: 'hearth.images.takedown',
+  /** Requests to delete a photo, from any system (keyed by id): the takedown worker carries each out and announces it on hearth.images.takedown. */
+  deleteRequests: 'hearth.images.delete',
   /** Each colo's purges, for the audit (`hearth takedown status`): which pass, when, how many paths were cached. */
   purged: 'hearth.images.purged',
 } as const;

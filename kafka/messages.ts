@@ -93,6 +93,17 @@ export const TakedownSchema = Type.Object(
 export type Takedown = Static<typeof TakedownSchema>;
 export const takedownValidator = new Validator(TakedownSchema, 'hearth.images.takedown message');
 
+export const DeleteRequestSchema = Type.Object(
+  {
+    id: Type.String({ pattern: IMAGE_ID }),
+    by: Type.String({ minLength: 1, maxLength: 200, description: 'who asks: a person, a system, a takedown reference (kept with the verdict and the takedown)' }),
+    ts: Type.Optional(Type.Integer({ minimum: 0, description: 'when it was asked (epoch ms)' })),
+  },
+  { additionalProperties: false },
+);
+export type DeleteRequest = Static<typeof DeleteRequestSchema>;
+export const deleteRequestValidator = new Validator(DeleteRequestSchema, 'hearth.images.delete message');
+
 export const PurgedSchema = Type.Object(
   {
     id: Type.String({ pattern: IMAGE_ID }),
@@ -117,6 +128,7 @@ export const DEAD_REASONS = {
   'hearth.images.accepted': ['invalid_message', 'missing_source', 'irregular_source', 'oversized_source', 'corrupt_source', 'handler_error'],
   'hearth.images.resized': ['invalid_message', 'missing_file', 'irregular_file', 'oversized_file', 'corrupt_file', 'handler_error'],
   'hearth.images.takedown': ['invalid_message', 'handler_error'],
+  'hearth.images.delete': ['invalid_message', 'handler_error'],
 } as const;
 export type DeadTopic = keyof typeof DEAD_REASONS;
 export type DeadReason<T extends DeadTopic = DeadTopic> = (typeof DEAD_REASONS)[T][number];
@@ -147,6 +159,7 @@ export const TOPIC_SCHEMAS = {
   'hearth.images.compressed': compressedValidator,
   'hearth.images.dead': deadLetterValidator,
   'hearth.images.takedown': takedownValidator,
+  'hearth.images.delete': deleteRequestValidator,
   'hearth.images.purged': purgedValidator,
 } as const;
 export type Topic = keyof typeof TOPIC_SCHEMAS;

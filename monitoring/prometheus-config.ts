@@ -34,6 +34,7 @@ export function scrapeJobsFor(t: Topology): ScrapeJob[] {
           { job: 'perceptual', targets: [t.pipeline.perceptual] },
           { job: 'identity', targets: [t.pipeline.identity] },
           { job: 'purge', targets: t.pipeline.purgers },
+          { job: 'takedown', targets: [t.pipeline.takedown] },
           { job: 'cache-logs', targets: [t.pipeline.cacheLogs], metricRelabel: MTAIL_LOGFILE_AS_NODE },
           { job: 'race', targets: [t.pipeline.race] },
           { job: 'textfiles', targets: [t.pipeline.textfiles] },

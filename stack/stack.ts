@@ -40,7 +40,7 @@ export interface StackStatus {
   race?: { address: string; running: boolean; pid: number | null };
   /** node-exporter's textfile collector, and the directory batch jobs write their metrics files into. */
   textfiles?: { address: string; dir: string; running: boolean; pid: number | null };
-  workers?: { identity: WorkerStatus; resize: WorkerStatus[]; perceptual: WorkerStatus[]; purge: (WorkerStatus & { colo: string })[] };
+  workers?: { identity: WorkerStatus; resize: WorkerStatus[]; perceptual: WorkerStatus[]; takedown: WorkerStatus; purge: (WorkerStatus & { colo: string })[] };
   /** The identity tier's blocklist file. */
   blocklist?: string;
   logs: string;
@@ -72,7 +72,7 @@ async function askHealth(http: string): Promise<{ healthy: boolean; problems?: s
 /** Partitions of the pipeline's topics: more than any local stack's workers, so each can own some. */
 const PIPELINE_PARTITIONS = 8;
 
-/** A process the stack starts: `warmer`, `origin`, `origin-delay`, `identity`, `resize-<n>`, `purge-<colo>`, `perceptual`, `cache-logs` (mtail), `race`, `textfiles` (node-exporter), `prometheus`, `dashboard`. */
+/** A process the stack starts: `warmer`, `origin`, `origin-delay`, `identity`, `resize-<n>`, `takedown`, `purge-<colo>`, `perceptual`, `cache-logs` (mtail), `race`, `textfiles` (node-exporter), `prometheus`, `dashboard`. */
 type Daemon = string;
 
 export class Stack {
@@ -142,7 +142,7 @@ export class Stack {
   /** Every daemon this topology has, in start order. */
   private daemons(): Daemon[] {
     const p = this.topology.pipeline;
-    return [...(this.topology.store ? ['store'] : []), 'origin', 'origin-delay', 'warmer', ...(p ? ['identity', ...p.resizeWorkers.map((_, i) => `resize-${i}`), ...this.topology.colos.map((c) => `purge-${c.name}`), 'perceptual', 'cache-logs', 'race', 'textfiles', 'prometheus', 'dashboard'] : [])];
+    return [...(this.topology.store ? ['store'] : []), 'origin', 'origin-delay', 'warmer', ...(p ? ['identity', ...p.resizeWorkers.map((_, i) => `resize-${i}`), 'takedown', ...this.topology.colos.map((c) => `purge-${c.name}`), 'perceptual', 'cache-logs', 'race', 'textfiles', 'prometheus', 'dashboard'] : [])];
   }
 
   private anyRunning(): boolean {
@@ -194,6 +194,7 @@ export class Stack {
         [TOPICS.quarantined]: 1,
         [TOPICS.resized]: PIPELINE_PARTITIONS, [TOPICS.compressed]: PIPELINE_PARTITIONS, [TOPICS.dead]: 1,
         [TOPICS.takedown]: PIPELINE_PARTITIONS,
+        [TOPICS.deleteRequests]: PIPELINE_PARTITIONS,
         [TOPICS.purged]: PIPELINE_PARTITIONS });
     } finally {
       await admin.disconnect();
@@ -208,6 +209,8 @@ export class Stack {
       const config = this.writeConfig(`resize-${i}`, 'resize.json', worker(http));
       await this.startDaemon(`resize-${i}`, ['resize', '--config', config], `http://${http}/readyz`, { ok: true, timeoutMs: 60_000 });
     }
+    const takedown = this.writeConfig('takedown', 'takedown.json', worker(p.takedown));
+    await this.startDaemon('takedown', ['takedown', 'worker', '--config', takedown], `http://${p.takedown}/readyz`, { ok: true, timeoutMs: 60_000 });
     for (const [i, colo] of this.topology.colos.entries()) {
       const http = p.purgers[i] as string;
       const { kafka } = worker(http);
@@ -346,6 +349,7 @@ export class Stack {
               identity: { http: t.pipeline.identity, ...this.running('identity') },
               resize: t.pipeline.resizeWorkers.map((http, i) => ({ http, ...this.running(`resize-${i}`) })),
               perceptual: [{ http: t.pipeline.perceptual, ...this.running('perceptual') }],
+              takedown: { http: t.pipeline.takedown, ...this.running('takedown') },
               purge: t.colos.map((c, i) => ({ colo: c.name, http: t.pipeline?.purgers[i] as string, ...this.running(`purge-${c.name}`) })),
             },
             blocklist: this.blocklistFile(),
@@ -358,7 +362,7 @@ export class Stack {
   /** `status()` with every running worker's `/healthz` asked: a process that runs but does no work is not up. */
   async checkedStatus(): Promise<StackStatus> {
     const s = this.status();
-    const workers = s.workers ? [s.workers.identity, ...s.workers.resize, ...s.workers.perceptual, ...s.workers.purge] : [];
+    const workers = s.workers ? [s.workers.identity, ...s.workers.resize, ...s.workers.perceptual, s.workers.takedown, ...s.workers.purge] : [];
     await Promise.all(workers.filter((w) => w.running).map(async (w) => Object.assign(w, await askHealth(w.http))));
     return s;
   }
@@ -417,6 +421,7 @@ export function formatStatus(s: StackStatus): string {
     ...(s.workers ? [`${worker(s.workers.identity)} identity duplicates, quarantine (blocklist ${s.blocklist ?? '-'})  metrics http://${s.workers.identity.http}/metrics${failing(s.workers.identity)}`] : []),
     ...(s.workers?.resize ?? []).map((w, i) => `${worker(w)} resize   #${i}  metrics http://${w.http}/metrics${failing(w)}`),
     ...(s.workers?.perceptual ?? []).map((w) => `${worker(w)} compress perceptual  metrics http://${w.http}/metrics${failing(w)}`),
+    ...(s.workers ? [`${worker(s.workers.takedown)} takedown deletes asked for on hearth.images.delete  metrics http://${s.workers.takedown.http}/metrics${failing(s.workers.takedown)}`] : []),
     ...(s.workers?.purge ?? []).map((w) => `${worker(w)} purge    ${w.colo}: its cache nodes drop what is taken down  metrics http://${w.http}/metrics${failing(w)}`),
     ...(s.cacheLogs ? [`${mark(s.cacheLogs.running)} mtail    http://${s.cacheLogs.address}/metrics  (the caches' access logs as hearth_cache_* metrics)`] : []),
     ...(s.race ? [`${mark(s.race.running)} race     http://${s.race.address}/metrics  (pushes against first views: won, lost)`] : []),

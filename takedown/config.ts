@@ -1,6 +1,7 @@
 /** The purger's config: which colos' cache nodes (on this host) it purges, and when it purges again. */
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
+import { storeOption } from '../store/index.js';
 import { kafkaSection } from '../kafka/index.js';
 
 /**
@@ -61,3 +62,22 @@ export function loadPurgerConfig(file?: string, overrides: Record<string, unknow
     },
   });
 }
+
+/** The takedown worker's config (takedown/requests.ts): delete requests from other systems. */
+export const TakedownWorkerConfigSchema = Type.Object(
+  {
+    kafka: kafkaSection('hearth-takedown'),
+    store: storeOption('every object of a photo asked to be deleted is removed from it'),
+    http: httpSection(9474),
+    log: logSection(),
+    shutdownGraceMs: shutdownGraceMs(),
+  },
+  { additionalProperties: false },
+);
+export type TakedownWorkerConfig = Static<typeof TakedownWorkerConfigSchema>;
+const workerValidator = new Validator(TakedownWorkerConfigSchema, 'takedown worker config');
+
+export function loadTakedownWorkerConfig(file?: string, overrides: Record<string, unknown> = {}): TakedownWorkerConfig {
+  return loadConfig({ what: 'takedown worker config', validator: workerValidator, file, overrides });
+}
+

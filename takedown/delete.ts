@@ -45,11 +45,17 @@ export interface Deleted {
   offset?: string;
 }
 
+/** The announcement of a photo deleted (the store holds nothing of it now). */
+export function deleteTakedown(id: string, by: string): Takedown {
+  const takedown: Takedown = { id, action: 'delete', by, ts: Date.now() };
+  if (!takedownValidator.is(takedown)) throw new Error(takedownValidator.problems(takedown).join('; '));
+  return takedown;
+}
+
 /** One photo deleted and announced; `by` says who asked (a person, a system, a takedown reference). */
 export async function deleteAndAnnounce(store: ObjectStore, producer: Producer, id: string, by: string): Promise<Deleted> {
   const outcome = await deletePhoto(store, id, by);
-  const takedown: Takedown = { id, action: 'delete', by, ts: Date.now() };
-  if (!takedownValidator.is(takedown)) throw new Error(takedownValidator.problems(takedown).join('; '));
+  const takedown = deleteTakedown(id, by);
   const [meta] = await producer.send({ topic: TOPICS.takedown, messages: [{ key: id, value: JSON.stringify(takedown) }] });
   return { id, removed: outcome.removed.length, deletedAt: outcome.at, acknowledged: Date.now(), first: outcome.first, partition: meta?.partition, offset: meta?.baseOffset };
 }

@@ -4,3 +4,4 @@ export * from './config.js';
 export * from './delete.js';
 export * from './metrics.js';
 export * from './purger.js';
+export * from './requests.js';

@@ -38,3 +38,20 @@ export const PURGER_METRICS = {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
   },
 } as const satisfies Record<string, MetricDef>;
+
+/** The takedown worker's metrics (delete requests from other systems). */
+export const TAKEDOWN_WORKER_METRICS = {
+  requests: {
+    type: 'counter',
+    name: 'hearth_takedown_requests_total',
+    help: 'Delete requests carried out, by outcome: deleted (the photo was there), repeat (deleted before: whatever a crash left was looked for again, the takedown announced again).',
+    labelNames: ['outcome'],
+  },
+  failures: {
+    type: 'counter',
+    name: 'hearth_takedown_failures_total',
+    help: 'Requests of hearth.images.delete sent to hearth.images.dead, by reason (invalid_message, handler_error).',
+    labelNames: ['reason'],
+  },
+} as const satisfies Record<string, MetricDef>;
+

@@ -104,6 +104,7 @@ export const TopologySchema = Type.Object(
           perceptual: Address('the perceptual-compression worker\'s `/metrics`, `/healthz` and `/readyz`', '127.0.0.1:9466'),
           identity: Address("the identity tier's `/metrics`, `/healthz` and `/readyz` (duplicates, quarantine, near-duplicates)", '127.0.0.1:9469'),
           blocklist: Type.Optional(Type.String({ minLength: 1, description: "the identity tier's blocklist of PDQ hashes (read again when it changes); absent: `<state>/identity/blocklist.txt`, created empty" })),
+          takedown: Address("the takedown worker's `/metrics`, `/healthz` and `/readyz` (`hearth takedown worker`: deletes other systems ask for on hearth.images.delete)", '127.0.0.1:9474'),
           purgers: Type.Array(Address("a purger's `/metrics`, `/healthz` and `/readyz`"), {
             default: ['127.0.0.1:9472', '127.0.0.1:9473'],
             description: "one purger per colo, in the order of `colos` (`hearth purge`: it removes what is taken down from the colo's cache nodes, as a purger on each cache host would)",
@@ -185,6 +186,7 @@ function semanticProblems(t: Topology): string[] {
     t.pipeline.resizeWorkers.forEach((a, i) => claim(`pipeline.resizeWorkers[${i}]`, a));
     claim('pipeline.perceptual', t.pipeline.perceptual);
     claim('pipeline.identity', t.pipeline.identity);
+    claim('pipeline.takedown', t.pipeline.takedown);
     t.pipeline.purgers.forEach((a, i) => claim(`pipeline.purgers[${i}]`, a));
     if (t.pipeline.purgers.length !== t.colos.length) problems.push(`pipeline.purgers: one per colo, in the order of colos (${t.colos.length}; got ${t.pipeline.purgers.length})`);
     claim('pipeline.prometheus.listen', t.pipeline.prometheus.listen);

@@ -15,7 +15,7 @@ import { CACHE_LOG_METRICS } from '../../monitoring/index.js';
 import { IDENTITY_METRICS, IdentityConfigSchema } from '../../identity/index.js';
 import { KAFKA_CONSUMER_METRICS } from '../../kafka/index.js';
 import { REPORT_METRICS, STORE_METRICS, StoreServerConfigSchema, VERIFY_METRICS } from '../../store-server/index.js';
-import { DeleteConfigSchema, PURGER_METRICS, PurgerConfigSchema } from '../../takedown/index.js';
+import { DeleteConfigSchema, PURGER_METRICS, PurgerConfigSchema, TAKEDOWN_WORKER_METRICS, TakedownWorkerConfigSchema } from '../../takedown/index.js';
 
 /** The default push concurrency as the schema holds it: written in one place, the schema. */
 function pushConcurrencyLine(): string {
@@ -59,6 +59,8 @@ export function renderDocs(): Record<string, string> {
     'purger-config': configMarkdown(PurgerConfigSchema),
     'purger-metrics': metricsMarkdown(PURGER_METRICS),
     'delete-config': configMarkdown(DeleteConfigSchema),
+    'takedown-worker-config': configMarkdown(TakedownWorkerConfigSchema),
+    'takedown-worker-metrics': metricsMarkdown(TAKEDOWN_WORKER_METRICS),
   };
 }
 

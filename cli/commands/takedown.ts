@@ -4,7 +4,7 @@ import { createLogger } from '../../common/index.js';
 import { TOPICS, connectProducer, createKafka } from '../../kafka/index.js';
 import { Stack } from '../../stack/index.js';
 import { withStore } from '../../store/index.js';
-import { Purger, auditTakedown, deleteAndAnnounce, formatAudit, loadDeleteConfig, loadPurgerConfig } from '../../takedown/index.js';
+import { Purger, TakedownWorker, auditTakedown, deleteAndAnnounce, formatAudit, loadDeleteConfig, loadPurgerConfig, loadTakedownWorkerConfig } from '../../takedown/index.js';
 import { storeSpec } from '../../topology/index.js';
 import { imageIdArg, portArg } from '../args.js';
 import { BROKERS_FLAG, configuredCommand, daemonCommand, listArg, STORE_FLAG } from '../service-command.js';
@@ -45,7 +45,15 @@ export function registerTakedown(program: Command): void {
     },
   );
 
-  const takedown = program.command('takedown').description('what became of photos taken back');
+  const takedown = program.command('takedown').description('photos taken back: deletes other systems ask for, and what became of each');
+  daemonCommand(takedown, {
+    name: 'worker',
+    description: 'run the takedown worker: hearth.images.delete in (`{"id","by"}` from any system), each photo deleted as `hearth delete` does it, hearth.images.takedown out',
+    configHelp: "takedown worker config (JSON); default: local broker, the local stack's store service",
+    flags: [STORE_FLAG, BROKERS_FLAG, { flags: '--http-port <port>', description: '/metrics, /healthz and /readyz port (overrides the config)', path: 'http.port', parse: portArg }],
+    load: loadTakedownWorkerConfig,
+    create: (config) => ({ service: new TakedownWorker(config), log: createLogger('takedown', config.log.level), graceMs: config.shutdownGraceMs }),
+  });
   takedown
     .command('status')
     .description("when a photo's delete was acknowledged, when each colo purged it, and when each colo last served any byte of it (from the cache nodes' access logs)")

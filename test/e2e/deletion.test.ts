@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import sharp from 'sharp';
 import { request } from 'undici';
 import { createHinter } from '@hearth/api-hook';
@@ -128,6 +129,30 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
     assert.ok(a.purgeMs !== null && a.purgeMs < 5000, `every colo purged within ${a.purgeMs} ms`);
     const line = (await hearth('takedown', 'status', id, '--state', p.stack.stateDir)).stdout;
     assert.match(line, new RegExp(`^${id}: deleted .* by the deletion test; takedown acknowledged .*; every colo purged within \\d+ ms\\n  sin: purged \\+\\d+ ms \\(11 cached\\), again \\+\\d+ ms, last served `));
+  });
+
+  it('a delete another system asks for on hearth.images.delete is carried out by the takedown worker: gone from every colo, the audit naming who asked', async () => {
+    const id = await upload('aqua.jpg', 93);
+    await warmAndView(id, [imagePath(id, 'z')]);
+    const kafka = new Kafka({ brokers: [p.topology.kafka!.listen], logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    try {
+      await producer.send({ topic: 'hearth.images.delete', messages: [{ key: id, value: JSON.stringify({ id, by: 'the moderation queue, ticket 4711' }) }] });
+    } finally {
+      await producer.disconnect();
+    }
+    for (const c of colos) {
+      await until(`every path of ${id} gone from ${c.name}`, async () => ((await gone(c, id)).length === 0 ? [] : undefined), 15_000).catch(() => undefined);
+      assert.deepEqual(await gone(c, id), []);
+    }
+    const a = await until('both colos purged', async () => {
+      const x = await audit(id);
+      return x.colos.every((c) => c.purged) ? x : undefined;
+    }, 15_000);
+    assert.deepEqual([a.verdict?.verdict, a.takedown?.by], ['deleted', 'the moderation queue, ticket 4711']);
+    const m = await scrape(p.topology.pipeline!.takedown);
+    assert.ok((m.get('hearth_takedown_requests_total{outcome="deleted"}') ?? 0) >= 1);
   });
 
   it('a colo whose host is down at the delete (cache and purger) purges when it is back, before serving any byte of it again', async () => {

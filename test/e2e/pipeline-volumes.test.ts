@@ -41,7 +41,7 @@ describe('the whole pipeline on the volumes store (the store service)', function
     const dir = mkdtempSync(join(tmpdir(), 'hearth-volumes-stack-'));
     root = join(dir, 'corpus');
     await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: 2 });
-    const ports = await freePorts(22);
+    const ports = await freePorts(23);
     const a = (i: number): string => `127.0.0.1:${ports[i]}`;
     t = parseTopology({
       origin: { listen: a(0), root, service: a(1), serviceMetrics: a(2) },
@@ -53,7 +53,7 @@ describe('the whole pipeline on the volumes store (the store service)', function
       ],
       warmer: { udp: `127.0.0.1:${await freeUdpPort()}`, http: a(8) },
       kafka: { listen: a(9), controller: a(10) },
-      pipeline: { resizeWorkers: [a(11)], perceptual: a(12), identity: a(13), prometheus: { listen: a(14) }, cacheLogs: a(15), race: a(16), textfiles: a(17), dashboard: a(18), purgers: [a(20), a(21)] },
+      pipeline: { resizeWorkers: [a(11)], perceptual: a(12), identity: a(13), prometheus: { listen: a(14) }, cacheLogs: a(15), race: a(16), textfiles: a(17), dashboard: a(18), purgers: [a(20), a(21)], takedown: a(22) },
     });
     stack = new Stack(join(dir, 'state'), t);
     await upForTheRun(stack);

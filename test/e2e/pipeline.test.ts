@@ -108,11 +108,11 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
       async () => {
         const body = (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { job: string; instance: string }; health: string }[] } };
         const ts = body.data.activeTargets;
-        return ts.length === 12 && ts.every((x) => x.health === 'up') ? ts : undefined;
+        return ts.length === 13 && ts.every((x) => x.health === 'up') ? ts : undefined;
       },
       30_000,
     );
-    assert.deepEqual(targets.map((x) => x.labels.job).sort(), ['cache-logs', 'dashboard', 'identity', 'origin', 'perceptual', 'purge', 'purge', 'race', 'resize', 'resize', 'textfiles', 'warmer']);
+    assert.deepEqual(targets.map((x) => x.labels.job).sort(), ['cache-logs', 'dashboard', 'identity', 'origin', 'perceptual', 'purge', 'purge', 'race', 'resize', 'resize', 'takedown', 'textfiles', 'warmer']);
     const rules = (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/rules`)).json()) as { data: { groups: { name: string }[] } };
     assert.deepEqual(rules.data.groups.map((g) => g.name).sort(), ['hearth-alerts', 'hearth-recording']);
     // No stored series names the state directory (mtail labels its counters with log paths).
@@ -192,7 +192,7 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
 
   it('down stops everything it started, leaving nothing listening', async () => {
     await stack.down();
-    const addresses = [t.origin.listen, t.origin.service!, t.origin.serviceMetrics!, t.proxy.listen, ...t.colos.flatMap((c) => c.nodes), t.warmer.http, t.kafka!.listen, ...t.pipeline!.resizeWorkers, ...t.pipeline!.purgers, t.pipeline!.perceptual, t.pipeline!.prometheus.listen, t.pipeline!.cacheLogs, t.pipeline!.race, t.pipeline!.textfiles, t.pipeline!.dashboard];
+    const addresses = [t.origin.listen, t.origin.service!, t.origin.serviceMetrics!, t.proxy.listen, ...t.colos.flatMap((c) => c.nodes), t.warmer.http, t.kafka!.listen, ...t.pipeline!.resizeWorkers, ...t.pipeline!.purgers, t.pipeline!.takedown, t.pipeline!.perceptual, t.pipeline!.prometheus.listen, t.pipeline!.cacheLogs, t.pipeline!.race, t.pipeline!.textfiles, t.pipeline!.dashboard];
     const still = [];
     for (const a of addresses) if (await listening(a)) still.push(a);
     assert.deepEqual(still, []);

@@ -24,7 +24,7 @@ const shared = sharedOnce(
     const dir = mkdtempSync(join(tmpdir(), 'hearth-pipeline-'));
     const root = join(dir, 'store');
     await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: 6 });
-    const [origin, proxy, sin, ams, http, service, serviceMetrics, delay, kafka, controller, r0, r1, perceptual, prometheus, cacheLogs, race, textfiles, dashboard, identity, purgeSin, purgeAms] = await freePorts(21);
+    const [origin, proxy, sin, ams, http, service, serviceMetrics, delay, kafka, controller, r0, r1, perceptual, prometheus, cacheLogs, race, textfiles, dashboard, identity, purgeSin, purgeAms, takedown] = await freePorts(22);
     const a = (port: number | undefined): string => `127.0.0.1:${port}`;
     const topology = parseTopology({
       origin: { listen: a(origin), root, service: a(service), serviceMetrics: a(serviceMetrics), delay: { ms: 40, listen: a(delay) } },
@@ -47,6 +47,7 @@ const shared = sharedOnce(
         textfiles: a(textfiles),
         dashboard: a(dashboard),
         purgers: [a(purgeSin), a(purgeAms)],
+        takedown: a(takedown),
       },
     });
     const stack = new Stack(join(dir, 'state'), topology);
