@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { acquireRunLock, createLogger, createMetrics, createRegistry, writeAtomic, type Logger, type Metrics } from '../common/index.js';
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_LADDER, ORIGINAL_PATH, imagePath, originalPath, pathMismatch, quarantinePath, readVerdict, servedPaths, verdictPath, writeVerdict } from '../image/index.js';
+import { DEFAULT_LADDER, ORIGINAL_PATH, imagePath, originalPath, pathMismatch, quarantinePath, plainPaths, readSecrets, readVerdict, verdictPath, writeVerdict } from '../image/index.js';
 import { openStore, type ObjectStore } from '../store/index.js';
 import { KafkaWorker, TOPICS, PermanentFailure, outgoing, parseMessage, readForMessage, takedownValidator, uploadedValidator, type Outgoing, type Takedown, type Uploaded } from '../kafka/index.js';
 import { Blocklist } from './blocklist.js';
@@ -178,8 +178,9 @@ export class IdentityWorker {
       if (await readVerdict(this.store, id).catch(() => true)) continue;
       await writeVerdict(this.store, id, { v: 1, verdict: 'quarantined', listed, distance, at: new Date().toISOString() });
       await this.moveToQuarantine({ id, source: originalPath(id) });
-      await Promise.all(servedPaths(id).filter((k) => k !== originalPath(id)).map((k) => this.store.delete(k)));
-      const takedown: Takedown = { id, action: 'quarantine', by: 'blocklist', ts: Date.now() };
+      await Promise.all(plainPaths(id).filter((k) => k !== originalPath(id)).map((k) => this.store.delete(k)));
+      const secrets = await readSecrets(this.store, id);
+      const takedown: Takedown = { id, action: 'quarantine', by: 'blocklist', ts: Date.now(), ...(secrets ? { secrets: { size: secrets.size, original: secrets.original } } : {}) };
       if (!takedownValidator.is(takedown)) throw new Error(takedownValidator.problems(takedown).join('; '));
       await this.worker.producer.sendBatch({
         topicMessages: [

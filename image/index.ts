@@ -10,6 +10,7 @@ export { withProfileAndExifOf } from './jpeg-segments.js';
 export * from './ladder.js';
 export * from './perceptual.js';
 export * from './store.js';
+export * from './secrets.js';
 export * from './encode-config.js';
 export * from './verdicts.js';
 export * from './takedown.js';

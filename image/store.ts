@@ -1,16 +1,57 @@
 /** The store's layout: which paths exist and which id each belongs to (reading and writing them is `store/`'s). */
 
 /**
- * The only paths Hearth serves, anywhere (origin service, origin front, caches, proxy):
- * a ladder size, `/photos/<dir>/<id>_<size>.jpg`, and an original,
- * `/originals/[<dir>/]<id>.jpg`. Everything else in the store (.jxl files, digests,
- * ledgers, locks, sidecars, temp files, the manifest) is the store's own business.
- * PCRE and JavaScript read these the same way; nginx configs are rendered from them.
+ * Where a photo's objects are kept in the store: a ladder size at
+ * `/photos/<dir>/<id>_<size>.jpg`, the original at `/originals/[<dir>/]<id>.jpg`.
+ * Everything else in the store (.jxl files, digests, verdicts, secrets, ledgers, locks,
+ * sidecars, temp files, the manifest) is the store's own business. PCRE and JavaScript
+ * read these the same way; nginx configs are rendered from them.
  */
 export const SIZE_PATH = '^/photos/([0-9]+)/([0-9]{1,19})_([a-z]{1,3})\\.jpg$';
 export const ORIGINAL_PATH = '^/originals/(?:[0-9]+/)?([0-9]{1,19})\\.jpg$';
-/** Either of them. */
-export const IMAGE_PATH = `^(?:${SIZE_PATH.slice(1, -1)}|${ORIGINAL_PATH.slice(1, -1)})$`;
+
+/**
+ * The paths a photo is served under (image/secrets.ts): a size at
+ * `/photos/<dir>/<id>_<secret>_<size>.jpg`, the original at
+ * `/originals/<dir>/<id>_<original secret>_o.jpg`, each secret 64 random bits, the
+ * original's its own (Flickr's layout). A photo stored before secrets (no secrets record)
+ * is still served under its store paths until `hearth secret migrate` gives it secrets.
+ */
+export const SECRET_SIZE_PATH = '^/photos/([0-9]+)/([0-9]{1,19})_([0-9a-f]{16})_([a-z]{1,3})\\.jpg$';
+export const SECRET_ORIGINAL_PATH = '^/originals/([0-9]+)/([0-9]{1,19})_([0-9a-f]{16})_o\\.jpg$';
+/** Every path any server of Hearth answers (origin service, origin front, caches, proxy): the four above. */
+export const IMAGE_PATH = `^(?:${[SIZE_PATH, ORIGINAL_PATH, SECRET_SIZE_PATH, SECRET_ORIGINAL_PATH].map((p) => p.slice(1, -1)).join('|')})$`;
+/** Originals, either layout: every one goes to the origin service. */
+export const ANY_ORIGINAL_PATH = `^(?:${[ORIGINAL_PATH, SECRET_ORIGINAL_PATH].map((p) => p.slice(1, -1)).join('|')})$`;
+
+const SECRET_SIZE = new RegExp(SECRET_SIZE_PATH);
+const SECRET_ORIGINAL = new RegExp(SECRET_ORIGINAL_PATH);
+const SIZE = new RegExp(SIZE_PATH);
+const ORIGINAL = new RegExp(ORIGINAL_PATH);
+
+/** What a served path names: the photo, the size (absent: the original), the secret it carries (absent: the layout from before secrets). */
+export interface ServedPath {
+  id: string;
+  size?: string;
+  secret?: string;
+}
+
+/** A served path read, or undefined when it is none. */
+export function parseServedPath(path: string): ServedPath | undefined {
+  let m = SECRET_SIZE.exec(path);
+  if (m) return { id: m[2] as string, secret: m[3] as string, size: m[4] as string };
+  m = SECRET_ORIGINAL.exec(path);
+  if (m) return { id: m[2] as string, secret: m[3] as string };
+  m = SIZE.exec(path);
+  if (m) return { id: m[2] as string, size: m[3] as string };
+  m = ORIGINAL.exec(path);
+  return m ? { id: m[1] as string } : undefined;
+}
+
+/** A size's served path with its photo's secret. */
+export const secretImagePath = (id: string, secret: string, size: string): string => `/photos/${fanOut(id)}/${id}_${secret}_${size}.jpg`;
+/** The original's served path with its own secret. */
+export const secretOriginalPath = (id: string, secret: string): string => `/originals/${fanOut(id)}/${id}_${secret}_o.jpg`;
 
 /** `/photos/<dir>/<id>_<size>.jpg`, with `<dir>` the id without its last two digits (Flickr-like fan-out). */
 export function imagePath(id: string | number, size: string): string {

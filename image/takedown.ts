@@ -18,19 +18,24 @@
  */
 import type { ObjectMeta, ObjectStore } from '../store/index.js';
 import { DEFAULT_LADDER, type SizeSpec } from './ladder.js';
-import { imagePath, originalPath } from './store.js';
+import { plainPaths, secretPaths, type Secrets } from './secrets.js';
+import { originalPath } from './store.js';
 import { quarantinePath, readVerdict, writeVerdict, type Verdict } from './verdicts.js';
 
-/** Every path a cache may hold of a photo: each size of the ladder and the original. */
-export function servedPaths(id: string, ladder: readonly SizeSpec[] = DEFAULT_LADDER): string[] {
-  return [...ladder.map((s) => imagePath(id, s.name)), originalPath(id)];
+/**
+ * Every path a cache may hold of a photo: each size of the ladder and the original, under
+ * its secrets when it has them, and in the layout from before secrets (a cache may hold
+ * those from before the photo was given its secrets).
+ */
+export function servedPaths(id: string, secrets?: Pick<Secrets, 'size' | 'original'>, ladder: readonly SizeSpec[] = DEFAULT_LADDER): string[] {
+  return [...(secrets ? secretPaths(id, secrets, ladder) : []), ...plainPaths(id, ladder)];
 }
 
-/** Every object the store may hold of a photo, but its verdict. */
+/** Every object the store may hold of a photo, but its verdict and its secrets (what a delete keeps). */
 export function photoKeys(id: string, ladder: readonly SizeSpec[] = DEFAULT_LADDER): string[] {
   const original = originalPath(id);
   const jxl = original.replace(/\.jpg$/, '.jxl');
-  return [...servedPaths(id, ladder), jxl, `${jxl}.digest`, quarantinePath(id)];
+  return [...plainPaths(id, ladder), jxl, `${jxl}.digest`, quarantinePath(id)];
 }
 
 /** Verdicts under which nothing of a photo is stored or served again (a quarantine lifted is no longer one). */

@@ -86,6 +86,12 @@ export const TakedownSchema = Type.Object(
       description: '`delete`: the photo is gone for good (410); `quarantine`: the blocklist caught a photo already accepted (451 until lifted); `refresh`: a size stored before the perceptual pass ran at write time was recompressed in place, and the caches must fetch it again (purged, still served)',
     }),
     by: Type.String({ maxLength: 200, description: 'who asked: a person, a system, a takedown reference, or `blocklist`' }),
+    secrets: Type.Optional(
+      Type.Object(
+        { size: Type.String({ pattern: '^[0-9a-f]{16}$' }), original: Type.String({ pattern: '^[0-9a-f]{16}$' }) },
+        { additionalProperties: false, description: "the photo's secrets, which its served paths carry (absent: a photo from before secrets); for `refresh` after a rotation, the old ones" },
+      ),
+    ),
     ts: Type.Integer({ minimum: 0, description: 'when the store stopped holding and serving the photo (epoch ms): the moment every purge is measured from' }),
   },
   { additionalProperties: false },

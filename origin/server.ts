@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness } from '../common/index.js';
 import { DamagedObjectError, ObjectNotFoundError, StoreEscapeError, openStore, type ObjectStore } from '../store/index.js';
-import { ORIGINAL_PATH, SIZE_PATH, imagePath, originalPath, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict, isTakenDown, createUnlessTakenDown, servedOriginal, MetadataError, imageEtag, type Verdict } from '../image/index.js';
+import { imagePath, parseServedPath, readSecrets, sameSecret, secretImagePath, originalPath, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict, isTakenDown, createUnlessTakenDown, servedOriginal, MetadataError, imageEtag, type Verdict } from '../image/index.js';
 import type { EncodeOptions, ResizeBackend } from '../image/index.js';
 import { ORIGIN_METRICS, ORIGIN_RESULTS } from './metrics.js';
 
@@ -39,8 +39,6 @@ export interface OriginOptions {
   logger?: Logger;
 }
 
-const LAYOUT = new RegExp(SIZE_PATH);
-const ORIGINAL = new RegExp(ORIGINAL_PATH);
 /** Error answers (5xx, 405): no cache may keep them. */
 const ERROR_HEADERS = { 'content-type': 'text/plain', 'cache-control': 'no-store' };
 
@@ -109,20 +107,25 @@ export class OriginServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] as string;
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.send(res, req, 405, 'method not allowed\n', { allow: 'GET, HEAD', ...ERROR_HEADERS });
-    const o = ORIGINAL.exec(path);
-    const m = o ? null : LAYOUT.exec(path);
-    const spec = m ? this.ladder.find((s) => s.name === m[3]) : undefined;
-    const id = (o?.[1] ?? m?.[2]) as string;
+    const p = parseServedPath(path);
+    const spec = p?.size !== undefined ? this.ladder.find((s) => s.name === p.size) : undefined;
     // Outside the layout, outside the ladder, or a directory that does not match the id: no work.
-    if (!o && (!m || !spec || imagePath(id, spec.name) !== path)) return this.notFound(req, res);
+    if (!p || (p.size !== undefined && (!spec || path !== (p.secret ? secretImagePath(p.id, p.secret, p.size) : imagePath(p.id, p.size))))) return this.notFound(req, res);
+    const id = p.id;
     try {
+      // The path is the photo's only with the photo's secret (and, for a photo stored before
+      // secrets, only without one). A wrong secret is answered as a photo that does not exist:
+      // the same 404, after the same one read.
+      const secrets = await readSecrets(this.store, id);
+      if (secrets ? p.secret === undefined || !sameSecret(p.secret, p.size === undefined ? secrets.original : secrets.size) : p.secret !== undefined) return this.notFound(req, res);
       const verdict = await readVerdict(this.store, id);
       if (isTakenDown(verdict)) return this.takenDown(req, res, verdict);
       // A duplicate's files are the image it duplicates (its own original is a copy of that
       // one's), until that one is deleted: then it is an image of its own again.
       const of = verdict?.verdict === 'duplicate' && (await readVerdict(this.store, verdict.of))?.verdict !== 'deleted' ? verdict.of : id;
-      if (o) return await this.original(req, res, path, of === id ? undefined : originalPath(of));
-      return await this.size(req, res, of === id ? path : imagePath(of, (spec as SizeSpec).name), of, spec as SizeSpec);
+      // From here on, store paths: where the photo's objects are kept.
+      if (!spec) return await this.original(req, res, p.secret ? originalPath(id) : path, of === id ? undefined : originalPath(of));
+      return await this.size(req, res, imagePath(of, spec.name), of, spec);
     } catch (err) {
       this.failed(req, res, path, err);
     }
@@ -194,8 +197,7 @@ export class OriginServer {
       if (!jxlInfo) return this.notFound(req, res);
       const jpeg = await this.once(path, () => reconstructChecked(this.store, jxlPath));
       if (jpeg === 'overload') return this.overloaded(req, res);
-      const id = (ORIGINAL.exec(path) as RegExpExecArray)[1] as string;
-      const now = await readVerdict(this.store, id);
+      const now = await readVerdict(this.store, (parseServedPath(path) as { id: string }).id);
       if (isTakenDown(now)) return this.takenDown(req, res, now);
       this.metrics.requests.labels('reconstructed').inc();
       this.sendImage(res, req, servedOriginal(jpeg, jxlInfo.meta), jxlInfo.modifiedMs);
@@ -215,6 +217,9 @@ export class OriginServer {
 
   /** Serves the store file at `path` if there is one; says whether it did. */
   private async serveStored(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    // Its write time for Last-Modified, where the store keeps one.
+    const info = await this.store.head(path);
+    if (!info) return false;
     let stored: Buffer;
     try {
       stored = await this.store.get(path);
@@ -223,7 +228,7 @@ export class OriginServer {
       throw err;
     }
     this.metrics.requests.labels('stored').inc();
-    this.sendImage(res, req, stored);
+    this.sendImage(res, req, stored, info.modifiedMs);
     return true;
   }
 

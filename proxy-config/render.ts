@@ -11,7 +11,7 @@
  * nodes in a colo are chosen by `hash $uri consistent`, the same value.
  */
 import { join } from 'node:path';
-import { IMAGE_PATH, ORIGINAL_PATH } from '../image/index.js';
+import { ANY_ORIGINAL_PATH, IMAGE_PATH } from '../image/index.js';
 import { cacheLogFormat, originUpstream, type ColoTopology, type Topology } from '../topology/index.js';
 
 export interface RenderedInstance {
@@ -191,57 +191,34 @@ export function renderOrigin(t: Topology, dir: string): RenderedInstance {
   // No open_file_cache: it serves a file for up to a minute after it was unlinked, and a
   // photo taken down must stop at the origin the moment the store removed it (docs/takedown.md).
   const http = `${service ? `
-${upstreamBlock('origin_service', [service], 16, false)}
-` : ''}${t.store ? `
-${upstreamBlock('store_service', [t.store.listen], 64, false)}
+${upstreamBlock('origin_service', [service], 32, false)}
 ` : ''}
   server {
     listen ${t.origin.listen};
     root ${t.origin.root};
-${service ? `    # Every original goes to the origin service, which serves it without its location
-    # metadata unless the photo's policy keeps it (image/location.ts): never from the store as it is.
-    location ~ "${ORIGINAL_PATH}" {
-      limit_except GET HEAD {
-        deny all;
-      }
-      proxy_pass http://origin_service;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_read_timeout 30s;
-    }
-` : `    # No origin service to take the location out of an original: none is served.
-    location ~ "${ORIGINAL_PATH}" {
+${service ? '' : `    # Nothing can take the location out of an original here: none is served.
+    location ~ "${ANY_ORIGINAL_PATH}" {
       return 404;
     }
 `}${imageLocation(`      limit_except GET HEAD {
         deny all;
       }
 ${
-        t.store
-          ? `      # Stored objects straight from the store service (one read, in its process); what it
-      # does not hold goes to the origin service, as try_files does for a directory store.
-      proxy_pass http://store_service;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_intercept_errors on;
-      error_page 404 = @service;
-      # The store's own metadata (perceptual markers, digests) is nobody's business past here.
-      proxy_hide_header x-hearth-meta;`
-          : `      # A link in the store that leads out of it is not followed.
-      disable_symlinks on from=$document_root;
-      try_files $uri ${service ? '@service' : '=404'};`
-      }`)}${
-      service
-        ? `
-    # Not stored: the origin service makes ladder sizes on the fly (or says 404/503).
-    location @service {
+        service
+          ? `      # Every image path goes to the origin service: it checks a path's secret against the
+      # photo's (image/secrets.ts; a store path is served only for a photo from before
+      # secrets), serves an original without its location (image/location.ts), and reads
+      # the store, whose own paths are never served as they are.
       proxy_pass http://origin_service;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_read_timeout 30s;
-    }`
-        : ''
-    }
+      proxy_read_timeout 30s;`
+          : `      # No origin service to check secrets or take out locations: the store's files as
+      # they are (a topology for the warm path alone; every photo in it is one from before secrets).
+      # A link in the store that leads out of it is not followed.
+      disable_symlinks on from=$document_root;
+      try_files $uri =404;`
+      }`)}
   }`;
   return { name: 'origin', role: 'origin', dir, listen: t.origin.listen, config: main(dir, t, http) };
 }

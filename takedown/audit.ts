@@ -8,7 +8,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Kafka } from 'kafkajs';
-import { readVerdict, servedPaths, type Verdict } from '../image/index.js';
+import { readSecrets, readVerdict, servedPaths, type Verdict } from '../image/index.js';
 import { TOPICS, purgedValidator, takedownValidator, type Purged, type Takedown } from '../kafka/index.js';
 import type { ObjectStore } from '../store/index.js';
 import { parseCacheLogLine } from '../topology/index.js';
@@ -110,7 +110,7 @@ export async function auditTakedown(o: { id: string; store: ObjectStore; kafka: 
     return p ? { ts: p.ts, cached: p.cached } : null;
   };
   const colos = [...new Set([...o.colos, ...passes.map((p) => p.colo)])];
-  const served = await servedFrom(o.logs, new Set(servedPaths(o.id)), (c) => pass(c, 1)?.ts);
+  const served = await servedFrom(o.logs, new Set(servedPaths(o.id, await readSecrets(o.store, o.id))), (c) => pass(c, 1)?.ts);
   const audits = colos.map((colo): ColoAudit => ({ colo, purged: pass(colo, 1), repurged: pass(colo, 2), lastServed: served.get(colo)?.last ?? null, servedAfterPurge: served.get(colo)?.afterPurge ?? 0 }));
   const firsts = audits.map((a) => a.purged?.ts);
   const purgeMs = takedown && firsts.length > 0 && firsts.every((t) => t !== undefined) ? Math.max(...(firsts)) - takedown.ts : null;

@@ -11,7 +11,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { Producer } from 'kafkajs';
 import { Validator, loadConfig, logSection } from '../common/index.js';
-import { deletePhoto } from '../image/index.js';
+import { deletePhoto, readSecrets, type Secrets } from '../image/index.js';
 import { TOPICS, producerSection, takedownValidator, type Takedown } from '../kafka/index.js';
 import type { ObjectStore } from '../store/index.js';
 import { storeOption } from '../store/index.js';
@@ -46,8 +46,8 @@ export interface Deleted {
 }
 
 /** The announcement of a photo deleted (the store holds nothing of it now). */
-export function deleteTakedown(id: string, by: string): Takedown {
-  const takedown: Takedown = { id, action: 'delete', by, ts: Date.now() };
+export function deleteTakedown(id: string, by: string, secrets?: Secrets): Takedown {
+  const takedown: Takedown = { id, action: 'delete', by, ts: Date.now(), ...(secrets ? { secrets: { size: secrets.size, original: secrets.original } } : {}) };
   if (!takedownValidator.is(takedown)) throw new Error(takedownValidator.problems(takedown).join('; '));
   return takedown;
 }
@@ -55,7 +55,7 @@ export function deleteTakedown(id: string, by: string): Takedown {
 /** One photo deleted and announced; `by` says who asked (a person, a system, a takedown reference). */
 export async function deleteAndAnnounce(store: ObjectStore, producer: Producer, id: string, by: string): Promise<Deleted> {
   const outcome = await deletePhoto(store, id, by);
-  const takedown = deleteTakedown(id, by);
+  const takedown = deleteTakedown(id, by, await readSecrets(store, id));
   const [meta] = await producer.send({ topic: TOPICS.takedown, messages: [{ key: id, value: JSON.stringify(takedown) }] });
   return { id, removed: outcome.removed.length, deletedAt: outcome.at, acknowledged: Date.now(), first: outcome.first, partition: meta?.partition, offset: meta?.baseOffset };
 }

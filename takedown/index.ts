@@ -5,3 +5,4 @@ export * from './delete.js';
 export * from './metrics.js';
 export * from './purger.js';
 export * from './requests.js';
+export * from './secrets.js';

@@ -111,7 +111,7 @@ export class Purger {
   /** One pass of one colo over one takedown: every path on every node, then its record. */
   private async pass(colo: Colo, pass: 1 | 2, t: Takedown): Promise<Outgoing[]> {
     if (pass === 1) this.metrics.takedowns.labels(colo.name, t.action).inc();
-    const paths = servedPaths(t.id);
+    const paths = servedPaths(t.id, t.secrets);
     let cached: number;
     try {
       const found = await Promise.all(colo.nodes.flatMap((node) => paths.map((p) => this.purgeOne(colo, node, p))));

@@ -7,7 +7,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createLogger, createMetrics, createRegistry, type Logger, type Metrics } from '../common/index.js';
-import { deletePhoto } from '../image/index.js';
+import { deletePhoto, readSecrets } from '../image/index.js';
 import { KafkaWorker, TOPICS, deleteRequestValidator, outgoing, parseMessage, type Outgoing } from '../kafka/index.js';
 import { openStore, type ObjectStore } from '../store/index.js';
 import type { TakedownWorkerConfig } from './config.js';
@@ -53,7 +53,7 @@ export class TakedownWorker {
     const outcome = await deletePhoto(this.store, r.id, r.by);
     this.metrics.requests.labels(outcome.first ? 'deleted' : 'repeat').inc();
     this.log.info({ id: r.id, by: r.by, removed: outcome.removed.length, first: outcome.first }, 'photo deleted on request');
-    return [outgoing(TOPICS.takedown, r.id, deleteTakedown(r.id, r.by))];
+    return [outgoing(TOPICS.takedown, r.id, deleteTakedown(r.id, r.by, await readSecrets(this.store, r.id)))];
   }
 
   async stop(): Promise<void> {

@@ -9,8 +9,8 @@
 import { randomInt } from 'node:crypto';
 import sharp from 'sharp';
 import { HearthError, isImageId } from '../common/index.js';
-import { LOCATION_META, originalPath, readVerdict } from '../image/index.js';
-import { openStore } from '../store/index.js';
+import { DEFAULT_LADDER, LOCATION_META, createSecrets, originalPath, readSecrets, readVerdict, secretImagePath, secretOriginalPath } from '../image/index.js';
+import { openStore, type ObjectStore } from '../store/index.js';
 import { TOPICS, type Uploaded } from '../kafka/index.js';
 
 export class UploadError extends HearthError {
@@ -27,6 +27,16 @@ export interface Stored {
   height: number;
   /** false when the same bytes were already stored under this id (a retried upload). */
   created: boolean;
+  /** Where it is served: every size and the original, each path carrying the photo's secret (the original its own). */
+  paths: Record<string, string>;
+}
+
+/** The photo's secrets, drawn now unless it has them (a retried upload keeps its paths), and its served paths. */
+async function withSecrets(store: ObjectStore, id: string): Promise<Record<string, string>> {
+  await createSecrets(store, id);
+  const s = await readSecrets(store, id);
+  if (!s) throw new UploadError(`${id}: its secrets could not be stored`);
+  return { ...Object.fromEntries(DEFAULT_LADDER.map((x) => [x.name, secretImagePath(id, s.size, x.name)])), original: secretOriginalPath(id, s.original) };
 }
 
 /** A whole, decodable JPEG: its dimensions; or an UploadError saying what it is instead. */
@@ -70,9 +80,9 @@ export async function storeOriginal(root: string, data: Buffer, size: { width: n
         if (id !== undefined) throw new UploadError(`${name}: id ${id} was deleted; a deleted photo's id is never used again`);
         continue;
       }
-      if (await store.putIfAbsent(source, data, o.keepLocation ? { [LOCATION_META]: 'keep' } : undefined)) return { id: want, source, bytes: data.length, width, height, created: true };
+      if (await store.putIfAbsent(source, data, o.keepLocation ? { [LOCATION_META]: 'keep' } : undefined)) return { id: want, source, bytes: data.length, width, height, created: true, paths: await withSecrets(store, want) };
       const existing = await store.get(source);
-      if (existing.equals(data)) return { id: want, source, bytes: data.length, width, height, created: false };
+      if (existing.equals(data)) return { id: want, source, bytes: data.length, width, height, created: false, paths: await withSecrets(store, want) };
       if (id !== undefined) throw new UploadError(`${name}: id ${id} already holds another original (${existing.length} bytes); originals are never replaced`);
     }
     throw new UploadError(`${name}: no free id after 5 tries`);

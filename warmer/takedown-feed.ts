@@ -13,10 +13,9 @@
 import { hostname } from 'node:os';
 import type { Consumer } from 'kafkajs';
 import type { Logger } from '../common/index.js';
-import { IMAGE_PATH } from '../image/index.js';
+import { parseServedPath } from '../image/index.js';
 import { TOPICS, createKafka, ensureTopics, quarantinedValidator, takedownValidator } from '../kafka/index.js';
 
-const IMAGE = new RegExp(IMAGE_PATH);
 const RETRY_MS = 5000;
 
 export class TakedownFeed {
@@ -52,8 +51,7 @@ export class TakedownFeed {
   /** Why `path` (a size or the original of a photo) must not be pushed; undefined when it may. */
   blocks(path: string): 'deleted' | 'quarantined' | undefined {
     if (this.quarantined.size === 0 && this.deleted.size === 0) return undefined;
-    const m = IMAGE.exec(path);
-    const id = m?.[2] ?? m?.[4];
+    const id = parseServedPath(path)?.id;
     if (id === undefined) return undefined;
     return this.deleted.has(id) ? 'deleted' : this.quarantined.has(id) ? 'quarantined' : undefined;
   }

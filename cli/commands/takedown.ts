@@ -4,7 +4,8 @@ import { createLogger } from '../../common/index.js';
 import { TOPICS, connectProducer, createKafka } from '../../kafka/index.js';
 import { Stack } from '../../stack/index.js';
 import { withStore } from '../../store/index.js';
-import { Purger, TakedownWorker, auditTakedown, deleteAndAnnounce, formatAudit, loadDeleteConfig, loadPurgerConfig, loadTakedownWorkerConfig } from '../../takedown/index.js';
+import { readSecrets, secretPaths } from '../../image/index.js';
+import { Purger, TakedownWorker, auditTakedown, deleteAndAnnounce, formatAudit, loadDeleteConfig, loadPurgerConfig, loadTakedownWorkerConfig, migrateToSecrets, rotateSecrets } from '../../takedown/index.js';
 import { storeSpec } from '../../topology/index.js';
 import { imageIdArg, portArg } from '../args.js';
 import { BROKERS_FLAG, configuredCommand, daemonCommand, listArg, STORE_FLAG } from '../service-command.js';
@@ -39,6 +40,67 @@ export function registerTakedown(program: Command): void {
         await withStore(c.store, async (store) => {
           for (const id of ids) process.stdout.write(`${JSON.stringify(await deleteAndAnnounce(store, producer, id, by))}\n`);
         }, { ready: true });
+      } finally {
+        await producer.disconnect();
+      }
+    },
+  );
+
+  const secret = program.command('secret').description("a photo's secrets: what makes its paths unguessable");
+  configuredCommand(
+    secret,
+    {
+      name: 'show',
+      description: "a photo's served paths (every size and the original, each with its secret), as JSON",
+      configHelp: "config (JSON, as `hearth delete`'s); default: the local stack's store service",
+      flags: [STORE_FLAG],
+      load: loadDeleteConfig,
+      options: (cmd) => cmd.argument('<id>', 'image id'),
+    },
+    async (c, _opts, args) => {
+      const id = imageIdArg(args[0] as string);
+      await withStore(c.store, async (store) => {
+        const s = await readSecrets(store, id);
+        process.stdout.write(`${JSON.stringify({ id, paths: s ? secretPaths(id, s) : null, ...(s ? {} : { note: 'no secrets: a photo from before them, served under its store paths; `hearth secret migrate` gives it some' }) })}\n`);
+      });
+    },
+  );
+  configuredCommand(
+    secret,
+    {
+      name: 'rotate',
+      description: 'new secrets for photos (made private again): their old paths answer 404 at once and every colo purges them; prints the new paths',
+      configHelp: "config (JSON, as `hearth delete`'s); default: the local stack's store service, the local broker",
+      flags: [STORE_FLAG, BROKERS_FLAG],
+      load: loadDeleteConfig,
+      options: (cmd) => cmd.argument('<ids...>', 'image ids').requiredOption('--by <who>', 'who asks'),
+    },
+    async (c, opts, args) => {
+      const ids = (args[0] as string[]).map(imageIdArg);
+      const producer = await connectProducer(c.kafka.brokers, 'hearth-secret', createLogger('secret', c.log.level, true), { [TOPICS.takedown]: c.kafka.partitions });
+      try {
+        await withStore(c.store, async (store) => {
+          for (const id of ids) process.stdout.write(`${JSON.stringify({ id, paths: await rotateSecrets(store, producer, id, String(opts.by).slice(0, 200)) })}\n`);
+        }, { ready: true });
+      } finally {
+        await producer.disconnect();
+      }
+    },
+  );
+  configuredCommand(
+    secret,
+    {
+      name: 'migrate',
+      description: 'secrets for every photo of a store from before them: their store paths stop being served, and every colo purges them; prints how many',
+      configHelp: "config (JSON, as `hearth delete`'s); default: the local stack's store service, the local broker",
+      flags: [STORE_FLAG, BROKERS_FLAG],
+      load: loadDeleteConfig,
+    },
+    async (c) => {
+      const producer = await connectProducer(c.kafka.brokers, 'hearth-secret', createLogger('secret', c.log.level, true), { [TOPICS.takedown]: c.kafka.partitions });
+      try {
+        const n = await withStore(c.store, (store) => migrateToSecrets(store, producer), { ready: true });
+        process.stdout.write(`${JSON.stringify({ migrated: n })}\n`);
       } finally {
         await producer.disconnect();
       }

@@ -17,7 +17,7 @@ import { request } from 'undici';
 import { createHinter } from '@hearth/api-hook';
 import { HEARTH_CLI } from '../../common/cli-path.js';
 import { scrape } from '../../common/prom-text.js';
-import { imagePath, servedPaths, storedLadder } from '../../image/index.js';
+import { imagePath, plainPaths, storedLadder } from '../../image/index.js';
 import { storeFile } from '../../store/index.js';
 import type { TakedownAudit } from '../../takedown/index.js';
 import { FIXTURES } from '../helpers/test-stack.js';
@@ -40,12 +40,18 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
     p = await pipelineStack();
   });
 
+  /** Each upload's served paths, as `hearth upload` printed them (every size and `original`, each with its secret). */
+  const served = new Map<string, Record<string, string>>();
+  const pathOf = (id: string, size: string): string => served.get(id)![size]!;
+  const pathsOf = (id: string): string[] => Object.values(served.get(id)!);
+
   /** A photo of its own (bytes no other test uploads, so the identity tier accepts it), every stored size written. */
   async function upload(fixture: string, quality: number): Promise<string> {
     const file = join(mkdtempSync(join(tmpdir(), 'hearth-delete-')), 'photo.jpg');
     writeFileSync(file, await sharp(join(FIXTURES, fixture)).jpeg({ quality }).toBuffer());
     const { stdout } = await hearth('upload', '--store', p.root, '--brokers', p.topology.kafka!.listen, file);
-    const { id } = JSON.parse(stdout) as { id: string };
+    const { id, paths } = JSON.parse(stdout) as { id: string; paths: Record<string, string> };
+    served.set(id, paths);
     await until('every stored size written', () => (storedLadder().every((s) => existsSync(storeFile(p.root, imagePath(id, s.name)))) ? true : undefined), 60_000);
     return id;
   }
@@ -72,22 +78,24 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
 
   const audit = async (id: string): Promise<TakedownAudit> => JSON.parse((await hearth('takedown', 'status', id, '--state', p.stack.stateDir, '--json')).stdout) as TakedownAudit;
 
-  /** Every path of `id` through `colo`: 410 (a MISS the origin answered 410), or why not. */
+  /** Every path of `id` through `colo`: 410 (a MISS the origin answered 410) under its secrets, 404 under its store paths; or why not. */
   async function gone(colo: (typeof colos)[number], id: string): Promise<string[]> {
     const out: string[] = [];
-    for (const path of servedPaths(id)) {
-      const v = await view(colo, path);
-      if (v.status !== 410) out.push(`${path}: ${v.status} ${v.cache}`);
+    for (const [paths, want] of [[pathsOf(id), 410], [plainPaths(id), 404]] as const) {
+      for (const path of paths) {
+        const v = await view(colo, path);
+        if (v.status !== want) out.push(`${path}: ${v.status} ${v.cache}`);
+      }
     }
     return out;
   }
 
   it('upload, warm and view (HIT in two colos), delete: every path 410 in every colo, a hint for it pushes nothing, and the audit shows each step', async () => {
     const id = await upload('ladybird.jpg', 91);
-    const paths = [imagePath(id, 'z'), imagePath(id, 'm')];
+    const paths = [pathOf(id, 'z'), pathOf(id, 'm')];
     await warmAndView(id, paths);
     // One URL, one set of bytes: every path of it, stored or made on demand, the same bytes through both colos, with validators.
-    for (const path of servedPaths(id)) {
+    for (const path of pathsOf(id)) {
       const [a, b] = await Promise.all(colos.map(async (c) => {
         const r = await request(`http://${node(c.name)}${path}`, { headers: { host: c.host } });
         return { status: r.statusCode, body: Buffer.from(await r.body.arrayBuffer()), etag: r.headers.etag, modified: r.headers['last-modified'] };
@@ -121,7 +129,7 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
     assert.equal(a.takedown?.action, 'delete');
     assert.equal(a.takedown?.by, 'the deletion test');
     for (const c of a.colos) {
-      assert.equal(c.purged!.cached, servedPaths(id).length, `${c.colo}: the first pass found every path cached (each was fetched through both colos)`);
+      assert.equal(c.purged!.cached, pathsOf(id).length, `${c.colo}: the first pass found every path cached (each was fetched through both colos)`);
       assert.ok(c.purged!.ts >= a.takedown.ts && c.repurged!.ts >= a.takedown.ts + 5000 - 50, `${c.colo}: the second pass after the longest fetch`);
       assert.ok(c.lastServed !== null && c.lastServed <= c.purged!.ts, `${c.colo}: last served before its purge`);
       assert.equal(c.servedAfterPurge, 0);
@@ -133,7 +141,7 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
 
   it('a delete another system asks for on hearth.images.delete is carried out by the takedown worker: gone from every colo, the audit naming who asked', async () => {
     const id = await upload('aqua.jpg', 93);
-    await warmAndView(id, [imagePath(id, 'z')]);
+    await warmAndView(id, [pathOf(id, 'z')]);
     const kafka = new Kafka({ brokers: [p.topology.kafka!.listen], logLevel: logLevel.NOTHING });
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
@@ -157,7 +165,7 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
 
   it('a colo whose host is down at the delete (cache and purger) purges when it is back, before serving any byte of it again', async () => {
     const id = await upload('garden.jpg', 92);
-    const paths = [imagePath(id, 'z')];
+    const paths = [pathOf(id, 'z')];
     await warmAndView(id, paths);
     const ams = colos[1]!;
     const cache = p.stack.instances().find((n) => n.inst.colo === 'ams')!;

@@ -40,10 +40,15 @@ describe('the identity tier in the whole pipeline', function () {
   const events: { topic: string; value: Record<string, unknown> }[] = [];
   let stopWatching: () => Promise<void>;
 
+  /** Each upload's served paths, as `hearth upload` printed them (every size and `original`, each with its secret). */
+  const served = new Map<string, Record<string, string>>();
   const upload = async (file: string): Promise<string> => {
     const { stdout } = await run(process.execPath, [HEARTH_CLI, 'upload', '--store', p.root, '--brokers', t.kafka!.listen, file]);
-    return (JSON.parse(stdout) as { id: string }).id;
+    const { id, paths } = JSON.parse(stdout) as { id: string; paths: Record<string, string> };
+    served.set(id, paths);
+    return id;
   };
+  const pathOf = (id: string, size: string): string => served.get(id)![size]!;
   const identity = async (name: string): Promise<number> => (await scrape(t.pipeline!.identity)).get(name) ?? 0;
   const verdicts = (v: string) => identity(`hearth_identity_uploads_total{verdict="${v}"}`);
   const resized = async (): Promise<number> => {
@@ -88,11 +93,11 @@ describe('the identity tier in the whole pipeline', function () {
     assert.equal(await resized(), resizedBefore + 1);
     // Served under its own id, from the first one's files, through a cache.
     for (const size of ['z', 'q']) {
-      const r = await viewerGet(imagePath(second, size));
+      const r = await viewerGet(pathOf(second, size));
       assert.equal(r.statusCode, 200, size);
       assert.deepEqual(Buffer.from(await r.body.arrayBuffer()), readFileSync(storeFile(p.root, imagePath(first, size))), size);
     }
-    const o = await viewerGet(originalPath(second));
+    const o = await viewerGet(pathOf(second, 'original'));
     assert.equal(o.statusCode, 200);
     assert.deepEqual(Buffer.from(await o.body.arrayBuffer()), readFileSync(photo));
   });
@@ -121,7 +126,7 @@ describe('the identity tier in the whole pipeline', function () {
     for (const id of ids) assert.equal(STORED.some((s) => existsSync(storeFile(p.root, imagePath(id, s.name)))), false);
     // 451 for every path, original included, and never kept by a cache.
     for (const id of ids) {
-      for (const path of [imagePath(id, 'z'), imagePath(id, 'b'), originalPath(id)]) {
+      for (const path of [pathOf(id, 'z'), pathOf(id, 'b'), pathOf(id, 'original')]) {
         for (let i = 0; i < 2; i++) {
           const r = await viewerGet(path);
           await r.body.dump();
@@ -135,7 +140,7 @@ describe('the identity tier in the whole pipeline', function () {
     await until('the warmer knows both quarantines', async () => ((await scrape(warmer)).get('hearth_warmer_quarantined_images') ?? 0) >= 2 || undefined, 30_000);
     const before = await scrape(warmer);
     const hinter = createHinter({ warmers: [t.warmer.udp] });
-    hinter.hint({ paths: ids.map((id) => imagePath(id, 'n')), viewer: '10.1.0.9' });
+    hinter.hint({ paths: ids.map((id) => pathOf(id, 'n')), viewer: '10.1.0.9' });
     await hinter.close();
     await until('the hint dropped as quarantined', async () => ((await scrape(warmer)).get('hearth_warmer_paths_dropped_total{reason="quarantined"}') ?? 0) >= (before.get('hearth_warmer_paths_dropped_total{reason="quarantined"}') ?? 0) + 2 || undefined, 10_000);
     const after = await scrape(warmer);

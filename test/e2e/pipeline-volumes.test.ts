@@ -97,14 +97,17 @@ describe('the whole pipeline on the volumes store (the store service)', function
 
   it('an upload into the store service is identified, resized and compressed into the volumes, and served', async () => {
     const { stdout } = await run(process.execPath, [HEARTH_CLI, 'upload', '--store', storeSpec(t), '--brokers', t.kafka!.listen, join(FIXTURES, 'ladybird.jpg')]);
-    const { id } = JSON.parse(stdout) as { id: string };
+    const { id, paths } = JSON.parse(stdout) as { id: string; paths: Record<string, string> };
     const heads = () => Promise.all(STORED.map((s) => store.head(imagePath(id, s.name))));
     await until('every size in the volumes', async () => ((await heads()).every(Boolean) ? true : undefined), 90_000);
     await until('every size through the perceptual worker', async () => ((await Promise.all(STORED.map(async (s) => (await store.head(imagePath(id, s.name)))?.meta.pq))).every(Boolean) ? true : undefined), 90_000);
-    const path = imagePath(id, 'z');
-    const r = await request(`http://${t.colos[0]!.nodes[0]!}${path}`, { headers: { host: 'img-sin.test' } });
+    // Served under its secret path, from its store path; the store path itself is not served.
+    const r = await request(`http://${t.colos[0]!.nodes[0]!}${paths.z!}`, { headers: { host: 'img-sin.test' } });
     assert.equal(r.statusCode, 200);
-    assert.ok(Buffer.from(await r.body.arrayBuffer()).equals(await store.get(path)));
+    assert.ok(Buffer.from(await r.body.arrayBuffer()).equals(await store.get(imagePath(id, 'z'))));
+    const plain = await request(`http://${t.colos[0]!.nodes[0]!}${imagePath(id, 'z')}`, { headers: { host: 'img-sin.test' } });
+    await plain.body.dump();
+    assert.equal(plain.statusCode, 404);
   });
 
   it('the store service is a Prometheus target, up, with its objects counted', async () => {
