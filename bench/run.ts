@@ -4,6 +4,7 @@
  */
 import { benchCompress } from './compress.js';
 import { benchIdentity } from './identity.js';
+import { benchOrigin } from './origin.js';
 import { benchResize } from './resize.js';
 import { benchSizes } from './sizes.js';
 import { benchPush } from './push.js';
@@ -20,6 +21,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   store: benchStore,
   sizes: benchSizes,
   takedown: benchTakedown,
+  origin: benchOrigin,
 };
 
 const names = process.argv.slice(2);
