@@ -3,13 +3,24 @@ import type { Command } from 'commander';
 import { createLogger } from '../../common/index.js';
 import { TOPICS, connectProducer, createKafka } from '../../kafka/index.js';
 import { Stack } from '../../stack/index.js';
-import { withStore } from '../../store/index.js';
+import type { Producer } from 'kafkajs';
+import { withStore, type ObjectStore } from '../../store/index.js';
 import { readSecrets, secretPaths } from '../../image/index.js';
-import { Purger, TakedownWorker, auditTakedown, deleteAndAnnounce, formatAudit, loadDeleteConfig, loadPurgerConfig, loadTakedownWorkerConfig, migrateToSecrets, rotateSecrets } from '../../takedown/index.js';
+import { Purger, TakedownWorker, auditTakedown, deleteAndAnnounce, formatAudit, loadDeleteConfig, loadPurgerConfig, type DeleteConfig, loadTakedownWorkerConfig, migrateToSecrets, rotateSecrets } from '../../takedown/index.js';
 import { storeSpec } from '../../topology/index.js';
 import { imageIdArg, portArg } from '../args.js';
 import { BROKERS_FLAG, configuredCommand, daemonCommand, listArg, STORE_FLAG } from '../service-command.js';
 import { DEFAULT_STATE } from './stack.js';
+
+/** What a command that takes photos back works with: the store (ready), and a producer of hearth.images.takedown. */
+async function withStoreAndProducer(c: DeleteConfig, what: string, fn: (store: ObjectStore, producer: Producer) => Promise<void>): Promise<void> {
+  const producer = await connectProducer(c.kafka.brokers, `hearth-${what}`, createLogger(what, c.log.level, true), { [TOPICS.takedown]: c.kafka.partitions });
+  try {
+    await withStore(c.store, (store) => fn(store, producer), { ready: true });
+  } finally {
+    await producer.disconnect();
+  }
+}
 
 export function registerTakedown(program: Command): void {
   daemonCommand(program, {
@@ -34,15 +45,9 @@ export function registerTakedown(program: Command): void {
     async (c, opts, args) => {
       const ids = (args[0] as string[]).map(imageIdArg);
       const by = String(opts.by).slice(0, 200);
-      const log = createLogger('delete', c.log.level, true);
-      const producer = await connectProducer(c.kafka.brokers, 'hearth-delete', log, { [TOPICS.takedown]: c.kafka.partitions, [TOPICS.purged]: c.kafka.partitions });
-      try {
-        await withStore(c.store, async (store) => {
-          for (const id of ids) process.stdout.write(`${JSON.stringify(await deleteAndAnnounce(store, producer, id, by))}\n`);
-        }, { ready: true });
-      } finally {
-        await producer.disconnect();
-      }
+      await withStoreAndProducer(c, 'delete', async (store, producer) => {
+        for (const id of ids) process.stdout.write(`${JSON.stringify(await deleteAndAnnounce(store, producer, id, by))}\n`);
+      });
     },
   );
 
@@ -77,14 +82,9 @@ export function registerTakedown(program: Command): void {
     },
     async (c, opts, args) => {
       const ids = (args[0] as string[]).map(imageIdArg);
-      const producer = await connectProducer(c.kafka.brokers, 'hearth-secret', createLogger('secret', c.log.level, true), { [TOPICS.takedown]: c.kafka.partitions });
-      try {
-        await withStore(c.store, async (store) => {
-          for (const id of ids) process.stdout.write(`${JSON.stringify({ id, paths: await rotateSecrets(store, producer, id, String(opts.by).slice(0, 200)) })}\n`);
-        }, { ready: true });
-      } finally {
-        await producer.disconnect();
-      }
+      await withStoreAndProducer(c, 'secret', async (store, producer) => {
+        for (const id of ids) process.stdout.write(`${JSON.stringify({ id, paths: await rotateSecrets(store, producer, id, String(opts.by).slice(0, 200)) })}\n`);
+      });
     },
   );
   configuredCommand(
@@ -97,13 +97,9 @@ export function registerTakedown(program: Command): void {
       load: loadDeleteConfig,
     },
     async (c) => {
-      const producer = await connectProducer(c.kafka.brokers, 'hearth-secret', createLogger('secret', c.log.level, true), { [TOPICS.takedown]: c.kafka.partitions });
-      try {
-        const n = await withStore(c.store, (store) => migrateToSecrets(store, producer), { ready: true });
-        process.stdout.write(`${JSON.stringify({ migrated: n })}\n`);
-      } finally {
-        await producer.disconnect();
-      }
+      await withStoreAndProducer(c, 'secret', async (store, producer) => {
+        process.stdout.write(`${JSON.stringify({ migrated: await migrateToSecrets(store, producer) })}\n`);
+      });
     },
   );
 
