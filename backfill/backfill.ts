@@ -49,7 +49,8 @@ export function readList(file: string): BackfillEntry[] {
       const line = raw.trim();
       if (!line || line.startsWith('#')) return;
       const [id, source, extra] = line.split(/\s+/);
-      if (!id || !source || extra !== undefined || !isImageId(id) || !PATH.test(source)) problems.push(`line ${i + 1}: expected "<id> <its original's store path>" (got ${JSON.stringify(line.slice(0, 80))})`);
+      if (!id || !source || extra !== undefined || !isImageId(id) || !PATH.test(source))
+        problems.push(`line ${i + 1}: expected "<id> <its original's store path>" (got ${JSON.stringify(line.slice(0, 80))})`);
       else if (pathMismatch(id, source, originalPath(id))) problems.push(`line ${i + 1}: ${pathMismatch(id, source, originalPath(id))}`);
       else out.push({ id, source });
     });

@@ -21,7 +21,9 @@ export function runChild<T>(script: string, arg: unknown): Promise<T> {
 /** Kernel-wide UDP receive-buffer overflows so far (Linux /proc/net/snmp). */
 export function udpRcvbufErrors(): number {
   try {
-    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+    const lines = readFileSync('/proc/net/snmp', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('Udp:'));
     const names = lines[0]?.split(/\s+/) ?? [];
     const values = lines[1]?.split(/\s+/) ?? [];
     return Number(values[names.indexOf('RcvbufErrors')] ?? 0);
@@ -56,9 +58,11 @@ export function table(rows: Record<string, string | number>[]): string {
 export async function parallel<T>(items: T[], lanes: number, work: (item: T) => Promise<void>): Promise<number> {
   const queue = [...items];
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: lanes }, async () => {
-    for (let x = queue.shift(); x !== undefined; x = queue.shift()) await work(x);
-  }));
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      for (let x = queue.shift(); x !== undefined; x = queue.shift()) await work(x);
+    }),
+  );
   return (performance.now() - t0) / 1000;
 }
 

@@ -74,7 +74,10 @@ async function benchLossless(photos: string[], dir: string, cores: number): Prom
       oursBytes = converted.reduce((n, r) => n + (r.bytesAfter ?? 0), 0);
       // The independent check: every .jxl through djxl (not the tier's verifier) against the pristine original.
       for (const p of photos) {
-        const name = p.split('/').pop()!.replace(/\.jpe?g$/i, '.jxl');
+        const name = p
+          .split('/')
+          .pop()!
+          .replace(/\.jpe?g$/i, '.jxl');
         checked++;
         if ((await djxlReconstruct(readFileSync(join(store, 'originals', name)))).equals(readFileSync(p))) exact++;
       }
@@ -115,15 +118,24 @@ async function butteraugli(dir: string, a: Buffer, b: Buffer): Promise<number> {
   return Number(stdout.trim());
 }
 
-async function benchPerceptual(photos: string[], dir: string, cores: number): Promise<{ figures: Record<string, number>; rows: Record<string, string | number>[]; sweep: Record<string, string | number>[] }> {
+async function benchPerceptual(
+  photos: string[],
+  dir: string,
+  cores: number,
+): Promise<{ figures: Record<string, number>; rows: Record<string, string | number>[]; sweep: Record<string, string | number>[] }> {
   const backend = new CpuBackend(1);
   const opts = DEFAULT_PERCEPTUAL;
-  const bySize = new Map<string, SizeTally>(DEFAULT_LADDER.map((s) => [s.name, { before: 0, after: 0, fixed: 0, qualities: [], scores: [], seconds: 0, count: 0 }]));
+  const bySize = new Map<string, SizeTally>(
+    DEFAULT_LADDER.map((s) => [s.name, { before: 0, after: 0, fixed: 0, qualities: [], scores: [], seconds: 0, count: 0 }]),
+  );
   const jobs = photos.flatMap((p) => DEFAULT_LADDER.map((s) => ({ p, s })));
   const sources = new Map<string, Buffer>();
   for (const p of photos) {
     // The 2048 source the resize tier keeps.
-    sources.set(p, (await backend.resize(readFileSync(p), { size: 2048, square: false }, { quality: 92, progressive: false, chromaSubsampling: '4:4:4' })).data);
+    sources.set(
+      p,
+      (await backend.resize(readFileSync(p), { size: 2048, square: false }, { quality: 92, progressive: false, chromaSubsampling: '4:4:4' })).data,
+    );
   }
   const kept640: { before: Buffer; after: Buffer }[] = [];
   const thumbnails: Buffer[] = [];
@@ -140,7 +152,9 @@ async function benchPerceptual(photos: string[], dir: string, cores: number): Pr
     t.qualities.push(r.quality);
     t.scores.push(r.score);
     const raw = await sharp(resize).raw().toBuffer({ resolveWithObject: true });
-    const fixed = await sharp(raw.data, { raw: raw.info }).jpeg({ quality: RESIZE_ENCODE.quality, progressive: true, chromaSubsampling: '4:2:0', mozjpeg: true }).toBuffer();
+    const fixed = await sharp(raw.data, { raw: raw.info })
+      .jpeg({ quality: RESIZE_ENCODE.quality, progressive: true, chromaSubsampling: '4:2:0', mozjpeg: true })
+      .toBuffer();
     t.fixed += Math.min(fixed.length, resize.length);
     if (s.size === 640 && !s.square) kept640.push({ before: resize, after: r.data });
     if (s.size <= SWEEP_MAX_SIZE) thumbnails.push(resize);
@@ -189,10 +203,23 @@ async function benchPerceptual(photos: string[], dir: string, cores: number): Pr
       qualities.push(r.quality);
     });
     figures[`perceptual_saved_ratio_le${SWEEP_MAX_SIZE}_at_${target}`] = ratio(b, a);
-    sweep.push({ target, resizes: thumbnails.length, saved: `${(100 * ratio(b, a)).toFixed(1)} %`, median_quality: quantile(qualities.sort((x, y) => x - y), 0.5) });
+    sweep.push({
+      target,
+      resizes: thumbnails.length,
+      saved: `${(100 * ratio(b, a)).toFixed(1)} %`,
+      median_quality: quantile(
+        qualities.sort((x, y) => x - y),
+        0.5,
+      ),
+    });
   }
 
-  if (await run('butteraugli', []).then(() => true, (e: { code?: unknown }) => e.code !== 'ENOENT')) {
+  if (
+    await run('butteraugli', []).then(
+      () => true,
+      (e: { code?: unknown }) => e.code !== 'ENOENT',
+    )
+  ) {
     const distances: number[] = [];
     for (const k of kept640) distances.push(await butteraugli(dir, k.before, k.after));
     distances.sort((x, y) => x - y);
@@ -207,7 +234,10 @@ export async function benchCompress(): Promise<Record<string, unknown>> {
   if (!existsSync(SRC)) throw new Error(`no photographs in ${SRC}; run infra/setup.sh first`);
   await need('cjxl', ['--version'], 'libjxl-tools');
   await need('jpegtran', ['-version'], 'libjpeg-turbo-progs');
-  const photos = readdirSync(SRC).filter((f) => /\.jpe?g$/i.test(f)).sort().map((f) => join(SRC, f));
+  const photos = readdirSync(SRC)
+    .filter((f) => /\.jpe?g$/i.test(f))
+    .sort()
+    .map((f) => join(SRC, f));
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-compress-'));
   try {
     process.stderr.write(`compress benchmark: ${cores} cores, ${photos.length} photographs\n`);

@@ -19,7 +19,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import { ExactIndex, HammingIndex, fingerprintOf, L2Index, L2_DIMS, hamming, identify, indexFile, indexStore, l2Scan, nativeMatch, type IndexEntry } from '../identity/index.js';
+import { ExactIndex, HammingIndex, fingerprintOf, hamming, identify, indexFile, indexStore, nativeMatch, type IndexEntry } from '../identity/index.js';
+import { L2Index, L2_DIMS, l2Scan } from './l2-index.js';
 import { originalPath } from '../image/index.js';
 import { DirStore, storeFile } from '../store/index.js';
 import { table } from './common.js';
@@ -50,9 +51,14 @@ async function ensureStore(): Promise<{ client: string[]; ids: string[] }> {
     }
     // 180 real JPEGs of 20-odd KB: the photographs at several sizes and qualities.
     mkdirSync(clientDir, { recursive: true });
-    const photos = readdirSync(PHOTOS).filter((f) => f.endsWith('.jpg')).sort();
+    const photos = readdirSync(PHOTOS)
+      .filter((f) => f.endsWith('.jpg'))
+      .sort();
     for (let i = 0; i < CLIENT; i++) {
-      const data = await sharp(join(PHOTOS, photos[i % photos.length] as string)).resize(320 + 8 * Math.floor(i / photos.length)).jpeg({ quality: 70 + (i % 20) }).toBuffer();
+      const data = await sharp(join(PHOTOS, photos[i % photos.length] as string))
+        .resize(320 + 8 * Math.floor(i / photos.length))
+        .jpeg({ quality: 70 + (i % 20) })
+        .toBuffer();
       const id = String(base + FILES + i);
       const file = storeFile(STORE, originalPath(id));
       mkdirSync(join(file, '..'), { recursive: true });
@@ -61,7 +67,9 @@ async function ensureStore(): Promise<{ client: string[]; ids: string[] }> {
     }
     writeFileSync(marker, `${FILES + CLIENT}\n`);
   }
-  const client = readdirSync(clientDir).sort().map((f) => join(clientDir, f));
+  const client = readdirSync(clientDir)
+    .sort()
+    .map((f) => join(clientDir, f));
   return { client, ids: client.map((f) => f.replace(/^.*\//, '').replace(/\.jpg$/, '')) };
 }
 
@@ -76,7 +84,10 @@ async function exact(): Promise<Record<string, number>> {
   // Baseline: a full-content hash of every file, as an index without TOOSIMPLE's trick would need.
   t0 = performance.now();
   for (const dir of readdirSync(join(STORE, 'originals'))) {
-    for (const f of readdirSync(join(STORE, 'originals', dir))) createHash('sha256').update(readFileSync(join(STORE, 'originals', dir, f))).digest();
+    for (const f of readdirSync(join(STORE, 'originals', dir)))
+      createHash('sha256')
+        .update(readFileSync(join(STORE, 'originals', dir, f)))
+        .digest();
   }
   const shaS = ms(t0) / 1000;
 
@@ -106,14 +117,22 @@ async function exact(): Promise<Record<string, number>> {
   }
   log(
     table([
-      { what: `index build, ${files.toLocaleString('en')} files (two 100-byte reads each)`, figure: `${Math.round(files / buildS).toLocaleString('en')} files/s` },
+      {
+        what: `index build, ${files.toLocaleString('en')} files (two 100-byte reads each)`,
+        figure: `${Math.round(files / buildS).toLocaleString('en')} files/s`,
+      },
       { what: 'baseline: SHA-256 of every whole file', figure: `${Math.round(files / shaS).toLocaleString('en')} files/s` },
       { what: 'load a 1,000,000-entry index (median of 5)', figure: `${round(loadMs)} ms` },
       { what: `look up ${client.length} files, end to end (found ${found})`, figure: `${round(lookupMs)} ms` },
     ]),
   );
   if (found !== client.length) throw new Error(`lookup found ${found} of ${client.length} files`);
-  return { fingerprint_files_per_s: Math.round(files / buildS), sha256_files_per_s: Math.round(files / shaS), index_load_ms_1m: round(loadMs), lookup_180_ms: round(lookupMs) };
+  return {
+    fingerprint_files_per_s: Math.round(files / buildS),
+    sha256_files_per_s: Math.round(files / shaS),
+    index_load_ms_1m: round(loadMs),
+    lookup_180_ms: round(lookupMs),
+  };
 }
 
 /** `h` with `bits` distinct bits flipped. */
@@ -205,7 +224,12 @@ export async function benchIdentity(): Promise<Record<string, unknown>> {
     table([
       { 'at 1,000,000': 'PDQ Hamming, threshold 10', engine: `${h1.native_t10} ms`, javascript: `${h1.js_t10} ms`, 'plain scan': `${h1.scan} ms (JS)` },
       { 'at 1,000,000': 'PDQ Hamming, threshold 31', engine: `${h1.native_t31} ms`, javascript: `${h1.js_t31} ms`, 'plain scan': `${h1.scan} ms (JS)` },
-      { 'at 1,000,000': `144-byte L2, threshold ${L2_THRESHOLD.toLocaleString('en')}`, engine: `${l1.engine} ms`, javascript: '-', 'plain scan': `${l1.scan_c} ms (C), ${l1.scan_js} ms (JS)` },
+      {
+        'at 1,000,000': `144-byte L2, threshold ${L2_THRESHOLD.toLocaleString('en')}`,
+        engine: `${l1.engine} ms`,
+        javascript: '-',
+        'plain scan': `${l1.scan_c} ms (C), ${l1.scan_js} ms (JS)`,
+      },
     ]),
   );
   const h10 = hammingAt(10_000_000, 100);
@@ -214,7 +238,12 @@ export async function benchIdentity(): Promise<Record<string, unknown>> {
     table([
       { 'at 10,000,000': 'PDQ Hamming, threshold 10', engine: `${h10.native_t10} ms`, 'plain scan': `${h10.scan} ms (JS)`, build: `${h10.build_ms} ms` },
       { 'at 10,000,000': 'PDQ Hamming, threshold 31', engine: `${h10.native_t31} ms`, 'plain scan': `${h10.scan} ms (JS)`, build: `${h10.build_ms} ms` },
-      { 'at 10,000,000': `144-byte L2, threshold ${L2_THRESHOLD.toLocaleString('en')}`, engine: `${l10.engine} ms`, 'plain scan': `${l10.scan_c} ms (C)`, build: `${l10.build_ms} ms` },
+      {
+        'at 10,000,000': `144-byte L2, threshold ${L2_THRESHOLD.toLocaleString('en')}`,
+        engine: `${l10.engine} ms`,
+        'plain scan': `${l10.scan_c} ms (C)`,
+        build: `${l10.build_ms} ms`,
+      },
     ]),
   );
   const figures = {

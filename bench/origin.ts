@@ -29,16 +29,18 @@ async function throughput(listen: string, paths: readonly string[]): Promise<{ p
   let failed = 0;
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    while (next < REQUESTS) {
-      const path = paths[next++ % paths.length]!;
-      const t = performance.now();
-      const r = await request(`http://${listen}${path}`, { dispatcher: agent });
-      await r.body.dump();
-      if (r.statusCode !== 200) failed++;
-      ms.push(performance.now() - t);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < REQUESTS) {
+        const path = paths[next++ % paths.length]!;
+        const t = performance.now();
+        const r = await request(`http://${listen}${path}`, { dispatcher: agent });
+        await r.body.dump();
+        if (r.statusCode !== 200) failed++;
+        ms.push(performance.now() - t);
+      }
+    }),
+  );
   const wall = (performance.now() - t0) / 1000;
   await agent.close();
   ms.sort((a, b) => a - b);
@@ -51,7 +53,19 @@ export async function benchOrigin(): Promise<Record<string, unknown>> {
   const root = join(dir, 'store');
   const store = new DirStore(root);
   // 640 px sizes of the photographs, under 2,000 ids, each with its secrets.
-  const sizes = await Promise.all(readdirSync(SRC).filter((f) => f.endsWith('.jpg')).sort().slice(0, 8).map((f) => sharp(readFileSync(join(SRC, f))).rotate().resize(640, 640, { fit: 'inside' }).jpeg({ quality: 85 }).toBuffer()));
+  const sizes = await Promise.all(
+    readdirSync(SRC)
+      .filter((f) => f.endsWith('.jpg'))
+      .sort()
+      .slice(0, 8)
+      .map((f) =>
+        sharp(readFileSync(join(SRC, f)))
+          .rotate()
+          .resize(640, 640, { fit: 'inside' })
+          .jpeg({ quality: 85 })
+          .toBuffer(),
+      ),
+  );
   const plain: string[] = [];
   const secret: string[] = [];
   for (let i = 0; i < PHOTOS; i++) {
@@ -63,7 +77,10 @@ export async function benchOrigin(): Promise<Record<string, unknown>> {
   }
   const [frontPort, servicePort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const base = { proxy: { listen: '127.0.0.1:1' }, colos: [{ name: 'b', host: 'b.bench', nodes: ['127.0.0.1:2'] }] };
-  const withService = parseTopology({ ...base, origin: { listen: `127.0.0.1:${frontPort}`, root, service: `127.0.0.1:${servicePort}`, serviceMetrics: `127.0.0.1:${metricsPort}` } });
+  const withService = parseTopology({
+    ...base,
+    origin: { listen: `127.0.0.1:${frontPort}`, root, service: `127.0.0.1:${servicePort}`, serviceMetrics: `127.0.0.1:${metricsPort}` },
+  });
   const staticOnly = parseTopology({ ...base, origin: { listen: `127.0.0.1:${frontPort}`, root } });
   process.stderr.write(`origin benchmark: ${PHOTOS} photos' 640 px sizes (dir store), ${REQUESTS} reads 16 at a time through the front\n`);
 
@@ -78,9 +95,22 @@ export async function benchOrigin(): Promise<Record<string, unknown>> {
   const before = await throughput(`127.0.0.1:${frontPort}`, plain);
   await n.stop();
   // Now: every path to the origin service, which checks the secret and reads the store.
-  const service = spawn(process.execPath, [HEARTH_CLI, 'origin', '--listen', `127.0.0.1:${servicePort}`, '--metrics-listen', `127.0.0.1:${metricsPort}`, '--store', root, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const service = spawn(
+    process.execPath,
+    [HEARTH_CLI, 'origin', '--listen', `127.0.0.1:${servicePort}`, '--http', `127.0.0.1:${metricsPort}`, '--store', root, '--log-level', 'warn'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   try {
-    for (let i = 0; i < 100 && !(await fetch(`http://127.0.0.1:${metricsPort}/healthz`).then((r) => r.ok, () => false)); i++) await sleep(100);
+    for (
+      let i = 0;
+      i < 100 &&
+      !(await fetch(`http://127.0.0.1:${metricsPort}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ));
+      i++
+    )
+      await sleep(100);
     n = await front(withService, 'service');
     const after = await throughput(`127.0.0.1:${frontPort}`, secret);
     await n.stop();
@@ -97,10 +127,12 @@ export async function benchOrigin(): Promise<Record<string, unknown>> {
       service_over_static: +(after.perS / before.perS).toFixed(2),
       failed: before.failed + after.failed,
     };
-    process.stderr.write(`${table([
-      { through: 'front, files from disk (before secrets)', per_s: before.perS, p50_ms: before.p50, p99_ms: before.p99 },
-      { through: 'front → origin service (secret checked)', per_s: after.perS, p50_ms: after.p50, p99_ms: after.p99 },
-    ])}\nthe service path serves ${figures.service_over_static}× the static path's reads/s\n`);
+    process.stderr.write(
+      `${table([
+        { through: 'front, files from disk (before secrets)', per_s: before.perS, p50_ms: before.p50, p99_ms: before.p99 },
+        { through: 'front → origin service (secret checked)', per_s: after.perS, p50_ms: after.p50, p99_ms: after.p99 },
+      ])}\nthe service path serves ${figures.service_over_static}× the static path's reads/s\n`,
+    );
     return figures;
   } finally {
     service.kill('SIGTERM');

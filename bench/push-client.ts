@@ -46,10 +46,13 @@ export async function clientRate(address: string, api: ClientRow['api'], connect
     const one = (): void => {
       if (stop) return finish();
       if (api === 'dispatch') {
-        pool.dispatch(opts, new Counter(() => {
-          done++;
-          one();
-        }));
+        pool.dispatch(
+          opts,
+          new Counter(() => {
+            done++;
+            one();
+          }),
+        );
       } else {
         pool.request(opts).then(
           async (r) => {

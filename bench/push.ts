@@ -20,7 +20,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { NginxInstance } from '../proxy-config/index.js';
-import { launchWarmer, type WarmerProcess } from '../warmer/index.js';
+import { launchWarmer, type WarmerProcess } from '../test/helpers/warmer-process.js';
 import { freePort, here, runChild, settle, sleep, table } from './common.js';
 import type { SenderJob, SenderReport } from './udp-sender.js';
 import { clientRate, type ClientRow } from './push-client.js';
@@ -87,7 +87,14 @@ async function wrk(address: string, connections: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-wrk-'));
   const script = join(dir, 'head.lua');
   writeFileSync(script, `wrk.method = "HEAD"\nwrk.headers["Host"] = "${COLO_HOST}"\n`);
-  const { stdout } = await run('wrk', ['-t1', `-c${connections}`, `-d${Math.max(2, Math.round(DURATION_MS / 1000))}s`, '-s', script, `http://${address}/photos/1/1_z.jpg`]);
+  const { stdout } = await run('wrk', [
+    '-t1',
+    `-c${connections}`,
+    `-d${Math.max(2, Math.round(DURATION_MS / 1000))}s`,
+    '-s',
+    script,
+    `http://${address}/photos/1/1_z.jpg`,
+  ]);
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
 }
 
@@ -108,15 +115,18 @@ export interface HearthOptions {
 
 export async function hearthWarmer(proxy: string, o: HearthOptions): Promise<Pusher & { process: WarmerProcess }> {
   const { concurrency, perColoConcurrency, client = 'native' } = o;
-  const w = await launchWarmer({
-    ttlMs: 50,
-    allowPaths: '^/photos/[0-9]+/[0-9A-Za-z_]+\\.jpg$',
-    proxy: `http://${proxy}`,
-    colos: [{ name: 'sin', host: COLO_HOST, cidrs: ['10.0.0.0/8'] }],
-    push: { client, concurrency, ...(perColoConcurrency ? { perColoConcurrency } : {}), queueMax: 1_000_000, timeoutMs: 5000 },
-    shutdownGraceMs: 0,
-    log: { level: 'info', samplePerSecond: 1 },
-  }, { nodeArgs: o.nodeArgs ?? [] });
+  const w = await launchWarmer(
+    {
+      ttlMs: 50,
+      allowPaths: '^/photos/[0-9]+/[0-9A-Za-z_]+\\.jpg$',
+      proxy: `http://${proxy}`,
+      colos: [{ name: 'sin', host: COLO_HOST, cidrs: ['10.0.0.0/8'] }],
+      push: { client, concurrency, ...(perColoConcurrency ? { perColoConcurrency } : {}), queueMax: 1_000_000, timeoutMs: 5000 },
+      shutdownGraceMs: 0,
+      log: { level: 'info', samplePerSecond: 1 },
+    },
+    { nodeArgs: o.nodeArgs ?? [] },
+  );
   return { name: client === 'native' ? 'hearth' : 'hearth (undici)', udp: w.udp, process: w, stop: async () => void (await w.stop()) };
 }
 
@@ -171,7 +181,16 @@ export async function trial(p: Pusher, proxy: Proxy, series: string, pathsPerHin
   const paths = report.pages * pathsPerHint;
   // Every stub_status read is a request too.
   const pushed = after - before - reads - 1;
-  return { pusher: p.name, series, pathsPerHint, rate, paths, pushed, senderLagMs: Math.round(report.maxLagMs), pass: pushed >= PUSHED_MIN * paths && report.maxLagMs < 25 };
+  return {
+    pusher: p.name,
+    series,
+    pathsPerHint,
+    rate,
+    paths,
+    pushed,
+    senderLagMs: Math.round(report.maxLagMs),
+    pass: pushed >= PUSHED_MIN * paths && report.maxLagMs < 25,
+  };
 }
 
 /** Climbs the ladder, one retry per rate; stops after two failed rates in a row. */
@@ -184,7 +203,9 @@ async function search(p: Pusher, proxy: Proxy, series: string, pathsPerHint: num
     for (let attempt = 0; attempt < 2 && !t?.pass; attempt++) {
       t = await trial(p, proxy, series, pathsPerHint, rate);
       out.push(t);
-      process.stderr.write(`  ${p.name} ${series} ${pathsPerHint}-path @ ${rate} hints/s: ${t.pushed}/${t.paths} pushed, sender lag ${t.senderLagMs} ms ${t.pass ? 'ok' : 'FAIL'}\n`);
+      process.stderr.write(
+        `  ${p.name} ${series} ${pathsPerHint}-path @ ${rate} hints/s: ${t.pushed}/${t.paths} pushed, sender lag ${t.senderLagMs} ms ${t.pass ? 'ok' : 'FAIL'}\n`,
+      );
     }
     failures = t?.pass ? 0 : failures + 1;
     if (failures === 2) break;
@@ -212,7 +233,13 @@ export async function benchPush(): Promise<Record<string, unknown>> {
   try {
     wrkHead = Math.max(await wrk(fast.address, 256), await wrk(fast.address, 64));
     process.stderr.write(`  wrk HEAD through nginx: ${Math.round(wrkHead)}/s\n`);
-    for (const [api, connections, pipelining] of [['request', 256, 1], ['dispatch', 256, 1], ['dispatch', 32, 1], ['dispatch', 4, 32], ['dispatch', 2, 64]] as const) {
+    for (const [api, connections, pipelining] of [
+      ['request', 256, 1],
+      ['dispatch', 256, 1],
+      ['dispatch', 32, 1],
+      ['dispatch', 4, 32],
+      ['dispatch', 2, 64],
+    ] as const) {
       const per_s = await clientRate(fast.address, api, connections, pipelining, DURATION_MS);
       clientRows.push({ api, connections, pipelining, per_s });
       process.stderr.write(`  undici ${api}() ${connections} connections × ${pipelining}: ${per_s}/s\n`);
@@ -274,8 +301,12 @@ export async function benchPush(): Promise<Record<string, unknown>> {
     await slow.stop();
   }
 
-  process.stdout.write(`${table(clientRows.map((c) => ({ 'undici API (bare client, no warmer)': `${c.api}()`, connections: c.connections, pipelining: c.pipelining, 'per s': c.per_s })))}\n\n`);
-  process.stdout.write(`${table(trials.map((t) => ({ pusher: t.pusher, series: t.series, 'paths/hint': t.pathsPerHint, 'hints/s': t.rate, paths: t.paths, pushed: t.pushed, 'lag ms': t.senderLagMs, pass: t.pass ? 'yes' : 'NO' })))}\n\n`);
+  process.stdout.write(
+    `${table(clientRows.map((c) => ({ 'undici API (bare client, no warmer)': `${c.api}()`, connections: c.connections, pipelining: c.pipelining, 'per s': c.per_s })))}\n\n`,
+  );
+  process.stdout.write(
+    `${table(trials.map((t) => ({ pusher: t.pusher, series: t.series, 'paths/hint': t.pathsPerHint, 'hints/s': t.rate, paths: t.paths, pushed: t.pushed, 'lag ms': t.senderLagMs, pass: t.pass ? 'yes' : 'NO' })))}\n\n`,
+  );
   const r = (x: number): number => Math.round(x * 1000) / 1000;
   process.stdout.write(
     `${table([

@@ -27,7 +27,10 @@ export async function benchResize(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-resize-'));
   mkdirSync(join(dir, 'gm'));
   // The 2048 px sources, as the resize tier keeps them.
-  const photos = readdirSync(SRC).filter((f) => f.endsWith('.jpg')).sort().slice(0, 16);
+  const photos = readdirSync(SRC)
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .slice(0, 16);
   const sources: string[] = [];
   for (const p of photos) {
     const out = join(dir, p.replace(/\.jpg$/, '_2048.jpg'));
@@ -52,7 +55,19 @@ export async function benchResize(): Promise<Record<string, unknown>> {
   const gm = (size: number, keep = false): Promise<number> =>
     parallel(inputs, cores, async (s) => {
       const out = keep ? join(dir, 'gm', `${size}_${s.split('/').pop()}`) : '/dev/null';
-      await run('gm', ['convert', s, '-filter', 'Lanczos', '-resize', `${size}x${size}`, '-unsharp', '0x0.75+0.75+0.008', '-quality', '85', keep ? out : `jpeg:${out}`]);
+      await run('gm', [
+        'convert',
+        s,
+        '-filter',
+        'Lanczos',
+        '-resize',
+        `${size}x${size}`,
+        '-unsharp',
+        '0x0.75+0.75+0.008',
+        '-quality',
+        '85',
+        keep ? out : `jpeg:${out}`,
+      ]);
     });
 
   const rows: Record<string, string | number>[] = [];
@@ -69,7 +84,14 @@ export async function benchResize(): Promise<Record<string, unknown>> {
     figures[`images_per_s_${size}`] = +oursRate.toFixed(1);
     figures[`gm_images_per_s_${size}`] = +gmRate.toFixed(1);
     figures[`ratio_vs_gm_${size}`] = +(oursRate / gmRate).toFixed(2);
-    rows.push({ size: `2048→${size}`, hearth_ms: figures[`ms_${size}`]!, hearth_img_s: figures[`images_per_s_${size}`]!, gm_ms: figures[`gm_ms_${size}`]!, gm_img_s: figures[`gm_images_per_s_${size}`]!, ratio: figures[`ratio_vs_gm_${size}`]! });
+    rows.push({
+      size: `2048→${size}`,
+      hearth_ms: figures[`ms_${size}`]!,
+      hearth_img_s: figures[`images_per_s_${size}`]!,
+      gm_ms: figures[`gm_ms_${size}`]!,
+      gm_img_s: figures[`gm_images_per_s_${size}`]!,
+      ratio: figures[`ratio_vs_gm_${size}`]!,
+    });
   }
 
   // Quality parity at 1600: SSIM of ours against GraphicsMagick's, full resolution.
@@ -80,11 +102,18 @@ export async function benchResize(): Promise<Record<string, unknown>> {
     const theirs = join(dir, 'gm', `1600_${s.split('/').pop()}`);
     const a = await sharp(mine.data).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
     const b = await sharp(theirs).resize(a.info.width, a.info.height, { fit: 'fill' }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-    const img = (x: typeof a) => ({ data: new Uint8ClampedArray(x.data.buffer, x.data.byteOffset, x.data.length), width: x.info.width, height: x.info.height, colorSpace: 'srgb' as const });
+    const img = (x: typeof a) => ({
+      data: new Uint8ClampedArray(x.data.buffer, x.data.byteOffset, x.data.length),
+      width: x.info.width,
+      height: x.info.height,
+      colorSpace: 'srgb' as const,
+    });
     scores.push(ssim(img(a), img(b), { ssim: 'bezkrovny', downsample: false }).mssim);
   }
   figures.ssim_vs_gm_1600_mean = +(scores.reduce((x, y) => x + y, 0) / scores.length).toFixed(4);
   figures.ssim_vs_gm_1600_min = +Math.min(...scores).toFixed(4);
-  process.stdout.write(`\n${table(rows)}\n\nSSIM of our 2048→1600 against GraphicsMagick's: mean ${figures.ssim_vs_gm_1600_mean}, min ${figures.ssim_vs_gm_1600_min} over ${scores.length} photographs\n`);
+  process.stdout.write(
+    `\n${table(rows)}\n\nSSIM of our 2048→1600 against GraphicsMagick's: mean ${figures.ssim_vs_gm_1600_mean}, min ${figures.ssim_vs_gm_1600_min} over ${scores.length} photographs\n`,
+  );
   return { bench: 'resize', cores, photos: sources.length, ...figures };
 }

@@ -5,6 +5,7 @@
 import { benchCompress } from './compress.js';
 import { benchIdentity } from './identity.js';
 import { benchOrigin } from './origin.js';
+import { benchPipeline } from './pipeline.js';
 import { benchResize } from './resize.js';
 import { benchSizes } from './sizes.js';
 import { benchPush } from './push.js';
@@ -22,6 +23,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   sizes: benchSizes,
   takedown: benchTakedown,
   origin: benchOrigin,
+  pipeline: benchPipeline,
 };
 
 const names = process.argv.slice(2);

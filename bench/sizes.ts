@@ -47,7 +47,10 @@ function madeFrom(want: SizeSpec, stored: ReadonlySet<string>): SizeSpec | 'orig
 
 export async function benchSizes(): Promise<Record<string, unknown>> {
   if (!existsSync(SRC)) throw new Error(`no photographs in ${SRC}; run infra/setup.sh first`);
-  const photos = readdirSync(SRC).filter((f) => f.endsWith('.jpg')).sort().slice(0, Number(process.env.HEARTH_BENCH_SIZES_PHOTOS ?? 12));
+  const photos = readdirSync(SRC)
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .slice(0, Number(process.env.HEARTH_BENCH_SIZES_PHOTOS ?? 12));
   const backend = new CpuBackend(1);
   const src = sourceSize(DEFAULT_LADDER);
   process.stderr.write(`sizes benchmark: ${photos.length} photographs, one core, ${DEFAULT_LADDER.length} sizes\n`);
@@ -66,7 +69,8 @@ export async function benchSizes(): Promise<Record<string, unknown>> {
       const row = ms.get(s.name) ?? new Map<string, number>();
       ms.set(s.name, row);
       add(row, 'original', await medianMs(3, () => backend.resize(original, s, ENCODE)));
-      for (const from of DEFAULT_LADDER.filter((f) => f !== s && !f.square && f.size >= s.size)) add(row, from.name, await medianMs(3, () => backend.resize(made.get(from.name)!, s, ENCODE)));
+      for (const from of DEFAULT_LADDER.filter((f) => f !== s && !f.square && f.size >= s.size))
+        add(row, from.name, await medianMs(3, () => backend.resize(made.get(from.name)!, s, ENCODE)));
     }
   }
   const n = photos.length;
@@ -91,7 +95,15 @@ export async function benchSizes(): Promise<Record<string, unknown>> {
     figures[`ms_on_demand_${s.name}`] = +m.toFixed(1);
     figures[`ms_from_original_${s.name}`] = +(ms.get(s.name)!.get('original')! / n).toFixed(1);
     figures[`breakeven_fetches_per_month_${s.name}`] = +breakeven.toPrecision(2);
-    rows.push({ size: `${s.name} (${s.size}${s.square ? ' sq' : ''})`, kb: +(b / 1024).toFixed(1), on_demand_from: fromName, on_demand_ms: +m.toFixed(1), from_original_ms: +(ms.get(s.name)!.get('original')! / n).toFixed(1), breakeven_per_month: +breakeven.toPrecision(2), stored: stored.has(s.name) ? 'yes' : 'no' });
+    rows.push({
+      size: `${s.name} (${s.size}${s.square ? ' sq' : ''})`,
+      kb: +(b / 1024).toFixed(1),
+      on_demand_from: fromName,
+      on_demand_ms: +m.toFixed(1),
+      from_original_ms: +(ms.get(s.name)!.get('original')! / n).toFixed(1),
+      breakeven_per_month: +breakeven.toPrecision(2),
+      stored: stored.has(s.name) ? 'yes' : 'no',
+    });
   }
   figures.stored_by_rule = byRule;
   figures.default_matches_rule = byRule.join() === [...DEFAULT_STORED_SIZES].join();
@@ -114,9 +126,15 @@ export async function benchSizes(): Promise<Record<string, unknown>> {
     for (const m of made) await perceptualRecompress(m);
     passOnly += performance.now() - t1;
   }
-  const [msWithout, msWith, ratio] = [+(withoutPass / n).toFixed(0), +((withoutPass + passOnly) / n).toFixed(0), +((withoutPass + passOnly) / withoutPass).toFixed(2)];
+  const [msWithout, msWith, ratio] = [
+    +(withoutPass / n).toFixed(0),
+    +((withoutPass + passOnly) / n).toFixed(0),
+    +((withoutPass + passOnly) / withoutPass).toFixed(2),
+  ];
   Object.assign(figures, { ms_upload_to_stored_without_pass: msWithout, ms_upload_to_stored_with_pass: msWith, pass_over_without: ratio });
   process.stdout.write(`\nupload to every stored size, one core: ${msWithout} ms without the perceptual pass, ${msWith} ms with it (${ratio}×)\n`);
-  process.stdout.write(`\n${table(rows)}\n\nper photo: ${(all / 1024).toFixed(1)} KB with every size stored, ${(kept / 1024).toFixed(1)} KB with the default (${[...DEFAULT_STORED_SIZES].join(', ')}): ${(100 * (1 - kept / all)).toFixed(0)} % less; the rule (break-even at most ${FETCHES_PER_MONTH.toFixed(1)} fetches a month) stores ${byRule.join(', ')}${figures.default_matches_rule ? ', the default' : ': NOT the default'}\n`);
+  process.stdout.write(
+    `\n${table(rows)}\n\nper photo: ${(all / 1024).toFixed(1)} KB with every size stored, ${(kept / 1024).toFixed(1)} KB with the default (${[...DEFAULT_STORED_SIZES].join(', ')}): ${(100 * (1 - kept / all)).toFixed(0)} % less; the rule (break-even at most ${FETCHES_PER_MONTH.toFixed(1)} fetches a month) stores ${byRule.join(', ')}${figures.default_matches_rule ? ', the default' : ': NOT the default'}\n`,
+  );
   return figures;
 }

@@ -14,6 +14,8 @@
  * - The HTTP hop: the same warm reads through the store service on loopback, as tiers read.
  * - Durability: KILLS `kill -9`s at random points of a write load; every acknowledged put
  *   must read back byte-exact.
+ * - Through the origin: every driver, `s3` on a real Ceph cluster included, with 5–500 KB
+ *   photographs (bench/store-origin.ts).
  *
  * Scale by environment: HEARTH_BENCH_THUMBNAILS (1,000,000), HEARTH_BENCH_READS (100,000),
  * HEARTH_BENCH_NEEDLES (10,000,000), HEARTH_BENCH_KILLS (20), HEARTH_BENCH_STORE_DIR.
@@ -27,6 +29,7 @@ import { HEARTH_CLI } from '../common/index.js';
 import { seededRandom, quantile } from '../common/random.js';
 import { DirStore, HttpStore, VolumeEngine, type ObjectStore } from '../store/index.js';
 import { here, table } from './common.js';
+import { benchStoreThroughOrigin } from './store-origin.js';
 
 const N = Number(process.env.HEARTH_BENCH_THUMBNAILS ?? 1_000_000);
 const READS = Number(process.env.HEARTH_BENCH_READS ?? 100_000);
@@ -53,10 +56,16 @@ function thumbnails(): Buffer[] {
 
 /** Ports nothing listens on now (the kernel's choice). */
 async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => r(s));
-  })));
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((r) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => r(s));
+        }),
+    ),
+  );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
@@ -75,9 +84,11 @@ function dropCaches(): boolean {
 async function lanes(count: number, work: (i: number) => Promise<void>, width = LANES): Promise<number> {
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: width }, async () => {
-    for (let i = next++; i < count; i = next++) await work(i);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let i = next++; i < count; i = next++) await work(i);
+    }),
+  );
   return (performance.now() - t0) / 1000;
 }
 
@@ -156,14 +167,18 @@ async function indexScale(dir: string): Promise<{ bytesPerNeedle: number; restar
     const random = seededRandom(7);
     const payload = Buffer.alloc(400, 7);
     let shown = 0;
-    const s = await lanes(NEEDLES, async (i) => {
-      await engine.put(`/photos/${Math.floor((2_000_000_000 + i) / 100)}/${2_000_000_000 + i}_s.jpg`, payload.subarray(0, 200 + Math.floor(random() * 200)));
-      if (i - shown >= 1_000_000) {
-        shown = i;
-        log(`  index scale: ${i.toLocaleString('en')} needles written`);
-      }
-      // 256 writers: a full batch per fsync, so loading ten million takes minutes, not a quarter hour.
-    }, 256);
+    const s = await lanes(
+      NEEDLES,
+      async (i) => {
+        await engine.put(`/photos/${Math.floor((2_000_000_000 + i) / 100)}/${2_000_000_000 + i}_s.jpg`, payload.subarray(0, 200 + Math.floor(random() * 200)));
+        if (i - shown >= 1_000_000) {
+          shown = i;
+          log(`  index scale: ${i.toLocaleString('en')} needles written`);
+        }
+        // 256 writers: a full batch per fsync, so loading ten million takes minutes, not a quarter hour.
+      },
+      256,
+    );
     writePerS = NEEDLES / s;
     await engine.close();
     writeFileSync(marker, '');
@@ -212,8 +227,14 @@ async function durability(dir: string): Promise<{ lost: number; checked: number;
 
 export async function benchStore(): Promise<Record<string, unknown>> {
   const thumbs = thumbnails();
-  const dataBytes = (n: number): number => Array.from({ length: Math.min(n, thumbs.length) }, (_, i) => thumbs[i]!.length).reduce((a, b) => a + b, 0) * (n / Math.min(n, thumbs.length));
-  log(`store benchmark: ${N.toLocaleString('en')} thumbnails (${thumbs.length} real ones, median ${quantile(thumbs.map((t) => t.length).sort((a, b) => a - b), 0.5)} bytes) per driver, ${READS.toLocaleString('en')} reads, in ${ROOT}`);
+  const dataBytes = (n: number): number =>
+    Array.from({ length: Math.min(n, thumbs.length) }, (_, i) => thumbs[i]!.length).reduce((a, b) => a + b, 0) * (n / Math.min(n, thumbs.length));
+  log(
+    `store benchmark: ${N.toLocaleString('en')} thumbnails (${thumbs.length} real ones, median ${quantile(
+      thumbs.map((t) => t.length).sort((a, b) => a - b),
+      0.5,
+    )} bytes) per driver, ${READS.toLocaleString('en')} reads, in ${ROOT}`,
+  );
   const dirRoot = join(ROOT, 'dir');
   const volRoot = join(ROOT, 'volumes');
   rmSync(dirRoot, { recursive: true, force: true });
@@ -239,7 +260,25 @@ export async function benchStore(): Promise<Record<string, unknown>> {
   await vol.close();
   // The same warm reads through the store service (a process of its own, loopback HTTP), as the tiers reach it: what the hop costs.
   const [port, statusPort] = await freePorts(2);
-  const server = spawn(process.execPath, [HEARTH_CLI, 'store', 'serve', '--listen', `127.0.0.1:${port}`, '--metrics-listen', `127.0.0.1:${statusPort}`, '--dir', volRoot, '--min-free-bytes', '0', '--log-level', 'warn'], { stdio: 'inherit' });
+  const server = spawn(
+    process.execPath,
+    [
+      HEARTH_CLI,
+      'store',
+      'serve',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--http',
+      `127.0.0.1:${statusPort}`,
+      '--dir',
+      volRoot,
+      '--min-free-bytes',
+      '0',
+      '--log-level',
+      'warn',
+    ],
+    { stdio: 'inherit' },
+  );
   const client = new HttpStore(`http://127.0.0.1:${port}`);
   let warmHttp: Awaited<ReturnType<typeof readAll>>;
   try {
@@ -251,31 +290,51 @@ export async function benchStore(): Promise<Record<string, unknown>> {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
   }
-  const volFiles = readdirSync(volRoot).filter((f) => f.endsWith('.vol')).map((f) => join(volRoot, f));
-  const diskBytes = readdirSync(volRoot).filter((f) => /\.(vol|idx)$/.test(f)).reduce((s, f) => s + statSync(join(volRoot, f)).size, 0);
+  const volFiles = readdirSync(volRoot)
+    .filter((f) => f.endsWith('.vol'))
+    .map((f) => join(volRoot, f));
+  const diskBytes = readdirSync(volRoot)
+    .filter((f) => /\.(vol|idx)$/.test(f))
+    .reduce((s, f) => s + statSync(join(volRoot, f)).size, 0);
   const overhead = (diskBytes - dataBytes(N)) / N;
   dropCaches();
-  const device = await deviceReads(volFiles, thumbs.map((t) => t.length), READS, seededRandom(5));
+  const device = await deviceReads(
+    volFiles,
+    thumbs.map((t) => t.length),
+    READS,
+    seededRandom(5),
+  );
   const kernel = kernelBytesPerFile(dirRoot);
   log(`index scale: ${NEEDLES.toLocaleString('en')} needles`);
   const scale = await indexScale(join(ROOT, 'needles'));
   log(`durability: ${KILLS} kill -9s`);
   const dur = await durability(join(ROOT, 'kills'));
   const meanBatch = batches.reduce((a, b) => a + b, 0) / Math.max(1, batches.length);
-  log(table([
-    { what: 'durable writes/s', dir: round(writeDir), volumes: round(writeVol), ratio: round(writeVol / writeDir) },
-    { what: 'cold reads/s', dir: round(coldDir.perS), volumes: round(coldVol.perS), ratio: round(coldVol.perS / coldDir.perS) },
-    { what: 'cold read p50 ms', dir: coldDir.p50, volumes: coldVol.p50, ratio: round(coldVol.p50 / coldDir.p50) },
-    { what: 'cold read p99 ms', dir: coldDir.p99, volumes: coldVol.p99, ratio: round(coldVol.p99 / coldDir.p99) },
-    { what: 'warm reads/s', dir: round(warmDir.perS), volumes: round(warmVol.perS), ratio: round(warmVol.perS / warmDir.perS) },
-    { what: 'warm read p99 ms', dir: warmDir.p99, volumes: warmVol.p99, ratio: round(warmVol.p99 / warmDir.p99) },
-  ]));
-  log(`through the store service (loopback HTTP): warm reads/s ${round(warmHttp.perS)} (${round(warmHttp.perS / warmVol.perS)} of in-process), p50 ${warmHttp.p50} ms, p99 ${warmHttp.p99} ms`);
+  log(
+    table([
+      { what: 'durable writes/s', dir: round(writeDir), volumes: round(writeVol), ratio: round(writeVol / writeDir) },
+      { what: 'cold reads/s', dir: round(coldDir.perS), volumes: round(coldVol.perS), ratio: round(coldVol.perS / coldDir.perS) },
+      { what: 'cold read p50 ms', dir: coldDir.p50, volumes: coldVol.p50, ratio: round(coldVol.p50 / coldDir.p50) },
+      { what: 'cold read p99 ms', dir: coldDir.p99, volumes: coldVol.p99, ratio: round(coldVol.p99 / coldDir.p99) },
+      { what: 'warm reads/s', dir: round(warmDir.perS), volumes: round(warmVol.perS), ratio: round(warmVol.perS / warmDir.perS) },
+      { what: 'warm read p99 ms', dir: warmDir.p99, volumes: warmVol.p99, ratio: round(warmVol.p99 / warmDir.p99) },
+    ]),
+  );
+  log(
+    `through the store service (loopback HTTP): warm reads/s ${round(warmHttp.perS)} (${round(warmHttp.perS / warmVol.perS)} of in-process), p50 ${warmHttp.p50} ms, p99 ${warmHttp.p99} ms`,
+  );
   log(`device random reads/s ${round(device)}; volumes' cold reads are ${round((100 * coldVol.perS) / device)} % of it`);
-  log(`writes per fsync (volumes, mean) ${round(meanBatch)}; disk overhead ${round(overhead)} bytes/object; index ${round(stats.indexBytesPerObject)} bytes/object at ${N.toLocaleString('en')}`);
-  log(`index at ${NEEDLES.toLocaleString('en')} needles: ${round(scale.bytesPerNeedle)} bytes/needle measured, restart ${round(scale.restartMs)} ms${scale.writePerS ? `, written at ${round(scale.writePerS)}/s` : ''}`);
-  log(`dir: ${kernel === undefined ? 'kernel slab bytes per file not measurable (not root)' : `${round(kernel)} kernel bytes per cached file (dentry + inode slabs)`}`);
+  log(
+    `writes per fsync (volumes, mean) ${round(meanBatch)}; disk overhead ${round(overhead)} bytes/object; index ${round(stats.indexBytesPerObject)} bytes/object at ${N.toLocaleString('en')}`,
+  );
+  log(
+    `index at ${NEEDLES.toLocaleString('en')} needles: ${round(scale.bytesPerNeedle)} bytes/needle measured, restart ${round(scale.restartMs)} ms${scale.writePerS ? `, written at ${round(scale.writePerS)}/s` : ''}`,
+  );
+  log(
+    `dir: ${kernel === undefined ? 'kernel slab bytes per file not measurable (not root)' : `${round(kernel)} kernel bytes per cached file (dentry + inode slabs)`}`,
+  );
   log(`durability: ${dur.checked} acknowledged puts over ${KILLS} kill -9s, ${dur.lost} lost, ${dur.torn} torn tails cut`);
+  const viaOrigin = await benchStoreThroughOrigin();
   return {
     bench: 'store',
     thumbnails: N,
@@ -304,5 +363,6 @@ export async function benchStore(): Promise<Record<string, unknown>> {
     acked_checked: dur.checked,
     acked_lost: dur.lost,
     torn_tails_cut: dur.torn,
+    ...viaOrigin,
   };
 }

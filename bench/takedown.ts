@@ -75,11 +75,28 @@ export async function benchTakedown(): Promise<Record<string, unknown>> {
     for (const [i, colo] of t.colos.entries()) {
       const http = await freePort();
       const config = join(dir, `purge-${colo.name}.json`);
-      const dirs = stack.instances().filter((n) => n.inst.colo === colo.name).map((n) => n.inst.dir);
-      writeFileSync(config, JSON.stringify({ kafka: { brokers: [t.kafka!.listen], partitions: 8 }, http: { host: '127.0.0.1', port: http }, log: { level: 'warn' }, ...purgerConfigFor(colo, dirs, CACHE_LEVELS) }));
+      const dirs = stack
+        .instances()
+        .filter((n) => n.inst.colo === colo.name)
+        .map((n) => n.inst.dir);
+      writeFileSync(
+        config,
+        JSON.stringify({
+          kafka: { brokers: [t.kafka!.listen], partitions: 8 },
+          http: { host: '127.0.0.1', port: http },
+          log: { level: 'warn' },
+          ...purgerConfigFor(colo, dirs, CACHE_LEVELS),
+        }),
+      );
       purgers[i] = spawn(process.execPath, [HEARTH_CLI, 'purge', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
       for (let k = 0; k < 600; k++) {
-        if (await fetch(`http://127.0.0.1:${http}/readyz`).then((r) => r.ok, () => false)) break;
+        if (
+          await fetch(`http://127.0.0.1:${http}/readyz`).then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          break;
         await sleep(100);
       }
     }
@@ -96,12 +113,14 @@ export async function benchTakedown(): Promise<Record<string, unknown>> {
     const hops = kafka.consumer({ groupId: `bench-hop-${Date.now()}` });
     await hops.connect();
     await hops.subscribe({ topic: 'hearth.bench.hop', fromBeginning: false });
-    await hops.run({ eachMessage: ({ message }) => {
-      const k = message.key?.toString() ?? '';
-      const t0 = sentAt.get(k);
-      if (t0 !== undefined) hop.push(performance.now() - t0);
-      return Promise.resolve();
-    } });
+    await hops.run({
+      eachMessage: ({ message }) => {
+        const k = message.key?.toString() ?? '';
+        const t0 = sentAt.get(k);
+        if (t0 !== undefined) hop.push(performance.now() - t0);
+        return Promise.resolve();
+      },
+    });
     await sleep(3000);
     for (let i = 0; i < 200; i++) {
       sentAt.set(String(i), performance.now());
@@ -119,42 +138,50 @@ export async function benchTakedown(): Promise<Record<string, unknown>> {
       return r.statusCode;
     };
     const cells = t.colos.map((c) => ({ name: c.name, node: c.nodes[0]!, host: c.viewerHosts[0]! }));
-    await parallel(ids.flatMap((id) => cells.flatMap((c) => [imagePath(id, 'z'), originalPath(id)].map((p) => ({ c, p })))), 16, async ({ c, p }) => void (await get(c.node, c.host, p)));
+    await parallel(
+      ids.flatMap((id) => cells.flatMap((c) => [imagePath(id, 'z'), originalPath(id)].map((p) => ({ c, p })))),
+      16,
+      async ({ c, p }) => void (await get(c.node, c.host, p)),
+    );
 
     // The purgers' records of pass 1, by photo and colo.
     const purgedAt = new Map<string, Map<string, number>>();
     const watch = kafka.consumer({ groupId: `bench-purged-${Date.now()}` });
     await watch.connect();
     await watch.subscribe({ topic: TOPICS.purged, fromBeginning: false });
-    await watch.run({ eachMessage: ({ message }) => {
-      let v: unknown;
-      try {
-        v = JSON.parse(message.value?.toString() ?? '');
-      } catch {
+    await watch.run({
+      eachMessage: ({ message }) => {
+        let v: unknown;
+        try {
+          v = JSON.parse(message.value?.toString() ?? '');
+        } catch {
+          return Promise.resolve();
+        }
+        if (purgedValidator.is(v) && v.pass === 1) {
+          const m = purgedAt.get(v.id) ?? new Map<string, number>();
+          m.set(v.colo, v.ts);
+          purgedAt.set(v.id, m);
+        }
         return Promise.resolve();
-      }
-      if (purgedValidator.is(v) && v.pass === 1) {
-        const m = purgedAt.get(v.id) ?? new Map<string, number>();
-        m.set(v.colo, v.ts);
-        purgedAt.set(v.id, m);
-      }
-      return Promise.resolve();
-    } });
+      },
+    });
     await sleep(3000);
 
     // Viewers: keep asking both colos for photos about to be, being and just deleted.
     const views: { id: string; colo: string; start: number; status: number }[] = [];
     let viewing = true;
     let next = 0;
-    const viewers = Promise.all(Array.from({ length: 4 }, async () => {
-      while (viewing) {
-        const id = ids[Math.min(ids.length - 1, next + Math.floor(Math.random() * 8))]!;
-        const c = cells[Math.floor(Math.random() * cells.length)]!;
-        const start = Date.now();
-        const status = await get(c.node, c.host, Math.random() < 0.5 ? imagePath(id, 'z') : originalPath(id)).catch(() => 0);
-        views.push({ id, colo: c.name, start, status });
-      }
-    }));
+    const viewers = Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (viewing) {
+          const id = ids[Math.min(ids.length - 1, next + Math.floor(Math.random() * 8))]!;
+          const c = cells[Math.floor(Math.random() * cells.length)]!;
+          const start = Date.now();
+          const status = await get(c.node, c.host, Math.random() < 0.5 ? imagePath(id, 'z') : originalPath(id)).catch(() => 0);
+          views.push({ id, colo: c.name, start, status });
+        }
+      }),
+    );
 
     const startedAt = new Map<string, number>();
     const ackedAt = new Map<string, number>();
@@ -170,22 +197,30 @@ export async function benchTakedown(): Promise<Record<string, unknown>> {
     await watch.disconnect();
     await producer.disconnect();
 
-    const reach = ids.flatMap((id) => {
-      const m = purgedAt.get(id);
-      return m && m.size === t.colos.length ? [Math.max(...m.values()) - (startedAt.get(id) as number)] : [];
-    }).sort((x, y) => x - y);
+    const reach = ids
+      .flatMap((id) => {
+        const m = purgedAt.get(id);
+        return m && m.size === t.colos.length ? [Math.max(...m.values()) - (startedAt.get(id) as number)] : [];
+      })
+      .sort((x, y) => x - y);
     // Where the time goes: the delete itself (verdict, objects, the announcement acknowledged), then the purgers.
     const acks = ids.map((id) => (ackedAt.get(id) as number) - (startedAt.get(id) as number)).sort((x, y) => x - y);
-    const purges = ids.flatMap((id) => {
-      const m = purgedAt.get(id);
-      return m && m.size === t.colos.length ? [Math.max(...m.values()) - (ackedAt.get(id) as number)] : [];
-    }).sort((x, y) => x - y);
+    const purges = ids
+      .flatMap((id) => {
+        const m = purgedAt.get(id);
+        return m && m.size === t.colos.length ? [Math.max(...m.values()) - (ackedAt.get(id) as number)] : [];
+      })
+      .sort((x, y) => x - y);
     const servedAfter = views.filter((v) => v.status === 200 && (purgedAt.get(v.id)?.get(v.colo) ?? Infinity) < v.start);
     // After the run: every path of every deleted photo in both colos.
     let stillServed = 0;
-    await parallel(ids.flatMap((id) => cells.flatMap((c) => [imagePath(id, 'z'), originalPath(id), imagePath(id, DEFAULT_LADDER[0]!.name)].map((p) => ({ c, p })))), 16, async ({ c, p }) => {
-      if ((await get(c.node, c.host, p)) === 200) stillServed++;
-    });
+    await parallel(
+      ids.flatMap((id) => cells.flatMap((c) => [imagePath(id, 'z'), originalPath(id), imagePath(id, DEFAULT_LADDER[0]!.name)].map((p) => ({ c, p })))),
+      16,
+      async ({ c, p }) => {
+        if ((await get(c.node, c.host, p)) === 200) stillServed++;
+      },
+    );
     await agent.close();
     hop.sort((x, y) => x - y);
     const figures = {

@@ -16,7 +16,7 @@ import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createHinter } from '@hearth/api-hook';
-import { launchWarmer, type WarmerProcess } from '../warmer/index.js';
+import { launchWarmer, type WarmerProcess } from '../test/helpers/warmer-process.js';
 import type { SenderJob, SenderReport } from './udp-sender.js';
 import { here, runChild, settle, table, udpRcvbufErrors } from './common.js';
 
@@ -160,7 +160,9 @@ async function search(rx: Receiver, target: Trial['target'], pathsPerHint: numbe
     for (let attempt = 0; attempt < 2 && !t?.pass; attempt++) {
       t = await trial(rx, target, pathsPerHint, rate, runBase + i * 2 + attempt);
       trials.push(t);
-      process.stderr.write(`  ${target} ${pathsPerHint}-path @ ${rate}/s: lost ${t.lost}, stale ${t.stale}, sender lag ${t.senderLagMs} ms ${t.pass ? 'ok' : 'FAIL'}\n`);
+      process.stderr.write(
+        `  ${target} ${pathsPerHint}-path @ ${rate}/s: lost ${t.lost}, stale ${t.stale}, sender lag ${t.senderLagMs} ms ${t.pass ? 'ok' : 'FAIL'}\n`,
+      );
     }
     failures = t?.pass ? 0 : failures + 1;
     if (failures === 2) break;
@@ -216,7 +218,8 @@ async function hintCost(): Promise<{ hint_us: number; hint_signed_us: number; hi
     hint_signed_us: +signed.sync.toFixed(3),
     hint_send_us: +(plain.sync + plain.send).toFixed(3),
     hint_signed_send_us: +(signed.sync + signed.send).toFixed(3),
-    json_baseline_us: +(baseline + (x === 0 ? 1 : 0)).toFixed(3) };
+    json_baseline_us: +(baseline + (x === 0 ? 1 : 0)).toFixed(3),
+  };
 }
 
 export async function benchWarmer(): Promise<Record<string, unknown>> {
@@ -238,11 +241,23 @@ export async function benchWarmer(): Promise<Record<string, unknown>> {
       await rx.stop();
     }
   };
-  const w1 = await fresh(() => warmerReceiver(false), (rx) => search(rx, 'warmer', 1, ladder1, 2000));
-  const w20 = await fresh(() => warmerReceiver(false), (rx) => search(rx, 'warmer', 20, ladder20, 3000));
+  const w1 = await fresh(
+    () => warmerReceiver(false),
+    (rx) => search(rx, 'warmer', 1, ladder1, 2000),
+  );
+  const w20 = await fresh(
+    () => warmerReceiver(false),
+    (rx) => search(rx, 'warmer', 20, ladder20, 3000),
+  );
   const x2 = await fresh(twoWarmers, (rx) => search(rx, 'warmers-x2', 20, [40_000, 50_000, 60_000, 75_000], 6000));
-  const s1 = await fresh(() => warmerReceiver(true), (rx) => search(rx, 'warmer-signed', 1, ladder1, 4000));
-  const s20 = await fresh(() => warmerReceiver(true), (rx) => search(rx, 'warmer-signed', 20, ladder20, 5000));
+  const s1 = await fresh(
+    () => warmerReceiver(true),
+    (rx) => search(rx, 'warmer-signed', 1, ladder1, 4000),
+  );
+  const s20 = await fresh(
+    () => warmerReceiver(true),
+    (rx) => search(rx, 'warmer-signed', 20, ladder20, 5000),
+  );
 
   const all = [...bare1, ...w1, ...w20, ...x2, ...s1, ...s20];
   process.stdout.write(`\n${table(all.map((t) => ({ ...t, pass: t.pass ? 'yes' : 'no' })))}\n`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { HearthError } from '../common/index.js';
+import { registerCeph } from './commands/ceph.js';
 import { registerCorpus } from './commands/corpus.js';
 import { registerDocs } from './commands/docs.js';
 import { registerHint } from './commands/hint.js';
@@ -12,6 +13,7 @@ import { registerCompress } from './commands/compress.js';
 import { registerOrigin } from './commands/origin.js';
 import { registerIdentity } from './commands/identity.js';
 import { registerDashboard } from './commands/dashboard.js';
+import { registerDeploy } from './commands/deploy.js';
 import { registerRace } from './commands/race.js';
 import { registerResize } from './commands/resize.js';
 import { registerSimulate } from './commands/simulate.js';
@@ -22,15 +24,13 @@ import { registerTasteTest } from './commands/taste-test.js';
 import { registerUpload } from './commands/upload.js';
 import { registerWarmer } from './commands/warmer.js';
 
-const program = new Command('hearth')
-  .description('Hearth: warm hints, regional caches, resize and compression tiers')
-  .showHelpAfterError()
-  .exitOverride();
+const program = new Command('hearth').description('Hearth: warm hints, regional caches, resize and compression tiers').showHelpAfterError().exitOverride();
 
 registerWarmer(program);
 registerHint(program);
 registerProxyConfig(program);
 registerStack(program);
+registerDeploy(program);
 registerOriginDelay(program);
 registerSimulate(program);
 registerKafka(program);
@@ -40,6 +40,7 @@ registerRace(program);
 registerDashboard(program);
 registerIdentity(program);
 registerStore(program);
+registerCeph(program);
 registerBackfill(program);
 registerUpload(program);
 registerTakedown(program);

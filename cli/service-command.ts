@@ -3,8 +3,10 @@
  * config members (merged deep), `--log-level`, `--print-config` (the effective config,
  * secrets hidden), then the daemon runs until SIGTERM/SIGINT (common/service.ts).
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import { parseHostPort } from '@hearth/api-hook';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { LOG_LEVELS, runService, setPath, type Logger, type Service } from '../common/index.js';
+import { portArg } from './args.js';
 
 export interface ConfigFlag {
   /** Commander flags, e.g. `--brokers <list>`. */
@@ -14,6 +16,8 @@ export interface ConfigFlag {
   path: string;
   /** From the flag's string to the member's value (commander's default: the string). */
   parse?: (v: string) => unknown;
+  /** Earlier spellings, still read (hidden from help) and warned about once given. */
+  formerly?: readonly string[];
 }
 
 export interface ConfiguredCommand<C> {
@@ -41,8 +45,7 @@ export const logLevelArg = (v: string): string => {
 };
 
 /** A commander option name (`--http-port <n>`, `--no-store-derived`) to its key on the parsed options (`httpPort`, `storeDerived`). */
-const optionKey = (flags: string): string =>
-  (/--(?:no-)?([a-z0-9-]+)/.exec(flags)?.[1] ?? flags).replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+const optionKey = (flags: string): string => (/--(?:no-)?([a-z0-9-]+)/.exec(flags)?.[1] ?? flags).replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /** A `--no-x` flag is given only when it says false: commander reports true for it otherwise, which must not override the file. */
 const given = (flags: string, v: unknown): boolean => (flags.startsWith('--no-') ? v === false : v !== undefined);
@@ -54,12 +57,26 @@ const logLevelFlag: ConfigFlag = { flags: '--log-level <level>', description: `l
  * (merged deep; flags have no defaults of their own, the schema does), `--log-level`,
  * `--print-config`. `run` gets the effective config and the raw options.
  */
-export function configuredCommand<C>(parent: Command, d: ConfiguredCommand<C>, run: (config: C, opts: Record<string, unknown>, args: unknown[]) => Promise<void>): Command {
-  const cmd = parent.command(d.name, { isDefault: d.isDefault }).description(d.description).option('-c, --config <file>', d.configHelp).option('--print-config', 'print the effective config (defaults filled in, flags applied) and exit');
+export function configuredCommand<C>(
+  parent: Command,
+  d: ConfiguredCommand<C>,
+  run: (config: C, opts: Record<string, unknown>, args: unknown[]) => Promise<void>,
+): Command {
+  const cmd = parent
+    .command(d.name, { isDefault: d.isDefault })
+    .description(d.description)
+    .option('-c, --config <file>', d.configHelp)
+    .option('--print-config', 'print the effective config (defaults filled in, flags applied) and exit');
   const flags = [...(d.flags ?? []), logLevelFlag];
-  for (const f of flags) {
-    if (f.parse) cmd.option(f.flags, f.description, f.parse);
-    else cmd.option(f.flags, f.description);
+  const spellings: (ConfigFlag & { current?: string })[] = flags.flatMap((f) => [
+    f,
+    ...(f.formerly ?? []).map((old) => ({ ...f, flags: old, current: f.flags })),
+  ]);
+  for (const f of spellings) {
+    const option = new Option(f.flags, f.description);
+    if (f.parse) option.argParser(f.parse);
+    if (f.current) option.hideHelp();
+    cmd.addOption(option);
   }
   d.options?.(cmd);
   return cmd.action(async (...params: unknown[]) => {
@@ -67,9 +84,11 @@ export function configuredCommand<C>(parent: Command, d: ConfiguredCommand<C>, r
     const args = params.slice(0, cmd.registeredArguments.length);
     const o = cmd.opts<Record<string, unknown>>();
     const overrides: Record<string, unknown> = {};
-    for (const f of flags) {
+    for (const f of spellings) {
       const v = o[optionKey(f.flags)];
-      if (given(f.flags, v)) setPath(overrides, f.path, v);
+      if (!given(f.flags, v)) continue;
+      if (f.current) process.stderr.write(`hearth ${cmd.name()}: ${f.flags.split(' ')[0]} is now ${f.current.split(' ')[0]}; the old spelling will go\n`);
+      setPath(overrides, f.path, v);
     }
     const config = d.load(o.config as string | undefined, overrides);
     if (o.printConfig) {
@@ -88,8 +107,35 @@ export function daemonCommand<C>(parent: Command, d: DaemonCommand<C>): Command 
   });
 }
 
-export const listArg = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
+export const listArg = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** Flags many commands share, spelled once. */
-export const STORE_FLAG: ConfigFlag = { flags: '--store <dir-or-url>', description: 'the store: a directory (the dir driver) or the http:// address of a store service (volumes)', path: 'store' };
+export const STORE_FLAG: ConfigFlag = {
+  flags: '--store <dir-or-url>',
+  description: 'the store: a directory (the dir driver) or the http:// address of a store service (volumes)',
+  path: 'store',
+};
 export const BROKERS_FLAG: ConfigFlag = { flags: '--brokers <list>', description: 'comma-separated Kafka brokers', path: 'kafka.brokers', parse: listArg };
+
+/** `[host:]port`: a bare port keeps the config's host. */
+export const listenArg = (v: string): { host?: string; port: number } => {
+  if (/^\d+$/.test(v)) return { port: portArg(v) };
+  try {
+    return parseHostPort(v);
+  } catch {
+    throw new InvalidArgumentError(`expected [host:]port or [v6]:port, got ${JSON.stringify(v)}`);
+  }
+};
+
+/** Every daemon's own listener (`/metrics`, `/healthz`, `/readyz`, and what else it serves), one spelling for all. */
+export const HTTP_FLAG: ConfigFlag = {
+  flags: '--http <[host:]port>',
+  description: "the daemon's own listener: /metrics, /healthz, /readyz and what else it serves (a bare port keeps the config's host)",
+  path: 'http',
+  parse: listenArg,
+  formerly: ['--http-port <port>', '--metrics-listen <host:port>'],
+};

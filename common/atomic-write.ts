@@ -75,7 +75,10 @@ export async function sweepTempFiles(dir: string, now = Date.now()): Promise<num
     const m = TEMP.exec(name);
     if (!m) continue;
     const path = join(dir, name);
-    const age = await stat(path).then((st) => now - st.mtimeMs, () => undefined);
+    const age = await stat(path).then(
+      (st) => now - st.mtimeMs,
+      () => undefined,
+    );
     if (age === undefined || (isAlive(Number(m[1])) && Number(m[1]) !== 0 && age < TEMP_MAX_AGE_MS)) continue;
     await rm(path, { force: true });
     removed++;

@@ -23,7 +23,11 @@ export function runTied(cmd: string, args: readonly string[], opts: ExecFileOpti
 }
 
 /** As runTied, with stdout as bytes, and `input` (if any) written to the child's stdin. */
-export function runTiedBuffer(cmd: string, args: readonly string[], opts: ExecFileOptions & { input?: Buffer } = {}): Promise<{ stdout: Buffer; stderr: Buffer }> {
+export function runTiedBuffer(
+  cmd: string,
+  args: readonly string[],
+  opts: ExecFileOptions & { input?: Buffer } = {},
+): Promise<{ stdout: Buffer; stderr: Buffer }> {
   const [c, a] = tied(cmd, args);
   const { input, ...rest } = opts;
   const run = exec(c, a, { ...rest, encoding: 'buffer' });

@@ -4,7 +4,7 @@
  * validated with one error that names every bad field, schema and cross-field alike.
  */
 import { readFileSync } from 'node:fs';
-import { Type, type TSchema, type Static } from '@sinclair/typebox';
+import { Type, type TProperties, type TSchema, type Static } from '@sinclair/typebox';
 import { ValidationError, type Validator } from './schema.js';
 
 /** `/metrics`, `/healthz` and `/readyz` of a daemon (and what else that listener serves, when `serves` says so). */
@@ -17,13 +17,25 @@ export const httpSection = (port: number, serves = '`/metrics`, `/healthz` and `
     { additionalProperties: false, default: {} },
   );
 
-export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'silent'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export const logLevel = () => Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level' });
-export const logSection = () => Type.Object({ level: logLevel() }, { additionalProperties: false, default: {} });
+export const logLevel = () =>
+  Type.Union(
+    LOG_LEVELS.map((l) => Type.Literal(l)),
+    { default: 'info', description: 'pino log level' },
+  );
+/** `log.level`, and what else a daemon's logging takes (`extra`: the warmer's sampling). */
+export const logSection = <P extends TProperties = Record<never, never>>(extra?: P) =>
+  Type.Object({ level: logLevel(), ...(extra ?? ({} as P)) }, { additionalProperties: false, default: {} });
 
-/** Bounded grace for a graceful stop; a second signal exits at once. */
-export const shutdownGraceMs = () => Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000, description: 'on SIGTERM/SIGINT, how long in-flight work may take to finish before the process exits anyway (a second signal exits at once)' });
+/** Bounded grace for a graceful stop; a second signal exits at once. `work` says what may finish in it. */
+export const shutdownGraceMs = (def = 10_000, work = 'in-flight work') =>
+  Type.Integer({
+    minimum: 0,
+    maximum: 600_000,
+    default: def,
+    description: `on SIGTERM/SIGINT, how long ${work} may take to finish before the process exits anyway (a second signal exits at once)`,
+  });
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -17,6 +17,13 @@ export const ERROR_CODES = {
   HEARTH_ERR_NOT_FOUND: { exit: 13, meaning: 'No object under a store path.' },
   HEARTH_ERR_STORE_FULL: { exit: 14, meaning: 'The store refuses writes: its disk is at the configured reserve (reads go on).' },
   HEARTH_ERR_KEY_COLLISION: { exit: 15, meaning: 'Two store keys with one 64-bit hash (about once in 10^11 puts at 10^8 objects): the second is refused.' },
+  HEARTH_ERR_STORE_UNAVAILABLE: {
+    exit: 16,
+    meaning:
+      'The object store (S3) failed to answer after its retries: timed out, refused the connection, or answered 5xx. Transient: the Kafka tiers try again.',
+  },
+  HEARTH_ERR_CEPH: { exit: 17, meaning: 'The local Ceph cluster (`hearth ceph up`) would not start, or a Ceph tool failed.' },
+  HEARTH_ERR_NETNS: { exit: 18, meaning: 'A test host (a network namespace) could not be made, reached or removed: `ip` refused.' },
 } as const satisfies Record<string, { exit: number; meaning: string }>;
 export type HearthErrorCode = keyof typeof ERROR_CODES;
 

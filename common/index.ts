@@ -2,6 +2,7 @@
 export * from './atomic-write.js';
 export * from './child.js';
 export * from './cli-path.js';
+export * from './native.js';
 export * from './config.js';
 export * from './docs.js';
 export * from './http-util.js';

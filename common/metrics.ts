@@ -55,9 +55,7 @@ export function createMetrics<Defs extends Record<string, MetricDef>>(defs: Defs
 }
 
 export function metricsMarkdown(defs: Record<string, MetricDef>): string {
-  const rows = Object.values(defs).map(
-    (d) => `| \`${d.name}\` | ${d.type} | ${(d.labelNames ?? []).map((l) => `\`${l}\``).join(', ')} | ${d.help} |`,
-  );
+  const rows = Object.values(defs).map((d) => `| \`${d.name}\` | ${d.type} | ${(d.labelNames ?? []).map((l) => `\`${l}\``).join(', ')} | ${d.help} |`);
   return ['| metric | type | labels | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
@@ -173,7 +171,13 @@ export class HotHistogram {
     }
   }
 
-  get(): { name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string | number>; value: number; metricName: string }[] } {
+  get(): {
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: { labels: Record<string, string | number>; value: number; metricName: string }[];
+  } {
     const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
     for (const c of this.children.values()) {
       let cum = 0;

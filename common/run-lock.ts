@@ -26,12 +26,16 @@ export async function acquireRunLock(file: string, what: string): Promise<() => 
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const text = await readFile(file, 'utf8').catch(() => '');
-      const age = await stat(file).then((st) => Date.now() - st.mtimeMs, () => Infinity);
+      const age = await stat(file).then(
+        (st) => Date.now() - st.mtimeMs,
+        () => Infinity,
+      );
       // Empty and fresh: another run has just created it and not yet written its pid.
       // Empty and old: a run killed in that instant; stale like any other.
       if (text.trim() === '' && age < EMPTY_LOCK_GRACE_MS) throw new LockedError(`${what} is starting in another process (lock ${file})`);
       const holder = Number(text.trim());
-      if (holder > 0 && isAlive(holder)) throw new LockedError(`${what} is already running (pid ${holder}, lock ${file}); if that pid is not a hearth run, remove the lock`);
+      if (holder > 0 && isAlive(holder))
+        throw new LockedError(`${what} is already running (pid ${holder}, lock ${file}); if that pid is not a hearth run, remove the lock`);
       await rm(file, { force: true });
     }
   }

@@ -55,7 +55,9 @@ export class Validator<T extends TSchema> {
     const seen = new Set<string>();
     for (const e of this.check.Errors(value)) {
       const choices = (e.schema as { anyOf?: { const?: unknown }[] }).anyOf;
-      const expected = choices?.every((c) => c.const !== undefined) ? `expected one of ${choices.map((c) => JSON.stringify(c.const)).join(', ')}` : e.message.toLowerCase();
+      const expected = choices?.every((c) => c.const !== undefined)
+        ? `expected one of ${choices.map((c) => JSON.stringify(c.const)).join(', ')}`
+        : e.message.toLowerCase();
       const line = `${fieldName(e.path)}: ${expected} (got ${show(e.value)})`;
       // Unions report each branch; one line per field and message is enough.
       if (!seen.has(line)) {

@@ -39,7 +39,8 @@ export function statusRoutes(registry: Registry, source: StatusSource): (req: In
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (!STATUS_PATHS.has(path)) return false;
-    const json = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
+    const json = (status: number, body: unknown): void =>
+      void res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
     } else if (path === '/metrics') {
@@ -50,7 +51,11 @@ export function statusRoutes(registry: Registry, source: StatusSource): (req: In
       );
     } else if (path === '/healthz') {
       const problems = source.problems?.() ?? [];
-      json(problems.length === 0 ? 200 : 503, { status: problems.length === 0 ? 'ok' : 'failing', ...(problems.length === 0 ? {} : { problems }), ...source.health() });
+      json(problems.length === 0 ? 200 : 503, {
+        status: problems.length === 0 ? 'ok' : 'failing',
+        ...(problems.length === 0 ? {} : { problems }),
+        ...source.health(),
+      });
     } else {
       Promise.resolve(source.ready?.() ?? readiness({})).then(
         (r) => json(r.ready ? 200 : 503, r),

@@ -26,5 +26,11 @@ const validator = new Validator(CompressConfigSchema, 'compress config');
 
 /** `overrides` (flags) are merged deep onto the file (or the defaults). */
 export function loadCompressConfig(file?: string, overrides: Record<string, unknown> = {}): CompressConfig {
-  return loadConfig({ what: 'compress config', validator, file, overrides, semantic: (c) => (c.perceptual.minQuality > c.perceptual.maxQuality ? ['perceptual.minQuality: above perceptual.maxQuality'] : []) });
+  return loadConfig({
+    what: 'compress config',
+    validator,
+    file,
+    overrides,
+    semantic: (c) => (c.perceptual.minQuality > c.perceptual.maxQuality ? ['perceptual.minQuality: above perceptual.maxQuality'] : []),
+  });
 }

@@ -4,6 +4,6 @@ export * from './lossless.js';
 export * from './lossless-metrics.js';
 export * from './scrub.js';
 export * from './scrub-metrics.js';
-export * from './worker.js';
+export * from './perceptual-worker.js';
 export * from './metrics.js';
 export * from './lossless-config.js';

@@ -6,7 +6,9 @@ import { maxReadBytesOption, stateDirOption, storeOption } from '../store/index.
 const common = {
   store: storeOption('originals (and their JPEG XL) are read and written there'),
   maxReadBytes: maxReadBytesOption('a larger one is skipped (the batch: `skipped_policy`) or reported (the scrub), never read'),
-  metricsFile: Type.Optional(Type.String({ minLength: 1, description: "write metrics here in Prometheus text format (node_exporter's textfile collector), every 10 s and at the end" })),
+  metricsFile: Type.Optional(
+    Type.String({ minLength: 1, description: "write metrics here in Prometheus text format (node_exporter's textfile collector), every 10 s and at the end" }),
+  ),
   log: logSection(),
 };
 
@@ -18,7 +20,7 @@ export const LosslessConfigSchema = Type.Object(
     largerThan: Type.Optional(Type.Integer({ minimum: 0, description: 'only originals larger than this many bytes' })),
     list: Type.Optional(Type.String({ minLength: 1, description: 'only the store paths listed in this file (one per line)' })),
     jobs: Type.Integer({ minimum: 1, maximum: 256, default: 2, description: 'files at once' }),
-    stateDir: stateDirOption("where the batch keeps its run lock and its ledger of refused originals"),
+    stateDir: stateDirOption('where the batch keeps its run lock and its ledger of refused originals'),
     effort: Type.Integer({ minimum: 1, maximum: 9, default: 3, description: 'cjxl effort (3 is as small as 5-7 for JPEG transcodes here, much faster)' }),
   },
   { additionalProperties: false },

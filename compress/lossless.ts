@@ -70,22 +70,29 @@ const jxlKeyOf = (key: string): string => key.replace(/\.jpe?g$/i, '.jxl');
 
 export async function recompressOriginals(o: LosslessOptions): Promise<LosslessResult[]> {
   const state = tierStateDir(o.store, o.stateDir, 'hearth compress originals');
-  return withStore(o.store, async (store) => {
-    await mkdir(state, { recursive: true });
-    // Two runs on one store would race on each original.
-    const release = await acquireRunLock(join(state, '.hearth-lossless.lock'), `a lossless run on ${o.store}`);
-    try {
-      // A killed run's tool temp files, outside the store.
-      await sweepJxlTemps();
-      return await batch(o, store, join(state, '.hearth-lossless-ledger.json'));
-    } finally {
-      await release();
-    }
-  }, { ready: true });
+  return withStore(
+    o.store,
+    async (store) => {
+      await mkdir(state, { recursive: true });
+      // Two runs on one store would race on each original.
+      const release = await acquireRunLock(join(state, '.hearth-lossless.lock'), `a lossless run on ${o.store}`);
+      try {
+        // A killed run's tool temp files, outside the store.
+        await sweepJxlTemps();
+        return await batch(o, store, join(state, '.hearth-lossless-ledger.json'));
+      } finally {
+        await release();
+      }
+    },
+    { ready: true },
+  );
 }
 
 async function batch(o: LosslessOptions, store: ObjectStore, ledgerFile: string): Promise<LosslessResult[]> {
-  const ledger: Record<string, string> = await readFile(ledgerFile, 'utf8').then((t) => JSON.parse(t) as Record<string, string>, () => ({}));
+  const ledger: Record<string, string> = await readFile(ledgerFile, 'utf8').then(
+    (t) => JSON.parse(t) as Record<string, string>,
+    () => ({}),
+  );
   const now = o.now ?? Date.now;
   const prefix = `/${(o.dir ?? 'originals').replace(/^\/+|\/+$/g, '')}/`;
   const listed: ListedObject[] = [];
@@ -116,7 +123,13 @@ async function batch(o: LosslessOptions, store: ObjectStore, ledgerFile: string)
     const finished = keys.has(jxlKey) || (await store.head(jxlKey)) !== undefined;
     const p = o.policy;
     const tooLarge = o.maxReadBytes !== undefined && l.size > o.maxReadBytes;
-    if (!finished && (tooLarge || (p.only && !p.only.has(path)) || (p.largerThanBytes !== undefined && l.size <= p.largerThanBytes) || (p.olderThanDays !== undefined && l.modifiedMs !== undefined && now() - l.modifiedMs < p.olderThanDays * 86_400_000))) {
+    if (
+      !finished &&
+      (tooLarge ||
+        (p.only && !p.only.has(path)) ||
+        (p.largerThanBytes !== undefined && l.size <= p.largerThanBytes) ||
+        (p.olderThanDays !== undefined && l.modifiedMs !== undefined && now() - l.modifiedMs < p.olderThanDays * 86_400_000))
+    ) {
       return { path, outcome: 'skipped_policy' };
     }
     const original = await store.get(path, o.maxReadBytes);
@@ -142,7 +155,12 @@ async function batch(o: LosslessOptions, store: ObjectStore, ledgerFile: string)
     try {
       jxl = await transcodeJpeg(original, o.effort ?? 3);
     } catch (err) {
-      await remember(path, `cjxl refused it: ${String((err as { stderr?: string }).stderr ?? err).trim().slice(0, 200)}`);
+      await remember(
+        path,
+        `cjxl refused it: ${String((err as { stderr?: string }).stderr ?? err)
+          .trim()
+          .slice(0, 200)}`,
+      );
       o.log?.warn({ path }, 'not a JPEG cjxl can transcode; original kept');
       return { path, outcome: 'not_jpeg', error: ledger[path] };
     }

@@ -6,7 +6,7 @@ export const SCRUB_METRICS = {
   files: {
     type: 'counter',
     name: 'hearth_scrub_files_total',
-    help: 'Originals kept as JPEG XL checked by this scrub, by result: ok, adopted, no_digest, bad_digest, undecodable, mismatch, checksum (the store\'s own checksum of the object failed).',
+    help: "Originals kept as JPEG XL checked by this scrub, by result: ok, adopted, no_digest, bad_digest, undecodable, mismatch, checksum (the store's own checksum of the object failed).",
     labelNames: ['result'],
   },
   bytes: {
@@ -17,7 +17,7 @@ export const SCRUB_METRICS = {
   damaged: {
     type: 'gauge',
     name: 'hearth_scrub_damaged_files',
-    help: 'Files this scrub found damaged or unverifiable so far (alert on > 0; each is on the store\'s repair list).',
+    help: "Files this scrub found damaged or unverifiable so far (alert on > 0; each is on the store's repair list).",
   },
   lastUpdate: {
     type: 'gauge',

@@ -48,28 +48,32 @@ export function isDamage(outcome: ScrubOutcome): boolean {
 }
 
 export async function scrub(o: ScrubOptions): Promise<ScrubResult[]> {
-  return withStore(o.store, async (store) => {
-    const prefix = o.dir ? `/${o.dir.replace(/^\/+|\/+$/g, '')}/` : '/';
-    const results: ScrubResult[] = [];
-    const t0 = performance.now();
-    let read = 0;
-    // Finished .jxl objects only (quarantined and temp names are the lossless tier's own).
-    for await (const obj of store.list(prefix)) {
-      if (!obj.key.endsWith('.jxl')) continue;
-      const r = await checkOne(store, obj, o);
-      results.push(r);
-      o.onResult?.(r);
-      if (isDamage(r.outcome)) {
-        o.log?.error({ path: r.path, reason: r.outcome, err: r.error, repair: true }, 'scrub: damaged; reported for repair');
-        await store.reportDamage({ path: r.path, reason: r.outcome, by: 'scrub', error: r.error ?? '' });
-      } else if (r.outcome === 'adopted') o.log?.warn({ path: r.path }, 'scrub: adopted a .jxl that had no digest (its current reconstruction decodes)');
-      read += obj.size;
-      // Ahead of the rate: wait until the bytes read so far fit in the time spent.
-      const ahead = (read / o.bytesPerSecond) * 1000 - (performance.now() - t0);
-      if (ahead > 0) await new Promise((r2) => setTimeout(r2, ahead));
-    }
-    return results;
-  }, { ready: true });
+  return withStore(
+    o.store,
+    async (store) => {
+      const prefix = o.dir ? `/${o.dir.replace(/^\/+|\/+$/g, '')}/` : '/';
+      const results: ScrubResult[] = [];
+      const t0 = performance.now();
+      let read = 0;
+      // Finished .jxl objects only (quarantined and temp names are the lossless tier's own).
+      for await (const obj of store.list(prefix)) {
+        if (!obj.key.endsWith('.jxl')) continue;
+        const r = await checkOne(store, obj, o);
+        results.push(r);
+        o.onResult?.(r);
+        if (isDamage(r.outcome)) {
+          o.log?.error({ path: r.path, reason: r.outcome, err: r.error, repair: true }, 'scrub: damaged; reported for repair');
+          await store.reportDamage({ path: r.path, reason: r.outcome, by: 'scrub', error: r.error ?? '' });
+        } else if (r.outcome === 'adopted') o.log?.warn({ path: r.path }, 'scrub: adopted a .jxl that had no digest (its current reconstruction decodes)');
+        read += obj.size;
+        // Ahead of the rate: wait until the bytes read so far fit in the time spent.
+        const ahead = (read / o.bytesPerSecond) * 1000 - (performance.now() - t0);
+        if (ahead > 0) await new Promise((r2) => setTimeout(r2, ahead));
+      }
+      return results;
+    },
+    { ready: true },
+  );
 }
 
 async function checkOne(store: ObjectStore, obj: ListedObject, o: ScrubOptions): Promise<ScrubResult> {
@@ -83,7 +87,8 @@ async function checkOne(store: ObjectStore, obj: ListedObject, o: ScrubOptions):
       await reconstructVerified(path, jxl, digest);
       return { path, outcome: 'ok', bytes };
     }
-    if (!o.adopt) return { path, outcome: 'no_digest', bytes, error: `${path} has no recorded digest of its original; not trusted (see hearth compress scrub --adopt)` };
+    if (!o.adopt)
+      return { path, outcome: 'no_digest', bytes, error: `${path} has no recorded digest of its original; not trusted (see hearth compress scrub --adopt)` };
   } catch (err) {
     if (err instanceof DamagedObjectError) return { path, outcome: 'checksum', bytes, error: err.message };
     if (!(err instanceof IntegrityError)) throw err;

@@ -90,7 +90,13 @@ export async function buildCorpus(o: BuildOptions): Promise<CorpusManifest> {
       const resized = step.square
         ? sharp(base).resize(step.size, step.size, { fit: 'cover', kernel: 'lanczos3' })
         : sharp(base).resize(step.size, step.size, { fit: 'inside', kernel: 'lanczos3', withoutEnlargement: true });
-      await store.put(path, await resized.sharpen().jpeg({ quality: 85, progressive: step.size >= 320 }).toBuffer());
+      await store.put(
+        path,
+        await resized
+          .sharpen()
+          .jpeg({ quality: 85, progressive: step.size >= 320 })
+          .toBuffer(),
+      );
       paths.push(path);
     }
     o.onProgress?.(++done, jobs.length);

@@ -11,7 +11,7 @@ export const DASHBOARD_METRICS = {
   queryDuration: {
     type: 'histogram',
     name: 'hearth_dashboard_query_duration_seconds',
-    help: "Time for Prometheus to answer one panel query.",
+    help: 'Time for Prometheus to answer one panel query.',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   },
 } as const satisfies Record<string, MetricDef>;

@@ -12,9 +12,13 @@ export function dashboardPage(sections: readonly SectionDef[], o: { rangeS: numb
   const units: Record<string, Unit> = Object.fromEntries(sections.flatMap((s) => s.panels.map((p) => [p.id, p.unit])));
   const body = sections
     .map(
-      (s) => `<section><h2>${escape(s.title)}</h2><div class="grid">${s.panels
-        .map((p) => `<div class="panel" id="panel-${p.id}" data-panel="${p.id}" data-state="loading"><h3>${escape(p.title)}</h3><p class="help">${escape(p.help)}</p><div class="chart"></div><p class="msg">loading…</p></div>`)
-        .join('')}</div></section>`,
+      (s) =>
+        `<section><h2>${escape(s.title)}</h2><div class="grid">${s.panels
+          .map(
+            (p) =>
+              `<div class="panel" id="panel-${p.id}" data-panel="${p.id}" data-state="loading"><h3>${escape(p.title)}</h3><p class="help">${escape(p.help)}</p><div class="chart"></div><p class="msg">loading…</p></div>`,
+          )
+          .join('')}</div></section>`,
     )
     .join('\n');
   return `<!doctype html>

@@ -31,7 +31,8 @@ export interface SectionDef {
 }
 
 const q = (expr: string, legend: string): PanelQuery => ({ expr, legend });
-const quantile = (p: number, metric: string, by = '', where = ''): string => `histogram_quantile(${p}, sum by (${by ? `${by}, ` : ''}le) (rate(${metric}_bucket${where}[1m])))`;
+const quantile = (p: number, metric: string, by = '', where = ''): string =>
+  `histogram_quantile(${p}, sum by (${by ? `${by}, ` : ''}le) (rate(${metric}_bucket${where}[1m])))`;
 
 export const SECTIONS: readonly SectionDef[] = [
   {
@@ -63,7 +64,10 @@ export const SECTIONS: readonly SectionDef[] = [
         title: 'Push latency, by colo',
         unit: 'seconds',
         help: 'A push returns once its cache holds the object: one origin round trip for a miss.',
-        queries: [q(quantile(0.5, 'hearth_warmer_push_duration_seconds', 'colo'), '{{colo}} p50'), q(quantile(0.99, 'hearth_warmer_push_duration_seconds', 'colo'), '{{colo}} p99')],
+        queries: [
+          q(quantile(0.5, 'hearth_warmer_push_duration_seconds', 'colo'), '{{colo}} p50'),
+          q(quantile(0.99, 'hearth_warmer_push_duration_seconds', 'colo'), '{{colo}} p99'),
+        ],
       },
       {
         id: 'warm-pushes',
@@ -83,7 +87,7 @@ export const SECTIONS: readonly SectionDef[] = [
         id: 'warm-breakers',
         title: 'Breakers open, by colo',
         unit: 'count',
-        help: '1 while a colo\'s pushes are dropped because it keeps failing.',
+        help: "1 while a colo's pushes are dropped because it keeps failing.",
         queries: [q('max by (colo) (hearth_warmer_breaker_open)', '{{colo}}')],
       },
     ],
@@ -115,7 +119,10 @@ export const SECTIONS: readonly SectionDef[] = [
         title: 'Origin offload',
         unit: 'bytes_per_second',
         help: 'Bytes the caches served to viewers against bytes they fetched from the origin (pushes included).',
-        queries: [q('sum(rate(hearth_cache_sent_bytes_total{role="viewer"}[1m]))', 'served to viewers'), q('sum(rate(hearth_cache_origin_received_bytes_total[1m]))', 'fetched from origin')],
+        queries: [
+          q('sum(rate(hearth_cache_sent_bytes_total{role="viewer"}[1m]))', 'served to viewers'),
+          q('sum(rate(hearth_cache_origin_received_bytes_total[1m]))', 'fetched from origin'),
+        ],
       },
     ],
   },
@@ -181,7 +188,7 @@ export const SECTIONS: readonly SectionDef[] = [
         id: 'ingest-consumers',
         title: 'Consumers: oldest message in handling',
         unit: 'seconds',
-        help: 'Per tier, how long its oldest message in handling has been, and how long lag has stood with no message finished; either above kafka.stuckAfterSeconds fails the worker\'s /healthz, above 5 min pages (HearthConsumerStuck).',
+        help: "Per tier, how long its oldest message in handling has been, and how long lag has stood with no message finished; either above kafka.stuckAfterSeconds fails the worker's /healthz, above 5 min pages (HearthConsumerStuck).",
         queries: [
           q('max by (job) (hearth_kafka_consumer_head_seconds)', '{{job}} head'),
           q('max by (job) (hearth_kafka_consumer_stalled_seconds)', '{{job}} stalled'),
@@ -197,7 +204,10 @@ export const SECTIONS: readonly SectionDef[] = [
         title: 'Uploads identified, by verdict',
         unit: 'per_second',
         help: 'accepted: on to resizing; duplicate: byte-identical to a stored image, served from its files; quarantined: matched the blocklist.',
-        queries: [q('sum by (verdict) (rate(hearth_identity_uploads_total[1m]))', '{{verdict}}'), q('sum(rate(hearth_identity_near_duplicates_total[1m]))', 'near-duplicate events')],
+        queries: [
+          q('sum by (verdict) (rate(hearth_identity_uploads_total[1m]))', '{{verdict}}'),
+          q('sum(rate(hearth_identity_near_duplicates_total[1m]))', 'near-duplicate events'),
+        ],
       },
       {
         id: 'identity-flags',
@@ -278,7 +288,10 @@ export const SECTIONS: readonly SectionDef[] = [
         title: 'Takedown to every node purged, p50 and p99, by colo',
         unit: 'seconds',
         help: 'From the store holding nothing of a photo to every cache node of the colo having dropped every path of it (pass 1; pass 2 repeats it after the longest origin fetch). Target p50 150 ms, p99 1 s (HearthPurgeSlow).',
-        queries: [q(quantile(0.5, 'hearth_purge_delay_seconds', 'colo', '{pass="1"}'), '{{colo}} p50'), q(quantile(0.99, 'hearth_purge_delay_seconds', 'colo', '{pass="1"}'), '{{colo}} p99')],
+        queries: [
+          q(quantile(0.5, 'hearth_purge_delay_seconds', 'colo', '{pass="1"}'), '{{colo}} p50'),
+          q(quantile(0.99, 'hearth_purge_delay_seconds', 'colo', '{pass="1"}'), '{{colo}} p99'),
+        ],
       },
       {
         id: 'takedown-purges',
@@ -330,7 +343,7 @@ export const SECTIONS: readonly SectionDef[] = [
         id: 'store-report',
         title: 'Store: bytes per photo by kind, and saved (last report)',
         unit: 'bytes',
-        help: 'From the last `hearth store report --metrics-file` (a batch job: run it from a timer into the textfile collector): what a photo costs by kind (originals, JPEG XL originals, each stored size) and what JPEG XL originals and perceptual sizes saved per photo. Which sizes are stored is the resize tier\'s `storedSizes`.',
+        help: "From the last `hearth store report --metrics-file` (a batch job: run it from a timer into the textfile collector): what a photo costs by kind (originals, JPEG XL originals, each stored size) and what JPEG XL originals and perceptual sizes saved per photo. Which sizes are stored is the resize tier's `storedSizes`.",
         queries: [
           q('sum by (kind) (hearth_store_report_bytes) / scalar(max(hearth_store_report_photos) > 0)', '{{kind}}'),
           q('sum by (technique) (hearth_store_report_saved_bytes) / scalar(max(hearth_store_report_photos) > 0)', 'saved: {{technique}}'),
@@ -344,6 +357,25 @@ export const SECTIONS: readonly SectionDef[] = [
         queries: [
           q('sum(increase(hearth_store_integrity_failures_total[15m]))', 'integrity failures'),
           q('sum(increase(hearth_store_full_refusals_total[15m]))', 'refused (disk full)'),
+        ],
+      },
+      {
+        id: 'store-ceph-capacity',
+        title: 'Ceph: capacity used and total',
+        unit: 'bytes',
+        help: "Raw bytes of the cluster's OSDs (every object counts three times: pools keep three copies), from the manager's Prometheus module (HearthCephNearFull at 75 %). Empty unless the store is on Ceph.",
+        queries: [q('max(ceph_cluster_total_used_bytes)', 'used'), q('max(ceph_cluster_total_bytes)', 'total')],
+      },
+      {
+        id: 'store-ceph-health',
+        title: 'Ceph: OSDs up, degraded objects, placement groups not active',
+        unit: 'count',
+        help: 'OSDs up and in; object copies short of their three (degraded: HearthCephDegraded); placement groups not active, whose objects can be neither read nor written (HearthCephUnavailable). An OSD down (HearthCephOsdDown) degrades objects until it returns or its copies are made elsewhere.',
+        queries: [
+          q('sum(ceph_osd_up)', 'OSDs up'),
+          q('sum(ceph_osd_in)', 'OSDs in'),
+          q('max(ceph_num_objects_degraded)', 'degraded objects'),
+          q('sum(ceph_pg_total) - sum(ceph_pg_active)', 'PGs not active'),
         ],
       },
     ],

@@ -35,7 +35,9 @@ export async function queryRange(base: string, expr: string, start: number, end:
   } catch {
     return { ok: false, kind: 'unreachable', message: `Prometheus at ${base} answered ${res.status} with something that is not its API's JSON` };
   }
-  if (answer.status !== 'success') return { ok: false, kind: 'query_error', message: `${answer.errorType ?? 'error'}: ${answer.error ?? `HTTP ${res.status}`}` };
-  if (answer.data?.resultType !== 'matrix' || !Array.isArray(answer.data.result)) return { ok: false, kind: 'query_error', message: `expected a range vector, got ${answer.data?.resultType ?? 'nothing'}` };
+  if (answer.status !== 'success')
+    return { ok: false, kind: 'query_error', message: `${answer.errorType ?? 'error'}: ${answer.error ?? `HTTP ${res.status}`}` };
+  if (answer.data?.resultType !== 'matrix' || !Array.isArray(answer.data.result))
+    return { ok: false, kind: 'query_error', message: `expected a range vector, got ${answer.data?.resultType ?? 'nothing'}` };
   return { ok: true, series: answer.data.result.map((r) => ({ labels: r.metric, values: r.values.map(([t, v]) => [t, Number(v)] as [number, number]) })) };
 }

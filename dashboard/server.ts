@@ -72,7 +72,8 @@ export class DashboardServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://dashboard');
-    const json = (code: number, body: unknown): void => void res.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
+    const json = (code: number, body: unknown): void =>
+      void res.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
     const asset = this.assets.get(url.pathname);
     if (url.pathname === '/') {
@@ -86,7 +87,8 @@ export class DashboardServer {
       if (!panel) return json(404, { error: `no such panel; see /api/panels` });
       const raw = url.searchParams.get('range') ?? String(this.config.rangeS);
       const rangeS = Number(raw);
-      if (!/^[0-9]+$/.test(raw) || rangeS < 60 || rangeS > 7 * 86_400) return json(400, { error: `range: seconds from 60 to 604800 (got ${JSON.stringify(raw)})` });
+      if (!/^[0-9]+$/.test(raw) || rangeS < 60 || rangeS > 7 * 86_400)
+        return json(400, { error: `range: seconds from 60 to 604800 (got ${JSON.stringify(raw)})` });
       json(200, await panelData(panel, rangeS, Date.now() / 1000, (e, s, en, st) => this.query(e, s, en, st)));
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; the dashboard is at /\n');

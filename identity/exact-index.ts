@@ -81,7 +81,8 @@ export class ExactIndex {
       else hi = mid;
     }
     const out: string[] = [];
-    for (let i = lo; i < f.length && f[i] === fp; i++) out.push(this.ids.toString('utf8', this.idAt[i], (this.idAt[i] as number) + (this.idLength[i] as number)));
+    for (let i = lo; i < f.length && f[i] === fp; i++)
+      out.push(this.ids.toString('utf8', this.idAt[i], (this.idAt[i] as number) + (this.idLength[i] as number)));
     return out;
   }
 
@@ -118,7 +119,9 @@ export class ExactIndex {
     // ArrayBuffer), copies otherwise: typed arrays need aligned offsets.
     const aligned = data.byteOffset % 8 === 0;
     const at = (offset: number, bytes: number): [ArrayBuffer, number] =>
-      aligned ? [data.buffer as ArrayBuffer, data.byteOffset + offset] : [data.buffer.slice(data.byteOffset + offset, data.byteOffset + offset + bytes) as ArrayBuffer, 0];
+      aligned
+        ? [data.buffer as ArrayBuffer, data.byteOffset + offset]
+        : [data.buffer.slice(data.byteOffset + offset, data.byteOffset + offset + bytes) as ArrayBuffer, 0];
     const fingerprints = new BigUint64Array(...at(HEADER, n * 8), n);
     const idAt = new Uint32Array(...at(HEADER + n * 8, n * 4), n);
     const idLength = new Uint32Array(...at(HEADER + n * 12, n * 4), n);
@@ -129,7 +132,8 @@ export class ExactIndex {
       if (i > 0) {
         const hi = halves[2 * i + 1] as number;
         const prevHi = halves[2 * i - 1] as number;
-        if (prevHi > hi || (prevHi === hi && (halves[2 * i - 2] as number) > (halves[2 * i] as number))) throw new CorruptIndexError(file, 'fingerprints out of order');
+        if (prevHi > hi || (prevHi === hi && (halves[2 * i - 2] as number) > (halves[2 * i] as number)))
+          throw new CorruptIndexError(file, 'fingerprints out of order');
       }
       if ((idAt[i] as number) + (idLength[i] as number) > idBytes) throw new CorruptIndexError(file, 'an id outside the id table');
     }

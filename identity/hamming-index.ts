@@ -77,7 +77,9 @@ export class HammingIndex {
       this.query = 1;
     }
     const native = engine === 'auto' ? nativeMatch() : null;
-    const out = native ? fromNative(native.hammingSearch(this.words, this.starts, this.entries, this.checkedBy, this.query, q, threshold)) : this.searchJs(q, threshold);
+    const out = native
+      ? fromNative(native.hammingSearch(this.words, this.starts, this.entries, this.checkedBy, this.query, q, threshold))
+      : this.searchJs(q, threshold);
     return out.sort((a, b) => a.distance - b.distance || a.index - b.index);
   }
 

@@ -9,5 +9,4 @@ export * from './config.js';
 export * from './ledger.js';
 export * from './metrics.js';
 export * from './worker.js';
-export * from './l2-index.js';
 export * from './native-match.js';

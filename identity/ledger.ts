@@ -51,7 +51,13 @@ export function encodeRecord(r: LedgerRecord): Buffer {
 
 function decodeRecord(b: Buffer): LedgerRecord | undefined {
   if (b.readUInt16LE(0) !== MAGIC || b.readUInt8(2) !== VERSION || b.readUInt32LE(60) !== crc32(b.subarray(0, 60))) return undefined;
-  return { id: b.readBigUInt64LE(4).toString(), fingerprint: b.readBigUInt64LE(12), size: Number(b.readBigUInt64LE(20)), pdq: Buffer.from(b.subarray(28, 60)), quality: b.readUInt8(3) };
+  return {
+    id: b.readBigUInt64LE(4).toString(),
+    fingerprint: b.readBigUInt64LE(12),
+    size: Number(b.readBigUInt64LE(20)),
+    pdq: Buffer.from(b.subarray(28, 60)),
+    quality: b.readUInt8(3),
+  };
 }
 
 /** Every record of a ledger file (none when it does not exist); a torn tail is cut off and reported as `torn`. */

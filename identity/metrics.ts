@@ -22,7 +22,7 @@ export const IDENTITY_METRICS = {
   bytesSaved: {
     type: 'counter',
     name: 'hearth_identity_bytes_saved_total',
-    help: "Bytes not stored because an upload was a duplicate: its original (now a link) and the stored sizes it did not need.",
+    help: 'Bytes not stored because an upload was a duplicate: its original (now a link) and the stored sizes it did not need.',
   },
   lowQuality: {
     type: 'counter',
@@ -32,7 +32,7 @@ export const IDENTITY_METRICS = {
   matchDuration: {
     type: 'histogram',
     name: 'hearth_identity_match_duration_seconds',
-    help: 'Time of one upload\'s identity steps: fingerprint (and the byte-for-byte confirmation), pdq (decode and hash), search (blocklist and stored hashes).',
+    help: "Time of one upload's identity steps: fingerprint (and the byte-for-byte confirmation), pdq (decode and hash), search (blocklist and stored hashes).",
     labelNames: ['step'],
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
   },

@@ -4,9 +4,7 @@
  * the Hamming index searches in JavaScript with the same answers, and the L2 engine
  * says how to build it.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { NATIVE_HELPERS, loadAddon, nativeWhere } from '../common/index.js';
 
 export interface NativeMatches {
   index: Uint32Array;
@@ -17,19 +15,24 @@ export interface NativeMatch {
   l2Build(vectors: Uint8Array): unknown;
   l2Search(index: unknown, query: Uint8Array, threshold: number): NativeMatches;
   l2Scan(vectors: Uint8Array, query: Uint8Array, threshold: number): number;
-  hammingSearch(words: Uint32Array, starts: Uint32Array, entries: Uint32Array, seen: Uint32Array, stamp: number, query: Uint32Array, threshold: number): NativeMatches;
+  hammingSearch(
+    words: Uint32Array,
+    starts: Uint32Array,
+    entries: Uint32Array,
+    seen: Uint32Array,
+    stamp: number,
+    query: Uint32Array,
+    threshold: number,
+  ): NativeMatches;
   /** `avx2`, or `none` where the CPU it was built on has no AVX2. */
   simd: string;
 }
 
-export const NATIVE_MATCH = process.env.HEARTH_MATCH ?? fileURLToPath(new URL('../../.cache/bin/hearth-match.node', import.meta.url));
-
-let loaded: NativeMatch | null | undefined;
+/** Where the addon is looked for (`HEARTH_MATCH`: common/native.ts). */
+export const NATIVE_MATCH = nativeWhere(NATIVE_HELPERS.match);
 
 /** The addon, or null where it is not built (or HEARTH_MATCH=off). */
-export function nativeMatch(): NativeMatch | null {
-  if (loaded === undefined) loaded = process.env.HEARTH_MATCH === 'off' || !existsSync(NATIVE_MATCH) ? null : (createRequire(import.meta.url)(NATIVE_MATCH) as NativeMatch);
-  return loaded;
-}
+export const nativeMatch = (): NativeMatch | null => loadAddon<NativeMatch>(NATIVE_HELPERS.match);
 
-export const fromNative = (m: NativeMatches): { index: number; distance: number }[] => Array.from(m.index, (index, k) => ({ index, distance: m.distance[k] as number }));
+export const fromNative = (m: NativeMatches): { index: number; distance: number }[] =>
+  Array.from(m.index, (index, k) => ({ index, distance: m.distance[k] as number }));

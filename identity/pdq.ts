@@ -92,7 +92,7 @@ export function pdqOfLuma(luma: Float64Array, rows: number, cols: number): PdqHa
       b[i * OUT + j] = s;
     }
   }
-  const median = Float64Array.from(b).sort()[OUT * OUT / 2 - 1] as number;
+  const median = Float64Array.from(b).sort()[(OUT * OUT) / 2 - 1] as number;
   const words = new Uint16Array(OUT);
   for (let k = 0; k < OUT * OUT; k++) if ((b[k] as number) > median) words[k >> 4] = (words[k >> 4] as number) | (1 << (k & 15));
   let hex = '';
@@ -102,7 +102,12 @@ export function pdqOfLuma(luma: Float64Array, rows: number, cols: number): PdqHa
 
 /** PDQ of an encoded image (JPEG, PNG, …). EXIF orientation is ignored, as in hashes shared through ThreatExchange. */
 export async function pdqOf(input: Buffer | string): Promise<PdqHash> {
-  const { data, info } = await sharp(input, { failOn: 'error' }).resize(512, 512, { fit: 'inside', withoutEnlargement: true }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(input, { failOn: 'error' })
+    .resize(512, 512, { fit: 'inside', withoutEnlargement: true })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const n = info.width * info.height;
   const ch = info.channels;
   const luma = new Float64Array(n);

@@ -25,12 +25,36 @@
  */
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { acquireRunLock, createLogger, createMetrics, createRegistry, writeAtomic, type Logger, type Metrics } from '../common/index.js';
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_LADDER, ORIGINAL_PATH, imagePath, originalPath, pathMismatch, quarantinePath, plainPaths, readSecrets, readVerdict, verdictPath, writeVerdict } from '../image/index.js';
+import {
+  DEFAULT_LADDER,
+  ORIGINAL_PATH,
+  imagePath,
+  jpegMetadata,
+  originalPath,
+  pathMismatch,
+  quarantinePath,
+  plainPaths,
+  readSecrets,
+  readVerdict,
+  verdictPath,
+  writeVerdict,
+} from '../image/index.js';
 import { openStore, type ObjectStore } from '../store/index.js';
-import { KafkaWorker, TOPICS, PermanentFailure, outgoing, parseMessage, readForMessage, takedownValidator, uploadedValidator, type Outgoing, type Takedown, type Uploaded } from '../kafka/index.js';
+import {
+  KafkaWorker,
+  TOPICS,
+  PermanentFailure,
+  outgoing,
+  parseMessage,
+  readForMessage,
+  takedownValidator,
+  uploadedValidator,
+  type Outgoing,
+  type Takedown,
+  type Uploaded,
+} from '../kafka/index.js';
 import { Blocklist } from './blocklist.js';
 import type { IdentityConfig } from './config.js';
 import { fingerprintOf } from './fingerprint.js';
@@ -48,9 +72,6 @@ const appliedFile = (store: string, stateDir?: string): string => join(identityD
 const BACKWARDS_EVERY_MS = 1000;
 
 const SOURCE_READ = { missing: 'missing_source', irregular: 'irregular_source', oversized: 'oversized_source' } as const;
-
-/** Decoded pixels at most (sharp's own default is 268 M): beyond it an upload is refused as corrupt_source. */
-const MAX_PIXELS = 100_000_000;
 
 export class IdentityWorker {
   readonly metrics: Metrics<typeof IDENTITY_METRICS>;
@@ -125,13 +146,24 @@ export class IdentityWorker {
       },
       health: () => ({ indexed: this.ids.length, blocklist: this.blocklist.size }),
     });
-    this.log.info({ brokers: this.config.kafka.brokers, store: this.config.store, indexed: this.ids.length, blocklist: this.blocklist.size, http: `${address.address}:${address.port}` }, 'identity worker running');
+    this.log.info(
+      {
+        brokers: this.config.kafka.brokers,
+        store: this.config.store,
+        indexed: this.ids.length,
+        blocklist: this.blocklist.size,
+        http: `${address.address}:${address.port}`,
+      },
+      'identity worker running',
+    );
     this.backwardsTimer = setInterval(() => {
       if (this.syncing) return;
       this.syncing = true;
       const sync = this.deciding.then(() => this.applyBackwards());
       this.deciding = sync.catch(() => {});
-      sync.catch((err: Error) => this.log.error({ err }, 'blocklist change not applied to the photos already accepted; trying again')).finally(() => (this.syncing = false));
+      sync
+        .catch((err: Error) => this.log.error({ err }, 'blocklist change not applied to the photos already accepted; trying again'))
+        .finally(() => (this.syncing = false));
     }, BACKWARDS_EVERY_MS);
     this.backwardsTimer.unref();
     return address;
@@ -178,9 +210,19 @@ export class IdentityWorker {
       if (await readVerdict(this.store, id).catch(() => true)) continue;
       await writeVerdict(this.store, id, { v: 1, verdict: 'quarantined', listed, distance, at: new Date().toISOString() });
       await this.moveToQuarantine({ id, source: originalPath(id) });
-      await Promise.all(plainPaths(id).filter((k) => k !== originalPath(id)).map((k) => this.store.delete(k)));
+      await Promise.all(
+        plainPaths(id)
+          .filter((k) => k !== originalPath(id))
+          .map((k) => this.store.delete(k)),
+      );
       const secrets = await readSecrets(this.store, id);
-      const takedown: Takedown = { id, action: 'quarantine', by: 'blocklist', ts: Date.now(), ...(secrets ? { secrets: { size: secrets.size, original: secrets.original } } : {}) };
+      const takedown: Takedown = {
+        id,
+        action: 'quarantine',
+        by: 'blocklist',
+        ts: Date.now(),
+        ...(secrets ? { secrets: { size: secrets.size, original: secrets.original } } : {}),
+      };
       if (!takedownValidator.is(takedown)) throw new Error(takedownValidator.problems(takedown).join('; '));
       await this.worker.producer.sendBatch({
         topicMessages: [
@@ -223,10 +265,9 @@ export class IdentityWorker {
     return n;
   }
 
-
   private async ensureDir(): Promise<string> {
     const dir = identityDir(this.config.store, this.config.stateDir);
-    await writeAtomic(join(dir, 'README'), Buffer.from('The identity tier\'s ledger and lock (hearth identity worker). Not served.\n'));
+    await writeAtomic(join(dir, 'README'), Buffer.from("The identity tier's ledger and lock (hearth identity worker). Not served.\n"));
     return dir;
   }
 
@@ -301,8 +342,8 @@ export class IdentityWorker {
   private async hash(up: Uploaded, data: Buffer): Promise<PdqHash> {
     const t0 = process.hrtime.bigint();
     try {
-      const meta = await sharp(data, { failOn: 'error', limitInputPixels: MAX_PIXELS }).metadata();
-      if (meta.format !== 'jpeg') throw new Error(`not a JPEG (its content is ${meta.format ?? 'unknown'})`);
+      // Beyond the pixel bound an upload is refused as corrupt_source, as in every tier.
+      await jpegMetadata(data);
       return await pdqOf(data);
     } catch (err) {
       throw new PermanentFailure('corrupt_source', `${up.source}: ${(err as Error).message}`);
@@ -347,7 +388,10 @@ export class IdentityWorker {
     this.metrics.uploads.labels('accepted').inc();
     this.metrics.nearDuplicates.inc(near.length);
     const ts = Date.now();
-    return [outgoing(TOPICS.accepted, up.id, { id: up.id, source: up.source, ts: up.ts ?? ts }), ...near.map((m) => outgoing(TOPICS.matched, up.id, { id: up.id, kind: 'near_duplicate' as const, of: m.of, distance: m.distance, bytesSaved: 0, ts }))];
+    return [
+      outgoing(TOPICS.accepted, up.id, { id: up.id, source: up.source, ts: up.ts ?? ts }),
+      ...near.map((m) => outgoing(TOPICS.matched, up.id, { id: up.id, kind: 'near_duplicate' as const, of: m.of, distance: m.distance, bytesSaved: 0, ts })),
+    ];
   }
 
   /** Stored images within the near threshold (not the upload itself), nearest first. */
@@ -364,7 +408,10 @@ export class IdentityWorker {
     await writeVerdict(this.store, up.id, { v: 1, verdict: 'quarantined', listed: listed.listed, distance: listed.distance, at: new Date().toISOString() });
     await this.moveToQuarantine(up);
     this.metrics.uploads.labels('quarantined').inc();
-    this.log.warn({ id: up.id, source: up.source, kept: quarantinePath(up.id), listed: listed.listed, distance: listed.distance }, 'upload quarantined: it matches the blocklist');
+    this.log.warn(
+      { id: up.id, source: up.source, kept: quarantinePath(up.id), listed: listed.listed, distance: listed.distance },
+      'upload quarantined: it matches the blocklist',
+    );
     return [this.quarantinedEvent(up, listed)];
   }
 

@@ -1,6 +1,7 @@
 import exifReader from 'exif-reader';
 import sharp from 'sharp';
 import { isSrgbProfile } from './icc.js';
+import { DECODE_OPTIONS, jpegMetadata } from './jpeg-check.js';
 import { CorruptImageError, type EncodeOptions, type ResizeBackend, type ResizeOutput, type ResizeSpec } from './backend.js';
 
 export class CpuBackend implements ResizeBackend {
@@ -14,17 +15,15 @@ export class CpuBackend implements ResizeBackend {
   }
 
   async resize(input: Buffer, spec: ResizeSpec, encode: EncodeOptions): Promise<ResizeOutput> {
-    const options = { failOn: 'error', limitInputPixels: 100_000_000 } as const;
     let side = spec.size;
     try {
-      const meta = await sharp(input, options).metadata();
       // By content, not by name: the store and the origin say image/jpeg for every path,
       // and the lossless tier takes only JPEG. A PNG called .jpg is refused here.
-      if (meta.format !== 'jpeg') throw new Error(`not a JPEG (its content is ${meta.format ?? 'unknown'})`);
+      const meta = await jpegMetadata(input);
       // A square is cropped at most to the shorter side as seen (after EXIF orientation): never enlarged.
       const seen = meta.autoOrient ?? { width: meta.width, height: meta.height };
       if (spec.square) side = Math.min(spec.size, seen.width ?? spec.size, seen.height ?? spec.size);
-      let img = sharp(input, options)
+      let img = sharp(input, DECODE_OPTIONS)
         // EXIF orientation first, so the size applies to the picture as seen.
         .rotate()
         .resize(side, side, { fit: spec.square ? 'cover' : 'inside', kernel: 'lanczos3', withoutEnlargement: true })

@@ -19,7 +19,10 @@ export const perceptualSection = (sizes: readonly string[], which: string) =>
       minQuality: Type.Integer({ minimum: 1, maximum: 100, default: 40, description: 'lowest JPEG quality tried' }),
       maxQuality: Type.Integer({ minimum: 1, maximum: 100, default: 95, description: 'highest JPEG quality tried' }),
       sizes: Type.Array(Type.String({ pattern: '^[a-z]{1,3}$' }), { default: [...sizes], description: which }),
-      mozjpeg: Type.Boolean({ default: true, description: "encode with mozjpeg's trellis quantisation and optimised scans (smaller at the same SSIM, ~2× slower to encode)" }),
+      mozjpeg: Type.Boolean({
+        default: true,
+        description: "encode with mozjpeg's trellis quantisation and optimised scans (smaller at the same SSIM, ~2× slower to encode)",
+      }),
     },
     { additionalProperties: false, default: {} },
   );

@@ -16,7 +16,9 @@ export function iccDescription(icc: Buffer): string | undefined {
       if (type === 'mluc') {
         const length = icc.readUInt32BE(off + 20);
         const start = off + icc.readUInt32BE(off + 24);
-        return Buffer.from(icc.subarray(start, start + length)).swap16().toString('utf16le');
+        return Buffer.from(icc.subarray(start, start + length))
+          .swap16()
+          .toString('utf16le');
       }
     }
   } catch {

@@ -6,6 +6,7 @@ export * from './jxl.js';
 export * from './jxl-digest.js';
 export * from './location.js';
 export * from './icc.js';
+export * from './jpeg-check.js';
 export { withProfileAndExifOf } from './jpeg-segments.js';
 export * from './ladder.js';
 export * from './perceptual.js';

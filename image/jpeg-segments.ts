@@ -50,9 +50,16 @@ const EXIF = Buffer.from('Exif\0\0', 'latin1');
  * re-encode of a resize (the perceptual pass) keeps what the resize carried, byte for byte.
  */
 export function withProfileAndExifOf(from: Buffer, to: Buffer): Buffer {
-  const carried = (jpeg: Buffer, s: Segment): boolean => (s.marker === APP2 && payload(jpeg, s).subarray(0, ICC.length).equals(ICC)) || (s.marker === APP1 && payload(jpeg, s).subarray(0, EXIF.length).equals(EXIF));
+  const carried = (jpeg: Buffer, s: Segment): boolean =>
+    (s.marker === APP2 && payload(jpeg, s).subarray(0, ICC.length).equals(ICC)) ||
+    (s.marker === APP1 && payload(jpeg, s).subarray(0, EXIF.length).equals(EXIF));
   const src = jpegSegments(from).segments.filter((s) => carried(from, s));
   const dst = jpegSegments(to);
   if (src.length === 0 && !dst.segments.some((s) => carried(to, s))) return to;
-  return Buffer.concat([to.subarray(0, 2), ...src.map((s) => from.subarray(s.start, s.end)), ...dst.segments.filter((s) => !carried(to, s)).map((s) => to.subarray(s.start, s.end)), to.subarray(dst.rest)]);
+  return Buffer.concat([
+    to.subarray(0, 2),
+    ...src.map((s) => from.subarray(s.start, s.end)),
+    ...dst.segments.filter((s) => !carried(to, s)).map((s) => to.subarray(s.start, s.end)),
+    to.subarray(dst.rest),
+  ]);
 }

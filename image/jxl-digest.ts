@@ -69,7 +69,10 @@ export async function readDigest(store: ObjectStore, key: string, meta?: ObjectM
   const m = meta ?? (await store.head(key))?.meta ?? {};
   if (m['jpeg-sha256'] !== undefined) {
     const bytes = Number(m['jpeg-bytes']);
-    return checked({ v: 1, sha256: m['jpeg-sha256'], bytes: Number.isSafeInteger(bytes) ? bytes : m['jpeg-bytes'], source: m['jpeg-source'], at: m['jpeg-at'] }, `${key}'s digest metadata`);
+    return checked(
+      { v: 1, sha256: m['jpeg-sha256'], bytes: Number.isSafeInteger(bytes) ? bytes : m['jpeg-bytes'], source: m['jpeg-source'], at: m['jpeg-at'] },
+      `${key}'s digest metadata`,
+    );
   }
   let text: string;
   try {
@@ -126,7 +129,10 @@ export async function reconstructVerified(key: string, jxl: Buffer, digest: JxlD
     throw err;
   }
   if (!matches(jpeg, digest)) {
-    throw new IntegrityError('mismatch', `${key} reconstructs ${jpeg.length} bytes that do not match the original's SHA-256 (${digest.bytes} bytes, ${digest.sha256.slice(0, 16)}…)`);
+    throw new IntegrityError(
+      'mismatch',
+      `${key} reconstructs ${jpeg.length} bytes that do not match the original's SHA-256 (${digest.bytes} bytes, ${digest.sha256.slice(0, 16)}…)`,
+    );
   }
   return jpeg;
 }

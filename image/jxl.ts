@@ -5,12 +5,10 @@
  * needle in a volume, an object behind HTTP), never a path the tools are handed. Where
  * a tool only takes files (cjxl, djxl), they are temp files outside any store.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { runTied, runTiedBuffer } from '../common/index.js';
+import { NATIVE_HELPERS, nativePath, runTied, runTiedBuffer } from '../common/index.js';
 import { HearthError } from '../common/index.js';
 
 const TEMP_PREFIX = 'hearth-jxl-';
@@ -63,7 +61,9 @@ export function djxlReconstruct(jxl: Buffer): Promise<Buffer> {
 export function transcodeJpeg(jpeg: Buffer, effort = 3): Promise<Buffer> {
   return inTemp(async (dir) => {
     await writeFile(join(dir, 'in.jpg'), jpeg);
-    await runTied('cjxl', [join(dir, 'in.jpg'), join(dir, 'out.jxl'), `--effort=${effort}`, '--lossless_jpeg=1', '--num_threads=1', '--quiet'], { maxBuffer: 1 << 20 });
+    await runTied('cjxl', [join(dir, 'in.jpg'), join(dir, 'out.jxl'), `--effort=${effort}`, '--lossless_jpeg=1', '--num_threads=1', '--quiet'], {
+      maxBuffer: 1 << 20,
+    });
     return readFile(join(dir, 'out.jxl'));
   });
 }
@@ -71,11 +71,10 @@ export function transcodeJpeg(jpeg: Buffer, effort = 3): Promise<Buffer> {
 /**
  * `hearth-jxl`, which infra/setup.sh builds from image/native/hearth-jxl.c: libjxl's
  * own decoder with an output buffer sized up front, 3× faster than djxl 0.7 (see the C
- * file). `HEARTH_JXL` points elsewhere; where it is missing, djxl does the job.
+ * file). `HEARTH_JXL` points elsewhere or is `off` (common/native.ts); where it is missing, djxl does the job.
  */
 export function nativeJxl(): string | undefined {
-  const bin = process.env.HEARTH_JXL ?? fileURLToPath(new URL('../../.cache/bin/hearth-jxl', import.meta.url));
-  return existsSync(bin) ? bin : undefined;
+  return nativePath(NATIVE_HELPERS.jxl);
 }
 
 /**
@@ -127,6 +126,9 @@ export async function reconstructs(jxl: Buffer, original: Buffer): Promise<boole
   } catch (err) {
     if (isDecoderVerdict(err)) return false;
     const e = err as { code?: unknown; signal?: unknown };
-    throw new VerifierError(`${nativeJxl() ? 'hearth-jxl' : 'djxl'} could not verify a .jxl (${String(e.code ?? e.signal)}): ${stderrText(err).trim().slice(0, 200)}`, { cause: err });
+    throw new VerifierError(
+      `${nativeJxl() ? 'hearth-jxl' : 'djxl'} could not verify a .jxl (${String(e.code ?? e.signal)}): ${stderrText(err).trim().slice(0, 200)}`,
+      { cause: err },
+    );
   }
 }

@@ -40,7 +40,10 @@ export function withoutLocation(jpeg: Buffer): Buffer {
       const edited = exifWithoutGps(segment);
       changed ||= edited !== segment;
       parts.push(edited);
-    } else if ((s.marker === APP1 && (startsWith(body, XMP) || startsWith(body, XMP_EXTENDED)) && XMP_LOCATION.test(body.toString('utf8'))) || (s.marker === APP13 && iptcPlaces(body))) {
+    } else if (
+      (s.marker === APP1 && (startsWith(body, XMP) || startsWith(body, XMP_EXTENDED)) && XMP_LOCATION.test(body.toString('utf8'))) ||
+      (s.marker === APP13 && iptcPlaces(body))
+    ) {
       changed = true;
     } else {
       parts.push(segment);
@@ -111,7 +114,8 @@ function exifWithoutGps(segment: Buffer): Buffer {
 export const LOCATION_META = 'location';
 
 /** The policy members of an original's metadata, to carry over to what replaces it (its JPEG XL). */
-export const locationPolicy = (meta: Readonly<Record<string, string>>): Record<string, string> => (meta[LOCATION_META] === 'keep' ? { [LOCATION_META]: 'keep' } : {});
+export const locationPolicy = (meta: Readonly<Record<string, string>>): Record<string, string> =>
+  meta[LOCATION_META] === 'keep' ? { [LOCATION_META]: 'keep' } : {};
 
 /** What to serve of an original stored with `meta`: as stored when its policy keeps the location, else without it. */
 export const servedOriginal = (jpeg: Buffer, meta: Readonly<Record<string, string>>): Buffer => (meta[LOCATION_META] === 'keep' ? jpeg : withoutLocation(jpeg));

@@ -36,7 +36,14 @@ export const MARKER_META = 'pq';
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** The marker of a pass over `input` that came to `r`. */
-export const markerOf = (input: Buffer, r: PerceptualResult): Marker => ({ inputSha: sha256(input), outputSha: sha256(r.data), quality: r.quality, score: r.score, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter });
+export const markerOf = (input: Buffer, r: PerceptualResult): Marker => ({
+  inputSha: sha256(input),
+  outputSha: sha256(r.data),
+  quality: r.quality,
+  score: r.score,
+  bytesBefore: r.bytesBefore,
+  bytesAfter: r.bytesAfter,
+});
 
 export interface PerceptualOptions {
   /** SSIM the result must keep against the reference (default 0.985). */
@@ -69,7 +76,12 @@ interface Raw {
   height: number;
 }
 
-const asImage = (r: Raw) => ({ data: new Uint8ClampedArray(r.data.buffer, r.data.byteOffset, r.data.length), width: r.width, height: r.height, colorSpace: 'srgb' as const });
+const asImage = (r: Raw) => ({
+  data: new Uint8ClampedArray(r.data.buffer, r.data.byteOffset, r.data.length),
+  width: r.width,
+  height: r.height,
+  colorSpace: 'srgb' as const,
+});
 
 /** The pixels as stored, in the file's own colour space (a P3 resize is compared and re-encoded as P3, never converted). */
 async function decode(jpeg: Buffer): Promise<Raw> {

@@ -29,7 +29,12 @@ const validator = new Validator(SecretsSchema, 'photo secrets');
 /** The store path of a photo's secrets. */
 export const secretsPath = (id: string): string => originalPath(id).replace(/\.jpg$/, '.secrets.json');
 
-export const newSecrets = (): Secrets => ({ v: 1, size: randomBytes(8).toString('hex'), original: randomBytes(8).toString('hex'), at: new Date().toISOString() });
+export const newSecrets = (): Secrets => ({
+  v: 1,
+  size: randomBytes(8).toString('hex'),
+  original: randomBytes(8).toString('hex'),
+  at: new Date().toISOString(),
+});
 
 /** A photo's secrets, or undefined for one stored before secrets (served under its store paths). */
 export async function readSecrets(store: ObjectStore, id: string): Promise<Secrets | undefined> {
@@ -45,10 +50,12 @@ export async function readSecrets(store: ObjectStore, id: string): Promise<Secre
 }
 
 /** Secrets for a photo that has none (false: it had some, kept). */
-export const createSecrets = (store: ObjectStore, id: string, s: Secrets = newSecrets()): Promise<boolean> => store.putIfAbsent(secretsPath(id), Buffer.from(`${JSON.stringify(s)}\n`));
+export const createSecrets = (store: ObjectStore, id: string, s: Secrets = newSecrets()): Promise<boolean> =>
+  store.putIfAbsent(secretsPath(id), Buffer.from(`${JSON.stringify(s)}\n`));
 
 /** New secrets in place of the old (a photo made private again): its old paths stop answering at once. */
-export const replaceSecrets = (store: ObjectStore, id: string, s: Secrets = newSecrets()): Promise<void> => store.put(secretsPath(id), Buffer.from(`${JSON.stringify(s)}\n`));
+export const replaceSecrets = (store: ObjectStore, id: string, s: Secrets = newSecrets()): Promise<void> =>
+  store.put(secretsPath(id), Buffer.from(`${JSON.stringify(s)}\n`));
 
 /** Whether `given` is the secret: in constant time, so a wrong guess takes as long as a near one. */
 export function sameSecret(given: string, actual: string): boolean {
@@ -58,7 +65,13 @@ export function sameSecret(given: string, actual: string): boolean {
 }
 
 /** A photo's served paths with its secrets: every size, then the original. */
-export const secretPaths = (id: string, s: Pick<Secrets, 'size' | 'original'>, ladder: readonly SizeSpec[] = DEFAULT_LADDER): string[] => [...ladder.map((x) => secretImagePath(id, s.size, x.name)), secretOriginalPath(id, s.original)];
+export const secretPaths = (id: string, s: Pick<Secrets, 'size' | 'original'>, ladder: readonly SizeSpec[] = DEFAULT_LADDER): string[] => [
+  ...ladder.map((x) => secretImagePath(id, s.size, x.name)),
+  secretOriginalPath(id, s.original),
+];
 
 /** Its paths in the layout from before secrets (what a cache may still hold of a photo given secrets later). */
-export const plainPaths = (id: string, ladder: readonly SizeSpec[] = DEFAULT_LADDER): string[] => [...ladder.map((x) => imagePath(id, x.name)), originalPath(id)];
+export const plainPaths = (id: string, ladder: readonly SizeSpec[] = DEFAULT_LADDER): string[] => [
+  ...ladder.map((x) => imagePath(id, x.name)),
+  originalPath(id),
+];

@@ -39,7 +39,8 @@ export function photoKeys(id: string, ladder: readonly SizeSpec[] = DEFAULT_LADD
 }
 
 /** Verdicts under which nothing of a photo is stored or served again (a quarantine lifted is no longer one). */
-export const isTakenDown = (v: Verdict | undefined): v is Verdict & { verdict: 'deleted' | 'quarantined' } => v?.verdict === 'deleted' || v?.verdict === 'quarantined';
+export const isTakenDown = (v: Verdict | undefined): v is Verdict & { verdict: 'deleted' | 'quarantined' } =>
+  v?.verdict === 'deleted' || v?.verdict === 'quarantined';
 
 export interface DeleteOutcome {
   id: string;
@@ -67,7 +68,13 @@ export async function deletePhoto(store: ObjectStore, id: string, by: string, la
  * once anyone could have them) unless the photo is taken down: `created`, `exists` (the
  * first writer's bytes stand), or `taken_down` (nothing of it is left, as below).
  */
-export async function createUnlessTakenDown(store: ObjectStore, id: string, key: string, data: Buffer, meta?: ObjectMeta): Promise<'created' | 'exists' | 'taken_down'> {
+export async function createUnlessTakenDown(
+  store: ObjectStore,
+  id: string,
+  key: string,
+  data: Buffer,
+  meta?: ObjectMeta,
+): Promise<'created' | 'exists' | 'taken_down'> {
   const created = await store.putIfAbsent(key, data, meta);
   if (!isTakenDown(await readVerdict(store, id))) return created ? 'created' : 'exists';
   await store.delete(key);

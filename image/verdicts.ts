@@ -27,11 +27,22 @@ const MAX_VERDICT_BYTES = 64 * 1024;
 export const VerdictSchema = Type.Union([
   Type.Object({ v: Type.Literal(1), verdict: Type.Literal('duplicate'), of: Type.String({ pattern: ID }), at: Type.String() }, { additionalProperties: false }),
   Type.Object(
-    { v: Type.Literal(1), verdict: Type.Literal('quarantined'), listed: Type.String({ pattern: '^[0-9a-f]{64}$' }), distance: Type.Integer({ minimum: 0, maximum: 256 }), at: Type.String() },
+    {
+      v: Type.Literal(1),
+      verdict: Type.Literal('quarantined'),
+      listed: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+      distance: Type.Integer({ minimum: 0, maximum: 256 }),
+      at: Type.String(),
+    },
     { additionalProperties: false },
   ),
   Type.Object(
-    { v: Type.Literal(1), verdict: Type.Literal('deleted'), at: Type.String(), by: Type.String({ maxLength: 200, description: 'who asked: a person, a system, a takedown reference' }) },
+    {
+      v: Type.Literal(1),
+      verdict: Type.Literal('deleted'),
+      at: Type.String(),
+      by: Type.String({ maxLength: 200, description: 'who asked: a person, a system, a takedown reference' }),
+    },
     { additionalProperties: false },
   ),
 ]);

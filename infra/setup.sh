@@ -12,8 +12,8 @@ if [ "$node_major" -lt 20 ]; then
   log "Node.js >= 20 is required (found $(node --version))"; exit 1
 fi
 
-# Debian packages (nginx, openssl, GraphicsMagick, wrk, the nginx echo module, libjxl-tools and -dev, jpegtran, butteraugli, chromium, prometheus, mtail, prometheus-node-exporter, llhttp's sources, libssl-dev, gcc). A policy-rc.d that forbids service starts keeps the package's own
-# nginx (80), Prometheus (9090), mtail (3903) and node-exporter (9100) from starting: Hearth runs its own instances.
+# Debian packages (nginx, openssl, GraphicsMagick, wrk, the nginx echo module, libjxl-tools and -dev, jpegtran, butteraugli, chromium, prometheus, mtail, prometheus-node-exporter, llhttp's sources, libssl-dev, gcc, Ceph). A policy-rc.d that forbids service starts keeps the package's own
+# nginx (80), Prometheus (9090), mtail (3903), node-exporter (9100) and Ceph's daemons from starting: Hearth runs its own instances.
 apt_missing=()
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || apt_missing+=(nginx)
 command -v openssl >/dev/null || apt_missing+=(openssl)
@@ -30,7 +30,13 @@ command -v prometheus-node-exporter >/dev/null || apt_missing+=(prometheus-node-
 [ -f /usr/include/jxl/decode.h ] || apt_missing+=(libjxl-dev)   # hearth-jxl (verify, reconstruct) is built against it
 [ -f /usr/share/llhttp/llhttp.c ] || apt_missing+=(node-llhttp)   # llhttp's C sources: the native push client's response parser
 [ -f /usr/include/openssl/evp.h ] || apt_missing+=(libssl-dev)   # the native hint socket checks HMACs with OpenSSL (the 3.0 that node carries too)
+# Ceph from Debian (16.2, Pacific): the monitor, manager, OSDs and RADOS Gateway that
+# `hearth ceph up` and the S3 store's tests start themselves (ceph/cluster.ts).
+for pkg in ceph-mon ceph-mgr ceph-osd radosgw ceph-common; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || apt_missing+=("$pkg")
+done
 command -v gcc >/dev/null || apt_missing+=(gcc)
+command -v ip >/dev/null || apt_missing+=(iproute2)   # test hosts as network namespaces (netns/): the failure tests and `stack up --hosts`
 command -v pkg-config >/dev/null || apt_missing+=(pkg-config)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${apt_missing[*]}"

@@ -1,5 +1,6 @@
 /** The public face of `kafka/`: what other parts of Hearth may use. */
 export * from './broker.js';
+export * from './cluster.js';
 export * from './client.js';
 export * from './config-schema.js';
 export * from './messages.js';

@@ -39,10 +39,12 @@ export const quarantinedValidator = new Validator(QuarantinedSchema, 'hearth.ima
 export const MatchedSchema = Type.Object(
   {
     id: Type.String({ pattern: IMAGE_ID, description: 'the new upload' }),
-    kind: Type.Union([Type.Literal('duplicate'), Type.Literal('near_duplicate')], { description: '`duplicate`: byte-identical, served from `of`\'s files; `near_duplicate`: PDQ within the near threshold, stored and resized as usual' }),
+    kind: Type.Union([Type.Literal('duplicate'), Type.Literal('near_duplicate')], {
+      description: "`duplicate`: byte-identical, served from `of`'s files; `near_duplicate`: PDQ within the near threshold, stored and resized as usual",
+    }),
     of: Type.String({ pattern: IMAGE_ID, description: 'the stored image it matched' }),
     distance: Type.Integer({ minimum: 0, maximum: 256, description: 'PDQ Hamming distance (0 for a duplicate)' }),
-    bytesSaved: Type.Integer({ minimum: 0, description: 'bytes not stored because of it (a duplicate\'s original and sizes; 0 for a near-duplicate)' }),
+    bytesSaved: Type.Integer({ minimum: 0, description: "bytes not stored because of it (a duplicate's original and sizes; 0 for a near-duplicate)" }),
     ts: Type.Integer({ minimum: 0 }),
   },
   { additionalProperties: false },
@@ -83,13 +85,17 @@ export const TakedownSchema = Type.Object(
   {
     id: Type.String({ pattern: IMAGE_ID }),
     action: Type.Union([Type.Literal('delete'), Type.Literal('quarantine'), Type.Literal('refresh')], {
-      description: '`delete`: the photo is gone for good (410); `quarantine`: the blocklist caught a photo already accepted (451 until lifted); `refresh`: a size stored before the perceptual pass ran at write time was recompressed in place, and the caches must fetch it again (purged, still served)',
+      description:
+        '`delete`: the photo is gone for good (410); `quarantine`: the blocklist caught a photo already accepted (451 until lifted); `refresh`: a size stored before the perceptual pass ran at write time was recompressed in place, and the caches must fetch it again (purged, still served)',
     }),
     by: Type.String({ maxLength: 200, description: 'who asked: a person, a system, a takedown reference, or `blocklist`' }),
     secrets: Type.Optional(
       Type.Object(
         { size: Type.String({ pattern: '^[0-9a-f]{16}$' }), original: Type.String({ pattern: '^[0-9a-f]{16}$' }) },
-        { additionalProperties: false, description: "the photo's secrets, which its served paths carry (absent: a photo from before secrets); for `refresh` after a rotation, the old ones" },
+        {
+          additionalProperties: false,
+          description: "the photo's secrets, which its served paths carry (absent: a photo from before secrets); for `refresh` after a rotation, the old ones",
+        },
       ),
     ),
     ts: Type.Integer({ minimum: 0, description: 'when the store stopped holding and serving the photo (epoch ms): the moment every purge is measured from' }),
@@ -102,7 +108,11 @@ export const takedownValidator = new Validator(TakedownSchema, 'hearth.images.ta
 export const DeleteRequestSchema = Type.Object(
   {
     id: Type.String({ pattern: IMAGE_ID }),
-    by: Type.String({ minLength: 1, maxLength: 200, description: 'who asks: a person, a system, a takedown reference (kept with the verdict and the takedown)' }),
+    by: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'who asks: a person, a system, a takedown reference (kept with the verdict and the takedown)',
+    }),
     ts: Type.Optional(Type.Integer({ minimum: 0, description: 'when it was asked (epoch ms)' })),
   },
   { additionalProperties: false },
@@ -114,7 +124,9 @@ export const PurgedSchema = Type.Object(
   {
     id: Type.String({ pattern: IMAGE_ID }),
     colo: Type.String({ maxLength: 32 }),
-    pass: Type.Union([Type.Literal(1), Type.Literal(2)], { description: '1: at once; 2: after the longest a cache\'s upstream fetch may take, for a fetch that was in flight at the takedown' }),
+    pass: Type.Union([Type.Literal(1), Type.Literal(2)], {
+      description: "1: at once; 2: after the longest a cache's upstream fetch may take, for a fetch that was in flight at the takedown",
+    }),
     nodes: Type.Integer({ minimum: 1, description: 'cache nodes of the colo, every one purged' }),
     cached: Type.Integer({ minimum: 0, description: 'paths the purge found cached (and removed), over all nodes' }),
     ts: Type.Integer({ minimum: 0, description: 'when the last node answered (epoch ms)' }),
@@ -145,7 +157,12 @@ export const DeadLetterSchema = Type.Object(
     partition: Type.Integer({ minimum: 0 }),
     offset: Type.String({ pattern: '^[0-9]+$' }),
     key: Type.Union([Type.String({ maxLength: 64 }), Type.Null()]),
-    reason: Type.Union(Object.values(DEAD_REASONS).flat().filter((r, i, a) => a.indexOf(r) === i).map((r) => Type.Literal(r))),
+    reason: Type.Union(
+      Object.values(DEAD_REASONS)
+        .flat()
+        .filter((r, i, a) => a.indexOf(r) === i)
+        .map((r) => Type.Literal(r)),
+    ),
     error: Type.String({ maxLength: 500 }),
     value: Type.String({ description: 'the message as received, base64, cut at 4 KiB' }),
     ts: Type.Integer({ minimum: 0 }),

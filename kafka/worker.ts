@@ -76,9 +76,25 @@ export interface WorkerOptions<In extends DeadTopic> {
 
 /** Errors that say nothing about the message: retried until they pass, however long (the stall shows on /healthz). */
 const TRANSIENT_CODES: ReadonlySet<string> = new Set([
-  'ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EBUSY', 'ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE',
-  // A store service at its disk reserve, or out of reach for a while (undici's codes).
-  'HEARTH_ERR_STORE_FULL', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
+  'ENOSPC',
+  'EDQUOT',
+  'EMFILE',
+  'ENFILE',
+  'ENOMEM',
+  'EAGAIN',
+  'EBUSY',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  // A store service at its disk reserve, or out of reach for a while (undici's codes, the S3 driver's).
+  'HEARTH_ERR_STORE_FULL',
+  'HEARTH_ERR_STORE_UNAVAILABLE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
 ]);
 
 export function isTransient(err: unknown): boolean {
@@ -92,7 +108,9 @@ export function isTransient(err: unknown): boolean {
  * handler_error) rather than reaching a topic.
  */
 function checked(out: readonly Outgoing[]): readonly Outgoing[] {
-  const problems = out.flatMap((m, i) => (TOPIC_SCHEMAS[m.topic].is(m.value) ? [] : TOPIC_SCHEMAS[m.topic].problems(m.value).map((p) => `[${i}] ${m.topic}: ${p}`)));
+  const problems = out.flatMap((m, i) =>
+    TOPIC_SCHEMAS[m.topic].is(m.value) ? [] : TOPIC_SCHEMAS[m.topic].problems(m.value).map((p) => `[${i}] ${m.topic}: ${p}`),
+  );
   if (problems.length > 0) throw new ValidationError('outgoing messages', problems);
   return out;
 }
@@ -148,7 +166,12 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
    * out of its group or stuck, see `problems`) and `/readyz` (ready once in its group
    * and its store is writable) on `http`, then the consumer. Stopped by `stop()`.
    */
-  async serve(o: { http: { host: string; port: number }; store: { ready(): Promise<true | string> }; refresh?: () => void; health?: () => Record<string, unknown> }): Promise<AddressInfo> {
+  async serve(o: {
+    http: { host: string; port: number };
+    store: { ready(): Promise<true | string> };
+    refresh?: () => void;
+    health?: () => Record<string, unknown>;
+  }): Promise<AddressInfo> {
     this.server = createStatusServer(this.o.registry, {
       refresh: () => {
         this.refreshGauges();
@@ -265,7 +288,10 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
         }
         this.metrics.retries.labels(group, transient ? 'transient' : 'unforeseen').inc();
         const wait = retryDelayMs(attempt);
-        this.o.log.warn({ topic, partition, offset: message.offset, attempt, transient, retryInMs: Math.round(wait), err: describe(err) }, transient ? 'message failed for a transient reason; trying again' : 'message failed unexpectedly; trying again');
+        this.o.log.warn(
+          { topic, partition, offset: message.offset, attempt, transient, retryInMs: Math.round(wait), err: describe(err) },
+          transient ? 'message failed for a transient reason; trying again' : 'message failed unexpectedly; trying again',
+        );
         await this.pause(wait, heartbeat);
       }
     }
@@ -284,11 +310,16 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
   problems(now = Date.now()): string[] {
     const bound = this.o.kafka.stuckAfterSeconds * 1000;
     const out: string[] = [];
-    if (this.outSince !== undefined && now - this.outSince > bound) out.push(`consumer out of its group for ${Math.round((now - this.outSince) / 1000)} s${this.lastCrash ? ` (last crash: ${this.lastCrash.slice(0, 200)})` : ''}`);
+    if (this.outSince !== undefined && now - this.outSince > bound)
+      out.push(
+        `consumer out of its group for ${Math.round((now - this.outSince) / 1000)} s${this.lastCrash ? ` (last crash: ${this.lastCrash.slice(0, 200)})` : ''}`,
+      );
     for (const [partition, h] of this.handling) {
-      if (now - h.since > bound) out.push(`message at offset ${h.offset} of ${this.o.topic} partition ${partition} in handling for ${Math.round((now - h.since) / 1000)} s`);
+      if (now - h.since > bound)
+        out.push(`message at offset ${h.offset} of ${this.o.topic} partition ${partition} in handling for ${Math.round((now - h.since) / 1000)} s`);
     }
-    if (this.stalledSince !== undefined && now - this.stalledSince > bound) out.push(`lag of ${this.lastLag} on its partitions with no message finished for ${Math.round((now - this.stalledSince) / 1000)} s`);
+    if (this.stalledSince !== undefined && now - this.stalledSince > bound)
+      out.push(`lag of ${this.lastLag} on its partitions with no message finished for ${Math.round((now - this.stalledSince) / 1000)} s`);
     return out;
   }
 
@@ -350,7 +381,10 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
 
   /** Consumer lag of `topic` for this group, by partition. */
   async lag(): Promise<Map<number, number>> {
-    const [ends, committed] = await Promise.all([this.admin.fetchTopicOffsets(this.o.topic), this.admin.fetchOffsets({ groupId: this.o.kafka.groupId, topics: [this.o.topic] })]);
+    const [ends, committed] = await Promise.all([
+      this.admin.fetchTopicOffsets(this.o.topic),
+      this.admin.fetchOffsets({ groupId: this.o.kafka.groupId, topics: [this.o.topic] }),
+    ]);
     const done = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset === '-1' ? '0' : p.offset)]));
     return new Map(ends.map((e) => [e.partition, Number(BigInt(e.high) - (done.get(e.partition) ?? 0n))]));
   }
@@ -371,7 +405,11 @@ export class KafkaWorker<In extends DeadTopic = DeadTopic> {
  * `mismatch` says what, if anything, is wrong across its fields (a path that is not its
  * id's), which no schema can.
  */
-export function parseMessage<T>(message: KafkaMessage, validator: { is(v: unknown): v is T; problems(v: unknown): string[] }, mismatch: (v: T) => string | undefined = () => undefined): T {
+export function parseMessage<T>(
+  message: KafkaMessage,
+  validator: { is(v: unknown): v is T; problems(v: unknown): string[] },
+  mismatch: (v: T) => string | undefined = () => undefined,
+): T {
   let value: unknown;
   try {
     value = JSON.parse(message.value?.toString('utf8') ?? '');
@@ -401,7 +439,14 @@ export async function readForMessage<T>(path: string, reasons: ReadReasons, read
     return await read();
   } catch (err) {
     const code = (err as { code?: string }).code;
-    const reason = code === 'HEARTH_ERR_NOT_FOUND' || code === 'HEARTH_ERR_STORE_ESCAPE' ? reasons.missing : code === 'HEARTH_ERR_NOT_A_FILE' ? reasons.irregular : code === 'HEARTH_ERR_TOO_LARGE' ? reasons.oversized : undefined;
+    const reason =
+      code === 'HEARTH_ERR_NOT_FOUND' || code === 'HEARTH_ERR_STORE_ESCAPE'
+        ? reasons.missing
+        : code === 'HEARTH_ERR_NOT_A_FILE'
+          ? reasons.irregular
+          : code === 'HEARTH_ERR_TOO_LARGE'
+            ? reasons.oversized
+            : undefined;
     if (reason === undefined) throw err;
     throw new PermanentFailure(reason, `${path}: ${(err as Error).message}`);
   }

@@ -35,6 +35,9 @@ export function loadOriginConfig(file?: string, overrides: Record<string, unknow
     validator,
     file,
     overrides,
-    semantic: (c) => (c.listen.port !== 0 && c.listen.host === c.http.host && c.listen.port === c.http.port ? ['http.port: the same address as listen (metrics must not share the image listener)'] : []),
+    semantic: (c) =>
+      c.listen.port !== 0 && c.listen.host === c.http.host && c.listen.port === c.http.port
+        ? ['http.port: the same address as listen (metrics must not share the image listener)']
+        : [],
   });
 }

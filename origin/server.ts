@@ -18,10 +18,29 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness } from '../common/index.js';
 import { DamagedObjectError, ObjectNotFoundError, StoreEscapeError, openStore, type ObjectStore } from '../store/index.js';
-import { imagePath, parseServedPath, readSecrets, sameSecret, secretImagePath, originalPath, INTEGRITY_REASONS, IntegrityError, reconstructChecked, CpuBackend, DEFAULT_LADDER, type SizeSpec, readVerdict, isTakenDown, createUnlessTakenDown, servedOriginal, MetadataError, imageEtag, type Verdict } from '../image/index.js';
+import {
+  imagePath,
+  parseServedPath,
+  readSecrets,
+  sameSecret,
+  secretImagePath,
+  originalPath,
+  INTEGRITY_REASONS,
+  IntegrityError,
+  reconstructChecked,
+  CpuBackend,
+  DEFAULT_LADDER,
+  type SizeSpec,
+  readVerdict,
+  isTakenDown,
+  createUnlessTakenDown,
+  servedOriginal,
+  MetadataError,
+  imageEtag,
+  type Verdict,
+} from '../image/index.js';
 import type { EncodeOptions, ResizeBackend } from '../image/index.js';
 import { ORIGIN_METRICS, ORIGIN_RESULTS } from './metrics.js';
-
 
 export interface OriginOptions {
   store: string;
@@ -110,14 +129,16 @@ export class OriginServer {
     const p = parseServedPath(path);
     const spec = p?.size !== undefined ? this.ladder.find((s) => s.name === p.size) : undefined;
     // Outside the layout, outside the ladder, or a directory that does not match the id: no work.
-    if (!p || (p.size !== undefined && (!spec || path !== (p.secret ? secretImagePath(p.id, p.secret, p.size) : imagePath(p.id, p.size))))) return this.notFound(req, res);
+    if (!p || (p.size !== undefined && (!spec || path !== (p.secret ? secretImagePath(p.id, p.secret, p.size) : imagePath(p.id, p.size)))))
+      return this.notFound(req, res);
     const id = p.id;
     try {
       // The path is the photo's only with the photo's secret (and, for a photo stored before
       // secrets, only without one). A wrong secret is answered as a photo that does not exist:
       // the same 404, after the same one read.
       const secrets = await readSecrets(this.store, id);
-      if (secrets ? p.secret === undefined || !sameSecret(p.secret, p.size === undefined ? secrets.original : secrets.size) : p.secret !== undefined) return this.notFound(req, res);
+      if (secrets ? p.secret === undefined || !sameSecret(p.secret, p.size === undefined ? secrets.original : secrets.size) : p.secret !== undefined)
+        return this.notFound(req, res);
       const verdict = await readVerdict(this.store, id);
       if (isTakenDown(verdict)) return this.takenDown(req, res, verdict);
       // A duplicate's files are the image it duplicates (its own original is a copy of that
@@ -238,7 +259,11 @@ export class OriginServer {
    * keeps that (`dir` does; the volumes keep no time per needle) or made now.
    */
   private sendImage(res: ServerResponse, req: IncomingMessage, body: Buffer, modifiedMs?: number): void {
-    this.send(res, req, 200, body, { 'content-type': 'image/jpeg', etag: imageEtag(body), ...(modifiedMs !== undefined ? { 'last-modified': new Date(modifiedMs).toUTCString() } : {}) });
+    this.send(res, req, 200, body, {
+      'content-type': 'image/jpeg',
+      etag: imageEtag(body),
+      ...(modifiedMs !== undefined ? { 'last-modified': new Date(modifiedMs).toUTCString() } : {}),
+    });
   }
 
   /**
@@ -272,12 +297,17 @@ export class OriginServer {
   private damaged(req: IncomingMessage, res: ServerResponse, jxlPath: string, err: IntegrityError): void {
     this.metrics.requests.labels('damaged').inc();
     this.metrics.integrity.labels(err.reason).inc();
-    this.log.error({ path: jxlPath, reason: err.reason, err: err.message, repair: true }, 'original kept as JPEG XL failed its integrity check; not served, reported for repair');
+    this.log.error(
+      { path: jxlPath, reason: err.reason, err: err.message, repair: true },
+      'original kept as JPEG XL failed its integrity check; not served, reported for repair',
+    );
     if (!this.reported.has(jxlPath)) {
       // Bounded: a failing disk must not grow this set without end (a later report repeats a line, no harm).
       if (this.reported.size >= 10_000) this.reported.clear();
       this.reported.add(jxlPath);
-      this.store.reportDamage({ path: jxlPath, reason: err.reason, by: 'origin', error: err.message }).catch((e: Error) => this.log.error({ err: e }, 'cannot write the damage report'));
+      this.store
+        .reportDamage({ path: jxlPath, reason: err.reason, by: 'origin', error: err.message })
+        .catch((e: Error) => this.log.error({ err: e }, 'cannot write the damage report'));
     }
     if (!res.headersSent) this.send(res, req, 500, 'stored original failed its integrity check\n', ERROR_HEADERS);
   }
@@ -323,7 +353,6 @@ export class OriginServer {
     if (await this.store.head(jxl)) return () => reconstructChecked(this.store, jxl);
     return undefined;
   }
-
 
   private acquire(): Promise<boolean> {
     if (this.running < this.o.maxConcurrent) {

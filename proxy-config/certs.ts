@@ -21,6 +21,22 @@ export async function ensureCerts(t: Topology, dir: string): Promise<string> {
   await run('openssl', ['req', ...ec, '-keyout', f('cache.key'), '-out', f('cache.csr'), '-subj', '/CN=hearth cache']);
   const hosts = [...new Set(t.colos.flatMap((c) => [c.host, ...c.viewerHosts]))];
   writeFileSync(f('san.ext'), `subjectAltName=${[...hosts.map((h) => `DNS:${h}`), 'IP:127.0.0.1', 'IP:::1'].join(',')}\n`);
-  await run('openssl', ['x509', '-req', '-in', f('cache.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('cache.pem'), '-days', '825', '-extfile', f('san.ext')]);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    f('cache.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('cache.pem'),
+    '-days',
+    '825',
+    '-extfile',
+    f('san.ext'),
+  ]);
   return dir;
 }

@@ -43,10 +43,12 @@ export class NginxInstance {
     return ['-p', this.inst.dir, '-c', this.conf, '-e', this.errorLog, ...extra];
   }
 
-  /** `nginx -t`: throws with nginx's own message when the config is bad. */
-  async test(): Promise<void> {
+  /** `nginx -t` (under `wrap` when given): throws with nginx's own message when the config is bad. */
+  async test(wrap: readonly string[] = []): Promise<void> {
     try {
-      await run(nginxBinary(), this.args('-t', '-q'));
+      // nginx -t binds the listen addresses: on a test host, it must run there.
+      const [cmd, ...args] = [...wrap, nginxBinary(), ...this.args('-t', '-q')] as [string, ...string[]];
+      await run(cmd, args);
     } catch (err) {
       const e = err as { stderr?: string; message: string };
       throw new NginxError(`nginx -t failed for ${this.inst.name}: ${(e.stderr ?? e.message).trim()}`);
@@ -57,12 +59,18 @@ export class NginxInstance {
     return livePid(this.pidFile);
   }
 
+  /** The command that starts the master (daemonised), under `wrap` when given (`ip netns exec NS`: on a test host). */
+  command(wrap: readonly string[] = []): [string, ...string[]] {
+    return [...wrap, nginxBinary(), ...this.args()] as [string, ...string[]];
+  }
+
   /** Starts the master (daemonised); resolves once its pid file names a live process. */
-  async start(): Promise<number> {
+  async start(wrap: readonly string[] = []): Promise<number> {
     const running = this.pid();
     if (running) return running;
     try {
-      await run(nginxBinary(), this.args());
+      const [cmd, ...args] = this.command(wrap);
+      await run(cmd, args);
     } catch (err) {
       const e = err as { stderr?: string; message: string };
       throw new NginxError(`nginx ${this.inst.name} did not start: ${(e.stderr ?? e.message).trim()}`);

@@ -190,22 +190,30 @@ export function renderOrigin(t: Topology, dir: string): RenderedInstance {
   const service = t.origin.service;
   // No open_file_cache: it serves a file for up to a minute after it was unlinked, and a
   // photo taken down must stop at the origin the moment the store removed it (docs/takedown.md).
-  const http = `${service ? `
+  const http = `${
+    service
+      ? `
 ${upstreamBlock('origin_service', [service], 32, false)}
-` : ''}
+`
+      : ''
+  }
   server {
     listen ${t.origin.listen};
     root ${t.origin.root};
-${service ? '' : `    # Nothing can take the location out of an original here: none is served.
+${
+  service
+    ? ''
+    : `    # Nothing can take the location out of an original here: none is served.
     location ~ "${ANY_ORIGINAL_PATH}" {
       return 404;
     }
-`}${imageLocation(`      limit_except GET HEAD {
+`
+}${imageLocation(`      limit_except GET HEAD {
         deny all;
       }
 ${
-        service
-          ? `      # Every image path goes to the origin service: it checks a path's secret against the
+  service
+    ? `      # Every image path goes to the origin service: it checks a path's secret against the
       # photo's (image/secrets.ts; a store path is served only for a photo from before
       # secrets), serves an original without its location (image/location.ts), and reads
       # the store, whose own paths are never served as they are.
@@ -213,12 +221,12 @@ ${
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_read_timeout 30s;`
-          : `      # No origin service to check secrets or take out locations: the store's files as
+    : `      # No origin service to check secrets or take out locations: the store's files as
       # they are (a topology for the warm path alone; every photo in it is one from before secrets).
       # A link in the store that leads out of it is not followed.
       disable_symlinks on from=$document_root;
       try_files $uri =404;`
-      }`)}
+}`)}
   }`;
   return { name: 'origin', role: 'origin', dir, listen: t.origin.listen, config: main(dir, t, http) };
 }

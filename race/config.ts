@@ -4,7 +4,11 @@ import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from 
 
 export const RaceConfigSchema = Type.Object(
   {
-    logs: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 1024, description: "the cache nodes' JSON access logs (every node of every colo)" }),
+    logs: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      maxItems: 1024,
+      description: "the cache nodes' JSON access logs (every node of every colo)",
+    }),
     fromStart: Type.Boolean({ default: false, description: 'read each log from its beginning (default: only lines written after the start)' }),
     pollMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250, description: 'how often each log is checked for new lines' }),
     maxTrackedPaths: Type.Integer({
@@ -13,7 +17,12 @@ export const RaceConfigSchema = Type.Object(
       default: 100_000,
       description: '(colo, path) pairs remembered at once; beyond, the least recently touched is evicted and counted (about 200 bytes each)',
     }),
-    viewWindowS: Type.Integer({ minimum: 1, maximum: 86_400, default: 300, description: 'a push not viewed within this long is counted unviewed and forgotten' }),
+    viewWindowS: Type.Integer({
+      minimum: 1,
+      maximum: 86_400,
+      default: 300,
+      description: 'a push not viewed within this long is counted unviewed and forgotten',
+    }),
     viewerWaitS: Type.Integer({
       minimum: 1,
       maximum: 3600,

@@ -5,7 +5,7 @@ export const RACE_METRICS = {
   firstViews: {
     type: 'counter',
     name: 'hearth_race_first_views_total',
-    help: "First viewer requests of a pushed (colo, path), by outcome: won (a HIT begun after the push completed), in_flight (a HIT begun while the push was still fetching: it waited on the cache lock), lost (MISS, UPDATING, …: the viewer came before the push). won / all is whether warming works.",
+    help: 'First viewer requests of a pushed (colo, path), by outcome: won (a HIT begun after the push completed), in_flight (a HIT begun while the push was still fetching: it waited on the cache lock), lost (MISS, UPDATING, …: the viewer came before the push). won / all is whether warming works.',
     labelNames: ['colo', 'outcome'],
   },
   pushToView: {
@@ -25,7 +25,7 @@ export const RACE_METRICS = {
   inFlightWait: {
     type: 'histogram',
     name: 'hearth_race_in_flight_view_seconds',
-    help: "Request time of in_flight first views: how long a viewer who came while the push was fetching waited for its HIT.",
+    help: 'Request time of in_flight first views: how long a viewer who came while the push was fetching waited for its HIT.',
     labelNames: ['colo'],
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1],
   },

@@ -11,12 +11,18 @@ export const ResizeConfigSchema = Type.Object(
     backend: Type.Union([Type.Literal('cpu'), Type.Literal('gpu')], { default: 'cpu', description: '`cpu` (sharp/libvips); `gpu` (CUDA) is not built yet' }),
     maxReadBytes: maxReadBytesOption(),
     jobs: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'images resized at once (partitions consumed concurrently)' }),
-    threadsPerJob: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'libvips threads per image (2 jobs × 2 threads measured best on 2 cores, with 3 × 1)' }),
+    threadsPerJob: Type.Integer({
+      minimum: 1,
+      maximum: 64,
+      default: 2,
+      description: 'libvips threads per image (2 jobs × 2 threads measured best on 2 cores, with 3 × 1)',
+    }),
     storedSizes: Type.Array(Type.String({ pattern: '^[a-z]$' }), {
       minItems: 1,
       uniqueItems: true,
       default: [...DEFAULT_STORED_SIZES],
-      description: 'the ladder sizes stored at upload (the origin makes the others on demand, from the largest stored size at least as large, else from the original); the default is chosen by `npm run bench -- sizes`',
+      description:
+        'the ladder sizes stored at upload (the origin makes the others on demand, from the largest stored size at least as large, else from the original); the default is chosen by `npm run bench -- sizes`',
     }),
     jpeg: jpegSection(),
     perceptual: perceptualSection(
@@ -42,7 +48,9 @@ export function loadResizeConfig(file?: string, overrides: Record<string, unknow
     overrides,
     semantic: (c) => [
       ...(c.backend === 'gpu' ? ['backend: "gpu" is not built yet (no GPU machine was available to build and test it); use "cpu"'] : []),
-      ...c.storedSizes.filter((s) => !DEFAULT_LADDER.some((l) => l.name === s)).map((s) => `storedSizes: "${s}" is not a size of the ladder (${DEFAULT_LADDER.map((l) => l.name).join(', ')})`),
+      ...c.storedSizes
+        .filter((s) => !DEFAULT_LADDER.some((l) => l.name === s))
+        .map((s) => `storedSizes: "${s}" is not a size of the ladder (${DEFAULT_LADDER.map((l) => l.name).join(', ')})`),
     ],
   });
 }

@@ -10,8 +10,35 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics } from '../common/index.js';
-import { imagePath, originalPath, pathMismatch, CorruptImageError, isTakenDown, createUnlessTakenDown, readVerdict, MARKER_META, markerOf, perceptualRecompress, type ResizeBackend, CpuBackend, DEFAULT_LADDER, sourceSize, type SizeSpec } from '../image/index.js';
-import { TOPICS, acceptedValidator, type Resized, type Uploaded, KafkaWorker, PermanentFailure, outgoing, parseMessage, readForMessage, type Outgoing } from '../kafka/index.js';
+import {
+  imagePath,
+  originalPath,
+  pathMismatch,
+  CorruptImageError,
+  isTakenDown,
+  createUnlessTakenDown,
+  readVerdict,
+  MARKER_META,
+  markerOf,
+  perceptualRecompress,
+  type ResizeBackend,
+  CpuBackend,
+  DEFAULT_LADDER,
+  sourceSize,
+  type SizeSpec,
+} from '../image/index.js';
+import {
+  TOPICS,
+  acceptedValidator,
+  type Resized,
+  type Uploaded,
+  KafkaWorker,
+  PermanentFailure,
+  outgoing,
+  parseMessage,
+  readForMessage,
+  type Outgoing,
+} from '../kafka/index.js';
 import { openStore, type ObjectStore } from '../store/index.js';
 import type { ResizeConfig } from './config.js';
 import { RESIZE_METRICS } from './metrics.js';
@@ -63,7 +90,16 @@ export class ResizeWorker {
     const swept = await this.store.sweep();
     if (swept > 0) this.log.info({ swept }, 'removed temp files a crashed writer left in the store');
     const address = await this.worker.serve({ http: this.config.http, store: this.store, health: () => ({ backend: this.backend.name }) });
-    this.log.info({ brokers: this.config.kafka.brokers, store: this.config.store, jobs: this.config.jobs, threadsPerJob: this.config.threadsPerJob, http: `${address.address}:${address.port}` }, 'resize worker running');
+    this.log.info(
+      {
+        brokers: this.config.kafka.brokers,
+        store: this.config.store,
+        jobs: this.config.jobs,
+        threadsPerJob: this.config.threadsPerJob,
+        http: `${address.address}:${address.port}`,
+      },
+      'resize worker running',
+    );
     return address;
   }
 

@@ -24,8 +24,10 @@ export interface SimColo {
 }
 
 export interface SimTarget {
-  warmerUdp: string;
-  warmerHttp: string;
+  /** Every warmer's UDP, in the stack's order (hints spread over them by rendezvous hashing). */
+  warmerUdps: string[];
+  /** Every warmer's `/metrics`: drops are summed over them. */
+  warmerHttps: string[];
   proxy: string;
   colos: SimColo[];
   /** Store paths this simulation may use; none should be cached yet. */
@@ -144,11 +146,14 @@ function viewerIn(colo: SimColo, rnd: () => number): string | undefined {
   return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 }
 
-const dropsOf = (m: Map<string, number>): Record<string, number> => {
+/** Every warmer's drops by reason, summed. */
+const dropsOf = (scrapes: Map<string, number>[]): Record<string, number> => {
   const out: Record<string, number> = {};
-  for (const [k, v] of m) {
-    const r = /^hearth_warmer_paths_dropped_total\{reason="([a-z_]+)"\}$/.exec(k);
-    if (r) out[r[1] as string] = v;
+  for (const m of scrapes) {
+    for (const [k, v] of m) {
+      const r = /^hearth_warmer_paths_dropped_total\{reason="([a-z_]+)"\}$/.exec(k);
+      if (r) out[r[1] as string] = (out[r[1] as string] ?? 0) + v;
+    }
   }
   return out;
 };
@@ -207,10 +212,10 @@ const logSizes = (files: string[]): number[] =>
 async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: string[], touched: Set<string>): Promise<ModeReport> {
   const rnd = seededRandom(o.seed + (mode === 'on' ? 1 : 0));
   const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
-  const hinter = mode === 'on' ? createHinter({ warmers: [t.warmerUdp] }) : undefined;
+  const hinter = mode === 'on' ? createHinter({ warmers: t.warmerUdps }) : undefined;
   const poolSet = new Set(pool);
   const offsets = t.colos.map((c) => logSizes(c.accessLogs));
-  const before = dropsOf(await scrape(t.warmerHttp));
+  const before = dropsOf(await Promise.all(t.warmerHttps.map((h) => scrape(h))));
   const seen = new Set<string>();
   const hinted = new Set<string>();
   const samples: Sample[] = [];
@@ -242,10 +247,22 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
           seen.add(key);
           const t0 = performance.now();
           try {
-            const res = await request(`http://${target}${path}`, { dispatcher: agent, headers: { host: colo.host, accept: 'image/avif,image/webp,image/*,*/*;q=0.8' } });
+            const res = await request(`http://${target}${path}`, {
+              dispatcher: agent,
+              headers: { host: colo.host, accept: 'image/avif,image/webp,image/*,*/*;q=0.8' },
+            });
             await res.body.dump();
             const cache = String(res.headers['x-cache-status'] ?? '');
-            samples.push({ colo: colo.name, path, first, hinted: hinted.has(key), hit: cache === 'HIT', ms: performance.now() - t0, ok: res.statusCode === 200, ...at });
+            samples.push({
+              colo: colo.name,
+              path,
+              first,
+              hinted: hinted.has(key),
+              hit: cache === 'HIT',
+              ms: performance.now() - t0,
+              ok: res.statusCode === 200,
+              ...at,
+            });
           } catch {
             samples.push({ colo: colo.name, path, first, hinted: hinted.has(key), hit: false, ms: performance.now() - t0, ok: false, ...at });
           }
@@ -267,7 +284,7 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
   await agent.close();
   // Pushes still under way would otherwise be missed when counting waste.
   await new Promise((r) => setTimeout(r, 300));
-  const after = dropsOf(await scrape(t.warmerHttp));
+  const after = dropsOf(await Promise.all(t.warmerHttps.map((h) => scrape(h))));
   const drops: Record<string, number> = {};
   for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) drops[k] = v - (before[k] ?? 0);
 
@@ -298,12 +315,21 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
     };
   });
   const firsts = samples.filter((x) => x.first);
-  return { mode, colos, byGap: bucketsOf(firsts, GAP_EDGES, (x) => x.gapMs, false), byPosition: bucketsOf(firsts, POSITION_EDGES, (x) => x.position, true), drops };
+  return {
+    mode,
+    colos,
+    byGap: bucketsOf(firsts, GAP_EDGES, (x) => x.gapMs, false),
+    byPosition: bucketsOf(firsts, POSITION_EDGES, (x) => x.position, true),
+    drops,
+  };
 }
 
 /** Runs each mode; `touched` receives every path a page hinted or showed (what is in the caches afterwards). */
 export async function simulate(t: SimTarget, o: SimOptions, touched = new Set<string>()): Promise<ModeReport[]> {
-  if (t.paths.length < 2 * o.maxImages) throw new Error(`the store has ${t.paths.length} paths no earlier simulation on this stack used; one with pages of up to ${o.maxImages} images needs at least ${2 * o.maxImages}. For empty caches: hearth stack down, remove the state directory, hearth stack up`);
+  if (t.paths.length < 2 * o.maxImages)
+    throw new Error(
+      `the store has ${t.paths.length} paths no earlier simulation on this stack used; one with pages of up to ${o.maxImages} images needs at least ${2 * o.maxImages}. For empty caches: hearth stack down, remove the state directory, hearth stack up`,
+    );
   const reports: ModeReport[] = [];
   for (const [i, mode] of o.modes.entries()) {
     // Disjoint pools: warming "on" must not find what "off" already cached, and vice versa.
@@ -314,18 +340,56 @@ export async function simulate(t: SimTarget, o: SimOptions, touched = new Set<st
 }
 
 export function formatReport(reports: ModeReport[]): string {
-  const rows = [['mode', 'colo', 'pages', 'first views', 'hit ratio', 'race wins', 'won/in flight/lost', 'in flight p50/p95 ms', 'p50 ms', 'p95 ms', 'wasted pushes', 'errors']];
+  const rows = [
+    [
+      'mode',
+      'colo',
+      'pages',
+      'first views',
+      'hit ratio',
+      'race wins',
+      'won/in flight/lost',
+      'in flight p50/p95 ms',
+      'p50 ms',
+      'p95 ms',
+      'wasted pushes',
+      'errors',
+    ],
+  ];
   for (const r of reports) {
     for (const c of r.colos) {
       const on = r.mode === 'on';
-      rows.push([r.mode, c.colo, String(c.pages), String(c.firstViews), c.hitRatio.toFixed(3), on ? c.raceWinRate.toFixed(3) : '-', on ? RACE_OUTCOMES.map((o) => c.race[o]).join('/') : '-', on && c.race.in_flight > 0 ? `${c.inFlightP50Ms.toFixed(0)}/${c.inFlightP95Ms.toFixed(0)}` : '-', c.p50Ms.toFixed(1), c.p95Ms.toFixed(1), String(c.wastedPushes), String(c.errors)]);
+      rows.push([
+        r.mode,
+        c.colo,
+        String(c.pages),
+        String(c.firstViews),
+        c.hitRatio.toFixed(3),
+        on ? c.raceWinRate.toFixed(3) : '-',
+        on ? RACE_OUTCOMES.map((o) => c.race[o]).join('/') : '-',
+        on && c.race.in_flight > 0 ? `${c.inFlightP50Ms.toFixed(0)}/${c.inFlightP95Ms.toFixed(0)}` : '-',
+        c.p50Ms.toFixed(1),
+        c.p95Ms.toFixed(1),
+        String(c.wastedPushes),
+        String(c.errors),
+      ]);
     }
   }
-  const drops = reports.map((r) => `warmer drops (${r.mode}): ${Object.entries(r.drops).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`);
+  const drops = reports.map(
+    (r) =>
+      `warmer drops (${r.mode}): ${
+        Object.entries(r.drops)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ') || 'none'
+      }`,
+  );
   // First-view hit ratio by bucket, one column pair per mode.
   const byBucket = (title: string, of: (r: ModeReport) => BucketReport[]): string[][] => [
     [title, ...reports.flatMap((r) => [`${r.mode}: first views`, `${r.mode}: hit ratio`])],
-    ...(of(reports[0] as ModeReport).map((b, i) => [b.bucket, ...reports.flatMap((r) => [String(of(r)[i]?.firstViews ?? 0), (of(r)[i]?.hitRatio ?? 0).toFixed(3)])])),
+    ...of(reports[0] as ModeReport).map((b, i) => [
+      b.bucket,
+      ...reports.flatMap((r) => [String(of(r)[i]?.firstViews ?? 0), (of(r)[i]?.hitRatio ?? 0).toFixed(3)]),
+    ]),
   ];
   return `${[...aligned(rows), '', ...aligned(byBucket('gap ms', (r) => r.byGap)), '', ...aligned(byBucket('position', (r) => r.byPosition)), '', ...drops].join('\n')}\n`;
 }

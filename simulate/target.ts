@@ -7,20 +7,23 @@ import type { SimTarget } from './simulate.js';
 /** What a simulation needs to know about a running stack, from its own records. */
 export function simTargetOf(stack: Stack, paths?: string[]): SimTarget {
   const s = stack.status();
-  if (!s.warmer.running || !s.proxy.running || s.colos.some((c) => !c.running.every(Boolean))) {
+  if (s.warmers.some((w) => !w.running) || !s.proxy.running || s.colos.some((c) => !c.running.every(Boolean))) {
     throw new Error(`the stack in ${s.stateDir} is not fully up; run \`hearth stack up\` (status: hearth stack status)`);
   }
   const manifest = JSON.parse(readFileSync(join(s.origin.root, 'manifest.json'), 'utf8')) as CorpusManifest;
   return {
-    warmerUdp: s.warmer.udp,
-    warmerHttp: s.warmer.http,
+    warmerUdps: s.warmers.map((w) => w.udp),
+    warmerHttps: s.warmers.map((w) => w.http),
     proxy: s.proxy.address,
     colos: s.colos.map((c) => ({
       name: c.name,
       cache: c.cache,
       host: c.host,
       cidrs: c.cidrs,
-      accessLogs: stack.instances().filter((n) => n.inst.colo === c.name).map((n) => n.accessLog),
+      accessLogs: stack
+        .instances()
+        .filter((n) => n.inst.colo === c.name)
+        .map((n) => n.accessLog),
     })),
     paths: paths ?? unusedPaths(stack, manifest.paths),
   };

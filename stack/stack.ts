@@ -9,17 +9,22 @@
 import { isAlive as alive, livePid, HEARTH_CLI } from '../common/index.js';
 import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { KafkaBroker, TOPICS, createKafka, ensureTopics } from '../kafka/index.js';
-import { mtailArgs, renderPrometheusConfig, scrapeJobsFor } from '../monitoring/index.js';
+import { dirname, join } from 'node:path';
+import { KafkaBroker, KafkaCluster, createKafka, ensureTopics } from '../kafka/index.js';
 import { createLogger } from '../common/index.js';
-import { CACHE_LEVELS, NginxInstance, ensureCerts, renderAll } from '../proxy-config/index.js';
-import { parseTopology, purgerConfigFor, splitAddress, storeSpec, warmerConfigFor, type Topology } from '../topology/index.js';
+import { NginxInstance, ensureCerts, renderAll } from '../proxy-config/index.js';
+import { kafkaBrokers, parseTopology, placements, splitAddress, storeIsService, storeSpec, warmers, type Topology } from '../topology/index.js';
+import type { TestNetwork } from '../netns/index.js';
+import { testHostsFor, wrapperFor } from './test-hosts.js';
+import { PIPELINE_TOPICS, blocklistFile, daemonSpecs, textfileDir, type DaemonPaths, type DaemonSpec, type Stage } from './daemons.js';
+import { CephCluster } from '../ceph/index.js';
 import { copyStore, openStore } from '../store/index.js';
 
 export interface StackStatus {
   stateDir: string;
   warmer: { udp: string; http: string; pid: number | null; running: boolean };
+  /** Every warmer (the first is `warmer`): api-hook's senders list their `udp` in this order. */
+  warmers: { name: string; udp: string; http: string; pid: number | null; running: boolean }[];
   proxy: { address: string; pid: number | null; running: boolean; tls: boolean };
   origin: {
     address: string;
@@ -31,8 +36,11 @@ export interface StackStatus {
   };
   /** The store service, when the topology has one (every tier's store); null: `origin.root` as a `dir` store. */
   store: { address: string; metrics: string; dir: string; running: boolean } | null;
+  /** The Ceph cluster, when the topology has one (every tier's store is its bucket). */
+  ceph?: { s3: string; bucket: string; metrics: string; dir: string; running: boolean };
   colos: { name: string; cache: string[]; host: string; pushHost: string; cidrs: string[]; running: boolean[] }[];
-  kafka?: { address: string; running: boolean; pid: number | null };
+  /** `address`: every node's, comma-separated; `nodes`: 1, or 3 and more for a KRaft cluster. */
+  kafka?: { address: string; running: boolean; pid: number | null; nodes: number };
   prometheus?: { address: string; running: boolean; pid: number | null };
   dashboard?: { address: string; running: boolean; pid: number | null };
   /** mtail over the cache nodes' access logs. */
@@ -43,6 +51,8 @@ export interface StackStatus {
   workers?: { identity: WorkerStatus; resize: WorkerStatus[]; perceptual: WorkerStatus[]; takedown: WorkerStatus; purge: (WorkerStatus & { colo: string })[] };
   /** The identity tier's blocklist file. */
   blocklist?: string;
+  /** With `--hosts`: each host, its namespace and address, and the daemons on it. */
+  hosts?: { name: string; address: string; ns: string; daemons: string[] }[];
   logs: string;
 }
 
@@ -69,37 +79,77 @@ async function askHealth(http: string): Promise<{ healthy: boolean; problems?: s
   }
 }
 
-/** Partitions of the pipeline's topics: more than any local stack's workers, so each can own some. */
-const PIPELINE_PARTITIONS = 8;
-
 /** A process the stack starts: `warmer`, `origin`, `origin-delay`, `identity`, `resize-<n>`, `takedown`, `purge-<colo>`, `perceptual`, `cache-logs` (mtail), `race`, `textfiles` (node-exporter), `prometheus`, `dashboard`. */
 type Daemon = string;
 
+export interface StackOptions {
+  /** Each host of the topology's `hosts` a network namespace on this machine, every daemon on its host (`stack up --hosts`). */
+  hosts?: boolean;
+  /** The namespaces' tag (`hearth-<tag>-<host>`, 1 to 4 letters or digits): a test's stack beside the CLI's. */
+  hostsTag?: string;
+}
+
 export class Stack {
   readonly topology: Topology;
+  /** The test hosts every daemon runs on (`hosts`), for failure drills: kill a host, cut its link. */
+  readonly network: TestNetwork | undefined;
+  private readonly wrapFor: (daemon: string) => string[];
   private readonly nginx: NginxInstance[];
-  private readonly kafka: KafkaBroker | undefined;
+  private readonly kafka: KafkaBroker | KafkaCluster | undefined;
+  private readonly ceph: CephCluster | undefined;
 
   constructor(
     readonly stateDir: string,
     topology: Topology,
+    readonly options: StackOptions = {},
   ) {
     this.topology = topology;
+    this.network = options.hosts ? testHostsFor(topology, options.hostsTag ?? 'stk') : undefined;
+    this.wrapFor = wrapperFor(topology, this.network);
+    this.paths = { config: (d) => join(stateDir, d), state: (d) => join(stateDir, d), nginx: join(stateDir, 'nginx') };
     this.nginx = renderAll(topology, join(stateDir, 'nginx')).map((i) => new NginxInstance(i));
     const k = topology.kafka;
-    this.kafka = k ? new KafkaBroker({ dir: join(stateDir, 'kafka'), host: splitAddress(k.listen).host, port: splitAddress(k.listen).port, controllerPort: splitAddress(k.controller).port }) : undefined;
+    const node = (n: { listen: string; controller: string }, i: number) => ({
+      host: splitAddress(n.listen).host,
+      port: splitAddress(n.listen).port,
+      controllerPort: splitAddress(n.controller).port,
+      wrap: this.wrapFor(`kafka-${i + 1}`),
+    });
+    this.kafka = !k
+      ? undefined
+      : k.peers
+        ? new KafkaCluster({ dir: join(stateDir, 'kafka'), nodes: [k, ...k.peers].map(node) })
+        : new KafkaBroker({ dir: join(stateDir, 'kafka'), ...node(k, 0) });
+    const c = topology.ceph;
+    this.ceph = c
+      ? new CephCluster({
+          dir: c.dir,
+          host: splitAddress(c.s3).host,
+          monPort: splitAddress(c.mon).port,
+          rgwPort: splitAddress(c.s3).port,
+          metricsPort: splitAddress(c.metrics).port,
+          osds: c.osds,
+          bucket: c.bucket,
+          wrap: this.wrapFor('ceph'),
+          ...(c.osdHosts
+            ? { osdHosts: c.osdHosts.map((h, i) => ({ address: topology.hosts!.find((x) => x.name === h)!.address, wrap: this.wrapFor(`ceph-osd-${i}`) })) }
+            : {}),
+        })
+      : undefined;
   }
 
   /** The stack recorded in a state directory by an earlier `up`, if any. */
   static load(stateDir: string): Stack | undefined {
     const file = join(stateDir, 'topology.json');
     if (!existsSync(file)) return undefined;
-    return new Stack(stateDir, parseTopology(JSON.parse(readFileSync(file, 'utf8')), file));
+    const hosts = join(stateDir, 'hosts.json');
+    const options = existsSync(hosts) ? (JSON.parse(readFileSync(hosts, 'utf8')) as StackOptions) : {};
+    return new Stack(stateDir, parseTopology(JSON.parse(readFileSync(file, 'utf8')), file), options);
   }
 
   /** Where batch jobs of this stack write their metrics files (`--metrics-file <dir>/<job>.prom`). */
   textfileDir(): string {
-    return join(this.stateDir, 'textfile');
+    return textfileDir(this.paths);
   }
 
   private pidFile(daemon: Daemon): string {
@@ -120,20 +170,25 @@ export class Stack {
     const recorded = Stack.load(this.stateDir);
     if (recorded && recorded.anyRunning()) {
       const changed = changesBeyondAdditions(recorded.topology, this.topology);
-      if (changed.length > 0) throw new Error(`a different stack is running from ${this.stateDir} (${changed.join(', ')} would change); run \`hearth stack down\` first`);
+      if (changed.length > 0)
+        throw new Error(`a different stack is running from ${this.stateDir} (${changed.join(', ')} would change); run \`hearth stack down\` first`);
     }
     writeFileSync(join(this.stateDir, 'topology.json'), JSON.stringify(this.topology, null, 2));
+    if (this.network) {
+      writeFileSync(join(this.stateDir, 'hosts.json'), JSON.stringify({ hosts: true, hostsTag: this.options.hostsTag ?? 'stk' }));
+      // Made once: making them again would kill what runs on them.
+      if (!this.network.exists()) await this.network.up();
+    } else rmSync(join(this.stateDir, 'hosts.json'), { force: true });
     if (this.topology.proxy.tls && this.topology.proxy.certDir) await ensureCerts(this.topology, this.topology.proxy.certDir);
     for (const n of this.nginx) {
       n.write();
-      await n.test();
+      await n.test(this.wrapFor(`nginx-${n.inst.name}`));
     }
     // Backends first, so the proxy never routes to a cache that is not there yet.
     await this.startStore();
-    await this.startOriginService();
-    await this.startLatencyProxy();
-    for (const n of this.nginx) await n.start();
-    await this.startWarmer();
+    await this.startStage('origin');
+    for (const n of this.nginx) await n.start(this.wrapFor(`nginx-${n.inst.name}`));
+    await this.startStage('warm');
     await this.kafka?.start();
     await this.startPipeline();
     return this.status();
@@ -141,33 +196,46 @@ export class Stack {
 
   /** Every daemon this topology has, in start order. */
   private daemons(): Daemon[] {
-    const p = this.topology.pipeline;
-    return [...(this.topology.store ? ['store'] : []), 'origin', 'origin-delay', 'warmer', ...(p ? ['identity', ...p.resizeWorkers.map((_, i) => `resize-${i}`), 'takedown', ...this.topology.colos.map((c) => `purge-${c.name}`), 'perceptual', 'cache-logs', 'race', 'textfiles', 'prometheus', 'dashboard'] : [])];
+    return this.specs().map((d) => d.name);
   }
 
   private anyRunning(): boolean {
-    return this.daemons().some((d) => this.daemonPid(d) !== undefined) || this.nginx.some((n) => n.pid() !== undefined) || this.kafka?.pid() !== undefined;
+    return (
+      this.daemons().some((d) => this.daemonPid(d) !== undefined) ||
+      this.nginx.some((n) => n.pid() !== undefined) ||
+      this.kafka?.pid() !== undefined ||
+      this.ceph?.running() === true
+    );
   }
 
   /**
-   * Starts `hearth <args>` (or another program, `exe`) detached, logging to
-   * `<state>/<daemon>/<daemon>.log`, and waits until `ready` answers (with a 2xx when
-   * `ok`: a worker's /readyz says 503 until it has joined its group).
+   * Starts a daemon detached, logging to `<state>/<daemon>/<daemon>.log`, with its files
+   * written first (owner-readable only), and waits until its `ready` answers.
    */
-  private async startDaemon(daemon: Daemon, args: string[], ready: string, o: { exe?: string; ok?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  private async startDaemon(spec: DaemonSpec): Promise<void> {
+    const daemon = spec.name;
     if (this.daemonPid(daemon)) return;
+    for (const f of spec.files) {
+      if (f.keep && existsSync(f.path)) continue;
+      mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
+      writeFileSync(f.path, f.content, { mode: 0o600 });
+      chmodSync(f.path, 0o600); // writeFileSync's mode applies only to a new file
+    }
+    for (const d of spec.dirs) mkdirSync(d, { recursive: true });
     const dir = join(this.stateDir, daemon);
     mkdirSync(dir, { recursive: true });
     const logFile = join(dir, `${daemon}.log`);
     const log = openSync(logFile, 'a');
-    const child = o.exe ? spawn(o.exe, args, { detached: true, stdio: ['ignore', log, log] }) : spawn(process.execPath, [HEARTH_CLI, ...args], { detached: true, stdio: ['ignore', log, log] });
+    const [cmd, ...args] = [...this.wrapFor(daemon), ...(spec.exe ? [spec.exe] : [process.execPath, HEARTH_CLI]), ...spec.args] as [string, ...string[]];
+    // `ip netns exec` execs the daemon in place: the pid written is the daemon's.
+    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', log, log] });
     closeSync(log);
     child.unref();
     writeFileSync(this.pidFile(daemon), String(child.pid));
-    const deadline = Date.now() + (o.timeoutMs ?? 5000);
+    const deadline = Date.now() + spec.timeoutMs;
     while (Date.now() < deadline && child.exitCode === null) {
-      const answered = await fetch(ready).then(
-        (r) => !o.ok || r.ok,
+      const answered = await fetch(spec.ready).then(
+        (r) => !spec.ok || r.ok,
         () => false,
       );
       if (answered) return;
@@ -176,79 +244,37 @@ export class Stack {
     throw new Error(`${daemon} did not come up${child.exitCode !== null ? ` (exited with ${child.exitCode})` : ''}; see ${logFile}`);
   }
 
-  /** The pipeline's topics, then the identity tier, the resize workers (one group), the perceptual worker and Prometheus. */
+  /** The paths of this stack's daemons: each its own directory under the state directory, config and state alike. */
+  readonly paths: DaemonPaths;
+
+  /** Every daemon of this stack but nginx, Kafka and Ceph, in start order. */
+  private specs(): DaemonSpec[] {
+    return daemonSpecs(this.topology, this.paths);
+  }
+
+  private async startStage(stage: Stage): Promise<void> {
+    for (const spec of this.specs().filter((s) => s.stage === stage)) await this.startDaemon(spec);
+  }
+
+  /** The pipeline's topics, then the identity tier, the resize workers (one group), the perceptual worker and what watches them. */
   private async startPipeline(): Promise<void> {
-    const p = this.topology.pipeline;
-    const k = this.topology.kafka;
-    if (!p || !k) return;
+    if (!this.topology.pipeline || !this.topology.kafka) return;
     // The workers write into the store (and say they are not ready until they can).
     mkdirSync(this.topology.origin.root, { recursive: true });
-    const kafka = createKafka([k.listen], 'hearth-stack', createLogger('stack', 'warn'));
+    const kafka = createKafka(kafkaBrokers(this.topology), 'hearth-stack', createLogger('stack', 'warn'));
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, {
-        [TOPICS.uploaded]: PIPELINE_PARTITIONS,
-        [TOPICS.accepted]: PIPELINE_PARTITIONS,
-        [TOPICS.matched]: PIPELINE_PARTITIONS,
-        [TOPICS.quarantined]: 1,
-        [TOPICS.resized]: PIPELINE_PARTITIONS, [TOPICS.compressed]: PIPELINE_PARTITIONS, [TOPICS.dead]: 1,
-        [TOPICS.takedown]: PIPELINE_PARTITIONS,
-        [TOPICS.deleteRequests]: PIPELINE_PARTITIONS,
-        [TOPICS.purged]: PIPELINE_PARTITIONS });
+      await ensureTopics(admin, PIPELINE_TOPICS);
     } finally {
       await admin.disconnect();
     }
-    // A 10 s session locally (30 s by default): a killed worker's partitions move to the others sooner.
-    const worker = (http: string) => ({ store: storeSpec(this.topology), kafka: { brokers: [k.listen], partitions: PIPELINE_PARTITIONS, sessionTimeoutMs: 10_000 }, http: splitAddress(http) });
-    const blocklist = this.blocklistFile();
-    if (!existsSync(blocklist)) this.writeConfig('identity', 'blocklist.txt', '# PDQ hashes (64 hex digits a line) whose uploads are quarantined; read again when it changes\n');
-    const identity = this.writeConfig('identity', 'identity.json', { ...worker(p.identity), blocklist, ...(this.topology.store ? { stateDir: join(this.stateDir, 'identity', 'state') } : {}) });
-    await this.startDaemon('identity', ['identity', 'worker', '--config', identity], `http://${p.identity}/readyz`, { ok: true, timeoutMs: 60_000 });
-    for (const [i, http] of p.resizeWorkers.entries()) {
-      const config = this.writeConfig(`resize-${i}`, 'resize.json', worker(http));
-      await this.startDaemon(`resize-${i}`, ['resize', '--config', config], `http://${http}/readyz`, { ok: true, timeoutMs: 60_000 });
-    }
-    const takedown = this.writeConfig('takedown', 'takedown.json', worker(p.takedown));
-    await this.startDaemon('takedown', ['takedown', 'worker', '--config', takedown], `http://${p.takedown}/readyz`, { ok: true, timeoutMs: 60_000 });
-    for (const [i, colo] of this.topology.colos.entries()) {
-      const http = p.purgers[i] as string;
-      const { kafka } = worker(http);
-      const dirs = this.nginx.filter((n) => n.inst.colo === colo.name).map((n) => n.inst.dir);
-      const config = this.writeConfig(`purge-${colo.name}`, 'purge.json', { kafka, http: splitAddress(http), ...purgerConfigFor(colo, dirs, CACHE_LEVELS) });
-      await this.startDaemon(`purge-${colo.name}`, ['purge', '--config', config], `http://${http}/readyz`, { ok: true, timeoutMs: 60_000 });
-    }
-    const perceptual = this.writeConfig('perceptual', 'compress.json', worker(p.perceptual));
-    await this.startDaemon('perceptual', ['compress', 'resizes', '--config', perceptual], `http://${p.perceptual}/readyz`, { ok: true, timeoutMs: 60_000 });
-    const logs = this.nginx.filter((n) => n.inst.role === 'cache').map((n) => n.accessLog);
-    await this.startDaemon('cache-logs', mtailArgs(p.cacheLogs, logs), `http://${p.cacheLogs}/metrics`, { exe: 'mtail', timeoutMs: 15_000 });
-    const race = this.writeConfig('race', 'race.json', { logs, http: splitAddress(p.race) });
-    await this.startDaemon('race', ['race', '--config', race], `http://${p.race}/readyz`, { ok: true });
-    // Batch jobs (lossless, scrub) leave their metrics files here for Prometheus.
-    mkdirSync(this.textfileDir(), { recursive: true });
-    const textfileArgs = [`--web.listen-address=${p.textfiles}`, '--collector.disable-defaults', '--collector.textfile', `--collector.textfile.directory=${this.textfileDir()}`];
-    await this.startDaemon('textfiles', textfileArgs, `http://${p.textfiles}/metrics`, { exe: 'prometheus-node-exporter' });
-    const dir = join(this.stateDir, 'prometheus');
-    const config = this.writeConfig('prometheus', 'prometheus.yml', renderPrometheusConfig({ jobs: scrapeJobsFor(this.topology) }));
-    const { listen, retention } = p.prometheus;
-    const args = [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--storage.tsdb.retention.time=${retention}`, `--web.listen-address=${listen}`];
-    await this.startDaemon('prometheus', args, `http://${listen}/-/ready`, { exe: 'prometheus', ok: true, timeoutMs: 30_000 });
-    const dashboard = this.writeConfig('dashboard', 'dashboard.json', { http: splitAddress(p.dashboard), prometheus: `http://${listen}` });
-    await this.startDaemon('dashboard', ['dashboard', '--config', dashboard], `http://${p.dashboard}/readyz`, { ok: true, timeoutMs: 15_000 });
+    await this.startStage('pipeline');
   }
 
   /** The identity tier's blocklist: the topology's, or one in the state directory. */
   blocklistFile(): string {
-    return this.topology.pipeline?.blocklist ?? join(this.stateDir, 'identity', 'blocklist.txt');
-  }
-
-  /** Writes a daemon's config file under its state directory, readable by its owner only (the warmer's holds HMAC keys); returns its path. */
-  private writeConfig(daemon: Daemon, name: string, content: unknown): string {
-    const file = join(this.stateDir, daemon, name);
-    mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
-    writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2), { mode: 0o600 });
-    chmodSync(file, 0o600); // writeFileSync's mode applies only to a new file
-    return file;
+    return blocklistFile(this.topology, this.paths);
   }
 
   private async stopDaemon(daemon: Daemon): Promise<void> {
@@ -261,54 +287,44 @@ export class Stack {
     rmSync(this.pidFile(daemon), { force: true });
   }
 
-  private async startWarmer(): Promise<void> {
-    const config = this.writeConfig('warmer', 'warmer.json', warmerConfigFor(this.topology));
-    await this.startDaemon('warmer', ['warmer', '--config', config], `http://${this.topology.warmer.http}/healthz`);
-  }
-
-  private async startOriginService(): Promise<void> {
-    const service = this.topology.origin.service;
-    if (!service) return;
-    const metrics = this.topology.origin.serviceMetrics as string;
-    await this.startDaemon('origin', ['origin', '--listen', service, '--metrics-listen', metrics, '--store', storeSpec(this.topology)], `http://${metrics}/healthz`);
-  }
-
   /**
-   * The store service, when the topology has one, then `origin.root` imported into it:
-   * resumable and verified (copyStore): the first `up` copies, a later one reads each
-   * object again and finds it there (a few seconds for the corpus).
+   * The store service or the Ceph cluster, when the topology has one, then `origin.root`
+   * imported into it: resumable and verified (copyStore): the first `up` copies, a later
+   * one reads each object again and finds it there (a few seconds for the corpus).
    */
   private async startStore(): Promise<void> {
-    const store = this.topology.store;
-    if (!store) return;
-    await this.startDaemon('store', ['store', 'serve', '--listen', store.listen, '--metrics-listen', store.metrics, '--dir', store.dir], `http://${store.metrics}/readyz`, { ok: true, timeoutMs: 120_000 });
-    if (!existsSync(this.topology.origin.root)) return;
+    await this.startStage('store');
+    await this.ceph?.start();
+    if (!storeIsService(this.topology) || !existsSync(this.topology.origin.root)) return;
     const from = openStore(this.topology.origin.root);
     const to = openStore(storeSpec(this.topology));
     try {
       const r = await copyStore({ from, to });
-      if (r.conflicts.length) throw new Error(`importing ${this.topology.origin.root} into the store service: ${r.conflicts.length} keys hold other bytes there (first: ${r.conflicts[0]})`);
+      if (r.conflicts.length)
+        throw new Error(
+          `importing ${this.topology.origin.root} into ${storeSpec(this.topology)}: ${r.conflicts.length} keys hold other bytes there (first: ${r.conflicts[0]})`,
+        );
     } finally {
       await Promise.all([from.close(), to.close()]);
     }
   }
 
-  private async startLatencyProxy(): Promise<void> {
-    const delay = this.topology.origin.delay;
-    if (!delay) return;
-    await this.startDaemon('origin-delay', ['origin-delay', '--listen', delay.listen, '--to', this.topology.origin.listen, '--delay-ms', String(delay.ms)], `http://${delay.listen}/`);
-  }
-
   async down(): Promise<void> {
     // What consumes and watches first, then the warm path, then the broker: the reverse of up.
-    for (const d of this.daemons().reverse().filter((x) => !['warmer', 'origin', 'origin-delay', 'store'].includes(x))) await this.stopDaemon(d);
-    await this.stopDaemon('warmer');
+    const warm = warmers(this.topology).map((w) => w.name);
+    for (const d of this.daemons()
+      .reverse()
+      .filter((x) => ![...warm, 'origin', 'origin-delay', 'store'].includes(x)))
+      await this.stopDaemon(d);
+    for (const w of warm) await this.stopDaemon(w);
     // The proxy first, then the caches, then the origin: the reverse of up.
     for (const n of [...this.nginx].reverse()) await n.stop();
     await this.stopDaemon('origin-delay');
     await this.stopDaemon('origin');
     await this.stopDaemon('store');
+    await this.ceph?.stop();
     await this.kafka?.stop();
+    await this.network?.down();
   }
 
   status(): StackStatus {
@@ -319,16 +335,22 @@ export class Stack {
     return {
       stateDir: this.stateDir,
       warmer: { udp: t.warmer.udp, http: t.warmer.http, pid: warmerPid, running: warmerPid !== null },
+      warmers: warmers(t).map((w) => ({ name: w.name, udp: w.udp, http: w.http, ...this.running(w.name) })),
       proxy: { address: t.proxy.listen, pid: pidOf('proxy'), running: pidOf('proxy') !== null, tls: t.proxy.tls },
       origin: {
         address: t.origin.listen,
         root: t.origin.root,
         pid: pidOf('origin'),
         running: pidOf('origin') !== null,
-        service: t.origin.service ? { address: t.origin.service, metrics: t.origin.serviceMetrics as string, running: this.daemonPid('origin') !== undefined } : null,
+        service: t.origin.service
+          ? { address: t.origin.service, metrics: t.origin.serviceMetrics as string, running: this.daemonPid('origin') !== undefined }
+          : null,
         delay: t.origin.delay ? { ms: t.origin.delay.ms, address: t.origin.delay.listen, running: this.daemonPid('origin-delay') !== undefined } : null,
       },
       store: t.store ? { address: t.store.listen, metrics: t.store.metrics, dir: t.store.dir, running: this.daemonPid('store') !== undefined } : null,
+      ...(t.ceph && this.ceph
+        ? { ceph: { s3: t.ceph.s3, bucket: t.ceph.bucket, metrics: t.ceph.metrics, dir: t.ceph.dir, running: this.ceph.pid('client.rgw.a') !== undefined } }
+        : {}),
       colos: t.colos.map((c) => ({
         name: c.name,
         cache: c.nodes,
@@ -337,7 +359,16 @@ export class Stack {
         cidrs: c.cidrs,
         running: this.nginx.filter((n) => n.inst.colo === c.name).map((n) => n.pid() !== undefined),
       })),
-      ...(this.kafka ? { kafka: { address: this.kafka.address, running: this.kafka.pid() !== undefined, pid: this.kafka.pid() ?? null } } : {}),
+      ...(this.kafka
+        ? {
+            kafka: {
+              address: kafkaBrokers(t).join(','),
+              running: this.kafka.pid() !== undefined,
+              pid: this.kafka.pid() ?? null,
+              nodes: kafkaBrokers(t).length,
+            },
+          }
+        : {}),
       ...(t.pipeline
         ? {
             prometheus: { address: t.pipeline.prometheus.listen, ...this.running('prometheus') },
@@ -353,6 +384,18 @@ export class Stack {
               purge: t.colos.map((c, i) => ({ colo: c.name, http: t.pipeline?.purgers[i] as string, ...this.running(`purge-${c.name}`) })),
             },
             blocklist: this.blocklistFile(),
+          }
+        : {}),
+      ...(this.network
+        ? {
+            hosts: [...this.network.hosts.values()].map((h) => ({
+              name: h.name,
+              address: h.address,
+              ns: h.ns,
+              daemons: placements(t)
+                .filter((p) => p.host === h.name)
+                .map((p) => p.daemon),
+            })),
           }
         : {}),
       logs: this.stateDir,
@@ -412,24 +455,54 @@ export function formatStatus(s: StackStatus): string {
   const failing = (w: WorkerStatus): string => (w.running && w.healthy === false ? `  FAILING: ${(w.problems ?? []).join('; ')}` : '');
   const lines = [
     `state: ${s.stateDir}`,
-    `${mark(s.warmer.running)} warmer   udp ${s.warmer.udp}  metrics http://${s.warmer.http}/metrics`,
+    ...s.warmers.map((w) => `${mark(w.running)} warmer   ${w.name === 'warmer' ? '' : `${w.name.slice(7)} `}udp ${w.udp}  metrics http://${w.http}/metrics`),
     `${mark(s.proxy.running)} proxy    ${s.proxy.address}${s.proxy.tls ? ' (TLS to caches)' : ''}`,
-    ...s.colos.flatMap((c) => c.cache.map((addr, i) => `${mark(c.running[i] ?? false)} cache    ${c.name}  ${addr}  Host: ${c.host} (push: ${c.pushHost})  viewers ${c.cidrs.join(', ') || '-'}`)),
+    ...s.colos.flatMap((c) =>
+      c.cache.map(
+        (addr, i) => `${mark(c.running[i] ?? false)} cache    ${c.name}  ${addr}  Host: ${c.host} (push: ${c.pushHost})  viewers ${c.cidrs.join(', ') || '-'}`,
+      ),
+    ),
     `${mark(s.origin.running)} origin   ${s.origin.address}  root ${s.origin.root}`,
-    ...(s.origin.service ? [`${mark(s.origin.service.running)} origin   ${s.origin.service.address}  service: sizes not stored, made on the fly; metrics http://${s.origin.service.metrics}/metrics`] : []),
-    ...(s.kafka ? [`${mark(s.kafka.running)} kafka    ${s.kafka.address}  (KRaft, single node)`] : []),
-    ...(s.workers ? [`${worker(s.workers.identity)} identity duplicates, quarantine (blocklist ${s.blocklist ?? '-'})  metrics http://${s.workers.identity.http}/metrics${failing(s.workers.identity)}`] : []),
+    ...(s.origin.service
+      ? [
+          `${mark(s.origin.service.running)} origin   ${s.origin.service.address}  service: sizes not stored, made on the fly; metrics http://${s.origin.service.metrics}/metrics`,
+        ]
+      : []),
+    ...(s.kafka
+      ? [`${mark(s.kafka.running)} kafka    ${s.kafka.address}  (KRaft, ${s.kafka.nodes === 1 ? 'single node' : `${s.kafka.nodes} nodes, every topic on 3`})`]
+      : []),
+    ...(s.workers
+      ? [
+          `${worker(s.workers.identity)} identity duplicates, quarantine (blocklist ${s.blocklist ?? '-'})  metrics http://${s.workers.identity.http}/metrics${failing(s.workers.identity)}`,
+        ]
+      : []),
     ...(s.workers?.resize ?? []).map((w, i) => `${worker(w)} resize   #${i}  metrics http://${w.http}/metrics${failing(w)}`),
     ...(s.workers?.perceptual ?? []).map((w) => `${worker(w)} compress perceptual  metrics http://${w.http}/metrics${failing(w)}`),
-    ...(s.workers ? [`${worker(s.workers.takedown)} takedown deletes asked for on hearth.images.delete  metrics http://${s.workers.takedown.http}/metrics${failing(s.workers.takedown)}`] : []),
-    ...(s.workers?.purge ?? []).map((w) => `${worker(w)} purge    ${w.colo}: its cache nodes drop what is taken down  metrics http://${w.http}/metrics${failing(w)}`),
-    ...(s.cacheLogs ? [`${mark(s.cacheLogs.running)} mtail    http://${s.cacheLogs.address}/metrics  (the caches' access logs as hearth_cache_* metrics)`] : []),
+    ...(s.workers
+      ? [
+          `${worker(s.workers.takedown)} takedown deletes asked for on hearth.images.delete  metrics http://${s.workers.takedown.http}/metrics${failing(s.workers.takedown)}`,
+        ]
+      : []),
+    ...(s.workers?.purge ?? []).map(
+      (w) => `${worker(w)} purge    ${w.colo}: its cache nodes drop what is taken down  metrics http://${w.http}/metrics${failing(w)}`,
+    ),
+    ...(s.cacheLogs
+      ? [`${mark(s.cacheLogs.running)} mtail    http://${s.cacheLogs.address}/metrics  (the caches' access logs as hearth_cache_* metrics)`]
+      : []),
     ...(s.race ? [`${mark(s.race.running)} race     http://${s.race.address}/metrics  (pushes against first views: won, lost)`] : []),
-    ...(s.textfiles ? [`${mark(s.textfiles.running)} textfile http://${s.textfiles.address}/metrics  (batch jobs' --metrics-file ${s.textfiles.dir}/<job>.prom)`] : []),
+    ...(s.textfiles
+      ? [`${mark(s.textfiles.running)} textfile http://${s.textfiles.address}/metrics  (batch jobs' --metrics-file ${s.textfiles.dir}/<job>.prom)`]
+      : []),
     ...(s.prometheus ? [`${mark(s.prometheus.running)} prom     http://${s.prometheus.address}/  (Prometheus: targets, rules, alerts)`] : []),
     ...(s.dashboard ? [`${mark(s.dashboard.running)} dash     http://${s.dashboard.address}/  (the dashboard)`] : []),
     ...(s.store ? [`${mark(s.store.running)} store    ${s.store.address}  volumes in ${s.store.dir}; metrics http://${s.store.metrics}/metrics`] : []),
+    ...(s.ceph
+      ? [
+          `${mark(s.ceph.running)} ceph     S3 http://${s.ceph.s3}/${s.ceph.bucket}  cluster in ${s.ceph.dir} (hearth ceph status --state ${s.ceph.dir}); metrics http://${s.ceph.metrics}/metrics`,
+        ]
+      : []),
     ...(s.origin.delay ? [`${mark(s.origin.delay.running)} delay    ${s.origin.delay.address}  +${s.origin.delay.ms} ms before every origin fetch`] : []),
+    ...(s.hosts ?? []).map((h) => `host     ${h.name} ${h.address} (ip netns exec ${h.ns}): ${h.daemons.join(' ')}`),
     `logs: ${s.logs}/nginx/<instance>/logs/access.log (JSON, with cache status and timings), ${s.logs}/warmer/warmer.log`,
   ];
   return `${lines.join('\n')}\n`;

@@ -15,12 +15,26 @@ export const StoreServerConfigSchema = Type.Object(
     volumes: Type.Object(
       {
         dir: Type.String({ minLength: 1, default: '.cache/volumes', description: 'directory of the volume and index files (one service per directory)' }),
-        volumeBytes: Type.Integer({ minimum: 64 * 1024, maximum: MAX_VOLUME_BYTES, default: DEFAULT_VOLUME_BYTES, description: 'a volume is sealed once the next needle would take it past this (4 GiB: see docs/store.md)' }),
-        minFreeBytes: Type.Integer({ minimum: 0, default: DEFAULT_MIN_FREE_BYTES, description: 'puts are refused (507) while the disk has less free; reads go on' }),
+        volumeBytes: Type.Integer({
+          minimum: 64 * 1024,
+          maximum: MAX_VOLUME_BYTES,
+          default: DEFAULT_VOLUME_BYTES,
+          description: 'a volume is sealed once the next needle would take it past this (4 GiB: see docs/store.md)',
+        }),
+        minFreeBytes: Type.Integer({
+          minimum: 0,
+          default: DEFAULT_MIN_FREE_BYTES,
+          description: 'puts are refused (507) while the disk has less free; reads go on',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
-    maxObjectBytes: Type.Integer({ minimum: 1024 * 1024, maximum: 2 ** 31 - 1, default: DEFAULT_MAX_READ_BYTES, description: 'the largest object a put may carry (413 beyond)' }),
+    maxObjectBytes: Type.Integer({
+      minimum: 1024 * 1024,
+      maximum: 2 ** 31 - 1,
+      default: DEFAULT_MAX_READ_BYTES,
+      description: 'the largest object a put may carry (413 beyond)',
+    }),
     http: httpSection(9480, '`/metrics`, `/healthz`, `/readyz`, `/stats` and `POST /compact`'),
     log: logSection(),
     shutdownGraceMs: shutdownGraceMs(),
@@ -37,6 +51,9 @@ export function loadStoreServerConfig(file?: string, overrides: Record<string, u
     validator,
     file,
     overrides,
-    semantic: (c) => (c.listen.port !== 0 && c.listen.host === c.http.host && c.listen.port === c.http.port ? ['http.port: the same address as listen (status routes must not share the store paths)'] : []),
+    semantic: (c) =>
+      c.listen.port !== 0 && c.listen.host === c.http.host && c.listen.port === c.http.port
+        ? ['http.port: the same address as listen (status routes must not share the store paths)']
+        : [],
   });
 }

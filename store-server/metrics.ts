@@ -51,7 +51,11 @@ export const STORE_METRICS = {
   objects: { type: 'gauge', name: 'hearth_store_objects', help: 'Live objects in the store.' },
   bytes: { type: 'gauge', name: 'hearth_store_volume_bytes', help: 'Bytes of every volume file.' },
   live: { type: 'gauge', name: 'hearth_store_live_bytes', help: 'Bytes of the needles the index points at (the rest is garbage compaction frees).' },
-  garbage: { type: 'gauge', name: 'hearth_store_garbage_ratio', help: 'Share of volume bytes no live object holds (deleted or replaced needles): what compaction would free.' },
+  garbage: {
+    type: 'gauge',
+    name: 'hearth_store_garbage_ratio',
+    help: 'Share of volume bytes no live object holds (deleted or replaced needles): what compaction would free.',
+  },
   index: { type: 'gauge', name: 'hearth_store_index_bytes', help: 'Memory of the in-memory index (15 bytes a needle, plus its run of new entries).' },
   free: { type: 'gauge', name: 'hearth_store_free_bytes', help: 'Bytes free on the disk of the volumes, to this process.' },
   reserve: { type: 'gauge', name: 'hearth_store_reserve_bytes', help: 'Free bytes below which puts are refused (volumes.minFreeBytes).' },
@@ -62,16 +66,38 @@ export const STORE_METRICS = {
 export const VERIFY_METRICS = {
   needles: { type: 'gauge', name: 'hearth_store_verify_needles', help: 'Live needles this verify has read and checked so far.' },
   bytes: { type: 'gauge', name: 'hearth_store_verify_read_bytes', help: 'Bytes this verify has read so far.' },
-  damaged: { type: 'gauge', name: 'hearth_store_verify_damaged_needles', help: 'Needles this verify found failing their checksum (alert on > 0; each is on the repair list).' },
-  lastUpdate: { type: 'gauge', name: 'hearth_store_verify_last_update_timestamp_seconds', help: 'When the metrics file was last written (its age finds a verify that stopped, or never runs).' },
+  damaged: {
+    type: 'gauge',
+    name: 'hearth_store_verify_damaged_needles',
+    help: 'Needles this verify found failing their checksum (alert on > 0; each is on the repair list).',
+  },
+  lastUpdate: {
+    type: 'gauge',
+    name: 'hearth_store_verify_last_update_timestamp_seconds',
+    help: 'When the metrics file was last written (its age finds a verify that stopped, or never runs).',
+  },
 } as const satisfies Record<string, MetricDef>;
 
 /** `hearth store report --metrics-file`: the report's figures for the dashboard's store row. */
 export const REPORT_METRICS = {
-  bytes: { type: 'gauge', name: 'hearth_store_report_bytes', help: 'Bytes the store holds by kind at the last report: originals, jxl_originals (originals kept only as JPEG XL), size_<x> (each stored size), quarantined, other.', labelNames: ['kind'] },
+  bytes: {
+    type: 'gauge',
+    name: 'hearth_store_report_bytes',
+    help: 'Bytes the store holds by kind at the last report: originals, jxl_originals (originals kept only as JPEG XL), size_<x> (each stored size), quarantined, other.',
+    labelNames: ['kind'],
+  },
   photos: { type: 'gauge', name: 'hearth_store_report_photos', help: 'Distinct images with an original or a stored size, at the last report.' },
-  saved: { type: 'gauge', name: 'hearth_store_report_saved_bytes', help: 'Bytes each technique saved, at the last report: lossless (JPEG XL originals, against the originals their digests describe), perceptual (sizes, from their markers).', labelNames: ['technique'] },
-  lastUpdate: { type: 'gauge', name: 'hearth_store_report_last_update_timestamp_seconds', help: 'When the report last ran to the end (its figures are as of then).' },
+  saved: {
+    type: 'gauge',
+    name: 'hearth_store_report_saved_bytes',
+    help: 'Bytes each technique saved, at the last report: lossless (JPEG XL originals, against the originals their digests describe), perceptual (sizes, from their markers).',
+    labelNames: ['technique'],
+  },
+  lastUpdate: {
+    type: 'gauge',
+    name: 'hearth_store_report_last_update_timestamp_seconds',
+    help: 'When the report last ran to the end (its figures are as of then).',
+  },
 } as const satisfies Record<string, MetricDef>;
 
 export class ReportMetrics {
@@ -79,7 +105,12 @@ export class ReportMetrics {
   readonly m: Metrics<typeof REPORT_METRICS> = createMetrics(REPORT_METRICS, this.registry);
 
   async write(r: StoreReport, file: string): Promise<void> {
-    const kinds: Record<string, number> = { originals: r.bytes.originals, jxl_originals: r.bytes.jxlOriginals, quarantined: r.bytes.quarantined, other: r.bytes.other };
+    const kinds: Record<string, number> = {
+      originals: r.bytes.originals,
+      jxl_originals: r.bytes.jxlOriginals,
+      quarantined: r.bytes.quarantined,
+      other: r.bytes.other,
+    };
     for (const [size, b] of Object.entries(r.bytes.sizes)) kinds[`size_${size}`] = b;
     for (const [kind, b] of Object.entries(kinds)) this.m.bytes.labels(kind).set(b);
     this.m.photos.set(r.photos);

@@ -46,7 +46,12 @@ function counts(text: string | undefined, ...names: string[]): number[] | undefi
 }
 
 export async function storeReport(store: ObjectStore): Promise<StoreReport> {
-  const r: StoreReport = { photos: 0, bytes: { originals: 0, jxlOriginals: 0, sizes: {}, quarantined: 0, other: 0, total: 0 }, perPhoto: { originals: 0, sizes: 0, total: 0 }, saved: { lossless: 0, perceptual: 0 } };
+  const r: StoreReport = {
+    photos: 0,
+    bytes: { originals: 0, jxlOriginals: 0, sizes: {}, quarantined: 0, other: 0, total: 0 },
+    perPhoto: { originals: 0, sizes: 0, total: 0 },
+    saved: { lossless: 0, perceptual: 0 },
+  };
   const photos = new Set<string>();
   for await (const o of store.list('/')) {
     r.bytes.total += o.size;
@@ -87,13 +92,18 @@ export function reportTable(r: StoreReport): string {
   const rows: [string, number][] = [
     ['originals (JPEG)', r.bytes.originals],
     ['originals (JPEG XL)', r.bytes.jxlOriginals],
-    ...Object.entries(r.bytes.sizes).sort(([, a], [, b]) => b - a).map(([s, b]): [string, number] => [`size ${s}`, b]),
+    ...Object.entries(r.bytes.sizes)
+      .sort(([, a], [, b]) => b - a)
+      .map(([s, b]): [string, number] => [`size ${s}`, b]),
     ['quarantined', r.bytes.quarantined],
     ['other (sidecars, verdicts)', r.bytes.other],
     ['total', r.bytes.total],
   ];
   const per = (n: number): string => (r.photos ? (n / r.photos / 1e3).toFixed(1) : '-');
-  const lines = [`${'kind'.padEnd(28)}${'MB'.padStart(12)}${'KB per photo'.padStart(14)}`, ...rows.map(([k, b]) => `${k.padEnd(28)}${mb(b).padStart(12)}${per(b).padStart(14)}`)];
+  const lines = [
+    `${'kind'.padEnd(28)}${'MB'.padStart(12)}${'KB per photo'.padStart(14)}`,
+    ...rows.map(([k, b]) => `${k.padEnd(28)}${mb(b).padStart(12)}${per(b).padStart(14)}`),
+  ];
   lines.push(`photos: ${r.photos}; saved by JPEG XL originals ${mb(r.saved.lossless)} MB, by perceptual sizes ${mb(r.saved.perceptual)} MB`);
   return `${lines.join('\n')}\n`;
 }

@@ -13,8 +13,28 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { closeServer, createLogger, createMetrics, createRegistry, HearthError, listen, readiness, statusRoutes, type Logger, type Metrics } from '../common/index.js';
-import { checkFinding, COPY_HEADER, decodeMetaHeader, encodeMetaHeader, MAX_BYTES_HEADER, META_HEADER, VolumeEngine, type EngineObserver } from '../store/index.js';
+import {
+  closeServer,
+  createLogger,
+  createMetrics,
+  createRegistry,
+  HearthError,
+  listen,
+  readiness,
+  statusRoutes,
+  type Logger,
+  type Metrics,
+} from '../common/index.js';
+import {
+  checkFinding,
+  COPY_HEADER,
+  decodeMetaHeader,
+  encodeMetaHeader,
+  MAX_BYTES_HEADER,
+  META_HEADER,
+  VolumeEngine,
+  type EngineObserver,
+} from '../store/index.js';
 import { imageEtag } from '../image/index.js';
 import type { StoreServerConfig } from './config.js';
 import { STORE_METRICS, STORE_OPS, STORE_RESULTS } from './metrics.js';
@@ -34,7 +54,8 @@ const ERRORS: Record<string, { status: number; result: Result }> = {
 };
 
 /** What the origin front passes on to the caches: the type a file's extension says, as nginx would. */
-const contentType = (key: string): string => (key.endsWith('.jpg') ? 'image/jpeg' : key.endsWith('.jxl') ? 'image/jxl' : key.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+const contentType = (key: string): string =>
+  key.endsWith('.jpg') ? 'image/jpeg' : key.endsWith('.jxl') ? 'image/jxl' : key.endsWith('.json') ? 'application/json' : 'application/octet-stream';
 
 /**
  * One `bytes=a-b` (or `a-`, or `-n`) range of an object of `size` bytes, inclusive; null
@@ -90,7 +111,13 @@ export class StoreServer {
       full: () => this.metrics.full.inc(),
     };
     const t0 = performance.now();
-    this.engine = await VolumeEngine.open({ dir, volumeBytes: this.config.volumes.volumeBytes, minFreeBytes: this.config.volumes.minFreeBytes, log: this.log, observer });
+    this.engine = await VolumeEngine.open({
+      dir,
+      volumeBytes: this.config.volumes.volumeBytes,
+      minFreeBytes: this.config.volumes.minFreeBytes,
+      log: this.log,
+      observer,
+    });
     await this.refreshStats();
     this.log.info({ dir, objects: this.stats?.objects, volumes: this.stats?.volumes, ms: Math.round(performance.now() - t0) }, 'volumes loaded');
     // Stats walk every volume: once a few seconds, not on every scrape.
@@ -147,7 +174,8 @@ export class StoreServer {
   /** `GET /stats` (the engine's figures as JSON) and `POST /compact?volume=NAME` on the status listener. */
   private async admin(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://store');
-    const json = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
+    const json = (status: number, body: unknown): void =>
+      void res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
     try {
       if (url.pathname === '/stats' && req.method === 'GET') {
         await this.refreshStats();
@@ -196,7 +224,12 @@ export class StoreServer {
     };
     if (url.pathname === '/' && url.searchParams.has('ready')) {
       const ready = await engine.ready();
-      res.writeHead(ready === true ? 200 : 503, { 'cache-control': 'no-store', ...(ready === true ? {} : { 'x-hearth-not-ready': ready.replace(/[^\x20-\x7e]/g, '?') }) }).end();
+      res
+        .writeHead(ready === true ? 200 : 503, {
+          'cache-control': 'no-store',
+          ...(ready === true ? {} : { 'x-hearth-not-ready': ready.replace(/[^\x20-\x7e]/g, '?') }),
+        })
+        .end();
       return;
     }
     if (url.pathname === '/' && url.searchParams.has('list')) {
@@ -230,15 +263,39 @@ export class StoreServer {
           if (req.method === 'HEAD') {
             const info = await engine.head(key);
             if (!info) return done(404, 'not_found');
-            return done(200, 'ok', { 'content-type': contentType(key), 'content-length': info.size, ...(Object.keys(info.meta).length ? { [META_HEADER]: encodeMetaHeader(info.meta) } : {}) });
+            return done(200, 'ok', {
+              'content-type': contentType(key),
+              'content-length': info.size,
+              ...(Object.keys(info.meta).length ? { [META_HEADER]: encodeMetaHeader(info.meta) } : {}),
+            });
           }
           const max = Number(req.headers[MAX_BYTES_HEADER] ?? this.config.maxObjectBytes);
           const n = await engine.read(key, Number.isFinite(max) && max > 0 ? max : this.config.maxObjectBytes);
           const range = byteRange(req.headers.range, n.data.length);
           if (range === 'unsatisfiable') return done(416, 'ok', { 'content-range': `bytes */${n.data.length}` });
-          if (range) return done(206, 'ok', { 'content-type': contentType(key), 'content-range': `bytes ${range.start}-${range.end}/${n.data.length}`, 'content-length': range.end - range.start + 1 }, n.data.subarray(range.start, range.end + 1));
+          if (range)
+            return done(
+              206,
+              'ok',
+              {
+                'content-type': contentType(key),
+                'content-range': `bytes ${range.start}-${range.end}/${n.data.length}`,
+                'content-length': range.end - range.start + 1,
+              },
+              n.data.subarray(range.start, range.end + 1),
+            );
           // The ETag the origin service gives the same bytes: the front serves stored objects from here.
-          return done(200, 'ok', { 'content-type': contentType(key), 'content-length': n.data.length, etag: imageEtag(n.data), ...(Object.keys(n.meta).length ? { [META_HEADER]: encodeMetaHeader(n.meta) } : {}) }, n.data);
+          return done(
+            200,
+            'ok',
+            {
+              'content-type': contentType(key),
+              'content-length': n.data.length,
+              etag: imageEtag(n.data),
+              ...(Object.keys(n.meta).length ? { [META_HEADER]: encodeMetaHeader(n.meta) } : {}),
+            },
+            n.data,
+          );
         }
         case 'PUT': {
           const from = req.headers[COPY_HEADER];

@@ -15,7 +15,14 @@ export interface CopyResult {
   bytes: number;
 }
 
-export async function copyStore(o: { from: ObjectStore; to: ObjectStore; prefix?: string; jobs?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<CopyResult> {
+export async function copyStore(o: {
+  from: ObjectStore;
+  to: ObjectStore;
+  prefix?: string;
+  jobs?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}): Promise<CopyResult> {
   const keys: string[] = [];
   for await (const { key } of o.from.list(o.prefix ?? '/')) keys.push(key);
   const result: CopyResult = { copied: 0, skipped: 0, conflicts: [], bytes: 0 };

@@ -25,8 +25,14 @@ export interface DamageFinding {
 export function checkFinding(f: unknown): DamageFinding {
   const o = f as Partial<Record<keyof DamageFinding, unknown>> | null;
   const fields = ['path', 'reason', 'by', 'error'] as const;
-  if (typeof o !== 'object' || o === null || !fields.every((k) => typeof o[k] === 'string')) throw new HearthError('HEARTH_ERR_INVALID', 'a damage finding is {path, reason, by, error}, all strings');
-  return { path: (o.path as string).slice(0, 512), reason: (o.reason as string).slice(0, 64), by: (o.by as string).slice(0, 64), error: (o.error as string).slice(0, 1024) };
+  if (typeof o !== 'object' || o === null || !fields.every((k) => typeof o[k] === 'string'))
+    throw new HearthError('HEARTH_ERR_INVALID', 'a damage finding is {path, reason, by, error}, all strings');
+  return {
+    path: (o.path as string).slice(0, 512),
+    reason: (o.reason as string).slice(0, 64),
+    by: (o.by as string).slice(0, 64),
+    error: (o.error as string).slice(0, 1024),
+  };
 }
 
 export async function appendDamage(dir: string, f: DamageFinding): Promise<void> {

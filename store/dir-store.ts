@@ -10,7 +10,17 @@ import { access, link, mkdir, open, readdir, readFile, realpath, rm, stat, type 
 import { dirname, join, resolve, sep } from 'node:path';
 import { placeTemp, sweepTempFiles, syncPath, tempPathFor, writeAtomic, writeTemp } from '../common/index.js';
 import { appendDamage, type DamageFinding } from './damage-report.js';
-import { checkMeta, DEFAULT_MAX_READ_BYTES, ObjectNotFoundError, StoreEscapeError, UnreadableObjectError, type ListedObject, type ObjectInfo, type ObjectMeta, type ObjectStore } from './object-store.js';
+import {
+  checkMeta,
+  DEFAULT_MAX_READ_BYTES,
+  ObjectNotFoundError,
+  StoreEscapeError,
+  UnreadableObjectError,
+  type ListedObject,
+  type ObjectInfo,
+  type ObjectMeta,
+  type ObjectStore,
+} from './object-store.js';
 
 /** The store's own directories, never objects: its temp files, and tiers' state kept beside the store (`.hearth-identity`). */
 const PRIVATE = /(?:^|\/)\.hearth-/;
@@ -27,7 +37,17 @@ export function storeFile(root: string, path: string): string {
 }
 
 const kindOf = (st: Stats): string =>
-  st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : 'not a regular file';
+  st.isFIFO()
+    ? 'a FIFO'
+    : st.isDirectory()
+      ? 'a directory'
+      : st.isSocket()
+        ? 'a socket'
+        : st.isCharacterDevice()
+          ? 'a character device'
+          : st.isBlockDevice()
+            ? 'a block device'
+            : 'not a regular file';
 
 /** `length` bytes from `offset`, fewer where the file ends sooner. */
 async function readAt(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
@@ -114,7 +134,8 @@ export class DirStore implements ObjectStore {
   /** Only a regular file of at most `maxBytes` (see readOpen). */
   async get(key: string, maxBytes = DEFAULT_MAX_READ_BYTES): Promise<Buffer> {
     return this.readOpen(key, async (fh, size) => {
-      if (size > maxBytes) throw new UnreadableObjectError('HEARTH_ERR_TOO_LARGE', `store path ${JSON.stringify(key)} is ${size} bytes, over the cap of ${maxBytes}`);
+      if (size > maxBytes)
+        throw new UnreadableObjectError('HEARTH_ERR_TOO_LARGE', `store path ${JSON.stringify(key)} is ${size} bytes, over the cap of ${maxBytes}`);
       // Exactly the size fstat saw: a file that grows while it is read cannot push past the cap.
       return readAt(fh, 0, size);
     });

@@ -20,7 +20,20 @@
 import { Pool } from 'undici';
 import { HearthError, type HearthErrorCode } from '../common/index.js';
 import { checkFinding, type DamageFinding } from './damage-report.js';
-import { checkKey, checkMeta, DamagedObjectError, DEFAULT_MAX_READ_BYTES, ObjectNotFoundError, StoreEscapeError, StoreFullError, UnreadableObjectError, type ListedObject, type ObjectInfo, type ObjectMeta, type ObjectStore } from './object-store.js';
+import {
+  checkKey,
+  checkMeta,
+  DamagedObjectError,
+  DEFAULT_MAX_READ_BYTES,
+  ObjectNotFoundError,
+  StoreEscapeError,
+  StoreFullError,
+  UnreadableObjectError,
+  type ListedObject,
+  type ObjectInfo,
+  type ObjectMeta,
+  type ObjectStore,
+} from './object-store.js';
 
 export const META_HEADER = 'x-hearth-meta';
 export const COPY_HEADER = 'x-hearth-copy-source';
@@ -36,7 +49,8 @@ export function decodeMetaHeader(value: string | string[] | undefined): ObjectMe
   } catch {
     throw new HearthError('HEARTH_ERR_INVALID', `${META_HEADER} is not base64url JSON`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) throw new HearthError('HEARTH_ERR_INVALID', `${META_HEADER} is not an object of strings`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string'))
+    throw new HearthError('HEARTH_ERR_INVALID', `${META_HEADER} is not an object of strings`);
   return parsed as ObjectMeta;
 }
 
@@ -57,7 +71,9 @@ export function errorFromBody(status: number, body: { code?: string; message?: s
       return new UnreadableObjectError(body.code, message);
     case undefined:
     default:
-      return body.code && /^HEARTH_ERR_[A-Z_]+$/.test(body.code) ? new HearthError(body.code as HearthErrorCode, message) : new Error(`store answered ${status}: ${message}`);
+      return body.code && /^HEARTH_ERR_[A-Z_]+$/.test(body.code)
+        ? new HearthError(body.code as HearthErrorCode, message)
+        : new Error(`store answered ${status}: ${message}`);
   }
 }
 
@@ -84,7 +100,12 @@ export class HttpStore implements ObjectStore {
     this.pool = new Pool(url, { connections: o.connections ?? 32, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, keepAliveTimeout: 30_000 });
   }
 
-  private async call(method: 'GET' | 'HEAD' | 'PUT' | 'DELETE' | 'POST', path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  private async call(
+    method: 'GET' | 'HEAD' | 'PUT' | 'DELETE' | 'POST',
+    path: string,
+    headers: Record<string, string> = {},
+    body?: Buffer,
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
     for (let attempt = 1; ; attempt++) {
       try {
         const r = await this.pool.request({ method, path, headers, body });
@@ -191,7 +212,9 @@ export class HttpStore implements ObjectStore {
   async ready(): Promise<true | string> {
     try {
       const r = await this.call('HEAD', '/?ready');
-      return r.status === 200 || `store ${this.url} not ready (${r.status}${r.headers['x-hearth-not-ready'] ? `: ${String(r.headers['x-hearth-not-ready'])}` : ''})`;
+      return (
+        r.status === 200 || `store ${this.url} not ready (${r.status}${r.headers['x-hearth-not-ready'] ? `: ${String(r.headers['x-hearth-not-ready'])}` : ''})`
+      );
     } catch (err) {
       return `store ${this.url} unreachable: ${(err as Error).message}`;
     }

@@ -103,7 +103,8 @@ export const MAX_META_BYTES = 2048;
 export function checkMeta(meta: ObjectMeta | undefined): void {
   if (!meta) return;
   const bad = Object.entries(meta).find(([k, v]) => !/^[a-z0-9][a-z0-9-]{0,63}$/.test(k) || typeof v !== 'string');
-  if (bad) throw new HearthError('HEARTH_ERR_INVALID', `object metadata ${JSON.stringify(bad[0])}: names are lowercase letters, digits and dashes, values strings`);
+  if (bad)
+    throw new HearthError('HEARTH_ERR_INVALID', `object metadata ${JSON.stringify(bad[0])}: names are lowercase letters, digits and dashes, values strings`);
   const bytes = Buffer.byteLength(JSON.stringify(meta));
   if (bytes > MAX_META_BYTES) throw new HearthError('HEARTH_ERR_INVALID', `object metadata of ${bytes} bytes is over the ${MAX_META_BYTES} any driver keeps`);
 }
@@ -113,7 +114,15 @@ export function checkMeta(meta: ObjectMeta | undefined): void {
  * segment, no NUL, at most 254 bytes. What is no key can name no object anywhere.
  */
 export function checkKey(key: string): void {
-  if (!key.startsWith('/') || key.includes('\0') || key.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..') || Buffer.byteLength(key) > 254) {
+  if (
+    !key.startsWith('/') ||
+    key.includes('\0') ||
+    key
+      .split('/')
+      .slice(1)
+      .some((s) => s === '' || s === '.' || s === '..') ||
+    Buffer.byteLength(key) > 254
+  ) {
     throw new StoreEscapeError(`store path ${JSON.stringify(key)} is not a path inside the store`);
   }
 }
@@ -127,4 +136,9 @@ export const DEFAULT_MAX_READ_BYTES = 256 * 1024 * 1024;
 
 /** The cap on one read, as a config member (every tier that reads what a message names has one). */
 export const maxReadBytesOption = (refused = 'a message naming a larger one is dead-lettered (`oversized_*`), never read') =>
-  Type.Integer({ minimum: 1024 * 1024, maximum: 2 ** 31 - 1, default: DEFAULT_MAX_READ_BYTES, description: `the largest store object read into memory; ${refused}` });
+  Type.Integer({
+    minimum: 1024 * 1024,
+    maximum: 2 ** 31 - 1,
+    default: DEFAULT_MAX_READ_BYTES,
+    description: `the largest store object read into memory; ${refused}`,
+  });

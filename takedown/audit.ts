@@ -79,7 +79,11 @@ async function messagesFor(kafka: Kafka, topic: string, id: string): Promise<unk
 }
 
 /** Per colo, when a cache node last sent bytes of one of `paths`, and how often after `after`(per colo). */
-async function servedFrom(logs: readonly string[], paths: ReadonlySet<string>, after: (colo: string) => number | undefined): Promise<Map<string, { last: number; afterPurge: number }>> {
+async function servedFrom(
+  logs: readonly string[],
+  paths: ReadonlySet<string>,
+  after: (colo: string) => number | undefined,
+): Promise<Map<string, { last: number; afterPurge: number }>> {
   const out = new Map<string, { last: number; afterPurge: number }>();
   for (const file of logs) {
     if (!existsSync(file)) continue;
@@ -99,8 +103,18 @@ async function servedFrom(logs: readonly string[], paths: ReadonlySet<string>, a
   return out;
 }
 
-export async function auditTakedown(o: { id: string; store: ObjectStore; kafka: Kafka; colos: readonly string[]; logs: readonly string[] }): Promise<TakedownAudit> {
-  const [verdict, takedowns, purges] = await Promise.all([readVerdict(o.store, o.id), messagesFor(o.kafka, TOPICS.takedown, o.id), messagesFor(o.kafka, TOPICS.purged, o.id)]);
+export async function auditTakedown(o: {
+  id: string;
+  store: ObjectStore;
+  kafka: Kafka;
+  colos: readonly string[];
+  logs: readonly string[];
+}): Promise<TakedownAudit> {
+  const [verdict, takedowns, purges] = await Promise.all([
+    readVerdict(o.store, o.id),
+    messagesFor(o.kafka, TOPICS.takedown, o.id),
+    messagesFor(o.kafka, TOPICS.purged, o.id),
+  ]);
   // A refresh (a size recompressed in place) takes nothing down: the audit is of the last delete or quarantine.
   const takedown = takedowns.filter((t): t is Takedown => takedownValidator.is(t) && t.action !== 'refresh').at(-1) ?? null;
   // Only the passes that answer the last takedown (a photo quarantined, lifted and deleted has several).
@@ -111,9 +125,15 @@ export async function auditTakedown(o: { id: string; store: ObjectStore; kafka: 
   };
   const colos = [...new Set([...o.colos, ...passes.map((p) => p.colo)])];
   const served = await servedFrom(o.logs, new Set(servedPaths(o.id, await readSecrets(o.store, o.id))), (c) => pass(c, 1)?.ts);
-  const audits = colos.map((colo): ColoAudit => ({ colo, purged: pass(colo, 1), repurged: pass(colo, 2), lastServed: served.get(colo)?.last ?? null, servedAfterPurge: served.get(colo)?.afterPurge ?? 0 }));
+  const audits = colos.map((colo): ColoAudit => ({
+    colo,
+    purged: pass(colo, 1),
+    repurged: pass(colo, 2),
+    lastServed: served.get(colo)?.last ?? null,
+    servedAfterPurge: served.get(colo)?.afterPurge ?? 0,
+  }));
   const firsts = audits.map((a) => a.purged?.ts);
-  const purgeMs = takedown && firsts.length > 0 && firsts.every((t) => t !== undefined) ? Math.max(...(firsts)) - takedown.ts : null;
+  const purgeMs = takedown && firsts.length > 0 && firsts.every((t) => t !== undefined) ? Math.max(...firsts) - takedown.ts : null;
   return { id: o.id, verdict: verdict ?? null, takedown, colos: audits, purgeMs };
 }
 

@@ -28,14 +28,29 @@ export const PurgerConfigSchema = Type.Object(
               },
               { additionalProperties: false },
             ),
-            { minItems: 1, maxItems: 64, description: "the colo's cache nodes on this host: every path of a photo taken down is removed from each one's cache directory" },
+            {
+              minItems: 1,
+              maxItems: 64,
+              description: "the colo's cache nodes on this host: every path of a photo taken down is removed from each one's cache directory",
+            },
           ),
         },
         { additionalProperties: false },
       ),
-      { minItems: 1, maxItems: 64, description: 'the colos whose cache nodes are on this host; each follows hearth.images.takedown in consumer groups of its own, so a colo that was away catches up when it is back and holds up no other' },
+      {
+        minItems: 1,
+        maxItems: 64,
+        description:
+          'the colos whose cache nodes are on this host; each follows hearth.images.takedown in consumer groups of its own, so a colo that was away catches up when it is back and holds up no other',
+      },
     ),
-    repurgeAfterMs: Type.Integer({ minimum: 0, maximum: 600_000, default: DEFAULT_REPURGE_AFTER_MS, description: 'the second pass, this long after the takedown: at least the longest a cache\'s fetch from the origin may take (a fetch in flight at the takedown can store the photo again after the first pass); 0: no second pass' }),
+    repurgeAfterMs: Type.Integer({
+      minimum: 0,
+      maximum: 600_000,
+      default: DEFAULT_REPURGE_AFTER_MS,
+      description:
+        "the second pass, this long after the takedown: at least the longest a cache's fetch from the origin may take (a fetch in flight at the takedown can store the photo again after the first pass); 0: no second pass",
+    }),
     kafka: kafkaSection('hearth-purge'),
     http: httpSection(9472),
     log: logSection(),
@@ -56,9 +71,7 @@ export function loadPurgerConfig(file?: string, overrides: Record<string, unknow
     overrides,
     semantic: (c) => {
       const names = c.colos.map((x) => x.name);
-      return [
-        ...names.filter((n, i) => names.indexOf(n) !== i).map((n) => `colos: colo ${JSON.stringify(n)} is named twice`),
-      ];
+      return [...names.filter((n, i) => names.indexOf(n) !== i).map((n) => `colos: colo ${JSON.stringify(n)} is named twice`)];
     },
   });
 }
@@ -80,4 +93,3 @@ const workerValidator = new Validator(TakedownWorkerConfigSchema, 'takedown work
 export function loadTakedownWorkerConfig(file?: string, overrides: Record<string, unknown> = {}): TakedownWorkerConfig {
   return loadConfig({ what: 'takedown worker config', validator: workerValidator, file, overrides });
 }
-

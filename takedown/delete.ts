@@ -57,5 +57,13 @@ export async function deleteAndAnnounce(store: ObjectStore, producer: Producer, 
   const outcome = await deletePhoto(store, id, by);
   const takedown = deleteTakedown(id, by, await readSecrets(store, id));
   const [meta] = await producer.send({ topic: TOPICS.takedown, messages: [{ key: id, value: JSON.stringify(takedown) }] });
-  return { id, removed: outcome.removed.length, deletedAt: outcome.at, acknowledged: Date.now(), first: outcome.first, partition: meta?.partition, offset: meta?.baseOffset };
+  return {
+    id,
+    removed: outcome.removed.length,
+    deletedAt: outcome.at,
+    acknowledged: Date.now(),
+    first: outcome.first,
+    partition: meta?.partition,
+    offset: meta?.baseOffset,
+  };
 }

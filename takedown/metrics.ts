@@ -14,13 +14,13 @@ export const PURGER_METRICS = {
   purges: {
     type: 'counter',
     name: 'hearth_purge_purges_total',
-    help: 'A colo\'s passes over a photo taken down, by pass and outcome: cached (some path was cached on some node, and is not now), absent (nothing was cached), failed (a node\'s cache could not be changed: tried again, with backoff, until it can).',
+    help: "A colo's passes over a photo taken down, by pass and outcome: cached (some path was cached on some node, and is not now), absent (nothing was cached), failed (a node's cache could not be changed: tried again, with backoff, until it can).",
     labelNames: ['colo', 'pass', 'outcome'],
   },
   delay: {
     type: 'histogram',
     name: 'hearth_purge_delay_seconds',
-    help: 'From the takedown (the store holds nothing of the photo) to every node of the colo having purged every path of it, by pass. Pass 1 is the takedown\'s reach; pass 2 comes `repurgeAfterMs` later by design.',
+    help: "From the takedown (the store holds nothing of the photo) to every node of the colo having purged every path of it, by pass. Pass 1 is the takedown's reach; pass 2 comes `repurgeAfterMs` later by design.",
     labelNames: ['colo', 'pass'],
     buckets: [0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 300],
   },
@@ -54,4 +54,3 @@ export const TAKEDOWN_WORKER_METRICS = {
     labelNames: ['reason'],
   },
 } as const satisfies Record<string, MetricDef>;
-

@@ -104,7 +104,14 @@ export class Purger {
     // One after the other: the first creates the topics, which concurrent creators would race on.
     for (const w of this.workers) await w.worker.start();
     const a = this.server.address() as AddressInfo;
-    this.log.info({ colos: this.config.colos.map((c) => `${c.name}: ${c.nodes.map((n) => n.name).join(' ')}`), repurgeAfterMs: this.config.repurgeAfterMs, http: `${a.address}:${a.port}` }, 'purger running');
+    this.log.info(
+      {
+        colos: this.config.colos.map((c) => `${c.name}: ${c.nodes.map((n) => n.name).join(' ')}`),
+        repurgeAfterMs: this.config.repurgeAfterMs,
+        http: `${a.address}:${a.port}`,
+      },
+      'purger running',
+    );
     return a;
   }
 

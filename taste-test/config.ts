@@ -1,22 +1,19 @@
 /** The taste-test server's config. */
 import { Type, type Static } from '@sinclair/typebox';
-import { Validator, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
+import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { DEFAULT_LADDER } from '../image/index.js';
 import { MIN_VIEW_MS } from './stats.js';
 
 export const TasteTestConfigSchema = Type.Object(
   {
-    http: Type.Object(
-      {
-        host: Type.String({ default: '127.0.0.1', description: 'address of the page (0.0.0.0 lets testers on other machines in)' }),
-        port: Type.Integer({ minimum: 0, maximum: 65535, default: 9467, description: 'port of the page, its API, `/healthz` and `/readyz`' }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
+    http: httpSection(9467, 'the page, its API, `/metrics`, `/healthz` and `/readyz`'),
     photos: Type.String({ minLength: 1, default: '.cache/photos/src', description: 'photographs the pairs are made from' }),
     limit: Type.Optional(Type.Integer({ minimum: 1, description: 'use only the first n photographs' })),
-    size: Type.Union(DEFAULT_LADDER.map((s) => Type.Literal(s.name)), { default: 'z', description: 'ladder size under test' }),
-    target: Type.Optional(Type.Number({ minimum: 0.5, maximum: 1, description: 'SSIM target of the compressed side (default: the compress config\'s)' })),
+    size: Type.Union(
+      DEFAULT_LADDER.map((s) => Type.Literal(s.name)),
+      { default: 'z', description: 'ladder size under test' },
+    ),
+    target: Type.Optional(Type.Number({ minimum: 0.5, maximum: 1, description: "SSIM target of the compressed side (default: the compress config's)" })),
     resizeConfig: Type.Optional(Type.String({ description: 'resize config whose JPEG settings make the original side' })),
     compressConfig: Type.Optional(Type.String({ description: 'compress config whose perceptual settings make the compressed side' })),
     trials: Type.Integer({ minimum: 1, maximum: 10_000, default: 20, description: 'pairs each tester is shown' }),

@@ -108,7 +108,8 @@ const row = (label: string, v: Verdict): string =>
   `<tr><td>${esc(label)}</td><td>${v.trials}</td><td>${v.correct}</td><td>${v.accuracy}</td><td>${v.hitRate}</td><td>${v.falseAlarmRate}</td><td>${v.neededForSignificance}</td><td>${esc(say(v))}</td></tr>`;
 
 export function reportPage(r: Report, damaged: number): string {
-  const head = '<tr><th></th><th>trials</th><th>right</th><th>accuracy</th><th>hit rate</th><th>false alarms</th><th>right needed for p&lt;0.05</th><th>verdict</th></tr>';
+  const head =
+    '<tr><th></th><th>trials</th><th>right</th><th>accuracy</th><th>hit rate</th><th>false alarms</th><th>right needed for p&lt;0.05</th><th>verdict</th></tr>';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Taste test results</title>
 <style>body{font:15px/1.4 system-ui,sans-serif;margin:24px}table{border-collapse:collapse;margin:12px 0 24px}td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}td:first-child{text-align:left}</style></head>

@@ -37,7 +37,11 @@ export async function makePairs(o: PairOptions): Promise<{ pairs: TastePair[]; u
   let done = 0;
   for (const photo of o.photos) {
     const image = basename(photo);
-    const source = await o.backend.resize(await readFile(photo), { size: 2048, square: false }, { quality: 92, progressive: false, chromaSubsampling: '4:4:4' });
+    const source = await o.backend.resize(
+      await readFile(photo),
+      { size: 2048, square: false },
+      { quality: 92, progressive: false, chromaSubsampling: '4:4:4' },
+    );
     const original = (await o.backend.resize(source.data, { size: o.size.size, square: o.size.square }, o.encode)).data;
     const r = await perceptualRecompress(original, o.perceptual);
     if (r.changed) pairs.push({ image, size: o.size.name, target: o.perceptual.target, quality: r.quality, score: r.score, original, compressed: r.data });

@@ -20,7 +20,10 @@ import { TASTE_TEST_METRICS } from './metrics.js';
 const Tester = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' });
 const trialQuery = new Validator(Type.Object({ tester: Tester }, { additionalProperties: false }), 'trial request');
 const answerBody = new Validator(
-  Type.Object({ tester: Tester, trial: Type.String({ minLength: 1, maxLength: 64 }), answer: Type.Union([Type.Literal('same'), Type.Literal('different')]) }, { additionalProperties: false }),
+  Type.Object(
+    { tester: Tester, trial: Type.String({ minLength: 1, maxLength: 64 }), answer: Type.Union([Type.Literal('same'), Type.Literal('different')]) },
+    { additionalProperties: false },
+  ),
   'answer',
 );
 
@@ -119,7 +122,8 @@ export class TasteTestServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://taste-test');
-    const json = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
+    const json = (status: number, body: unknown): void =>
+      void res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
     const route = `${req.method} ${url.pathname}`;
 
     if (route === 'GET /') {

@@ -11,7 +11,13 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Used by tiers; each may use the ones before it in this list and nothing else of the project. */
 const SHARED = ['common', 'store', 'image', 'topology', 'kafka'] as const;
-const SHARED_MAY_USE: Record<(typeof SHARED)[number], readonly string[]> = { common: [], store: ['common'], image: ['common', 'store'], topology: ['common', 'store'], kafka: ['common'] };
+const SHARED_MAY_USE: Record<(typeof SHARED)[number], readonly string[]> = {
+  common: [],
+  store: ['common'],
+  image: ['common', 'store'],
+  topology: ['common', 'store'],
+  kafka: ['common'],
+};
 const TIERS = ['warmer', 'resize', 'compress', 'origin', 'backfill', 'upload', 'taste-test', 'race', 'identity', 'store-server', 'takedown'];
 /**
  * Every other top-level folder, and why it is under neither rule above: a new folder
@@ -21,11 +27,14 @@ const OTHERS: Record<string, string> = {
   'api-hook': 'a package of its own for API servers, with no dependency on the rest',
   cli: 'the composition root: wires every tier into the `hearth` command',
   stack: 'runs every daemon of a topology (composition, like cli)',
+  deploy: "writes a topology's hosts as systemd units from the stack's own daemon specs (composition, like stack)",
   simulate: 'drives a running stack from outside, as viewers and API servers would',
   'proxy-config': 'renders and runs nginx from the topology',
   monitoring: "Prometheus's config, rules and mtail program for a topology",
   dashboard: 'draws Prometheus queries; reads no tier',
   corpus: 'builds the store of real photographs for the stack and tests',
+  netns: 'hosts as network namespaces on one machine, for the tests and `stack up --hosts`: infrastructure, not a tier',
+  ceph: 'starts a Ceph cluster (monitor, manager, OSDs, RADOS Gateway) for the stack and tests: an engine Hearth runs, not a tier',
   bench: 'benchmarks, which may measure any part',
   test: 'the suite, which may test any part',
   docs: 'documentation',
@@ -52,8 +61,15 @@ describe('module boundaries', () => {
   it('every top-level folder is a shared module, a tier, or named with its reason', () => {
     const folders = readdirSync(ROOT).filter((d) => !d.startsWith('.') && !IGNORED.has(d) && statSync(join(ROOT, d)).isDirectory());
     const known = new Set<string>([...SHARED, ...TIERS, ...Object.keys(OTHERS)]);
-    assert.deepEqual(folders.filter((d) => !known.has(d)), []);
-    assert.deepEqual([...known].filter((d) => !folders.includes(d)), [], 'a listed folder that no longer exists');
+    assert.deepEqual(
+      folders.filter((d) => !known.has(d)),
+      [],
+    );
+    assert.deepEqual(
+      [...known].filter((d) => !folders.includes(d)),
+      [],
+      'a listed folder that no longer exists',
+    );
   });
 
   it('tiers import only their own files and shared modules', () => {
@@ -83,7 +99,9 @@ describe('module boundaries', () => {
   });
 
   it('outside tests and benchmarks, another folder is reached only through its index.ts', () => {
-    const folders = readdirSync(ROOT).filter((d) => !['test', 'bench', 'node_modules', 'dist', 'api-hook'].includes(d) && !d.startsWith('.') && statSync(join(ROOT, d)).isDirectory());
+    const folders = readdirSync(ROOT).filter(
+      (d) => !['test', 'bench', 'node_modules', 'dist', 'api-hook'].includes(d) && !d.startsWith('.') && statSync(join(ROOT, d)).isDirectory(),
+    );
     const bad: string[] = [];
     for (const d of folders) {
       for (const f of sources(d)) {

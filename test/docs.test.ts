@@ -20,6 +20,7 @@ describe('docs', () => {
   });
 
   it('the Grafana dashboard JSON in the repo is the one the panel definitions make (fix: npm run docs)', () => {
-    for (const [file, next] of Object.entries(generatedFiles())) assert.equal(readFileSync(join(REPO, file), 'utf8'), next, `${file} is out of date; run: npm run docs`);
+    for (const [file, next] of Object.entries(generatedFiles()))
+      assert.equal(readFileSync(join(REPO, file), 'utf8'), next, `${file} is out of date; run: npm run docs`);
   });
 });

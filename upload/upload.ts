@@ -7,11 +7,24 @@
  * safe); with other bytes it is refused: an original is never replaced.
  */
 import { randomInt } from 'node:crypto';
-import sharp from 'sharp';
-import { HearthError, isImageId } from '../common/index.js';
-import { DEFAULT_LADDER, LOCATION_META, createSecrets, originalPath, readSecrets, readVerdict, secretImagePath, secretOriginalPath } from '../image/index.js';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { HearthError, isImageId, type Logger } from '../common/index.js';
+import {
+  DEFAULT_LADDER,
+  LOCATION_META,
+  NotAWholeJpeg,
+  jpegMetadata,
+  createSecrets,
+  originalPath,
+  readSecrets,
+  readVerdict,
+  secretImagePath,
+  secretOriginalPath,
+} from '../image/index.js';
 import { openStore, type ObjectStore } from '../store/index.js';
-import { TOPICS, type Uploaded } from '../kafka/index.js';
+import { TOPICS, connectProducer, type Uploaded } from '../kafka/index.js';
+import type { UploadConfig } from './config.js';
 
 export class UploadError extends HearthError {
   constructor(message: string) {
@@ -41,20 +54,13 @@ async function withSecrets(store: ObjectStore, id: string): Promise<Record<strin
 
 /** A whole, decodable JPEG: its dimensions; or an UploadError saying what it is instead. */
 export async function checkJpeg(data: Buffer, name: string): Promise<{ width: number; height: number }> {
-  let meta;
   try {
-    meta = await sharp(data, { failOn: 'error', limitInputPixels: 100_000_000 }).metadata();
+    const meta = await jpegMetadata(data, { whole: true });
+    return { width: meta.width ?? 0, height: meta.height ?? 0 };
   } catch (err) {
-    throw new UploadError(`${name}: not an image (${(err as Error).message})`);
+    if (err instanceof NotAWholeJpeg) throw new UploadError(`${name}: ${err.message}`);
+    throw err;
   }
-  if (meta.format !== 'jpeg') throw new UploadError(`${name}: not a JPEG (its content is ${meta.format ?? 'unknown'})`);
-  try {
-    // Every scan decoded: a truncated or damaged file fails here, not in the resize tier.
-    await sharp(data, { failOn: 'error', limitInputPixels: 100_000_000 }).raw().toBuffer();
-  } catch (err) {
-    throw new UploadError(`${name}: a damaged JPEG (${(err as Error).message})`);
-  }
-  return { width: meta.width ?? 0, height: meta.height ?? 0 };
 }
 
 /** A new id: milliseconds since the epoch and three random digits (16 digits). Collisions are caught at store time. */
@@ -68,9 +74,17 @@ export function newId(now = Date.now()): string {
  * photo's id. `keepLocation`: the original is served with its location metadata (by
  * default it is served without; the stored bytes are the upload's either way).
  */
-export async function storeOriginal(root: string, data: Buffer, size: { width: number; height: number }, name: string, id?: string, o: { keepLocation?: boolean } = {}): Promise<Stored> {
+export async function storeOriginal(
+  root: string,
+  data: Buffer,
+  size: { width: number; height: number },
+  name: string,
+  id?: string,
+  o: { keepLocation?: boolean } = {},
+): Promise<Stored> {
   const { width, height } = size;
-  if (id !== undefined && !isImageId(id)) throw new UploadError(`${name}: id ${JSON.stringify(id)} is not an image id (decimal digits, no leading zero, at most 19)`);
+  if (id !== undefined && !isImageId(id))
+    throw new UploadError(`${name}: id ${JSON.stringify(id)} is not an image id (decimal digits, no leading zero, at most 19)`);
   const store = openStore(root);
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -80,7 +94,8 @@ export async function storeOriginal(root: string, data: Buffer, size: { width: n
         if (id !== undefined) throw new UploadError(`${name}: id ${id} was deleted; a deleted photo's id is never used again`);
         continue;
       }
-      if (await store.putIfAbsent(source, data, o.keepLocation ? { [LOCATION_META]: 'keep' } : undefined)) return { id: want, source, bytes: data.length, width, height, created: true, paths: await withSecrets(store, want) };
+      if (await store.putIfAbsent(source, data, o.keepLocation ? { [LOCATION_META]: 'keep' } : undefined))
+        return { id: want, source, bytes: data.length, width, height, created: true, paths: await withSecrets(store, want) };
       const existing = await store.get(source);
       if (existing.equals(data)) return { id: want, source, bytes: data.length, width, height, created: false, paths: await withSecrets(store, want) };
       if (id !== undefined) throw new UploadError(`${name}: id ${id} already holds another original (${existing.length} bytes); originals are never replaced`);
@@ -94,4 +109,48 @@ export async function storeOriginal(root: string, data: Buffer, size: { width: n
 /** The event that announces a stored original. */
 export function uploadedEvent(s: Stored, now = Date.now()): { topic: typeof TOPICS.uploaded; key: string; value: Uploaded } {
   return { topic: TOPICS.uploaded, key: s.id, value: { id: s.id, source: s.source, ts: now } };
+}
+
+/** One file as `uploadFiles` left it: stored, and where its announcement went (what `hearth upload` prints, a JSON line each). */
+export interface Announced extends Stored {
+  file: string;
+  topic: string;
+  partition?: number;
+  offset?: string;
+}
+
+/**
+ * The whole upload of a list of files: every file is checked before any is stored, and
+ * all are stored before any is announced, so a bad file anywhere in the list leaves
+ * nothing behind. `id` names the one file's image; `onAnnounced` hears each as Kafka
+ * acknowledges it.
+ */
+export async function uploadFiles(
+  c: UploadConfig,
+  files: readonly string[],
+  o: { id?: string; keepLocation?: boolean; log: Logger; onAnnounced?: (u: Announced) => void },
+): Promise<Announced[]> {
+  if (o.id !== undefined && files.length !== 1) throw new UploadError('--id names one image: give one file with it');
+  const checked = [];
+  for (const file of files) {
+    const data = await readFile(file);
+    checked.push({ file, data, size: await checkJpeg(data, basename(file)) });
+  }
+  const stored = [];
+  for (const one of checked)
+    stored.push({ file: one.file, ...(await storeOriginal(c.store, one.data, one.size, basename(one.file), o.id, { keepLocation: o.keepLocation === true })) });
+  const producer = await connectProducer(c.kafka.brokers, 'hearth-upload', o.log, { [TOPICS.uploaded]: c.kafka.partitions });
+  const out: Announced[] = [];
+  try {
+    for (const s of stored) {
+      const e = uploadedEvent(s);
+      const [meta] = await producer.send({ topic: e.topic, messages: [{ key: e.key, value: JSON.stringify(e.value) }] });
+      const u = { ...s, topic: e.topic, partition: meta?.partition, offset: meta?.baseOffset };
+      out.push(u);
+      o.onAnnounced?.(u);
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return out;
 }

@@ -5,7 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import ipaddr from 'ipaddr.js';
 import { COLO_NAME, KEY_ID } from '@hearth/api-hook';
-import { Validator, loadConfig } from '../common/index.js';
+import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 
 const Port = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
 const HOSTNAME = '^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
@@ -13,7 +13,7 @@ const HOSTNAME = '^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[
 const Colo = Type.Object(
   {
     name: Type.String({ pattern: COLO_NAME, description: 'colo name, used in hints, metrics and logs' }),
-    host: Type.String({ pattern: HOSTNAME, description: 'the `Host` a push carries, which the proxy routes to this colo\'s cache' }),
+    host: Type.String({ pattern: HOSTNAME, description: "the `Host` a push carries, which the proxy routes to this colo's cache" }),
     cidrs: Type.Array(Type.String(), { default: [], description: 'viewer networks served by this colo (IPv4 and IPv6; longest prefix wins)' }),
   },
   { additionalProperties: false },
@@ -29,30 +29,41 @@ export const WarmerConfigSchema = Type.Object(
           minimum: 65536,
           maximum: 1 << 30,
           default: 4194304,
-          description: 'socket receive buffer (the kernel caps it at net.core.rmem_max, then doubles it); more than ttlMs × rate only turns loss into staleness',
+          description:
+            'socket receive buffer (the kernel caps it at net.core.rmem_max, then doubles it); more than ttlMs × rate only turns loss into staleness',
         }),
       },
       { additionalProperties: false, default: {} },
     ),
-    http: Type.Object(
-      {
-        host: Type.String({ default: '127.0.0.1', description: 'address of `/metrics` and `/healthz`' }),
-        port: Port(9464, 'HTTP port of `/metrics` and `/healthz`'),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    ttlMs: Type.Integer({ minimum: 1, maximum: 60000, default: 50, description: 'a hint older than this (by its `ts`) when it arrives is dropped as `stale` (late, replayed or from a skewed clock)' }),
-    futureMs: Type.Integer({ minimum: 0, maximum: 60000, default: 250, description: 'a hint whose `ts` is further ahead of the warmer\'s clock than this is dropped as `future`' }),
+    http: httpSection(9464),
+    ttlMs: Type.Integer({
+      minimum: 1,
+      maximum: 60000,
+      default: 50,
+      description: 'a hint older than this (by its `ts`) when it arrives is dropped as `stale` (late, replayed or from a skewed clock)',
+    }),
+    futureMs: Type.Integer({
+      minimum: 0,
+      maximum: 60000,
+      default: 250,
+      description: "a hint whose `ts` is further ahead of the warmer's clock than this is dropped as `future`",
+    }),
     dedup: Type.Object(
       {
         ttlMs: Type.Integer({ minimum: 1, default: 600000, description: 'a (colo, path) pushed successfully is not pushed again for this long' }),
-        max: Type.Integer({ minimum: 1, maximum: 100000000, default: 1000000, description: 'most (colo, path) pairs remembered; the least recently seen go first' }),
+        max: Type.Integer({
+          minimum: 1,
+          maximum: 100000000,
+          default: 1000000,
+          description: 'most (colo, path) pairs remembered; the least recently seen go first',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
     allowPaths: Type.String({
       default: '^/photos/[0-9]+/[0-9A-Za-z_]+\\.jpg$',
-      description: 'regular expression every hinted path must match (on top of built-in refusals of `..`, `%`, `//`, control characters and anything non-ASCII)',
+      description:
+        'regular expression every hinted path must match (on top of built-in refusals of `..`, `%`, `//`, control characters and anything non-ASCII)',
     }),
     keys: Type.Record(Type.String({ pattern: KEY_ID }), Type.String({ minLength: 16 }), {
       default: {},
@@ -60,28 +71,58 @@ export const WarmerConfigSchema = Type.Object(
     }),
     proxy: Type.String({ default: 'http://127.0.0.1:8080', description: 'the keep-alive proxy every push goes through (`http://` or `https://`, no path)' }),
     colos: Type.Array(Colo, { minItems: 1, maxItems: 256, description: 'the regional caches' }),
-    defaultColo: Type.Optional(Type.String({ pattern: COLO_NAME, description: 'colo for viewers in no colo\'s CIDRs; absent: such hints are dropped as `no_colo`' })),
+    defaultColo: Type.Optional(
+      Type.String({ pattern: COLO_NAME, description: "colo for viewers in no colo's CIDRs; absent: such hints are dropped as `no_colo`" }),
+    ),
     push: Type.Object(
       {
-        method: Type.Union([Type.Literal('HEAD'), Type.Literal('GET')], { default: 'HEAD', description: '`HEAD` (the cache fetches the full object; no bytes come back) or `GET` (body drained)' }),
+        method: Type.Union([Type.Literal('HEAD'), Type.Literal('GET')], {
+          default: 'HEAD',
+          description: '`HEAD` (the cache fetches the full object; no bytes come back) or `GET` (body drained)',
+        }),
         client: Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('undici')], {
           default: 'auto',
-          description: '`native`: the push client built by setup (warmer/native/hearth-push.c: its own thread, plain HTTP only); `undici`: in JavaScript (also https); `auto`: native for an `http://` proxy where it is built, else undici',
+          description:
+            '`native`: the push client built by setup (warmer/native/hearth-push.c: its own thread, plain HTTP only); `undici`: in JavaScript (also https); `auto`: native for an `http://` proxy where it is built, else undici',
         }),
-        concurrency: Type.Integer({ minimum: 1, maximum: 4096, default: 1024, description: 'pushes in flight at once, over all colos; needs about (new paths/s) × (push latency): 1,000/s × 160 ms ≈ 160, and a 200-image page pushed at once needs 200 in its colo' }),
+        concurrency: Type.Integer({
+          minimum: 1,
+          maximum: 4096,
+          default: 1024,
+          description:
+            'pushes in flight at once, over all colos; needs about (new paths/s) × (push latency): 1,000/s × 160 ms ≈ 160, and a 200-image page pushed at once needs 200 in its colo',
+        }),
         deadlineMs: Type.Integer({
           minimum: 1,
           maximum: 600000,
           default: 1000,
-          description: "a push still queued this long after its hint's `ts` is dropped as `stale`: by then the browser has asked for the image itself (HTML-to-image gaps are 100–400 ms)",
+          description:
+            "a push still queued this long after its hint's `ts` is dropped as `stale`: by then the browser has asked for the image itself (HTML-to-image gaps are 100–400 ms)",
         }),
         perColoConcurrency: Type.Optional(
-          Type.Integer({ minimum: 1, maximum: 4096, description: 'pushes in flight at once to one colo (default: half of `concurrency`, at least 1), so a slow colo cannot take every slot' }),
+          Type.Integer({
+            minimum: 1,
+            maximum: 4096,
+            description: 'pushes in flight at once to one colo (default: half of `concurrency`, at least 1), so a slow colo cannot take every slot',
+          }),
         ),
-        queueMax: Type.Integer({ minimum: 1, maximum: 10000000, default: 10000, description: 'pushes waiting, over all colos; beyond it new ones are dropped as `overload`' }),
+        queueMax: Type.Integer({
+          minimum: 1,
+          maximum: 10000000,
+          default: 10000,
+          description: 'pushes waiting, over all colos; beyond it new ones are dropped as `overload`',
+        }),
         timeoutMs: Type.Integer({ minimum: 1, maximum: 600000, default: 2000, description: 'connect, headers and body timeout of one push' }),
-        breakerFailures: Type.Integer({ minimum: 1, default: 5, description: 'consecutive failed pushes (error or 5xx) to a colo that open its circuit breaker' }),
-        breakerCooldownMs: Type.Integer({ minimum: 1, default: 1000, description: 'while open, pushes to the colo are dropped as `colo_down`; then one probe push decides' }),
+        breakerFailures: Type.Integer({
+          minimum: 1,
+          default: 5,
+          description: 'consecutive failed pushes (error or 5xx) to a colo that open its circuit breaker',
+        }),
+        breakerCooldownMs: Type.Integer({
+          minimum: 1,
+          default: 1000,
+          description: 'while open, pushes to the colo are dropped as `colo_down`; then one probe push decides',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -89,19 +130,16 @@ export const WarmerConfigSchema = Type.Object(
       {
         brokers: Type.Array(Type.String({ pattern: '^[^\\s:]+:\\d{1,5}$' }), {
           default: [],
-          description: "Kafka brokers to follow `hearth.images.quarantined` and `hearth.images.takedown` from: hints for a quarantined or deleted image, and pushes still queued for one, are dropped as `quarantined` or `deleted`. Empty: not followed (the origin still answers 451 or 410 for them)",
+          description:
+            'Kafka brokers to follow `hearth.images.quarantined` and `hearth.images.takedown` from: hints for a quarantined or deleted image, and pushes still queued for one, are dropped as `quarantined` or `deleted`. Empty: not followed (the origin still answers 451 or 410 for them)',
         }),
       },
       { additionalProperties: false, default: {} },
     ),
-    shutdownGraceMs: Type.Integer({ minimum: 0, maximum: 600000, default: 5000, description: 'on SIGTERM/SIGINT, how long in-flight pushes may take to finish' }),
-    log: Type.Object(
-      {
-        level: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info', description: 'pino log level' }),
-        samplePerSecond: Type.Integer({ minimum: 0, default: 10, description: 'per-hint log events admitted per second and reason; the rest are counted' }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
+    shutdownGraceMs: shutdownGraceMs(5000, 'in-flight pushes'),
+    log: logSection({
+      samplePerSecond: Type.Integer({ minimum: 0, default: 10, description: 'per-hint log events admitted per second and reason; the rest are counted' }),
+    }),
   },
   { additionalProperties: false },
 );
@@ -163,7 +201,10 @@ function semanticProblems(c: WarmerConfig): string[] {
   } catch {
     problems.push(`proxy: not a URL (got ${JSON.stringify(c.proxy)})`);
   }
-  for (const [field, host] of [['udp.host', c.udp.host], ['http.host', c.http.host]] as const) {
+  for (const [field, host] of [
+    ['udp.host', c.udp.host],
+    ['http.host', c.http.host],
+  ] as const) {
     if (!ipaddr.isValid(host)) problems.push(`${field}: must be an IP address (got ${JSON.stringify(host)})`);
   }
   return problems;

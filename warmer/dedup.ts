@@ -1,12 +1,12 @@
 import { LRUCache } from 'lru-cache';
 
+/** No real key is empty: real keys are `colo path`. */
+const SENTINEL = '';
+
 /**
  * Remembers (colo, path) pairs pushed or under way. Both bounds are set, so a flood
  * of distinct paths evicts the least recently seen instead of growing memory.
  */
-/** No real key is empty: real keys are `colo path`. */
-const SENTINEL = '';
-
 export class Dedup {
   private readonly cache: LRUCache<string, true>;
 

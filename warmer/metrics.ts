@@ -52,7 +52,7 @@ export const WARMER_METRICS = {
   pushes: {
     type: 'counter',
     name: 'hearth_warmer_pushes_total',
-    help: 'Pushes finished, by colo and outcome: for a 2xx, the cache\'s X-Cache-Status lowercased (hit, miss, expired, ...; 2xx without one); otherwise the HTTP status class (3xx, 4xx, 5xx), never a warm; or error.',
+    help: "Pushes finished, by colo and outcome: for a 2xx, the cache's X-Cache-Status lowercased (hit, miss, expired, ...; 2xx without one); otherwise the HTTP status class (3xx, 4xx, 5xx), never a warm; or error.",
     labelNames: ['colo', 'outcome'],
   },
   pushDuration: {
@@ -96,7 +96,7 @@ export const WARMER_METRICS = {
   hintAge: {
     type: 'histogram',
     name: 'hearth_warmer_hint_age_seconds',
-    help: 'Age of authentic hints at receipt (warmer clock minus the hint\'s ts; negative ages count as 0).',
+    help: "Age of authentic hints at receipt (warmer clock minus the hint's ts; negative ages count as 0).",
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
     hot: true,
   },
@@ -114,7 +114,7 @@ export const WARMER_METRICS = {
   breakerOpen: {
     type: 'gauge',
     name: 'hearth_warmer_breaker_open',
-    help: '1 while a colo\'s circuit breaker is open (its pushes dropped as colo_down), else 0.',
+    help: "1 while a colo's circuit breaker is open (its pushes dropped as colo_down), else 0.",
     labelNames: ['colo'],
   },
   quarantined: {

@@ -2,9 +2,7 @@
  * The native push client's addon (warmer/native/hearth-push.c, built by setup into
  * .cache/bin). Where it is not built, or HEARTH_PUSH=off, the warmer pushes with undici.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { NATIVE_HELPERS, loadAddon, nativeWhere } from '../common/index.js';
 
 export interface NativeEngineOptions {
   /** Numeric IPv4 or IPv6 address of the proxy. */
@@ -46,12 +44,8 @@ export interface NativePushAddon {
   close(e: NativeEngine): void;
 }
 
-export const NATIVE_PUSH = process.env.HEARTH_PUSH_ADDON ?? fileURLToPath(new URL('../../.cache/bin/hearth-push.node', import.meta.url));
-
-let loaded: NativePushAddon | null | undefined;
+/** Where the addon is looked for (`HEARTH_PUSH`: common/native.ts). */
+export const NATIVE_PUSH = nativeWhere(NATIVE_HELPERS.push);
 
 /** The addon, or null where it is not built (or HEARTH_PUSH=off). */
-export function nativePush(): NativePushAddon | null {
-  if (loaded === undefined) loaded = process.env.HEARTH_PUSH === 'off' || !existsSync(NATIVE_PUSH) ? null : (createRequire(import.meta.url)(NATIVE_PUSH) as NativePushAddon);
-  return loaded;
-}
+export const nativePush = (): NativePushAddon | null => loadAddon<NativePushAddon>(NATIVE_HELPERS.push);

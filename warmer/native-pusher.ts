@@ -26,7 +26,16 @@ export interface NativePusherOptions {
 const CACHE_NAMES = [undefined, 'hit', 'miss', 'expired', 'stale', 'updating', 'revalidated', 'bypass'];
 const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 /** The engine's error kinds (hearth-push.c, enum K_*); 1 and 5 carry an errno. */
-const KINDS = ['', 'connect', 'HEARTH_ERR_CONNECT_TIMEOUT', 'HEARTH_ERR_TIMEOUT', 'HEARTH_ERR_CLOSED', 'socket', 'HEARTH_ERR_BAD_RESPONSE', 'HEARTH_ERR_NO_CONNECTION'];
+const KINDS = [
+  '',
+  'connect',
+  'HEARTH_ERR_CONNECT_TIMEOUT',
+  'HEARTH_ERR_TIMEOUT',
+  'HEARTH_ERR_CLOSED',
+  'socket',
+  'HEARTH_ERR_BAD_RESPONSE',
+  'HEARTH_ERR_NO_CONNECTION',
+];
 const RECORDS = 4096;
 const DATAGRAM_BYTES = 1 << 20;
 const IDLE_MS = 60_000;
@@ -59,7 +68,8 @@ export class NativePusher implements PushClient {
   ) {
     this.stats = new Float64Array(4 * o.hosts.length);
     this.proxy = new URL(o.proxy);
-    if (this.proxy.protocol !== 'http:') throw new HearthError('HEARTH_ERR_INVALID', `the native push client speaks plain HTTP; ${o.proxy} needs push.client "undici"`);
+    if (this.proxy.protocol !== 'http:')
+      throw new HearthError('HEARTH_ERR_INVALID', `the native push client speaks plain HTTP; ${o.proxy} needs push.client "undici"`);
   }
 
   /** Resolves the proxy's host once (a numeric address needs no lookup) and starts the engine. */
@@ -69,7 +79,16 @@ export class NativePusher implements PushClient {
     const host = u.hostname.replace(/^\[|\]$/g, '');
     const address = isIP(host) ? host : (await lookup(host)).address;
     this.engine = this.addon.create(
-      { address, port: Number(u.port || 80), hosts: [...this.o.hosts], connections: this.o.connections, timeoutMs: this.o.timeoutMs, idleMs: IDLE_MS, method: this.o.method, userAgent: this.o.userAgent },
+      {
+        address,
+        port: Number(u.port || 80),
+        hosts: [...this.o.hosts],
+        connections: this.o.connections,
+        timeoutMs: this.o.timeoutMs,
+        idleMs: IDLE_MS,
+        method: this.o.method,
+        userAgent: this.o.userAgent,
+      },
       this.onRecords,
     );
   }
@@ -121,7 +140,10 @@ export class NativePusher implements PushClient {
         this.free.push(token);
         const kind = word >>> 24;
         const cache = (word >>> 16) & 0xff;
-        const report = kind === 0 ? responseReport(word & 0xffff, cache === 255 ? 'other' : CACHE_NAMES[cache], seconds) : errorReport(errorCode(kind, out[4 * i + 3] as number), seconds);
+        const report =
+          kind === 0
+            ? responseReport(word & 0xffff, cache === 255 ? 'other' : CACHE_NAMES[cache], seconds)
+            : errorReport(errorCode(kind, out[4 * i + 3] as number), seconds);
         try {
           done(report);
         } catch (err) {
@@ -139,7 +161,7 @@ export class NativePusher implements PushClient {
   private datagrams(bytes: number): void {
     const on = this.onDatagram;
     const b = this.dgs;
-    for (let at = 0; at < bytes; ) {
+    for (let at = 0; at < bytes;) {
       const word = b.readUInt32LE(at + 4);
       const kept = word & 0xffffff;
       // A datagram longer than was kept (4,096 bytes) is over the wire format's limit anyway.

@@ -12,7 +12,7 @@ import { Fifo } from './fifo.js';
 export interface PushJob {
   readonly colo: Colo;
   readonly path: string;
-  /** Warmer-clock epoch ms after which the push is pointless (hint ts + ttlMs). */
+  /** Warmer-clock epoch ms after which the push is pointless: the hint's ts + `push.deadlineMs`. */
   readonly deadline: number;
 }
 

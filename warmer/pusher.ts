@@ -13,9 +13,19 @@ export function createPushClient(config: WarmerConfig, colos: readonly Colo[]): 
   const want = config.push.client;
   const addon = nativePush();
   const plain = new URL(config.proxy).protocol === 'http:';
-  const common = { proxy: config.proxy, method: config.push.method, connections: perColoConcurrency(config), timeoutMs: config.push.timeoutMs, userAgent: USER_AGENT };
+  const common = {
+    proxy: config.proxy,
+    method: config.push.method,
+    connections: perColoConcurrency(config),
+    timeoutMs: config.push.timeoutMs,
+    userAgent: USER_AGENT,
+  };
   if (want === 'native' || (want === 'auto' && addon && plain)) {
-    if (!addon) throw new HearthError('HEARTH_ERR_INVALID', 'push.client: "native" needs the native push client, which is not built here (run infra/setup.sh; HEARTH_PUSH=off also turns it off)');
+    if (!addon)
+      throw new HearthError(
+        'HEARTH_ERR_INVALID',
+        'push.client: "native" needs the native push client, which is not built here (run infra/setup.sh; HEARTH_PUSH=off also turns it off)',
+      );
     if (!plain) throw new HearthError('HEARTH_ERR_INVALID', `push.client: "native" speaks plain HTTP; the proxy ${config.proxy} needs "undici" (or "auto")`);
     return new NativePusher(addon, { ...common, hosts: colos.map((c) => c.host) });
   }

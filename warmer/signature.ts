@@ -41,7 +41,8 @@ export class SignatureVerifier {
     if (kid === undefined || sig === undefined) return 'unsigned';
     const key = this.keys.get(kid);
     if (!key) return 'unknown_key';
-    if (native !== undefined && native > 0 && (native <= this.keys.size || native === NATIVE_SIG_NONE)) return native - 1 === this.index.get(kid) ? 'ok' : 'mismatch';
+    if (native !== undefined && native > 0 && (native <= this.keys.size || native === NATIVE_SIG_NONE))
+      return native - 1 === this.index.get(kid) ? 'ok' : 'mismatch';
     // `sig` must be the last member, written exactly as api-hook writes it.
     const at = buf.length - SIG_TAIL;
     if (at <= 0 || !buf.subarray(at, at + MEMBER.length).equals(MEMBER) || buf[buf.length - 1] !== 0x7d) return 'misplaced';

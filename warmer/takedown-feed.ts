@@ -69,7 +69,8 @@ export class TakedownFeed {
       await ensureTopics(admin, { [TOPICS.quarantined]: 1, [TOPICS.takedown]: 8 });
       this.pending = new Map();
       for (const topic of [TOPICS.quarantined, TOPICS.takedown]) {
-        for (const e of await admin.fetchTopicOffsets(topic)) if (BigInt(e.high) > BigInt(e.low)) this.pending.set(`${topic}/${e.partition}`, BigInt(e.high) - 1n);
+        for (const e of await admin.fetchTopicOffsets(topic))
+          if (BigInt(e.high) > BigInt(e.low)) this.pending.set(`${topic}/${e.partition}`, BigInt(e.high) - 1n);
       }
       this.caughtUp = this.pending.size === 0;
       const consumer = kafka.consumer({ groupId: `hearth-warmer-takedowns-${hostname()}-${process.pid}-${Date.now()}` });

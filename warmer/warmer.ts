@@ -6,7 +6,20 @@ import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { Server } from 'node:http';
 import type { Counter, Registry } from 'prom-client';
-import { CounterMirror, LogSampler, createLogger, type Logger, Tally, createMetrics, createRegistry, type Metrics, closeServer, listen, createStatusServer, readiness } from '../common/index.js';
+import {
+  CounterMirror,
+  LogSampler,
+  createLogger,
+  type Logger,
+  Tally,
+  createMetrics,
+  createRegistry,
+  type Metrics,
+  closeServer,
+  listen,
+  createStatusServer,
+  readiness,
+} from '../common/index.js';
 import type { HintReceiver } from './hint-receiver.js';
 import { ColoRouter, type Colo } from './colo-router.js';
 import { perColoConcurrency, type WarmerConfig } from './config.js';
@@ -84,8 +97,7 @@ export class Warmer {
       this.tallies.push(t);
       return t;
     };
-    const byReason = (c: Counter<string>): Tallies =>
-      Object.fromEntries(DROP_REASONS.map((r) => [r, tally(c.labels(r))])) as Tallies;
+    const byReason = (c: Counter<string>): Tallies => Object.fromEntries(DROP_REASONS.map((r) => [r, tally(c.labels(r))])) as Tallies;
     this.datagrams = tally(this.metrics.datagrams);
     this.pathsReceived = tally(this.metrics.paths);
     this.dgDropped = byReason(this.metrics.datagramsDropped);
@@ -157,10 +169,21 @@ export class Warmer {
     });
     await listen(this.server, http.port, http.host);
     this.takedowns?.start();
-    const addresses = { udp: { address: bound.address, port: bound.port, family: isIP(bound.address) === 6 ? 'IPv6' : 'IPv4' }, http: this.server.address() as AddressInfo };
+    const addresses = {
+      udp: { address: bound.address, port: bound.port, family: isIP(bound.address) === 6 ? 'IPv6' : 'IPv4' },
+      http: this.server.address() as AddressInfo,
+    };
     const recvBuffer = bound.recvBuffer;
     this.log.info(
-      { udp: `${addresses.udp.address}:${addresses.udp.port}`, http: `${addresses.http.address}:${addresses.http.port}`, recvBuffer, proxy: this.config.proxy, pushClient: this.pusher.kind, hintSocket: receiver.kind, colos: this.router.colos.map((c) => c.name) },
+      {
+        udp: `${addresses.udp.address}:${addresses.udp.port}`,
+        http: `${addresses.http.address}:${addresses.http.port}`,
+        recvBuffer,
+        proxy: this.config.proxy,
+        pushClient: this.pusher.kind,
+        hintSocket: receiver.kind,
+        colos: this.router.colos.map((c) => c.name),
+      },
       'warmer listening',
     );
     if (recvBuffer < udp.recvBufferBytes) {
@@ -291,7 +314,10 @@ export class Warmer {
       this.dedup.release(job.colo.name, job.path);
       const suppressed = this.sampler.admit(`push_${r.outcome}`);
       if (suppressed !== undefined) {
-        this.log.warn({ colo: job.colo.name, path: job.path, outcome: r.outcome, status: r.status, cache: r.cache, code: r.errorCode, suppressed }, 'push failed');
+        this.log.warn(
+          { colo: job.colo.name, path: job.path, outcome: r.outcome, status: r.status, cache: r.cache, code: r.errorCode, suppressed },
+          'push failed',
+        );
       }
     }
   }

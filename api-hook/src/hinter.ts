@@ -33,7 +33,11 @@ export interface HinterStats {
   hints: number;
   /** Datagrams handed to the operating system. */
   datagrams: number;
-  /** Datagrams the operating system refused (e.g. ECONNREFUSED from an earlier ICMP error). */
+  /**
+   * Datagrams the operating system refused, and refusals it reported back for datagrams
+   * already sent (ECONNREFUSED: the warmer's host answered that nothing listens). Lost,
+   * never sent again.
+   */
   sendErrors: number;
   /** Hints or paths not sent, by reason. `path_too_long` counts paths, the others hints or datagrams. */
   dropped: Record<HintDropReason, number>;
@@ -135,8 +139,9 @@ class UdpHinter implements Hinter {
   private open(address: string, host: string, port: number): WarmerSocket {
     const socket = dgram.createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
     const w: WarmerSocket = { address, socket, connected: false, pending: [] };
-    // A connected socket skips the per-send address lookup and gets ICMP errors reported.
-    socket.on('error', (err) => this.report(err));
+    // A connected socket skips the per-send address lookup and gets ICMP errors reported,
+    // as an 'error' event of the socket rather than of any send: each is a datagram lost.
+    socket.on('error', (err) => this.onSent(err));
     socket.connect(port, host, () => {
       w.connected = true;
       if (w.pending.length > 0) this.schedule();

@@ -28,7 +28,10 @@ export class Rendezvous<T> {
   private readonly seeds: Uint32Array;
 
   /** `ids` name the nodes (e.g. "host:port"); a node's score depends only on its id. */
-  constructor(readonly nodes: readonly T[], ids: readonly string[]) {
+  constructor(
+    readonly nodes: readonly T[],
+    ids: readonly string[],
+  ) {
     if (nodes.length === 0) throw new TypeError('Rendezvous needs at least one node');
     if (ids.length !== nodes.length) throw new TypeError('Rendezvous needs one id per node');
     this.seeds = Uint32Array.from(ids, (id) => fmix32(fnv1a32(id)));

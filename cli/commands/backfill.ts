@@ -15,7 +15,7 @@ export function registerBackfill(program: Command): void {
     {
       name: 'backfill',
       description: 'produce hearth.images.uploaded for every existing original, at a set rate; resumable after Ctrl-C or a crash',
-      configHelp: 'backfill config (JSON); default: the originals of the local stack\'s store service to its broker',
+      configHelp: "backfill config (JSON); default: the originals of the local stack's store service to its broker",
       flags: [
         STORE_FLAG,
         { flags: '--list <file>', description: 'read "<id> <store path>" lines instead of walking the store', path: 'list' },
@@ -36,7 +36,11 @@ export function registerBackfill(program: Command): void {
       if (!entries) {
         const source = openStore(store);
         const listed = await listOriginals(source).finally(() => source.close());
-        if (listed.misplaced.length > 0) log.warn({ count: listed.misplaced.length, first: listed.misplaced.slice(0, 5) }, 'JPEGs under /originals/ not at their id\'s path: left out (no tier would accept them)');
+        if (listed.misplaced.length > 0)
+          log.warn(
+            { count: listed.misplaced.length, first: listed.misplaced.slice(0, 5) },
+            "JPEGs under /originals/ not at their id's path: left out (no tier would accept them)",
+          );
         entries = listed.entries;
       }
       if (opts.restart) rmSync(o.checkpoint, { force: true });
@@ -46,7 +50,10 @@ export function registerBackfill(program: Command): void {
       const onSignal = (): void => abort.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      const bar = o.progress && process.stderr.isTTY ? new SingleBar({ format: 'backfill [{bar}] {percentage}% | {value}/{total} | {speed}/s | ETA {eta_formatted}' }, Presets.shades_classic) : undefined;
+      const bar =
+        o.progress && process.stderr.isTTY
+          ? new SingleBar({ format: 'backfill [{bar}] {percentage}% | {value}/{total} | {speed}/s | ETA {eta_formatted}' }, Presets.shades_classic)
+          : undefined;
       let lastTenth = -1;
       const t0 = Date.now();
       let first: number | undefined;

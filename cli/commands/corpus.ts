@@ -24,6 +24,8 @@ export function registerCorpus(program: Command): void {
           if (done % 50 === 0 || done === total) process.stderr.write(`corpus: ${done}/${total} images\n`);
         },
       });
-      process.stdout.write(`${JSON.stringify({ root: absoluteStoreSpec(o.out), photos: m.sources.length, images: m.sources.length * m.idsPerPhoto, paths: m.paths.length })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ root: absoluteStoreSpec(o.out), photos: m.sources.length, images: m.sources.length * m.idsPerPhoto, paths: m.paths.length })}\n`,
+      );
     });
 }

@@ -72,16 +72,24 @@ export function generatedFiles(): Record<string, string> {
 /** The files that hold generated sections: the README and every page under docs/. */
 export function docFiles(repo = '.'): string[] {
   const dir = join(repo, 'docs');
-  return [join(repo, 'README.md'), ...readdirSync(dir).filter((f) => f.endsWith('.md')).sort().map((f) => join(dir, f))];
+  return [
+    join(repo, 'README.md'),
+    ...readdirSync(dir)
+      .filter((f) => f.endsWith('.md'))
+      .sort()
+      .map((f) => join(dir, f)),
+  ];
 }
 
 /** Each file as it should be, with every section it holds regenerated. */
 export function regenerated(files: readonly string[]): Map<string, { text: string; next: string }> {
   const sections = renderDocs();
-  return new Map(files.map((f) => {
-    const text = readFileSync(f, 'utf8');
-    return [f, { text, next: spliceDocs(text, sections) }];
-  }));
+  return new Map(
+    files.map((f) => {
+      const text = readFileSync(f, 'utf8');
+      return [f, { text, next: spliceDocs(text, sections) }];
+    }),
+  );
 }
 
 export function registerDocs(program: Command): void {

@@ -38,7 +38,8 @@ export function registerHint(program: Command): void {
       const warmers = o.to.length > 0 ? o.to : ['127.0.0.1:4950'];
       if ((o.viewer === undefined) === (o.colo === undefined)) throw new InvalidArgumentError('give exactly one of --viewer or --colo');
       const key = o.keyFile ? readFileSync(o.keyFile, 'utf8').trim() : process.env.HEARTH_HINT_KEY;
-      if ((o.keyId === undefined) !== (key === undefined)) throw new InvalidArgumentError('--key-id needs a key (--key-file or HEARTH_HINT_KEY), and a key needs --key-id');
+      if ((o.keyId === undefined) !== (key === undefined))
+        throw new InvalidArgumentError('--key-id needs a key (--key-file or HEARTH_HINT_KEY), and a key needs --key-id');
       if (o.check) {
         const problems = hintProblems({ paths, viewer: o.viewer, colo: o.colo, kid: o.keyId }, loadWarmerConfig(o.warmerConfig));
         if (problems.length > 0) {

@@ -2,20 +2,20 @@ import type { Command } from 'commander';
 import { createLogger } from '../../common/index.js';
 import { IdentityWorker, identify, indexFile, indexStore, loadIdentityConfig, loadOrBuild } from '../../identity/index.js';
 import { DEFAULT_STORE, tierStateDir, withStore } from '../../store/index.js';
-import { portArg } from '../args.js';
-import { BROKERS_FLAG, daemonCommand, STORE_FLAG } from '../service-command.js';
+import { BROKERS_FLAG, daemonCommand, STORE_FLAG, HTTP_FLAG } from '../service-command.js';
 
 export function registerIdentity(program: Command): void {
   const cmd = program.command('identity').description('image identity: exact fingerprints (no image stored twice), PDQ perceptual hashes, the blocklist');
   daemonCommand(cmd, {
     name: 'worker',
-    description: 'run the identity tier: hearth.images.uploaded in; hearth.images.accepted (on to resizing), hearth.images.quarantined and hearth.images.matched (duplicates, near-duplicates) out',
-    configHelp: 'identity config (JSON); default: local broker, the local stack\'s store service, no blocklist',
+    description:
+      'run the identity tier: hearth.images.uploaded in; hearth.images.accepted (on to resizing), hearth.images.quarantined and hearth.images.matched (duplicates, near-duplicates) out',
+    configHelp: "identity config (JSON); default: local broker, the local stack's store service, no blocklist",
     flags: [
       STORE_FLAG,
       BROKERS_FLAG,
       { flags: '--blocklist <file>', description: 'blocklisted PDQ hashes, one per line (overrides the config)', path: 'blocklist' },
-      { flags: '--http-port <port>', description: '/metrics, /healthz and /readyz port (overrides the config)', path: 'http.port', parse: portArg },
+      HTTP_FLAG,
     ],
     load: loadIdentityConfig,
     create: (config) => ({ service: new IdentityWorker(config), log: createLogger('identity', config.log.level), graceMs: config.shutdownGraceMs }),
@@ -45,4 +45,3 @@ export function registerIdentity(program: Command): void {
       });
     });
 }
-

@@ -3,16 +3,17 @@ import { parseHostPort } from '@hearth/api-hook';
 import { createLogger } from '../../common/index.js';
 import { OriginServer, loadOriginConfig } from '../../origin/index.js';
 import { intArg } from '../args.js';
-import { daemonCommand, STORE_FLAG } from '../service-command.js';
+import { daemonCommand, STORE_FLAG, HTTP_FLAG } from '../service-command.js';
 
 export function registerOrigin(program: Command): void {
   daemonCommand(program, {
     name: 'origin',
-    description: 'the origin service: stored sizes as they are, missing ladder sizes made on the fly from the largest stored one, originals kept as JPEG XL reconstructed and checked',
-    configHelp: 'origin config (JSON); default: 127.0.0.1:8083, metrics 127.0.0.1:9468, the local stack\'s store service',
+    description:
+      'the origin service: stored sizes as they are, missing ladder sizes made on the fly from the largest stored one, originals kept as JPEG XL reconstructed and checked',
+    configHelp: "origin config (JSON); default: 127.0.0.1:8083, metrics 127.0.0.1:9468, the local stack's store service",
     flags: [
       { flags: '--listen <host:port>', description: 'address of the image paths (behind the origin front)', path: 'listen', parse: parseHostPort },
-      { flags: '--metrics-listen <host:port>', description: '/metrics, /healthz and /readyz, on a listener of their own that no cache fronts', path: 'http', parse: parseHostPort },
+      HTTP_FLAG,
       STORE_FLAG,
       { flags: '--no-store-derived', description: 'do not write sizes made on the fly into the store', path: 'storeDerived' },
       { flags: '--max-concurrent <n>', description: 'on-the-fly resizes at once', path: 'maxConcurrent', parse: intArg(1, 256) },
@@ -22,7 +23,16 @@ export function registerOrigin(program: Command): void {
     load: loadOriginConfig,
     create: (c) => {
       const log = createLogger('origin', c.log.level);
-      const server = new OriginServer({ ...c.listen, store: c.store, metrics: c.http, storeDerived: c.storeDerived, maxConcurrent: c.maxConcurrent, maxQueue: c.maxQueue, encode: c.jpeg, logger: log });
+      const server = new OriginServer({
+        ...c.listen,
+        store: c.store,
+        metrics: c.http,
+        storeDerived: c.storeDerived,
+        maxConcurrent: c.maxConcurrent,
+        maxQueue: c.maxQueue,
+        encode: c.jpeg,
+        logger: log,
+      });
       return { service: server, log, graceMs: c.shutdownGraceMs };
     },
   });

@@ -6,10 +6,22 @@ import { Stack } from '../../stack/index.js';
 import type { Producer } from 'kafkajs';
 import { withStore, type ObjectStore } from '../../store/index.js';
 import { readSecrets, secretPaths } from '../../image/index.js';
-import { Purger, TakedownWorker, auditTakedown, deleteAndAnnounce, formatAudit, loadDeleteConfig, loadPurgerConfig, type DeleteConfig, loadTakedownWorkerConfig, migrateToSecrets, rotateSecrets } from '../../takedown/index.js';
-import { storeSpec } from '../../topology/index.js';
-import { imageIdArg, portArg } from '../args.js';
-import { BROKERS_FLAG, configuredCommand, daemonCommand, listArg, STORE_FLAG } from '../service-command.js';
+import {
+  Purger,
+  TakedownWorker,
+  auditTakedown,
+  deleteAndAnnounce,
+  formatAudit,
+  loadDeleteConfig,
+  loadPurgerConfig,
+  type DeleteConfig,
+  loadTakedownWorkerConfig,
+  migrateToSecrets,
+  rotateSecrets,
+} from '../../takedown/index.js';
+import { kafkaBrokers, storeSpec } from '../../topology/index.js';
+import { imageIdArg } from '../args.js';
+import { BROKERS_FLAG, configuredCommand, daemonCommand, listArg, STORE_FLAG, HTTP_FLAG } from '../service-command.js';
 import { DEFAULT_STATE } from './stack.js';
 
 /** What a command that takes photos back works with: the store (ready), and a producer of hearth.images.takedown. */
@@ -25,9 +37,10 @@ async function withStoreAndProducer(c: DeleteConfig, what: string, fn: (store: O
 export function registerTakedown(program: Command): void {
   daemonCommand(program, {
     name: 'purge',
-    description: "run the purger: follows hearth.images.takedown and purges every path of each photo from every cache node of its colos, at once and again after the longest upstream fetch; hearth.images.purged out",
+    description:
+      'run the purger: follows hearth.images.takedown and purges every path of each photo from every cache node of its colos, at once and again after the longest upstream fetch; hearth.images.purged out',
     configHelp: 'purger config (JSON; `colos` required): which colos, their nodes, the second pass',
-    flags: [BROKERS_FLAG, { flags: '--http-port <port>', description: '/metrics, /healthz and /readyz port (overrides the config)', path: 'http.port', parse: portArg }],
+    flags: [BROKERS_FLAG, HTTP_FLAG],
     load: loadPurgerConfig,
     create: (config) => ({ service: new Purger(config), log: createLogger('purge', config.log.level), graceMs: config.shutdownGraceMs }),
   });
@@ -36,11 +49,15 @@ export function registerTakedown(program: Command): void {
     program,
     {
       name: 'delete',
-      description: 'take photos back: the verdict `deleted`, every object of each removed from the store, then the takedown announced on hearth.images.takedown (every colo purges it, no warmer pushes it again); one JSON line per photo',
+      description:
+        'take photos back: the verdict `deleted`, every object of each removed from the store, then the takedown announced on hearth.images.takedown (every colo purges it, no warmer pushes it again); one JSON line per photo',
       configHelp: "delete config (JSON); default: the local stack's store service, the local broker",
       flags: [STORE_FLAG, BROKERS_FLAG],
       load: loadDeleteConfig,
-      options: (cmd) => cmd.argument('<ids...>', 'image ids').requiredOption('--by <who>', 'who asks, kept with the verdict and the takedown: a person, a system, a takedown reference'),
+      options: (cmd) =>
+        cmd
+          .argument('<ids...>', 'image ids')
+          .requiredOption('--by <who>', 'who asks, kept with the verdict and the takedown: a person, a system, a takedown reference'),
     },
     async (c, opts, args) => {
       const ids = (args[0] as string[]).map(imageIdArg);
@@ -66,7 +83,9 @@ export function registerTakedown(program: Command): void {
       const id = imageIdArg(args[0] as string);
       await withStore(c.store, async (store) => {
         const s = await readSecrets(store, id);
-        process.stdout.write(`${JSON.stringify({ id, paths: s ? secretPaths(id, s) : null, ...(s ? {} : { note: 'no secrets: a photo from before them, served under its store paths; `hearth secret migrate` gives it some' }) })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ id, paths: s ? secretPaths(id, s) : null, ...(s ? {} : { note: 'no secrets: a photo from before them, served under its store paths; `hearth secret migrate` gives it some' }) })}\n`,
+        );
       });
     },
   );
@@ -83,7 +102,8 @@ export function registerTakedown(program: Command): void {
     async (c, opts, args) => {
       const ids = (args[0] as string[]).map(imageIdArg);
       await withStoreAndProducer(c, 'secret', async (store, producer) => {
-        for (const id of ids) process.stdout.write(`${JSON.stringify({ id, paths: await rotateSecrets(store, producer, id, String(opts.by).slice(0, 200)) })}\n`);
+        for (const id of ids)
+          process.stdout.write(`${JSON.stringify({ id, paths: await rotateSecrets(store, producer, id, String(opts.by).slice(0, 200)) })}\n`);
       });
     },
   );
@@ -106,26 +126,29 @@ export function registerTakedown(program: Command): void {
   const takedown = program.command('takedown').description('photos taken back: deletes other systems ask for, and what became of each');
   daemonCommand(takedown, {
     name: 'worker',
-    description: 'run the takedown worker: hearth.images.delete in (`{"id","by"}` from any system), each photo deleted as `hearth delete` does it, hearth.images.takedown out',
+    description:
+      'run the takedown worker: hearth.images.delete in (`{"id","by"}` from any system), each photo deleted as `hearth delete` does it, hearth.images.takedown out',
     configHelp: "takedown worker config (JSON); default: local broker, the local stack's store service",
-    flags: [STORE_FLAG, BROKERS_FLAG, { flags: '--http-port <port>', description: '/metrics, /healthz and /readyz port (overrides the config)', path: 'http.port', parse: portArg }],
+    flags: [STORE_FLAG, BROKERS_FLAG, HTTP_FLAG],
     load: loadTakedownWorkerConfig,
     create: (config) => ({ service: new TakedownWorker(config), log: createLogger('takedown', config.log.level), graceMs: config.shutdownGraceMs }),
   });
   takedown
     .command('status')
-    .description("when a photo's delete was acknowledged, when each colo purged it, and when each colo last served any byte of it (from the cache nodes' access logs)")
+    .description(
+      "when a photo's delete was acknowledged, when each colo purged it, and when each colo last served any byte of it (from the cache nodes' access logs)",
+    )
     .argument('<id>', 'image id', imageIdArg)
     .option('--state <dir>', "the local stack's state directory: its store, broker, colos and cache logs", DEFAULT_STATE)
-    .option('--store <store>', 'the store (default: the stack\'s)')
-    .option('--brokers <list>', 'Kafka brokers (default: the stack\'s)', listArg)
+    .option('--store <store>', "the store (default: the stack's)")
+    .option('--brokers <list>', "Kafka brokers (default: the stack's)", listArg)
     .option('--logs <files>', "cache nodes' access logs (default: the stack's)", listArg)
     .option('--json', 'the audit as JSON')
     .action(async (id: string, o: { state: string; store?: string; brokers?: string[]; logs?: string[]; json?: boolean }) => {
       const stack = Stack.load(resolve(o.state));
       const t = stack?.topology;
       const store = o.store ?? (t ? storeSpec(t) : undefined);
-      const brokers = o.brokers ?? (t?.kafka ? [t.kafka.listen] : undefined);
+      const brokers = o.brokers ?? (t?.kafka ? kafkaBrokers(t) : undefined);
       if (!store || !brokers) throw new Error(`no stack recorded in ${o.state}: give --store and --brokers`);
       const logs = o.logs ?? (stack?.instances() ?? []).filter((n) => n.inst.role === 'cache').map((n) => n.accessLog);
       const kafka = createKafka(brokers, 'hearth-audit', createLogger('takedown', 'warn', true));

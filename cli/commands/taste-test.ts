@@ -3,11 +3,11 @@ import type { Command } from 'commander';
 import { createLogger, seededRandom } from '../../common/index.js';
 import { loadCompressConfig } from '../../compress/index.js';
 import { findJpegs } from '../../corpus/index.js';
-import { intArg, numArg, portArg } from '../args.js';
+import { intArg, numArg } from '../args.js';
 import { CpuBackend, DEFAULT_LADDER, type SizeSpec } from '../../image/index.js';
 import { loadResizeConfig } from '../../resize/index.js';
 import { readAnswers, makePairs, TasteTestServer, MIN_VIEW_MS, loadTasteTestConfig, report, type Verdict } from '../../taste-test/index.js';
-import { daemonCommand } from '../service-command.js';
+import { daemonCommand, HTTP_FLAG } from '../service-command.js';
 
 const ANSWERS = '.state/taste-test/answers.jsonl';
 
@@ -19,8 +19,8 @@ export function registerTasteTest(program: Command): void {
     description: 'serve the taste-test page (default)',
     configHelp: 'taste-test config (JSON); default: port 9467, the fetched photographs, size z',
     flags: [
-      { flags: '--port <n>', description: 'HTTP port', path: 'http.port', parse: portArg },
-      { flags: '--host <addr>', description: 'address to listen on (0.0.0.0 to let testers on other machines in)', path: 'http.host' },
+      // --http 0.0.0.0:9467 lets testers on other machines in.
+      { ...HTTP_FLAG, formerly: [...(HTTP_FLAG.formerly ?? []), '--port <n>'] },
       { flags: '--photos <dir>', description: 'photographs the pairs are made from', path: 'photos' },
       { flags: '--size <name>', description: `ladder size under test (${DEFAULT_LADDER.map((s) => s.name).join(', ')})`, path: 'size' },
       { flags: '--target <ssim>', description: 'SSIM target of the compressed side (default: the compress config)', path: 'target', parse: numArg(0.5, 1) },
@@ -55,7 +55,14 @@ export function registerTasteTest(program: Command): void {
             },
           });
           if (unchanged.length) log.warn({ unchanged }, 'the perceptual tier would leave these unchanged; they are not shown');
-          server = new TasteTestServer({ pairs, answersFile: resolve(c.answers), trialsPerTester: c.trials, random: c.seed === undefined ? undefined : seededRandom(c.seed), minViewMs: c.minViewMs, log });
+          server = new TasteTestServer({
+            pairs,
+            answersFile: resolve(c.answers),
+            trialsPerTester: c.trials,
+            random: c.seed === undefined ? undefined : seededRandom(c.seed),
+            minViewMs: c.minViewMs,
+            log,
+          });
           await server.listen(c.http.port, c.http.host);
           log.info({ url: server.url, results: `${server.url}/report`, answers: resolve(c.answers) }, 'taste test ready');
         },

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createLogger } from '../../common/index.js';
 import { Warmer, loadWarmerConfig } from '../../warmer/index.js';
 import { portArg } from '../args.js';
-import { daemonCommand } from '../service-command.js';
+import { daemonCommand, HTTP_FLAG } from '../service-command.js';
 
 export function registerWarmer(program: Command): void {
   daemonCommand(program, {
@@ -11,7 +11,7 @@ export function registerWarmer(program: Command): void {
     configHelp: 'warmer config v1 (JSON); default: the embedded local-stack config',
     flags: [
       { flags: '--udp-port <port>', description: 'UDP port for hints (overrides the config)', path: 'udp.port', parse: portArg },
-      { flags: '--http-port <port>', description: '/metrics, /healthz and /readyz port (overrides the config)', path: 'http.port', parse: portArg },
+      HTTP_FLAG,
       { flags: '--proxy <url>', description: 'the keep-alive proxy (overrides the config)', path: 'proxy' },
     ],
     load: loadWarmerConfig,

@@ -21,15 +21,60 @@
 import { mkdir, open, readdir, rename, rm, statfs, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireRunLock, HearthError, syncPath, type Logger } from '../../common/index.js';
-import { checkKey, DamagedObjectError, DEFAULT_MAX_READ_BYTES, ObjectNotFoundError, StoreFullError, UnreadableObjectError, type ListedObject, type ObjectInfo, type ObjectMeta, type ObjectStore } from '../object-store.js';
+import {
+  checkKey,
+  DamagedObjectError,
+  DEFAULT_MAX_READ_BYTES,
+  ObjectNotFoundError,
+  StoreFullError,
+  UnreadableObjectError,
+  type ListedObject,
+  type ObjectInfo,
+  type ObjectMeta,
+  type ObjectStore,
+} from '../object-store.js';
 import { appendDamage, type DamageFinding } from '../damage-report.js';
 import { Xxh64, xxh64 } from '@node-rs/xxhash';
 import { keyHash } from './checksum.js';
 import { encodeKey } from './key-codec.js';
-import { decodeNeedle, encodeNeedle, FLAG_TOMBSTONE, NEEDLE_ALIGN, NEEDLE_HEADER_BYTES, NEEDLE_PEEK_BYTES, NeedleError, needleLength, peekKey, peekMeta, peekSize, type Needle } from './needle.js';
+import {
+  decodeNeedle,
+  encodeNeedle,
+  FLAG_TOMBSTONE,
+  NEEDLE_ALIGN,
+  NEEDLE_HEADER_BYTES,
+  NEEDLE_PEEK_BYTES,
+  NeedleError,
+  needleLength,
+  peekKey,
+  peekMeta,
+  peekSize,
+  type Needle,
+} from './needle.js';
 import { NeedleIndex, type Loc } from './needle-index.js';
 import { readExactly, recordFor, scanNeedles } from './scan.js';
-import { concatTables, decodeHeader, decodeSummary, encodeHeader, encodeSummary, FILE_HEADER_BYTES, INDEX_MAGIC, INDEX_RECORDS_AT, KIND_DELETE, KIND_PUT, MAX_VOLUME_BYTES, RECORD_BYTES, recordAt, tableBytes, tableOf, VOLUME_MAGIC, volumeName, writeRecord, type IndexRecord, type RecordTable } from './volume-file.js';
+import {
+  concatTables,
+  decodeHeader,
+  decodeSummary,
+  encodeHeader,
+  encodeSummary,
+  FILE_HEADER_BYTES,
+  INDEX_MAGIC,
+  INDEX_RECORDS_AT,
+  KIND_DELETE,
+  KIND_PUT,
+  MAX_VOLUME_BYTES,
+  RECORD_BYTES,
+  recordAt,
+  tableBytes,
+  tableOf,
+  VOLUME_MAGIC,
+  volumeName,
+  writeRecord,
+  type IndexRecord,
+  type RecordTable,
+} from './volume-file.js';
 
 /**
  * 4 GiB: Backpack's ~3.5 GB, rounded. Compaction needs room for one volume's live bytes
@@ -193,7 +238,8 @@ export class VolumeEngine implements ObjectStore {
     try {
       for (const at of found) {
         // Over the cap whatever its key and metadata: refused before a byte is read.
-        if (at.len * NEEDLE_ALIGN - NEEDLE_PEEK_BYTES - 2048 > maxBytes) throw new UnreadableObjectError('HEARTH_ERR_TOO_LARGE', `store path ${JSON.stringify(key)} is over the cap of ${maxBytes} bytes`);
+        if (at.len * NEEDLE_ALIGN - NEEDLE_PEEK_BYTES - 2048 > maxBytes)
+          throw new UnreadableObjectError('HEARTH_ERR_TOO_LARGE', `store path ${JSON.stringify(key)} is over the cap of ${maxBytes} bytes`);
         const bytes = await readExactly(at.vol.fh, at.off * NEEDLE_ALIGN, at.len * NEEDLE_ALIGN);
         let n: Needle;
         try {
@@ -206,7 +252,8 @@ export class VolumeEngine implements ObjectStore {
           continue;
         }
         if (n.key !== key) continue;
-        if (n.data.length > maxBytes) throw new UnreadableObjectError('HEARTH_ERR_TOO_LARGE', `store path ${JSON.stringify(key)} is ${n.data.length} bytes, over the cap of ${maxBytes}`);
+        if (n.data.length > maxBytes)
+          throw new UnreadableObjectError('HEARTH_ERR_TOO_LARGE', `store path ${JSON.stringify(key)} is ${n.data.length} bytes, over the cap of ${maxBytes}`);
         return n;
       }
     } finally {
@@ -244,12 +291,23 @@ export class VolumeEngine implements ObjectStore {
       try {
         locs.sort((a, b) => a.off - b.off);
         for (let i = 0; i < locs.length; i += 64) {
-          const peeks = await Promise.all(locs.slice(i, i + 64).map((l) => readExactly(l.vol.fh, l.off * NEEDLE_ALIGN, Math.min(l.len * NEEDLE_ALIGN, NEEDLE_PEEK_BYTES))));
+          const peeks = await Promise.all(
+            locs.slice(i, i + 64).map((l) => readExactly(l.vol.fh, l.off * NEEDLE_ALIGN, Math.min(l.len * NEEDLE_ALIGN, NEEDLE_PEEK_BYTES))),
+          );
           for (const p of peeks) {
             const key = peekKey(p);
             if (key === undefined || !key.startsWith(prefix)) continue;
             // Metadata longer than the first bytes read (a perceptual marker is ~300 bytes): the needle read whole, as head does.
-            out.push({ key, size: peekSize(p), meta: peekMeta(p) ?? (await this.read(key).then((n) => n.meta, () => ({}))) });
+            out.push({
+              key,
+              size: peekSize(p),
+              meta:
+                peekMeta(p) ??
+                (await this.read(key).then(
+                  (n) => n.meta,
+                  () => ({}),
+                )),
+            });
           }
         }
       } finally {
@@ -284,7 +342,9 @@ export class VolumeEngine implements ObjectStore {
   private foundDamage(detail: { key?: string; volume: string; offset: number; why: string }, by: string, what: string): void {
     this.o.observer?.damaged?.(detail);
     this.o.log?.error({ ...detail, repair: true }, what);
-    this.reportDamage({ path: detail.key ?? `${detail.volume}.vol@${detail.offset}`, reason: 'checksum', by, error: detail.why }).catch((err: unknown) => this.o.log?.error({ err }, 'could not add to the repair list'));
+    this.reportDamage({ path: detail.key ?? `${detail.volume}.vol@${detail.offset}`, reason: 'checksum', by, error: detail.why }).catch((err: unknown) =>
+      this.o.log?.error({ err }, 'could not add to the repair list'),
+    );
   }
 
   /** The repair list lives beside the volumes, with the lock. */
@@ -325,7 +385,8 @@ export class VolumeEngine implements ObjectStore {
       while (this.queue.length) {
         let bytes = 0;
         let n = 0;
-        while (n < this.queue.length && n < MAX_BATCH && (n === 0 || bytes + (this.queue[n]!.data?.length ?? 0) <= MAX_BATCH_BYTES)) bytes += this.queue[n++]!.data?.length ?? 0;
+        while (n < this.queue.length && n < MAX_BATCH && (n === 0 || bytes + (this.queue[n]!.data?.length ?? 0) <= MAX_BATCH_BYTES))
+          bytes += this.queue[n++]!.data?.length ?? 0;
         const batch = this.queue.splice(0, n);
         const turn = this.writeTurn.then(() => this.commit(batch));
         this.writeTurn = turn.catch(() => undefined);
@@ -346,7 +407,9 @@ export class VolumeEngine implements ObjectStore {
     if (putBytes > 0 && (await this.freeBytes()) - putBytes < this.minFreeBytes) {
       // Checked before anything is decided: a refused put never shapes what a later write of the batch sees.
       this.o.observer?.full?.();
-      const err = new StoreFullError(`the volumes store in ${this.o.dir} is down to ${this.free.bytes} free bytes (reserve ${this.minFreeBytes}); puts refused, reads go on`);
+      const err = new StoreFullError(
+        `the volumes store in ${this.o.dir} is down to ${this.free.bytes} free bytes (reserve ${this.minFreeBytes}); puts refused, reads go on`,
+      );
       for (const w of batch) if (w.op !== 'delete') w.reject(err);
       batch = batch.filter((w) => w.op === 'delete');
     }
@@ -387,8 +450,20 @@ export class VolumeEngine implements ObjectStore {
     try {
       for (const g of groups) {
         const records = Buffer.alloc(g.items.length * RECORD_BYTES);
-        g.items.forEach((d, i) => writeRecord(records, i * RECORD_BYTES, { hashLo: d.w.hash.lo, hashHi: d.w.hash.hi, off: d.at!.off, len: d.at!.len, kind: d.w.op === 'delete' ? KIND_DELETE : KIND_PUT }));
-        await writeAll(g.vol.fh, g.items.map((d) => d.needle), g.start);
+        g.items.forEach((d, i) =>
+          writeRecord(records, i * RECORD_BYTES, {
+            hashLo: d.w.hash.lo,
+            hashHi: d.w.hash.hi,
+            off: d.at!.off,
+            len: d.at!.len,
+            kind: d.w.op === 'delete' ? KIND_DELETE : KIND_PUT,
+          }),
+        );
+        await writeAll(
+          g.vol.fh,
+          g.items.map((d) => d.needle),
+          g.start,
+        );
         await g.vol.fh.datasync();
         const count = (g.idxStart - INDEX_RECORDS_AT) / RECORD_BYTES + g.items.length;
         await writeAll(g.vol.idx, [records], g.idxStart);
@@ -530,7 +605,10 @@ export class VolumeEngine implements ObjectStore {
     if (!header) {
       if (size >= FILE_HEADER_BYTES) {
         await fh.close();
-        throw new HearthError('HEARTH_ERR_INTEGRITY', `volume ${name}.vol in ${this.o.dir} has no valid header; move it aside (hearth store verify names what it holds)`);
+        throw new HearthError(
+          'HEARTH_ERR_INTEGRITY',
+          `volume ${name}.vol in ${this.o.dir} has no valid header; move it aside (hearth store verify names what it holds)`,
+        );
       }
       // Created, then killed before its header was written: an empty volume.
       header = { order, generation: 0 };
@@ -551,7 +629,11 @@ export class VolumeEngine implements ObjectStore {
       log?.warn({ volume: name }, 'volume index missing or damaged; rebuilding it from the volume');
       const scan = await scanNeedles(fh, FILE_HEADER_BYTES, size, 'resync');
       for (const d of scan.damaged) {
-        this.foundDamage({ volume: name, offset: d.at, why: `${d.bytes} bytes skipped (${d.fault}) while rebuilding the index` }, 'store', 'damaged bytes in a volume; skipped');
+        this.foundDamage(
+          { volume: name, offset: d.at, why: `${d.bytes} bytes skipped (${d.fault}) while rebuilding the index` },
+          'store',
+          'damaged bytes in a volume; skipped',
+        );
       }
       records = tableOf(scan.records);
       await this.rewriteIndex(idx, header, records);
@@ -637,9 +719,15 @@ export class VolumeEngine implements ObjectStore {
     }
     ({ words, slots } = sortRecords(words, slots, total));
     // Winners, in hash order.
-    const cols = { hi: new Uint8Array(total), lo: new Uint32Array(total), slot: new Uint16Array(total), off: new Uint32Array(total), len: new Uint32Array(total) };
+    const cols = {
+      hi: new Uint8Array(total),
+      lo: new Uint32Array(total),
+      slot: new Uint16Array(total),
+      off: new Uint32Array(total),
+      len: new Uint32Array(total),
+    };
     let n = 0;
-    for (let a = 0; a < total; ) {
+    for (let a = 0; a < total;) {
       const lo = words[4 * a]!;
       const hi = words[4 * a + 1]! & 0xff;
       let b = a + 1;
@@ -661,7 +749,12 @@ export class VolumeEngine implements ObjectStore {
       a = b;
     }
     // Exact size (a copy) only when deletes or replacements left fewer winners than records.
-    this.index.adopt(n === total ? cols : { hi: cols.hi.slice(0, n), lo: cols.lo.slice(0, n), slot: cols.slot.slice(0, n), off: cols.off.slice(0, n), len: cols.len.slice(0, n) }, n);
+    this.index.adopt(
+      n === total
+        ? cols
+        : { hi: cols.hi.slice(0, n), lo: cols.lo.slice(0, n), slot: cols.slot.slice(0, n), off: cols.off.slice(0, n), len: cols.len.slice(0, n) },
+      n,
+    );
   }
 
   // ---- compaction, stats, shutdown ------------------------------------------
@@ -679,7 +772,8 @@ export class VolumeEngine implements ObjectStore {
     const need = old.liveBytes + this.minFreeBytes;
     this.free.at = 0;
     const free = await this.freeBytes();
-    if (free < need) throw new StoreFullError(`compacting ${name} needs ${need} free bytes (its live needles and the reserve), the disk has ${free}; nothing was written`);
+    if (free < need)
+      throw new StoreFullError(`compacting ${name} needs ${need} free bytes (its live needles and the reserve), the disk has ${free}; nothing was written`);
     const before = old.size;
     const generation = old.generation + 1;
     const tmpVol = join(this.o.dir, `${name}.vol.compact`);
@@ -692,7 +786,8 @@ export class VolumeEngine implements ObjectStore {
       const idxBytes = Buffer.from(new ArrayBuffer(old.idxSize));
       await old.idx.read(idxBytes, 0, old.idxSize, 0);
       const records = await this.trustedRecords(old.fh, old.size, { order: old.order, generation: old.generation }, idxBytes);
-      if (!records) throw new HearthError('HEARTH_ERR_INTEGRITY', `volume ${name}'s index no longer checks out; restart the store to rebuild it before compacting`);
+      if (!records)
+        throw new HearthError('HEARTH_ERR_INTEGRITY', `volume ${name}'s index no longer checks out; restart the store to rebuild it before compacting`);
       const liveAt = new Set<number>();
       for (const l of this.index.inSlot(old.slot)) liveAt.add(l.off);
       let at = FILE_HEADER_BYTES;

@@ -65,7 +65,8 @@ export class NeedleIndex {
   candidates(hi: number, lo: number): Loc[] {
     const out: Loc[] = [];
     const s = this.sorted;
-    for (let i = this.lowerBound(hi, lo); i < this.n && s.hi[i] === hi && s.lo[i] === lo; i++) if (s.len[i]) out.push({ slot: s.slot[i]!, off: s.off[i]!, len: s.len[i]! });
+    for (let i = this.lowerBound(hi, lo); i < this.n && s.hi[i] === hi && s.lo[i] === lo; i++)
+      if (s.len[i]) out.push({ slot: s.slot[i]!, off: s.off[i]!, len: s.len[i]! });
     const r = this.run;
     for (let h = this.home(lo), p; (p = this.table[h]!) !== 0; h = (h + 1) & (this.table.length - 1)) {
       const i = p - 1;
@@ -109,8 +110,12 @@ export class NeedleIndex {
 
   /** Every live entry of one volume (compaction, stats). */
   *inSlot(slot: number): Iterable<{ hi: number; lo: number; off: number; len: number }> {
-    for (const [cols, count] of [[this.sorted, this.n], [this.run, this.runN]] as const) {
-      for (let i = 0; i < count; i++) if (cols.len[i] && cols.slot[i] === slot) yield { hi: cols.hi[i]!, lo: cols.lo[i]!, off: cols.off[i]!, len: cols.len[i]! };
+    for (const [cols, count] of [
+      [this.sorted, this.n],
+      [this.run, this.runN],
+    ] as const) {
+      for (let i = 0; i < count; i++)
+        if (cols.len[i] && cols.slot[i] === slot) yield { hi: cols.hi[i]!, lo: cols.lo[i]!, off: cols.off[i]!, len: cols.len[i]! };
     }
   }
 

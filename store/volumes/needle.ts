@@ -78,7 +78,8 @@ export function encodeNeedle(key: string, data: Buffer, meta?: ObjectMeta, tombs
 
 /** The padded length of the needle whose first 8 bytes these are; undefined when they are no needle header. */
 export function needleLength(header: Buffer): number | undefined {
-  if (header.length < NEEDLE_HEADER_BYTES || header.readUInt16LE(0) !== NEEDLE_MAGIC || header[3] === 0 || (header[2]! & ~(FLAG_TOMBSTONE | FLAG_META)) !== 0) return undefined;
+  if (header.length < NEEDLE_HEADER_BYTES || header.readUInt16LE(0) !== NEEDLE_MAGIC || header[3] === 0 || (header[2]! & ~(FLAG_TOMBSTONE | FLAG_META)) !== 0)
+    return undefined;
   return padded(NEEDLE_HEADER_BYTES + header[3]! + header.readUInt32LE(4) + 4);
 }
 
@@ -111,7 +112,8 @@ function parseMeta(b: Buffer): ObjectMeta {
   } catch {
     throw new NeedleError('meta', 'metadata is not JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.values(value).some((v) => typeof v !== 'string')) throw new NeedleError('meta', 'metadata is not an object of strings');
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.values(value).some((v) => typeof v !== 'string'))
+    throw new NeedleError('meta', 'metadata is not an object of strings');
   return value as ObjectMeta;
 }
 

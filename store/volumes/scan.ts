@@ -84,7 +84,9 @@ export async function scanNeedles(fh: FileHandle, from: number, to: number, mode
         // instead of answering that there is no such object.
         // Only when a needle header (or the end) follows it: a damaged length must not carry the scan past sound needles.
         const next = pos + length!;
-        const followed = next === to || ((await need(length! + NEEDLE_HEADER_BYTES)) && needleLength(buf.subarray(next - bufAt, next - bufAt + NEEDLE_HEADER_BYTES)) !== undefined);
+        const followed =
+          next === to ||
+          ((await need(length! + NEEDLE_HEADER_BYTES)) && needleLength(buf.subarray(next - bufAt, next - bufAt + NEEDLE_HEADER_BYTES)) !== undefined);
         if (mode === 'resync' && fault === 'checksum' && peekKey(bytes) !== undefined && followed) {
           closeDamage(pos);
           damaged.push({ at: pos, bytes: length!, fault });

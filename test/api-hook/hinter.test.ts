@@ -32,7 +32,10 @@ describe('api-hook', () => {
   async function setup(opts: Partial<HinterOptions> = {}) {
     const rx = await receiver();
     const hinter = createHinter({ warmers: [rx.address], now: () => 1763760000123, ...opts });
-    open.push(() => rx.close(), () => hinter.close());
+    open.push(
+      () => rx.close(),
+      () => hinter.close(),
+    );
     return { rx, hinter };
   }
 
@@ -105,13 +108,29 @@ describe('api-hook', () => {
     await until('both pages', () => (received() >= 120 ? true : undefined), 3000);
     const owner = new Map<string, number>();
     rxs.forEach((rx, i) => {
-      for (const d of rx.got) for (const p of parseHint(d)?.paths ?? []) {
-        assert.ok(owner.get(p) === undefined || owner.get(p) === i, `${p} went to two warmers`);
-        owner.set(p, i);
-      }
+      for (const d of rx.got)
+        for (const p of parseHint(d)?.paths ?? []) {
+          assert.ok(owner.get(p) === undefined || owner.get(p) === i, `${p} went to two warmers`);
+          owner.set(p, i);
+        }
     });
     assert.equal(owner.size, page.length);
     for (let i = 0; i < 3; i++) assert.ok([...owner.values()].filter((v) => v === i).length > 5, `warmer ${i} got too few paths`);
+  });
+
+  it('counts datagrams a warmer host refuses (nothing listens: the ICMP answer comes back), and never sends them again', async () => {
+    // A port just let go of: nothing listens there.
+    const rx = await receiver();
+    const address = rx.address;
+    rx.close();
+    const hinter = createHinter({ warmers: [address] });
+    open.push(() => hinter.close());
+    for (let i = 0; i < 5; i++) {
+      hinter.hint({ paths: [`/photos/1/${100 + i}_b.jpg`], colo: 'sin' });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await until('a refusal counted', () => (hinter.stats().sendErrors > 0 ? true : undefined), 3000);
+    assert.equal(hinter.stats().datagrams, 5, 'each hint sent once');
   });
 
   it('rejects bad options at construction with the option named', () => {

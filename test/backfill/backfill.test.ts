@@ -38,7 +38,8 @@ describe('backfill through a real Kafka broker', function () {
     kafka = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    if (!(await admin.listTopics()).includes(TOPICS.uploaded)) await admin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPICS.uploaded, numPartitions: 4 }] });
+    if (!(await admin.listTopics()).includes(TOPICS.uploaded))
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPICS.uploaded, numPartitions: 4 }] });
     await admin.disconnect();
     consumer = kafka.consumer({ groupId: `backfill-watch-${Date.now()}` });
     await consumer.connect();
@@ -60,25 +61,44 @@ describe('backfill through a real Kafka broker', function () {
     // A JPEG that is not at its id's path is no entry: no tier would take it.
     copyFileSync(join(FIXTURES, 'aqua.jpg'), join(store, 'originals', '4242.jpg'));
     const { entries, misplaced } = await listOriginals(new DirStore(store));
-    assert.deepEqual(entries.map((e) => e.id), ids);
+    assert.deepEqual(
+      entries.map((e) => e.id),
+      ids,
+    );
     assert.deepEqual(misplaced, ['/originals/4242.jpg']);
     const checkpoint = join(store, 'checkpoint.json');
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     const abort = new AbortController();
-    const first = await runBackfill({ entries, producer, checkpoint, rate: 10000, batch: 5, signal: abort.signal, onProgress: (d) => d >= 10 && abort.abort() });
+    const first = await runBackfill({
+      entries,
+      producer,
+      checkpoint,
+      rate: 10000,
+      batch: 5,
+      signal: abort.signal,
+      onProgress: (d) => d >= 10 && abort.abort(),
+    });
     assert.equal(first, 10);
     const second = await runBackfill({ entries, producer, checkpoint, rate: 10000, batch: 5 });
     assert.equal(second, 30);
     await producer.disconnect();
     await until('all seen', () => (ids.every((id) => seen.has(id)) ? true : undefined), 20000);
-    assert.ok(ids.every((id) => seen.get(id) === 1), 'each exactly once');
+    assert.ok(
+      ids.every((id) => seen.get(id) === 1),
+      'each exactly once',
+    );
   });
 
   it('killed by SIGKILL and rerun, produces each image at least once and at most one batch twice', async () => {
     const { store, ids } = originals(40);
     const checkpoint = join(store, 'checkpoint.json');
-    const run = () => spawn(process.execPath, [HEARTH_CLI, 'backfill', '--store', store, '--brokers', brokers, '--rate', '40', '--batch', '4', '--checkpoint', checkpoint, '--no-progress'], { stdio: 'ignore' });
+    const run = () =>
+      spawn(
+        process.execPath,
+        [HEARTH_CLI, 'backfill', '--store', store, '--brokers', brokers, '--rate', '40', '--batch', '4', '--checkpoint', checkpoint, '--no-progress'],
+        { stdio: 'ignore' },
+      );
     const done = (): number => (JSON.parse(readFileSync(checkpoint, 'utf8')) as { done: number }).done;
     let child = run();
     await until('a few batches acknowledged', () => (existsSync(checkpoint) && done() >= 12 ? true : undefined), 30000);

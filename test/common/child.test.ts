@@ -25,7 +25,15 @@ describe('child processes tied to their parent', function () {
   it('a tool started with runTied is killed when its parent is killed with -9', async () => {
     // `sleep` with an odd duration is the marker: a tool that outlives its parent stays visible.
     const marker = `${3000 + Math.floor(Math.random() * 1000)}.25`;
-    const parent = spawn(process.execPath, ['--input-type=module', '-e', `import { runTied } from ${JSON.stringify(CHILD_MODULE)}; runTied('sleep', ['${marker}']).catch(() => {}); setInterval(() => {}, 1000);`], { stdio: 'ignore' });
+    const parent = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { runTied } from ${JSON.stringify(CHILD_MODULE)}; runTied('sleep', ['${marker}']).catch(() => {}); setInterval(() => {}, 1000);`,
+      ],
+      { stdio: 'ignore' },
+    );
     await until('the tool is running', () => (processesWith(`sleep\0${marker}`).length > 0 ? true : undefined));
     const exited = new Promise((r) => parent.once('exit', r));
     parent.kill('SIGKILL');

@@ -24,7 +24,8 @@ describe('error codes', () => {
     const missing = new Set<string>();
     for (const file of sources('')) {
       // A code is a whole name: `HEARTH_ERR_KIND_${n}` builds names, it is none itself.
-      for (const m of readFileSync(join(ROOT, file), 'utf8').matchAll(/\bHEARTH_ERR_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_$])/g)) if (!known.has(m[0])) missing.add(`${m[0]} (${file})`);
+      for (const m of readFileSync(join(ROOT, file), 'utf8').matchAll(/\bHEARTH_ERR_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_$])/g))
+        if (!known.has(m[0])) missing.add(`${m[0]} (${file})`);
     }
     assert.deepEqual([...missing], []);
     assert.deepEqual(new Set(Object.values(ERROR_CODES).map((e) => e.exit)).size, Object.keys(ERROR_CODES).length, 'one exit status per code');

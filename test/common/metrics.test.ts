@@ -7,7 +7,13 @@ describe('HotHistogram', () => {
     const buckets = [0.001, 0.01, 0.1, 1];
     const ours = createRegistry();
     const theirs = createRegistry();
-    const m = createMetrics({ a: { type: 'histogram', name: 'hearth_test_seconds', help: 'A test.', labelNames: ['colo'], buckets, hot: true }, b: { type: 'histogram', name: 'hearth_test_plain_seconds', help: 'Another.', buckets, hot: true } } as const, ours);
+    const m = createMetrics(
+      {
+        a: { type: 'histogram', name: 'hearth_test_seconds', help: 'A test.', labelNames: ['colo'], buckets, hot: true },
+        b: { type: 'histogram', name: 'hearth_test_plain_seconds', help: 'Another.', buckets, hot: true },
+      } as const,
+      ours,
+    );
     const ref = new Histogram({ name: 'hearth_test_seconds', help: 'A test.', labelNames: ['colo'], buckets, registers: [theirs] });
     const refPlain = new Histogram({ name: 'hearth_test_plain_seconds', help: 'Another.', buckets, registers: [theirs] });
     const rnd = seededRandom(7);
@@ -20,7 +26,11 @@ describe('HotHistogram', () => {
       m.b.observe(v / 2);
       refPlain.observe(v / 2);
     }
-    const strip = (t: string): string => t.split('\n').filter((l) => !l.startsWith('process_') && !l.startsWith('nodejs_') && !/^# (HELP|TYPE) (process|nodejs)_/.test(l) && l !== '').join('\n');
+    const strip = (t: string): string =>
+      t
+        .split('\n')
+        .filter((l) => !l.startsWith('process_') && !l.startsWith('nodejs_') && !/^# (HELP|TYPE) (process|nodejs)_/.test(l) && l !== '')
+        .join('\n');
     assert.equal(strip(await ours.metrics()), strip(await theirs.metrics()));
     ours.resetMetrics();
     theirs.resetMetrics();

@@ -18,7 +18,10 @@ describe('the daemon scaffold', function () {
   this.timeout(30000);
 
   it('merges flags deep: one member overridden, its siblings kept', () => {
-    assert.deepEqual(deepMerge({ kafka: { brokers: ['a:1'], groupId: 'g' }, jobs: 2 }, { kafka: { brokers: ['b:2'] } }), { kafka: { brokers: ['b:2'], groupId: 'g' }, jobs: 2 });
+    assert.deepEqual(deepMerge({ kafka: { brokers: ['a:1'], groupId: 'g' }, jobs: 2 }, { kafka: { brokers: ['b:2'] } }), {
+      kafka: { brokers: ['b:2'], groupId: 'g' },
+      jobs: 2,
+    });
     const o: Record<string, unknown> = {};
     setPath(o, 'http.port', 1);
     setPath(o, 'http.host', 'h');
@@ -32,19 +35,79 @@ describe('the daemon scaffold', function () {
     assert.throws(
       () => loadResizeConfig(file),
       (err: ValidationError) =>
-        err instanceof ValidationError && err.message.includes(file) && ['jobs', 'jpeg.quality', 'surprise'].every((f) => err.problems.some((p) => p.startsWith(f))) && err.problems.some((p) => p.startsWith('backend: "gpu" is not built yet')),
+        err instanceof ValidationError &&
+        err.message.includes(file) &&
+        ['jobs', 'jpeg.quality', 'surprise'].every((f) => err.problems.some((p) => p.startsWith(f))) &&
+        err.problems.some((p) => p.startsWith('backend: "gpu" is not built yet')),
     );
     // Alone, the cross-field rule is the error.
     writeFileSync(file, JSON.stringify({ backend: 'gpu' }));
-    assert.throws(() => loadResizeConfig(file), (err: ValidationError) => err.problems.length === 1 && err.problems[0]!.startsWith('backend: "gpu"'));
+    assert.throws(
+      () => loadResizeConfig(file),
+      (err: ValidationError) => err.problems.length === 1 && err.problems[0]!.startsWith('backend: "gpu"'),
+    );
+  });
+
+  it("names every daemon's own listener one way, --http [host:]port; the old spellings still work, with a warning", async () => {
+    const daemons = [
+      ['warmer'],
+      ['race', '--logs', '/dev/null'],
+      ['store', 'serve'],
+      ['resize'],
+      ['compress', 'perceptual'],
+      ['compress', 'resizes'],
+      ['dashboard'],
+      ['takedown', 'worker'],
+      ['origin'],
+      ['taste-test'],
+    ];
+    const http = async (args: string[]) => {
+      const { stdout, stderr } = await run(process.execPath, [HEARTH_CLI, ...args, '--print-config']);
+      return { http: (JSON.parse(stdout) as { http: { host: string; port: number } }).http, stderr };
+    };
+    await Promise.all(
+      daemons.map(async (d) => {
+        assert.deepEqual((await http([...d, '--http', '0.0.0.0:1234'])).http, { host: '0.0.0.0', port: 1234 }, d.join(' '));
+        const { http: kept } = await http(d);
+        assert.deepEqual((await http([...d, '--http', '1235'])).http, { ...kept, port: 1235 }, `${d.join(' ')}: a bare port keeps the host`);
+      }),
+    );
+    for (const old of ['--http-port', '--metrics-listen']) {
+      const { http: h, stderr } = await http(['resize', old, old === '--http-port' ? '1236' : '127.0.0.2:1236']);
+      assert.equal(h.port, 1236);
+      assert.match(stderr, new RegExp(`${old} is now --http`));
+    }
+    await assert.rejects(run(process.execPath, [HEARTH_CLI, 'origin', '--http', 'nowhere', '--print-config']), /expected \[host:\]port/);
   });
 
   it('--print-config shows the file with the flags applied on top, deep', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'hearth-config-')), 'resize.json');
     writeFileSync(file, JSON.stringify({ kafka: { groupId: 'mine', partitions: 3 }, store: '/srv/store' }));
-    const { stdout } = await run(process.execPath, [HEARTH_CLI, 'resize', '--config', file, '--brokers', 'k1:9092,k2:9092', '--log-level', 'warn', '--print-config']);
-    const c = JSON.parse(stdout) as { kafka: { brokers: string[]; groupId: string; partitions: number }; store: string; log: { level: string }; http: { port: number } };
-    assert.deepEqual(c.kafka, { brokers: ['k1:9092', 'k2:9092'], groupId: 'mine', sessionTimeoutMs: 30000, partitions: 3, maxAttempts: 5, stuckAfterSeconds: 120 });
+    const { stdout } = await run(process.execPath, [
+      HEARTH_CLI,
+      'resize',
+      '--config',
+      file,
+      '--brokers',
+      'k1:9092,k2:9092',
+      '--log-level',
+      'warn',
+      '--print-config',
+    ]);
+    const c = JSON.parse(stdout) as {
+      kafka: { brokers: string[]; groupId: string; partitions: number };
+      store: string;
+      log: { level: string };
+      http: { port: number };
+    };
+    assert.deepEqual(c.kafka, {
+      brokers: ['k1:9092', 'k2:9092'],
+      groupId: 'mine',
+      sessionTimeoutMs: 30000,
+      partitions: 3,
+      maxAttempts: 5,
+      stuckAfterSeconds: 120,
+    });
     assert.equal(c.store, '/srv/store');
     assert.equal(c.log.level, 'warn');
     assert.equal(c.http.port, 9465);
@@ -53,7 +116,11 @@ describe('the daemon scaffold', function () {
   it('a daemon answers /healthz and /readyz, and stops on SIGTERM with exit 0', async () => {
     const [listen, metrics] = await freePorts(2);
     const store = mkdtempSync(join(tmpdir(), 'hearth-origin-store-'));
-    const child = spawn(process.execPath, [HEARTH_CLI, 'origin', '--listen', `127.0.0.1:${listen}`, '--metrics-listen', `127.0.0.1:${metrics}`, '--store', store, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [HEARTH_CLI, 'origin', '--listen', `127.0.0.1:${listen}`, '--http', `127.0.0.1:${metrics}`, '--store', store, '--log-level', 'info'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', r));

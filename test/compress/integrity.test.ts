@@ -36,7 +36,10 @@ async function convertedStore(photos: string[]): Promise<{ store: string; jxl: s
     return readFileSync(join(FIXTURES, p));
   });
   const results = await recompressOriginals({ store, policy: {}, log: quiet });
-  assert.deepEqual(results.map((r) => r.outcome), photos.map(() => 'converted'));
+  assert.deepEqual(
+    results.map((r) => r.outcome),
+    photos.map(() => 'converted'),
+  );
   return { store, jxl: photos.map((_, i) => join(store, 'originals', '5000', `50000${i}.jxl`)), originals };
 }
 
@@ -76,14 +79,27 @@ describe('integrity of originals kept as JPEG XL', function () {
     await asLegacy(store, jxl[0]!);
     writeFileSync(join(store, 'originals', '5000', '500000.jpg'), originals[0]!);
     const again = await recompressOriginals({ store, policy: {}, log: quiet });
-    assert.deepEqual(again.map((r) => r.outcome), ['finished_earlier_run']);
+    assert.deepEqual(
+      again.map((r) => r.outcome),
+      ['finished_earlier_run'],
+    );
     assert.equal((await readDigest(new DirStore(store), keyOf(store, jxl[0]!)))?.bytes, originals[0]!.length);
   });
 
   it('the origin never serves a bit-flipped .jxl whose reconstruction differs: 500, no-store, counted, reported for repair', async () => {
     const { store, jxl, originals } = await convertedStore(['aqua.jpg']);
     const good = readFileSync(jxl[0]!);
-    const origin = new OriginServer({ store, host: '127.0.0.1', port: 0, metrics: { host: '127.0.0.1', port: 0 }, storeDerived: false, maxConcurrent: 2, maxQueue: 8, encode: ENCODE, logger: quiet });
+    const origin = new OriginServer({
+      store,
+      host: '127.0.0.1',
+      port: 0,
+      metrics: { host: '127.0.0.1', port: 0 },
+      storeDerived: false,
+      maxConcurrent: 2,
+      maxQueue: 8,
+      encode: ENCODE,
+      logger: quiet,
+    });
     const a = await origin.start();
     try {
       let silent = 0;
@@ -92,7 +108,13 @@ describe('integrity of originals kept as JPEG XL', function () {
         const bad = flipped(good, offset);
         writeFileSync(jxl[0]!, bad);
         // What an unchecked reconstruction makes of it: the hazard this test guards against.
-        if (await reconstruct(bad).then((j) => !j.equals(originals[0]!), () => false)) silent++;
+        if (
+          await reconstruct(bad).then(
+            (j) => !j.equals(originals[0]!),
+            () => false,
+          )
+        )
+          silent++;
         const r = await request(`http://127.0.0.1:${a.port}/originals/5000/500000.jpg`);
         const body = Buffer.from(await r.body.arrayBuffer());
         if (r.statusCode === 200) assert.ok(body.equals(originals[0]!), `offset ${offset}: served other bytes than the original`);
@@ -111,8 +133,15 @@ describe('integrity of originals kept as JPEG XL', function () {
       const m = parsePromText(await (await request(`http://127.0.0.1:${origin.metricsAddress()!.port}/metrics`)).body.text());
       assert.ok((m.get('hearth_origin_integrity_failures_total{reason="mismatch"}') ?? 0) >= silent);
       assert.equal(m.get('hearth_origin_requests_total{result="damaged"}'), refused);
-      const report = readFileSync(damageReportFile(store), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { path: string; by: string });
-      assert.deepEqual(report.map((l) => [l.path, l.by]), [['/originals/5000/500000.jxl', 'origin']], 'reported once per file');
+      const report = readFileSync(damageReportFile(store), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { path: string; by: string });
+      assert.deepEqual(
+        report.map((l) => [l.path, l.by]),
+        [['/originals/5000/500000.jxl', 'origin']],
+        'reported once per file',
+      );
     } finally {
       await origin.stop();
     }
@@ -149,7 +178,12 @@ describe('integrity of originals kept as JPEG XL', function () {
     let damagedOffset: number | undefined;
     for (const offset of spread(good1.length, 200)) {
       writeFileSync(jxl[1]!, flipped(good1, offset));
-      if (await reconstruct(flipped(good1, offset)).then((j) => !j.equals(originals[1]!), () => false)) {
+      if (
+        await reconstruct(flipped(good1, offset)).then(
+          (j) => !j.equals(originals[1]!),
+          () => false,
+        )
+      ) {
         damagedOffset = offset;
         break;
       }
@@ -162,15 +196,22 @@ describe('integrity of originals kept as JPEG XL', function () {
         (r) => ({ code: 0, stdout: r.stdout }),
         (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
       );
-    const lines = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l) as { path?: string; outcome?: string; summary?: boolean; damaged?: number });
+    const lines = (stdout: string) =>
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { path?: string; outcome?: string; summary?: boolean; damaged?: number });
     const first = await scrubRun();
     assert.equal(first.code, 1);
     const out = lines(first.stdout);
-    assert.deepEqual(out.filter((l) => !l.summary).map((l) => [l.path, l.outcome]), [
-      ['/originals/5000/500000.jxl', 'ok'],
-      ['/originals/5000/500001.jxl', 'mismatch'],
-      ['/originals/5000/500002.jxl', 'no_digest'],
-    ]);
+    assert.deepEqual(
+      out.filter((l) => !l.summary).map((l) => [l.path, l.outcome]),
+      [
+        ['/originals/5000/500000.jxl', 'ok'],
+        ['/originals/5000/500001.jxl', 'mismatch'],
+        ['/originals/5000/500002.jxl', 'no_digest'],
+      ],
+    );
     assert.equal(out.at(-1)?.damaged, 2);
     const m = parsePromText(readFileSync(metricsFile, 'utf8'));
     assert.equal(m.get('hearth_scrub_damaged_files{component="scrub"}'), 2);
@@ -179,21 +220,47 @@ describe('integrity of originals kept as JPEG XL', function () {
 
     const adopted = await scrubRun('--adopt');
     assert.equal(adopted.code, 1, 'the mismatch is still there');
-    assert.deepEqual(lines(adopted.stdout).filter((l) => !l.summary).map((l) => l.outcome), ['ok', 'mismatch', 'adopted']);
+    assert.deepEqual(
+      lines(adopted.stdout)
+        .filter((l) => !l.summary)
+        .map((l) => l.outcome),
+      ['ok', 'mismatch', 'adopted'],
+    );
     assert.equal((await readDigest(new DirStore(store), keyOf(store, jxl[2]!)))?.source, 'adopted');
 
     writeFileSync(jxl[1]!, good1);
     const clean = await scrubRun();
     assert.equal(clean.code, 0);
-    assert.deepEqual(lines(clean.stdout).filter((l) => !l.summary).map((l) => l.outcome), ['ok', 'ok', 'ok']);
+    assert.deepEqual(
+      lines(clean.stdout)
+        .filter((l) => !l.summary)
+        .map((l) => l.outcome),
+      ['ok', 'ok', 'ok'],
+    );
   });
 
   it('on volumes behind the store service: the batch converts, the origin reconstructs, the scrub finds a damaged needle (checksum) and a flipped digest (mismatch)', async () => {
     const root = mkdtempSync(join(tmpdir(), 'hearth-integrity-volumes-'));
-    const server = new StoreServer(loadStoreServerConfig(undefined, { listen: { port: 0 }, http: { port: 0 }, volumes: { dir: join(root, 'volumes'), minFreeBytes: 0 }, log: { level: 'silent' } }));
+    const server = new StoreServer(
+      loadStoreServerConfig(undefined, {
+        listen: { port: 0 },
+        http: { port: 0 },
+        volumes: { dir: join(root, 'volumes'), minFreeBytes: 0 },
+        log: { level: 'silent' },
+      }),
+    );
     const url = `http://127.0.0.1:${(await server.start()).port}`;
     const store = new HttpStore(url);
-    const origin = new OriginServer({ store: url, host: '127.0.0.1', port: 0, storeDerived: false, maxConcurrent: 2, maxQueue: 8, encode: ENCODE, logger: quiet });
+    const origin = new OriginServer({
+      store: url,
+      host: '127.0.0.1',
+      port: 0,
+      storeDerived: false,
+      maxConcurrent: 2,
+      maxQueue: 8,
+      encode: ENCODE,
+      logger: quiet,
+    });
     try {
       const photos = ['aqua.jpg', 'garden.jpg', 'ladybird.jpg'];
       const originals = photos.map((p) => readFileSync(join(FIXTURES, p)));
@@ -201,7 +268,10 @@ describe('integrity of originals kept as JPEG XL', function () {
       // A store service keeps no tier's files: the batch needs a state directory, and says so without one.
       await assert.rejects(recompressOriginals({ store: url, policy: {}, log: quiet }), /--state-dir/);
       const results = await recompressOriginals({ store: url, stateDir: join(root, 'lossless'), policy: {}, log: quiet });
-      assert.deepEqual(results.map((r) => r.outcome), ['converted', 'converted', 'converted']);
+      assert.deepEqual(
+        results.map((r) => r.outcome),
+        ['converted', 'converted', 'converted'],
+      );
       assert.equal(await store.head('/originals/5000/500000.jpg'), undefined, 'the original went');
       const a = await origin.start();
       const served = await request(`http://127.0.0.1:${a.port}/originals/5000/500001.jpg`);
@@ -210,7 +280,11 @@ describe('integrity of originals kept as JPEG XL', function () {
 
       // Bit rot inside a needle, on disk: the store's checksum refuses it.
       const jxl0 = await store.get('/originals/5000/500000.jxl');
-      const vol = join(root, 'volumes', readdirSync(join(root, 'volumes')).find((f) => f.endsWith('.vol'))!);
+      const vol = join(
+        root,
+        'volumes',
+        readdirSync(join(root, 'volumes')).find((f) => f.endsWith('.vol'))!,
+      );
       const onDisk = readFileSync(vol);
       const at = onDisk.indexOf(jxl0.subarray(0, 64));
       assert.ok(at > 0);
@@ -227,7 +301,10 @@ describe('integrity of originals kept as JPEG XL', function () {
       assert.equal(broken.statusCode, 500);
       assert.equal(broken.headers['cache-control'], 'no-store');
       // One repair list, kept by the store service: the store's own finding and the scrub's.
-      const report = readFileSync(damageReportFile(join(root, 'volumes')), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { path: string; by: string; reason: string });
+      const report = readFileSync(damageReportFile(join(root, 'volumes')), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { path: string; by: string; reason: string });
       assert.ok(report.some((l) => l.path === '/originals/5000/500000.jxl' && l.by === 'store' && l.reason === 'checksum'));
       assert.ok(report.some((l) => l.path === '/originals/5000/500002.jxl' && l.by === 'scrub' && l.reason === 'mismatch'));
     } finally {

@@ -1,7 +1,19 @@
 /** Lossless JPEG → JPEG XL with verify-before-delete: nothing is ever lost. */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -21,13 +33,17 @@ import { until } from '../helpers/until.js';
 /** Real photographs as originals, each re-encoded at its own quality so no two are alike. */
 async function originals(n: number): Promise<{ store: string; files: Map<string, Buffer> }> {
   const store = mkdtempSync(join(tmpdir(), 'hearth-lossless-'));
-  const photos = readdirSync(FIXTURES).filter((f) => f.endsWith('.jpg')).sort();
+  const photos = readdirSync(FIXTURES)
+    .filter((f) => f.endsWith('.jpg'))
+    .sort();
   const files = new Map<string, Buffer>();
   for (let i = 0; i < n; i++) {
     const id = String(500000 + i);
     const dir = join(store, 'originals', id.slice(0, -2));
     mkdirSync(dir, { recursive: true });
-    const data = await sharp(join(FIXTURES, photos[i % photos.length] as string)).jpeg({ quality: 80 + (i % 15), progressive: i % 2 === 0 }).toBuffer();
+    const data = await sharp(join(FIXTURES, photos[i % photos.length] as string))
+      .jpeg({ quality: 80 + (i % 15), progressive: i % 2 === 0 })
+      .toBuffer();
     writeFileSync(join(dir, `${id}.jpg`), data);
     files.set(join(dir, `${id}.jpg`), data);
   }
@@ -74,7 +90,10 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
   it('converts every original, byte-exact, and saves bytes', async () => {
     const { store, files } = await originals(6);
     const results = await recompressOriginals({ store, policy: {}, log: quiet });
-    assert.deepEqual(results.map((r) => r.outcome), Array(6).fill('converted'));
+    assert.deepEqual(
+      results.map((r) => r.outcome),
+      Array(6).fill('converted'),
+    );
     assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: 6 });
     const before = results.reduce((a, r) => a + r.bytesBefore!, 0);
     const after = results.reduce((a, r) => a + r.bytesAfter!, 0);
@@ -105,7 +124,10 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     ];
     for (const [file, original, expected] of cases) {
       assert.equal(await reconstructs(readFileSync(file), readFileSync(original)), expected, `native: ${file} vs ${original}`);
-      const djxl = await djxlReconstruct(readFileSync(file)).then((j) => j.equals(readFileSync(original)), () => false);
+      const djxl = await djxlReconstruct(readFileSync(file)).then(
+        (j) => j.equals(readFileSync(original)),
+        () => false,
+      );
       assert.equal(djxl, expected, `djxl: ${file} vs ${original}`);
     }
     // A decoder that fails on its own account (exit 2: I/O) is the verifier unable to run, not a verdict.
@@ -133,7 +155,10 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
       assert.equal(nativeJxl(), undefined);
       const { store, files } = await originals(2);
       const results = await recompressOriginals({ store, policy: {}, log: quiet });
-      assert.deepEqual(results.map((r) => r.outcome), ['converted', 'converted']);
+      assert.deepEqual(
+        results.map((r) => r.outcome),
+        ['converted', 'converted'],
+      );
       assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: 2 });
     } finally {
       if (saved === undefined) delete process.env.HEARTH_JXL;
@@ -148,7 +173,10 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     const saved = process.env.HEARTH_JXL;
     process.env.HEARTH_JXL = broken;
     try {
-      await assert.rejects(recompressOriginals({ store, policy: {}, log: quiet }), (err: Error) => err instanceof VerifierError && /cannot open shared object/.test(err.message));
+      await assert.rejects(
+        recompressOriginals({ store, policy: {}, log: quiet }),
+        (err: Error) => err instanceof VerifierError && /cannot open shared object/.test(err.message),
+      );
     } finally {
       if (saved === undefined) delete process.env.HEARTH_JXL;
       else process.env.HEARTH_JXL = saved;
@@ -156,14 +184,20 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     assert.deepEqual(await nothingLost(files), { jpg: 2, jxl: 0 });
     assert.ok(!existsSync(join(store, '.hearth-lossless-ledger.json')));
     const again = await recompressOriginals({ store, policy: {}, log: quiet });
-    assert.deepEqual(again.map((r) => r.outcome), ['converted', 'converted']);
+    assert.deepEqual(
+      again.map((r) => r.outcome),
+      ['converted', 'converted'],
+    );
   });
 
   it('one run per store: a second is refused while the first runs, a lock left by a killed run is taken over', async () => {
     const { store, files } = await originals(3);
     const first = recompressOriginals({ store, policy: {}, log: quiet });
     while (!existsSync(join(store, '.hearth-lossless.lock'))) await new Promise((r) => setImmediate(r));
-    await assert.rejects(recompressOriginals({ store, policy: {}, log: quiet }), (err: Error) => err instanceof LockedError && /already running|is starting/.test(err.message));
+    await assert.rejects(
+      recompressOriginals({ store, policy: {}, log: quiet }),
+      (err: Error) => err instanceof LockedError && /already running|is starting/.test(err.message),
+    );
     assert.equal((await first).length, 3);
     assert.ok(!existsSync(join(store, '.hearth-lossless.lock')), 'lock released');
     // A lock naming a pid that no longer runs.
@@ -205,7 +239,10 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     writeFileSync(join(dir, '7702.jpg'), 'this is text, not a JPEG');
     const results = await recompressOriginals({ store, policy: {}, log: quiet });
     const bad = results.filter((r) => r.path.includes('/77/'));
-    assert.ok(bad.every((r) => r.outcome === 'not_jpeg' || r.outcome === 'mismatch'), JSON.stringify(bad));
+    assert.ok(
+      bad.every((r) => r.outcome === 'not_jpeg' || r.outcome === 'mismatch'),
+      JSON.stringify(bad),
+    );
     assert.ok(readFileSync(join(dir, '7701.jpg')).equals(truncated));
     assert.ok(existsSync(join(dir, '7702.jpg')));
     assert.ok(!existsSync(join(dir, '7701.jxl')) && !existsSync(join(dir, '7702.jxl')));
@@ -217,7 +254,10 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     copyFileSync(join(FIXTURES, 'garden.jpg'), outside);
     symlinkSync(outside, join(store, 'originals', '5000', '500099.jpg'));
     const results = await recompressOriginals({ store, policy: {}, log: quiet });
-    assert.deepEqual(results.map((r) => [r.path, r.outcome]), [['/originals/5000/500000.jpg', 'converted']]);
+    assert.deepEqual(
+      results.map((r) => [r.path, r.outcome]),
+      [['/originals/5000/500000.jpg', 'converted']],
+    );
     assert.ok(existsSync(outside) && lstatSync(join(store, 'originals', '5000', '500099.jpg')).isSymbolicLink());
     assert.ok(!existsSync(join(store, 'originals', '5000', '500099.jxl')));
   });
@@ -227,7 +267,10 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     const [a, b] = [...files.keys()] as [string, string];
     const path = (f: string) => `/${f.slice(store.length + 1)}`;
     const listed = await recompressOriginals({ store, policy: { only: new Set([path(a)]) }, log: quiet });
-    assert.deepEqual(listed.filter((r) => r.outcome === 'converted').map((r) => r.path), [path(a)]);
+    assert.deepEqual(
+      listed.filter((r) => r.outcome === 'converted').map((r) => r.path),
+      [path(a)],
+    );
     const big = await recompressOriginals({ store, policy: { largerThanBytes: 10_000_000 }, log: quiet });
     assert.ok(big.every((r) => r.outcome === 'skipped_policy'));
     const old = await recompressOriginals({ store, policy: { olderThanDays: 30 }, log: quiet, now: () => Date.now() + 31 * 86_400_000 });
@@ -274,7 +317,10 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     const s = new DirStore(store);
     for (const f of readdirSync(dir)) assert.ok(await readDigest(s, `/originals/5000/${f}`), `${f} has no digest`);
     // The next run sweeps the killed runs' temp directories.
-    assert.deepEqual(readdirSync(tmpdir()).filter((n) => /^hearth-jxl-\d+-/.test(n) && !existsSync(`/proc/${n.split('-')[2]}`)), []);
+    assert.deepEqual(
+      readdirSync(tmpdir()).filter((n) => /^hearth-jxl-\d+-/.test(n) && !existsSync(`/proc/${n.split('-')[2]}`)),
+      [],
+    );
   });
 
   it('reconstructs every photograph of the corpus byte for byte', async () => {
@@ -290,7 +336,10 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     }
     assert.ok(files.size >= 20, `only ${files.size} photographs`);
     const results = await recompressOriginals({ store, policy: {}, log: quiet });
-    assert.deepEqual(results.filter((r) => r.outcome !== 'converted'), []);
+    assert.deepEqual(
+      results.filter((r) => r.outcome !== 'converted'),
+      [],
+    );
     assert.deepEqual(await nothingLost(files), { jpg: 0, jxl: files.size });
     rmSync(store, { recursive: true, force: true });
   });
@@ -306,10 +355,15 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     const m = parsePromText(readFileSync(metricsFile, 'utf8'));
     assert.equal(m.get('hearth_lossless_files_total{outcome="converted",component="lossless"}'), 3);
     assert.equal(m.get('hearth_lossless_files_total{outcome="not_jpeg",component="lossless"}'), 1);
-    assert.ok((m.get('hearth_lossless_input_bytes_total{component="lossless"}') ?? 0) > (m.get('hearth_lossless_output_bytes_total{component="lossless"}') ?? 0));
+    assert.ok(
+      (m.get('hearth_lossless_input_bytes_total{component="lossless"}') ?? 0) > (m.get('hearth_lossless_output_bytes_total{component="lossless"}') ?? 0),
+    );
     assert.equal(m.get('hearth_lossless_file_duration_seconds_count{component="lossless"}'), 4);
     assert.ok(Math.abs((m.get('hearth_lossless_last_update_timestamp_seconds{component="lossless"}') ?? 0) - Date.now() / 1000) < 60);
-    assert.throws(() => execFileSync(process.execPath, [HEARTH_CLI, 'compress', 'originals', '--store', store, '--jobs', 'many'], { stdio: 'pipe' }), /expected a whole number/);
+    assert.throws(
+      () => execFileSync(process.execPath, [HEARTH_CLI, 'compress', 'originals', '--store', store, '--jobs', 'many'], { stdio: 'pipe' }),
+      /expected a whole number/,
+    );
   });
 
   it('the origin serves an original kept only as JPEG XL, byte-identical to the upload', async () => {
@@ -317,7 +371,16 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     await recompressOriginals({ store, policy: {}, log: quiet });
     const [file, bytes] = [...files][0] as [string, Buffer];
     assert.ok(!existsSync(file));
-    const s = new OriginServer({ store, host: '127.0.0.1', port: 0, storeDerived: false, maxConcurrent: 1, maxQueue: 2, encode: { quality: 85, progressive: true, chromaSubsampling: '4:2:0' }, logger: quiet });
+    const s = new OriginServer({
+      store,
+      host: '127.0.0.1',
+      port: 0,
+      storeDerived: false,
+      maxConcurrent: 1,
+      maxQueue: 2,
+      encode: { quality: 85, progressive: true, chromaSubsampling: '4:2:0' },
+      logger: quiet,
+    });
     const a = await s.start();
     try {
       const res = await request(`http://127.0.0.1:${a.port}/${file.slice(store.length + 1)}`);

@@ -11,7 +11,7 @@ import { DirStore, storeFile } from '../../store/index.js';
 import { writeAtomic } from '../../common/atomic-write.js';
 import { loadCompressConfig } from '../../compress/config.js';
 import { perceptualRecompress } from '../../image/perceptual.js';
-import { CompressWorker } from '../../compress/worker.js';
+import { PerceptualWorker } from '../../compress/perceptual-worker.js';
 import { MARKER_META } from '../../image/perceptual.js';
 import { CpuBackend } from '../../image/cpu-backend.js';
 import { FIXTURES } from '../helpers/test-stack.js';
@@ -27,7 +27,9 @@ describe('perceptual compression of resizes', function () {
   it('finds a lower quality that keeps SSIM at the target, on real photographs', async () => {
     const backend = new CpuBackend(1);
     for (const photo of ['garden.jpg', 'ladybird.jpg']) {
-      const resize = (await backend.resize(readFileSync(join(FIXTURES, photo)), { size: 640, square: false }, { quality: 85, progressive: true, chromaSubsampling: '4:2:0' })).data;
+      const resize = (
+        await backend.resize(readFileSync(join(FIXTURES, photo)), { size: 640, square: false }, { quality: 85, progressive: true, chromaSubsampling: '4:2:0' })
+      ).data;
       const r = await perceptualRecompress(resize, { target: 0.985, minQuality: 40, maxQuality: 90, progressive: true, mozjpeg: true });
       assert.ok(r.changed, `${photo}: nothing saved`);
       assert.ok(r.bytesAfter < r.bytesBefore);
@@ -40,7 +42,10 @@ describe('perceptual compression of resizes', function () {
   });
 
   it('keeps the input when no quality in range would be smaller (no generation loss for nothing)', async () => {
-    const tiny = await sharp(readFileSync(join(FIXTURES, 'aqua.jpg'))).resize(75, 75).jpeg({ quality: 40 }).toBuffer();
+    const tiny = await sharp(readFileSync(join(FIXTURES, 'aqua.jpg')))
+      .resize(75, 75)
+      .jpeg({ quality: 40 })
+      .toBuffer();
     const r = await perceptualRecompress(tiny, { target: 0.999, minQuality: 85, maxQuality: 95, progressive: true, mozjpeg: true });
     assert.equal(r.changed, false);
     assert.ok(r.data.equals(tiny));
@@ -49,11 +54,17 @@ describe('perceptual compression of resizes', function () {
   it('leaves sizes not in perceptual.sizes alone, counting them as skipped', async () => {
     const store = mkdtempSync(join(tmpdir(), 'hearth-pq-sizes-'));
     const backend = new CpuBackend(1);
-    const resize = (await backend.resize(readFileSync(join(FIXTURES, 'garden.jpg')), { size: 320, square: false }, { quality: 85, progressive: true, chromaSubsampling: '4:2:0' })).data;
+    const resize = (
+      await backend.resize(
+        readFileSync(join(FIXTURES, 'garden.jpg')),
+        { size: 320, square: false },
+        { quality: 85, progressive: true, chromaSubsampling: '4:2:0' },
+      )
+    ).data;
     const path = imagePath(123456, 'n');
     await writeAtomic(storeFile(store, path), resize);
     const config = loadCompressConfig(undefined, { store, perceptual: { ...loadCompressConfig().perceptual, sizes: ['z', 'b'] } });
-    const worker = new CompressWorker(config, { logger: createLogger('pq-test', 'silent') });
+    const worker = new PerceptualWorker(config, { logger: createLogger('pq-test', 'silent') });
     const event = await worker.compress({ id: '123456', size: 'n', path, bytes: resize.length, width: 320, height: 213 });
     assert.equal(event, undefined);
     assert.ok(readFileSync(storeFile(store, path)).equals(resize));
@@ -62,14 +73,20 @@ describe('perceptual compression of resizes', function () {
     rmSync(store, { recursive: true, force: true });
   });
 
-  it('keeps its marker in the resize\'s metadata, written with the output; honours a marker a store written before keeps in a sidecar', async () => {
+  it("keeps its marker in the resize's metadata, written with the output; honours a marker a store written before keeps in a sidecar", async () => {
     const root = mkdtempSync(join(tmpdir(), 'hearth-pq-marker-'));
     const store = new DirStore(root);
     const backend = new CpuBackend(1);
-    const resize = (await backend.resize(readFileSync(join(FIXTURES, 'garden.jpg')), { size: 640, square: false }, { quality: 92, progressive: true, chromaSubsampling: '4:2:0' })).data;
+    const resize = (
+      await backend.resize(
+        readFileSync(join(FIXTURES, 'garden.jpg')),
+        { size: 640, square: false },
+        { quality: 92, progressive: true, chromaSubsampling: '4:2:0' },
+      )
+    ).data;
     const path = imagePath(123457, 'z');
     await store.put(path, resize);
-    const worker = new CompressWorker(loadCompressConfig(undefined, { store: root }), { logger: createLogger('pq-test', 'silent') });
+    const worker = new PerceptualWorker(loadCompressConfig(undefined, { store: root }), { logger: createLogger('pq-test', 'silent') });
     const event = { id: '123457', size: 'z', path, bytes: resize.length, width: 640, height: 427 };
     const first = await worker.compress(event);
     const output = await store.get(path);

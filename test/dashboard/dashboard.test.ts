@@ -30,7 +30,16 @@ describe('dashboard', () => {
   });
 
   it('puts every series of a panel on one time grid, gaps and NaN as null, and reports a failed query by its legend', async () => {
-    const panel: PanelDef = { id: 't', title: 't', unit: 'count', help: '', queries: [{ expr: 'a', legend: '{{colo}}' }, { expr: 'b', legend: 'broken' }] };
+    const panel: PanelDef = {
+      id: 't',
+      title: 't',
+      unit: 'count',
+      help: '',
+      queries: [
+        { expr: 'a', legend: '{{colo}}' },
+        { expr: 'b', legend: 'broken' },
+      ],
+    };
     const d = await panelData(panel, 600, 10_000, (expr, start, end, step) => {
       assert.equal(step, 3);
       assert.equal(end % step, 0);
@@ -39,13 +48,23 @@ describe('dashboard', () => {
       return Promise.resolve({
         ok: true,
         series: [
-          { labels: { colo: 'sin' }, values: [[start, 1], [start + 3, Number.NaN], [end, 2]] },
+          {
+            labels: { colo: 'sin' },
+            values: [
+              [start, 1],
+              [start + 3, Number.NaN],
+              [end, 2],
+            ],
+          },
           { labels: { colo: 'ams' }, values: [[start + 6, 5]] },
         ],
       });
     });
     assert.equal(d.x.length, 201);
-    assert.deepEqual(d.series.map((s) => s.name), ['ams', 'sin']);
+    assert.deepEqual(
+      d.series.map((s) => s.name),
+      ['ams', 'sin'],
+    );
     const sin = d.series[1]!.values;
     assert.deepEqual([sin[0], sin[1], sin[2], sin[200]], [1, null, null, 2]);
     assert.equal(d.series[0]!.values[2], 5);
@@ -55,11 +74,20 @@ describe('dashboard', () => {
   it('makes a Grafana dashboard of the same panels: one row per section, every query with its legend', () => {
     const g = grafanaDashboard();
     const panels = g.panels ?? [];
-    assert.deepEqual(panels.filter((p) => p.type === 'row').map((p) => p.title), SECTIONS.map((s) => s.title));
+    assert.deepEqual(
+      panels.filter((p) => p.type === 'row').map((p) => p.title),
+      SECTIONS.map((s) => s.title),
+    );
     const charts = panels.filter((p) => p.type === 'timeseries') as { title?: string; targets?: { expr?: string; legendFormat?: string; refId?: string }[] }[];
-    assert.deepEqual(charts.map((p) => p.title), PANELS.map((p) => p.title));
+    assert.deepEqual(
+      charts.map((p) => p.title),
+      PANELS.map((p) => p.title),
+    );
     for (const [i, p] of PANELS.entries()) {
-      assert.deepEqual(charts[i]!.targets!.map((t) => [t.expr, t.legendFormat]), p.queries.map((q) => [q.expr, q.legend]));
+      assert.deepEqual(
+        charts[i]!.targets!.map((t) => [t.expr, t.legendFormat]),
+        p.queries.map((q) => [q.expr, q.legend]),
+      );
       assert.equal(new Set(charts[i]!.targets!.map((t) => t.refId)).size, p.queries.length);
     }
     assert.equal(new Set(panels.map((p) => p.id)).size, panels.length);
@@ -70,7 +98,9 @@ describe('dashboard', () => {
     let base: string;
     before(async () => {
       const [closed, port] = await freePorts(2);
-      server = new DashboardServer(loadDashboardConfig(undefined, { prometheus: `http://127.0.0.1:${closed}`, http: { port } }), { logger: createLogger('dashboard', 'silent') });
+      server = new DashboardServer(loadDashboardConfig(undefined, { prometheus: `http://127.0.0.1:${closed}`, http: { port } }), {
+        logger: createLogger('dashboard', 'silent'),
+      });
       await server.start();
       base = `http://127.0.0.1:${port}`;
     });

@@ -42,12 +42,17 @@ async function panelStates(page: Page, settled = false): Promise<Map<string, { s
   const done = settled ? ['drawn', 'error'] : ['drawn', 'error', 'empty'];
   await page
     .waitForFunction(
-      ([ok, empty]) => [...document.querySelectorAll<HTMLElement>('.panel')].every((p) => ok.includes(p.dataset.state ?? '') || (empty.includes(p.dataset.panel ?? '') && p.dataset.state === 'empty')),
+      ([ok, empty]) =>
+        [...document.querySelectorAll<HTMLElement>('.panel')].every(
+          (p) => ok.includes(p.dataset.state ?? '') || (empty.includes(p.dataset.panel ?? '') && p.dataset.state === 'empty'),
+        ),
       [done, STORE_PANELS] as const,
       { timeout: 30_000 },
     )
     .catch(() => undefined);
-  const states = await page.$$eval('.panel', (els) => els.map((e) => [(e as HTMLElement).dataset.panel, (e as HTMLElement).dataset.state, e.querySelector('.msg')?.textContent ?? ''] as const));
+  const states = await page.$$eval('.panel', (els) =>
+    els.map((e) => [(e as HTMLElement).dataset.panel, (e as HTMLElement).dataset.state, e.querySelector('.msg')?.textContent ?? ''] as const),
+  );
   return new Map(states.map(([id, state, msg]) => [String(id), { state: String(state), msg }]));
 }
 
@@ -64,7 +69,22 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
     prom = `http://${p.topology.pipeline!.prometheus.listen}`;
     dash = `http://${p.topology.pipeline!.dashboard}`;
     // Viewers' gaps around the 40 ms origin round trip: some races won, some lost.
-    const { stdout } = await hearth('simulate', '--state', p.stack.stateDir, '--pages', '100', '--images', '6-16', '--gap', '0-150', '--rate', '8', '--mode', 'on', '--json');
+    const { stdout } = await hearth(
+      'simulate',
+      '--state',
+      p.stack.stateDir,
+      '--pages',
+      '100',
+      '--images',
+      '6-16',
+      '--gap',
+      '0-150',
+      '--rate',
+      '8',
+      '--mode',
+      'on',
+      '--json',
+    );
     sim = (JSON.parse(stdout) as ModeReport[])[0]!;
     const up = await hearth('upload', '--store', p.root, '--brokers', p.topology.kafka!.listen, join(FIXTURES, 'garden.jpg'));
     assert.equal((JSON.parse(up.stdout) as { created: boolean }).created, true);
@@ -74,7 +94,16 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
     };
     await until('the upload through the perceptual worker', async () => ((await handled()) >= storedLadder().length ? true : undefined), 90_000);
     // Taken back, so the takedown panels have a purge to show.
-    await hearth('delete', (JSON.parse(up.stdout) as { id: string }).id, '--by', 'the dashboard test', '--store', p.root, '--brokers', p.topology.kafka!.listen);
+    await hearth(
+      'delete',
+      (JSON.parse(up.stdout) as { id: string }).id,
+      '--by',
+      'the dashboard test',
+      '--store',
+      p.root,
+      '--brokers',
+      p.topology.kafka!.listen,
+    );
     // A lossless batch, its metrics file where the stack's textfile collector reads it.
     await hearth('compress', 'originals', '--store', p.root, '--metrics-file', join(p.stack.textfileDir(), 'lossless.prom'), '--log-level', 'warn');
     browser = await launchChromium();
@@ -84,7 +113,13 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
   });
 
   it('every query of every panel returns data from the live Prometheus', async () => {
-    assert.deepEqual(await panelsWithoutData(prom, PANELS.filter((x) => !STORE_PANELS.includes(x.id))), []);
+    assert.deepEqual(
+      await panelsWithoutData(
+        prom,
+        PANELS.filter((x) => !STORE_PANELS.includes(x.id)),
+      ),
+      [],
+    );
   });
 
   it('the page draws every panel with data', async () => {
@@ -93,9 +128,21 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${dash}/`);
     const states = await panelStates(page, true);
-    assert.deepEqual([...states.keys()], PANELS.map((x) => x.id));
-    assert.deepEqual([...states].filter(([id, s]) => s.state !== 'drawn' && !(STORE_PANELS.includes(id) && s.state === 'empty')).map(([id, s]) => `${id}: ${s.state} (${s.msg})`), []);
-    assert.equal(await page.locator('.panel canvas').count(), PANELS.length - [...states].filter(([, s]) => s.state === 'empty').length, 'one chart per panel with data');
+    assert.deepEqual(
+      [...states.keys()],
+      PANELS.map((x) => x.id),
+    );
+    assert.deepEqual(
+      [...states]
+        .filter(([id, s]) => s.state !== 'drawn' && !(STORE_PANELS.includes(id) && s.state === 'empty'))
+        .map(([id, s]) => `${id}: ${s.state} (${s.msg})`),
+      [],
+    );
+    assert.equal(
+      await page.locator('.panel canvas').count(),
+      PANELS.length - [...states].filter(([, s]) => s.state === 'empty').length,
+      'one chart per panel with data',
+    );
     assert.deepEqual(errors, []);
     // `HEARTH_DASHBOARD_SCREENSHOT=docs/dashboard.png npm test` refreshes the README's picture.
     if (process.env.HEARTH_DASHBOARD_SCREENSHOT) await page.screenshot({ path: process.env.HEARTH_DASHBOARD_SCREENSHOT, fullPage: true });
@@ -139,16 +186,23 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
     }
   });
 
-  it("the race join agrees with what the simulated viewers saw: first views of pushed paths, and the share that were HITs", async () => {
+  it('the race join agrees with what the simulated viewers saw: first views of pushed paths, and the share that were HITs', async () => {
     const m = await scrape(p.topology.pipeline!.race);
     for (const c of sim.colos) {
-      const [won, inFlight, lost] = ['won', 'in_flight', 'lost'].map((o) => m.get(`hearth_race_first_views_total{colo="${c.colo}",outcome="${o}"}`) ?? 0) as [number, number, number];
+      const [won, inFlight, lost] = ['won', 'in_flight', 'lost'].map((o) => m.get(`hearth_race_first_views_total{colo="${c.colo}",outcome="${o}"}`) ?? 0) as [
+        number,
+        number,
+        number,
+      ];
       const all = won + inFlight + lost;
       // The simulator's first views are all of hinted (so pushed) paths; a few may be
       // views of paths another test of this stack pushed first, or pushes still in flight.
       assert.ok(Math.abs(all - c.firstViews) <= Math.max(3, 0.05 * c.firstViews), `${c.colo}: race ${all} first views, simulator ${c.firstViews}`);
       // A HIT for the viewer is a HIT whether it waited on the push's fetch or not.
-      assert.ok(Math.abs((won + inFlight) / all - c.raceWinRate) <= 0.05, `${c.colo}: race HITs ${((won + inFlight) / all).toFixed(3)}, simulator ${c.raceWinRate.toFixed(3)}`);
+      assert.ok(
+        Math.abs((won + inFlight) / all - c.raceWinRate) <= 0.05,
+        `${c.colo}: race HITs ${((won + inFlight) / all).toFixed(3)}, simulator ${c.raceWinRate.toFixed(3)}`,
+      );
     }
   });
 });

@@ -52,7 +52,11 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
     const { stdout } = await hearth('upload', '--store', p.root, '--brokers', p.topology.kafka!.listen, file);
     const { id, paths } = JSON.parse(stdout) as { id: string; paths: Record<string, string> };
     served.set(id, paths);
-    await until('every stored size written', () => (storedLadder().every((s) => existsSync(storeFile(p.root, imagePath(id, s.name)))) ? true : undefined), 60_000);
+    await until(
+      'every stored size written',
+      () => (storedLadder().every((s) => existsSync(storeFile(p.root, imagePath(id, s.name)))) ? true : undefined),
+      60_000,
+    );
     return id;
   }
 
@@ -63,7 +67,8 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
   };
 
   const counter = async (name: string): Promise<number> => (await scrape(p.topology.warmer.http)).get(name) ?? 0;
-  const pushed = () => Promise.all(colos.map((c) => counter(`hearth_warmer_pushes_total{colo="${c.name}",outcome="miss"}`))).then((v) => v.reduce((a, b) => a + b, 0));
+  const pushed = () =>
+    Promise.all(colos.map((c) => counter(`hearth_warmer_pushes_total{colo="${c.name}",outcome="miss"}`))).then((v) => v.reduce((a, b) => a + b, 0));
   const refused = () => counter('hearth_warmer_paths_dropped_total{reason="deleted"}');
 
   /** Warms `paths` in both colos through the warmer, then views each: a HIT in both. */
@@ -76,12 +81,16 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
     for (const c of colos) for (const path of paths) assert.deepEqual(await view(c, path), { status: 200, cache: 'HIT' }, `${c.name} ${path} of ${id}`);
   }
 
-  const audit = async (id: string): Promise<TakedownAudit> => JSON.parse((await hearth('takedown', 'status', id, '--state', p.stack.stateDir, '--json')).stdout) as TakedownAudit;
+  const audit = async (id: string): Promise<TakedownAudit> =>
+    JSON.parse((await hearth('takedown', 'status', id, '--state', p.stack.stateDir, '--json')).stdout) as TakedownAudit;
 
   /** Every path of `id` through `colo`: 410 (a MISS the origin answered 410) under its secrets, 404 under its store paths; or why not. */
   async function gone(colo: (typeof colos)[number], id: string): Promise<string[]> {
     const out: string[] = [];
-    for (const [paths, want] of [[pathsOf(id), 410], [plainPaths(id), 404]] as const) {
+    for (const [paths, want] of [
+      [pathsOf(id), 410],
+      [plainPaths(id), 404],
+    ] as const) {
       for (const path of paths) {
         const v = await view(colo, path);
         if (v.status !== want) out.push(`${path}: ${v.status} ${v.cache}`);
@@ -96,10 +105,12 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
     await warmAndView(id, paths);
     // One URL, one set of bytes: every path of it, stored or made on demand, the same bytes through both colos, with validators.
     for (const path of pathsOf(id)) {
-      const [a, b] = await Promise.all(colos.map(async (c) => {
-        const r = await request(`http://${node(c.name)}${path}`, { headers: { host: c.host } });
-        return { status: r.statusCode, body: Buffer.from(await r.body.arrayBuffer()), etag: r.headers.etag, modified: r.headers['last-modified'] };
-      }));
+      const [a, b] = await Promise.all(
+        colos.map(async (c) => {
+          const r = await request(`http://${node(c.name)}${path}`, { headers: { host: c.host } });
+          return { status: r.statusCode, body: Buffer.from(await r.body.arrayBuffer()), etag: r.headers.etag, modified: r.headers['last-modified'] };
+        }),
+      );
       assert.deepEqual([a!.status, b!.status], [200, 200], path);
       assert.ok(a!.body.equals(b!.body), `${path}: the same bytes in both colos`);
       assert.ok(a!.etag && b!.etag && a!.modified && b!.modified, `${path}: ETag and Last-Modified (${String(a!.etag)}, ${String(a!.modified)})`);
@@ -121,10 +132,14 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
     await until('both hints refused as deleted', async () => ((await refused()) >= refusedBefore + 2 * paths.length ? true : undefined), 10_000);
 
     // The audit: the delete, each colo's two passes, the last byte served before the first.
-    const a = await until('both passes of both colos in the audit', async () => {
-      const x = await audit(id);
-      return x.colos.length === 2 && x.colos.every((c) => c.purged && c.repurged) ? x : undefined;
-    }, 30_000);
+    const a = await until(
+      'both passes of both colos in the audit',
+      async () => {
+        const x = await audit(id);
+        return x.colos.length === 2 && x.colos.every((c) => c.purged && c.repurged) ? x : undefined;
+      },
+      30_000,
+    );
     assert.equal(a.verdict?.verdict, 'deleted');
     assert.equal(a.takedown?.action, 'delete');
     assert.equal(a.takedown?.by, 'the deletion test');
@@ -136,7 +151,12 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
     }
     assert.ok(a.purgeMs !== null && a.purgeMs < 5000, `every colo purged within ${a.purgeMs} ms`);
     const line = (await hearth('takedown', 'status', id, '--state', p.stack.stateDir)).stdout;
-    assert.match(line, new RegExp(`^${id}: deleted .* by the deletion test; takedown acknowledged .*; every colo purged within \\d+ ms\\n  sin: purged \\+\\d+ ms \\(11 cached\\), again \\+\\d+ ms, last served `));
+    assert.match(
+      line,
+      new RegExp(
+        `^${id}: deleted .* by the deletion test; takedown acknowledged .*; every colo purged within \\d+ ms\\n  sin: purged \\+\\d+ ms \\(11 cached\\), again \\+\\d+ ms, last served `,
+      ),
+    );
   });
 
   it('a delete another system asks for on hearth.images.delete is carried out by the takedown worker: gone from every colo, the audit naming who asked', async () => {
@@ -154,10 +174,14 @@ describe('deleting a photo on the whole pipeline (caches, purgers, warmer, audit
       await until(`every path of ${id} gone from ${c.name}`, async () => ((await gone(c, id)).length === 0 ? [] : undefined), 15_000).catch(() => undefined);
       assert.deepEqual(await gone(c, id), []);
     }
-    const a = await until('both colos purged', async () => {
-      const x = await audit(id);
-      return x.colos.every((c) => c.purged) ? x : undefined;
-    }, 15_000);
+    const a = await until(
+      'both colos purged',
+      async () => {
+        const x = await audit(id);
+        return x.colos.every((c) => c.purged) ? x : undefined;
+      },
+      15_000,
+    );
     assert.deepEqual([a.verdict?.verdict, a.takedown?.by], ['deleted', 'the moderation queue, ticket 4711']);
     const m = await scrape(p.topology.pipeline!.takedown);
     assert.ok((m.get('hearth_takedown_requests_total{outcome="deleted"}') ?? 0) >= 1);

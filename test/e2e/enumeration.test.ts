@@ -38,7 +38,10 @@ describe('unguessable paths on the whole pipeline (secrets, the enumeration prob
   async function upload(quality: number): Promise<{ id: string; paths: Record<string, string> }> {
     const file = join(mkdtempSync(join(tmpdir(), 'hearth-secret-')), 'photo.jpg');
     writeFileSync(file, await sharp(join(FIXTURES, 'aqua.jpg')).jpeg({ quality }).toBuffer());
-    return JSON.parse((await hearth('upload', '--store', p.root, '--brokers', p.topology.kafka!.listen, file)).stdout) as { id: string; paths: Record<string, string> };
+    return JSON.parse((await hearth('upload', '--store', p.root, '--brokers', p.topology.kafka!.listen, file)).stdout) as {
+      id: string;
+      paths: Record<string, string>;
+    };
   }
 
   it('an enumeration probe: 10,000 guessed ids and secrets through a cache find no image, and a wrong secret is answered as no photo at all', async () => {
@@ -51,24 +54,48 @@ describe('unguessable paths on the whole pipeline (secrets, the enumeration prob
     const size = (): string => DEFAULT_LADDER[Math.floor(rand() * DEFAULT_LADDER.length)]!.name;
     const near = (): string => String(BigInt(id) + BigInt(Math.floor(rand() * 2000) - 1000));
     const secretOf = (path: string): string => /_([0-9a-f]{16})_/.exec(path)![1]!;
-    const guesses: string[] = [imagePath(id, 'z'), originalPath(id), secretOriginalPath(id, secretOf(paths.z!)), secretImagePath(id, secretOf(paths.original!), 'z')];
+    const guesses: string[] = [
+      imagePath(id, 'z'),
+      originalPath(id),
+      secretOriginalPath(id, secretOf(paths.z!)),
+      secretImagePath(id, secretOf(paths.original!), 'z'),
+    ];
     while (guesses.length < 10_000) {
       const k = rand();
-      guesses.push(k < 0.4 ? secretImagePath(id, hex(), size()) : k < 0.5 ? secretOriginalPath(id, hex()) : k < 0.9 ? secretImagePath(near(), hex(), size()) : imagePath(near(), size()));
+      guesses.push(
+        k < 0.4
+          ? secretImagePath(id, hex(), size())
+          : k < 0.5
+            ? secretOriginalPath(id, hex())
+            : k < 0.9
+              ? secretImagePath(near(), hex(), size())
+              : imagePath(near(), size()),
+      );
     }
     const statuses = new Map<number, number>();
     const queue = [...guesses];
-    await Promise.all(Array.from({ length: 32 }, async () => {
-      for (let g = queue.shift(); g; g = queue.shift()) {
-        const r = await get(g);
-        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        for (let g = queue.shift(); g; g = queue.shift()) {
+          const r = await get(g);
+          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        }
+      }),
+    );
     assert.equal(statuses.get(200) ?? 0, 0, `images found: ${JSON.stringify([...statuses])}`);
     // Only 404s (a near id may be a photo of the corpus, from before secrets: its plain paths are served, and were guessed at a tenth).
-    assert.deepEqual([...statuses.keys()].filter((s) => s !== 404), [], JSON.stringify([...statuses]));
+    assert.deepEqual(
+      [...statuses.keys()].filter((s) => s !== 404),
+      [],
+      JSON.stringify([...statuses]),
+    );
     // The same answer for a right id with a wrong secret as for no photo at all.
-    const shape = (r: { status: number; headers: Record<string, unknown>; body: Buffer }) => ({ status: r.status, body: r.body.toString(), type: r.headers['content-type'], length: r.headers['content-length'] });
+    const shape = (r: { status: number; headers: Record<string, unknown>; body: Buffer }) => ({
+      status: r.status,
+      body: r.body.toString(),
+      type: r.headers['content-type'],
+      length: r.headers['content-length'],
+    });
     assert.deepEqual(shape(await get(secretImagePath(id, hex(), 'm'))), shape(await get(secretImagePath('9999999999999999', hex(), 'm'))));
   });
 
@@ -76,7 +103,9 @@ describe('unguessable paths on the whole pipeline (secrets, the enumeration prob
     const { id, paths } = await upload(95);
     await until('its size served', async () => ((await get(paths.z!)).status === 200 ? true : undefined), 60_000);
     assert.equal((await get(paths.z!)).headers['x-cache-status'], 'HIT');
-    const rotated = JSON.parse((await hearth('secret', 'rotate', id, '--by', 'the owner made it private', '--store', p.root, '--brokers', p.topology.kafka!.listen)).stdout) as { paths: string[] };
+    const rotated = JSON.parse(
+      (await hearth('secret', 'rotate', id, '--by', 'the owner made it private', '--store', p.root, '--brokers', p.topology.kafka!.listen)).stdout,
+    ) as { paths: string[] };
     const newZ = rotated.paths.find((x) => x.endsWith('_z.jpg'))!;
     assert.notEqual(newZ, paths.z);
     await until('the old path purged and refused', async () => ((await get(paths.z!)).status === 404 ? true : undefined), 15_000);

@@ -80,16 +80,30 @@ describe('the identity tier in the whole pipeline', function () {
     assert.notEqual(second, first);
     const matched = await until('the duplicate event', () => events.find((e) => e.topic === TOPICS.matched && e.value.id === second), 30_000);
     assert.deepEqual({ kind: matched.value.kind, of: matched.value.of, distance: matched.value.distance }, { kind: 'duplicate', of: first, distance: 0 });
-    assert.ok((matched.value.bytesSaved as number) > statSync(photo).size, `bytes saved: the original and the stored sizes (${String(matched.value.bytesSaved)})`);
+    assert.ok(
+      (matched.value.bytesSaved as number) > statSync(photo).size,
+      `bytes saved: the original and the stored sizes (${String(matched.value.bytesSaved)})`,
+    );
     assert.equal(await verdicts('duplicate'), duplicatesBefore + 1);
     assert.ok((await identity('hearth_identity_bytes_saved_total')) >= (matched.value.bytesSaved as number));
     // Stored once: the second original is the first one's file, linked.
     assert.equal(statSync(storeFile(p.root, originalPath(second))).ino, statSync(storeFile(p.root, originalPath(first))).ino);
-    assert.deepEqual(await readVerdict(openStore(p.root), second), { v: 1, verdict: 'duplicate', of: first, at: (await readVerdict(openStore(p.root), second))!.at });
+    assert.deepEqual(await readVerdict(openStore(p.root), second), {
+      v: 1,
+      verdict: 'duplicate',
+      of: first,
+      at: (await readVerdict(openStore(p.root), second))!.at,
+    });
     // Resized once: never accepted, no size of its own, the resize count unchanged.
-    assert.equal(events.some((e) => e.topic === TOPICS.accepted && e.value.id === second), false);
+    assert.equal(
+      events.some((e) => e.topic === TOPICS.accepted && e.value.id === second),
+      false,
+    );
     assert.ok(events.some((e) => e.topic === TOPICS.accepted && e.value.id === first));
-    assert.equal(STORED.some((s) => existsSync(storeFile(p.root, imagePath(second, s.name)))), false);
+    assert.equal(
+      STORED.some((s) => existsSync(storeFile(p.root, imagePath(second, s.name)))),
+      false,
+    );
     assert.equal(await resized(), resizedBefore + 1);
     // Served under its own id, from the first one's files, through a cache.
     for (const size of ['z', 'q']) {
@@ -121,9 +135,16 @@ describe('the identity tier in the whole pipeline', function () {
     assert.equal(events.find((e) => e.topic === TOPICS.quarantined && e.value.id === ids[0])?.value.distance, 0);
     assert.ok((await verdicts('quarantined')) >= 2);
     // Never resized.
-    assert.equal(events.some((e) => e.topic === TOPICS.accepted && ids.includes(e.value.id as string)), false);
+    assert.equal(
+      events.some((e) => e.topic === TOPICS.accepted && ids.includes(e.value.id as string)),
+      false,
+    );
     assert.equal(await resized(), resizedBefore);
-    for (const id of ids) assert.equal(STORED.some((s) => existsSync(storeFile(p.root, imagePath(id, s.name)))), false);
+    for (const id of ids)
+      assert.equal(
+        STORED.some((s) => existsSync(storeFile(p.root, imagePath(id, s.name)))),
+        false,
+      );
     // 451 for every path, original included, and never kept by a cache.
     for (const id of ids) {
       for (const path of [pathOf(id, 'z'), pathOf(id, 'b'), pathOf(id, 'original')]) {
@@ -137,12 +158,22 @@ describe('the identity tier in the whole pipeline', function () {
     }
     // Never warmed: the warmer knows the quarantine and drops the hint.
     const warmer = t.warmer.http;
-    await until('the warmer knows both quarantines', async () => ((await scrape(warmer)).get('hearth_warmer_quarantined_images') ?? 0) >= 2 || undefined, 30_000);
+    await until(
+      'the warmer knows both quarantines',
+      async () => ((await scrape(warmer)).get('hearth_warmer_quarantined_images') ?? 0) >= 2 || undefined,
+      30_000,
+    );
     const before = await scrape(warmer);
     const hinter = createHinter({ warmers: [t.warmer.udp] });
     hinter.hint({ paths: ids.map((id) => pathOf(id, 'n')), viewer: '10.1.0.9' });
     await hinter.close();
-    await until('the hint dropped as quarantined', async () => ((await scrape(warmer)).get('hearth_warmer_paths_dropped_total{reason="quarantined"}') ?? 0) >= (before.get('hearth_warmer_paths_dropped_total{reason="quarantined"}') ?? 0) + 2 || undefined, 10_000);
+    await until(
+      'the hint dropped as quarantined',
+      async () =>
+        ((await scrape(warmer)).get('hearth_warmer_paths_dropped_total{reason="quarantined"}') ?? 0) >=
+          (before.get('hearth_warmer_paths_dropped_total{reason="quarantined"}') ?? 0) + 2 || undefined,
+      10_000,
+    );
     const after = await scrape(warmer);
     assert.equal(after.get('hearth_warmer_pushes_enqueued_total{colo="sin"}'), before.get('hearth_warmer_pushes_enqueued_total{colo="sin"}'));
   });

@@ -54,10 +54,19 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     const st = JSON.parse(stdout) as StackStatus;
     assert.equal(st.kafka?.address, t.kafka?.listen);
     assert.equal(st.prometheus?.address, t.pipeline?.prometheus.listen);
-    assert.deepEqual(st.workers?.resize.map((w) => [w.http, w.running]), t.pipeline?.resizeWorkers.map((a) => [a, true]));
-    assert.deepEqual(st.workers?.perceptual.map((w) => [w.http, w.running]), [[t.pipeline?.perceptual, true]]);
+    assert.deepEqual(
+      st.workers?.resize.map((w) => [w.http, w.running]),
+      t.pipeline?.resizeWorkers.map((a) => [a, true]),
+    );
+    assert.deepEqual(
+      st.workers?.perceptual.map((w) => [w.http, w.running]),
+      [[t.pipeline?.perceptual, true]],
+    );
     assert.deepEqual([st.workers?.identity.http, st.workers?.identity.running], [t.pipeline?.identity, true]);
-    assert.deepEqual([st.workers.identity, ...st.workers.resize, ...st.workers.perceptual].map((w) => w.healthy), [true, true, true, true]);
+    assert.deepEqual(
+      [st.workers.identity, ...st.workers.resize, ...st.workers.perceptual].map((w) => w.healthy),
+      [true, true, true, true],
+    );
   });
 
   it('status shows a worker whose process runs but does no work (here: stopped, its /healthz unanswered) as DOWN, saying why', async () => {
@@ -72,7 +81,7 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     }
   });
 
-  it('an upload is resized and compressed by the workers, then a hint makes it a HIT in its viewer\'s colo', async () => {
+  it("an upload is resized and compressed by the workers, then a hint makes it a HIT in its viewer's colo", async () => {
     // Other tests on this shared stack uploaded before: count from here, and look at this upload's own markers.
     const perceptual = async () => {
       const m = await scrape(t.pipeline!.perceptual);
@@ -82,7 +91,15 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     const { stdout } = await run(process.execPath, [HEARTH_CLI, 'upload', '--store', root, '--brokers', t.kafka!.listen, join(FIXTURES, 'ladybird.jpg')]);
     const { id, paths } = JSON.parse(stdout) as { id: string; paths: Record<string, string> };
     await until('every size written', () => (STORED.every((s) => existsSync(storeFile(root, imagePath(id, s.name)))) ? true : undefined), 60_000);
-    await until('every size through the perceptual worker', async () => ((await perceptual()) >= before + STORED.length && (await Promise.all(STORED.map(async (s) => (await new DirStore(root).head(imagePath(id, s.name)))?.meta.pq))).every(Boolean) ? true : undefined), 60_000);
+    await until(
+      'every size through the perceptual worker',
+      async () =>
+        (await perceptual()) >= before + STORED.length &&
+        (await Promise.all(STORED.map(async (s) => (await new DirStore(root).head(imagePath(id, s.name)))?.meta.pq))).every(Boolean)
+          ? true
+          : undefined,
+      60_000,
+    );
     // A size not stored at upload (2048 px) is the origin's to make, from the original, when a viewer asks.
     assert.equal(existsSync(storeFile(root, imagePath(id, 'k'))), false);
     const k = await request(`http://${t.colos[1]!.nodes[0]!}${paths.k!}`, { headers: { host: 'img-ams.test' } });
@@ -106,25 +123,56 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     const targets = await until(
       'every target scraped and up',
       async () => {
-        const body = (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { job: string; instance: string }; health: string }[] } };
+        const body = (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/targets`)).json()) as {
+          data: { activeTargets: { labels: { job: string; instance: string }; health: string }[] };
+        };
         const ts = body.data.activeTargets;
         return ts.length === 13 && ts.every((x) => x.health === 'up') ? ts : undefined;
       },
       30_000,
     );
-    assert.deepEqual(targets.map((x) => x.labels.job).sort(), ['cache-logs', 'dashboard', 'identity', 'origin', 'perceptual', 'purge', 'purge', 'race', 'resize', 'resize', 'takedown', 'textfiles', 'warmer']);
+    assert.deepEqual(targets.map((x) => x.labels.job).sort(), [
+      'cache-logs',
+      'dashboard',
+      'identity',
+      'origin',
+      'perceptual',
+      'purge',
+      'purge',
+      'race',
+      'resize',
+      'resize',
+      'takedown',
+      'textfiles',
+      'warmer',
+    ]);
     const rules = (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/rules`)).json()) as { data: { groups: { name: string }[] } };
     assert.deepEqual(rules.data.groups.map((g) => g.name).sort(), ['hearth-alerts', 'hearth-recording']);
     // No stored series names the state directory (mtail labels its counters with log paths).
-    const series = async (match: string) => ((await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/series?match[]=${encodeURIComponent(match)}`)).json()) as { data: Record<string, string>[] }).data;
-    const logfiles = await until('mtail series stored', async () => ((await series('mtail_log_lines_total')).length > 0 ? series('mtail_log_lines_total') : undefined), 30_000);
+    const series = async (match: string) =>
+      (
+        (await (await fetch(`http://${t.pipeline!.prometheus.listen}/api/v1/series?match[]=${encodeURIComponent(match)}`)).json()) as {
+          data: Record<string, string>[];
+        }
+      ).data;
+    const logfiles = await until(
+      'mtail series stored',
+      async () => ((await series('mtail_log_lines_total')).length > 0 ? series('mtail_log_lines_total') : undefined),
+      30_000,
+    );
     // A node's series appears with its log's first line: every one there is named by its node.
-    const nodes = stack.instances().filter((n) => n.inst.role === 'cache').map((n) => n.inst.name);
-    assert.ok(logfiles.every((x) => nodes.includes(x.logfile ?? '')), JSON.stringify(logfiles.map((x) => x.logfile)));
+    const nodes = stack
+      .instances()
+      .filter((n) => n.inst.role === 'cache')
+      .map((n) => n.inst.name);
+    assert.ok(
+      logfiles.every((x) => nodes.includes(x.logfile ?? '')),
+      JSON.stringify(logfiles.map((x) => x.logfile)),
+    );
     assert.deepEqual(await series(`{__name__=~".+", logfile=~"/.*"}`), []);
   });
 
-  it('scaling out is Kafka\'s job: kill -9 one of two resize workers mid-backfill, the other takes over, every upload ends with all its sizes, decodable', async () => {
+  it("scaling out is Kafka's job: kill -9 one of two resize workers mid-backfill, the other takes over, every upload ends with all its sizes, decodable", async () => {
     const ids: string[] = [];
     const photos = readdirSync(FIXTURES).filter((f) => f.endsWith('.jpg'));
     for (let i = 0; i < 24; i++) {
@@ -132,15 +180,38 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
       const file = storeFile(root, originalPath(id));
       mkdirSync(dirname(file), { recursive: true });
       // Each a different file (quality), so no two resizes are alike.
-      writeFileSync(file, await sharp(join(FIXTURES, photos[i % photos.length]!)).jpeg({ quality: 70 + i }).toBuffer());
+      writeFileSync(
+        file,
+        await sharp(join(FIXTURES, photos[i % photos.length]!))
+          .jpeg({ quality: 70 + i })
+          .toBuffer(),
+      );
       ids.push(id);
     }
     const list = join(root, '..', 'backfill.list');
     writeFileSync(list, ids.map((id) => `${id} ${originalPath(id)}`).join('\n'));
-    const backfill = run(process.execPath, [HEARTH_CLI, 'backfill', '--list', list, '--brokers', t.kafka!.listen, '--rate', '8', '--batch', '2', '--checkpoint', join(root, '..', 'backfill.json'), '--no-progress']);
+    const backfill = run(process.execPath, [
+      HEARTH_CLI,
+      'backfill',
+      '--list',
+      list,
+      '--brokers',
+      t.kafka!.listen,
+      '--rate',
+      '8',
+      '--batch',
+      '2',
+      '--checkpoint',
+      join(root, '..', 'backfill.json'),
+      '--no-progress',
+    ]);
     const resized = async (http: string) => (await scrape(http)).get('hearth_resize_images_total') ?? 0;
     // Both workers have taken part before one dies.
-    await until('both workers resizing', async () => ((await resized(t.pipeline!.resizeWorkers[0]!)) >= 1 && (await resized(t.pipeline!.resizeWorkers[1]!)) >= 1 ? true : undefined), 60_000);
+    await until(
+      'both workers resizing',
+      async () => ((await resized(t.pipeline!.resizeWorkers[0]!)) >= 1 && (await resized(t.pipeline!.resizeWorkers[1]!)) >= 1 ? true : undefined),
+      60_000,
+    );
     const victim = stack.status().workers!.resize[0]!.pid!;
     process.kill(victim, 'SIGKILL');
     await backfill;
@@ -164,17 +235,25 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     writeFileSync(join(promDir, 'prometheus.yml'), renderPrometheusConfig({ jobs: scrapeJobsFor(t), ruleFiles: [fastRules] }));
     const prom = `http://${t.pipeline!.prometheus.listen}`;
     process.kill(stack.daemonPid('prometheus')!, 'SIGHUP');
-    await until('the fast rules loaded', async () => {
-      const body = (await (await fetch(`${prom}/api/v1/rules`)).json()) as { data: { groups: { file: string }[] } };
-      return body.data.groups.some((g) => g.file === fastRules) ? true : undefined;
-    }, 20_000);
+    await until(
+      'the fast rules loaded',
+      async () => {
+        const body = (await (await fetch(`${prom}/api/v1/rules`)).json()) as { data: { groups: { file: string }[] } };
+        return body.data.groups.some((g) => g.file === fastRules) ? true : undefined;
+      },
+      20_000,
+    );
     const ams = stack.instances().find((n) => n.inst.name === 'cache-ams-0')!;
     await ams.stop();
     try {
       const hinter = createHinter({ warmers: [t.warmer.udp] });
       for (let i = 0; i < 4; i++) hinter.hint({ paths: [imagePath(String(990000 + i), 'z')], viewer: '10.2.0.9' });
       await hinter.close();
-      await until('the breaker open', async () => ((await scrape(t.warmer.http)).get('hearth_warmer_breaker_open{colo="ams"}') === 1 ? true : undefined), 20_000);
+      await until(
+        'the breaker open',
+        async () => ((await scrape(t.warmer.http)).get('hearth_warmer_breaker_open{colo="ams"}') === 1 ? true : undefined),
+        20_000,
+      );
       const firing = await until(
         'HearthColoBreakerOpen firing',
         async () => {
@@ -192,7 +271,24 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
 
   it('down stops everything it started, leaving nothing listening', async () => {
     await stack.down();
-    const addresses = [t.origin.listen, t.origin.service!, t.origin.serviceMetrics!, t.proxy.listen, ...t.colos.flatMap((c) => c.nodes), t.warmer.http, t.kafka!.listen, ...t.pipeline!.resizeWorkers, ...t.pipeline!.purgers, t.pipeline!.takedown, t.pipeline!.perceptual, t.pipeline!.prometheus.listen, t.pipeline!.cacheLogs, t.pipeline!.race, t.pipeline!.textfiles, t.pipeline!.dashboard];
+    const addresses = [
+      t.origin.listen,
+      t.origin.service!,
+      t.origin.serviceMetrics!,
+      t.proxy.listen,
+      ...t.colos.flatMap((c) => c.nodes),
+      t.warmer.http,
+      t.kafka!.listen,
+      ...t.pipeline!.resizeWorkers,
+      ...t.pipeline!.purgers,
+      t.pipeline!.takedown,
+      t.pipeline!.perceptual,
+      t.pipeline!.prometheus.listen,
+      t.pipeline!.cacheLogs,
+      t.pipeline!.race,
+      t.pipeline!.textfiles,
+      t.pipeline!.dashboard,
+    ];
     const still = [];
     for (const a of addresses) if (await listening(a)) still.push(a);
     assert.deepEqual(still, []);

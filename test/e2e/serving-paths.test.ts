@@ -76,7 +76,11 @@ describe('only image paths are served (shared local stack)', function () {
     await until('cache access log', () => (accessLines(logOf('cache-sin-0')).some((l) => l.uri === '/') ? true : undefined));
     const upstreamed = accessLines(logOf('cache-sin-0')).filter((l) => NOT_IMAGES.includes(l.uri) && l.upstream !== '');
     assert.deepEqual(upstreamed, []);
-    assert.equal(accessLines(logOf('origin')).filter((l) => NOT_IMAGES.some((p) => l.uri === p || l.uri === '/manifest.json')).length, 0, 'reached the origin front');
+    assert.equal(
+      accessLines(logOf('origin')).filter((l) => NOT_IMAGES.some((p) => l.uri === p || l.uri === '/manifest.json')).length,
+      0,
+      'reached the origin front',
+    );
   });
 
   it('the origin front and the origin service answer 404 for them too; metrics live on their own listener', async () => {

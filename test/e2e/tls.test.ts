@@ -46,7 +46,10 @@ describe('TLS from the proxy to the caches (real nginx, local CA)', function () 
       return l.length >= 12 ? l : undefined;
     })) as unknown as { connection: number; tls_reused: string }[];
     assert.equal(lines.length, 12);
-    assert.ok(lines.every((l) => l.tls_reused === '.' || l.tls_reused === 'r'), 'requests arrived over TLS');
+    assert.ok(
+      lines.every((l) => l.tls_reused === '.' || l.tls_reused === 'r'),
+      'requests arrived over TLS',
+    );
     assert.ok(new Set(lines.map((l) => l.connection)).size <= 2, 'proxy → cache connections were kept alive');
   });
 });

@@ -55,20 +55,26 @@ describe('warm path on real nginx (shared local stack)', function () {
     assert.equal(st.warmer.http, s.topology.warmer.http);
     assert.equal(st.proxy.address, s.topology.proxy.listen);
     assert.equal(st.origin.root, s.root);
-    assert.deepEqual(st.colos.map((c: { name: string; host: string; cache: string[] }) => [c.name, c.host, c.cache]), [
-      ['sin', 'img-sin.test', [sinCache()]],
-      ['ams', 'img-ams.test', [amsCache()]],
-    ]);
+    assert.deepEqual(
+      st.colos.map((c: { name: string; host: string; cache: string[] }) => [c.name, c.host, c.cache]),
+      [
+        ['sin', 'img-sin.test', [sinCache()]],
+        ['ams', 'img-ams.test', [amsCache()]],
+      ],
+    );
     assert.ok(st.warmer.running && st.proxy.running && st.origin.running && st.colos.every((c: { running: boolean[] }) => c.running.every(Boolean)));
   });
 
   it('up is idempotent', async () => {
     const pids = s.stack.instances().map((n) => n.pid());
     await s.stack.up();
-    assert.deepEqual(s.stack.instances().map((n) => n.pid()), pids);
+    assert.deepEqual(
+      s.stack.instances().map((n) => n.pid()),
+      pids,
+    );
   });
 
-  it('a hint makes the viewer\'s first request a HIT at its colo, and only there', async () => {
+  it("a hint makes the viewer's first request a HIT at its colo, and only there", async () => {
     const path = fresh();
     // Other tests share this stack: wait for this push, not any.
     const before = await metric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}');
@@ -89,10 +95,11 @@ describe('warm path on real nginx (shared local stack)', function () {
       await until('pushes', async () => ((await metric('hearth_warmer_pushes_total{colo="ams",outcome="miss"}')) >= base + i + 10 ? true : undefined), 10000);
     }
     // nginx logs a request just after answering it: wait for the lines.
-    const logged = (name: string) => until(`${name} access log`, () => {
-      const l = accessLog(node(name).accessLog).filter((x) => paths.includes(x.uri));
-      return l.length >= 40 ? l : undefined;
-    });
+    const logged = (name: string) =>
+      until(`${name} access log`, () => {
+        const l = accessLog(node(name).accessLog).filter((x) => paths.includes(x.uri));
+        return l.length >= 40 ? l : undefined;
+      });
     const proxyLines = await logged('proxy');
     const cacheLines = await logged('cache-ams-0');
     assert.equal(proxyLines.length, 40);
@@ -150,7 +157,9 @@ describe('warm path on real nginx (shared local stack)', function () {
     await ams.stop();
     try {
       hinter.hint({ paths: [fresh(), fresh()], viewer: '10.2.0.1' });
-      await until('ams failures counted', async () => ((await metric('hearth_warmer_pushes_total{colo="ams",outcome="5xx"}')) >= failed + 2 ? true : undefined));
+      await until('ams failures counted', async () =>
+        (await metric('hearth_warmer_pushes_total{colo="ams",outcome="5xx"}')) >= failed + 2 ? true : undefined,
+      );
       const sinPath = fresh();
       hinter.hint({ paths: [sinPath], viewer: '10.1.0.7' });
       await until('sin still warmed', async () => ((await get(sinCache(), sinPath)).cache === 'HIT' ? true : undefined));
@@ -159,9 +168,13 @@ describe('warm path on real nginx (shared local stack)', function () {
     }
     // After the breaker's cooldown a probe succeeds and pushes flow again.
     const back = fresh();
-    await until('ams recovered', async () => {
-      hinter.hint({ paths: [back], viewer: '10.2.0.1' });
-      return (await get(amsCache(), back, { host: 'img-ams.test' })).cache === 'HIT' ? true : undefined;
-    }, 10000);
+    await until(
+      'ams recovered',
+      async () => {
+        hinter.hint({ paths: [back], viewer: '10.2.0.1' });
+        return (await get(amsCache(), back, { host: 'img-ams.test' })).cache === 'HIT' ? true : undefined;
+      },
+      10000,
+    );
   });
 });

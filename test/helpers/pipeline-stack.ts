@@ -24,7 +24,30 @@ const shared = sharedOnce(
     const dir = mkdtempSync(join(tmpdir(), 'hearth-pipeline-'));
     const root = join(dir, 'store');
     await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: 6 });
-    const [origin, proxy, sin, ams, http, service, serviceMetrics, delay, kafka, controller, r0, r1, perceptual, prometheus, cacheLogs, race, textfiles, dashboard, identity, purgeSin, purgeAms, takedown] = await freePorts(22);
+    const [
+      origin,
+      proxy,
+      sin,
+      ams,
+      http,
+      service,
+      serviceMetrics,
+      delay,
+      kafka,
+      controller,
+      r0,
+      r1,
+      perceptual,
+      prometheus,
+      cacheLogs,
+      race,
+      textfiles,
+      dashboard,
+      identity,
+      purgeSin,
+      purgeAms,
+      takedown,
+    ] = await freePorts(22);
     const a = (port: number | undefined): string => `127.0.0.1:${port}`;
     const topology = parseTopology({
       origin: { listen: a(origin), root, service: a(service), serviceMetrics: a(serviceMetrics), delay: { ms: 40, listen: a(delay) } },
@@ -35,7 +58,11 @@ const shared = sharedOnce(
         { name: 'ams', host: 'cache-ams.test', viewerHosts: ['img-ams.test'], cidrs: ['10.2.0.0/16'], nodes: [a(ams)], cache: { fetchTimeout: '2s' } },
       ],
       // A breaker that stays open once open, so Prometheus sees it whatever its scrape timing.
-      warmer: { udp: a(await freeUdpPort()), http: a(http), settings: { ttlMs: 5000, futureMs: 5000, push: { breakerFailures: 2, breakerCooldownMs: 120_000 } } },
+      warmer: {
+        udp: a(await freeUdpPort()),
+        http: a(http),
+        settings: { ttlMs: 5000, futureMs: 5000, push: { breakerFailures: 2, breakerCooldownMs: 120_000 } },
+      },
       kafka: { listen: a(kafka), controller: a(controller) },
       pipeline: {
         resizeWorkers: [a(r0), a(r1)],

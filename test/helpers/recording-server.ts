@@ -1,4 +1,4 @@
-/** A real HTTP server on 127.0.0.1:0 that records every request, standing in for the proxy. */
+/** A real HTTP server on 127.0.0.1:0 (or another address of this machine) that records every request, standing in for the proxy. */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { closeServer, listen } from '../../common/http-util.js';
@@ -20,7 +20,7 @@ export interface RecordingServer {
 
 export type Responder = (req: IncomingMessage) => { status: number; headers?: Record<string, string> } | 'hang';
 
-export async function startRecordingServer(respond?: Responder): Promise<RecordingServer> {
+export async function startRecordingServer(respond?: Responder, host = '127.0.0.1'): Promise<RecordingServer> {
   const requests: Recorded[] = [];
   const ids = new WeakMap<Socket, number>();
   let next = 0;
@@ -37,10 +37,10 @@ export async function startRecordingServer(respond?: Responder): Promise<Recordi
     res.end(req.method === 'HEAD' ? undefined : Buffer.alloc(1024));
   });
   server.keepAliveTimeout = 60_000;
-  await listen(server, 0, '127.0.0.1');
+  await listen(server, 0, host);
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     requests,
     connections: () => new Set(requests.map((r) => r.connection)).size,
     close: () => closeServer(server),

@@ -28,7 +28,11 @@ export const stopTestKafka = (): Promise<void> => broker.stop();
  * Reads `topics` from the beginning in a group of its own and hands each JSON message
  * to `onMessage`. Tests put deliberately bad messages on shared topics: those are skipped.
  */
-export async function watchTopics(kafka: import('kafkajs').Kafka, topics: string[], onMessage: (topic: string, value: Record<string, unknown>) => void): Promise<import('kafkajs').Consumer> {
+export async function watchTopics(
+  kafka: import('kafkajs').Kafka,
+  topics: string[],
+  onMessage: (topic: string, value: Record<string, unknown>) => void,
+): Promise<import('kafkajs').Consumer> {
   const consumer = kafka.consumer({ groupId: `watch-${topics.join('-')}-${Date.now()}-${Math.random().toString(36).slice(2)}` });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });

@@ -17,10 +17,14 @@ export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/photos', i
 
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<import('node:net').Server>((r) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => r(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<import('node:net').Server>((r) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => r(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -60,14 +64,38 @@ const shared = sharedOnce(
     const udp = await freeUdpPort();
     const topology = parseTopology({
       // A little distance to the origin, so a push and a viewer's miss take measurably long.
-      origin: { listen: `127.0.0.1:${origin}`, root, service: `127.0.0.1:${service}`, serviceMetrics: `127.0.0.1:${serviceMetrics}`, delay: { ms: 40, listen: `127.0.0.1:${delay}` } },
+      origin: {
+        listen: `127.0.0.1:${origin}`,
+        root,
+        service: `127.0.0.1:${service}`,
+        serviceMetrics: `127.0.0.1:${serviceMetrics}`,
+        delay: { ms: 40, listen: `127.0.0.1:${delay}` },
+      },
       proxy: { listen: `127.0.0.1:${proxy}`, keepalive: 16 },
       colos: [
-        { name: 'sin', host: 'cache-sin.test', viewerHosts: ['img-sin.test'], cidrs: ['10.1.0.0/16'], nodes: [`127.0.0.1:${sin}`], cache: { notFoundValid: '1s' } },
-        { name: 'ams', host: 'cache-ams.test', viewerHosts: ['img-ams.test'], cidrs: ['10.2.0.0/16'], nodes: [`127.0.0.1:${ams}`], cache: { notFoundValid: '1s' } },
+        {
+          name: 'sin',
+          host: 'cache-sin.test',
+          viewerHosts: ['img-sin.test'],
+          cidrs: ['10.1.0.0/16'],
+          nodes: [`127.0.0.1:${sin}`],
+          cache: { notFoundValid: '1s' },
+        },
+        {
+          name: 'ams',
+          host: 'cache-ams.test',
+          viewerHosts: ['img-ams.test'],
+          cidrs: ['10.2.0.0/16'],
+          nodes: [`127.0.0.1:${ams}`],
+          cache: { notFoundValid: '1s' },
+        },
       ],
       // Generous TTL: a loaded CI machine must not turn the tests' hints stale.
-      warmer: { udp: `127.0.0.1:${udp}`, http: `127.0.0.1:${http}`, settings: { ttlMs: 5000, futureMs: 5000, push: { breakerFailures: 2, breakerCooldownMs: 300 } } },
+      warmer: {
+        udp: `127.0.0.1:${udp}`,
+        http: `127.0.0.1:${http}`,
+        settings: { ttlMs: 5000, futureMs: 5000, push: { breakerFailures: 2, breakerCooldownMs: 300 } },
+      },
     });
     const stack = new Stack(join(dir, 'state'), topology);
     await upForTheRun(stack);

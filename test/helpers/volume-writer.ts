@@ -29,10 +29,19 @@ export type WriterState = Map<string, 'put' | 'delete?' | 'delete'>;
  * Runs the writer on `dir` `kills` times, each killed with -9 after a random 0–`maxMs` of
  * writing, and calls `afterKill` between runs; what each key's last printed state was.
  */
-export async function killWriterRepeatedly(o: { dir: string; kills: number; random: () => number; volumeBytes: number; maxMs: number; afterKill?: () => Promise<void> }): Promise<WriterState> {
+export async function killWriterRepeatedly(o: {
+  dir: string;
+  kills: number;
+  random: () => number;
+  volumeBytes: number;
+  maxMs: number;
+  afterKill?: () => Promise<void>;
+}): Promise<WriterState> {
   const state: WriterState = new Map();
   for (let kill = 0; kill < o.kills; kill++) {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), o.dir, String(kill), String(o.volumeBytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), o.dir, String(kill), String(o.volumeBytes)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     await new Promise<void>((resolve) => {

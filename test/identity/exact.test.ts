@@ -20,7 +20,9 @@ import { DirStore, storeFile, VolumeEngine } from '../../store/index.js';
 import { FIXTURES } from '../helpers/test-stack.js';
 
 const run = promisify(execFile);
-const photos = readdirSync(FIXTURES).filter((f) => f.endsWith('.jpg')).map((f) => join(FIXTURES, f));
+const photos = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.jpg'))
+  .map((f) => join(FIXTURES, f));
 
 function storeOf(files: string[], firstId = 700000): { store: string; ids: string[] } {
   const store = mkdtempSync(join(tmpdir(), 'hearth-identity-'));
@@ -87,7 +89,10 @@ describe('exact identity (fingerprints and the index)', () => {
   });
 
   it('refuses an index that is torn, bit-flipped, foreign or lying about its sizes', () => {
-    const good = ExactIndex.build([{ fingerprint: 5n, id: '1' }, { fingerprint: 9n, id: '2' }]).toBuffer();
+    const good = ExactIndex.build([
+      { fingerprint: 5n, id: '1' },
+      { fingerprint: 9n, id: '2' },
+    ]).toBuffer();
     const flip = Buffer.from(good);
     flip[30] = (flip[30] as number) ^ 4;
     // Sizes that do not add up, and fingerprints out of order, under a checksum that matches.
@@ -108,7 +113,10 @@ describe('exact identity (fingerprints and the index)', () => {
       [lying, /sizes do not add up/],
       [unordered, /fingerprints out of order/],
     ] as const) {
-      assert.throws(() => ExactIndex.fromBuffer(bad, 'x.idx'), (e: unknown) => e instanceof CorruptIndexError && why.test(e.message));
+      assert.throws(
+        () => ExactIndex.fromBuffer(bad, 'x.idx'),
+        (e: unknown) => e instanceof CorruptIndexError && why.test(e.message),
+      );
     }
     // Fuzz: any bytes at all are an index or a CorruptIndexError, never another exception.
     for (let i = 0; i < 2000; i++) {

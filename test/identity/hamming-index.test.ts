@@ -40,7 +40,10 @@ describe('exact Hamming index (multi-index hashing)', function () {
     for (let q = 0; q < 50; q++) {
       const query = q % 2 ? flipped(hashes[q * 13]!, 20 + (q % 12)) : randomBytes(32);
       for (const threshold of [10, 31, 40]) {
-        const brute = hashes.map((h, i) => ({ index: i, distance: hamming(query, h) })).filter((m) => m.distance <= threshold).sort((a, b) => a.distance - b.distance || a.index - b.index);
+        const brute = hashes
+          .map((h, i) => ({ index: i, distance: hamming(query, h) }))
+          .filter((m) => m.distance <= threshold)
+          .sort((a, b) => a.distance - b.distance || a.index - b.index);
         assert.deepEqual(index.search(query, threshold), brute);
         assert.deepEqual(index.search(query, threshold, 'js'), brute);
       }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { L2Index, L2_DIMS, l2Scan } from '../../identity/l2-index.js';
+import { L2Index, L2_DIMS, l2Scan } from '../../bench/l2-index.js';
 
 /** `v` moved by up to ±`spread` in every dimension (clamped to 0–255). */
 function near(v: Uint8Array, spread: number): Uint8Array {
@@ -36,7 +36,10 @@ describe('exact L2 engine (144-byte vectors, native SIMD)', function () {
       assert.deepEqual(index.search(at(target), 0), [{ index: target, distance: 0 }]);
       const query = near(at(target), 10);
       const found = index.search(query, 20_000).find((m) => m.index === target);
-      assert.deepEqual(found, l2Scan(vectors, query, 20_000).find((m) => m.index === target));
+      assert.deepEqual(
+        found,
+        l2Scan(vectors, query, 20_000).find((m) => m.index === target),
+      );
       assert.ok(found, `vector ${target}`);
     }
   });

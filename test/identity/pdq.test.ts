@@ -11,7 +11,13 @@ import { PDQ_MATCH_THRESHOLD, hamming, pdqOf, pdqOfLuma } from '../../identity/p
 import { FIXTURES } from '../helpers/test-stack.js';
 
 const FETCHED = fileURLToPath(new URL('../../../.cache/photos/src', import.meta.url));
-const jpegs = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => /\.jpe?g$/i.test(f)).sort().map((f) => join(dir, f)) : []);
+const jpegs = (dir: string): string[] =>
+  existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => /\.jpe?g$/i.test(f))
+        .sort()
+        .map((f) => join(dir, f))
+    : [];
 
 describe('PDQ perceptual hash', function () {
   this.timeout(120_000);
@@ -32,7 +38,10 @@ describe('PDQ perceptual hash', function () {
       const base = await pdqOf(p);
       const { width } = await sharp(p).metadata();
       const variants: Record<string, Buffer> = {
-        'half size': await sharp(p).resize(Math.round(width / 2)).jpeg({ quality: 85 }).toBuffer(),
+        'half size': await sharp(p)
+          .resize(Math.round(width / 2))
+          .jpeg({ quality: 85 })
+          .toBuffer(),
         // The ladder's z size. (At 240 px the fetched photographs were 2–54 bits away, median 19:
         // the threshold is not meant for thumbnails that small.)
         'z size, 640': await sharp(p).resize(640).jpeg({ quality: 80 }).toBuffer(),
@@ -48,7 +57,10 @@ describe('PDQ perceptual hash', function () {
     for (const p of photos) {
       const { width, height } = await sharp(p).metadata();
       const [w, h] = [width, height];
-      const cropped = await sharp(p).extract({ left: Math.round(w * 0.01), top: Math.round(h * 0.01), width: Math.round(w * 0.98), height: Math.round(h * 0.98) }).jpeg({ quality: 85 }).toBuffer();
+      const cropped = await sharp(p)
+        .extract({ left: Math.round(w * 0.01), top: Math.round(h * 0.01), width: Math.round(w * 0.98), height: Math.round(h * 0.98) })
+        .jpeg({ quality: 85 })
+        .toBuffer();
       distances.push(hamming((await pdqOf(p)).hash, (await pdqOf(cropped)).hash));
     }
     const median = [...distances].sort((a, b) => a - b)[Math.floor(distances.length / 2)] as number;
@@ -71,7 +83,7 @@ describe('PDQ perceptual hash', function () {
     assert.equal(hamming(Buffer.alloc(32, 0xff), a), 256);
   });
 
-  it('refuses what is not an image, with the decoder\'s reason', async () => {
+  it("refuses what is not an image, with the decoder's reason", async () => {
     await assert.rejects(pdqOf(Buffer.from('not an image')), /unsupported image format|Input buffer/);
   });
 });

@@ -30,8 +30,15 @@ const random = seededRandom(SEED);
 /** Bytes that are sometimes JSON-ish, sometimes hex-ish, mostly not. */
 const randomJunk = (): Buffer => {
   const pick = random();
-  if (pick < 0.3) return Buffer.from(JSON.stringify({ v: 1, verdict: random() < 0.5 ? 'duplicate' : 'quarantined', of: random() < 0.5 ? '12' : 12, at: 1 }).slice(0, Math.floor(random() * 80)));
-  if (pick < 0.6) return Buffer.from(Array.from({ length: 1 + Math.floor(random() * 200) }, () => '0123456789abcdef\n#xyz '[Math.floor(random() * 21)]).join(''));
+  if (pick < 0.3)
+    return Buffer.from(
+      JSON.stringify({ v: 1, verdict: random() < 0.5 ? 'duplicate' : 'quarantined', of: random() < 0.5 ? '12' : 12, at: 1 }).slice(
+        0,
+        Math.floor(random() * 80),
+      ),
+    );
+  if (pick < 0.6)
+    return Buffer.from(Array.from({ length: 1 + Math.floor(random() * 200) }, () => '0123456789abcdef\n#xyz '[Math.floor(random() * 21)]).join(''));
   return Buffer.from(Array.from({ length: Math.floor(random() * 300) }, () => Math.floor(random() * 256)));
 };
 const random32 = (): Buffer => Buffer.from(Array.from({ length: 32 }, () => Math.floor(random() * 256)));
@@ -40,7 +47,13 @@ describe('identity ledger, blocklist and growing Hamming index', () => {
   it('ledger: appended records read back; a torn tail is cut off; damage before the tail is refused', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'hearth-ledger-')), 'ledger');
     const w = await LedgerWriter.open(file);
-    const records = Array.from({ length: 5 }, (_, i) => ({ id: String(1000 + i), fingerprint: BigInt(i) * 0x1234567890abn, size: 1000 * i + 1, pdq: random32(), quality: 60 + i }));
+    const records = Array.from({ length: 5 }, (_, i) => ({
+      id: String(1000 + i),
+      fingerprint: BigInt(i) * 0x1234567890abn,
+      size: 1000 * i + 1,
+      pdq: random32(),
+      quality: 60 + i,
+    }));
     await Promise.all(records.map((r) => w.append(r)));
     await w.close();
     assert.deepEqual((await readLedger(file)).records, records);
@@ -89,8 +102,14 @@ describe('identity ledger, blocklist and growing Hamming index', () => {
 
   it('blocklist: every bad line named at once; a bad new version leaves the list in force', async () => {
     const good = random32().toString('hex');
-    assert.throws(() => parseBlocklist(`# list\n${good}\nxyz\n\n${good.slice(1)}\n`, 'list.txt'), (err: Error) => /line 3: .*"xyz"/.test(err.message) && /line 5:/.test(err.message));
-    assert.deepEqual(parseBlocklist(`${good.toUpperCase()}  # a comment\n`, 'l').map((b) => b.toString('hex')), [good]);
+    assert.throws(
+      () => parseBlocklist(`# list\n${good}\nxyz\n\n${good.slice(1)}\n`, 'list.txt'),
+      (err: Error) => /line 3: .*"xyz"/.test(err.message) && /line 5:/.test(err.message),
+    );
+    assert.deepEqual(
+      parseBlocklist(`${good.toUpperCase()}  # a comment\n`, 'l').map((b) => b.toString('hex')),
+      [good],
+    );
     const file = join(mkdtempSync(join(tmpdir(), 'hearth-blocklist-')), 'list.txt');
     writeFileSync(file, `${good}\n`);
     const failures: Error[] = [];
@@ -119,7 +138,10 @@ describe('identity ledger, blocklist and growing Hamming index', () => {
       assert.equal(index.add(base), i);
       if (i % 1500 === 0 || i === 8999) {
         const q = all[Math.floor(random() * all.length)] as Buffer;
-        const scan = all.map((h, at) => ({ index: at, distance: hamming(q, h) })).filter((m) => m.distance <= 31).sort((a, b) => a.distance - b.distance || a.index - b.index);
+        const scan = all
+          .map((h, at) => ({ index: at, distance: hamming(q, h) }))
+          .filter((m) => m.distance <= 31)
+          .sort((a, b) => a.distance - b.distance || a.index - b.index);
         assert.deepEqual(index.search(q, 31), scan);
       }
     }
@@ -154,7 +176,13 @@ describe('identity tier through a real Kafka broker', function () {
   const statusPort = new Map<IdentityWorker, number>();
   async function worker(root: string, extra: Record<string, unknown> = {}): Promise<IdentityWorker> {
     const base = loadIdentityConfig(undefined, { store: root });
-    const config = loadIdentityConfig(undefined, { store: root, kafka: { ...base.kafka, brokers, groupId: `g-identity-${Date.now()}-${nextId}`, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' }, ...extra });
+    const config = loadIdentityConfig(undefined, {
+      store: root,
+      kafka: { ...base.kafka, brokers, groupId: `g-identity-${Date.now()}-${nextId}`, partitions: 4 },
+      http: { host: '127.0.0.1', port: 0 },
+      log: { level: 'silent' },
+      ...extra,
+    });
     const w = new IdentityWorker(config, { logger: createLogger('identity-test', 'silent') });
     statusPort.set(w, (await w.start()).port);
     return w;
@@ -167,11 +195,20 @@ describe('identity tier through a real Kafka broker', function () {
     kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, { [TOPICS.uploaded]: 4, [TOPICS.accepted]: 4, [TOPICS.matched]: 4, [TOPICS.quarantined]: 1, [TOPICS.dead]: 1, [TOPICS.takedown]: 4 });
+    await ensureTopics(admin, {
+      [TOPICS.uploaded]: 4,
+      [TOPICS.accepted]: 4,
+      [TOPICS.matched]: 4,
+      [TOPICS.quarantined]: 1,
+      [TOPICS.dead]: 1,
+      [TOPICS.takedown]: 4,
+    });
     await admin.disconnect();
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    watcher = await watchTopics(kafka, [TOPICS.accepted, TOPICS.matched, TOPICS.quarantined, TOPICS.dead, TOPICS.takedown], (topic, value) => seen.push({ topic, value }));
+    watcher = await watchTopics(kafka, [TOPICS.accepted, TOPICS.matched, TOPICS.quarantined, TOPICS.dead, TOPICS.takedown], (topic, value) =>
+      seen.push({ topic, value }),
+    );
   });
   after(async () => {
     await watcher?.disconnect();
@@ -239,7 +276,11 @@ describe('identity tier through a real Kafka broker', function () {
     huge.writeUInt16BE(60_000, sof + 5);
     huge.writeUInt16BE(60_000, sof + 7);
     const tooBig = s.put(huge);
-    const tiny = s.put(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).jpeg().toBuffer());
+    const tiny = s.put(
+      await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
+        .jpeg()
+        .toBuffer(),
+    );
     const fine = s.put(good);
     // Hostile sources: a FIFO (whose open would block a thread for good), a 10 GiB sparse file (over readFile's limit).
     const fifo = s.put(Buffer.alloc(0));
@@ -272,11 +313,28 @@ describe('identity tier through a real Kafka broker', function () {
       });
       await until('the good upload accepted', () => of(fine, TOPICS.accepted)[0], 60_000);
       const dead = seen.filter((e) => e.topic === TOPICS.dead && e.value.key === key);
-      assert.deepEqual(dead.map((e) => e.value.reason).sort(), ['corrupt_source', 'corrupt_source', 'corrupt_source', 'invalid_message', 'invalid_message', 'invalid_message', 'invalid_message', 'irregular_source', 'missing_source', 'oversized_source']);
+      assert.deepEqual(dead.map((e) => e.value.reason).sort(), [
+        'corrupt_source',
+        'corrupt_source',
+        'corrupt_source',
+        'invalid_message',
+        'invalid_message',
+        'invalid_message',
+        'invalid_message',
+        'irregular_source',
+        'missing_source',
+        'oversized_source',
+      ]);
       for (const path of ['/healthz', '/readyz']) assert.equal((await fetch(`http://127.0.0.1:${statusPort.get(w)}${path}`)).status, 200, path);
       const errors = dead.map((e) => String(e.value.error));
-      assert.ok(errors.some((e) => /not a JPEG \(its content is png\)/.test(e)), errors.join('\n'));
-      assert.ok(errors.some((e) => /exceeds pixel limit/.test(e)), errors.join('\n'));
+      assert.ok(
+        errors.some((e) => /not a JPEG \(its content is png\)/.test(e)),
+        errors.join('\n'),
+      );
+      assert.ok(
+        errors.some((e) => /exceeds pixel limit/.test(e)),
+        errors.join('\n'),
+      );
       // A tiny flat image: accepted (exact matching still holds), never matched perceptually.
       assert.ok(of(tiny, TOPICS.accepted)[0]);
       assert.equal((await w.metrics.lowQuality.get()).values[0]?.value, 1);

@@ -7,19 +7,32 @@ import sharp from 'sharp';
 import { request } from 'undici';
 import { createLogger } from '../../common/logger.js';
 import { seededRandom } from '../../common/random.js';
-import { CpuBackend, DEFAULT_LADDER, LOCATION_META, MetadataError, iccDescription, originalPath, perceptualRecompress, withoutLocation } from '../../image/index.js';
+import {
+  CpuBackend,
+  DEFAULT_LADDER,
+  LOCATION_META,
+  MetadataError,
+  iccDescription,
+  originalPath,
+  perceptualRecompress,
+  withoutLocation,
+} from '../../image/index.js';
 import { jpegSegments } from '../../image/jpeg-segments.js';
 import { OriginServer } from '../../origin/index.js';
 import { DirStore } from '../../store/index.js';
 import { FIXTURES } from '../helpers/test-stack.js';
 
 const ENCODE = { quality: 85, progressive: true, chromaSubsampling: '4:2:0' } as const;
-const XMP_GPS = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="51,30.0N"/></rdf:RDF></x:xmpmeta>';
+const XMP_GPS =
+  '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="51,30.0N"/></rdf:RDF></x:xmpmeta>';
 
 /** A real photograph as a phone would save it: where it was taken, who took it, what with. */
 const phonePhoto = (): Promise<Buffer> =>
   sharp(join(FIXTURES, 'garden.jpg'))
-    .withExif({ IFD0: { Make: 'Phone', Copyright: 'Jane Doe 2026', Artist: 'Jane Doe' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 2659/100', GPSLongitudeRef: 'W', GPSLongitude: '0/1 7/1 3993/100' } })
+    .withExif({
+      IFD0: { Make: 'Phone', Copyright: 'Jane Doe 2026', Artist: 'Jane Doe' },
+      IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 2659/100', GPSLongitudeRef: 'W', GPSLongitude: '0/1 7/1 3993/100' },
+    })
     .jpeg({ quality: 92 })
     .toBuffer();
 
@@ -62,7 +75,10 @@ describe('what is served of a photo: no location, the colour profile and credits
     const withXmp = await sharp(join(FIXTURES, 'aqua.jpg')).withXmp(XMP_GPS).jpeg().toBuffer();
     assert.ok(withXmp.includes('GPSLatitude'));
     assert.ok(!withoutLocation(withXmp).includes('GPSLatitude'));
-    const harmless = await sharp(join(FIXTURES, 'aqua.jpg')).withXmp(XMP_GPS.replace('exif:GPSLatitude="51,30.0N"', 'exif:ExposureTime="1/60"')).jpeg().toBuffer();
+    const harmless = await sharp(join(FIXTURES, 'aqua.jpg'))
+      .withXmp(XMP_GPS.replace('exif:GPSLatitude="51,30.0N"', 'exif:ExposureTime="1/60"'))
+      .jpeg()
+      .toBuffer();
     assert.equal(withoutLocation(harmless), harmless);
     // An APP13 Photoshop block with IPTC 2:90 (city).
     const city = Buffer.concat([Buffer.from('Photoshop 3.0\0', 'latin1'), Buffer.from([0x1c, 2, 90, 0, 6]), Buffer.from('London')]);
@@ -92,9 +108,19 @@ describe('what is served of a photo: no location, the colour profile and credits
   });
 
   it('resizes keep a Display P3 profile (pixels not converted) and the copyright and artist, and nothing else; the perceptual pass keeps them too', async () => {
-    const phone = await sharp(await phonePhoto()).withIccProfile('p3').withExif({ IFD0: { Make: 'Phone', Copyright: 'Jane Doe 2026', Artist: 'Jane Doe' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 0/1' } }).jpeg({ quality: 95 }).toBuffer();
+    const phone = await sharp(await phonePhoto())
+      .withIccProfile('p3')
+      .withExif({ IFD0: { Make: 'Phone', Copyright: 'Jane Doe 2026', Artist: 'Jane Doe' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 0/1' } })
+      .jpeg({ quality: 95 })
+      .toBuffer();
     const backend = new CpuBackend(1);
-    const z = (await backend.resize(phone, DEFAULT_LADDER.find((s) => s.name === 'z')!, ENCODE)).data;
+    const z = (
+      await backend.resize(
+        phone,
+        DEFAULT_LADDER.find((s) => s.name === 'z')!,
+        ENCODE,
+      )
+    ).data;
     const meta = await sharp(z).metadata();
     assert.match(iccDescription(meta.icc!) ?? '', /P3/);
     const exif = await exifOf(z);
@@ -109,7 +135,13 @@ describe('what is served of a photo: no location, the colour profile and credits
     assert.match(iccDescription(after.icc!) ?? '', /P3/);
     assert.equal((await exifOf(pq.data))?.Image?.Copyright, 'Jane Doe 2026');
     // An sRGB photo's sizes carry no profile (sRGB is what a browser assumes).
-    const plain = (await backend.resize(await sharp(join(FIXTURES, 'aqua.jpg')).withIccProfile('srgb').jpeg().toBuffer(), DEFAULT_LADDER.find((s) => s.name === 'm')!, ENCODE)).data;
+    const plain = (
+      await backend.resize(
+        await sharp(join(FIXTURES, 'aqua.jpg')).withIccProfile('srgb').jpeg().toBuffer(),
+        DEFAULT_LADDER.find((s) => s.name === 'm')!,
+        ENCODE,
+      )
+    ).data;
     assert.equal((await sharp(plain).metadata()).icc, undefined);
   });
 
@@ -119,7 +151,16 @@ describe('what is served of a photo: no location, the colour profile and credits
     const phone = await phonePhoto();
     await store.put(originalPath('501'), phone);
     await store.put(originalPath('502'), phone, { [LOCATION_META]: 'keep' });
-    const origin = new OriginServer({ store: root, host: '127.0.0.1', port: 0, storeDerived: false, maxConcurrent: 1, maxQueue: 4, encode: ENCODE, logger: createLogger('origin', 'silent') });
+    const origin = new OriginServer({
+      store: root,
+      host: '127.0.0.1',
+      port: 0,
+      storeDerived: false,
+      maxConcurrent: 1,
+      maxQueue: 4,
+      encode: ENCODE,
+      logger: createLogger('origin', 'silent'),
+    });
     const { port } = await origin.start();
     try {
       const get = async (path: string) => {

@@ -18,7 +18,11 @@ import { until } from '../helpers/until.js';
 const log = createLogger('kafka-worker-test', 'silent');
 
 /** A worker on hearth.images.resized of its own group, whose handler the test decides, with its status listener. */
-async function startWorker(brokers: string[], handle: (m: KafkaMessage) => Promise<readonly Outgoing[]>, kafka: Partial<{ maxAttempts: number; sessionTimeoutMs: number }> = {}) {
+async function startWorker(
+  brokers: string[],
+  handle: (m: KafkaMessage) => Promise<readonly Outgoing[]>,
+  kafka: Partial<{ maxAttempts: number; sessionTimeoutMs: number }> = {},
+) {
   const registry = createRegistry();
   const worker = new KafkaWorker({
     kafka: { ...loadResizeConfig().kafka, groupId: `g-worker-${Date.now()}-${Math.random().toString(36).slice(2)}`, brokers, sessionTimeoutMs: 6000, ...kafka },
@@ -66,7 +70,9 @@ describe('the shared Kafka consumer', function () {
     await ensureTestTopics(kafka, [TOPICS.accepted, TOPICS.resized, TOPICS.dead]);
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    watcher = await watchTopics(kafka, [TOPICS.dead], (_, v) => dead.push({ reason: String(v.reason), error: String(v.error), value: Buffer.from(String(v.value), 'base64').toString() }));
+    watcher = await watchTopics(kafka, [TOPICS.dead], (_, v) =>
+      dead.push({ reason: String(v.reason), error: String(v.error), value: Buffer.from(String(v.value), 'base64').toString() }),
+    );
   });
   after(async () => {
     await watcher?.disconnect();
@@ -86,7 +92,13 @@ describe('the shared Kafka consumer', function () {
       { maxAttempts: 3 },
     );
     try {
-      await producer.send({ topic: TOPICS.resized, messages: [{ key: tag, value: value('boom') }, { key: tag, value: value('next') }] });
+      await producer.send({
+        topic: TOPICS.resized,
+        messages: [
+          { key: tag, value: value('boom') },
+          { key: tag, value: value('next') },
+        ],
+      });
       await until('next handled', () => (tries.get('next') ? true : undefined), 60000);
       assert.equal(tries.get('boom'), 3);
       await until('dead letter', () => dead.find((d) => d.value === value('boom')), 10000);
@@ -136,7 +148,10 @@ describe('the shared Kafka consumer', function () {
       // The bound is 120 s by default: looked at from 121 s on, rather than waited for. (Other
       // tests' messages on the shared topic pass through too, and may be in handling just then.)
       const named = (p: string[]) => p.find((x) => x.startsWith(`message at offset ${started} of hearth.images.resized partition `));
-      assert.match(named(worker.problems(Date.now() + 121_000)) ?? '', /^message at offset \d+ of hearth\.images\.resized partition \d+ in handling for 121 s$/);
+      assert.match(
+        named(worker.problems(Date.now() + 121_000)) ?? '',
+        /^message at offset \d+ of hearth\.images\.resized partition \d+ in handling for 121 s$/,
+      );
       assert.equal(await status('/healthz'), 200);
       release();
       await until('finished', () => (named(worker.problems(Date.now() + 121_000)) === undefined ? true : undefined), 10000);
@@ -161,7 +176,11 @@ describe('the shared Kafka consumer', function () {
       await until('slow started', () => (slow > 0 ? true : undefined), 60000);
       await producer.send({ topic: TOPICS.resized, messages: [{ key: `${tag}-other`, value: value('after-evict') }] });
       await until('next handled', () => (seen.includes('after-evict') ? true : undefined), 90000);
-      await until('in its group', async () => ((await metric('hearth_kafka_consumer_running')) === 1 && (await status('/healthz')) === 200 ? true : undefined), 60000);
+      await until(
+        'in its group',
+        async () => ((await metric('hearth_kafka_consumer_running')) === 1 && (await status('/healthz')) === 200 ? true : undefined),
+        60000,
+      );
       // The commit after eviction is refused in a way kafkajs does not restart from: the worker started a new consumer.
       assert.equal(await metric('hearth_kafka_consumer_restarts_total'), 1);
       assert.equal(slow, 2, 'the slow message was handled again by the new member');
@@ -191,7 +210,11 @@ describe('the shared Kafka consumer', function () {
       process.kill(broker.pid()!, 'SIGKILL');
       await until('out of its group', async () => ((await metric('hearth_kafka_consumer_running')) === 0 ? true : undefined), 90000);
       await broker.start();
-      await until('back in its group', async () => ((await status('/readyz')) === 200 && (await metric('hearth_kafka_consumer_running')) === 1 ? true : undefined), 120000);
+      await until(
+        'back in its group',
+        async () => ((await status('/readyz')) === 200 && (await metric('hearth_kafka_consumer_running')) === 1 ? true : undefined),
+        120000,
+      );
       await p.send({ topic: TOPICS.resized, messages: [{ key: tag, value: value('after') }] });
       await until('after handled', () => (seen.includes('after') ? true : undefined), 60000);
       assert.equal(await status('/healthz'), 200);

@@ -27,7 +27,21 @@ async function get(address: string, path: string, host: string, method: 'GET' | 
 
 /** mtail over one file, once, to its Prometheus text (on a port of its choosing: never mtail's default 3903). */
 async function mtailOnce(file: string): Promise<Map<string, number>> {
-  const { stdout } = await run('mtail', ['--one_shot', '--one_shot_format', 'prometheus', '--emit_prog_label=false', '--progs', MTAIL_PROGRAMS, '--logs', file, '--address', '127.0.0.1', '--port', '0', '--logtostderr']);
+  const { stdout } = await run('mtail', [
+    '--one_shot',
+    '--one_shot_format',
+    'prometheus',
+    '--emit_prog_label=false',
+    '--progs',
+    MTAIL_PROGRAMS,
+    '--logs',
+    file,
+    '--address',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--logtostderr',
+  ]);
   return parsePromText(stdout);
 }
 
@@ -36,7 +50,11 @@ describe("cache-log metrics (mtail over the caches' access logs)", function () {
 
   it('the program compiles, and declares exactly the metrics the docs list (name, type, labels)', async () => {
     await run('mtail', ['--compile_only', '--progs', MTAIL_PROGRAMS, '--address', '127.0.0.1', '--port', '0', '--logtostderr']);
-    const declared = [...readFileSync(PROGRAM, 'utf8').matchAll(/^(counter|gauge|histogram) (\w+)(?: by ([\w, ]+?))?(?: buckets [\d., ]+)?$/gm)].map((m) => [m[2], m[1], (m[3] ?? '').split(/,\s*/).filter(Boolean)]);
+    const declared = [...readFileSync(PROGRAM, 'utf8').matchAll(/^(counter|gauge|histogram) (\w+)(?: by ([\w, ]+?))?(?: buckets [\d., ]+)?$/gm)].map((m) => [
+      m[2],
+      m[1],
+      (m[3] ?? '').split(/,\s*/).filter(Boolean),
+    ]);
     const documented = Object.values(CACHE_LOG_METRICS).map((d) => [d.name, d.type, [...((d as { labelNames?: readonly string[] }).labelNames ?? [])]]);
     assert.deepEqual(declared, documented);
   });

@@ -42,7 +42,10 @@ describe('Prometheus rules and config (promtool)', function () {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-prometheus-'));
     const file = join(dir, 'prometheus.yml');
     const jobs = scrapeJobsFor(defaultTopology('/srv/store'));
-    assert.deepEqual(jobs, [{ job: 'warmer', targets: ['127.0.0.1:9464'] }, { job: 'origin', targets: ['127.0.0.1:9468'] }]);
+    assert.deepEqual(jobs, [
+      { job: 'warmer', targets: ['127.0.0.1:9464'] },
+      { job: 'origin', targets: ['127.0.0.1:9468'] },
+    ]);
     writeFileSync(file, renderPrometheusConfig({ jobs }));
     const { stdout } = await run('promtool', ['check', 'config', file]);
     assert.match(stdout, /SUCCESS/);

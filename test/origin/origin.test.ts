@@ -45,7 +45,17 @@ describe('origin service', function () {
   });
 
   async function withServer<T>(opts: Partial<ConstructorParameters<typeof OriginServer>[0]>, f: (base: string, s: OriginServer) => Promise<T>): Promise<T> {
-    const s = new OriginServer({ store: root, host: '127.0.0.1', port: 0, storeDerived: true, maxConcurrent: 2, maxQueue: 4, encode: ENCODE, logger: createLogger('origin-test', 'silent'), ...opts });
+    const s = new OriginServer({
+      store: root,
+      host: '127.0.0.1',
+      port: 0,
+      storeDerived: true,
+      maxConcurrent: 2,
+      maxQueue: 4,
+      encode: ENCODE,
+      logger: createLogger('origin-test', 'silent'),
+      ...opts,
+    });
     const a = await s.start();
     try {
       return await f(`http://127.0.0.1:${a.port}`, s);
@@ -92,10 +102,22 @@ describe('origin service', function () {
 
   it('answers 404 without work for paths outside the ladder or the layout, or with nothing stored', async () => {
     await withServer({}, async (base, s) => {
-      for (const p of [`/photos/42000/${id}_x.jpg`, `/photos/42000/${id}_k.png`, `/photos/99/${id}_z.jpg`, '/photos/../etc/passwd', '/etc/passwd', `/photos/0/1_z.jpg`, `/photos/42000/${id}_k.jpg`]) {
+      for (const p of [
+        `/photos/42000/${id}_x.jpg`,
+        `/photos/42000/${id}_k.png`,
+        `/photos/99/${id}_z.jpg`,
+        '/photos/../etc/passwd',
+        '/etc/passwd',
+        `/photos/0/1_z.jpg`,
+        `/photos/42000/${id}_k.jpg`,
+      ]) {
         assert.equal((await get(`${base}${p}`)).status, 404, p);
       }
-      assert.equal((await s.metrics.derive.get()).values.filter((v) => v.metricName?.endsWith('_count')).reduce((a, v) => a + v.value, 0), 0, 'no resize happened');
+      assert.equal(
+        (await s.metrics.derive.get()).values.filter((v) => v.metricName?.endsWith('_count')).reduce((a, v) => a + v.value, 0),
+        0,
+        'no resize happened',
+      );
     });
   });
 

@@ -8,7 +8,9 @@ import { ValidationError } from '../../common/schema.js';
 import { ensureCerts } from '../../proxy-config/certs.js';
 import { NginxInstance } from '../../proxy-config/nginx.js';
 import { renderAll } from '../../proxy-config/render.js';
-import { defaultTopology, parseTopology, warmerConfigFor } from '../../topology/topology.js';
+import { defaultTopology, kafkaBrokers, parseTopology, storeSpec, warmerConfigFor } from '../../topology/topology.js';
+import { parseS3Spec } from '../../store/index.js';
+import { scrapeJobsFor } from '../../monitoring/index.js';
 import { changesBeyondAdditions } from '../../stack/stack.js';
 import { parseWarmerConfig } from '../../warmer/config.js';
 import { HEARTH_CLI } from '../../common/cli-path.js';
@@ -46,7 +48,13 @@ describe('proxy-config: render and nginx -t', function () {
       proxy: { listen: '[::1]:18080' },
       colos: [
         { name: 'sin', host: 'cache-sin.example', nodes: ['127.0.0.1:18101', '127.0.0.1:18102', '127.0.0.1:18103'] },
-        { name: 'ams', host: 'cache-ams.example', viewerHosts: ['img-ams.example'], nodes: ['127.0.0.1:18104'], cache: { maxSize: '200m', inactive: '1d', notFoundValid: '5s' } },
+        {
+          name: 'ams',
+          host: 'cache-ams.example',
+          viewerHosts: ['img-ams.example'],
+          nodes: ['127.0.0.1:18104'],
+          cache: { maxSize: '200m', inactive: '1d', notFoundValid: '5s' },
+        },
         { name: 'nyc', host: 'cache-nyc.example', nodes: ['127.0.0.1:18105'] },
       ],
     });
@@ -80,11 +88,30 @@ describe('proxy-config: render and nginx -t', function () {
   });
 
   it('derives a valid warmer config from the topology', () => {
-    const t = parseTopology({ ...base, colos: [{ ...base.colos[0], cidrs: ['10.0.0.0/8'] }], warmer: { settings: { ttlMs: 80, keys: { k1: 'a long enough secret' } } } });
+    const t = parseTopology({
+      ...base,
+      colos: [{ ...base.colos[0], cidrs: ['10.0.0.0/8'] }],
+      warmer: { settings: { ttlMs: 80, keys: { k1: 'a long enough secret' } } },
+    });
     const c = parseWarmerConfig(warmerConfigFor(t));
     assert.equal(c.proxy, 'http://127.0.0.1:8080');
     assert.equal(c.ttlMs, 80);
     assert.deepEqual(c.colos, [{ name: 'sin', host: 'cache-sin.example', cidrs: ['10.0.0.0/8'] }]);
+  });
+
+  it('a Kafka cluster and a Ceph store: every client gets every node, every tier the bucket, Prometheus the manager', () => {
+    const t = defaultTopology('/srv/store', { resizeWorkers: 1, kafkaNodes: 3, ceph: '/srv/ceph' });
+    assert.deepEqual(kafkaBrokers(t), ['127.0.0.1:9092', '127.0.0.1:9094', '127.0.0.1:9096']);
+    assert.deepEqual(parseWarmerConfig(warmerConfigFor(t)).quarantine?.brokers, kafkaBrokers(t));
+    assert.equal(storeSpec(t), 's3+http://127.0.0.1:7480/hearth?credentials=%2Fsrv%2Fceph%2Fs3-credentials.json');
+    assert.deepEqual(parseS3Spec(storeSpec(t)), {
+      bucket: 'hearth',
+      endpoint: 'http://127.0.0.1:7480',
+      region: process.env.AWS_REGION ?? 'us-east-1',
+      credentials: '/srv/ceph/s3-credentials.json',
+    });
+    assert.deepEqual(scrapeJobsFor(t).find((j) => j.job === 'ceph')?.targets, ['127.0.0.1:9283']);
+    assert.deepEqual(kafkaBrokers(defaultTopology('/srv/store', { resizeWorkers: 1 })), ['127.0.0.1:9092']);
   });
 
   it('bad topologies give one clear error naming each field', () => {
@@ -108,8 +135,24 @@ describe('proxy-config: render and nginx -t', function () {
         { name: 'sin', host: 'a.example', nodes: ['127.0.0.1:18102'] },
       ],
       defaultColo: 'nyc',
+      kafka: { listen: '127.0.0.1:19092', controller: '127.0.0.1:19093', peers: [{ listen: '127.0.0.1:19092', controller: '127.0.0.1:19095' }] },
+      store: { dir: '/srv/volumes' },
+      ceph: { dir: 'relative', s3: '127.0.0.2:7480' },
     });
-    for (const f of ['origin\\.root', 'colos\\[0\\]\\.nodes\\[0\\]', 'colos\\[0\\]\\.cidrs\\[0\\]', 'colos\\[1\\]\\.name', 'colos\\[1\\]\\.host', 'defaultColo', 'proxy\\.certDir']) {
+    for (const f of [
+      'kafka\\.peers',
+      'kafka\\.peers\\[0\\]\\.listen',
+      'ceph',
+      'ceph\\.dir',
+      'ceph\\.mon, ceph\\.s3, ceph\\.metrics',
+      'origin\\.root',
+      'colos\\[0\\]\\.nodes\\[0\\]',
+      'colos\\[0\\]\\.cidrs\\[0\\]',
+      'colos\\[1\\]\\.name',
+      'colos\\[1\\]\\.host',
+      'defaultColo',
+      'proxy\\.certDir',
+    ]) {
       assert.match(p, new RegExp(`^${f}:`, 'm'));
     }
   });
@@ -120,7 +163,10 @@ describe('proxy-config: render and nginx -t', function () {
     const { stdout } = await run(process.execPath, [HEARTH_CLI, 'proxy-config', 'render', '-t', join(d, 'ok.json'), '-o', join(d, 'out')]);
     assert.match(stdout, /^proxy\t127\.0\.0\.1:8080\t/m);
     writeFileSync(join(d, 'bad.json'), JSON.stringify({ ...base, colos: [{ name: 'X', host: 'h', nodes: ['x'] }] }));
-    await assert.rejects(run(process.execPath, [HEARTH_CLI, 'proxy-config', 'render', '-t', join(d, 'bad.json'), '-o', join(d, 'out2')]), (e: { code: number; stderr: string }) => e.code === 2 && /colos\[0\]\.name/.test(e.stderr));
+    await assert.rejects(
+      run(process.execPath, [HEARTH_CLI, 'proxy-config', 'render', '-t', join(d, 'bad.json'), '-o', join(d, 'out2')]),
+      (e: { code: number; stderr: string }) => e.code === 2 && /colos\[0\]\.name/.test(e.stderr),
+    );
   });
 });
 

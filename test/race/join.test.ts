@@ -6,7 +6,16 @@ import assert from 'node:assert/strict';
 import { RaceJoin } from '../../race/join.js';
 import { parseCacheLogLine, type CacheLogLine } from '../../topology/cache-log.js';
 
-const line = (o: Partial<CacheLogLine> & Pick<CacheLogLine, 'role' | 'msec'>): CacheLogLine => ({ colo: 'sin', node: 'cache-sin-0', uri: '/photos/1/1_z.jpg', status: 200, bytes: 1000, cache: 'MISS', requestTime: 0.05, ...o });
+const line = (o: Partial<CacheLogLine> & Pick<CacheLogLine, 'role' | 'msec'>): CacheLogLine => ({
+  colo: 'sin',
+  node: 'cache-sin-0',
+  uri: '/photos/1/1_z.jpg',
+  status: 200,
+  bytes: 1000,
+  cache: 'MISS',
+  requestTime: 0.05,
+  ...o,
+});
 
 function harness(o: { max?: number } = {}) {
   // Not 0: lru-cache takes a start time of 0 for "no TTL".
@@ -99,7 +108,17 @@ describe('race join', () => {
   it('parses a cache node line and says what is wrong with anything else', () => {
     const real =
       '{"time":"2026-11-23T21:12:10+00:00","remote":"127.0.0.1","host":"img-sin.example","method":"GET","uri":"/photos/1140/114023_z.jpg","args":"","status":200,"bytes":18007,"cache":"MISS","request_time":0.077,"upstream_time":"0.077","upstream":"127.0.0.1:8082","connection":1,"connection_requests":1,"tls_reused":"","msec":1795468330.753,"upstream_bytes":"18266","colo":"sin","node":"cache-sin-0","role":"viewer"}';
-    assert.deepEqual(parseCacheLogLine(real), { colo: 'sin', node: 'cache-sin-0', role: 'viewer', uri: '/photos/1140/114023_z.jpg', status: 200, bytes: 18007, cache: 'MISS', msec: 1795468330.753, requestTime: 0.077 });
+    assert.deepEqual(parseCacheLogLine(real), {
+      colo: 'sin',
+      node: 'cache-sin-0',
+      role: 'viewer',
+      uri: '/photos/1140/114023_z.jpg',
+      status: 200,
+      bytes: 18007,
+      cache: 'MISS',
+      msec: 1795468330.753,
+      requestTime: 0.077,
+    });
     assert.equal(parseCacheLogLine('{"time":'), 'not JSON');
     assert.equal(parseCacheLogLine('7'), 'not a JSON object');
     assert.equal(parseCacheLogLine(real.replace('"role":"viewer"', '"role":"bot"')), 'role: expected push or viewer (got "bot")');

@@ -43,9 +43,21 @@ describe('hearth race (the daemon)', function () {
   });
 
   it('joins a push in one log with first views in another (read in any order), counting only new lines', async () => {
-    appendFileSync(join(dir, 'a.log'), line({ role: 'push', uri: '/p/1_z.jpg', cache: 'MISS', msec: 1000.2 }) + line({ role: 'push', uri: '/p/2_z.jpg', cache: 'MISS', msec: 1000.2 }));
-    writeFileSync(join(dir, 'b.log'), line({ role: 'viewer', uri: '/p/1_z.jpg', cache: 'HIT', msec: 1000.5 }) + line({ role: 'viewer', uri: '/p/2_z.jpg', cache: 'MISS', msec: 1000.21, rt: 0.1 }));
-    await until('both first views joined', async () => ((await metric('hearth_race_first_views_total{colo="sin",outcome="won"}')) === 1 && (await metric('hearth_race_first_views_total{colo="sin",outcome="lost"}')) === 1 ? true : undefined));
+    appendFileSync(
+      join(dir, 'a.log'),
+      line({ role: 'push', uri: '/p/1_z.jpg', cache: 'MISS', msec: 1000.2 }) + line({ role: 'push', uri: '/p/2_z.jpg', cache: 'MISS', msec: 1000.2 }),
+    );
+    writeFileSync(
+      join(dir, 'b.log'),
+      line({ role: 'viewer', uri: '/p/1_z.jpg', cache: 'HIT', msec: 1000.5 }) +
+        line({ role: 'viewer', uri: '/p/2_z.jpg', cache: 'MISS', msec: 1000.21, rt: 0.1 }),
+    );
+    await until('both first views joined', async () =>
+      (await metric('hearth_race_first_views_total{colo="sin",outcome="won"}')) === 1 &&
+      (await metric('hearth_race_first_views_total{colo="sin",outcome="lost"}')) === 1
+        ? true
+        : undefined,
+    );
     assert.equal((await fetch(`http://${address}/readyz`)).status, 200);
     // The line written before the start was not read.
     assert.equal(await metric('hearth_race_log_lines_total{result="joined"}'), 4);

@@ -86,7 +86,16 @@ describe('a full store', function () {
     writeFileSync(join(new DirStore(root).tempDir, 'x_z.jpg.tmp-0-deadbeef'), 'left by a crash');
     writeFileSync(join(new DirStore(root).tempDir, `y_z.jpg.tmp-${process.pid}-0123abcd`), 'being written');
     const base = loadResizeConfig();
-    const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, storedSizes: DEFAULT_LADDER.map((s) => s.name), kafka: { ...base.kafka, brokers, groupId: `g-full-${Date.now()}`, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }), { logger: createLogger('resize-test', 'silent') });
+    const w = new ResizeWorker(
+      loadResizeConfig(undefined, {
+        store: root,
+        storedSizes: DEFAULT_LADDER.map((s) => s.name),
+        kafka: { ...base.kafka, brokers, groupId: `g-full-${Date.now()}`, partitions: 4 },
+        http: { host: '127.0.0.1', port: 0 },
+        log: { level: 'silent' },
+      }),
+      { logger: createLogger('resize-test', 'silent') },
+    );
     const addr = await w.start();
     assert.deepEqual(readdirSync(new DirStore(root).tempDir), [`y_z.jpg.tmp-${process.pid}-0123abcd`]);
     rmSync(join(new DirStore(root).tempDir, `y_z.jpg.tmp-${process.pid}-0123abcd`));

@@ -23,8 +23,15 @@ describe('resize tier inputs', function () {
   it('refuses a PNG (or anything else) named .jpg as a corrupt source, by its content', async () => {
     const png = await sharp(photo).resize(200).png().toBuffer();
     const webp = await sharp(photo).resize(200).webp().toBuffer();
-    for (const [what, data] of [['png', png], ['webp', webp]] as const) {
-      await assert.rejects(backend.resize(data, { size: 150, square: true }, ENCODE), (err: Error) => err instanceof CorruptImageError && err.message.includes(`its content is ${what}`), what);
+    for (const [what, data] of [
+      ['png', png],
+      ['webp', webp],
+    ] as const) {
+      await assert.rejects(
+        backend.resize(data, { size: 150, square: true }, ENCODE),
+        (err: Error) => err instanceof CorruptImageError && err.message.includes(`its content is ${what}`),
+        what,
+      );
     }
   });
 
@@ -55,6 +62,9 @@ describe('resize tier inputs', function () {
     mkdirSync(join(store, 'originals', '1'), { recursive: true });
     symlinkSync(outside, join(store, 'originals', '1', '100.jpg'));
     const w = new ResizeWorker(loadResizeConfig(undefined, { store, log: { level: 'silent' } }), { logger: createLogger('resize-test', 'silent') });
-    await assert.rejects(w.resizeAll({ id: '100', source: '/originals/1/100.jpg' }), (err: Error) => err instanceof PermanentFailure && err.reason === 'missing_source' && /leaves the store/.test(err.message));
+    await assert.rejects(
+      w.resizeAll({ id: '100', source: '/originals/1/100.jpg' }),
+      (err: Error) => err instanceof PermanentFailure && err.reason === 'missing_source' && /leaves the store/.test(err.message),
+    );
   });
 });

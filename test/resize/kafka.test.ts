@@ -51,7 +51,16 @@ describe('resize tier through a real Kafka broker', function () {
   const upload = (id: string, source = originalPath(id)) => ({ key: id, value: JSON.stringify({ id, source }) });
   async function worker(root: string, groupId: string): Promise<ResizeWorker> {
     const base = loadResizeConfig();
-    const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, storedSizes: ALL_SIZES, kafka: { ...base.kafka, brokers, groupId, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }), { logger: createLogger('resize-test', 'silent') });
+    const w = new ResizeWorker(
+      loadResizeConfig(undefined, {
+        store: root,
+        storedSizes: ALL_SIZES,
+        kafka: { ...base.kafka, brokers, groupId, partitions: 4 },
+        http: { host: '127.0.0.1', port: 0 },
+        log: { level: 'silent' },
+      }),
+      { logger: createLogger('resize-test', 'silent') },
+    );
     await w.start();
     return w;
   }
@@ -64,7 +73,8 @@ describe('resize tier through a real Kafka broker', function () {
     await admin.connect();
     const existing = await admin.listTopics();
     const wanted = [TOPICS.accepted, TOPICS.resized, TOPICS.dead].filter((t) => !existing.includes(t));
-    if (wanted.length) await admin.createTopics({ waitForLeaders: true, topics: wanted.map((topic) => ({ topic, numPartitions: topic === TOPICS.dead ? 1 : 4 })) });
+    if (wanted.length)
+      await admin.createTopics({ waitForLeaders: true, topics: wanted.map((topic) => ({ topic, numPartitions: topic === TOPICS.dead ? 1 : 4 })) });
     await admin.disconnect();
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
@@ -143,14 +153,32 @@ describe('resize tier through a real Kafka broker', function () {
     writeFileSync(join(root, originalPath(huge)), '');
     truncateSync(join(root, originalPath(huge)), 3 * 2 ** 30); // sparse: no disk, but over 2 GiB
     const base = loadResizeConfig();
-    const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, storedSizes: ALL_SIZES, kafka: { ...base.kafka, brokers, groupId: `g-hostile-${Date.now()}`, partitions: 4 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }), { logger: createLogger('resize-test', 'silent') });
+    const w = new ResizeWorker(
+      loadResizeConfig(undefined, {
+        store: root,
+        storedSizes: ALL_SIZES,
+        kafka: { ...base.kafka, brokers, groupId: `g-hostile-${Date.now()}`, partitions: 4 },
+        http: { host: '127.0.0.1', port: 0 },
+        log: { level: 'silent' },
+      }),
+      { logger: createLogger('resize-test', 'silent') },
+    );
     const addr = await w.start();
     try {
       // One key: the good upload waits behind all three on one partition.
-      await producer.send({ topic: TOPICS.accepted, messages: [fifo, dir, huge, good].map((id) => ({ key: good, value: JSON.stringify({ id, source: originalPath(id) }) })) });
+      await producer.send({
+        topic: TOPICS.accepted,
+        messages: [fifo, dir, huge, good].map((id) => ({ key: good, value: JSON.stringify({ id, source: originalPath(id) }) })),
+      });
       await until('good upload done', () => (events.filter((e) => e.id === good).length === DEFAULT_LADDER.length ? true : undefined), 60000);
       await until('three dead letters', () => (dead.filter((d) => d.key === good).length === 3 ? true : undefined), 10000);
-      assert.deepEqual(dead.filter((d) => d.key === good).map((d) => d.reason).sort(), ['irregular_source', 'irregular_source', 'oversized_source']);
+      assert.deepEqual(
+        dead
+          .filter((d) => d.key === good)
+          .map((d) => d.reason)
+          .sort(),
+        ['irregular_source', 'irregular_source', 'oversized_source'],
+      );
       for (const path of ['/healthz', '/readyz']) assert.equal((await fetch(`http://127.0.0.1:${addr.port}${path}`)).status, 200, path);
     } finally {
       await w.stop();
@@ -160,13 +188,18 @@ describe('resize tier through a real Kafka broker', function () {
   it('redelivery rewrites identical bytes', async () => {
     const { root, ids } = store(1);
     const base = loadResizeConfig();
-    const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, storedSizes: ALL_SIZES, kafka: { ...base.kafka, brokers } }), { logger: createLogger('resize-test', 'silent') });
+    const w = new ResizeWorker(loadResizeConfig(undefined, { store: root, storedSizes: ALL_SIZES, kafka: { ...base.kafka, brokers } }), {
+      logger: createLogger('resize-test', 'silent'),
+    });
     const id = ids[0] as string;
     const first = await w.resizeAll({ id, source: originalPath(id) });
     const hashes = DEFAULT_LADDER.map((s) => sha(join(root, imagePath(id, s.name))));
     const second = await w.resizeAll({ id, source: originalPath(id) });
     assert.deepEqual(second, first);
-    assert.deepEqual(DEFAULT_LADDER.map((s) => sha(join(root, imagePath(id, s.name)))), hashes);
+    assert.deepEqual(
+      DEFAULT_LADDER.map((s) => sha(join(root, imagePath(id, s.name)))),
+      hashes,
+    );
   });
 
   it('a worker killed mid-batch and restarted loses nothing and corrupts nothing', async () => {
@@ -174,13 +207,19 @@ describe('resize tier through a real Kafka broker', function () {
     const group = `g-kill-${Date.now()}`;
     const [httpPort] = await freePorts(1);
     const start = () =>
-      spawn(process.execPath, [HEARTH_CLI, 'resize', '--config', join(root, 'resize.json'), '--store', root, '--brokers', brokers.join(','), '--http-port', String(httpPort)], { stdio: 'ignore' });
+      spawn(
+        process.execPath,
+        [HEARTH_CLI, 'resize', '--config', join(root, 'resize.json'), '--store', root, '--brokers', brokers.join(','), '--http', String(httpPort)],
+        { stdio: 'ignore' },
+      );
     // The broker's minimum session timeout: the killed worker's partitions come back sooner.
     writeFileSync(join(root, 'resize.json'), JSON.stringify({ kafka: { groupId: group, sessionTimeoutMs: 6000 }, storedSizes: ALL_SIZES }));
     await producer.send({ topic: TOPICS.accepted, messages: ids.map((id) => upload(id)) });
     let child = start();
     // Kill it once some, but not all, images have sizes on disk (killed whatever happens: a child left running would hold mocha open).
-    await until('some sizes written', () => (ids.some((id) => existsSync(join(root, imagePath(id, 'k')))) ? true : undefined), 60000).finally(() => child.kill('SIGKILL'));
+    await until('some sizes written', () => (ids.some((id) => existsSync(join(root, imagePath(id, 'k')))) ? true : undefined), 60000).finally(() =>
+      child.kill('SIGKILL'),
+    );
     await new Promise((r) => child.once('exit', r));
     assert.ok(!ids.every((id) => events.filter((e) => e.id === id).length === DEFAULT_LADDER.length), 'killed before the batch finished');
     child = start();

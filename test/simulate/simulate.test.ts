@@ -11,7 +11,15 @@ describe('page-view simulation on the shared stack', function () {
     // The last 100 paths of the fixture store: the end-to-end tests take theirs from the front.
     const target = simTargetOf(s.stack, s.corpus.paths.slice(-100));
     const [off, on] = await simulate(target, {
-      pages: 10, minImages: 8, maxImages: 20, gapMs: [150, 250], rate: 20, viewRatio: 1, browserConcurrency: 8, seed: 7, modes: ['off', 'on'],
+      pages: 10,
+      minImages: 8,
+      maxImages: 20,
+      gapMs: [150, 250],
+      rate: 20,
+      viewRatio: 1,
+      browserConcurrency: 8,
+      seed: 7,
+      modes: ['off', 'on'],
     });
     const total = (r: typeof off, k: 'firstViews' | 'firstViewHits' | 'errors' | 'wastedPushes') => r!.colos.reduce((a, c) => a + c[k], 0);
     assert.ok(total(off, 'firstViews') > 20 && total(on, 'firstViews') > 20);
@@ -31,11 +39,31 @@ describe('page-view simulation on the shared stack', function () {
   it('reports first views by HTML-to-image gap and by position in the page, every first view in one bucket', async () => {
     const s = await testStack();
     const target = simTargetOf(s.stack, s.corpus.paths.slice(-200, -120));
-    const [on] = await simulate(target, { pages: 6, minImages: 10, maxImages: 20, gapMs: [160, 240], rate: 20, viewRatio: 1, browserConcurrency: 4, seed: 11, modes: ['on'] });
+    const [on] = await simulate(target, {
+      pages: 6,
+      minImages: 10,
+      maxImages: 20,
+      gapMs: [160, 240],
+      rate: 20,
+      viewRatio: 1,
+      browserConcurrency: 4,
+      seed: 11,
+      modes: ['on'],
+    });
     const firsts = on!.colos.reduce((a, c) => a + c.firstViews, 0);
-    for (const buckets of [on!.byGap, on!.byPosition]) assert.equal(buckets.reduce((a, b) => a + b.firstViews, 0), firsts);
-    assert.deepEqual(on!.byGap.filter((b) => b.firstViews > 0).map((b) => b.bucket), ['150-200', '200-300']);
-    assert.deepEqual(on!.byPosition.map((b) => b.bucket), ['1-16', '17-32', '33-64', '65-128', '129+']);
+    for (const buckets of [on!.byGap, on!.byPosition])
+      assert.equal(
+        buckets.reduce((a, b) => a + b.firstViews, 0),
+        firsts,
+      );
+    assert.deepEqual(
+      on!.byGap.filter((b) => b.firstViews > 0).map((b) => b.bucket),
+      ['150-200', '200-300'],
+    );
+    assert.deepEqual(
+      on!.byPosition.map((b) => b.bucket),
+      ['1-16', '17-32', '33-64', '65-128', '129+'],
+    );
     assert.ok((on!.byPosition[1]?.firstViews ?? 0) > 0, 'pages of up to 20 images reach positions 17-20');
   });
 });

@@ -48,7 +48,10 @@ describe('hearth store report', function () {
     assert.equal(r.saved.perceptual, 1000);
     const digestBytes = (await store.head('/originals/99/9900.jxl.digest'))!.size;
     assert.equal(r.bytes.total, total + 700 + digestBytes + 600 + 300);
-    assert.equal(r.bytes.originals + r.bytes.jxlOriginals + Object.values(r.bytes.sizes).reduce((a, b) => a + b, 0) + r.bytes.quarantined + r.bytes.other, r.bytes.total);
+    assert.equal(
+      r.bytes.originals + r.bytes.jxlOriginals + Object.values(r.bytes.sizes).reduce((a, b) => a + b, 0) + r.bytes.quarantined + r.bytes.other,
+      r.bytes.total,
+    );
     assert.equal(r.perPhoto.total, r.bytes.total / 6);
     const metricsFile = join(root, '..', 'store-report.prom');
     const { stdout } = await run(process.execPath, [HEARTH_CLI, 'store', 'report', '--store', root, '--json', '--metrics-file', metricsFile]);

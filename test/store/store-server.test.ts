@@ -24,9 +24,39 @@ interface Served {
 }
 
 async function serve(dir: string, ports: number[]): Promise<Served> {
-  const child = spawn(process.execPath, [HEARTH_CLI, 'store', 'serve', '--listen', `127.0.0.1:${ports[0]}`, '--metrics-listen', `127.0.0.1:${ports[1]}`, '--dir', dir, '--volume-bytes', String(256 * 1024), '--min-free-bytes', '0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      HEARTH_CLI,
+      'store',
+      'serve',
+      '--listen',
+      `127.0.0.1:${ports[0]}`,
+      '--http',
+      `127.0.0.1:${ports[1]}`,
+      '--dir',
+      dir,
+      '--volume-bytes',
+      String(256 * 1024),
+      '--min-free-bytes',
+      '0',
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const status = `http://127.0.0.1:${ports[1]}`;
-  await until('the store service ready', async () => ((await request(`${status}/readyz`).then((r) => (r.body.dump(), r.statusCode), () => 0)) === 200 ? true : undefined), 20_000);
+  await until(
+    'the store service ready',
+    async () =>
+      (await request(`${status}/readyz`).then(
+        (r) => (r.body.dump(), r.statusCode),
+        () => 0,
+      )) === 200
+        ? true
+        : undefined,
+    20_000,
+  );
   return { child, url: `http://127.0.0.1:${ports[0]}`, status };
 }
 
@@ -91,7 +121,10 @@ describe('the store service', function () {
     await kill(s);
     // One bit of one live needle's data, in whichever volume holds it.
     const victim = keys[45]!;
-    const vol = readdirSync(dir).filter((f) => f.endsWith('.vol')).map((f) => join(dir, f)).find((f) => readFileSync(f).includes(bytesFor(victim).subarray(64, 96)))!;
+    const vol = readdirSync(dir)
+      .filter((f) => f.endsWith('.vol'))
+      .map((f) => join(dir, f))
+      .find((f) => readFileSync(f).includes(bytesFor(victim).subarray(64, 96)))!;
     const b = readFileSync(vol);
     const at = b.indexOf(bytesFor(victim).subarray(64, 96));
     b[at] = b[at]! ^ 0x20;
@@ -111,17 +144,34 @@ describe('the store service', function () {
         const r = await request(`${s.url}/?damaged`, { method: 'POST', body });
         assert.equal(r.statusCode, 400, await r.body.text());
       }
-      const repair = readFileSync(join(dir, '.hearth-damaged.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { path: string; by: string });
-      assert.deepEqual(repair.map((r) => [r.path, r.by]), [[victim, 'store']]);
+      const repair = readFileSync(join(dir, '.hearth-damaged.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { path: string; by: string });
+      assert.deepEqual(
+        repair.map((r) => [r.path, r.by]),
+        [[victim, 'store']],
+      );
       // Ranges as HTTP has them, of a checked needle; a damaged needle gives none.
       const whole = bytesFor(keys[46]!);
-      for (const [range, status, want] of [['bytes=0-9', 206, whole.subarray(0, 10)], ['bytes=-10', 206, whole.subarray(-10)], [`bytes=${whole.length - 3}-`, 206, whole.subarray(-3)], [`bytes=${whole.length}-`, 416, Buffer.alloc(0)], ['bytes=5-2', 416, Buffer.alloc(0)], ['items=0-1', 200, whole]] as const) {
+      for (const [range, status, want] of [
+        ['bytes=0-9', 206, whole.subarray(0, 10)],
+        ['bytes=-10', 206, whole.subarray(-10)],
+        [`bytes=${whole.length - 3}-`, 206, whole.subarray(-3)],
+        [`bytes=${whole.length}-`, 416, Buffer.alloc(0)],
+        ['bytes=5-2', 416, Buffer.alloc(0)],
+        ['items=0-1', 200, whole],
+      ] as const) {
         const r = await request(`${s.url}${keys[46]!}`, { headers: { range } });
         assert.equal(r.statusCode, status, range);
         assert.ok(Buffer.from(await r.body.arrayBuffer()).equals(want), range);
       }
       await assert.rejects(client.getRange(victim, 0, 10), DamagedObjectError);
-      const stats = (await (await request(`${s.status}/stats`)).body.json()) as { objects: number; garbageRatio: number; perVolume: { name: string; sealed: boolean }[] };
+      const stats = (await (await request(`${s.status}/stats`)).body.json()) as {
+        objects: number;
+        garbageRatio: number;
+        perVolume: { name: string; sealed: boolean }[];
+      };
       assert.equal(stats.objects, 20);
       assert.ok(stats.garbageRatio > 0.5);
       const sealed = stats.perVolume.find((v) => v.sealed)!;
@@ -132,7 +182,9 @@ describe('the store service', function () {
       // hearth store verify finds the same needle, says so on stdout and in its metrics file, and exits 1.
       const metricsFile = join(dir, 'verify.prom');
       const verify = await new Promise<{ code: number | null; out: string }>((resolve) => {
-        const c = spawn(process.execPath, [HEARTH_CLI, 'store', 'verify', '--url', s.status, '--mb-per-s', '0', '--metrics-file', metricsFile], { stdio: ['ignore', 'pipe', 'ignore'] });
+        const c = spawn(process.execPath, [HEARTH_CLI, 'store', 'verify', '--url', s.status, '--mb-per-s', '0', '--metrics-file', metricsFile], {
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
         let out = '';
         c.stdout.on('data', (d: Buffer) => (out += d.toString()));
         c.once('exit', (code) => resolve({ code, out }));

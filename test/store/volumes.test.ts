@@ -82,7 +82,11 @@ async function holds(engine: VolumeEngine, want: Map<string, Buffer | undefined>
 const flip = (b: Buffer, at: number, bits: number): void => {
   b[at] = b[at]! ^ bits;
 };
-const volumeFiles = (dir: string, ext: string): string[] => readdirSync(dir).filter((f) => f.endsWith(ext)).sort().map((f) => join(dir, f));
+const volumeFiles = (dir: string, ext: string): string[] =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith(ext))
+    .sort()
+    .map((f) => join(dir, f));
 
 describe('the volumes engine', function () {
   this.timeout(120_000);
@@ -108,7 +112,10 @@ describe('the volumes engine', function () {
     const engine = await VolumeEngine.open({ dir: fresh(), observer, minFreeBytes: 0 });
     await Promise.all(Array.from({ length: 200 }, (_, i) => engine.put(keyOf(7000 + i), bytesFor(keyOf(7000 + i)))));
     await engine.close();
-    assert.equal(seen.batches.reduce((a, b) => a + b, 0), 200);
+    assert.equal(
+      seen.batches.reduce((a, b) => a + b, 0),
+      200,
+    );
     assert.ok(seen.batches.length < 100, `200 writes took ${seen.batches.length} commits`);
   });
 
@@ -133,7 +140,7 @@ describe('the volumes engine', function () {
     await again.close();
   });
 
-  it('keeps a whole needle written after the index\'s last record (killed between the two fsyncs)', async () => {
+  it("keeps a whole needle written after the index's last record (killed between the two fsyncs)", async () => {
     const dir = fresh();
     const want = await filled(dir, 20);
     appendFileSync(volumeFiles(dir, '.vol').at(-1)!, encodeNeedle(keyOf(9997), Buffer.from('unindexed')));
@@ -178,7 +185,10 @@ describe('the volumes engine', function () {
     const { seen, observer } = watching();
     const again = await VolumeEngine.open({ dir, minFreeBytes: 0, observer });
     try {
-      await assert.rejects(again.get(keyOf(101)), (e: DamagedObjectError) => e instanceof DamagedObjectError && e.code === 'HEARTH_ERR_INTEGRITY' && e.key === keyOf(101));
+      await assert.rejects(
+        again.get(keyOf(101)),
+        (e: DamagedObjectError) => e instanceof DamagedObjectError && e.code === 'HEARTH_ERR_INTEGRITY' && e.key === keyOf(101),
+      );
       assert.equal(seen.damaged.length, 1);
       assert.ok((await again.get(keyOf(100))).equals(bytesFor(keyOf(100))));
       assert.ok((await again.get(keyOf(102))).equals(bytesFor(keyOf(102))));

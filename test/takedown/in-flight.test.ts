@@ -46,7 +46,16 @@ describe('a fetch in flight at the takedown (slow origin, real nginx, real broke
       mkdirSync(join(storeFile(root, p), '..'), { recursive: true });
       copyFileSync(join(FIXTURES, 'ladybird.jpg'), storeFile(root, p));
     }
-    origin = new OriginServer({ store: root, host: '127.0.0.1', port: 0, storeDerived: true, maxConcurrent: 2, maxQueue: 4, encode: { quality: 85, progressive: true, chromaSubsampling: '4:2:0' }, logger: createLogger('origin', 'silent') });
+    origin = new OriginServer({
+      store: root,
+      host: '127.0.0.1',
+      port: 0,
+      storeDerived: true,
+      maxConcurrent: 2,
+      maxQueue: 4,
+      encode: { quality: 85, progressive: true, chromaSubsampling: '4:2:0' },
+      logger: createLogger('origin', 'silent'),
+    });
     const o = await origin.start();
     // The gate asks the origin at once and holds its answer: the origin decided before the delete.
     gate = createServer((req, res) => {
@@ -55,13 +64,20 @@ describe('a fetch in flight at the takedown (slow origin, real nginx, real broke
         const body = Buffer.from(await up.body.arrayBuffer());
         answered++;
         await held;
-        res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'text/plain'), 'content-length': String(body.length), ...(up.headers['cache-control'] ? { 'cache-control': String(up.headers['cache-control']) } : {}) });
+        res.writeHead(up.statusCode, {
+          'content-type': String(up.headers['content-type'] ?? 'text/plain'),
+          'content-length': String(body.length),
+          ...(up.headers['cache-control'] ? { 'cache-control': String(up.headers['cache-control']) } : {}),
+        });
         res.end(body);
       })();
     });
     const [gatePort, nodePort] = await freePorts(2);
     await listen(gate, gatePort!, '127.0.0.1');
-    const t = parseTopology({ origin: { listen: `127.0.0.1:${gatePort}`, root }, colos: [{ name: 'inflight', host: 'cache-inflight.test', nodes: [`127.0.0.1:${nodePort}`] }] });
+    const t = parseTopology({
+      origin: { listen: `127.0.0.1:${gatePort}`, root },
+      colos: [{ name: 'inflight', host: 'cache-inflight.test', nodes: [`127.0.0.1:${nodePort}`] }],
+    });
     node = new NginxInstance(renderCache(t, t.colos[0]!, 0, join(dir, 'cache-inflight-0')));
     node.write();
     await node.test();
@@ -103,7 +119,7 @@ describe('a fetch in flight at the takedown (slow origin, real nginx, real broke
   it('the first pass cannot stop it (the photo is cached again after it); the second pass removes it, and then every view is 410', async () => {
     held = new Promise((r) => (release = r));
     const inFlight = view();
-    await until('the origin answered the viewer\'s fetch (held at the gate)', () => (answered >= 1 ? true : undefined), 10_000);
+    await until("the origin answered the viewer's fetch (held at the gate)", () => (answered >= 1 ? true : undefined), 10_000);
     await deleteAndAnnounce(new DirStore(root), producer, id, 'the in-flight test');
     await until('pass 1 done', () => passed(1), 20_000);
     release();

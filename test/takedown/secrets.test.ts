@@ -32,7 +32,16 @@ describe('a store from before secrets, migrated (hearth secret migrate; real bro
       }
     }
     const store = new DirStore(root);
-    const origin = new OriginServer({ store: root, host: '127.0.0.1', port: 0, storeDerived: false, maxConcurrent: 1, maxQueue: 4, encode: { quality: 85, progressive: true, chromaSubsampling: '4:2:0' }, logger: createLogger('origin', 'silent') });
+    const origin = new OriginServer({
+      store: root,
+      host: '127.0.0.1',
+      port: 0,
+      storeDerived: false,
+      maxConcurrent: 1,
+      maxQueue: 4,
+      encode: { quality: 85, progressive: true, chromaSubsampling: '4:2:0' },
+      logger: createLogger('origin', 'silent'),
+    });
     const { port } = await origin.start();
     const status = async (path: string): Promise<number> => {
       const r = await request(`http://127.0.0.1:${port}${path}`);

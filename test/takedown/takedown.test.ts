@@ -7,7 +7,7 @@ import { deletePhoto, imagePath, originalPath, photoKeys, putUnlessTakenDown, re
 import { DirStore } from '../../store/index.js';
 import { cacheFile } from '../../takedown/purger.js';
 
-describe('taking a photo back (image/takedown.ts, the purger\'s cache files)', () => {
+describe("taking a photo back (image/takedown.ts, the purger's cache files)", () => {
   const store = () => new DirStore(mkdtempSync(join(tmpdir(), 'hearth-takedown-')));
 
   it('finds a cache entry where nginx keeps it: the MD5 of the key, the last characters as directories, last level first', () => {

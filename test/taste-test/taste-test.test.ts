@@ -61,7 +61,13 @@ describe('taste test: statistics', () => {
   it('groups by target and size, and by tester', () => {
     const r = report([answer('same', 'same', 'a'), { ...answer('different', 'same', 'b'), target: 0.97 }]);
     assert.equal(r.testers, 2);
-    assert.deepEqual(r.byTarget.map((g) => [g.target, g.size, g.trials]), [[0.985, 'z', 1], [0.97, 'z', 1]]);
+    assert.deepEqual(
+      r.byTarget.map((g) => [g.target, g.size, g.trials]),
+      [
+        [0.985, 'z', 1],
+        [0.97, 'z', 1],
+      ],
+    );
   });
 
   it('leaves answers faster than a person can compare out of every verdict, and says how many', () => {
@@ -134,7 +140,10 @@ describe('taste test: the page, in headless Chromium', function () {
     let last = '';
     let identical = 0;
     for (let i = 0; ; i++) {
-      await page.waitForFunction((prev) => document.body.dataset.state === 'done' || (document.body.dataset.state === 'asking' && document.body.dataset.trial !== prev), last);
+      await page.waitForFunction(
+        (prev) => document.body.dataset.state === 'done' || (document.body.dataset.state === 'asking' && document.body.dataset.trial !== prev),
+        last,
+      );
       if ((await page.evaluate(() => document.body.dataset.state)) === 'done') break;
       last = (await page.evaluate(() => document.body.dataset.trial)) ?? '';
       if (i === 0) {
@@ -220,7 +229,11 @@ describe('taste test: the page, in headless Chromium', function () {
     // JSON only: a form or text/plain POST (what any web page can send cross-site) is refused.
     const t0 = (await (await fetch(`${server.url}/api/trial?tester=former`)).json()) as { trial: string };
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', '']) {
-      const r = await fetch(`${server.url}/api/answer`, { method: 'POST', headers: type ? { 'content-type': type } : {}, body: JSON.stringify({ tester: 'former', trial: t0.trial, answer: 'same' }) });
+      const r = await fetch(`${server.url}/api/answer`, {
+        method: 'POST',
+        headers: type ? { 'content-type': type } : {},
+        body: JSON.stringify({ tester: 'former', trial: t0.trial, answer: 'same' }),
+      });
       assert.equal(r.status, 415, type);
     }
     assert.equal((await fetch(`${server.url}/api/trial?tester=has%20space`)).status, 400);

@@ -30,7 +30,12 @@ describe('hearth upload through a real Kafka broker', function () {
       (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
     );
-  const lines = (stdout: string) => stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; source: string; bytes: number; width: number; created: boolean; partition: number });
+  const lines = (stdout: string) =>
+    stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { id: string; source: string; bytes: number; width: number; created: boolean; partition: number });
 
   before(async () => {
     store = mkdtempSync(join(tmpdir(), 'hearth-upload-'));
@@ -96,7 +101,11 @@ describe('hearth upload through a real Kafka broker', function () {
     const before = events.length;
     const stored = () => (existsSync(join(store, 'originals')) ? readdirSync(join(store, 'originals'), { recursive: true }).length : 0);
     const storedBefore = stored();
-    for (const [f, why] of [['png.jpg', /not a JPEG \(its content is png\)/], ['truncated.jpg', /damaged JPEG/], ['notes.jpg', /not an image/]] as const) {
+    for (const [f, why] of [
+      ['png.jpg', /not a JPEG \(its content is png\)/],
+      ['truncated.jpg', /damaged JPEG/],
+      ['notes.jpg', /not an image/],
+    ] as const) {
       const r = await upload('--id', '7711001', join(dir, f));
       assert.equal(r.code, 2, f);
       assert.match(r.stderr, why);
@@ -109,6 +118,9 @@ describe('hearth upload through a real Kafka broker', function () {
     // Nothing new was announced: a marker upload arrives, and nothing before it.
     const marker = lines((await upload('--id', '7722001', join(FIXTURES, 'garden.jpg'))).stdout)[0]!;
     await until('the marker', () => (events.some((e) => e.id === marker.id) ? true : undefined), 20000);
-    assert.deepEqual(events.slice(before).map((e) => e.id), [marker.id]);
+    assert.deepEqual(
+      events.slice(before).map((e) => e.id),
+      [marker.id],
+    );
   });
 });

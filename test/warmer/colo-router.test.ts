@@ -50,7 +50,12 @@ describe('colo routing by longest-prefix CIDR match', () => {
       for (let j = 0; j < len; j++) s += pick('0123456789012345678901234567890....x :-');
       const fast = parseDottedQuad(s);
       assert.equal(fast >= 0, isIPv4(s), JSON.stringify(s));
-      if (fast >= 0) assert.equal(fast, s.split('.').reduce((a, o) => a * 256 + Number(o), 0), s);
+      if (fast >= 0)
+        assert.equal(
+          fast,
+          s.split('.').reduce((a, o) => a * 256 + Number(o), 0),
+          s,
+        );
     }
     for (let i = 0; i < 20000; i++) {
       const octets = Array.from({ length: 3 + Math.floor(rnd() * 3) }, () => `${rnd() < 0.1 ? '0' : ''}${Math.floor(rnd() * 300)}`);

@@ -23,7 +23,10 @@ describe('warmer config v1', () => {
     assert.equal(c.udp.port, 4950);
     assert.equal(c.http.port, 9464);
     assert.equal(c.proxy, 'http://127.0.0.1:8080');
-    assert.deepEqual(c.colos.map((x) => x.name), ['sin', 'ams']);
+    assert.deepEqual(
+      c.colos.map((x) => x.name),
+      ['sin', 'ams'],
+    );
     assert.equal(c.defaultColo, DEFAULT_WARMER_CONFIG.defaultColo);
   });
 
@@ -70,7 +73,10 @@ describe('warmer config v1', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-cfg-'));
     const f = join(dir, 'bad.json');
     writeFileSync(f, '{ nope');
-    assert.throws(() => loadWarmerConfig(f), (e: Error) => e instanceof ValidationError && e.message.includes(f) && /not JSON/.test(e.message));
+    assert.throws(
+      () => loadWarmerConfig(f),
+      (e: Error) => e instanceof ValidationError && e.message.includes(f) && /not JSON/.test(e.message),
+    );
     assert.throws(() => loadWarmerConfig(join(dir, 'missing.json')), /cannot read/);
   });
 });

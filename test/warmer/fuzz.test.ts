@@ -8,7 +8,7 @@ import { computeSignature } from '@hearth/api-hook';
 import { seededRandom as prng } from '../../common/random.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/recording-server.js';
 import { RawSender } from '../helpers/raw-sender.js';
-import { launchWarmer as startWarmer, type WarmerProcess } from '../../warmer/launch.js';
+import { launchWarmer as startWarmer, type WarmerProcess } from '../helpers/warmer-process.js';
 import { until } from '../helpers/until.js';
 
 const KEY = 'fuzzing secret, long enough';
@@ -25,9 +25,20 @@ function generators(rnd: () => number) {
   const int = (n: number): number => Math.floor(rnd() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
   const evilPaths = [
-    '/photos/../../etc/passwd', '/photos/%2e%2e/%2e%2e/x.jpg', 'http://169.254.169.254/latest', '//evil.example/a.jpg',
-    '/photos/1/a.jpg\r\nHost: evil', '/photos/1/\u0000.jpg', '/photos/1/\u202e.jpg', '/photos/1/😀.jpg', '\\\\server\\share',
-    `/photos/1/${'a'.repeat(1300)}.jpg`, '', ' ', '/photos/1/a.jpg?x=../../', 'file:///etc/passwd',
+    '/photos/../../etc/passwd',
+    '/photos/%2e%2e/%2e%2e/x.jpg',
+    'http://169.254.169.254/latest',
+    '//evil.example/a.jpg',
+    '/photos/1/a.jpg\r\nHost: evil',
+    '/photos/1/\u0000.jpg',
+    '/photos/1/\u202e.jpg',
+    '/photos/1/😀.jpg',
+    '\\\\server\\share',
+    `/photos/1/${'a'.repeat(1300)}.jpg`,
+    '',
+    ' ',
+    '/photos/1/a.jpg?x=../../',
+    'file:///etc/passwd',
   ];
   const wrongTypes = [null, true, 1, -1, 1e308, 'x', [], {}, [[[]]], { a: { b: {} } }];
   const base = (): Record<string, unknown> => ({ v: 1, ts: Date.now(), viewer: '10.1.0.1', paths: ['/photos/1/1_b.jpg'], kid: 'k1', sig: 'A'.repeat(43) });
@@ -99,7 +110,11 @@ describe('warmer fuzz (bounded, seeded)', function () {
       // Pace to what the warmer has read, so UDP loss cannot make this test flaky.
       if (sent % 500 === 499) {
         const target = sent + 1;
-        await until('warmer catching up', async () => ((await warmer.metrics()).get('hearth_warmer_datagrams_received_total')! >= target ? true : undefined), 10000);
+        await until(
+          'warmer catching up',
+          async () => ((await warmer.metrics()).get('hearth_warmer_datagrams_received_total')! >= target ? true : undefined),
+          10000,
+        );
       }
     }
     await raw.close();
@@ -111,7 +126,10 @@ describe('warmer fuzz (bounded, seeded)', function () {
     assert.equal(warmer.child.exitCode, null, 'the warmer is still running');
     // Only allowed paths from configured colos were ever requested, and each once.
     const pushed = proxy.requests.map((r) => r.path);
-    assert.ok(pushed.every((p) => /^\/photos\/[0-9]+\/[0-9A-Za-z_]+\.jpg$/.test(p)), 'a forbidden path was pushed');
+    assert.ok(
+      pushed.every((p) => /^\/photos\/[0-9]+\/[0-9A-Za-z_]+\.jpg$/.test(p)),
+      'a forbidden path was pushed',
+    );
     assert.ok(proxy.requests.every((r) => r.host === 'cache-sin.hearth.local'));
     assert.equal(new Set(pushed).size, pushed.length, 'a path was pushed twice');
     const growth = (await rss()) - rssBefore;

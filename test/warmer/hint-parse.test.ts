@@ -5,7 +5,7 @@ const ok = { v: 1, ts: 1763760000123, viewer: '203.0.113.7', paths: ['/photos/12
 const parse = (v: unknown): unknown => parseHint(Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)));
 
 describe('hint wire format v1: parsing', () => {
-  it('accepts the brief\'s example, with viewer or with colo', () => {
+  it("accepts the brief's example, with viewer or with colo", () => {
     assert.deepEqual(parse(ok), ok);
     const withColo = { v: 1, ts: 1, colo: 'sin', paths: ['/a'], kid: 'k1', sig: 'A'.repeat(43) };
     assert.deepEqual(parse(withColo), withColo);

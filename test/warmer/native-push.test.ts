@@ -35,7 +35,9 @@ async function listening<T extends Server | HttpServer>(server: T): Promise<{ se
 }
 
 /** A raw TCP server: `onRequest(socket, n)` for the n-th request head (0-based) on each connection. */
-function rawServer(onRequest: (socket: Socket, n: number, head: string) => void): Promise<{ server: Server; url: string; close: () => Promise<void>; connections: () => number }> {
+function rawServer(
+  onRequest: (socket: Socket, n: number, head: string) => void,
+): Promise<{ server: Server; url: string; close: () => Promise<void>; connections: () => number }> {
   let connections = 0;
   const server = createServer((socket) => {
     connections++;
@@ -57,7 +59,14 @@ function rawServer(onRequest: (socket: Socket, n: number, head: string) => void)
 
 function client(url: string, o: Partial<{ hosts: string[]; connections: number; timeoutMs: number; method: 'HEAD' | 'GET' }> = {}): NativePusher {
   assert.ok(addon, 'infra/setup.sh builds .cache/bin/hearth-push.node');
-  return new NativePusher(addon, { proxy: url, method: o.method ?? 'HEAD', connections: o.connections ?? 4, timeoutMs: o.timeoutMs ?? 2000, userAgent: 'hearth-test', hosts: o.hosts ?? ['cache-a.test', 'cache-b.test'] });
+  return new NativePusher(addon, {
+    proxy: url,
+    method: o.method ?? 'HEAD',
+    connections: o.connections ?? 4,
+    timeoutMs: o.timeoutMs ?? 2000,
+    userAgent: 'hearth-test',
+    hosts: o.hosts ?? ['cache-a.test', 'cache-b.test'],
+  });
 }
 
 const push = (c: NativePusher, colo: number, path: string): Promise<PushReport> => new Promise((r) => c.push(colo, '', path, r));
@@ -75,9 +84,16 @@ describe('native push client (real sockets)', function () {
     return c;
   }
 
-  it('sends HEAD with the colo\'s Host, and reads status and X-Cache-Status into the outcome', async () => {
+  it("sends HEAD with the colo's Host, and reads status and X-Cache-Status into the outcome", async () => {
     const seen: { method?: string; url?: string; host?: string; ua?: string; warm?: string }[] = [];
-    const answers: Record<string, [number, string | undefined]> = { '/hit': [200, 'HIT'], '/miss': [200, 'miss'], '/odd': [200, 'WEIRD'], '/none': [204, undefined], '/gone': [404, 'HIT'], '/down': [503, undefined] };
+    const answers: Record<string, [number, string | undefined]> = {
+      '/hit': [200, 'HIT'],
+      '/miss': [200, 'miss'],
+      '/odd': [200, 'WEIRD'],
+      '/none': [204, undefined],
+      '/gone': [404, 'HIT'],
+      '/down': [503, undefined],
+    };
     const http = await listening(
       createHttpServer((req, res) => {
         seen.push({ method: req.method, url: req.url, host: req.headers.host, ua: req.headers['user-agent'], warm: req.headers['x-hearth-warm'] as string });
@@ -204,7 +220,7 @@ describe('native push client (real sockets)', function () {
     assert.equal(raw.connections(), 0);
   });
 
-  it('a slow colo holds only its own connections: the other colo\'s pushes go through at once', async () => {
+  it("a slow colo holds only its own connections: the other colo's pushes go through at once", async () => {
     const http = await listening(
       createHttpServer((req, res) => {
         const answer = (): void => void res.writeHead(200, { 'X-Cache-Status': 'MISS' }).end();
@@ -224,7 +240,25 @@ describe('native push client (real sockets)', function () {
 
   it('survives a fuzzed proxy: every push gets exactly one report, and the client keeps working', async () => {
     const rnd = seededRandom(4711);
-    const pieces = ['HTTP/1.1 ', '200', ' OK\r\n', 'Content-Length: ', '3', '-1', '99999999999999999999', '\r\n', 'Transfer-Encoding: chunked\r\n', 'X-Cache-Status: ', 'HIT', '\r\n\r\n', 'abc', '0\r\n\r\n', 'zz', '\x00\xff', 'HTTP/1.0 101 Switching\r\nUpgrade: x\r\n\r\n'];
+    const pieces = [
+      'HTTP/1.1 ',
+      '200',
+      ' OK\r\n',
+      'Content-Length: ',
+      '3',
+      '-1',
+      '99999999999999999999',
+      '\r\n',
+      'Transfer-Encoding: chunked\r\n',
+      'X-Cache-Status: ',
+      'HIT',
+      '\r\n\r\n',
+      'abc',
+      '0\r\n\r\n',
+      'zz',
+      '\x00\xff',
+      'HTTP/1.0 101 Switching\r\nUpgrade: x\r\n\r\n',
+    ];
     const raw = await rawServer((s) => {
       let out = '';
       const k = 1 + Math.floor(rnd() * 8);
@@ -234,9 +268,31 @@ describe('native push client (real sockets)', function () {
     });
     open.push(raw);
     const c = await started(raw.url, { connections: 8, timeoutMs: 300 });
-    const reports = await Promise.all(Array.from({ length: 400 }, (_, i) => push(c, i % 2, `/p${i}`)));
-    assert.equal(reports.length, 400);
-    assert.ok(reports.every((r) => typeof r.outcome === 'string'));
+    // Every report of every push counted, not only the first: a second one must show.
+    const reports = new Map<string, PushReport[]>();
+    await new Promise<void>((resolve) => {
+      let first = 0;
+      for (let i = 0; i < 400; i++) {
+        const path = `/p${i}`;
+        c.push(i % 2, '', path, (r) => {
+          reports.set(path, [...(reports.get(path) ?? []), r]);
+          if (reports.get(path)!.length === 1 && ++first === 400) resolve();
+        });
+      }
+    });
+    // Longer than a push's timeout: a late second report has had its chance.
+    await new Promise((r) => setTimeout(r, 700));
+    assert.deepEqual(
+      [...reports].filter(([, rs]) => rs.length !== 1).map(([p, rs]) => `${p}: ${rs.length}`),
+      [],
+      'one report per push',
+    );
+    const outcomes = new Set([...reports.values()].map(([r]) => r!.outcome));
+    for (const o of outcomes) assert.ok(/^(error|[1-5]xx|hit|miss|expired|stale|updating|revalidated|bypass)$/.test(o), `outcome ${o}`);
+    assert.ok(
+      [...reports.values()].every(([r]) => r!.outcome !== 'error' || /^[A-Z_]+$/.test(r!.errorCode ?? '')),
+      'every error names its code',
+    );
     const good = await rawServer((s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Cache-Status: HIT\r\n\r\n'));
     open.push(good);
     assert.equal((await push(await started(good.url), 0, '/after')).outcome, 'hit');
@@ -262,7 +318,14 @@ describe('native push client (real sockets)', function () {
     const keys = [Buffer.from('the first key, sixteen+'), Buffer.from('k'.repeat(100))]; // the second longer than a SHA-256 block
     const got: [string, number | undefined][] = [];
     const receiver = c.receiver();
-    const bound = await receiver.listen({ host: '127.0.0.1', port: 0, recvBufferBytes: 1 << 20, keys, onDatagram: (b, sig) => got.push([b.toString(), sig]), onError: () => {} });
+    const bound = await receiver.listen({
+      host: '127.0.0.1',
+      port: 0,
+      recvBufferBytes: 1 << 20,
+      keys,
+      onDatagram: (b, sig) => got.push([b.toString(), sig]),
+      onError: () => {},
+    });
     const unsigned = '{"v":1,"ts":1,"colo":"sin","paths":["/a.jpg"],"kid":"x"';
     const signed = (k: Buffer): string => `${unsigned},"sig":"${computeSignature(k, unsigned)}"}`;
     const forged = signed(keys[0] as Buffer).replace('/a.jpg', '/b.jpg');
@@ -271,7 +334,10 @@ describe('native push client (real sockets)', function () {
     for (const d of sent) sender.send(d, bound.port, '127.0.0.1');
     for (let i = 0; i < 100 && got.length < sent.length; i++) await new Promise((r) => setTimeout(r, 10));
     sender.close();
-    assert.deepEqual(got, sent.map((d, i) => [d, [1, 2, 255, 254, 254][i]]));
+    assert.deepEqual(
+      got,
+      sent.map((d, i) => [d, [1, 2, 255, 254, 254][i]]),
+    );
     await receiver.close();
   });
 
@@ -279,9 +345,21 @@ describe('native push client (real sockets)', function () {
     const c = await started('http://127.0.0.1:9');
     const got: Buffer[] = [];
     const receiver = c.receiver();
-    const bound = await receiver.listen({ host: '127.0.0.1', port: 0, recvBufferBytes: 1 << 20, onDatagram: (b) => got.push(Buffer.from(b)), onError: () => {} });
+    const bound = await receiver.listen({
+      host: '127.0.0.1',
+      port: 0,
+      recvBufferBytes: 1 << 20,
+      onDatagram: (b) => got.push(Buffer.from(b)),
+      onError: () => {},
+    });
     const sender = dgram.createSocket('udp4');
-    const sent = [Buffer.from('{"v":1}'), Buffer.alloc(1400, 0x61), Buffer.alloc(1, 0), Buffer.alloc(6000, 0x62), ...Array.from({ length: 300 }, (_, i) => Buffer.from(`hint ${i}`))];
+    const sent = [
+      Buffer.from('{"v":1}'),
+      Buffer.alloc(1400, 0x61),
+      Buffer.alloc(1, 0),
+      Buffer.alloc(6000, 0x62),
+      ...Array.from({ length: 300 }, (_, i) => Buffer.from(`hint ${i}`)),
+    ];
     for (const d of sent) sender.send(d, bound.port, '127.0.0.1');
     for (let i = 0; i < 100 && got.length < sent.length; i++) await new Promise((r) => setTimeout(r, 10));
     sender.close();
@@ -291,7 +369,9 @@ describe('native push client (real sockets)', function () {
     assert.deepEqual(got[3], sent[3]?.subarray(0, 4096));
     assert.deepEqual(got.slice(4).map(String), sent.slice(4).map(String));
     const other = await started('http://127.0.0.1:9');
-    await assert.rejects(other.receiver().listen({ host: '127.0.0.1', port: bound.port, recvBufferBytes: 1 << 20, onDatagram: () => {}, onError: () => {} }), { code: 'EADDRINUSE' });
+    await assert.rejects(other.receiver().listen({ host: '127.0.0.1', port: bound.port, recvBufferBytes: 1 << 20, onDatagram: () => {}, onError: () => {} }), {
+      code: 'EADDRINUSE',
+    });
     await receiver.close();
   });
 });

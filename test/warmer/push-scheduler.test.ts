@@ -27,7 +27,12 @@ function harness(over: Partial<SchedulerOptions> = {}) {
   const job = (colo: Colo, path: string, deadline = 1e12): [Colo, string, number] => [colo, path, deadline];
   const tick = () => new Promise((r) => setImmediate(r));
   return {
-    s, pending, dropped, settled, job, tick,
+    s,
+    pending,
+    dropped,
+    settled,
+    job,
+    tick,
     advance: (ms: number) => (t += ms),
     async complete(i: number, r: PushResult) {
       const [p] = pending.splice(i, 1);
@@ -63,7 +68,10 @@ describe('push scheduler', () => {
     h.s.enqueue(...h.job(sin, '/old2', 1100));
     h.advance(200);
     assert.equal(h.s.enqueue(...h.job(sin, '/new', 5000)), 'queued');
-    assert.deepEqual(h.dropped, [['/old1', 'stale'], ['/old2', 'stale']]);
+    assert.deepEqual(h.dropped, [
+      ['/old1', 'stale'],
+      ['/old2', 'stale'],
+    ]);
   });
 
   it('drops a queued push whose photo was taken down while it waited, and sends the others', async () => {
@@ -75,7 +83,10 @@ describe('push scheduler', () => {
     takenDown.add('/gone');
     await h.complete(0, OK);
     assert.deepEqual(h.dropped, [['/gone', 'deleted']]);
-    assert.deepEqual(h.pending.map((p) => p.job.path), ['/kept']);
+    assert.deepEqual(
+      h.pending.map((p) => p.job.path),
+      ['/kept'],
+    );
   });
 
   it('drops a queued push whose hint expired before dispatch', async () => {
@@ -89,11 +100,33 @@ describe('push scheduler', () => {
     assert.equal(h.pending[0]?.job.path, '/fresh');
   });
 
-  it('a stuck colo does not starve the other', () => {
-    const h = harness();
-    for (let i = 0; i < 8; i++) h.s.enqueue(...h.job(sin, `/s${i}`));
-    h.s.enqueue(...h.job(ams, '/a0'));
-    assert.ok(h.pending.some((p) => p.job.colo === ams), 'ams dispatched while sin is full');
+  it('a stuck colo does not starve the other: it holds only its own cap, and under the global cap freed slots go round the colos', async () => {
+    // sin stuck: its pushes never finish. Every ams push still flows, through the slots sin cannot take.
+    const h = harness({ concurrency: 3, perColoConcurrency: 2, queueMax: 100 });
+    for (let i = 0; i < 6; i++) h.s.enqueue(...h.job(sin, `/s${i}`));
+    for (let i = 0; i < 10; i++) h.s.enqueue(...h.job(ams, `/a${i}`));
+    for (let i = 0; i < 10; i++)
+      await h.complete(
+        h.pending.findIndex((p) => p.job.colo === ams),
+        OK,
+      );
+    assert.deepEqual(
+      h.settled,
+      Array.from({ length: 10 }, (_, i) => `/a${i}`),
+    );
+    assert.equal(h.pending.filter((p) => p.job.colo === sin).length, 2, 'sin holds its own cap, no more');
+    assert.equal(h.s.depth, 4, "sin's other pushes wait");
+    // Both busy, every slot taken, sin queued first: each freed slot goes to the colo whose turn it is.
+    const b = harness({ concurrency: 2, perColoConcurrency: 2, queueMax: 100 });
+    for (let i = 0; i < 4; i++) b.s.enqueue(...b.job(sin, `/s${i}`));
+    for (let i = 0; i < 4; i++) b.s.enqueue(...b.job(ams, `/a${i}`));
+    const order: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const before = new Set(b.pending.map((p) => p.job.path));
+      await b.complete(0, OK);
+      order.push(...b.pending.map((p) => p.job.path).filter((x) => !before.has(x)));
+    }
+    assert.deepEqual(order, ['/a0', '/s2', '/a1', '/s3', '/a2', '/a3']);
   });
 
   it('opens the breaker after consecutive failures, refuses fast, probes after cooldown, recovers', async () => {
@@ -103,7 +136,11 @@ describe('push scheduler', () => {
     await h.complete(0, FAIL);
     await h.complete(0, FAIL);
     assert.ok(h.s.isOpen(sin));
-    assert.deepEqual(h.dropped.map(([, r]) => r), ['colo_down', 'colo_down'], 'queued pushes shed at once');
+    assert.deepEqual(
+      h.dropped.map(([, r]) => r),
+      ['colo_down', 'colo_down'],
+      'queued pushes shed at once',
+    );
     assert.equal(h.s.enqueue(...h.job(sin, '/refused')), 'colo_down');
     assert.equal(h.s.refusal(sin), 'colo_down', 'known before any per-path work');
     assert.equal(h.s.refusal(ams), undefined);
@@ -112,14 +149,22 @@ describe('push scheduler', () => {
     assert.equal(h.s.enqueue(...h.job(sin, '/probe')), 'queued');
     assert.equal(h.s.enqueue(...h.job(sin, '/waits')), 'queued');
     assert.equal(h.pending.filter((p) => p.job.colo === sin).length, 1, 'one probe at a time');
-    await h.complete(h.pending.findIndex((p) => p.job.path === '/probe'), OK);
+    await h.complete(
+      h.pending.findIndex((p) => p.job.path === '/probe'),
+      OK,
+    );
     assert.ok(!h.s.isOpen(sin));
     assert.ok(h.pending.some((p) => p.job.path === '/waits'));
   });
 
   it('reports each breaker transition once: not per in-flight push that fails after it opened, not for failures that never opened it', async () => {
     const events: string[] = [];
-    const h = harness({ perColoConcurrency: 8, concurrency: 8, breakerFailures: 3, onBreaker: (c, open) => events.push(`${c.name} ${open ? 'open' : 'closed'}`) });
+    const h = harness({
+      perColoConcurrency: 8,
+      concurrency: 8,
+      breakerFailures: 3,
+      onBreaker: (c, open) => events.push(`${c.name} ${open ? 'open' : 'closed'}`),
+    });
     h.s.enqueue(...h.job(ams, '/a1'));
     await h.complete(0, FAIL);
     h.s.enqueue(...h.job(ams, '/a2'));

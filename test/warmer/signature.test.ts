@@ -41,13 +41,18 @@ describe('hint signatures', () => {
 
   it('refuses a sig that is not the last member', () => {
     const d = signed('k1', K1);
-    const moved = Buffer.from(d.toString().replace(/,"sig":"([^"]+)"\}$/, '}').replace('{', `{"sig":"${sigOf(d)}",`));
+    const moved = Buffer.from(
+      d
+        .toString()
+        .replace(/,"sig":"([^"]+)"\}$/, '}')
+        .replace('{', `{"sig":"${sigOf(d)}",`),
+    );
     assert.equal(v.verify(moved, 'k1', sigOf(d)), 'misplaced');
     const spaced = Buffer.from(`${d.toString().slice(0, -1)} }`);
     assert.equal(v.verify(spaced, 'k1', sigOf(d)), 'misplaced');
   });
 
-  it('takes the native socket\'s verdict (which key signed it) where it ran, and checks itself where it did not', () => {
+  it("takes the native socket's verdict (which key signed it) where it ran, and checks itself where it did not", () => {
     const d1 = signed('k1', K1);
     const d2 = signed('k2', K2);
     assert.equal(v.verify(d1, 'k1', sigOf(d1), 1), 'ok');

@@ -6,7 +6,7 @@
  * JavaScript scan the engine is checked and measured against.
  */
 import { HearthError } from '../common/index.js';
-import { NATIVE_MATCH, fromNative, nativeMatch } from './native-match.js';
+import { NATIVE_MATCH, fromNative, nativeMatch } from '../identity/native-match.js';
 
 export const L2_DIMS = 144;
 

@@ -1,13 +1,12 @@
 /**
  * Starts a warmer as its own process through the `hearth` CLI and waits until it
- * listens (for the local stack, benchmarks and end-to-end tests).
+ * listens (for benchmarks and end-to-end tests; the stack starts its daemons itself).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HEARTH_CLI, scrape } from '../common/index.js';
-
+import { HEARTH_CLI, scrape } from '../../common/index.js';
 
 export interface WarmerProcess {
   readonly child: ChildProcess;
@@ -26,6 +25,8 @@ export interface LaunchOptions {
   /** Where the config file is written (default: a new temp dir). */
   dir?: string;
   startTimeoutMs?: number;
+  /** A command the warmer runs under, e.g. ['ip', 'netns', 'exec', NS] to run it on a test host. */
+  wrap?: string[];
 }
 
 /**
@@ -37,7 +38,9 @@ export async function launchWarmer(config: Record<string, unknown>, o: LaunchOpt
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'hearth-warmer-'));
   const file = join(dir, 'warmer.json');
   writeFileSync(file, JSON.stringify({ udp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, ...config }));
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), HEARTH_CLI, 'warmer', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+  const argv = [process.execPath, ...(o.nodeArgs ?? []), HEARTH_CLI, 'warmer', '--config', file];
+  const [cmd, ...args] = [...(o.wrap ?? []), ...argv] as [string, ...string[]];
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
   // Whatever happens to the caller, it must not leave a warmer behind.
   const reap = (): void => void child.kill('SIGKILL');
   process.once('exit', reap);

@@ -17,21 +17,47 @@
  * marker, and the input is compressed again, to the same bytes. Stores written before
  * markers moved into metadata keep theirs in a sidecar object (`<path>.hearth-pq.json`),
  * still read, never written.
+ *
+ * One name, `perceptual`: the daemon (`hearth compress perceptual`), the topology's member,
+ * the stack's and Prometheus's job. Two things keep the compression tier's name on purpose:
+ * the consumer group `hearth-compress` (a new group would read every resize ever made
+ * again) and the `hearth_compress_*` metrics that dashboards and alerts query.
  */
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger, createMetrics, createRegistry, type Metrics } from '../common/index.js';
-import { MARKER_META, imagePath, isTakenDown, markerOf, markerValidator, pathMismatch, perceptualRecompress, putUnlessTakenDown, readVerdict, sha256, type Marker } from '../image/index.js';
+import {
+  MARKER_META,
+  imagePath,
+  isTakenDown,
+  markerOf,
+  markerValidator,
+  pathMismatch,
+  perceptualRecompress,
+  putUnlessTakenDown,
+  readVerdict,
+  sha256,
+  type Marker,
+} from '../image/index.js';
 import { openStore, type ObjectStore } from '../store/index.js';
-import { TOPICS, resizedValidator, type Resized, type Compressed, KafkaWorker, PermanentFailure, outgoing, parseMessage, readForMessage } from '../kafka/index.js';
+import {
+  TOPICS,
+  resizedValidator,
+  type Resized,
+  type Compressed,
+  KafkaWorker,
+  PermanentFailure,
+  outgoing,
+  parseMessage,
+  readForMessage,
+} from '../kafka/index.js';
 import type { CompressConfig } from './config.js';
 import { COMPRESS_METRICS } from './metrics.js';
-
 
 const FILE_READ = { missing: 'missing_file', irregular: 'irregular_file', oversized: 'oversized_file' } as const;
 /** A legacy sidecar marker is a line of JSON; anything larger is not one. */
 const MAX_MARKER_BYTES = 64 * 1024;
 
-export class CompressWorker {
+export class PerceptualWorker {
   readonly metrics: Metrics<typeof COMPRESS_METRICS>;
   private readonly registry = createRegistry();
   private readonly log: Logger;
@@ -42,7 +68,7 @@ export class CompressWorker {
     readonly config: CompressConfig,
     opts: { logger?: Logger } = {},
   ) {
-    this.log = opts.logger ?? createLogger('compress', config.log.level);
+    this.log = opts.logger ?? createLogger('perceptual', config.log.level);
     this.metrics = createMetrics(COMPRESS_METRICS, this.registry);
     this.store = openStore(config.store);
     for (const size of config.perceptual.sizes) this.metrics.quality.zero({ size });
@@ -97,7 +123,15 @@ export class CompressWorker {
     const input = await readForMessage(e.path, FILE_READ, () => this.store.get(e.path, this.config.maxReadBytes));
     const inputSha = sha256(input);
     const marker = await this.marker(e.path);
-    const event = (m: Marker): Compressed => ({ id: e.id, size: e.size, path: e.path, bytesBefore: m.bytesBefore, bytesAfter: m.bytesAfter, quality: m.quality, score: m.score });
+    const event = (m: Marker): Compressed => ({
+      id: e.id,
+      size: e.size,
+      path: e.path,
+      bytesBefore: m.bytesBefore,
+      bytesAfter: m.bytesAfter,
+      quality: m.quality,
+      score: m.score,
+    });
     if (markerValidator.is(marker) && marker.outputSha === inputSha) {
       this.metrics.images.labels('already').inc();
       return { event: event(marker), replaced: false };
@@ -132,7 +166,10 @@ export class CompressWorker {
     };
     const meta = (await this.store.head(path))?.meta[MARKER_META];
     if (meta !== undefined) return parse(meta);
-    return this.store.get(`${path}.hearth-pq.json`, MAX_MARKER_BYTES).then((t) => parse(t.toString('utf8')), () => undefined);
+    return this.store.get(`${path}.hearth-pq.json`, MAX_MARKER_BYTES).then(
+      (t) => parse(t.toString('utf8')),
+      () => undefined,
+    );
   }
 
   async stop(): Promise<void> {
