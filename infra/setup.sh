@@ -90,21 +90,24 @@ if [ ! -f "$match_bin" ] || [ ! -f "$match_stamp" ] || [ "$(cat "$match_stamp")"
   echo "$match_want" > "$match_stamp"
 fi
 
-# The warmer's native push client (warmer/native/hearth-push.c), a Node-API addon with
-# llhttp compiled in. llhttp is built with hidden symbols and the addon linked
-# -Bsymbolic: node exports its own llhttp (another version), which would otherwise win.
-push_src=warmer/native/hearth-push.c
+# The warmer's native engine (warmer/native/: the push client and the hint socket around one
+# header), a Node-API addon with llhttp compiled in. llhttp is built with hidden symbols and
+# the addon linked -Bsymbolic: node exports its own llhttp (another version), which would
+# otherwise win.
+push_src=warmer/native
 push_bin=.cache/bin/hearth-push.node
 push_stamp=.cache/bin/.hearth-push.sha256
-push_want=$( (sha256sum "$push_src" /usr/share/llhttp/*.c; uname -m) | sha256sum | cut -d' ' -f1)
+push_want=$( (sha256sum "$push_src"/*.c "$push_src"/*.h /usr/share/llhttp/*.c; uname -m) | sha256sum | cut -d' ' -f1)
 if [ ! -f "$push_bin" ] || [ ! -f "$push_stamp" ] || [ "$(cat "$push_stamp")" != "$push_want" ]; then
   log "building $push_bin"
   obj=.cache/bin/hearth-push.o.d
   rm -rf "$obj"; mkdir -p "$obj"
   for f in llhttp api http; do
-    gcc -O2 -fPIC -fvisibility=hidden -I /usr/share/include/llhttp -c "/usr/share/llhttp/$f.c" -o "$obj/$f.o"
+    gcc -O2 -fPIC -fvisibility=hidden -I /usr/share/include/llhttp -c "/usr/share/llhttp/$f.c" -o "$obj/llhttp-$f.o"
   done
-  gcc -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden -I node_modules/node-api-headers/include -I /usr/share/include/llhttp -c "$push_src" -o "$obj/hearth-push.o"
+  for f in "$push_src"/*.c; do
+    gcc -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden -I node_modules/node-api-headers/include -I /usr/share/include/llhttp -c "$f" -o "$obj/$(basename "$f" .c).o"
+  done
   gcc -shared -Wl,-Bsymbolic -o "$push_bin.tmp" "$obj"/*.o -lpthread -lcrypto
   rm -rf "$obj"
   mv "$push_bin.tmp" "$push_bin"

@@ -83,7 +83,7 @@ export const WarmerConfigSchema = Type.Object(
         client: Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('undici')], {
           default: 'auto',
           description:
-            '`native`: the push client built by setup (warmer/native/hearth-push.c: its own thread, plain HTTP only); `undici`: in JavaScript (also https); `auto`: native for an `http://` proxy where it is built, else undici',
+            '`native`: the push client of the native engine, built by setup (warmer/native/push-client.c: its own thread, plain HTTP only); `undici`: in JavaScript (also https); `auto`: native for an `http://` proxy where it is built, else undici',
         }),
         concurrency: Type.Integer({
           minimum: 1,

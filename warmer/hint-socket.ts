@@ -1,20 +1,26 @@
 /**
- * Where hints come in: the native engine's socket (read in batches of up to 64 with
- * recvmmsg on the push thread, handed over many at a time) where the native push client
- * runs, else a `node:dgram` socket (one callback, one Buffer and one address object per
- * datagram: about as much event-loop time as the warmer's own work on a 1-path hint).
+ * Where hints come in: the warmer's UDP socket. Two carry it: the native engine's
+ * (warmer/native/hint-socket.c, read in batches of up to 64 with recvmmsg on the engine's
+ * thread and handed over many at a time, each datagram's HMAC checked there; its face is
+ * `NativeEngine.hints` in native-engine.ts) where the native engine runs, else this
+ * `node:dgram` socket (one callback, one Buffer and one address object per datagram:
+ * about as much event-loop time as the warmer's own work on a 1-path hint).
  */
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 
-export interface HintReceiverOptions {
+export interface HintSocketOptions {
   readonly host: string;
   readonly port: number;
   readonly recvBufferBytes: number;
   /** HMAC keys (SignatureVerifier.secrets): the native socket checks datagrams against them on its own thread. */
   readonly keys?: readonly Buffer[];
-  /** One datagram, valid only during the call; `sig`: the native check's verdict, where it ran. */
-  readonly onDatagram: (buf: Buffer, sig?: number) => void;
+  /**
+   * One datagram, valid only during the call. `signedBy`, where the native check ran: the
+   * index in `keys` of the key that signed it, or -1 for none of them (signed where
+   * api-hook signs); undefined leaves the check to JavaScript.
+   */
+  readonly onDatagram: (buf: Buffer, signedBy?: number) => void;
   readonly onError: (err: Error) => void;
 }
 
@@ -25,21 +31,22 @@ export interface Listening {
   readonly recvBuffer: number;
 }
 
-export interface HintReceiver {
+/** The hint socket's face. Opened and closed with its transport (transport.ts); `close` only stops the hints. */
+export interface HintSocket {
   /** `native` or `dgram`. */
   readonly kind: string;
-  listen(o: HintReceiverOptions): Promise<Listening>;
+  listen(o: HintSocketOptions): Promise<Listening>;
   /** Takes no more datagrams. */
   close(): Promise<void>;
 }
 
-export class DgramReceiver implements HintReceiver {
+export class DgramHintSocket implements HintSocket {
   readonly kind = 'dgram';
   private socket: dgram.Socket | undefined;
 
-  async listen(o: HintReceiverOptions): Promise<Listening> {
+  async listen(o: HintSocketOptions): Promise<Listening> {
     const socket = dgram.createSocket({ type: isIP(o.host) === 6 ? 'udp6' : 'udp4', recvBufferSize: o.recvBufferBytes });
-    socket.on('message', o.onDatagram);
+    socket.on('message', (buf) => o.onDatagram(buf));
     socket.on('error', o.onError);
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);

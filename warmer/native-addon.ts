@@ -1,8 +1,8 @@
 /**
- * The native push client's addon (warmer/native/hearth-push.c, built by setup into
- * .cache/bin). Where it is not built, or HEARTH_PUSH=off, the warmer pushes with undici.
+ * The native engine's addon (warmer/native/, built by setup into .cache/bin). Where it is
+ * not built, or HEARTH_PUSH=off, the warmer pushes with undici and reads hints with node:dgram.
  */
-import { NATIVE_HELPERS, loadAddon, nativeWhere } from '../common/index.js';
+import { NATIVE_HELPERS, loadAddon } from '../common/index.js';
 
 export interface NativeEngineOptions {
   /** Numeric IPv4 or IPv6 address of the proxy. */
@@ -20,32 +20,59 @@ export interface NativeEngineOptions {
 }
 
 /** An opaque engine handle. */
-export type NativeEngine = { readonly __engine: unique symbol };
+export type NativeEngineHandle = { readonly __engine: unique symbol };
 
-export interface NativePushAddon {
-  create(o: NativeEngineOptions, onRecords: () => void): NativeEngine;
-  /** False when the path can never go on a request line (not printable ASCII, too long). */
-  push(e: NativeEngine, token: number, colo: number, path: string): boolean;
-  flush(e: NativeEngine): void;
-  /**
-   * Copies push records (4 u32s each: token, status | cache << 16 | kind << 24, µs, errno)
-   * and received datagrams ([u32 length][u32 kept][bytes, padded to 4]);
-   * counts = [records, datagram bytes, 1 if more are left: call again].
-   */
-  drain(e: NativeEngine, records: Uint32Array, datagrams: Uint8Array, counts: Uint32Array): void;
-  /** Binds the hint socket, read by the engine's thread; throws with the errno's name as code. */
-  listen(e: NativeEngine, o: { address: string; port: number; recvBufferBytes: number }): { port: number; recvBuffer: number };
-  /** HMAC keys the thread checks each datagram against, before listen; returns how many it took (0: more than 8). */
-  setKeys(e: NativeEngine, keys: Uint8Array[]): number;
-  /** Closes the hint socket (on the engine's thread, at its next turn). */
-  unlisten(e: NativeEngine): void;
-  /** Per colo, 4 numbers: open connections, connects, connect failures, retries. */
-  stats(e: NativeEngine, out: Float64Array): void;
-  close(e: NativeEngine): void;
+/** The layouts and codes the engine writes (warmer/native/hearth-push.h, the one place they are defined). */
+export interface NativeConstants {
+  /** A record's error kind → the code a push report names (`''`: the response came whole). */
+  readonly kinds: readonly string[];
+  /** Kinds whose record carries an errno, named instead of the kind. */
+  readonly errnoKinds: readonly number[];
+  /** X-Cache-Status codes 1, 2, ...: nginx's $upstream_cache_status values. */
+  readonly cacheStatuses: readonly string[];
+  /** The code of an X-Cache-Status that is none of them. */
+  readonly cacheOther: number;
+  /** u32s per record: token, status | cache << recordCacheShift | kind << recordKindShift, µs, errno. */
+  readonly recordWords: number;
+  readonly recordCacheShift: number;
+  readonly recordKindShift: number;
+  /** A datagram: [u32 length][u32 kept | verdict << datagramVerdictShift][bytes, padded to 4]. */
+  readonly datagramHeader: number;
+  /** Bytes kept of one datagram. */
+  readonly datagramSlot: number;
+  readonly datagramKeptMask: number;
+  readonly datagramVerdictShift: number;
+  /** Verdicts besides 1 + the index of the key that signed it. */
+  readonly sigNotChecked: number;
+  readonly sigNoMatch: number;
+  readonly sigNotThere: number;
+  /** Where api-hook puts the signature (`,"sig":"`), and its base64url length. */
+  readonly sigMember: string;
+  readonly sigChars: number;
+  /** Keys the engine checks; with more, JavaScript checks them all. */
+  readonly maxKeys: number;
+  readonly statsPerColo: number;
+  readonly pathMaxBytes: number;
 }
 
-/** Where the addon is looked for (`HEARTH_PUSH`: common/native.ts). */
-export const NATIVE_PUSH = nativeWhere(NATIVE_HELPERS.push);
+export interface NativeEngineAddon {
+  readonly constants: NativeConstants;
+  create(o: NativeEngineOptions, onRecords: () => void): NativeEngineHandle;
+  /** False when the path can never go on a request line (not printable ASCII, too long). */
+  push(e: NativeEngineHandle, token: number, colo: number, path: string): boolean;
+  flush(e: NativeEngineHandle): void;
+  /** Copies push records and received datagrams; counts = [records, datagram bytes, 1 if more are left: call again]. */
+  drain(e: NativeEngineHandle, records: Uint32Array, datagrams: Uint8Array, counts: Uint32Array): void;
+  /** Binds the hint socket, read by the engine's thread; throws with the errno's name as code. */
+  listen(e: NativeEngineHandle, o: { address: string; port: number; recvBufferBytes: number }): { port: number; recvBuffer: number };
+  /** HMAC keys the thread checks each datagram against, before listen; returns how many it took (0: more than maxKeys). */
+  setKeys(e: NativeEngineHandle, keys: Uint8Array[]): number;
+  /** Closes the hint socket (on the engine's thread, at its next turn). */
+  unlisten(e: NativeEngineHandle): void;
+  /** Per colo, statsPerColo numbers: open connections, connects, connect failures, retries. */
+  stats(e: NativeEngineHandle, out: Float64Array): void;
+  close(e: NativeEngineHandle): void;
+}
 
-/** The addon, or null where it is not built (or HEARTH_PUSH=off). */
-export const nativePush = (): NativePushAddon | null => loadAddon<NativePushAddon>(NATIVE_HELPERS.push);
+/** The addon, or null where it is not built or HEARTH_PUSH=off (common/native.ts). */
+export const nativeEngineAddon = (): NativeEngineAddon | null => loadAddon<NativeEngineAddon>(NATIVE_HELPERS.push);

@@ -1,8 +1,7 @@
-/** What one push came to, as both push clients (native and undici) report it. */
-import type { HintReceiver } from './hint-receiver.js';
+/** The push client's face, as both carry it (the native engine and undici), and what one push came to. */
 import type { PushResult } from './push-scheduler.js';
 
-/** nginx's $upstream_cache_status values; anything else is reported by status class. */
+/** nginx's $upstream_cache_status values; anything else is reported by status class. The native engine's codes must name the same (a test checks). */
 export const CACHE_STATUSES: ReadonlySet<string> = new Set(['hit', 'miss', 'expired', 'stale', 'updating', 'revalidated', 'bypass']);
 
 export interface PushReport extends PushResult {
@@ -28,22 +27,14 @@ export function errorReport(errorCode: string, seconds: number): PushReport {
   return { ok: false, failure: true, outcome: 'error', errorCode, seconds };
 }
 
-/** How the warmer hands a push to a client and learns how it went. */
+/** How the warmer hands a push over and learns how it went. Opened and closed with its transport (transport.ts). */
 export interface PushClient {
   /** `native` or `undici`: which client carries the pushes (a metric label). */
   readonly kind: string;
-  /** Where hints come in: the native client reads them on its own thread too. */
-  receiver(): HintReceiver;
-  /** Resolves what must be resolved before the first push (the proxy's address). */
-  open(): Promise<void>;
   /** Starts one push; `done` is called exactly once, never before `push` returns. */
   push(coloIndex: number, coloHost: string, path: string, done: (r: PushReport) => void): void;
   /** Open connections to the proxy, by colo index. */
   connections(coloIndex: number): number;
   /** Connections opened, failed to open and pushes sent again on a fresh connection, by colo index, since start. */
   counters(coloIndex: number): { connects: number; connectFailures: number; retries: number };
-  /** After the pushes in flight finished: closes every connection. */
-  close(): Promise<void>;
-  /** Abandons what is in flight. */
-  destroy(): Promise<void>;
 }

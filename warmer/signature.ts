@@ -7,9 +7,6 @@ const CLOSE = Buffer.from('}');
 
 export type SignatureVerdict = 'ok' | 'unsigned' | 'unknown_key' | 'misplaced' | 'mismatch';
 
-/** The native hint socket's verdict on a datagram (hearth-push.c): 1 + the index of the key that signed it, or one of these. */
-export const NATIVE_SIG_NONE = 255;
-
 /**
  * Verifies the HMAC of a schema-valid hint against its datagram's exact bytes.
  * Several keys may be live at once so senders can rotate without a flag day.
@@ -33,16 +30,15 @@ export class SignatureVerifier {
   }
 
   /**
-   * `native`, where the hint socket is the native engine's: which of `secrets` signed the
-   * bytes where api-hook puts the signature (1 + its index, or NATIVE_SIG_NONE), computed
-   * off the event loop. Anything else it says (or nothing) leaves the check to this code.
+   * `signedBy`, where the hint socket is the native engine's: which of `secrets` signed the
+   * bytes where api-hook puts the signature (its index, or -1 for none), computed off the
+   * event loop. Without it (or with an index no key has) this code checks.
    */
-  verify(buf: Buffer, kid: string | undefined, sig: string | undefined, native?: number): SignatureVerdict {
+  verify(buf: Buffer, kid: string | undefined, sig: string | undefined, signedBy?: number): SignatureVerdict {
     if (kid === undefined || sig === undefined) return 'unsigned';
     const key = this.keys.get(kid);
     if (!key) return 'unknown_key';
-    if (native !== undefined && native > 0 && (native <= this.keys.size || native === NATIVE_SIG_NONE))
-      return native - 1 === this.index.get(kid) ? 'ok' : 'mismatch';
+    if (signedBy !== undefined && signedBy >= -1 && signedBy < this.keys.size) return signedBy === this.index.get(kid) ? 'ok' : 'mismatch';
     // `sig` must be the last member, written exactly as api-hook writes it.
     const at = buf.length - SIG_TAIL;
     if (at <= 0 || !buf.subarray(at, at + MEMBER.length).equals(MEMBER) || buf[buf.length - 1] !== 0x7d) return 'misplaced';

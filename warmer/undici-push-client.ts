@@ -1,6 +1,6 @@
 /**
  * The push client in JavaScript, on undici: for an `https://` proxy, and wherever the
- * native client (warmer/native/hearth-push.c) is not built. Same shape as the native
+ * native engine (warmer/native/push-client.c) is not built. Same shape as the native
  * one: a pool of its own per colo, one push per connection at a time (nginx answers one
  * connection's requests one after another, so a slow colo must hold only its own
  * connections), through `dispatch()` with a handler object rather than `request()`: no
@@ -9,10 +9,9 @@
  * costs the event loop ~1 µs.
  */
 import { Pool, type Dispatcher } from 'undici';
-import { DgramReceiver, type HintReceiver } from './hint-receiver.js';
-import { errorReport, responseReport, type PushClient, type PushReport } from './push-report.js';
+import { errorReport, responseReport, type PushClient, type PushReport } from './push-client.js';
 
-export interface PusherOptions {
+export interface UndiciPushClientOptions {
   readonly proxy: string;
   readonly method: 'HEAD' | 'GET';
   /** Connections per colo (each carries one push at a time). */
@@ -77,18 +76,12 @@ interface ColoPool {
   connectFailures: number;
 }
 
-export class UndiciPusher implements PushClient {
+export class UndiciPushClient implements PushClient {
   readonly kind = 'undici';
   /** By colo index. */
   private readonly pools = new Map<number, ColoPool>();
 
-  constructor(private readonly o: PusherOptions) {}
-
-  async open(): Promise<void> {}
-
-  receiver(): HintReceiver {
-    return new DgramReceiver();
-  }
+  constructor(private readonly o: UndiciPushClientOptions) {}
 
   private pool(coloIndex: number, host: string): ColoPool {
     let p = this.pools.get(coloIndex);
@@ -142,10 +135,12 @@ export class UndiciPusher implements PushClient {
     return { connects: p?.connects ?? 0, connectFailures: p?.connectFailures ?? 0, retries: 0 };
   }
 
+  /** After the pushes in flight finished. */
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.pool.close()));
   }
 
+  /** Abandons what is in flight. */
   async destroy(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.pool.destroy()));
   }

@@ -20,7 +20,7 @@ import {
   createStatusServer,
   readiness,
 } from '../common/index.js';
-import type { HintReceiver } from './hint-receiver.js';
+import type { HintSocket } from './hint-socket.js';
 import { ColoRouter, type Colo } from './colo-router.js';
 import { perColoConcurrency, type WarmerConfig } from './config.js';
 import { Dedup } from './dedup.js';
@@ -29,8 +29,8 @@ import { DROP_REASONS, WARMER_METRICS, type DropReason } from './metrics.js';
 import { PathPolicy } from './path-policy.js';
 import { PushScheduler, type PushJob } from './push-scheduler.js';
 import { TakedownFeed } from './takedown-feed.js';
-import type { PushClient, PushReport } from './push-report.js';
-import { createPushClient } from './pusher.js';
+import type { PushReport } from './push-client.js';
+import { createTransport, type Transport } from './transport.js';
 import { SignatureVerifier } from './signature.js';
 
 export interface WarmerOptions {
@@ -62,7 +62,7 @@ export class Warmer {
   private readonly policy: PathPolicy;
   private readonly verifier: SignatureVerifier;
   private readonly dedup: Dedup;
-  private readonly pusher: PushClient;
+  private readonly transport: Transport;
   private readonly scheduler: PushScheduler;
   private readonly tallies: Tally[] = [];
   private readonly datagrams: Tally;
@@ -78,7 +78,7 @@ export class Warmer {
   /** Push duration histograms by colo index, resolved once. */
   private readonly pushDurations: Observer[];
   private readonly takedowns: TakedownFeed | undefined;
-  private receiver: HintReceiver | undefined;
+  private hints: HintSocket | undefined;
   private server: Server | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -118,8 +118,8 @@ export class Warmer {
     this.verifier = new SignatureVerifier(config.keys);
     this.dedup = new Dedup({ max: config.dedup.max, ttlMs: config.dedup.ttlMs, now: this.now });
     this.takedowns = config.quarantine.brokers.length > 0 ? new TakedownFeed({ brokers: config.quarantine.brokers, log: this.log }) : undefined;
-    this.pusher = createPushClient(config, this.router.colos);
-    this.metrics.pushClient.labels(this.pusher.kind).set(1);
+    this.transport = createTransport(config, this.router.colos);
+    this.metrics.pushClient.labels(this.transport.pushes.kind).set(1);
     this.scheduler = new PushScheduler({
       colos: this.router.colos,
       concurrency: config.push.concurrency,
@@ -128,7 +128,7 @@ export class Warmer {
       breakerFailures: config.push.breakerFailures,
       breakerCooldownMs: config.push.breakerCooldownMs,
       now: this.now,
-      run: (job, done) => this.pusher.push(job.colo.index, job.colo.host, job.path, done),
+      run: (job, done) => this.transport.pushes.push(job.colo.index, job.colo.host, job.path, done),
       // Asked again at dispatch: a takedown that arrived while the push was queued wins.
       blocked: (job) => this.takedowns?.blocks(job.path),
       onSettled: (job, result) => this.settled(job, result as PushReport),
@@ -145,17 +145,17 @@ export class Warmer {
 
   async start(): Promise<WarmerAddresses> {
     const { udp, http } = this.config;
-    await this.pusher.open();
-    const receiver = this.pusher.receiver();
-    const bound = await receiver.listen({
+    await this.transport.open();
+    const hints = this.transport.hints;
+    const bound = await hints.listen({
       host: udp.host,
       port: udp.port,
       recvBufferBytes: udp.recvBufferBytes,
       keys: this.verifier.secrets,
-      onDatagram: (msg, sig) => this.handleDatagram(msg, sig),
+      onDatagram: (msg, signedBy) => this.handleDatagram(msg, signedBy),
       onError: (err) => this.log.error({ err }, 'udp socket error'),
     });
-    this.receiver = receiver;
+    this.hints = hints;
     this.server = createStatusServer(this.registry, {
       refresh: () => this.refreshMetrics(),
       health: () => ({
@@ -165,7 +165,7 @@ export class Warmer {
         ...(this.takedowns ? { takedowns: { quarantined: this.takedowns.size, deleted: this.takedowns.deletedCount, current: this.takedowns.current } } : {}),
       }),
       // Taking hints once the socket is bound; a stopping warmer takes no more.
-      ready: () => readiness({ udp: this.receiver !== undefined || 'not bound', stopping: this.stopping === undefined || 'stopping' }),
+      ready: () => readiness({ udp: this.hints !== undefined || 'not bound', stopping: this.stopping === undefined || 'stopping' }),
     });
     await listen(this.server, http.port, http.host);
     this.takedowns?.start();
@@ -180,8 +180,8 @@ export class Warmer {
         http: `${addresses.http.address}:${addresses.http.port}`,
         recvBuffer,
         proxy: this.config.proxy,
-        pushClient: this.pusher.kind,
-        hintSocket: receiver.kind,
+        pushClient: this.transport.pushes.kind,
+        hintSocket: hints.kind,
         colos: this.router.colos.map((c) => c.name),
       },
       'warmer listening',
@@ -203,8 +203,8 @@ export class Warmer {
     for (const colo of this.router.colos) {
       this.metrics.inFlight.labels(colo.name).set(this.scheduler.inFlightFor(colo));
       this.metrics.breakerOpen.labels(colo.name).set(this.scheduler.isOpen(colo) ? 1 : 0);
-      this.metrics.connections.labels(colo.name).set(this.pusher.connections(colo.index));
-      const c = this.pusher.counters(colo.index);
+      this.metrics.connections.labels(colo.name).set(this.transport.pushes.connections(colo.index));
+      const c = this.transport.pushes.counters(colo.index);
       const m = this.clientCounters[colo.index] as ClientCounters;
       m.connects.set(c.connects);
       m.connectFailures.set(c.connectFailures);
@@ -213,9 +213,9 @@ export class Warmer {
   }
 
   /** One datagram in; never throws. */
-  handleDatagram(buf: Buffer, sig?: number): void {
+  handleDatagram(buf: Buffer, signedBy?: number): void {
     try {
-      this.ingest(buf, sig);
+      this.ingest(buf, signedBy);
     } catch (err) {
       // A bug must cost one hint, not the daemon.
       this.dgDropped.invalid.add();
@@ -223,14 +223,14 @@ export class Warmer {
     }
   }
 
-  private ingest(buf: Buffer, sig: number | undefined): void {
+  private ingest(buf: Buffer, signedBy: number | undefined): void {
     this.datagrams.add();
     const hint = parseHint(buf);
     if (!hint) return this.dropDatagram('invalid', 0, { bytes: buf.length });
     const n = hint.paths.length;
     this.pathsReceived.add(n);
     if (this.verifier.required) {
-      const verdict = this.verifier.verify(buf, hint.kid, hint.sig, sig);
+      const verdict = this.verifier.verify(buf, hint.kid, hint.sig, signedBy);
       if (verdict !== 'ok') return this.dropDatagram('signature', n, { verdict, kid: hint.kid });
     }
     const now = this.now();
@@ -329,16 +329,16 @@ export class Warmer {
   }
 
   private async shutdown(): Promise<void> {
-    const receiver = this.receiver;
-    this.receiver = undefined;
-    await receiver?.close();
+    const hints = this.hints;
+    this.hints = undefined;
+    await hints?.close();
     await this.takedowns?.stop();
     const { abandoned } = await this.scheduler.close(this.config.shutdownGraceMs);
     if (abandoned > 0) {
       this.log.warn({ abandoned }, 'pushes still in flight at the end of the grace period; abandoning them');
-      await this.pusher.destroy();
+      await this.transport.destroy();
     } else {
-      await this.pusher.close();
+      await this.transport.close();
     }
     if (this.server) await closeServer(this.server);
     this.log.info('warmer stopped');

@@ -1,20 +1,20 @@
 /**
- * The native push client (warmer/native/hearth-push.c) against real sockets: an HTTP
- * server where HTTP is enough, raw TCP servers for the faults a real proxy rarely shows
- * on demand (a kept-alive connection closed under a request, garbage, a response cut
- * into single bytes), and its hint socket.
+ * The native engine (warmer/native/) against real sockets: its push client against an
+ * HTTP server where HTTP is enough and raw TCP servers for the faults a real proxy rarely
+ * shows on demand (a kept-alive connection closed under a request, garbage, a response
+ * cut into single bytes), and its hint socket; and what its header shares with TypeScript.
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { nativePush } from '../../warmer/native-push.js';
-import { computeSignature } from '@hearth/api-hook';
-import { NativePusher } from '../../warmer/native-pusher.js';
-import type { PushReport } from '../../warmer/push-report.js';
-import { seededRandom } from '../../common/index.js';
+import { computeSignature, MAX_DATAGRAM_BYTES, SIG_CHARS, SIG_MEMBER } from '@hearth/api-hook';
+import { ERROR_CODES, REASON_CODES, seededRandom } from '../../common/index.js';
+import { nativeEngineAddon } from '../../warmer/native-addon.js';
+import { NativeEngine } from '../../warmer/native-engine.js';
+import { CACHE_STATUSES, type PushReport } from '../../warmer/push-client.js';
 
-const addon = nativePush();
+const addon = nativeEngineAddon();
 
 async function listening<T extends Server | HttpServer>(server: T): Promise<{ server: T; url: string; close: () => Promise<void> }> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -57,9 +57,9 @@ function rawServer(
   return listening(server).then((l) => ({ ...l, connections: () => connections }));
 }
 
-function client(url: string, o: Partial<{ hosts: string[]; connections: number; timeoutMs: number; method: 'HEAD' | 'GET' }> = {}): NativePusher {
+function client(url: string, o: Partial<{ hosts: string[]; connections: number; timeoutMs: number; method: 'HEAD' | 'GET' }> = {}): NativeEngine {
   assert.ok(addon, 'infra/setup.sh builds .cache/bin/hearth-push.node');
-  return new NativePusher(addon, {
+  return new NativeEngine(addon, {
     proxy: url,
     method: o.method ?? 'HEAD',
     connections: o.connections ?? 4,
@@ -69,15 +69,37 @@ function client(url: string, o: Partial<{ hosts: string[]; connections: number; 
   });
 }
 
-const push = (c: NativePusher, colo: number, path: string): Promise<PushReport> => new Promise((r) => c.push(colo, '', path, r));
+const push = (c: NativeEngine, colo: number, path: string): Promise<PushReport> => new Promise((r) => c.pushes.push(colo, '', path, r));
 
-describe('native push client (real sockets)', function () {
+describe('the native engine and TypeScript', () => {
+  it('agree on what they share: cache statuses, error codes, the signature member, datagram room', () => {
+    assert.ok(addon, 'infra/setup.sh builds .cache/bin/hearth-push.node');
+    const c = addon.constants;
+    // The undici client reports by the same names, so a dashboard cannot tell which client pushed.
+    assert.deepEqual(c.cacheStatuses, [...CACHE_STATUSES]);
+    // Every code a push report can name is in the one table; the others are errno names.
+    const codes = new Set([...Object.keys(ERROR_CODES), ...Object.keys(REASON_CODES)]);
+    for (const [kind, name] of c.kinds.entries()) {
+      if (kind === 0) assert.equal(name, '');
+      else if (c.errnoKinds.includes(kind)) assert.match(name, /^[a-z]+$/);
+      else assert.ok(codes.has(name), `kind ${kind}: ${name} is not in common/errors.ts`);
+    }
+    assert.equal(c.sigMember, SIG_MEMBER);
+    assert.equal(c.sigChars, SIG_CHARS);
+    assert.ok(c.datagramSlot > MAX_DATAGRAM_BYTES, 'a whole hint fits in a slot: only oversized datagrams are cut');
+    assert.ok(c.cacheStatuses.length < Math.min(c.cacheOther, 1 << (c.recordKindShift - c.recordCacheShift)));
+    assert.ok(c.maxKeys < Math.min(c.sigNotThere, c.sigNoMatch));
+    assert.deepEqual(new Set([c.sigNotChecked, c.sigNoMatch, c.sigNotThere]).size, 3);
+  });
+});
+
+describe('native engine (real sockets)', function () {
   this.timeout(20000);
   const open: { close(): Promise<void> }[] = [];
   afterEach(async () => {
     for (const o of open.splice(0)) await o.close();
   });
-  async function started(url: string, o?: Parameters<typeof client>[1]): Promise<NativePusher> {
+  async function started(url: string, o?: Parameters<typeof client>[1]): Promise<NativeEngine> {
     const c = client(url, o);
     await c.open();
     open.push(c);
@@ -139,8 +161,8 @@ describe('native push client (real sockets)', function () {
     const c = await started(http.url, { method: 'GET', connections: 1 });
     for (let i = 0; i < 6; i++) assert.equal((await push(c, 0, i % 2 ? '/chunked' : '/length')).outcome, 'miss');
     assert.equal(conns.size, 1, 'one kept-alive connection carried all six');
-    assert.equal(c.connections(0), 1);
-    assert.deepEqual(c.counters(0), { connects: 1, connectFailures: 0, retries: 0 });
+    assert.equal(c.pushes.connections(0), 1);
+    assert.deepEqual(c.pushes.counters(0), { connects: 1, connectFailures: 0, retries: 0 });
   });
 
   it('reads a response cut into single bytes, skips a 1xx, and opens a new connection after Connection: close', async () => {
@@ -173,7 +195,7 @@ describe('native push client (real sockets)', function () {
     const c = await started(raw.url, { connections: 1 });
     assert.equal((await push(c, 0, '/1')).outcome, 'miss');
     assert.equal((await push(c, 0, '/2')).outcome, 'miss', 'retried on a new connection');
-    assert.equal(c.counters(0).retries, 1);
+    assert.equal(c.pushes.counters(0).retries, 1);
     assert.equal(raw.connections(), 2);
   });
 
@@ -183,7 +205,7 @@ describe('native push client (real sockets)', function () {
     const c = await started(raw.url);
     const r = await push(c, 0, '/x');
     assert.deepEqual([r.outcome, r.failure, r.errorCode === 'HEARTH_ERR_CLOSED' || r.errorCode === 'ECONNRESET'], ['error', true, true]);
-    assert.equal(c.counters(0).retries, 0);
+    assert.equal(c.pushes.counters(0).retries, 0);
   });
 
   it('names refused connections, timeouts and garbage', async () => {
@@ -193,7 +215,7 @@ describe('native push client (real sockets)', function () {
     const refused = await started(deadUrl);
     const r1 = await push(refused, 0, '/x');
     assert.deepEqual([r1.outcome, r1.errorCode, r1.failure], ['error', 'ECONNREFUSED', true]);
-    assert.equal(refused.counters(0).connectFailures, 1);
+    assert.equal(refused.pushes.counters(0).connectFailures, 1);
 
     const hang = await rawServer(() => {});
     open.push(hang);
@@ -274,7 +296,7 @@ describe('native push client (real sockets)', function () {
       let first = 0;
       for (let i = 0; i < 400; i++) {
         const path = `/p${i}`;
-        c.push(i % 2, '', path, (r) => {
+        c.pushes.push(i % 2, '', path, (r) => {
           reports.set(path, [...(reports.get(path) ?? []), r]);
           if (reports.get(path)!.length === 1 && ++first === 400) resolve();
         });
@@ -304,12 +326,12 @@ describe('native push client (real sockets)', function () {
     const c = client(hang.url);
     await c.open();
     let reported = 0;
-    for (let i = 0; i < 10; i++) c.push(0, '', `/x${i}`, () => reported++);
+    for (let i = 0; i < 10; i++) c.pushes.push(0, '', `/x${i}`, () => reported++);
     await new Promise((r) => setTimeout(r, 100));
     await c.close();
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(reported, 0);
-    const after = await new Promise<PushReport>((r) => c.push(0, '', '/late', r));
+    const after = await new Promise<PushReport>((r) => c.pushes.push(0, '', '/late', r));
     assert.equal(after.errorCode, 'HEARTH_ERR_CLOSED');
   });
 
@@ -317,13 +339,13 @@ describe('native push client (real sockets)', function () {
     const c = await started('http://127.0.0.1:9');
     const keys = [Buffer.from('the first key, sixteen+'), Buffer.from('k'.repeat(100))]; // the second longer than a SHA-256 block
     const got: [string, number | undefined][] = [];
-    const receiver = c.receiver();
+    const receiver = c.hints;
     const bound = await receiver.listen({
       host: '127.0.0.1',
       port: 0,
       recvBufferBytes: 1 << 20,
       keys,
-      onDatagram: (b, sig) => got.push([b.toString(), sig]),
+      onDatagram: (b, signedBy) => got.push([b.toString(), signedBy]),
       onError: () => {},
     });
     const unsigned = '{"v":1,"ts":1,"colo":"sin","paths":["/a.jpg"],"kid":"x"';
@@ -336,7 +358,7 @@ describe('native push client (real sockets)', function () {
     sender.close();
     assert.deepEqual(
       got,
-      sent.map((d, i) => [d, [1, 2, 255, 254, 254][i]]),
+      sent.map((d, i) => [d, [0, 1, -1, undefined, undefined][i]]),
     );
     await receiver.close();
   });
@@ -344,7 +366,7 @@ describe('native push client (real sockets)', function () {
   it('receives hints on its own socket, byte for byte, many per wake-up; a port in use is named', async () => {
     const c = await started('http://127.0.0.1:9');
     const got: Buffer[] = [];
-    const receiver = c.receiver();
+    const receiver = c.hints;
     const bound = await receiver.listen({
       host: '127.0.0.1',
       port: 0,
@@ -369,7 +391,7 @@ describe('native push client (real sockets)', function () {
     assert.deepEqual(got[3], sent[3]?.subarray(0, 4096));
     assert.deepEqual(got.slice(4).map(String), sent.slice(4).map(String));
     const other = await started('http://127.0.0.1:9');
-    await assert.rejects(other.receiver().listen({ host: '127.0.0.1', port: bound.port, recvBufferBytes: 1 << 20, onDatagram: () => {}, onError: () => {} }), {
+    await assert.rejects(other.hints.listen({ host: '127.0.0.1', port: bound.port, recvBufferBytes: 1 << 20, onDatagram: () => {}, onError: () => {} }), {
       code: 'EADDRINUSE',
     });
     await receiver.close();

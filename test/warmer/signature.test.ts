@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { computeSignature } from '@hearth/api-hook';
-import { NATIVE_SIG_NONE, SignatureVerifier } from '../../warmer/signature.js';
+import { SignatureVerifier } from '../../warmer/signature.js';
 
 const K1 = 'first long random secret';
 const K2 = 'second long random secret';
@@ -55,17 +55,18 @@ describe('hint signatures', () => {
   it("takes the native socket's verdict (which key signed it) where it ran, and checks itself where it did not", () => {
     const d1 = signed('k1', K1);
     const d2 = signed('k2', K2);
-    assert.equal(v.verify(d1, 'k1', sigOf(d1), 1), 'ok');
-    assert.equal(v.verify(d2, 'k2', sigOf(d2), 2), 'ok');
+    assert.equal(v.verify(d1, 'k1', sigOf(d1), 0), 'ok');
+    assert.equal(v.verify(d2, 'k2', sigOf(d2), 1), 'ok');
     // Signed by k2's secret while claiming k1: a mismatch, as the check here says too.
     const claimed = signed('k1', K2);
-    assert.equal(v.verify(claimed, 'k1', sigOf(claimed), 2), 'mismatch');
+    assert.equal(v.verify(claimed, 'k1', sigOf(claimed), 1), 'mismatch');
     assert.equal(v.verify(claimed, 'k1', sigOf(claimed)), 'mismatch');
-    assert.equal(v.verify(d1, 'k1', sigOf(d1), NATIVE_SIG_NONE), 'mismatch');
-    assert.equal(v.verify(d1, 'k9', sigOf(d1), 1), 'unknown_key');
-    assert.equal(v.verify(d1, undefined, undefined, 1), 'unsigned');
-    // "Not there", "not checked" or out of range: this code decides.
-    for (const native of [0, 254, 3, 77]) assert.equal(v.verify(d1, 'k1', sigOf(d1), native), 'ok', String(native));
+    // Signed by none of the keys.
+    assert.equal(v.verify(d1, 'k1', sigOf(d1), -1), 'mismatch');
+    assert.equal(v.verify(d1, 'k9', sigOf(d1), 0), 'unknown_key');
+    assert.equal(v.verify(d1, undefined, undefined, 0), 'unsigned');
+    // Not checked, or an index no key has: this code decides.
+    for (const signedBy of [undefined, 2, 77, -2]) assert.equal(v.verify(d1, 'k1', sigOf(d1), signedBy), 'ok', String(signedBy));
     assert.deepEqual(v.secrets.map(String), [K1, K2]);
   });
 
