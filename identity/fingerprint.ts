@@ -1,13 +1,12 @@
 /**
  * The exact fingerprint (TOOSIMPLE's method): the file's size and two 100-byte segments
  * at offsets chosen from the size, hashed with xxHash64 (`@node-rs/xxhash`'s `xxh64`,
- * measured here at 8.4 GB/s; its `xxh3` was 1.4 GB/s). Two reads of 100 bytes, however
- * large the file. A fingerprint only finds candidates: two files are declared the same
- * only when their full contents are (store-index.ts), so a fingerprint collision can
- * never make a false duplicate.
+ * measured here at 8.4 GB/s; its `xxh3` was 1.4 GB/s): 200 bytes hashed, however large
+ * the file. A fingerprint only finds candidates: two files are declared the same only
+ * when their full contents are (the worker, and ledger-index.ts), so a fingerprint
+ * collision can never make a false duplicate.
  */
 import { xxh64 } from '@node-rs/xxhash';
-import type { ObjectStore } from '../store/index.js';
 
 export const SEGMENT_BYTES = 100;
 
@@ -24,16 +23,6 @@ export function segmentOffsets(size: number): [number, number] {
 export function fingerprintOf(data: Buffer): bigint {
   const [a, b] = segmentOffsets(data.length);
   return hashSegments(data.length, data.subarray(a, a + SEGMENT_BYTES), data.subarray(b, b + SEGMENT_BYTES));
-}
-
-/**
- * The fingerprint of a stored object of `size` bytes, reading only its two segments
- * (two ranged reads, whatever the driver).
- */
-export async function fingerprintStored(store: ObjectStore, key: string, size: number): Promise<bigint> {
-  const [a, b] = segmentOffsets(size);
-  const [segA, segB] = await Promise.all([store.getRange(key, a, SEGMENT_BYTES), store.getRange(key, b, SEGMENT_BYTES)]);
-  return hashSegments(size, segA, segB);
 }
 
 function hashSegments(size: number, a: Buffer, b: Buffer): bigint {

@@ -1,7 +1,7 @@
 /** The public face of `identity/`: what other parts of Hearth may use. */
 export * from './exact-index.js';
 export * from './fingerprint.js';
-export * from './store-index.js';
+export * from './ledger-index.js';
 export * from './pdq.js';
 export * from './hamming-index.js';
 export * from './blocklist.js';

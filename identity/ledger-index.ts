@@ -1,90 +1,119 @@
 /**
- * The exact index of a store's originals (`.hearth-identity.idx`, in the tier's state
- * directory: beside a directory store's objects, a dotfile never served), and what
- * answers "which stored image is this file?". Both read the store through its interface.
+ * Which stored image a file is, answered from the identity ledger: the tier's one record
+ * of the images Hearth has. The exact index (`index`, beside the ledger) is a checkpoint
+ * of it, sorted and loaded in one read; what the ledger gained since the checkpoint is
+ * read from its tail, so a lookup is current without rebuilding the index every time.
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ORIGINAL_PATH, originalPath } from '../image/index.js';
-import { ObjectNotFoundError, type ObjectStore } from '../store/index.js';
-import { CorruptIndexError, ExactIndex, type IndexEntry } from './exact-index.js';
-import { fingerprintOf, fingerprintStored } from './fingerprint.js';
+import { originalPath } from '../image/index.js';
+import type { ObjectStore } from '../store/index.js';
+import { CorruptIndexError, ExactIndex } from './exact-index.js';
+import { fingerprintOf } from './fingerprint.js';
+import { RECORD_BYTES, encodeRecord, readLedger, type LedgerRecord } from './ledger.js';
 
-export const indexFile = (stateDir: string): string => join(stateDir, '.hearth-identity.idx');
+/** Records of the ledger's tail a lookup reads before it writes the index again (or an eighth of the index, if more). */
+const MAX_TAIL = 10_000;
 
-const original = new RegExp(ORIGINAL_PATH);
-
-/** Ranged reads in flight at once while indexing: enough to hide each read's round trip. */
-const INDEX_CONCURRENCY = 32;
+/** The index beside its ledger. */
+export const indexFile = (ledger: string): string => join(ledger, '..', 'index');
 
 export interface IndexStats {
-  files: number;
-  /** Originals not fingerprinted: kept as JPEG XL (their bytes are a reconstruction away). */
-  skipped: number;
+  images: number;
   ms: number;
 }
 
-/** Every original stored as a JPEG under `/originals/`: its id, store path and size. */
-export async function* scanOriginals(store: ObjectStore, skipped?: { jxl: number }): AsyncGenerator<{ id: string; path: string; size: number }> {
-  for await (const o of store.list('/originals/')) {
-    const m = original.exec(o.key);
-    if (m) yield { id: m[1] as string, path: o.key, size: o.size };
-    else if (skipped && o.key.endsWith('.jxl')) skipped.jxl++;
-  }
-}
-
-/** Fingerprints every original under `/originals/` (two 100-byte ranged reads each) and writes the index to `file`. */
-export async function indexStore(store: ObjectStore, file: string): Promise<{ index: ExactIndex; stats: IndexStats }> {
+/** Writes the index of every whole record of the ledger (a reader's view: a torn tail is left to the worker). */
+export async function indexLedger(ledger: string): Promise<{ index: ExactIndex; stats: IndexStats }> {
   const t0 = performance.now();
-  const entries: IndexEntry[] = [];
-  const skipped = { jxl: 0 };
-  let batch: Promise<IndexEntry | undefined>[] = [];
-  const drain = async (): Promise<void> => {
-    for (const e of await Promise.all(batch)) if (e) entries.push(e);
-    batch = [];
-  };
-  for await (const { id, path, size } of scanOriginals(store, skipped)) {
-    // Removed since it was listed: not an original any more.
-    batch.push(
-      fingerprintStored(store, path, size).then(
-        (fingerprint) => ({ fingerprint, id }),
-        (err: unknown) => {
-          if (err instanceof ObjectNotFoundError) return undefined;
-          throw err;
-        },
-      ),
-    );
-    if (batch.length >= INDEX_CONCURRENCY) await drain();
-  }
-  await drain();
-  const index = ExactIndex.build(entries);
-  await index.write(file);
-  return { index, stats: { files: entries.length, skipped: skipped.jxl, ms: Math.round(performance.now() - t0) } };
+  const { records, bytes } = await readLedger(ledger);
+  // A record reads back as the bytes it was written as: the last one as it is on disk.
+  const last = records.length === 0 ? Buffer.alloc(RECORD_BYTES) : encodeRecord(records[records.length - 1] as LedgerRecord);
+  const index = ExactIndex.build(records, { bytes, last });
+  await index.write(indexFile(ledger));
+  return { index, stats: { images: records.length, ms: Math.round(performance.now() - t0) } };
 }
 
-/** The index at `file`; missing or corrupt, rebuilt (and `rebuilt` says why). */
-export async function loadOrBuild(store: ObjectStore, file: string): Promise<{ index: ExactIndex; rebuilt?: string }> {
+async function ledgerRecordAt(ledger: string, at: number): Promise<Buffer> {
+  const fh = await open(ledger, 'r');
   try {
-    return { index: await ExactIndex.read(file) };
-  } catch (err) {
-    const why = err instanceof CorruptIndexError ? err.message : (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no index yet' : (err as Error).message;
-    return { index: (await indexStore(store, file)).index, rebuilt: why };
+    const b = Buffer.alloc(RECORD_BYTES);
+    const { bytesRead } = await fh.read(b, 0, RECORD_BYTES, at);
+    return b.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
   }
+}
+
+/** The ledger's images, by fingerprint: the index and the records appended after it. */
+export class LedgerLookup {
+  constructor(
+    private readonly index: ExactIndex,
+    private readonly since: ReadonlyMap<bigint, readonly string[]>,
+    /** Why the index was rebuilt first, when it was. */
+    readonly rebuilt?: string,
+  ) {}
+
+  get size(): number {
+    let n = this.index.size;
+    for (const ids of this.since.values()) n += ids.length;
+    return n;
+  }
+
+  /** The ids whose original has this fingerprint. */
+  lookup(fp: bigint): string[] {
+    return [...this.index.lookup(fp), ...(this.since.get(fp) ?? [])];
+  }
+}
+
+/** Why the index cannot stand for the ledger's start, or undefined when it can. */
+async function stale(index: ExactIndex, ledger: string): Promise<string | undefined> {
+  const { bytes, last } = index.covers;
+  if (bytes === 0) return undefined;
+  const now = await ledgerRecordAt(ledger, bytes - RECORD_BYTES).catch(() => Buffer.alloc(0));
+  return now.equals(last) ? undefined : 'the ledger was rebuilt or shortened since';
+}
+
+/** The lookup over `ledger`: its index (rebuilt when missing, damaged or made from another ledger) and the records since. */
+export async function loadLookup(ledger: string): Promise<LedgerLookup> {
+  let index: ExactIndex | undefined;
+  let rebuilt: string | undefined;
+  try {
+    index = await ExactIndex.read(indexFile(ledger));
+    rebuilt = await stale(index, ledger);
+  } catch (err) {
+    rebuilt = err instanceof CorruptIndexError ? err.message : (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no index yet' : (err as Error).message;
+  }
+  if (rebuilt !== undefined || !index) index = (await indexLedger(ledger)).index;
+  let tail = (await readLedger(ledger, { from: index.covers.bytes })).records;
+  // Far behind the ledger: written again, so that the next lookup reads little of its tail.
+  if (tail.length > Math.max(MAX_TAIL, index.size / 8)) {
+    rebuilt = `${tail.length} images accepted since it was written`;
+    index = (await indexLedger(ledger)).index;
+    tail = (await readLedger(ledger, { from: index.covers.bytes })).records;
+  }
+  const since = new Map<bigint, string[]>();
+  for (const r of tail) {
+    const ids = since.get(r.fingerprint);
+    if (ids) ids.push(r.id);
+    else since.set(r.fingerprint, [r.id]);
+  }
+  return new LedgerLookup(index, since, rebuilt);
 }
 
 export interface Identified {
   file: string;
   /** The stored image whose original has exactly these bytes, or null. */
   id: string | null;
-  /** Ids whose fingerprint matched but whose bytes did not (a fingerprint collision). */
+  /** Ids whose fingerprint matched but whose bytes did not (a fingerprint collision, or an original since taken back). */
   collisions: string[];
 }
 
-/** Which stored image each file is: fingerprint candidates, each confirmed byte for byte. */
-export async function identify(store: ObjectStore, index: ExactIndex, file: string): Promise<Identified> {
+/** Which stored image each file is: fingerprint candidates, each confirmed byte for byte against the store. */
+export async function identify(store: ObjectStore, images: { lookup(fp: bigint): string[] }, file: string): Promise<Identified> {
   const data = await readFile(file);
   const collisions: string[] = [];
-  for (const id of index.lookup(fingerprintOf(data))) {
+  for (const id of images.lookup(fingerprintOf(data))) {
     // Only the original's own bytes can confirm; one over the file's size cannot be it.
     const stored = await store.get(originalPath(id), data.length).catch(() => undefined);
     if (stored?.equals(data)) return { file, id, collisions };

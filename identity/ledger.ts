@@ -12,8 +12,12 @@
  */
 import { crc32 } from 'node:zlib';
 import { mkdir, open, readFile, truncate, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { HearthError, isImageId } from '../common/index.js';
+
+/** The identity tier's own files (ledger, its index, lock): state, not store objects. */
+export const identityDir = (store: string, stateDir?: string): string => stateDir ?? join(store, '.hearth-identity');
+export const ledgerFile = (store: string, stateDir?: string): string => join(identityDir(store, stateDir), 'ledger');
 
 export const RECORD_BYTES = 64;
 const MAGIC = 0x4c48; // 'HL'
@@ -60,13 +64,44 @@ function decodeRecord(b: Buffer): LedgerRecord | undefined {
   };
 }
 
-/** Every record of a ledger file (none when it does not exist); a torn tail is cut off and reported as `torn`. */
-export async function readLedger(file: string): Promise<{ records: LedgerRecord[]; torn: number }> {
+/** The file's bytes from `from` to its end (none when it is shorter). */
+async function readFrom(file: string, from: number): Promise<Buffer> {
+  if (from === 0) return readFile(file);
+  const fh = await open(file, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const data = Buffer.alloc(Math.max(0, size - from));
+    let done = 0;
+    while (done < data.length) {
+      const { bytesRead } = await fh.read(data, done, data.length - done, from + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return data.subarray(0, done);
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface ReadLedgerOptions {
+  /** Where to start: a record boundary (a byte count an earlier read returned as `bytes`). */
+  readonly from?: number;
+  /** Cut a torn tail off the file: only its writer may (a reader beside a running worker must not). */
+  readonly cutTorn?: boolean;
+}
+
+/**
+ * Every record of a ledger file from `from` (none when it does not exist); a torn tail is
+ * reported as `torn` (and cut off with `cutTorn`); `bytes`: where the whole records end.
+ */
+export async function readLedger(file: string, o: ReadLedgerOptions = {}): Promise<{ records: LedgerRecord[]; torn: number; bytes: number }> {
+  const from = o.from ?? 0;
+  if (from % RECORD_BYTES !== 0) throw new RangeError(`${file}: ${from} is not a record boundary`);
   let data: Buffer;
   try {
-    data = await readFile(file);
+    data = await readFrom(file, from);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], torn: 0 };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], torn: 0, bytes: 0 };
     throw err;
   }
   const whole = Math.floor(data.length / RECORD_BYTES);
@@ -75,11 +110,11 @@ export async function readLedger(file: string): Promise<{ records: LedgerRecord[
     const r = decodeRecord(data.subarray(i * RECORD_BYTES, (i + 1) * RECORD_BYTES));
     if (r) records.push(r);
     else if (i === whole - 1 && data.length === whole * RECORD_BYTES) break;
-    else throw new CorruptLedgerError(file, `record ${i} of ${whole} fails its check`);
+    else throw new CorruptLedgerError(file, `record ${from / RECORD_BYTES + i} fails its check`);
   }
   const good = records.length * RECORD_BYTES;
-  if (good < data.length) await truncate(file, good);
-  return { records, torn: data.length - good };
+  if (good < data.length && o.cutTorn) await truncate(file, from + good);
+  return { records, torn: data.length - good, bytes: from + good };
 }
 
 /** Appends records durably, one write and one fdatasync each, in the order asked. */

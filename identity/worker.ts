@@ -59,13 +59,11 @@ import { Blocklist } from './blocklist.js';
 import type { IdentityConfig } from './config.js';
 import { fingerprintOf } from './fingerprint.js';
 import { GrowingHammingIndex } from './hamming-index.js';
-import { CorruptLedgerError, LedgerWriter, encodeRecord, readLedger, type LedgerRecord } from './ledger.js';
+import { CorruptLedgerError, LedgerWriter, encodeRecord, identityDir, ledgerFile, readLedger, type LedgerRecord } from './ledger.js';
 import { IDENTITY_METRICS, IDENTITY_VERDICTS, MATCH_STEPS } from './metrics.js';
 import { pdqOf, type PdqHash } from './pdq.js';
 
 /** The tier's own files: `stateDir`, or a dot directory beside a directory store's objects (never a served path). */
-export const identityDir = (store: string, stateDir?: string): string => stateDir ?? join(store, '.hearth-identity');
-export const ledgerFile = (store: string, stateDir?: string): string => join(identityDir(store, stateDir), 'ledger');
 /** The blocklist as last applied to the photos already accepted: what a change is told apart from, across restarts. */
 const appliedFile = (store: string, stateDir?: string): string => join(identityDir(store, stateDir), 'blocklist.applied');
 /** How often the blocklist is looked at for hashes added or removed, to apply them to the photos already accepted. */
@@ -276,7 +274,7 @@ export class IdentityWorker {
     const file = ledgerFile(this.config.store, this.config.stateDir);
     let records: LedgerRecord[];
     try {
-      const read = await readLedger(file);
+      const read = await readLedger(file, { cutTorn: true });
       if (read.torn > 0) this.log.warn({ file, bytes: read.torn }, 'ledger ended in a torn record (a crash mid-append); cut off');
       records = read.records;
       if (records.length === 0) records = await this.rebuild('no ledger yet');

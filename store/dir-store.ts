@@ -141,10 +141,6 @@ export class DirStore implements ObjectStore {
     });
   }
 
-  getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    return this.readOpen(key, (fh, size) => readAt(fh, offset, Math.max(0, Math.min(length, size - offset))));
-  }
-
   /**
    * Never through a symbolic link that leads out of the store (one within it is fine);
    * opened without blocking (a FIFO would otherwise hold a thread of libuv's pool until

@@ -144,15 +144,6 @@ export class HttpStore implements ObjectStore {
     return r.body;
   }
 
-  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    if (length <= 0) return Buffer.alloc(0);
-    const r = await this.call('GET', this.path(key), { range: `bytes=${offset}-${offset + length - 1}` });
-    if (r.status === 416) return Buffer.alloc(0);
-    if (r.status !== 206 && r.status !== 200) throw this.failure(r, key);
-    // A server that ignores ranges answers 200 with the whole object.
-    return r.status === 200 ? r.body.subarray(offset, offset + length) : r.body;
-  }
-
   async head(key: string): Promise<ObjectInfo | undefined> {
     const r = await this.call('HEAD', this.path(key));
     if (r.status === 404) return undefined;

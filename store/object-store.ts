@@ -33,13 +33,6 @@ export interface ObjectStore {
   readonly driver: string;
   /** Whole object; `ObjectNotFoundError` when there is none, `UnreadableObjectError` for what must never be read (over `maxBytes`, not a plain object). */
   get(key: string, maxBytes?: number): Promise<Buffer>;
-  /**
-   * Up to `length` bytes from `offset` (fewer past the end, none at or beyond it), for a
-   * tier that needs a few bytes of large objects (the identity index reads two 100-byte
-   * segments of every original). Verified as `get` is: a driver that checksums whole
-   * objects checks the whole object first.
-   */
-  getRange(key: string, offset: number, length: number): Promise<Buffer>;
   /** Size and age, or undefined when there is no such object. */
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Create or replace, bytes and metadata together, atomically (a reader sees the old object or the new) and durably when it returns. */

@@ -278,15 +278,6 @@ export class S3Store implements ObjectStore {
     return data;
   }
 
-  /** The whole object, checked, then cut: no byte is served unchecked (as `volumes` does). */
-  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    if (length <= 0) {
-      if (!(await this.head(key))) throw new ObjectNotFoundError(key);
-      return Buffer.alloc(0);
-    }
-    return (await this.get(key)).subarray(offset, offset + length);
-  }
-
   async head(key: string): Promise<ObjectInfo | undefined> {
     const r = await this.signed('HEAD', this.key(key));
     if (r.status === 404) return undefined;

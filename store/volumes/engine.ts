@@ -267,12 +267,6 @@ export class VolumeEngine implements ObjectStore {
     throw new ObjectNotFoundError(key);
   }
 
-  /** The whole needle read and its checksum verified, then the range cut from it: a range is never served unchecked. */
-  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    const { data } = await this.read(key);
-    return data.subarray(offset, offset + length);
-  }
-
   /** Size and metadata from the needle's first bytes (its checksum is checked only by `get`). */
   async head(key: string): Promise<ObjectInfo | undefined> {
     const found = await this.locate(key, this.keyOf(key));

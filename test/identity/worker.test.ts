@@ -12,9 +12,9 @@ import { seededRandom } from '../../common/random.js';
 import { Blocklist, parseBlocklist } from '../../identity/blocklist.js';
 import { loadIdentityConfig } from '../../identity/config.js';
 import { GrowingHammingIndex } from '../../identity/hamming-index.js';
-import { CorruptLedgerError, LedgerWriter, RECORD_BYTES, readLedger } from '../../identity/ledger.js';
+import { CorruptLedgerError, LedgerWriter, RECORD_BYTES, ledgerFile, readLedger } from '../../identity/ledger.js';
 import { hamming, pdqOf } from '../../identity/pdq.js';
-import { IdentityWorker, ledgerFile } from '../../identity/worker.js';
+import { IdentityWorker } from '../../identity/worker.js';
 import { imagePath, originalPath } from '../../image/store.js';
 import { openStore, storeFile } from '../../store/index.js';
 import { BadVerdictError, quarantinePath, readVerdict, verdictPath } from '../../image/verdicts.js';
@@ -44,7 +44,7 @@ const randomJunk = (): Buffer => {
 const random32 = (): Buffer => Buffer.from(Array.from({ length: 32 }, () => Math.floor(random() * 256)));
 
 describe('identity ledger, blocklist and growing Hamming index', () => {
-  it('ledger: appended records read back; a torn tail is cut off; damage before the tail is refused', async () => {
+  it('ledger: appended records read back, from any record on; a torn tail is cut off by its writer only; damage before the tail is refused', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'hearth-ledger-')), 'ledger');
     const w = await LedgerWriter.open(file);
     const records = Array.from({ length: 5 }, (_, i) => ({
@@ -57,15 +57,19 @@ describe('identity ledger, blocklist and growing Hamming index', () => {
     await Promise.all(records.map((r) => w.append(r)));
     await w.close();
     assert.deepEqual((await readLedger(file)).records, records);
+    assert.deepEqual(await readLedger(file, { from: 3 * RECORD_BYTES }), { records: records.slice(3), torn: 0, bytes: 5 * RECORD_BYTES });
+    await assert.rejects(readLedger(file, { from: RECORD_BYTES / 2 }), RangeError);
     appendFileSync(file, Buffer.alloc(RECORD_BYTES / 2, 7));
-    assert.deepEqual(await readLedger(file), { records, torn: RECORD_BYTES / 2 });
-    assert.equal(statSync(file).size, 5 * RECORD_BYTES, 'cut off on disk too');
+    assert.deepEqual(await readLedger(file), { records, torn: RECORD_BYTES / 2, bytes: 5 * RECORD_BYTES });
+    assert.equal(statSync(file).size, 5.5 * RECORD_BYTES, 'a reader leaves the file as it is');
+    assert.deepEqual(await readLedger(file, { cutTorn: true }), { records, torn: RECORD_BYTES / 2, bytes: 5 * RECORD_BYTES });
+    assert.equal(statSync(file).size, 5 * RECORD_BYTES, 'cut off on disk by the writer');
     const data = readFileSync(file);
     const at = 2 * RECORD_BYTES + 30;
     data.writeUInt8(data.readUInt8(at) ^ 0xff, at);
     writeFileSync(file, data);
     await assert.rejects(readLedger(file), CorruptLedgerError);
-    assert.deepEqual(await readLedger(join(file, '..', 'none')), { records: [], torn: 0 });
+    assert.deepEqual(await readLedger(join(file, '..', 'none')), { records: [], torn: 0, bytes: 0 });
   });
 
   it(`fuzz: any damage to a ledger, a verdict file or a blocklist is a clear error, never another exception or a changed record (seed ${SEED})`, async () => {
