@@ -12,22 +12,19 @@
  * cores, not a scale-out claim. Needs root (for the test hosts). Real photographs, scaled
  * to 1600 px as a phone's upload might be.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { CephCluster } from '../ceph/index.js';
-import { HEARTH_CLI } from '../common/index.js';
 import { originalPath, imagePath, storedLadder } from '../image/index.js';
 import { canMakeHosts } from '../netns/index.js';
 import { Stack } from '../stack/index.js';
 import { openStore } from '../store/index.js';
-import { defaultTopology, kafkaBrokers, storeSpec, type Topology } from '../topology/index.js';
+import { defaultTopology, storeSpec, type Topology } from '../topology/index.js';
+import { backfill } from '../test/helpers/store-stack.js';
 import { sleep, table } from './common.js';
 
-const run = promisify(execFile);
 const SRC = process.env.HEARTH_BENCH_PHOTOS ?? '.cache/photos/src';
 const UPLOADS = Number(process.env.HEARTH_BENCH_PIPELINE_UPLOADS ?? 60);
 const CORPUS = resolve(process.env.HEARTH_CORPUS ?? '.cache/corpus');
@@ -69,24 +66,8 @@ async function measure(name: string, dir: string, t: Topology, hosts: boolean, d
   try {
     const ids = data.map((_, i) => String(firstId + i));
     for (const [i, id] of ids.entries()) await store.put(originalPath(id), data[i]!);
-    const list = join(dir, 'backfill.list');
-    writeFileSync(list, ids.map((id) => `${id} ${originalPath(id)}`).join('\n'));
     const started = Date.now();
-    await run(process.execPath, [
-      HEARTH_CLI,
-      'backfill',
-      '--list',
-      list,
-      '--store',
-      storeSpec(t),
-      '--brokers',
-      kafkaBrokers(t).join(','),
-      '--rate',
-      '1000',
-      '--checkpoint',
-      join(dir, 'backfill.json'),
-      '--no-progress',
-    ]);
+    await backfill(t, ids, dir, ['--rate', '1000']);
     const pending = new Set(ids);
     while (pending.size > 0) {
       for (const id of [...pending])

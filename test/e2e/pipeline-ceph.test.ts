@@ -11,21 +11,27 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { HEARTH_CLI } from '../../common/cli-path.js';
-import { buildCorpus, findJpegs } from '../../corpus/build.js';
 import { PANELS } from '../../dashboard/panels.js';
 import { storedLadder } from '../../image/ladder.js';
 import { imagePath } from '../../image/store.js';
 import { Stack, type StackStatus } from '../../stack/stack.js';
 import { S3Store } from '../../store/index.js';
 import { storeSpec, type Topology } from '../../topology/topology.js';
-import { FIXTURES, upForTheRun } from '../helpers/test-stack.js';
-import { assertCorpusServed, assertServedWhole, resizedSoFar, startBackfill, storeStackTopology, untilWhole, workersAccount } from '../helpers/store-stack.js';
+import { FIXTURES } from '../helpers/test-stack.js';
+import {
+  assertCorpusServed,
+  assertServedWhole,
+  resizedSoFar,
+  startBackfill,
+  untilWhole,
+  upStoreStack,
+  workersAccount,
+  type StoreStack,
+} from '../helpers/store-stack.js';
 import { panelsWithoutData } from '../helpers/panels-without-data.js';
 import { testCeph, testCephHosts } from '../helpers/test-ceph.js';
 import { until } from '../helpers/until.js';
@@ -40,27 +46,25 @@ describe('the whole pipeline on Ceph (the s3 driver on the RADOS Gateway)', func
   let t: Topology;
   let root: string;
   let store: S3Store;
+  let up: StoreStack<S3Store> | undefined;
 
   before(async () => {
     const ceph = await testCeph();
-    const dir = mkdtempSync(join(tmpdir(), 'hearth-ceph-stack-'));
-    root = join(dir, 'corpus');
-    await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: 1 });
     const bucket = `stack-${Date.now().toString(36)}`;
-    t = await storeStackTopology(root, () => ({
-      ceph: { dir: ceph.dir, mon: `${ceph.host}:${ceph.monPort}`, s3: `${ceph.host}:${ceph.rgwPort}`, metrics: ceph.metricsAddress, osds: ceph.osds, bucket },
-    }));
-    // The stack's bucket is its own: made here, as `hearth ceph up` makes the default one.
-    await ceph.createBucket(bucket);
-    stack = new Stack(join(dir, 'state'), t);
-    await upForTheRun(stack);
-    store = new S3Store(storeSpec(t));
+    up = await upStoreStack({
+      name: 'ceph',
+      idsPerPhoto: 1,
+      section: () => ({
+        ceph: { dir: ceph.dir, mon: `${ceph.host}:${ceph.monPort}`, s3: `${ceph.host}:${ceph.rgwPort}`, metrics: ceph.metricsAddress, osds: ceph.osds, bucket },
+      }),
+      open: (spec) => new S3Store(spec),
+      // The stack's bucket is its own: made here, as `hearth ceph up` makes the default one.
+      beforeUp: () => ceph.createBucket(bucket),
+    });
+    ({ t, root, stack, store } = up);
   });
 
-  after(async () => {
-    await store?.close();
-    await stack?.down();
-  });
+  after(() => up?.down());
 
   it('up imports the corpus into the bucket; every path is served byte-identical through the origin front and a cache', async () => {
     const { stdout } = await run(process.execPath, [HEARTH_CLI, 'stack', 'status', '--json', '--state', stack.stateDir]);

@@ -7,22 +7,19 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { HEARTH_CLI } from '../../common/cli-path.js';
 import { scrape } from '../../common/prom-text.js';
-import { buildCorpus, findJpegs } from '../../corpus/build.js';
 import { PANELS } from '../../dashboard/panels.js';
 import { storedLadder } from '../../image/ladder.js';
 import { imagePath } from '../../image/store.js';
 import { Stack, type StackStatus } from '../../stack/stack.js';
 import { HttpStore } from '../../store/index.js';
 import { storeSpec, type Topology } from '../../topology/topology.js';
-import { FIXTURES, upForTheRun } from '../helpers/test-stack.js';
-import { assertCorpusServed, storeStackTopology } from '../helpers/store-stack.js';
+import { FIXTURES } from '../helpers/test-stack.js';
+import { assertCorpusServed, upStoreStack, type StoreStack } from '../helpers/store-stack.js';
 import { panelsWithoutData } from '../helpers/panels-without-data.js';
 import { until } from '../helpers/until.js';
 
@@ -37,21 +34,19 @@ describe('the whole pipeline on the volumes store (the store service)', function
   let t: Topology;
   let root: string;
   let store: HttpStore;
+  let up: StoreStack<HttpStore> | undefined;
 
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hearth-volumes-stack-'));
-    root = join(dir, 'corpus');
-    await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: 2 });
-    t = await storeStackTopology(root, (spare) => ({ store: { listen: spare(0), metrics: spare(1), dir: join(dir, 'volumes') } }));
-    stack = new Stack(join(dir, 'state'), t);
-    await upForTheRun(stack);
-    store = new HttpStore(storeSpec(t));
+    up = await upStoreStack({
+      name: 'volumes',
+      idsPerPhoto: 2,
+      section: (dir, spare) => ({ store: { listen: spare(0), metrics: spare(1), dir: join(dir, 'volumes') } }),
+      open: (spec) => new HttpStore(spec),
+    });
+    ({ t, root, stack, store } = up);
   });
 
-  after(async () => {
-    await store?.close();
-    await stack?.down();
-  });
+  after(() => up?.down());
 
   it('up imports the corpus into the volumes; every path is served byte-identical through the origin front and a cache', async () => {
     const { stdout } = await run(process.execPath, [HEARTH_CLI, 'stack', 'status', '--json', '--state', stack.stateDir]);

@@ -6,18 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { request } from 'undici';
 import { HEARTH_CLI } from '../../common/cli-path.js';
+import { buildCorpus, findJpegs } from '../../corpus/build.js';
 import { scrape } from '../../common/prom-text.js';
 import { storedLadder } from '../../image/ladder.js';
 import { imagePath, originalPath } from '../../image/store.js';
+import { Stack } from '../../stack/stack.js';
 import { DirStore, type ObjectStore } from '../../store/index.js';
 import { kafkaBrokers, parseTopology, storeSpec, type Topology } from '../../topology/topology.js';
-import { FIXTURES, freePorts, freeUdpPort } from './test-stack.js';
+import { FIXTURES, freePorts, freeUdpPort, upForTheRun } from './test-stack.js';
 import { until } from './until.js';
 
 const run = promisify(execFile);
@@ -53,6 +56,48 @@ export async function storeStackTopology(root: string, store: (spare: (i: 0 | 1)
       takedown: a(22),
     },
   });
+}
+
+export interface StoreStack<S> {
+  readonly t: Topology;
+  /** The corpus imported at `up`. */
+  readonly root: string;
+  readonly stack: Stack;
+  readonly store: S;
+  /** Closes the store and stops the stack. */
+  down(): Promise<void>;
+}
+
+/**
+ * A stack of `storeStackTopology` (`section` on top) over a corpus of the fixture
+ * photographs, `idsPerPhoto` ids each, up for the run, and its store opened with `open`;
+ * `beforeUp` runs once the topology is known (a bucket to make, say).
+ */
+export async function upStoreStack<S extends ObjectStore & { close(): Promise<void> }>(o: {
+  name: string;
+  idsPerPhoto: number;
+  section: (dir: string, spare: (i: 0 | 1) => string) => Record<string, unknown>;
+  open: (spec: string) => S;
+  beforeUp?: (t: Topology) => Promise<unknown>;
+}): Promise<StoreStack<S>> {
+  const dir = mkdtempSync(join(tmpdir(), `hearth-${o.name}-stack-`));
+  const root = join(dir, 'corpus');
+  await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: o.idsPerPhoto });
+  const t = await storeStackTopology(root, (spare) => o.section(dir, spare));
+  await o.beforeUp?.(t);
+  const stack = new Stack(join(dir, 'state'), t);
+  await upForTheRun(stack);
+  const store = o.open(storeSpec(t));
+  return {
+    t,
+    root,
+    stack,
+    store,
+    down: async () => {
+      await store.close();
+      await stack.down();
+    },
+  };
 }
 
 /** Every size of the corpus in `root`: in `store` with the same bytes, and the same bytes through the origin front and through a cache (ams). How many. */
@@ -104,26 +149,15 @@ export async function startBackfill(
       }
     }),
   );
-  const list = join(stateDir, 'backfill.list');
+  return { ids, done: backfill(t, ids, stateDir, ['--rate', '20', '--batch', '4']) };
+}
+
+/** `hearth backfill` of these ids' originals into the stack of `t`, its list and checkpoint in `dir`; resolves when the command ends. */
+export function backfill(t: Topology, ids: readonly string[], dir: string, flags: readonly string[]): Promise<unknown> {
+  const list = join(dir, 'backfill.list');
   writeFileSync(list, ids.map((id) => `${id} ${originalPath(id)}`).join('\n'));
-  const done = run(process.execPath, [
-    HEARTH_CLI,
-    'backfill',
-    '--list',
-    list,
-    '--store',
-    storeSpec(t),
-    '--brokers',
-    kafkaBrokers(t).join(','),
-    '--rate',
-    '20',
-    '--batch',
-    '4',
-    '--checkpoint',
-    join(stateDir, 'backfill.json'),
-    '--no-progress',
-  ]);
-  return { ids, done };
+  const args = ['backfill', '--list', list, '--store', storeSpec(t), '--brokers', kafkaBrokers(t).join(','), '--checkpoint', join(dir, 'backfill.json')];
+  return run(process.execPath, [HEARTH_CLI, ...args, ...flags, '--no-progress']);
 }
 
 /** The images the first resize worker has resized so far. */

@@ -3,7 +3,7 @@
  * truncated, counts what it cannot read, and serves its outcome on /metrics.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scrape } from '../../common/prom-text.js';
@@ -68,9 +68,13 @@ describe('hearth race (the daemon)', function () {
   it('counts a line that is not a cache node line, and keeps going after a truncation', async () => {
     appendFileSync(join(dir, 'a.log'), 'not json at all\n{"uri":"/x"}\n');
     await until('malformed counted', async () => ((await metric('hearth_race_log_lines_total{result="malformed"}')) === 2 ? true : undefined));
+    // Polling sees a truncation as a file shorter than its cursor: the line written after it is
+    // shorter than what the file held, so the follower sees it shrink whenever it next looks.
+    const held = statSync(join(dir, 'a.log')).size;
+    const after = line({ role: 'push', uri: '/p/3_z.jpg', cache: 'MISS', msec: 2000 });
+    assert.ok(Buffer.byteLength(after) < held);
     truncateSync(join(dir, 'a.log'), 0);
-    await new Promise((r) => setTimeout(r, 200));
-    appendFileSync(join(dir, 'a.log'), line({ role: 'push', uri: '/p/3_z.jpg', cache: 'MISS', msec: 2000 }));
+    appendFileSync(join(dir, 'a.log'), after);
     appendFileSync(join(dir, 'b.log'), line({ role: 'viewer', uri: '/p/3_z.jpg', cache: 'HIT', msec: 2000.3 }));
     await until('joined after truncation', async () => ((await metric('hearth_race_first_views_total{colo="sin",outcome="won"}')) === 2 ? true : undefined));
     assert.equal(await metric('hearth_race_tracked_paths'), 3);
