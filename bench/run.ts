@@ -3,6 +3,7 @@
  * with one line of JSON holding its figures, for scripts.
  */
 import { benchCompress } from './compress.js';
+import { benchFormats } from './formats.js';
 import { benchIdentity } from './identity.js';
 import { benchOrigin } from './origin.js';
 import { benchPipeline } from './pipeline.js';
@@ -24,6 +25,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   takedown: benchTakedown,
   origin: benchOrigin,
   pipeline: benchPipeline,
+  formats: benchFormats,
 };
 
 const names = process.argv.slice(2);

@@ -3,6 +3,7 @@
  * config switch. The CPU backend is sharp (libvips); a GPU (CUDA) backend plugs in here.
  */
 import { HearthError } from '../common/index.js';
+import type { VariantEncode } from './formats.js';
 export interface ResizeSpec {
   /** Longest side, or the square's side. */
   size: number;
@@ -23,8 +24,8 @@ export interface ResizeOutput {
 
 export interface ResizeBackend {
   readonly name: string;
-  /** Lanczos3 down to `spec`, then a mild sharpen; honours EXIF orientation; sRGB (a wide-gamut RGB source keeps its profile, tagged); only the copyright and artist fields of the metadata kept. Never enlarges. */
-  resize(input: Buffer, spec: ResizeSpec, encode: EncodeOptions): Promise<ResizeOutput>;
+  /** Lanczos3 down to `spec`, then a mild sharpen; honours EXIF orientation; sRGB (a wide-gamut RGB source keeps its profile, tagged); only the copyright and artist fields of the metadata kept. Never enlarges. The JPEG `encode` describes, or the `variant` (AVIF, WebP) of the same resize. */
+  resize(input: Buffer, spec: ResizeSpec, encode: EncodeOptions, variant?: VariantEncode): Promise<ResizeOutput>;
 }
 
 /** A source that is not a decodable image: a permanent failure, not worth a retry. */

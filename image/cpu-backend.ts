@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import { isSrgbProfile } from './icc.js';
 import { DECODE_OPTIONS, jpegMetadata } from './jpeg-check.js';
 import { CorruptImageError, type EncodeOptions, type ResizeBackend, type ResizeOutput, type ResizeSpec } from './backend.js';
+import type { VariantEncode } from './formats.js';
 
 export class CpuBackend implements ResizeBackend {
   readonly name = 'cpu';
@@ -14,7 +15,7 @@ export class CpuBackend implements ResizeBackend {
     sharp.cache({ memory: 64, items: 16, files: 0 });
   }
 
-  async resize(input: Buffer, spec: ResizeSpec, encode: EncodeOptions): Promise<ResizeOutput> {
+  async resize(input: Buffer, spec: ResizeSpec, encode: EncodeOptions, variant?: VariantEncode): Promise<ResizeOutput> {
     let side = spec.size;
     try {
       // By content, not by name: the store and the origin say image/jpeg for every path,
@@ -35,7 +36,10 @@ export class CpuBackend implements ResizeBackend {
       // Who made it and who owns it travel with every size; nothing else of the metadata does.
       const credits = creditsOf(meta.exif);
       if (credits) img = img.withExif({ IFD0: credits });
-      img = img.jpeg({ quality: encode.quality, progressive: encode.progressive, chromaSubsampling: encode.chromaSubsampling, mozjpeg: false });
+      if (!variant) img = img.jpeg({ quality: encode.quality, progressive: encode.progressive, chromaSubsampling: encode.chromaSubsampling, mozjpeg: false });
+      // 4:2:0 as the JPEG has, so the variants of a size differ in their codec, not in their colour resolution.
+      else if (variant.format === 'avif') img = img.avif({ quality: variant.quality, effort: variant.effort, chromaSubsampling: '4:2:0' });
+      else img = img.webp({ quality: variant.quality, effort: variant.effort, smartSubsample: true });
       const { data, info } = await img.toBuffer({ resolveWithObject: true });
       return { data, width: info.width, height: info.height };
     } catch (err) {

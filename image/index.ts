@@ -15,3 +15,4 @@ export * from './secrets.js';
 export * from './encode-config.js';
 export * from './verdicts.js';
 export * from './takedown.js';
+export * from './formats.js';

@@ -89,6 +89,36 @@ async function decode(jpeg: Buffer): Promise<Raw> {
   return { data, width: info.width, height: info.height };
 }
 
+/**
+ * The lowest quality in [lo, hi] whose encode scores at least `target`, by binary search
+ * (scores rise with quality), with its bytes and score; undefined when even `hi` does not.
+ * The perceptual tier's method, for any encoder (the formats benchmark runs it per format).
+ */
+export async function lowestPassing(
+  lo: number,
+  hi: number,
+  target: number,
+  encode: (q: number) => Promise<Buffer>,
+  score: (encoded: Buffer) => Promise<number>,
+): Promise<{ q: number; data: Buffer; score: number } | undefined> {
+  let best: { q: number; data: Buffer; score: number } | undefined;
+  while (lo <= hi) {
+    const q = Math.floor((lo + hi) / 2);
+    const data = await encode(q);
+    const s = await score(data);
+    if (s >= target) {
+      best = { q, data, score: s };
+      hi = q - 1;
+    } else lo = q + 1;
+  }
+  return best;
+}
+
+/** SSIM of `encoded` (any format sharp reads) against reference pixels, as the perceptual tier scores. */
+export async function ssimAgainst(reference: { data: Buffer; width: number; height: number }, encoded: Buffer): Promise<number> {
+  return ssim(asImage(reference), asImage(await decode(encoded)), { ssim: 'bezkrovny', downsample: false }).mssim;
+}
+
 export async function perceptualRecompress(input: Buffer, o: PerceptualOptions = DEFAULT_PERCEPTUAL): Promise<PerceptualResult> {
   const reference = await decode(input);
   const encode = (q: number): Promise<Buffer> =>
@@ -96,21 +126,8 @@ export async function perceptualRecompress(input: Buffer, o: PerceptualOptions =
       .removeAlpha()
       .jpeg({ quality: q, progressive: o.progressive, chromaSubsampling: '4:2:0', mozjpeg: o.mozjpeg })
       .toBuffer();
-  const score = async (jpeg: Buffer): Promise<number> => ssim(asImage(reference), asImage(await decode(jpeg)), { ssim: 'bezkrovny', downsample: false }).mssim;
-
   // Invariant: maxQuality (or above) meets the target; search the lowest that does.
-  let lo = o.minQuality;
-  let hi = o.maxQuality;
-  let best: { q: number; data: Buffer; score: number } | undefined;
-  while (lo <= hi) {
-    const q = Math.floor((lo + hi) / 2);
-    const data = await encode(q);
-    const s = await score(data);
-    if (s >= o.target) {
-      best = { q, data, score: s };
-      hi = q - 1;
-    } else lo = q + 1;
-  }
+  const best = await lowestPassing(o.minQuality, o.maxQuality, o.target, encode, (jpeg) => ssimAgainst(reference, jpeg));
   // What the resize carried (its colour profile, its credits) goes with the re-encode, byte for byte.
   if (best) best.data = withProfileAndExifOf(input, best.data);
   if (!best || best.data.length >= input.length) {

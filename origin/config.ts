@@ -1,7 +1,7 @@
 /** The origin service's config. */
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
-import { jpegSection } from '../image/index.js';
+import { formatsSection, jpegSection } from '../image/index.js';
 import { storeOption } from '../store/index.js';
 
 export const OriginConfigSchema = Type.Object(
@@ -18,6 +18,7 @@ export const OriginConfigSchema = Type.Object(
     maxConcurrent: Type.Integer({ minimum: 1, maximum: 256, default: 2, description: 'on-the-fly resizes and reconstructions at once' }),
     maxQueue: Type.Integer({ minimum: 0, maximum: 100_000, default: 16, description: 'on-the-fly work waiting; beyond it, 503 with Retry-After' }),
     jpeg: jpegSection('JPEG quality of sizes made on the fly'),
+    formats: formatsSection(),
     http: httpSection(9468),
     log: logSection(),
     shutdownGraceMs: shutdownGraceMs(),

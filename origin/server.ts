@@ -38,6 +38,14 @@ import {
   MetadataError,
   imageEtag,
   type Verdict,
+  cacheKey,
+  formatClass,
+  servedFormat,
+  variantEncode,
+  DEFAULT_FORMATS,
+  FORMAT_MEDIA_TYPES,
+  type FormatClass,
+  type FormatsConfig,
 } from '../image/index.js';
 import type { EncodeOptions, ResizeBackend } from '../image/index.js';
 import { ORIGIN_METRICS, ORIGIN_RESULTS } from './metrics.js';
@@ -54,6 +62,8 @@ export interface OriginOptions {
   maxConcurrent: number;
   maxQueue: number;
   encode: EncodeOptions;
+  /** The encodings besides JPEG made for clients that accept them (default: AVIF and WebP, image/formats.ts). */
+  formats?: FormatsConfig;
   backend?: ResizeBackend;
   logger?: Logger;
 }
@@ -67,6 +77,7 @@ export class OriginServer {
   private readonly ladder: readonly SizeSpec[];
   private readonly store: ObjectStore;
   private readonly backend: ResizeBackend;
+  private readonly formats: FormatsConfig;
   private readonly log: Logger;
   private server: Server | undefined;
   private statusServer: Server | undefined;
@@ -81,6 +92,7 @@ export class OriginServer {
     this.ladder = o.ladder ?? DEFAULT_LADDER;
     this.store = openStore(o.store);
     this.backend = o.backend ?? new CpuBackend(1);
+    this.formats = o.formats ?? DEFAULT_FORMATS;
     this.log = o.logger ?? createLogger('origin');
     this.metrics = createMetrics(ORIGIN_METRICS, this.registry);
     // Every result at 0 from the start, so a rate or an alert on it has a series to watch.
@@ -146,21 +158,32 @@ export class OriginServer {
       const of = verdict?.verdict === 'duplicate' && (await readVerdict(this.store, verdict.of))?.verdict !== 'deleted' ? verdict.of : id;
       // From here on, store paths: where the photo's objects are kept.
       if (!spec) return await this.original(req, res, p.secret ? originalPath(id) : path, of === id ? undefined : originalPath(of));
-      return await this.size(req, res, imagePath(of, spec.name), of, spec);
+      return await this.size(req, res, imagePath(of, spec.name), of, spec, formatClass(req.headers.accept));
     } catch (err) {
       this.failed(req, res, path, err);
     }
   }
 
-  /** A ladder size of image `id`, stored at `path` or made on the fly from its largest stored size, else from its original. */
-  private async size(req: IncomingMessage, res: ServerResponse, path: string, id: string, spec: SizeSpec): Promise<void> {
-    if (await this.serveStored(req, res, path)) return;
+  /**
+   * A ladder size of image `id` in the encoding a client of class `want` gets: the JPEG
+   * stored at `path` or made on the fly from its largest stored size, else from its
+   * original; an AVIF or WebP is made on the fly from the same source, never stored (the
+   * caches keep it, under its class's key).
+   */
+  private async size(req: IncomingMessage, res: ServerResponse, path: string, id: string, spec: SizeSpec, want: FormatClass): Promise<void> {
+    const format = servedFormat(want, this.formats);
+    if (format === 'jpeg' && (await this.serveStored(req, res, path))) return;
     const from = await this.sourceFor(id, spec);
     if (!from) return this.notFound(req, res);
     let out: Buffer | 'overload';
     try {
-      out = await this.once(path, async () => {
+      out = await this.once(cacheKey(path, format), async () => {
         const t0 = process.hrtime.bigint();
+        if (format !== 'jpeg') {
+          const data = (await this.backend.resize(await from(), spec, this.o.encode, variantEncode(format, this.formats))).data;
+          this.metrics.variant.labels(format, spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
+          return data;
+        }
         const data = (await this.backend.resize(await from(), spec, this.o.encode)).data;
         this.metrics.derive.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
         // Created once: if another writer (the resize tier) stored this size meanwhile, its
@@ -177,8 +200,8 @@ export class OriginServer {
     // Taken down while it was made: not answered (the store kept nothing of it either).
     const now = await readVerdict(this.store, id);
     if (isTakenDown(now)) return this.takenDown(req, res, now);
-    this.metrics.requests.labels('derived').inc();
-    this.sendImage(res, req, out, Date.now());
+    this.metrics.requests.labels(format === 'jpeg' ? 'derived' : 'variant').inc();
+    this.sendImage(res, req, out, format, Date.now());
   }
 
   /**
@@ -210,7 +233,7 @@ export class OriginServer {
       }
       if (info && stored) {
         this.metrics.requests.labels('stored').inc();
-        return this.sendImage(res, req, servedOriginal(stored, info.meta), info.modifiedMs);
+        return this.sendImage(res, req, servedOriginal(stored, info.meta), 'jpeg', info.modifiedMs);
       }
       if (duplicateOf) return await this.original(req, res, duplicateOf);
       const jxlPath = path.replace(/\.jpg$/, '.jxl');
@@ -221,7 +244,7 @@ export class OriginServer {
       const now = await readVerdict(this.store, (parseServedPath(path) as { id: string }).id);
       if (isTakenDown(now)) return this.takenDown(req, res, now);
       this.metrics.requests.labels('reconstructed').inc();
-      this.sendImage(res, req, servedOriginal(jpeg, jxlInfo.meta), jxlInfo.modifiedMs);
+      this.sendImage(res, req, servedOriginal(jpeg, jxlInfo.meta), 'jpeg', jxlInfo.modifiedMs);
     } catch (err) {
       if (err instanceof IntegrityError) return this.damaged(req, res, path.replace(/\.jpg$/, '.jxl'), err);
       // Deleted between the look and the read.
@@ -249,18 +272,21 @@ export class OriginServer {
       throw err;
     }
     this.metrics.requests.labels('stored').inc();
-    this.sendImage(res, req, stored, info.modifiedMs);
+    this.sendImage(res, req, stored, 'jpeg', info.modifiedMs);
     return true;
   }
 
   /**
    * An image answer: its ETag names its bytes (the same bytes have the same ETag in every
    * colo and from every driver), Last-Modified when the bytes were written where the store
-   * keeps that (`dir` does; the volumes keep no time per needle) or made now.
+   * keeps that (`dir` does; the volumes keep no time per needle) or made now. Its type is
+   * the encoding sent, and it varies by `Accept`, so no cache that keys by the URL alone
+   * (a browser's, a CDN's) keeps one client's encoding for another.
    */
-  private sendImage(res: ServerResponse, req: IncomingMessage, body: Buffer, modifiedMs?: number): void {
+  private sendImage(res: ServerResponse, req: IncomingMessage, body: Buffer, format: FormatClass, modifiedMs?: number): void {
     this.send(res, req, 200, body, {
-      'content-type': 'image/jpeg',
+      'content-type': FORMAT_MEDIA_TYPES[format],
+      vary: 'Accept',
       etag: imageEtag(body),
       ...(modifiedMs !== undefined ? { 'last-modified': new Date(modifiedMs).toUTCString() } : {}),
     });
@@ -335,7 +361,6 @@ export class OriginServer {
     this.send(res, req, 404, 'not found\n', { 'content-type': 'text/plain' });
   }
 
-  /** The store path of the largest stored size at least as big as the one wanted (never upscale), non-square first. */
   /**
    * What to make `want` from: the largest stored size at least as large (the resize tier
    * stores only `storedSizes`), else the original as uploaded, or reconstructed from its

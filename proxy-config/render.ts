@@ -4,14 +4,17 @@
  * pid, logs, temp files, cache), so several run side by side and never touch the
  * system nginx.
  *
- * The cache key is a contract: `$uri` only (decoded and normalised by nginx, no
- * Host, no query string, no Accept), and upstream `Vary` is ignored, so a warm push
- * (Host: the colo's push host) and the viewer's own request (a viewer-facing Host,
- * an Accept header, maybe a query string) land on the same cached object. Several
- * nodes in a colo are chosen by `hash $uri consistent`, the same value.
+ * The cache key is a contract: `$uri` (decoded and normalised by nginx, no Host, no
+ * query string) and the format class (image/formats.ts), never the raw `Accept`; upstream
+ * `Vary` is ignored. So a warm push (Host: the colo's push host, the `Accept` of its
+ * class) and the viewer's own request (a viewer-facing Host, the browser's `Accept`, maybe
+ * a query string) land on the same cached object when their classes agree, and never
+ * when they differ. The origin is asked with its class's `Accept`, so it makes what the
+ * key says; every answer tells browsers `Vary: Accept`. Several nodes in a colo are
+ * chosen by `hash $uri consistent`: all the classes of a path on one node.
  */
 import { join } from 'node:path';
-import { ANY_ORIGINAL_PATH, IMAGE_PATH } from '../image/index.js';
+import { ANY_ORIGINAL_PATH, CLASS_ACCEPT, FORMAT_ACCEPT_PATTERNS, FORMAT_CLASSES, IMAGE_PATH, cacheKey } from '../image/index.js';
 import { cacheLogFormat, originUpstream, type ColoTopology, type Topology } from '../topology/index.js';
 
 export interface RenderedInstance {
@@ -88,6 +91,25 @@ ${body}
     }`;
 }
 
+/**
+ * The format class of a request (`$hearth_format`), from the patterns the origin and
+ * api-hook use; the key's tail of each class (`$hearth_key_class`: `cacheKey` of
+ * image/formats.ts, what the purger removes); and the `Accept` the origin is asked with.
+ */
+function formatMaps(): string {
+  const byClass = (f: (c: (typeof FORMAT_CLASSES)[number]) => string) => FORMAT_CLASSES.map((c) => `    ${c} "${f(c)}";`).join('\n');
+  return `  map $http_accept $hearth_format {
+    default jpeg;
+${FORMAT_ACCEPT_PATTERNS.map((p) => `    "~*${p.pattern}" ${p.format};`).join('\n')}
+  }
+  map $hearth_format $hearth_key_class {
+${byClass((c) => cacheKey('', c))}
+  }
+  map $hearth_format $hearth_accept {
+${byClass((c) => CLASS_ACCEPT[c])}
+  }`;
+}
+
 const upstreamName = (colo: ColoTopology): string => `colo_${colo.name.replace(/-/g, '_')}`;
 
 export function renderProxy(t: Topology, dir: string): RenderedInstance {
@@ -150,6 +172,8 @@ export function renderCache(t: Topology, colo: ColoTopology, i: number, dir: str
     ${colo.host} push;
   }
 
+${formatMaps()}
+
   proxy_cache_path ${join(dir, 'cache')} levels=${CACHE_LEVELS} keys_zone=${zone}:16m max_size=${colo.cache.maxSize} inactive=${colo.cache.inactive} use_temp_path=off;
 
 ${upstreamBlock('origin', [originUpstream(t)], 32, false)}
@@ -163,9 +187,12 @@ ${imageLocation(`      limit_except GET HEAD {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_cache ${zone};
-      # The cache key contract: the normalised path only (see render.ts).
-      proxy_cache_key $uri;
+      # The cache key contract: the normalised path and the format class (see render.ts).
+      proxy_cache_key $uri$hearth_key_class;
+      proxy_set_header Accept $hearth_accept;
       proxy_ignore_headers Vary;
+      proxy_hide_header Vary;
+      add_header Vary Accept always;
       # A HEAD push makes the cache fetch and store the whole object.
       proxy_cache_convert_head on;
       # Concurrent misses for one object (a push racing the viewer) go to the origin once.

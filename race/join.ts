@@ -1,6 +1,6 @@
 /**
- * The race join: for each (colo, path) the warmer pushed into a cache, was the path's
- * first viewer request a HIT begun after the push completed (won), a HIT begun while
+ * The race join: for each (colo, path, format class) the warmer pushed into a cache (a
+ * class is its own cached object, and its own race), was the path's first viewer request a HIT begun after the push completed (won), a HIT begun while
  * the push was still fetching (in_flight: it waited on the cache lock, a HIT that paid
  * part of an origin round trip), or not a HIT (lost: MISS, UPDATING, …)? And how long
  * after the push completed did it begin (or, begun before, by how much was the push late)? No log tool does this (mtail and its kind count lines one at a time; this
@@ -72,7 +72,7 @@ export class RaceJoin {
 
   /** Takes one cache node line; says whether it took part in a race (a push or a first view). */
   add(l: CacheLogLine): boolean {
-    const key = `${l.colo} ${l.uri}`;
+    const key = `${l.colo} ${l.format} ${l.uri}`;
     const e = this.entries.get(key);
     if (l.role === 'push') {
       // A push that failed warmed nothing.

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import { Agent, request } from 'undici';
-import { createHinter } from '@hearth/api-hook';
+import { FORMAT_CLASSES, createHinter, formatClass, type FormatClass } from '@hearth/api-hook';
 import { scrape, quantile, seededRandom } from '../common/index.js';
 import { RACE_OUTCOMES, RaceJoin, type RaceOutcome } from '../race/index.js';
 import { parseCacheLogLine } from '../topology/index.js';
@@ -47,7 +47,34 @@ export interface SimOptions {
   browserConcurrency: number;
   seed: number;
   modes: ('off' | 'on')[];
+  /** Which browsers view the pages, with their shares: each page is one browser's, with its `Accept`. */
+  browsers: readonly SimBrowser[];
 }
+
+export interface SimBrowser {
+  name: string;
+  /** The image `Accept` it sends (and the API server hints with). */
+  accept: string;
+  share: number;
+}
+
+/**
+ * Real browsers' image `Accept` headers (2026), with default shares of a current-browser
+ * population: Chromium-based, Safari 16.4 and later and Firefox get AVIF; a Safari
+ * before 16.4 gets WebP.
+ */
+export const SIM_BROWSERS: readonly SimBrowser[] = [
+  { name: 'chromium', accept: 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8', share: 0.7 },
+  {
+    name: 'safari',
+    accept: 'image/webp,image/avif,image/jxl,image/heic,image/heic-sequence,video/*;q=0.8,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5',
+    share: 0.18,
+  },
+  { name: 'firefox', accept: 'image/avif,image/webp,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5', share: 0.07 },
+  { name: 'safari-no-avif', accept: 'image/webp,image/png,image/svg+xml,image/*;q=0.8,video/*;q=0.8,*/*;q=0.5', share: 0.05 },
+  // A browser that takes neither (Safari 13): none by default; `--browsers safari-13:1` simulates JPEG alone.
+  { name: 'safari-13', accept: 'image/png,image/svg+xml,image/*;q=0.8,video/*;q=0.8,*/*;q=0.5', share: 0 },
+];
 
 export const DEFAULT_SIM: SimOptions = {
   pages: 200,
@@ -59,7 +86,16 @@ export const DEFAULT_SIM: SimOptions = {
   browserConcurrency: 16,
   seed: 1,
   modes: ['off', 'on'],
+  browsers: SIM_BROWSERS,
 };
+
+/** A browser drawn by share. */
+function browserFor(browsers: readonly SimBrowser[], rnd: () => number): SimBrowser {
+  const total = browsers.reduce((a, b) => a + b.share, 0);
+  let x = rnd() * total;
+  for (const b of browsers) if ((x -= b.share) < 0) return b;
+  return [...browsers].reverse().find((b) => b.share > 0) ?? (browsers[0] as SimBrowser);
+}
 
 export interface ColoReport {
   colo: string;
@@ -105,6 +141,8 @@ export interface ModeReport {
   byGap: BucketReport[];
   /** By the image's place in its page (1 = first requested): later images are asked for later. */
   byPosition: BucketReport[];
+  /** By the format class the browser got (each class is its own cached object, warmed by its own push). */
+  byFormat: BucketReport[];
   /** Warmer path drops during the run, by reason. */
   drops: Record<string, number>;
 }
@@ -112,6 +150,7 @@ export interface ModeReport {
 interface Sample {
   colo: string;
   path: string;
+  format: FormatClass;
   first: boolean;
   hinted: boolean;
   hit: boolean;
@@ -211,6 +250,8 @@ const logSizes = (files: string[]): number[] =>
 
 async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: string[], touched: Set<string>): Promise<ModeReport> {
   const rnd = seededRandom(o.seed + (mode === 'on' ? 1 : 0));
+  // A stream of its own, so a seed draws the same pages, images and gaps whatever the browser mix.
+  const browserRnd = seededRandom(o.seed * 7919 + (mode === 'on' ? 1 : 0));
   const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
   const hinter = mode === 'on' ? createHinter({ warmers: t.warmerUdps }) : undefined;
   const poolSet = new Set(pool);
@@ -228,9 +269,11 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
     const images = Array.from({ length: n }, () => pool[Math.floor(rnd() * pool.length)] as string);
     for (const p of images) touched.add(p);
     const viewer = viewerIn(colo, rnd);
+    const browser = browserFor(o.browsers, browserRnd);
+    const format = formatClass(browser.accept);
     if (hinter) {
-      hinter.hint(viewer ? { paths: images, viewer } : { paths: images, colo: colo.name });
-      for (const p of images) hinted.add(`${colo.name} ${p}`);
+      hinter.hint(viewer ? { paths: images, viewer, accept: browser.accept } : { paths: images, colo: colo.name, accept: browser.accept });
+      for (const p of images) hinted.add(`${colo.name} ${format} ${p}`);
     }
     const gap = o.gapMs[0] + rnd() * (o.gapMs[1] - o.gapMs[0]);
     const viewed = images.filter(() => rnd() < o.viewRatio);
@@ -242,20 +285,22 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
         for (let i = next++; i < viewed.length; i = next++) {
           const path = viewed[i] as string;
           const at = { gapMs: gap, position: i + 1 };
-          const key = `${colo.name} ${path}`;
+          // A first view is per class: each class's encoding is its own cached object.
+          const key = `${colo.name} ${format} ${path}`;
           const first = !seen.has(key);
           seen.add(key);
           const t0 = performance.now();
           try {
             const res = await request(`http://${target}${path}`, {
               dispatcher: agent,
-              headers: { host: colo.host, accept: 'image/avif,image/webp,image/*,*/*;q=0.8' },
+              headers: { host: colo.host, accept: browser.accept },
             });
             await res.body.dump();
             const cache = String(res.headers['x-cache-status'] ?? '');
             samples.push({
               colo: colo.name,
               path,
+              format,
               first,
               hinted: hinted.has(key),
               hit: cache === 'HIT',
@@ -264,7 +309,7 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
               ...at,
             });
           } catch {
-            samples.push({ colo: colo.name, path, first, hinted: hinted.has(key), hit: false, ms: performance.now() - t0, ok: false, ...at });
+            samples.push({ colo: colo.name, path, format, first, hinted: hinted.has(key), hit: false, ms: performance.now() - t0, ok: false, ...at });
           }
         }
       }),
@@ -320,6 +365,11 @@ async function runMode(t: SimTarget, o: SimOptions, mode: 'off' | 'on', pool: st
     colos,
     byGap: bucketsOf(firsts, GAP_EDGES, (x) => x.gapMs, false),
     byPosition: bucketsOf(firsts, POSITION_EDGES, (x) => x.position, true),
+    byFormat: FORMAT_CLASSES.map((f) => {
+      const inside = firsts.filter((x) => x.format === f);
+      const hits = inside.filter((x) => x.hit).length;
+      return { bucket: f, firstViews: inside.length, hits, hitRatio: inside.length ? hits / inside.length : 0 };
+    }),
     drops,
   };
 }
@@ -391,7 +441,7 @@ export function formatReport(reports: ModeReport[]): string {
       ...reports.flatMap((r) => [String(of(r)[i]?.firstViews ?? 0), (of(r)[i]?.hitRatio ?? 0).toFixed(3)]),
     ]),
   ];
-  return `${[...aligned(rows), '', ...aligned(byBucket('gap ms', (r) => r.byGap)), '', ...aligned(byBucket('position', (r) => r.byPosition)), '', ...drops].join('\n')}\n`;
+  return `${[...aligned(rows), '', ...aligned(byBucket('gap ms', (r) => r.byGap)), '', ...aligned(byBucket('position', (r) => r.byPosition)), '', ...aligned(byBucket('format', (r) => r.byFormat)), '', ...drops].join('\n')}\n`;
 }
 
 function aligned(rows: string[][]): string[] {

@@ -17,7 +17,9 @@ export async function startLatencyProxy(o: { listen: { host: string; port: numbe
   const server = createServer((req, res) => {
     setTimeout(() => {
       const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
-      pool.request({ method, path: req.url ?? '/', headers: { host: req.headers.host ?? 'origin' } }).then(
+      // Accept decides which encoding the origin makes (the cache sends its class's): it travels too.
+      const headers = { host: req.headers.host ?? 'origin', ...(req.headers.accept ? { accept: req.headers.accept } : {}) };
+      pool.request({ method, path: req.url ?? '/', headers }).then(
         async (up) => {
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(up.headers)) if (typeof v === 'string' && k !== 'connection' && k !== 'keep-alive') headers[k] = v;

@@ -15,7 +15,7 @@ import { parseCacheLogLine } from '../topology/index.js';
 
 export interface ColoAudit {
   colo: string;
-  /** When the colo's first pass ended (epoch ms), and how many paths it found cached. */
+  /** When the colo's first pass ended (epoch ms), and how many cache entries (a path in one format class, on one node) it found. */
   purged: { ts: number; cached: number } | null;
   /** The second pass (after the longest upstream fetch). */
   repurged: { ts: number; cached: number } | null;

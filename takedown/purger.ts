@@ -1,8 +1,8 @@
 /**
  * The purger, one per cache host: follows hearth.images.takedown and removes every path
  * of each photo taken down from the cache of every node of its colos on this host. A
- * node's cache entry is a file named for the MD5 of its key (`$uri`, proxy-config) under
- * the node's `levels`; nginx takes a missing file for a miss and fetches again. Debian's
+ * node's cache entry is a file named for the MD5 of its key (`$uri` and the format class:
+ * `cacheKeys` of image/formats.ts, one per class) under the node's `levels`; nginx takes a missing file for a miss and fetches again. Debian's
  * nginx cache purge module (libnginx-mod-http-cache-purge 2.3) was the first choice: it
  * crashes the worker on every purge with nginx 1.22 (FRiCKLE 2.3 and nginx ≥ 1.11.6), so
  * the purge is the file's removal, done where the file is.
@@ -24,7 +24,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { closeServer, createLogger, createMetrics, createRegistry, createStatusServer, listen, readiness, type Logger, type Metrics } from '../common/index.js';
-import { servedPaths } from '../image/index.js';
+import { cacheKeys, servedPaths } from '../image/index.js';
 import { KafkaWorker, TOPICS, outgoing, parseMessage, takedownValidator, type Outgoing, type Takedown } from '../kafka/index.js';
 import type { PurgerConfig } from './config.js';
 import { PURGER_METRICS, PURGE_OUTCOMES } from './metrics.js';
@@ -118,10 +118,10 @@ export class Purger {
   /** One pass of one colo over one takedown: every path on every node, then its record. */
   private async pass(colo: Colo, pass: 1 | 2, t: Takedown): Promise<Outgoing[]> {
     if (pass === 1) this.metrics.takedowns.labels(colo.name, t.action).inc();
-    const paths = servedPaths(t.id, t.secrets);
+    const keys = servedPaths(t.id, t.secrets).flatMap(cacheKeys);
     let cached: number;
     try {
-      const found = await Promise.all(colo.nodes.flatMap((node) => paths.map((p) => this.purgeOne(colo, node, p))));
+      const found = await Promise.all(colo.nodes.flatMap((node) => keys.map((k) => this.purgeOne(colo, node, k))));
       cached = found.filter(Boolean).length;
     } catch (err) {
       this.metrics.purges.labels(colo.name, String(pass), 'failed').inc();
@@ -134,15 +134,15 @@ export class Purger {
     return [outgoing(TOPICS.purged, t.id, { id: t.id, colo: colo.name, pass, nodes: colo.nodes.length, cached, ts: now, takedownTs: t.ts })];
   }
 
-  /** Whether `path` was cached on `node` (and is not now). */
-  private async purgeOne(colo: Colo, node: Node, path: string): Promise<boolean> {
+  /** Whether `key` was cached on `node` (and is not now). */
+  private async purgeOne(colo: Colo, node: Node, key: string): Promise<boolean> {
     const t0 = process.hrtime.bigint();
     try {
-      await unlink(cacheFile(node.cacheDir, node.levels, path));
+      await unlink(cacheFile(node.cacheDir, node.levels, key));
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw new PurgeFailed(`${colo.name} ${node.name}: purge of ${path} failed: ${(err as Error).message}`);
+      throw new PurgeFailed(`${colo.name} ${node.name}: purge of ${key} failed: ${(err as Error).message}`);
     } finally {
       this.metrics.requests.labels(colo.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
     }

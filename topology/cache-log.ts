@@ -4,10 +4,11 @@
  * (monitoring/mtail) and the race join (race/) read it. Keeping the format and its
  * parser together is what keeps writer and readers agreeing.
  */
+import { DEFAULT_FORMAT_CLASS, FORMAT_CLASSES, isFormatClass, type FormatClass } from '@hearth/api-hook';
 
-/** The nginx `log_format` directive. Cache nodes add their colo, node and the request's role. */
+/** The nginx `log_format` directive. Cache nodes add the request's format class, their colo, node and the request's role. */
 export function cacheLogFormat(cache?: { colo: string; node: string }): string {
-  const tail = cache ? `,"colo":"${cache.colo}","node":"${cache.node}","role":"$hearth_role"` : '';
+  const tail = cache ? `,"format":"$hearth_format","colo":"${cache.colo}","node":"${cache.node}","role":"$hearth_role"` : '';
   // `msec` (completion, ms resolution) minus `request_time` is when a request began: the
   // race join compares a viewer's start with a push's completion. Field order is part of
   // the contract: mtail matches it with one regular expression.
@@ -25,6 +26,8 @@ export interface CacheLogLine {
   /** `push`: the warmer's request (the colo's push Host); `viewer`: anyone else's. */
   role: 'push' | 'viewer';
   uri: string;
+  /** The format class the cache keyed the request by (a line from before classes: `jpeg`). */
+  format: FormatClass;
   status: number;
   /** Body bytes sent (`$body_bytes_sent`). */
   bytes: number;
@@ -52,6 +55,7 @@ export function parseCacheLogLine(line: string): CacheLogLine | string {
   const node = str('node');
   const role = str('role');
   const uri = str('uri');
+  const format = r.format === undefined ? DEFAULT_FORMAT_CLASS : r.format;
   const cache = str('cache');
   const status = num('status');
   const bytes = num('bytes') ?? 0;
@@ -62,5 +66,6 @@ export function parseCacheLogLine(line: string): CacheLogLine | string {
     .map(([k]) => k);
   if (missing.length > 0) return `missing or mistyped: ${missing.join(', ')}`;
   if (role !== 'push' && role !== 'viewer') return `role: expected push or viewer (got ${JSON.stringify(r.role)})`;
-  return { colo: colo!, node: node!, role, uri: uri!, status: status!, bytes, cache: cache!, msec: msec!, requestTime: requestTime! };
+  if (!isFormatClass(format)) return `format: expected ${FORMAT_CLASSES.join(', ')} (got ${JSON.stringify(r.format)})`;
+  return { colo: colo!, node: node!, role, uri: uri!, format, status: status!, bytes, cache: cache!, msec: msec!, requestTime: requestTime! };
 }

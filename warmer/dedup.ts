@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import type { FormatClass } from '@hearth/api-hook';
 
 /** No real key is empty: real keys are `colo path`. */
 const SENTINEL = '';
@@ -33,14 +34,14 @@ export class Dedup {
     if (!this.cache.has(SENTINEL)) this.cache.set(SENTINEL, true, { ttl: 0 });
   }
 
-  private static key(colo: string, path: string): string {
-    // Paths never hold a space (PathPolicy), so the key is unambiguous.
-    return `${colo} ${path}`;
+  private static key(colo: string, path: string, format: FormatClass): string {
+    // Paths never hold a space (PathPolicy), so the key is unambiguous: one per colo, path and encoding.
+    return `${colo} ${format} ${path}`;
   }
 
   /** True if the pair is new (and now claimed); false if it is a duplicate. */
-  claim(colo: string, path: string): boolean {
-    const key = Dedup.key(colo, path);
+  claim(colo: string, path: string, format: FormatClass = 'jpeg'): boolean {
+    const key = Dedup.key(colo, path, format);
     // get, not has: a duplicate counts as seen and moves to the front, so a flood of new
     // paths evicts the pairs seen longest ago, not hot ones that were merely first.
     if (this.cache.get(key) !== undefined) return false;
@@ -49,9 +50,9 @@ export class Dedup {
   }
 
   /** Forgets a pair whose push failed or never happened, so a later hint may try again. */
-  release(colo: string, path: string): void {
+  release(colo: string, path: string, format: FormatClass = 'jpeg'): void {
     this.keepNonEmpty();
-    this.cache.delete(Dedup.key(colo, path));
+    this.cache.delete(Dedup.key(colo, path, format));
   }
 
   /** Pairs remembered (the sentinel not counted). */

@@ -10,6 +10,8 @@ export interface NativeEngineOptions {
   port: number;
   /** Colo i's Host header. */
   hosts: string[];
+  /** The `Accept` of a push of variant v (at most maxVariants, each at most acceptMaxBytes). */
+  accepts: string[];
   /** Per colo. */
   connections: number;
   timeoutMs: number;
@@ -53,13 +55,15 @@ export interface NativeConstants {
   readonly maxKeys: number;
   readonly statsPerColo: number;
   readonly pathMaxBytes: number;
+  readonly maxVariants: number;
+  readonly acceptMaxBytes: number;
 }
 
 export interface NativeEngineAddon {
   readonly constants: NativeConstants;
   create(o: NativeEngineOptions, onRecords: () => void): NativeEngineHandle;
   /** False when the path can never go on a request line (not printable ASCII, too long). */
-  push(e: NativeEngineHandle, token: number, colo: number, path: string): boolean;
+  push(e: NativeEngineHandle, token: number, colo: number, path: string, variant: number): boolean;
   flush(e: NativeEngineHandle): void;
   /** Copies push records and received datagrams; counts = [records, datagram bytes, 1 if more are left: call again]. */
   drain(e: NativeEngineHandle, records: Uint32Array, datagrams: Uint8Array, counts: Uint32Array): void;

@@ -12,6 +12,10 @@ import type { HintSocket, HintSocketOptions, Listening } from './hint-socket.js'
 import type { NativeConstants, NativeEngineAddon, NativeEngineHandle } from './native-addon.js';
 import { errorReport, responseReport, type PushClient, type PushReport } from './push-client.js';
 import type { Transport } from './transport.js';
+import { CLASS_ACCEPT, FORMAT_CLASSES, type FormatClass } from '@hearth/api-hook';
+
+/** A push's variant: its format class's place in the `accepts` the engine was made with. */
+const VARIANT_INDEX = Object.fromEntries(FORMAT_CLASSES.map((f, i) => [f, i])) as Record<FormatClass, number>;
 
 export interface NativeEngineConfig {
   readonly proxy: string;
@@ -61,7 +65,7 @@ export class NativeEngine implements Transport {
       throw new HearthError('HEARTH_ERR_INVALID', `the native push client speaks plain HTTP; ${o.proxy} needs push.client "undici"`);
     this.pushes = {
       kind: 'native',
-      push: (coloIndex, _coloHost, path, done) => this.push(coloIndex, path, done),
+      push: (coloIndex, _coloHost, path, format, done) => this.push(coloIndex, path, format, done),
       connections: (coloIndex) => this.stat(coloIndex, 0),
       counters: (coloIndex) => ({ connects: this.stat(coloIndex, 1), connectFailures: this.stat(coloIndex, 2), retries: this.stat(coloIndex, 3) }),
     };
@@ -79,6 +83,7 @@ export class NativeEngine implements Transport {
         address,
         port: Number(u.port || 80),
         hosts: [...this.o.hosts],
+        accepts: FORMAT_CLASSES.map((f) => CLASS_ACCEPT[f]),
         connections: this.o.connections,
         timeoutMs: this.o.timeoutMs,
         idleMs: IDLE_MS,
@@ -104,7 +109,7 @@ export class NativeEngine implements Transport {
 
   // ---- the push face ----
 
-  private push(coloIndex: number, path: string, done: (r: PushReport) => void): void {
+  private push(coloIndex: number, path: string, format: FormatClass, done: (r: PushReport) => void): void {
     const handle = this.handle;
     if (!handle) {
       process.nextTick(done, errorReport(this.closed ? 'HEARTH_ERR_CLOSED' : 'HEARTH_ERR_NOT_OPEN', 0));
@@ -115,7 +120,7 @@ export class NativeEngine implements Transport {
       token = this.dones.length;
       this.dones.push(undefined);
     }
-    if (!this.addon.push(handle, token, coloIndex, path)) {
+    if (!this.addon.push(handle, token, coloIndex, path, VARIANT_INDEX[format])) {
       this.free.push(token);
       process.nextTick(done, errorReport('HEARTH_ERR_PATH', 0));
       return;

@@ -1,5 +1,6 @@
 /** The push client's face, as both carry it (the native engine and undici), and what one push came to. */
 import type { PushResult } from './push-scheduler.js';
+import type { FormatClass } from '@hearth/api-hook';
 
 /** nginx's $upstream_cache_status values; anything else is reported by status class. The native engine's codes must name the same (a test checks). */
 export const CACHE_STATUSES: ReadonlySet<string> = new Set(['hit', 'miss', 'expired', 'stale', 'updating', 'revalidated', 'bypass']);
@@ -31,8 +32,8 @@ export function errorReport(errorCode: string, seconds: number): PushReport {
 export interface PushClient {
   /** `native` or `undici`: which client carries the pushes (a metric label). */
   readonly kind: string;
-  /** Starts one push; `done` is called exactly once, never before `push` returns. */
-  push(coloIndex: number, coloHost: string, path: string, done: (r: PushReport) => void): void;
+  /** Starts one push of `path` in the encoding of `format` (its `Accept`); `done` is called exactly once, never before `push` returns. */
+  push(coloIndex: number, coloHost: string, path: string, format: FormatClass, done: (r: PushReport) => void): void;
   /** Open connections to the proxy, by colo index. */
   connections(coloIndex: number): number;
   /** Connections opened, failed to open and pushes sent again on a fresh connection, by colo index, since start. */

@@ -8,10 +8,13 @@
  */
 import type { Colo } from './colo-router.js';
 import { Fifo } from './fifo.js';
+import type { FormatClass } from '@hearth/api-hook';
 
 export interface PushJob {
   readonly colo: Colo;
   readonly path: string;
+  /** The encoding pushed: the viewer's format class, as the hint said. */
+  readonly format: FormatClass;
   /** Warmer-clock epoch ms after which the push is pointless: the hint's ts + `push.deadlineMs`. */
   readonly deadline: number;
 }
@@ -97,7 +100,7 @@ export class PushScheduler {
   }
 
   /** Queues a push, or says why not (and then `onDropped` is not called: the caller counts it). */
-  enqueue(colo: Colo, path: string, deadline: number): 'queued' | SchedulerDropReason {
+  enqueue(colo: Colo, path: string, deadline: number, format: FormatClass = 'jpeg'): 'queued' | SchedulerDropReason {
     if (this.closing) return 'shutdown';
     const lane = this.lanes[colo.index];
     if (!lane) throw new RangeError(`unknown colo index ${colo.index}`);
@@ -108,7 +111,7 @@ export class PushScheduler {
       if (this.queued >= this.o.queueMax) return 'overload';
     }
     // Allocated only once accepted: refusals under overload stay allocation-free.
-    lane.queue.push({ colo, path, deadline });
+    lane.queue.push({ colo, path, format, deadline });
     this.queued++;
     this.pump();
     return 'queued';

@@ -10,6 +10,7 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import { errorReport, responseReport, type PushClient, type PushReport } from './push-client.js';
+import { CLASS_ACCEPT, FORMAT_CLASSES, type FormatClass } from '@hearth/api-hook';
 
 export interface UndiciPushClientOptions {
   readonly proxy: string;
@@ -71,7 +72,8 @@ class PushHandler implements Dispatcher.DispatchHandler {
 
 interface ColoPool {
   readonly pool: Pool;
-  readonly headers: Record<string, string>;
+  /** The request's headers, by the format class it asks for. */
+  readonly headers: Record<FormatClass, Record<string, string>>;
   connects: number;
   connectFailures: number;
 }
@@ -95,7 +97,10 @@ export class UndiciPushClient implements PushClient {
         headersTimeout: this.o.timeoutMs,
         bodyTimeout: this.o.timeoutMs,
       });
-      const entry: ColoPool = { pool, headers: { host, 'user-agent': this.o.userAgent, 'x-hearth-warm': '1' }, connects: 0, connectFailures: 0 };
+      const headers = Object.fromEntries(
+        FORMAT_CLASSES.map((f) => [f, { host, 'user-agent': this.o.userAgent, accept: CLASS_ACCEPT[f], 'x-hearth-warm': '1' }]),
+      ) as unknown as ColoPool['headers'];
+      const entry: ColoPool = { pool, headers, connects: 0, connectFailures: 0 };
       pool.on('connect', () => entry.connects++);
       pool.on('connectionError', () => entry.connectFailures++);
       this.pools.set(coloIndex, entry);
@@ -105,8 +110,9 @@ export class UndiciPushClient implements PushClient {
   }
 
   /** Never throws: every failure becomes an `error` outcome. */
-  push(coloIndex: number, coloHost: string, path: string, done: (r: PushReport) => void): void {
-    const { pool, headers } = this.pool(coloIndex, coloHost);
+  push(coloIndex: number, coloHost: string, path: string, format: FormatClass, done: (r: PushReport) => void): void {
+    const { pool, headers: byFormat } = this.pool(coloIndex, coloHost);
+    const headers = byFormat[format];
     const handler = new PushHandler(process.hrtime.bigint(), done);
     try {
       pool.dispatch(

@@ -24,6 +24,7 @@ import type { HintSocket } from './hint-socket.js';
 import { ColoRouter, type Colo } from './colo-router.js';
 import { perColoConcurrency, type WarmerConfig } from './config.js';
 import { Dedup } from './dedup.js';
+import { DEFAULT_FORMAT_CLASS } from '@hearth/api-hook';
 import { parseHint } from './hint.js';
 import { DROP_REASONS, WARMER_METRICS, type DropReason } from './metrics.js';
 import { PathPolicy } from './path-policy.js';
@@ -128,12 +129,12 @@ export class Warmer {
       breakerFailures: config.push.breakerFailures,
       breakerCooldownMs: config.push.breakerCooldownMs,
       now: this.now,
-      run: (job, done) => this.transport.pushes.push(job.colo.index, job.colo.host, job.path, done),
+      run: (job, done) => this.transport.pushes.push(job.colo.index, job.colo.host, job.path, job.format, done),
       // Asked again at dispatch: a takedown that arrived while the push was queued wins.
       blocked: (job) => this.takedowns?.blocks(job.path),
       onSettled: (job, result) => this.settled(job, result as PushReport),
       onDropped: (job, reason) => {
-        this.dedup.release(job.colo.name, job.path);
+        this.dedup.release(job.colo.name, job.path, job.format);
         this.dropPath(reason, job.colo.name, job.path);
       },
       onBreaker: (colo, open) => {
@@ -248,6 +249,8 @@ export class Warmer {
     if (!colo) return this.dropDatagram('no_colo', n, {});
 
     const deadline = hint.ts + this.config.push.deadlineMs;
+    // A hint without a class is a v1 sender's (or a JPEG viewer's): the JPEG.
+    const format = hint.fmt ?? DEFAULT_FORMAT_CLASS;
     const refused = this.scheduler.refusal(colo);
     for (const path of hint.paths) {
       if (!this.policy.allows(path)) {
@@ -263,14 +266,14 @@ export class Warmer {
         this.dropPath(refused, colo.name, path);
         continue;
       }
-      if (!this.dedup.claim(colo.name, path)) {
+      if (!this.dedup.claim(colo.name, path, format)) {
         this.pathDropped.duplicate.add();
         continue;
       }
-      const verdict = this.scheduler.enqueue(colo, path, deadline);
+      const verdict = this.scheduler.enqueue(colo, path, deadline, format);
       if (verdict === 'queued') this.enqueued[colo.index]?.add();
       else {
-        this.dedup.release(colo.name, path);
+        this.dedup.release(colo.name, path, format);
         this.dropPath(verdict, colo.name, path);
       }
     }
@@ -311,11 +314,11 @@ export class Warmer {
     (this.pushDurations[job.colo.index] as Observer).observe(r.seconds);
     if (!r.ok) {
       // Not warmed: forget it so a later hint may try again.
-      this.dedup.release(job.colo.name, job.path);
+      this.dedup.release(job.colo.name, job.path, job.format);
       const suppressed = this.sampler.admit(`push_${r.outcome}`);
       if (suppressed !== undefined) {
         this.log.warn(
-          { colo: job.colo.name, path: job.path, outcome: r.outcome, status: r.status, cache: r.cache, code: r.errorCode, suppressed },
+          { colo: job.colo.name, path: job.path, format: job.format, outcome: r.outcome, status: r.status, cache: r.cache, code: r.errorCode, suppressed },
           'push failed',
         );
       }

@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import { MAX_DATAGRAM_BYTES, MAX_PATHS_PER_HINT, SIG_CHARS, SIG_MEMBER, WIRE_VERSION, computeSignature } from './wire.js';
 import { Rendezvous } from './rendezvous.js';
+import { DEFAULT_FORMAT_CLASS, formatClass, isFormatClass, type FormatClass } from './format-class.js';
 
 export interface HinterOptions {
   /** Warmer addresses, `host:port` or `[v6]:port`. Each path always goes to the same one. */
@@ -24,6 +25,13 @@ export interface HintInput {
   viewer?: string;
   /** ... or a colo name the API server already knows. */
   colo?: string;
+  /**
+   * The viewer's `Accept` header, as the page request carried it: the warmer pushes the
+   * encoding (format class) that viewer's browser will ask for. Without it (or `format`), JPEG.
+   */
+  accept?: string;
+  /** The viewer's format class, where the API server decided it already (wins over `accept`). */
+  format?: FormatClass;
 }
 
 export type HintDropReason = 'invalid' | 'path_too_long' | 'overflow' | 'closed';
@@ -179,7 +187,14 @@ class UdpHinter implements Hinter {
         this.counters.dropped.invalid++;
         return;
       }
-      const header = `{"v":${WIRE_VERSION},"ts":${Math.floor(this.now())},${who},"paths":[`;
+      const format = input.format === undefined ? formatClass(typeof input.accept === 'string' ? input.accept : undefined) : input.format;
+      if (!isFormatClass(format)) {
+        this.counters.dropped.invalid++;
+        return;
+      }
+      // JPEG is what a hint without `fmt` means: such a hint is byte for byte a v1 hint of before classes.
+      const fmt = format === DEFAULT_FORMAT_CLASS ? '' : `"fmt":"${format}",`;
+      const header = `{"v":${WIRE_VERSION},"ts":${Math.floor(this.now())},${who},${fmt}"paths":[`;
       const before = this.counters.datagrams + this.pendingCount;
       if (this.warmers.length === 1) {
         this.pack(this.warmers[0] as WarmerSocket, header, paths);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import { createHinter, parseHostPort } from '@hearth/api-hook';
+import { FORMAT_CLASSES, createHinter, isFormatClass, parseHostPort, type FormatClass } from '@hearth/api-hook';
 import { loadWarmerConfig, hintProblems } from '../../warmer/index.js';
 
 const collect = (value: string, previous: string[]): string[] => {
@@ -16,6 +16,8 @@ interface HintOpts {
   to: string[];
   viewer?: string;
   colo?: string;
+  accept?: string;
+  format?: FormatClass;
   keyId?: string;
   keyFile?: string;
   warmerConfig?: string;
@@ -30,6 +32,11 @@ export function registerHint(program: Command): void {
     .option('--to <host:port>', 'warmer address; repeat for several (paths are spread by consistent hashing)', collect, [])
     .option('--viewer <ip>', "the viewer's IP address")
     .option('--colo <name>', 'a colo name, instead of --viewer')
+    .option('--accept <header>', "the viewer's Accept header: the warmer pushes the encoding it gets (default: JPEG)")
+    .option('--format <class>', `the viewer's format class instead (${FORMAT_CLASSES.join(', ')})`, (v: string) => {
+      if (!isFormatClass(v)) throw new InvalidArgumentError(`one of ${FORMAT_CLASSES.join(', ')}`);
+      return v;
+    })
     .option('--key-id <id>', 'HMAC key id')
     .option('--key-file <file>', 'file holding the HMAC secret (or set HEARTH_HINT_KEY)')
     .option('--warmer-config <file>', "check the hint against this warmer config (default: the warmer's embedded default)")
@@ -50,7 +57,8 @@ export function registerHint(program: Command): void {
       }
       const errors: string[] = [];
       const hinter = createHinter({ warmers, keyId: o.keyId, key, onError: (e) => errors.push(e.message) });
-      hinter.hint(o.viewer !== undefined ? { paths, viewer: o.viewer } : { paths, colo: o.colo });
+      const variant = { accept: o.accept, format: o.format };
+      hinter.hint(o.viewer !== undefined ? { paths, viewer: o.viewer, ...variant } : { paths, colo: o.colo, ...variant });
       await hinter.close();
       const s = hinter.stats();
       process.stdout.write(`${JSON.stringify({ warmers, ...s })}\n`);

@@ -31,6 +31,7 @@ export function registerOrigin(program: Command): void {
         maxConcurrent: c.maxConcurrent,
         maxQueue: c.maxQueue,
         encode: c.jpeg,
+        formats: c.formats,
         logger: log,
       });
       return { service: server, log, graceMs: c.shutdownGraceMs };

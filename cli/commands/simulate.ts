@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_SIM, formatReport, recordUsedPaths, simulate, type SimOptions, simTargetOf } from '../../simulate/index.js';
+import { DEFAULT_SIM, SIM_BROWSERS, formatReport, recordUsedPaths, simulate, type SimBrowser, type SimOptions, simTargetOf } from '../../simulate/index.js';
 import { Stack } from '../../stack/index.js';
 
 const range = (v: string): [number, number] => {
@@ -17,6 +17,17 @@ const positive = (v: string): number => {
   return n;
 };
 
+/** `chromium:0.7,safari-no-avif:0.3`: shares of the known browsers (the rest get none). */
+const browsers = (v: string): SimBrowser[] => {
+  const out = v.split(',').map((kv) => {
+    const [name, share] = kv.split(':');
+    const b = SIM_BROWSERS.find((x) => x.name === name);
+    if (!b) throw new InvalidArgumentError(`unknown browser ${JSON.stringify(name)}; known: ${SIM_BROWSERS.map((x) => x.name).join(', ')}`);
+    return { ...b, share: positive(share ?? '') };
+  });
+  return out;
+};
+
 export function registerSimulate(program: Command): void {
   program
     .command('simulate')
@@ -29,6 +40,12 @@ export function registerSimulate(program: Command): void {
     .option('--view-ratio <r>', "share of a page's images the browser requests", positive, DEFAULT_SIM.viewRatio)
     .option('--seed <n>', 'random seed', (v) => Math.round(positive(v)), DEFAULT_SIM.seed)
     .option('--mode <modes>', 'off, on, or off,on', (v) => v.split(',') as SimOptions['modes'], DEFAULT_SIM.modes)
+    .option(
+      '--browsers <name:share,...>',
+      `who views the pages, by share (${SIM_BROWSERS.map((b) => `${b.name}:${b.share}`).join(',')}); each page is one browser's, with its Accept`,
+      browsers,
+      [...DEFAULT_SIM.browsers],
+    )
     .option('--json', 'print the report as JSON')
     .action(
       async (o: {
@@ -40,6 +57,7 @@ export function registerSimulate(program: Command): void {
         viewRatio: number;
         seed: number;
         mode: SimOptions['modes'];
+        browsers: SimBrowser[];
         json?: boolean;
       }) => {
         if (o.mode.some((m) => m !== 'off' && m !== 'on')) throw new InvalidArgumentError('--mode takes off, on or off,on');
@@ -59,6 +77,7 @@ export function registerSimulate(program: Command): void {
             browserConcurrency: DEFAULT_SIM.browserConcurrency,
             seed: o.seed,
             modes: o.mode,
+            browsers: o.browsers,
           },
           touched,
         ).finally(() => recordUsedPaths(stack, touched));

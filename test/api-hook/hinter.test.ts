@@ -48,6 +48,31 @@ describe('api-hook', () => {
     assert.deepEqual(hinter.stats(), { hints: 1, datagrams: 1, sendErrors: 0, dropped: { invalid: 0, path_too_long: 0, overflow: 0, closed: 0 } });
   });
 
+  it("carries the viewer's format class (from its Accept, or given), signed with the rest; a JPEG viewer's hint is a v1 hint byte for byte", async () => {
+    const { rx, hinter } = await setup({ keyId: 'k1', key: 'a long random secret' });
+    const chromium = 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8';
+    hinter.hint({ paths: ['/photos/12/345_b.jpg'], viewer: '203.0.113.7', accept: chromium });
+    hinter.hint({ paths: ['/photos/12/345_b.jpg'], viewer: '203.0.113.7', format: 'webp', accept: chromium });
+    hinter.hint({ paths: ['/photos/12/345_b.jpg'], viewer: '203.0.113.7', accept: '*/*' });
+    hinter.hint({ paths: ['/photos/12/345_b.jpg'], viewer: '203.0.113.7' });
+    hinter.hint({ paths: ['/photos/12/345_b.jpg'], viewer: '203.0.113.7', format: 'gif' as never });
+    await rx.waitFor(4);
+    const got = rx.got.map((d) => d.toString().replace(/,"sig":"[^"]+"\}$/, '}'));
+    assert.deepEqual(got, [
+      '{"v":1,"ts":1763760000123,"viewer":"203.0.113.7","fmt":"avif","paths":["/photos/12/345_b.jpg"],"kid":"k1"}',
+      '{"v":1,"ts":1763760000123,"viewer":"203.0.113.7","fmt":"webp","paths":["/photos/12/345_b.jpg"],"kid":"k1"}',
+      '{"v":1,"ts":1763760000123,"viewer":"203.0.113.7","paths":["/photos/12/345_b.jpg"],"kid":"k1"}',
+      '{"v":1,"ts":1763760000123,"viewer":"203.0.113.7","paths":["/photos/12/345_b.jpg"],"kid":"k1"}',
+    ]);
+    const verifier = new SignatureVerifier({ k1: 'a long random secret' });
+    for (const d of rx.got) assert.equal(verifier.verify(d, parseHint(d)?.kid, parseHint(d)?.sig), 'ok');
+    assert.deepEqual(
+      rx.got.map((d) => parseHint(d)?.fmt),
+      ['avif', 'webp', undefined, undefined],
+    );
+    assert.equal(hinter.stats().dropped.invalid, 1, 'a class that is none of them is refused, not sent');
+  });
+
   it('splits a big page into datagrams of at most 64 paths and 1400 bytes, losing none', async () => {
     const { rx, hinter } = await setup({ keyId: 'k1', key: 'a long random secret' });
     const long = Array.from({ length: 150 }, (_, i) => `/photos/${i}/${'x'.repeat(40)}${i}_b.jpg`);

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +16,7 @@ import type { NginxInstance } from '../../proxy-config/nginx.js';
 import type { StackStatus } from '../../stack/stack.js';
 import { accessLog, testStack, type TestStack } from '../helpers/test-stack.js';
 import { until } from '../helpers/until.js';
+import { BROWSER_ACCEPTS } from '../helpers/browsers.js';
 
 const run = promisify(execFile);
 
@@ -80,9 +82,44 @@ describe('warm path on real nginx (shared local stack)', function () {
     const before = await metric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}');
     hinter.hint({ paths: [path], viewer: '10.1.2.3' });
     await until('push done', async () => ((await metric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}')) >= before + 1 ? true : undefined));
-    // The viewer's request: viewer-facing Host, an Accept header, a query string; same cache key.
-    assert.deepEqual(await get(sinCache(), `${path}?utm=x`, { host: 'img-sin.test', accept: 'image/avif,image/webp,*/*' }), { status: 200, cache: 'HIT' });
+    // The viewer's request: viewer-facing Host, an Accept of the JPEG class (as the hint's), a query string; same cache key.
+    assert.deepEqual(await get(sinCache(), `${path}?utm=x`, { host: 'img-sin.test', accept: 'image/png,image/*;q=0.8,*/*;q=0.5' }), {
+      status: 200,
+      cache: 'HIT',
+    });
     assert.deepEqual(await get(amsCache(), path, { host: 'img-ams.test' }), { status: 200, cache: 'MISS' });
+  });
+
+  it("a hint with the viewer's Accept warms that browser's encoding: its request is a HIT, another class's a MISS for its own", async () => {
+    const path = fresh();
+    const chromium = BROWSER_ACCEPTS.find((b) => b.browser.startsWith('Chromium'))!.accept!;
+    const safari15 = BROWSER_ACCEPTS.find((b) => b.format === 'webp')!.accept!;
+    const before = await metric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}');
+    hinter.hint({ paths: [path], viewer: '10.1.2.3', accept: chromium });
+    await until('push done', async () => ((await metric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}')) >= before + 1 ? true : undefined));
+    const viewer = async (accept: string) => {
+      const r = await request(`http://${sinCache()}${path}`, { headers: { host: 'img-sin.test', accept }, reset: true });
+      await r.body.dump();
+      return [r.statusCode, String(r.headers['x-cache-status']), String(r.headers['content-type'])];
+    };
+    assert.deepEqual(await viewer(chromium), [200, 'HIT', 'image/avif']);
+    assert.deepEqual(await viewer(safari15), [200, 'MISS', 'image/webp']);
+    assert.deepEqual(await viewer('*/*'), [200, 'MISS', 'image/jpeg']);
+  });
+
+  it('a v1 hint (no class, as every sender from before classes sends) still warms the JPEG', async () => {
+    const path = fresh();
+    const before = await metric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}');
+    // Hand-made, as an old api-hook wrote it: no `fmt` member.
+    const sock = createSocket('udp4');
+    const [host, port] = s.topology.warmer.udp.split(':') as [string, string];
+    await new Promise<void>((r, j) =>
+      sock.send(JSON.stringify({ v: 1, ts: Date.now(), viewer: '10.1.9.9', paths: [path] }), Number(port), host, (e) => (e ? j(e) : r())),
+    );
+    sock.close();
+    await until('push done', async () => ((await metric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}')) >= before + 1 ? true : undefined));
+    assert.deepEqual(await get(sinCache(), path, { host: 'img-sin.test' }), { status: 200, cache: 'HIT' });
+    assert.deepEqual(await get(sinCache(), path, { host: 'img-sin.test', accept: BROWSER_ACCEPTS[0]!.accept! }), { status: 200, cache: 'MISS' });
   });
 
   it('keeps connections alive: warmer → proxy and proxy → cache reuse far fewer connections than requests', async () => {

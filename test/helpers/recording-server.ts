@@ -7,6 +7,8 @@ export interface Recorded {
   method: string;
   path: string;
   host: string;
+  /** The push's Accept: which encoding (format class) it asks the cache for. */
+  accept: string;
   /** Distinct per TCP connection, so keep-alive reuse is visible. */
   connection: number;
 }
@@ -30,7 +32,7 @@ export async function startRecordingServer(respond?: Responder, host = '127.0.0.
       id = ++next;
       ids.set(req.socket, id);
     }
-    requests.push({ method: req.method ?? '', path: req.url ?? '', host: req.headers.host ?? '', connection: id });
+    requests.push({ method: req.method ?? '', path: req.url ?? '', host: req.headers.host ?? '', accept: req.headers.accept ?? '', connection: id });
     const r = respond ? respond(req) : { status: 200, headers: { 'x-cache-status': 'MISS' } };
     if (r === 'hang') return;
     res.writeHead(r.status, { 'content-type': 'image/jpeg', ...r.headers });

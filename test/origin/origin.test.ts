@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { request } from 'undici';
 import { imagePath, originalPath } from '../../image/store.js';
+import { DEFAULT_FORMATS } from '../../image/formats.js';
 import { recompressOriginals } from '../../compress/lossless.js';
 import { storeFile } from '../../store/index.js';
 import { writeAtomic } from '../../common/atomic-write.js';
@@ -68,6 +69,38 @@ describe('origin service', function () {
     const body = Buffer.from(await r.body.arrayBuffer());
     return { status: r.statusCode, body, headers: r.headers };
   };
+
+  it('makes a variant of a stored size on the fly for a client that accepts it, never stores it, and sends a class the origin does not make its next best', async () => {
+    const avifAccept = 'image/avif,image/webp,image/jpeg';
+    await withServer({}, async (base, s) => {
+      const r = await request(`${base}${imagePath(id, 'd')}`, { headers: { accept: avifAccept } });
+      const body = Buffer.from(await r.body.arrayBuffer());
+      assert.equal(r.statusCode, 200);
+      assert.equal(r.headers['content-type'], 'image/avif');
+      assert.equal(r.headers.vary, 'Accept');
+      const m = await sharp(body).metadata();
+      assert.equal(m.format, 'heif');
+      assert.equal(Math.max(m.width, m.height), 500);
+      assert.equal((await s.metrics.requests.get()).values.find((v) => v.labels.result === 'variant')?.value, 1);
+      // Only a size's JPEG is ever stored; a variant lives in the caches, under its class's key.
+      assert.deepEqual(
+        readdirSync(join(storeFile(root, imagePath(id, 'd')), '..')).filter((f) => f.startsWith(`${id}_d`)),
+        [],
+      );
+    });
+    await withServer({ formats: { ...DEFAULT_FORMATS, serve: ['webp'] } }, async (base) => {
+      const r = await request(`${base}${imagePath(id, 'd')}`, { headers: { accept: avifAccept } });
+      const body = Buffer.from(await r.body.arrayBuffer());
+      assert.equal(r.headers['content-type'], 'image/webp');
+      assert.equal((await sharp(body).metadata()).format, 'webp');
+    });
+    // Not stored: later tests need `d` missing.
+    await withServer({ formats: { ...DEFAULT_FORMATS, serve: [] }, storeDerived: false }, async (base) => {
+      const r = await request(`${base}${imagePath(id, 'd')}`, { headers: { accept: avifAccept } });
+      await r.body.dump();
+      assert.equal(r.headers['content-type'], 'image/jpeg');
+    });
+  });
 
   it('serves a stored size, and makes a missing ladder size on the fly, then stores it', async () => {
     await withServer({}, async (base) => {

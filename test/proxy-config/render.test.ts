@@ -80,8 +80,10 @@ describe('proxy-config: render and nginx -t', function () {
 
   it('renders the cache key contract and bounded negative caching', () => {
     const cache = renderAll(parseTopology(base), dir()).find((r) => r.role === 'cache')!.config;
-    assert.match(cache, /proxy_cache_key \$uri;/);
+    assert.match(cache, /proxy_cache_key \$uri\$hearth_key_class;/);
     assert.match(cache, /proxy_ignore_headers Vary;/);
+    assert.match(cache, /proxy_set_header Accept \$hearth_accept;/);
+    assert.match(cache, /add_header Vary Accept always;/);
     assert.match(cache, /proxy_cache_valid 404 10s;/);
     assert.match(cache, /proxy_cache_convert_head on;/);
     assert.match(cache, /proxy_cache_lock on;/);

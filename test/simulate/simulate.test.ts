@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { simulate } from '../../simulate/simulate.js';
+import { SIM_BROWSERS, simulate, type SimBrowser } from '../../simulate/simulate.js';
 import { simTargetOf } from '../../simulate/target.js';
 import { testStack } from '../helpers/test-stack.js';
+
+/** Only `name`, every page. */
+const only = (name: string): SimBrowser[] => SIM_BROWSERS.filter((b) => b.name === name).map((b) => ({ ...b, share: 1 }));
 
 describe('page-view simulation on the shared stack', function () {
   this.timeout(60000);
@@ -20,6 +23,7 @@ describe('page-view simulation on the shared stack', function () {
       browserConcurrency: 8,
       seed: 7,
       modes: ['off', 'on'],
+      browsers: only('safari-13'),
     });
     const total = (r: typeof off, k: 'firstViews' | 'firstViewHits' | 'errors' | 'wastedPushes') => r!.colos.reduce((a, c) => a + c[k], 0);
     assert.ok(total(off, 'firstViews') > 20 && total(on, 'firstViews') > 20);
@@ -49,6 +53,7 @@ describe('page-view simulation on the shared stack', function () {
       browserConcurrency: 4,
       seed: 11,
       modes: ['on'],
+      browsers: only('safari-13'),
     });
     const firsts = on!.colos.reduce((a, c) => a + c.firstViews, 0);
     for (const buckets of [on!.byGap, on!.byPosition])
@@ -65,5 +70,38 @@ describe('page-view simulation on the shared stack', function () {
       ['1-16', '17-32', '33-64', '65-128', '129+'],
     );
     assert.ok((on!.byPosition[1]?.firstViews ?? 0) > 0, 'pages of up to 20 images reach positions 17-20');
+  });
+
+  it("warms each browser's own encoding: a mix of browsers gets first-view HITs in every class, and each class's first views are counted apart", async () => {
+    const s = await testStack();
+    // Paths no other test takes: the warm-path tests take about 50 from the front.
+    const target = simTargetOf(s.stack, s.corpus.paths.slice(-236, -200));
+    const [on] = await simulate(target, {
+      // Gaps that leave the origin time to encode each page's AVIFs (about 0.2 s each at 1024 px, two at once):
+      // this is about classes, not about how slow an encode is (npm run bench -- formats).
+      pages: 9,
+      minImages: 3,
+      maxImages: 6,
+      gapMs: [1500, 1800],
+      rate: 3,
+      viewRatio: 1,
+      browserConcurrency: 4,
+      seed: 5,
+      modes: ['on'],
+      browsers: [...only('chromium'), ...only('safari-no-avif'), ...only('safari-13')],
+    });
+    const firsts = on!.colos.reduce((a, c) => a + c.firstViews, 0);
+    assert.equal(
+      on!.byFormat.reduce((a, b) => a + b.firstViews, 0),
+      firsts,
+    );
+    for (const b of on!.byFormat) {
+      assert.ok(b.firstViews > 0, `${b.bucket}: first views`);
+      assert.ok(b.hitRatio >= 0.8, `${b.bucket}: first-view hit ratio ${b.hitRatio}`);
+    }
+    assert.equal(
+      on!.colos.reduce((a, c) => a + c.errors, 0),
+      0,
+    );
   });
 });

@@ -10,6 +10,10 @@ describe('dedup of (colo, path) with an injected clock', () => {
     assert.equal(d.claim('sin', '/a'), true);
     assert.equal(d.claim('sin', '/a'), false);
     assert.equal(d.claim('ams', '/a'), true);
+    // Per format class too: each encoding of a path is its own cached object.
+    assert.equal(d.claim('sin', '/a', 'avif'), true);
+    assert.equal(d.claim('sin', '/a', 'avif'), false);
+    assert.equal(d.claim('sin', '/a', 'webp'), true);
   });
 
   it('forgets a pair after its TTL, without real waiting', () => {

@@ -3,7 +3,7 @@
  * api-hook, pushes into a real HTTP server standing in for the keep-alive proxy.
  */
 import assert from 'node:assert/strict';
-import { createHinter, type Hinter } from '@hearth/api-hook';
+import { CLASS_ACCEPT, createHinter, formatClass, type Hinter } from '@hearth/api-hook';
 import { startRecordingServer, type RecordingServer } from '../helpers/recording-server.js';
 import { RawSender } from '../helpers/raw-sender.js';
 import { launchWarmer as startWarmer, type WarmerProcess } from '../helpers/warmer-process.js';
@@ -67,6 +67,31 @@ for (const client of ['native', 'undici'] as const)
         ['HEAD', p(1, 3), 'cache-ams.hearth.local'],
       ]);
       await waitMetric('hearth_warmer_pushes_total{colo="sin",outcome="miss"}', 2);
+    });
+
+    it("pushes the encoding the viewer's browser will ask for: the hint's class as the push's Accept, dedup per path and class; a hint without a class pushes the JPEG", async () => {
+      const path = p(21, 1);
+      const duplicates = await metric('hearth_warmer_paths_dropped_total{reason="duplicate"}');
+      hinter.hint({ paths: [path], viewer: '10.1.2.3', accept: 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8' });
+      hinter.hint({ paths: [path], viewer: '10.1.2.4', accept: 'image/webp,image/png,image/svg+xml,image/*;q=0.8,video/*;q=0.8,*/*;q=0.5' });
+      hinter.hint({ paths: [path], viewer: '10.1.2.5' });
+      // The same classes again: duplicates, each of its own class.
+      hinter.hint({ paths: [path], viewer: '10.1.2.6', format: 'avif' });
+      hinter.hint({ paths: [path], viewer: '10.1.2.7', format: 'jpeg' });
+      await until('3 pushes', () => (pushesFor(path).length >= 3 ? true : undefined));
+      await waitMetric('hearth_warmer_paths_dropped_total{reason="duplicate"}', duplicates + 2);
+      assert.deepEqual(
+        pushesFor(path)
+          .map((r) => formatClass(r.accept))
+          .sort(),
+        ['avif', 'jpeg', 'webp'],
+      );
+      assert.deepEqual(
+        pushesFor(path)
+          .map((r) => r.accept)
+          .sort(),
+        [CLASS_ACCEPT.avif, CLASS_ACCEPT.jpeg, CLASS_ACCEPT.webp].sort(),
+      );
     });
 
     it('drops stale, future, forged, unsigned, forbidden, unroutable and malformed hints, each under its reason, pushing nothing', async () => {

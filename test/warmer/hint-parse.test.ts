@@ -11,6 +11,11 @@ describe('hint wire format v1: parsing', () => {
     assert.deepEqual(parse(withColo), withColo);
   });
 
+  it("accepts the viewer's format class, and a hint without one (every sender from before classes)", () => {
+    for (const fmt of ['avif', 'webp', 'jpeg']) assert.deepEqual(parse({ ...ok, fmt }), { ...ok, fmt });
+    assert.equal((parse(ok) as { fmt?: string }).fmt, undefined);
+  });
+
   const bad: [string, unknown][] = [
     ['not JSON', '{"v":1,'],
     ['a JSON array', '[1,2]'],
@@ -27,6 +32,8 @@ describe('hint wire format v1: parsing', () => {
     ['an empty path', { ...ok, paths: [''] }],
     ['an unknown member', { ...ok, extra: 1 }],
     ['__proto__ member', `{"v":1,"ts":1,"viewer":"1.2.3.4","paths":["/a"],"__proto__":{"x":1}}`],
+    ['an unknown format class', { ...ok, fmt: 'gif' }],
+    ['a raw Accept as the class', { ...ok, fmt: 'image/avif,image/webp' }],
     ['a short sig', { ...ok, kid: 'k1', sig: 'abc' }],
     ['a kid with a space', { ...ok, kid: 'k 1' }],
     ['a colo with upper case', { v: 1, ts: 1, colo: 'SIN', paths: ['/a'] }],

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { computeSignature, MAX_DATAGRAM_BYTES, SIG_CHARS, SIG_MEMBER } from '@hearth/api-hook';
+import { CLASS_ACCEPT, FORMAT_CLASSES, type FormatClass, computeSignature, MAX_DATAGRAM_BYTES, SIG_CHARS, SIG_MEMBER } from '@hearth/api-hook';
 import { ERROR_CODES, REASON_CODES, seededRandom } from '../../common/index.js';
 import { nativeEngineAddon } from '../../warmer/native-addon.js';
 import { NativeEngine } from '../../warmer/native-engine.js';
@@ -69,10 +69,11 @@ function client(url: string, o: Partial<{ hosts: string[]; connections: number; 
   });
 }
 
-const push = (c: NativeEngine, colo: number, path: string): Promise<PushReport> => new Promise((r) => c.pushes.push(colo, '', path, r));
+const push = (c: NativeEngine, colo: number, path: string, format: FormatClass = 'jpeg'): Promise<PushReport> =>
+  new Promise((r) => c.pushes.push(colo, '', path, format, r));
 
 describe('the native engine and TypeScript', () => {
-  it('agree on what they share: cache statuses, error codes, the signature member, datagram room', () => {
+  it('agree on what they share: cache statuses, error codes, the signature member, datagram room, a variant per format class', () => {
     assert.ok(addon, 'infra/setup.sh builds .cache/bin/hearth-push.node');
     const c = addon.constants;
     // The undici client reports by the same names, so a dashboard cannot tell which client pushed.
@@ -90,6 +91,9 @@ describe('the native engine and TypeScript', () => {
     assert.ok(c.cacheStatuses.length < Math.min(c.cacheOther, 1 << (c.recordKindShift - c.recordCacheShift)));
     assert.ok(c.maxKeys < Math.min(c.sigNotThere, c.sigNoMatch));
     assert.deepEqual(new Set([c.sigNotChecked, c.sigNoMatch, c.sigNotThere]).size, 3);
+    // Every class's push has its own request (its Accept), built at create.
+    assert.ok(FORMAT_CLASSES.length <= c.maxVariants);
+    for (const f of FORMAT_CLASSES) assert.ok(CLASS_ACCEPT[f].length <= c.acceptMaxBytes, f);
   });
 });
 
@@ -106,8 +110,8 @@ describe('native engine (real sockets)', function () {
     return c;
   }
 
-  it("sends HEAD with the colo's Host, and reads status and X-Cache-Status into the outcome", async () => {
-    const seen: { method?: string; url?: string; host?: string; ua?: string; warm?: string }[] = [];
+  it("sends HEAD with the colo's Host and its format class's Accept, and reads status and X-Cache-Status into the outcome", async () => {
+    const seen: { method?: string; url?: string; host?: string; ua?: string; warm?: string; accept?: string }[] = [];
     const answers: Record<string, [number, string | undefined]> = {
       '/hit': [200, 'HIT'],
       '/miss': [200, 'miss'],
@@ -118,7 +122,14 @@ describe('native engine (real sockets)', function () {
     };
     const http = await listening(
       createHttpServer((req, res) => {
-        seen.push({ method: req.method, url: req.url, host: req.headers.host, ua: req.headers['user-agent'], warm: req.headers['x-hearth-warm'] as string });
+        seen.push({
+          method: req.method,
+          url: req.url,
+          host: req.headers.host,
+          ua: req.headers['user-agent'],
+          warm: req.headers['x-hearth-warm'] as string,
+          accept: req.headers.accept,
+        });
         const [status, cache] = answers[req.url ?? ''] ?? [500, undefined];
         res.writeHead(status, cache ? { 'X-Cache-Status': cache } : {});
         res.end();
@@ -138,8 +149,16 @@ describe('native engine (real sockets)', function () {
         ['5xx', false, true, 503, undefined],
       ],
     );
-    assert.ok(seen.every((s) => s.method === 'HEAD' && s.host === 'cache-b.test' && s.ua === 'hearth-test' && s.warm === '1'));
+    assert.ok(
+      seen.every((s) => s.method === 'HEAD' && s.host === 'cache-b.test' && s.ua === 'hearth-test' && s.warm === '1' && s.accept === CLASS_ACCEPT.jpeg),
+    );
     assert.ok(r.every((x) => x.seconds > 0 && x.seconds < 2));
+    seen.length = 0;
+    for (const f of FORMAT_CLASSES) assert.equal((await push(c, 1, '/hit', f)).outcome, 'hit');
+    assert.deepEqual(
+      seen.map((s) => s.accept),
+      FORMAT_CLASSES.map((f) => CLASS_ACCEPT[f]),
+    );
   });
 
   it('drains GET bodies (length and chunked) and keeps the connection for the next push', async () => {
@@ -296,7 +315,7 @@ describe('native engine (real sockets)', function () {
       let first = 0;
       for (let i = 0; i < 400; i++) {
         const path = `/p${i}`;
-        c.pushes.push(i % 2, '', path, (r) => {
+        c.pushes.push(i % 2, '', path, 'jpeg', (r) => {
           reports.set(path, [...(reports.get(path) ?? []), r]);
           if (reports.get(path)!.length === 1 && ++first === 400) resolve();
         });
@@ -326,12 +345,12 @@ describe('native engine (real sockets)', function () {
     const c = client(hang.url);
     await c.open();
     let reported = 0;
-    for (let i = 0; i < 10; i++) c.pushes.push(0, '', `/x${i}`, () => reported++);
+    for (let i = 0; i < 10; i++) c.pushes.push(0, '', `/x${i}`, 'jpeg', () => reported++);
     await new Promise((r) => setTimeout(r, 100));
     await c.close();
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(reported, 0);
-    const after = await new Promise<PushReport>((r) => c.pushes.push(0, '', '/late', r));
+    const after = await new Promise<PushReport>((r) => c.pushes.push(0, '', '/late', 'jpeg', r));
     assert.equal(after.errorCode, 'HEARTH_ERR_CLOSED');
   });
 

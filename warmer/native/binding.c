@@ -94,8 +94,9 @@ static int typed_arg(napi_env env, napi_value v, napi_typedarray_type want, size
 }
 
 /*
- * create({ address, port, hosts: string[], connections, timeoutMs, idleMs, method, userAgent }, onRecords)
- * → engine. `address` is a numeric IPv4 or IPv6 address; hosts[i] is colo i's Host.
+ * create({ address, port, hosts: string[], accepts: string[], connections, timeoutMs, idleMs, method, userAgent }, onRecords)
+ * → engine. `address` is a numeric IPv4 or IPv6 address; hosts[i] is colo i's Host; a push
+ * of variant v carries `Accept: accepts[v]`.
  */
 static napi_value create(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -108,15 +109,29 @@ static napi_value create(napi_env env, napi_callback_info info) {
   char address[64], method[8], ua[128];
   size_t alen, mlen, ualen;
   uint32_t port, connections, timeout_ms, idle_ms;
-  napi_value hosts;
-  uint32_t ncolos = 0;
-  bool is_array = false;
+  napi_value hosts, accepts_v;
+  uint32_t ncolos = 0, naccepts = 0;
+  bool is_array = false, accepts_array = false;
+  char accepts[MAX_VARIANTS][ACCEPT_MAX_BYTES + 2];
   if (!get_prop_str(env, argv[0], "address", address, sizeof address, &alen) || !get_prop_u32(env, argv[0], "port", &port) || port == 0 || port > 65535 ||
       !get_prop_u32(env, argv[0], "connections", &connections) || connections == 0 || connections > 65536 || !get_prop_u32(env, argv[0], "timeoutMs", &timeout_ms) ||
       !get_prop_u32(env, argv[0], "idleMs", &idle_ms) || !get_prop_str(env, argv[0], "method", method, sizeof method, &mlen) ||
       !get_prop_str(env, argv[0], "userAgent", ua, sizeof ua, &ualen) || !header_safe(ua, ualen) || napi_get_named_property(env, argv[0], "hosts", &hosts) != napi_ok ||
       napi_is_array(env, hosts, &is_array) != napi_ok || !is_array || napi_get_array_length(env, hosts, &ncolos) != napi_ok || ncolos == 0 || ncolos > 65535) {
-    napi_throw_type_error(env, "HEARTH_ERR_INVALID", "create: { address, port, hosts[], connections, timeoutMs, idleMs, method, userAgent }");
+    napi_throw_type_error(env, "HEARTH_ERR_INVALID", "create: { address, port, hosts[], accepts[], connections, timeoutMs, idleMs, method, userAgent }");
+    return NULL;
+  }
+  int accepts_ok = napi_get_named_property(env, argv[0], "accepts", &accepts_v) == napi_ok && napi_is_array(env, accepts_v, &accepts_array) == napi_ok &&
+                   accepts_array && napi_get_array_length(env, accepts_v, &naccepts) == napi_ok && naccepts > 0 && naccepts <= MAX_VARIANTS;
+  for (uint32_t v = 0; accepts_ok && v < naccepts; v++) {
+    napi_value a;
+    size_t len;
+    accepts_ok = napi_get_element(env, accepts_v, v, &a) == napi_ok &&
+                 napi_get_value_string_latin1(env, a, accepts[v], sizeof accepts[v], &len) == napi_ok && len > 0 && len <= ACCEPT_MAX_BYTES &&
+                 header_safe(accepts[v], len);
+  }
+  if (!accepts_ok) {
+    napi_throw_type_error(env, "HEARTH_ERR_INVALID", "create: accepts[] must be 1 to 8 header values of at most 128 printable characters");
     return NULL;
   }
   if (strcmp(method, "HEAD") != 0 && strcmp(method, "GET") != 0) {
@@ -140,12 +155,13 @@ static napi_value create(napi_env env, napi_callback_info info) {
   e->timeout_ns = (uint64_t)timeout_ms * 1000000ull;
   e->idle_ns = (uint64_t)idle_ms * 1000000ull;
   e->head = method[0] == 'H';
+  e->nvariants = naccepts;
   for (uint32_t i = 0; i < ncolos && !bad; i++) {
     napi_value h;
     char host[HOST_MAX_BYTES + 2];
     size_t hlen;
     if (napi_get_element(env, hosts, i, &h) != napi_ok || napi_get_value_string_latin1(env, h, host, sizeof host, &hlen) != napi_ok ||
-        !push_client_colo(e, i, method, host, hlen, ua))
+        !push_client_colo(e, i, method, host, hlen, ua, accepts, naccepts))
       bad = "create: hosts[] must be host names";
   }
   napi_value name;
@@ -174,16 +190,17 @@ static napi_value create(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* push(engine, token, colo, path) → true, or false when the path could never be sent. */
+/* push(engine, token, colo, path, variant) → true, or false when the path could never be sent. */
 static napi_value push(napi_env env, napi_callback_info info) {
-  ENGINE_CALL(4);
+  ENGINE_CALL(5);
   napi_value result;
-  uint32_t token, colo;
+  uint32_t token, colo, variant;
   char path[PATH_MAX_BYTES + 1];
   size_t len;
   if (napi_get_value_uint32(env, argv[1], &token) != napi_ok || napi_get_value_uint32(env, argv[2], &colo) != napi_ok || colo >= e->ncolos ||
-      napi_get_value_string_utf8(env, argv[3], path, sizeof path, &len) != napi_ok) {
-    napi_throw_type_error(env, "HEARTH_ERR_INVALID", "push(engine, token, colo, path)");
+      napi_get_value_string_utf8(env, argv[3], path, sizeof path, &len) != napi_ok || napi_get_value_uint32(env, argv[4], &variant) != napi_ok ||
+      variant >= e->nvariants) {
+    napi_throw_type_error(env, "HEARTH_ERR_INVALID", "push(engine, token, colo, path, variant)");
     return NULL;
   }
   /* The request line is ours to keep whole: a path must be printable ASCII without spaces
@@ -199,6 +216,7 @@ static napi_value push(napi_env env, napi_callback_info info) {
     r->colo = (uint16_t)colo;
     r->len = (uint16_t)len;
     r->retried = 0;
+    r->variant = (uint8_t)variant;
     memcpy(r->path, path, len);
     engine_submit(e, r);
   }
@@ -393,7 +411,7 @@ static napi_value constants(napi_env env) {
            set_u32(env, c, "recordCacheShift", REC_CACHE_SHIFT) && set_u32(env, c, "recordKindShift", REC_KIND_SHIFT) && set_u32(env, c, "datagramHeader", DG_HEADER) &&
            set_u32(env, c, "datagramSlot", DG_SLOT) && set_u32(env, c, "datagramKeptMask", DG_KEPT_MASK) && set_u32(env, c, "datagramVerdictShift", DG_VERDICT_SHIFT) &&
            set_u32(env, c, "sigNotChecked", SIG_NOT_CHECKED) && set_u32(env, c, "sigNoMatch", SIG_NO_MATCH) && set_u32(env, c, "sigNotThere", SIG_NOT_THERE) &&
-           set_str(env, c, "sigMember", SIG_MEMBER) && set_u32(env, c, "sigChars", SIG_CHARS) && set_u32(env, c, "maxKeys", MAX_KEYS) && set_u32(env, c, "statsPerColo", STATS_PER_COLO) && set_u32(env, c, "pathMaxBytes", PATH_MAX_BYTES);
+           set_str(env, c, "sigMember", SIG_MEMBER) && set_u32(env, c, "sigChars", SIG_CHARS) && set_u32(env, c, "maxKeys", MAX_KEYS) && set_u32(env, c, "statsPerColo", STATS_PER_COLO) && set_u32(env, c, "pathMaxBytes", PATH_MAX_BYTES) && set_u32(env, c, "maxVariants", MAX_VARIANTS) && set_u32(env, c, "acceptMaxBytes", ACCEPT_MAX_BYTES);
   return ok ? c : NULL;
 }
 

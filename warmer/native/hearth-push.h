@@ -85,6 +85,9 @@ extern const size_t N_CACHE;
 #define SIG_TAIL (SIG_MEMBER_LEN + SIG_CHARS + 2) /* ,"sig":"…"} */
 /* stats(): per colo, open connections, connects, connect failures, retries. */
 #define STATS_PER_COLO 4
+/* The Accept values a push may carry, one per format class (image/formats.ts), given at create. */
+#define MAX_VARIANTS 8
+#define ACCEPT_MAX_BYTES 128
 
 /* ---- the engine's own ---- */
 
@@ -103,6 +106,7 @@ typedef struct req {
   uint16_t colo;
   uint16_t len;
   uint8_t retried;
+  uint8_t variant; /* which Accept the request carries */
   char path[];
 } req;
 
@@ -130,8 +134,10 @@ typedef struct conn {
 } conn;
 
 typedef struct {
-  char *prefix, *suffix; /* the request line's method, then everything after the path */
-  size_t prefix_len, suffix_len;
+  char *prefix; /* the request line's method */
+  size_t prefix_len;
+  char *suffix[MAX_VARIANTS]; /* everything after the path, one per Accept */
+  size_t suffix_len[MAX_VARIANTS];
   conn *conns; /* `max` of them */
   conn *idle, *free;
   req *wait_head, *wait_tail; /* pushes with no connection yet (only if JavaScript exceeds `max`) */
@@ -161,6 +167,7 @@ typedef struct engine {
   socklen_t addrlen;
   uint64_t timeout_ns, idle_ns;
   uint32_t ncolos, max;
+  uint32_t nvariants; /* Accept values given at create */
   int head; /* HEAD: a response never has a body */
   colo_t *colos;
   int efd, ep;
@@ -212,7 +219,8 @@ void push_client_init(void);
 /* Printable ASCII only: what may go in a request header. */
 int header_safe(const char *s, size_t len);
 /* Colo i's request line around the path (user_agent already header_safe), and its connections; 0 if host is no host name. */
-int push_client_colo(engine *e, uint32_t i, const char *method, const char *host, size_t hlen, const char *user_agent);
+int push_client_colo(engine *e, uint32_t i, const char *method, const char *host, size_t hlen, const char *user_agent, char accepts[][ACCEPT_MAX_BYTES + 2],
+                     uint32_t naccepts);
 /* A push onto a connection of its colo: an idle one, a new one, or the colo's wait list. */
 void push_client_assign(engine *e, req *r);
 /* A connection's epoll events. */

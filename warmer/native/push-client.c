@@ -69,11 +69,11 @@ static void fail(engine *e, conn *c, int kind, int err);
 static void send_request(engine *e, conn *c) {
   colo_t *k = &e->colos[c->colo];
   req *r = c->cur;
-  size_t len = k->prefix_len + r->len + k->suffix_len;
+  size_t len = k->prefix_len + r->len + k->suffix_len[r->variant];
   char *b = e->sbuf;
   memcpy(b, k->prefix, k->prefix_len);
   memcpy(b + k->prefix_len, r->path, r->len);
-  memcpy(b + k->prefix_len + r->len, k->suffix, k->suffix_len);
+  memcpy(b + k->prefix_len + r->len, k->suffix[r->variant], k->suffix_len[r->variant]);
   c->state = C_BUSY;
   c->got = c->done = 0;
   c->cache = 0;
@@ -338,14 +338,18 @@ int header_safe(const char *s, size_t len) {
   return 1;
 }
 
-int push_client_colo(engine *e, uint32_t i, const char *method, const char *host, size_t hlen, const char *user_agent) {
+int push_client_colo(engine *e, uint32_t i, const char *method, const char *host, size_t hlen, const char *user_agent, char accepts[][ACCEPT_MAX_BYTES + 2],
+                     uint32_t naccepts) {
   if (hlen == 0 || hlen > HOST_MAX_BYTES || !header_safe(host, hlen) || memchr(host, ' ', hlen)) return 0;
   colo_t *k = &e->colos[i];
-  char line[HOST_MAX_BYTES + 200];
+  char line[HOST_MAX_BYTES + ACCEPT_MAX_BYTES + 300];
   snprintf(line, sizeof line, "%s ", method);
   k->prefix = dup_len(line, &k->prefix_len);
-  snprintf(line, sizeof line, " HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nX-Hearth-Warm: 1\r\n\r\n", host, user_agent);
-  k->suffix = dup_len(line, &k->suffix_len);
+  /* A push asks for the format class the viewer's browser will: the cache keys by it. */
+  for (uint32_t v = 0; v < naccepts; v++) {
+    snprintf(line, sizeof line, " HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nAccept: %s\r\nX-Hearth-Warm: 1\r\n\r\n", host, user_agent, accepts[v]);
+    k->suffix[v] = dup_len(line, &k->suffix_len[v]);
+  }
   k->conns = calloc(e->max, sizeof *k->conns);
   if (!k->conns) abort();
   for (uint32_t j = e->max; j-- > 0;) {
@@ -372,7 +376,7 @@ void push_client_free(engine *e) {
     free_reqs(k->wait_head);
     free(k->conns);
     free(k->prefix);
-    free(k->suffix);
+    for (uint32_t v = 0; v < MAX_VARIANTS; v++) free(k->suffix[v]);
   }
   free(e->colos);
   e->colos = NULL;

@@ -1,0 +1,201 @@
+/**
+ * AVIF and WebP against JPEG at equal score, on the real photographs, every size of the
+ * ladder, one core. For each photo and size: one decode and one Lanczos pass (as the
+ * resize backend makes a size) give the uncompressed resize; then, per format, the
+ * perceptual tier's own method: the lowest quality whose SSIM against that resize stays
+ * at or above the target (`lowestPassing`), so every encoding of a size looks the same.
+ * The baseline in the same run is the JPEG found the same way (mozjpeg, as the perceptual
+ * pass stores it). Butteraugli (Debian's) is the second opinion on the kept variants.
+ *
+ * Also: each format's encode time at the quality the origin is configured with
+ * (image/formats.ts) and the score that quality gives, since the origin encodes a
+ * variant once per cache miss; and the share of bytes a browser population saves
+ * (`HEARTH_BENCH_MIX`, default a current-browser mix).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import {
+  DECODE_OPTIONS,
+  DEFAULT_LADDER,
+  DEFAULT_PERCEPTUAL,
+  DEFAULT_VARIANT_ENCODE,
+  FORMAT_CLASSES,
+  lowestPassing,
+  ssimAgainst,
+  type FormatClass,
+  type SizeSpec,
+} from '../image/index.js';
+import { table } from './common.js';
+
+const run = promisify(execFile);
+const SRC = process.env.HEARTH_BENCH_PHOTOS ?? '.cache/photos/src';
+const PHOTOS = Number(process.env.HEARTH_BENCH_FORMATS_PHOTOS ?? 6);
+/**
+ * Shares of views by format class: Chromium-based browsers, Firefox and Safari 16.4+
+ * take AVIF; a Safari before 16.4 takes WebP; the rest (old or unknown clients) JPEG.
+ * An assumption, stated: set it from your own logs.
+ */
+const MIX = Object.fromEntries(
+  (process.env.HEARTH_BENCH_MIX ?? 'avif:0.9,webp:0.05,jpeg:0.05').split(',').map((kv) => {
+    const [k, v] = kv.split(':');
+    return [k, Number(v)];
+  }),
+) as Record<FormatClass, number>;
+
+interface Raw {
+  data: Buffer;
+  width: number;
+  height: number;
+}
+
+/** The uncompressed resize: the pixels every encoding of the size is made from. */
+async function resized(input: Buffer, spec: SizeSpec): Promise<Raw> {
+  const { data, info } = await sharp(input, DECODE_OPTIONS)
+    .rotate()
+    .resize(spec.size, spec.size, { fit: spec.square ? 'cover' : 'inside', kernel: 'lanczos3', withoutEnlargement: true })
+    .sharpen()
+    .toColourspace('srgb')
+    .ensureAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+function encoder(raw: Raw, format: FormatClass): (q: number) => Promise<Buffer> {
+  const img = () => sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 } }).removeAlpha();
+  if (format === 'avif') return (q) => img().avif({ quality: q, effort: DEFAULT_VARIANT_ENCODE.avif.effort, chromaSubsampling: '4:2:0' }).toBuffer();
+  if (format === 'webp') return (q) => img().webp({ quality: q, effort: DEFAULT_VARIANT_ENCODE.webp.effort, smartSubsample: true }).toBuffer();
+  return (q) => img().jpeg({ quality: q, progressive: true, chromaSubsampling: '4:2:0', mozjpeg: true }).toBuffer();
+}
+
+async function butteraugli(dir: string, reference: Raw, encoded: Buffer): Promise<number> {
+  const pa = join(dir, 'ref.png');
+  const pb = join(dir, 'enc.png');
+  await sharp(reference.data, { raw: { width: reference.width, height: reference.height, channels: 4 } })
+    .removeAlpha()
+    .png()
+    .toFile(pa);
+  await sharp(encoded).png().toFile(pb);
+  const { stdout } = await run('butteraugli', [pa, pb]);
+  return Number(stdout.trim());
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
+
+export async function benchFormats(): Promise<Record<string, unknown>> {
+  sharp.concurrency(1);
+  const photos = readdirSync(SRC)
+    .filter((f) => /\.jpe?g$/i.test(f))
+    .sort()
+    .slice(0, PHOTOS);
+  const target = DEFAULT_PERCEPTUAL.target;
+  process.stderr.write(
+    `formats benchmark: ${photos.length} photographs × ${DEFAULT_LADDER.length} sizes, one core, SSIM target ${target}; mix ${JSON.stringify(MIX)}\n`,
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-formats-'));
+  let haveButteraugli = true;
+  await run('butteraugli', []).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') haveButteraugli = false;
+  });
+  // Per size and format: bytes at equal score, the quality found, encode ms at the configured quality, and its score.
+  type Cell = { bytes: number[]; quality: number[]; encodeMs: number[]; configuredScore: number[]; configuredBytes: number[]; butteraugli: number[] };
+  const cells = new Map<string, Cell>();
+  const cell = (size: string, f: FormatClass): Cell => {
+    const k = `${size} ${f}`;
+    let c = cells.get(k);
+    if (!c) cells.set(k, (c = { bytes: [], quality: [], encodeMs: [], configuredScore: [], configuredBytes: [], butteraugli: [] }));
+    return c;
+  };
+  const configured: Record<FormatClass, number> = { avif: DEFAULT_VARIANT_ENCODE.avif.quality, webp: DEFAULT_VARIANT_ENCODE.webp.quality, jpeg: 85 };
+  try {
+    for (const p of photos) {
+      const input = readFileSync(join(SRC, p));
+      for (const spec of DEFAULT_LADDER) {
+        const raw = await resized(input, spec);
+        for (const f of FORMAT_CLASSES) {
+          const encode = encoder(raw, f);
+          const score = (b: Buffer) => ssimAgainst(raw, b);
+          const best = await lowestPassing(f === 'jpeg' ? DEFAULT_PERCEPTUAL.minQuality : 1, 100, target, encode, score);
+          const c = cell(spec.name, f);
+          // Not reached even at 100 (never seen): the best there is, counted as it is.
+          let kept = best;
+          if (!kept) {
+            const data = await encode(100);
+            kept = { q: 100, data, score: await score(data) };
+          }
+          c.bytes.push(kept.data.length);
+          c.quality.push(kept.q);
+          if (haveButteraugli && spec.size >= 320) c.butteraugli.push(await butteraugli(dir, raw, kept.data));
+          const t0 = performance.now();
+          const atConfigured = await encode(configured[f]);
+          c.encodeMs.push(performance.now() - t0);
+          c.configuredBytes.push(atConfigured.length);
+          c.configuredScore.push(await score(atConfigured));
+        }
+      }
+      process.stderr.write(`  ${p}\n`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const rows: Record<string, string | number>[] = [];
+  const total: Record<FormatClass, number> = { avif: 0, webp: 0, jpeg: 0 };
+  const savedMedians: Record<FormatClass, number[]> = { avif: [], webp: [], jpeg: [] };
+  for (const spec of DEFAULT_LADDER) {
+    const jpeg = cell(spec.name, 'jpeg');
+    for (const f of FORMAT_CLASSES) {
+      const c = cell(spec.name, f);
+      const bytes = c.bytes.reduce((a, b) => a + b, 0);
+      total[f] += bytes;
+      const perPhoto = c.bytes.map((b, i) => 1 - b / jpeg.bytes[i]!);
+      savedMedians[f].push(...perPhoto);
+      rows.push({
+        size: `${spec.name} ${spec.size}${spec.square ? ' sq' : ''}`,
+        format: f,
+        'KB total': round(bytes / 1024, 1),
+        'saved vs JPEG (median)': f === 'jpeg' ? '' : `${round(median(perPhoto) * 100, 1)} %`,
+        'quality (median)': median(c.quality),
+        butteraugli: c.butteraugli.length ? round(median(c.butteraugli), 2) : '',
+        [`encode ms (q${configured[f]})`]: round(median(c.encodeMs), 1),
+        [`SSIM at q${configured[f]}`]: round(median(c.configuredScore), 4),
+      });
+    }
+  }
+  process.stderr.write(`${table(rows)}\n`);
+  const saved = (f: FormatClass) => 1 - total[f] / total.jpeg;
+  const shares = FORMAT_CLASSES.reduce((a, f) => a + (MIX[f] ?? 0), 0);
+  const mixBytes = FORMAT_CLASSES.reduce((a, f) => a + ((MIX[f] ?? 0) / shares) * total[f], 0);
+  const figures = {
+    bench: 'formats',
+    photos: photos.length,
+    ssim_target: target,
+    avif_saved_ratio: round(saved('avif')),
+    webp_saved_ratio: round(saved('webp')),
+    avif_saved_ratio_median: round(median(savedMedians.avif)),
+    webp_saved_ratio_median: round(median(savedMedians.webp)),
+    avif_encode_ms_p50_1024: round(median(cell('b', 'avif').encodeMs), 1),
+    webp_encode_ms_p50_1024: round(median(cell('b', 'webp').encodeMs), 1),
+    jpeg_encode_ms_p50_1024: round(median(cell('b', 'jpeg').encodeMs), 1),
+    avif_quality_p50_1024: median(cell('b', 'avif').quality),
+    webp_quality_p50_1024: median(cell('b', 'webp').quality),
+    avif_butteraugli_p50_1024: round(median(cell('b', 'avif').butteraugli), 2),
+    webp_butteraugli_p50_1024: round(median(cell('b', 'webp').butteraugli), 2),
+    jpeg_butteraugli_p50_1024: round(median(cell('b', 'jpeg').butteraugli), 2),
+    mix: MIX,
+    mix_saved_ratio: round(1 - mixBytes / total.jpeg),
+  };
+  process.stderr.write(
+    `at SSIM ≥ ${target}: AVIF ${round(saved('avif') * 100, 1)} % fewer bytes than JPEG, WebP ${round(saved('webp') * 100, 1)} %; the mix ${round(figures.mix_saved_ratio * 100, 1)} % per view; AVIF encode at 1024 px ${figures.avif_encode_ms_p50_1024} ms (JPEG ${figures.jpeg_encode_ms_p50_1024} ms)\n`,
+  );
+  writeFileSync(join(tmpdir(), 'hearth-bench-formats.json'), JSON.stringify({ figures, rows }, null, 1));
+  return figures;
+}
