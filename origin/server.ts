@@ -364,7 +364,8 @@ export class OriginServer {
   /**
    * What to make `want` from: the largest stored size at least as large (the resize tier
    * stores only `storedSizes`), else the original as uploaded, or reconstructed from its
-   * JPEG XL and checked against its digest; undefined when there is none.
+   * JPEG XL and checked against its digest, else (for a variant) the stored JPEG of `want`
+   * itself; undefined when there is none.
    */
   private async sourceFor(id: string, want: SizeSpec): Promise<(() => Promise<Buffer>) | undefined> {
     const candidates = [...this.ladder].filter((s) => s !== want && !s.square && s.size >= want.size).sort((a, b) => b.size - a.size);
@@ -376,6 +377,9 @@ export class OriginServer {
     if (await this.store.head(original)) return () => this.store.get(original);
     const jxl = original.replace(/\.jpg$/, '.jxl');
     if (await this.store.head(jxl)) return () => reconstructChecked(this.store, jxl);
+    // Neither (a store of sizes only): an AVIF or WebP of a stored size is made from its JPEG.
+    const self = imagePath(id, want.name);
+    if (await this.store.head(self)) return () => this.store.get(self);
     return undefined;
   }
 

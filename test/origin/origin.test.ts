@@ -81,7 +81,11 @@ describe('origin service', function () {
       const m = await sharp(body).metadata();
       assert.equal(m.format, 'heif');
       assert.equal(Math.max(m.width, m.height), 500);
-      assert.equal((await s.metrics.requests.get()).values.find((v) => v.labels.result === 'variant')?.value, 1);
+      // The largest stored size, with no original to make it from (a store of sizes only): from its own JPEG.
+      const b = await request(`${base}${imagePath(id, 'b')}`, { headers: { accept: avifAccept } });
+      assert.equal(b.statusCode, 200);
+      assert.equal((await sharp(Buffer.from(await b.body.arrayBuffer())).metadata()).format, 'heif');
+      assert.equal((await s.metrics.requests.get()).values.find((v) => v.labels.result === 'variant')?.value, 2);
       // Only a size's JPEG is ever stored; a variant lives in the caches, under its class's key.
       assert.deepEqual(
         readdirSync(join(storeFile(root, imagePath(id, 'd')), '..')).filter((f) => f.startsWith(`${id}_d`)),

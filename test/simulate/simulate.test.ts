@@ -77,13 +77,13 @@ describe('page-view simulation on the shared stack', function () {
     // Paths no other test takes: the warm-path tests take about 50 from the front.
     const target = simTargetOf(s.stack, s.corpus.paths.slice(-236, -200));
     const [on] = await simulate(target, {
-      // Gaps that leave the origin time to encode each page's AVIFs (about 0.2 s each at 1024 px, two at once):
-      // this is about classes, not about how slow an encode is (npm run bench -- formats).
+      // A load and gaps that leave the origin time for each page's AVIFs (about 0.2 s each at 1024 px, two at
+      // once): this is about classes, not about how slow an encode is (npm run bench -- formats).
       pages: 9,
       minImages: 3,
       maxImages: 6,
       gapMs: [1500, 1800],
-      rate: 3,
+      rate: 1,
       viewRatio: 1,
       browserConcurrency: 4,
       seed: 5,
