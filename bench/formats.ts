@@ -9,8 +9,10 @@
  *
  * Also: each format's encode time at the quality the origin is configured with
  * (image/formats.ts) and the score that quality gives, since the origin encodes a
- * variant once per cache miss; and the share of bytes a browser population saves
- * (`HEARTH_BENCH_MIX`, default a current-browser mix).
+ * variant once per cache miss; the lowest AVIF and WebP quality that scores as the
+ * origin's JPEG (q85) does, which is how the origin's qualities are chosen; and the
+ * share of bytes a browser population saves (`HEARTH_BENCH_MIX`, default a
+ * current-browser mix).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,7 +35,8 @@ import { table } from './common.js';
 
 const run = promisify(execFile);
 const SRC = process.env.HEARTH_BENCH_PHOTOS ?? '.cache/photos/src';
-const PHOTOS = Number(process.env.HEARTH_BENCH_FORMATS_PHOTOS ?? 6);
+/** The first photos of the corpus by name (about 100 s each on one core here). */
+const PHOTOS = Number(process.env.HEARTH_BENCH_FORMATS_PHOTOS ?? 5);
 /**
  * Shares of views by format class: Chromium-based browsers, Firefox and Safari 16.4+
  * take AVIF; a Safari before 16.4 takes WebP; the rest (old or unknown clients) JPEG.
@@ -106,12 +109,21 @@ export async function benchFormats(): Promise<Record<string, unknown>> {
     if (e.code === 'ENOENT') haveButteraugli = false;
   });
   // Per size and format: bytes at equal score, the quality found, encode ms at the configured quality, and its score.
-  type Cell = { bytes: number[]; quality: number[]; encodeMs: number[]; configuredScore: number[]; configuredBytes: number[]; butteraugli: number[] };
+  type Cell = {
+    bytes: number[];
+    quality: number[];
+    encodeMs: number[];
+    configuredScore: number[];
+    configuredBytes: number[];
+    butteraugli: number[];
+    /** The lowest quality that scores as the origin's JPEG (q85) of the same size does. */
+    asJpegQuality: number[];
+  };
   const cells = new Map<string, Cell>();
   const cell = (size: string, f: FormatClass): Cell => {
     const k = `${size} ${f}`;
     let c = cells.get(k);
-    if (!c) cells.set(k, (c = { bytes: [], quality: [], encodeMs: [], configuredScore: [], configuredBytes: [], butteraugli: [] }));
+    if (!c) cells.set(k, (c = { bytes: [], quality: [], encodeMs: [], configuredScore: [], configuredBytes: [], butteraugli: [], asJpegQuality: [] }));
     return c;
   };
   const configured: Record<FormatClass, number> = { avif: DEFAULT_VARIANT_ENCODE.avif.quality, webp: DEFAULT_VARIANT_ENCODE.webp.quality, jpeg: 85 };
@@ -120,6 +132,7 @@ export async function benchFormats(): Promise<Record<string, unknown>> {
       const input = readFileSync(join(SRC, p));
       for (const spec of DEFAULT_LADDER) {
         const raw = await resized(input, spec);
+        const jpegScore = await ssimAgainst(raw, await encoder(raw, 'jpeg')(configured.jpeg));
         for (const f of FORMAT_CLASSES) {
           const encode = encoder(raw, f);
           const score = (b: Buffer) => ssimAgainst(raw, b);
@@ -139,6 +152,7 @@ export async function benchFormats(): Promise<Record<string, unknown>> {
           c.encodeMs.push(performance.now() - t0);
           c.configuredBytes.push(atConfigured.length);
           c.configuredScore.push(await score(atConfigured));
+          if (f !== 'jpeg') c.asJpegQuality.push((await lowestPassing(1, 100, jpegScore, encode, score))?.q ?? 100);
         }
       }
       process.stderr.write(`  ${p}\n`);
@@ -165,8 +179,10 @@ export async function benchFormats(): Promise<Record<string, unknown>> {
         'saved vs JPEG (median)': f === 'jpeg' ? '' : `${round(median(perPhoto) * 100, 1)} %`,
         'quality (median)': median(c.quality),
         butteraugli: c.butteraugli.length ? round(median(c.butteraugli), 2) : '',
-        [`encode ms (q${configured[f]})`]: round(median(c.encodeMs), 1),
-        [`SSIM at q${configured[f]}`]: round(median(c.configuredScore), 4),
+        'configured q': configured[f],
+        'encode ms': round(median(c.encodeMs), 1),
+        SSIM: round(median(c.configuredScore), 4),
+        'q scoring as JPEG q85': f === 'jpeg' ? '' : median(c.asJpegQuality),
       });
     }
   }
@@ -187,6 +203,11 @@ export async function benchFormats(): Promise<Record<string, unknown>> {
     jpeg_encode_ms_p50_1024: round(median(cell('b', 'jpeg').encodeMs), 1),
     avif_quality_p50_1024: median(cell('b', 'avif').quality),
     webp_quality_p50_1024: median(cell('b', 'webp').quality),
+    avif_quality_as_jpeg85_p50_1024: median(cell('b', 'avif').asJpegQuality),
+    webp_quality_as_jpeg85_p50_1024: median(cell('b', 'webp').asJpegQuality),
+    avif_ssim_configured_p50_1024: round(median(cell('b', 'avif').configuredScore), 4),
+    webp_ssim_configured_p50_1024: round(median(cell('b', 'webp').configuredScore), 4),
+    jpeg_ssim_configured_p50_1024: round(median(cell('b', 'jpeg').configuredScore), 4),
     avif_butteraugli_p50_1024: round(median(cell('b', 'avif').butteraugli), 2),
     webp_butteraugli_p50_1024: round(median(cell('b', 'webp').butteraugli), 2),
     jpeg_butteraugli_p50_1024: round(median(cell('b', 'jpeg').butteraugli), 2),

@@ -32,8 +32,8 @@ export interface VariantEncode {
 
 /** Qualities at which each variant scores as the JPEG of the same size does (docs/formats.md); efforts by encode time. */
 export const DEFAULT_VARIANT_ENCODE: Readonly<Record<VariantFormat, { quality: number; effort: number }>> = {
-  avif: { quality: 50, effort: 3 },
-  webp: { quality: 80, effort: 4 },
+  avif: { quality: 67, effort: 3 },
+  webp: { quality: 83, effort: 4 },
 };
 const MAX_EFFORT: Readonly<Record<VariantFormat, number>> = { avif: 9, webp: 6 };
 

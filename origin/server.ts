@@ -98,6 +98,8 @@ export class OriginServer {
     // Every result at 0 from the start, so a rate or an alert on it has a series to watch.
     for (const r of ORIGIN_RESULTS) this.metrics.requests.labels(r).inc(0);
     for (const r of INTEGRITY_REASONS) this.metrics.integrity.labels(r).inc(0);
+    // And each variant's time from zero, so its first encode shows as a rate (a series born at 1 has none).
+    for (const f of this.formats.serve) for (const sz of this.ladder) this.metrics.variant.zero({ format: f, size: sz.name });
   }
 
   async start(): Promise<AddressInfo> {

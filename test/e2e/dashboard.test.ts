@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
+import { request } from 'undici';
 import { launchChromium } from '../helpers/browser.js';
 import { HEARTH_CLI } from '../../common/cli-path.js';
 import { createLogger } from '../../common/logger.js';
@@ -90,6 +91,7 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
       '--json',
     );
     sim = (JSON.parse(stdout) as ModeReport[])[0]!;
+
     const up = await hearth('upload', '--store', p.root, '--brokers', p.topology.kafka!.listen, join(FIXTURES, 'garden.jpg'));
     assert.equal((JSON.parse(up.stdout) as { created: boolean }).created, true);
     const handled = async () => {
@@ -97,6 +99,12 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
       return ['compressed', 'kept', 'already'].reduce((n, r) => n + (m.get(`hearth_compress_images_total{result="${r}"}`) ?? 0), 0);
     };
     await until('the upload through the perceptual worker', async () => ((await handled()) >= storedLadder().length ? true : undefined), 90_000);
+    // One viewer that takes AVIF, so the origin's variant panel has an encode to show.
+    const colo = p.topology.colos[0]!;
+    const z = (JSON.parse(up.stdout) as { paths: Record<string, string> }).paths.z!;
+    const avif = await request(`http://${colo.nodes[0]}${z}`, { headers: { host: colo.viewerHosts[0] ?? colo.host, accept: 'image/avif,image/webp,*/*' } });
+    await avif.body.dump();
+    assert.equal(avif.headers['content-type'], 'image/avif');
     // Taken back, so the takedown panels have a purge to show.
     await hearth(
       'delete',

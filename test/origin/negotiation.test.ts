@@ -11,7 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { request } from 'undici';
-import { createLogger } from '../../common/index.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { closeServer, createLogger, listen } from '../../common/index.js';
+import { launchChromium } from '../helpers/browser.js';
 import { seededRandom } from '../../common/random.js';
 import { CLASS_ACCEPT, FORMAT_CLASSES, FORMAT_MEDIA_TYPES, cacheKey, formatClass, imagePath, originalPath, type FormatClass } from '../../image/index.js';
 import { OriginServer } from '../../origin/index.js';
@@ -128,6 +131,38 @@ describe('format negotiation through a real cache (nginx node, origin service)',
     unlinkSync(cacheFile(cacheDir, CACHE_LEVELS, cacheKey(path, 'webp')));
     const after = Object.fromEntries(await Promise.all(FORMAT_CLASSES.map(async (f) => [f, (await view(path, CLASS_ACCEPT[f])).cache] as const)));
     assert.deepEqual(after, { avif: 'HIT', webp: 'MISS', jpeg: 'HIT' });
+  });
+
+  it("headless Chromium's own image requests get AVIF, decoded and shown; Safari 15's Accept gets WebP", async () => {
+    const paths = [imagePath(ids[4]!, 'z'), imagePath(ids[5]!, 'd')];
+    const page = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<!doctype html>${paths.map((p) => `<img src="http://${node.inst.listen}${p}">`).join('')}`);
+    });
+    await listen(page, 0, '127.0.0.1');
+    const browser = await launchChromium();
+    try {
+      const tab = await browser.newPage();
+      const types = new Map<string, string>();
+      tab.on('response', (r) => {
+        const u = new URL(r.url());
+        if (paths.includes(u.pathname)) types.set(u.pathname, r.headers()['content-type'] ?? '');
+      });
+      await tab.goto(`http://127.0.0.1:${(page.address() as AddressInfo).port}/`);
+      await tab.waitForFunction(() => [...document.images].every((i) => i.complete), undefined, { timeout: 30_000 });
+      // Shown: each decoded to its real size (a failed decode leaves naturalWidth 0).
+      const widths = await tab.$$eval('img', (imgs) => imgs.map((i) => i.naturalWidth));
+      assert.deepEqual(Object.fromEntries(types), Object.fromEntries(paths.map((p) => [p, 'image/avif'])));
+      assert.ok(
+        widths.every((w) => w > 0),
+        `decoded widths ${widths.join(', ')}`,
+      );
+    } finally {
+      await browser.close();
+      await closeServer(page);
+    }
+    const safari15 = BROWSER_ACCEPTS.find((b) => b.format === 'webp')!.accept;
+    for (const p of paths) assert.equal(sniff((await view(p, safari15)).body), 'webp');
   });
 
   const SEED = Number(process.env.HEARTH_FUZZ_SEED ?? 0x9e90);
