@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { FormatClass } from '@hearth/api-hook';
 
-/** No real key is empty: real keys are `colo path`. */
+/** No real key is empty: real keys are `colo class path`. */
 const SENTINEL = '';
 
 /**
