@@ -1,6 +1,9 @@
-import { fork } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { Sharp } from 'sharp';
 
 export const here = (name: string): string => fileURLToPath(new URL(name, import.meta.url));
 
@@ -74,4 +77,14 @@ export async function freePort(): Promise<number> {
   const { port } = srv.address() as { port: number };
   await new Promise((r) => srv.close(r));
   return port;
+}
+
+/** Debian's butteraugli distance between two images (as PNGs written in `dir`): the second opinion on a perceptual choice. */
+export async function butteraugli(dir: string, a: Sharp, b: Sharp): Promise<number> {
+  const pa = join(dir, 'ba-a.png');
+  const pb = join(dir, 'ba-b.png');
+  await a.png().toFile(pa);
+  await b.png().toFile(pb);
+  const { stdout } = await promisify(execFile)('butteraugli', [pa, pb]);
+  return Number(stdout.trim());
 }

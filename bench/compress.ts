@@ -22,7 +22,7 @@ import sharp from 'sharp';
 import { quantile } from '../common/index.js';
 import { recompressOriginals } from '../compress/index.js';
 import { djxlReconstruct, nativeJxl, DEFAULT_PERCEPTUAL, perceptualRecompress, CpuBackend, DEFAULT_LADDER } from '../image/index.js';
-import { parallel, table } from './common.js';
+import { butteraugli, parallel, table } from './common.js';
 
 const run = promisify(execFile);
 const SRC = process.env.HEARTH_BENCH_PHOTOS ?? '.cache/photos/src';
@@ -107,15 +107,6 @@ interface SizeTally {
   scores: number[];
   seconds: number;
   count: number;
-}
-
-async function butteraugli(dir: string, a: Buffer, b: Buffer): Promise<number> {
-  const pa = join(dir, 'ba-a.png');
-  const pb = join(dir, 'ba-b.png');
-  await sharp(a).png().toFile(pa);
-  await sharp(b).png().toFile(pb);
-  const { stdout } = await run('butteraugli', [pa, pb]);
-  return Number(stdout.trim());
 }
 
 async function benchPerceptual(
@@ -221,7 +212,7 @@ async function benchPerceptual(
     )
   ) {
     const distances: number[] = [];
-    for (const k of kept640) distances.push(await butteraugli(dir, k.before, k.after));
+    for (const k of kept640) distances.push(await butteraugli(dir, sharp(k.before), sharp(k.after)));
     distances.sort((x, y) => x - y);
     figures.butteraugli_640_median = +quantile(distances, 0.5).toFixed(2);
     figures.butteraugli_640_max = +(distances[distances.length - 1] ?? 0).toFixed(2);

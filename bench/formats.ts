@@ -31,7 +31,7 @@ import {
   type FormatClass,
   type SizeSpec,
 } from '../image/index.js';
-import { table } from './common.js';
+import { butteraugli, table } from './common.js';
 
 const run = promisify(execFile);
 const SRC = process.env.HEARTH_BENCH_PHOTOS ?? '.cache/photos/src';
@@ -73,18 +73,6 @@ function encoder(raw: Raw, format: FormatClass): (q: number) => Promise<Buffer> 
   if (format === 'avif') return (q) => img().avif({ quality: q, effort: DEFAULT_VARIANT_ENCODE.avif.effort, chromaSubsampling: '4:2:0' }).toBuffer();
   if (format === 'webp') return (q) => img().webp({ quality: q, effort: DEFAULT_VARIANT_ENCODE.webp.effort, smartSubsample: true }).toBuffer();
   return (q) => img().jpeg({ quality: q, progressive: true, chromaSubsampling: '4:2:0', mozjpeg: true }).toBuffer();
-}
-
-async function butteraugli(dir: string, reference: Raw, encoded: Buffer): Promise<number> {
-  const pa = join(dir, 'ref.png');
-  const pb = join(dir, 'enc.png');
-  await sharp(reference.data, { raw: { width: reference.width, height: reference.height, channels: 4 } })
-    .removeAlpha()
-    .png()
-    .toFile(pa);
-  await sharp(encoded).png().toFile(pb);
-  const { stdout } = await run('butteraugli', [pa, pb]);
-  return Number(stdout.trim());
 }
 
 const median = (xs: number[]): number => {
@@ -146,7 +134,10 @@ export async function benchFormats(): Promise<Record<string, unknown>> {
           }
           c.bytes.push(kept.data.length);
           c.quality.push(kept.q);
-          if (haveButteraugli && spec.size >= 320) c.butteraugli.push(await butteraugli(dir, raw, kept.data));
+          if (haveButteraugli && spec.size >= 320)
+            c.butteraugli.push(
+              await butteraugli(dir, sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 } }).removeAlpha(), sharp(kept.data)),
+            );
           const t0 = performance.now();
           const atConfigured = await encode(configured[f]);
           c.encodeMs.push(performance.now() - t0);
