@@ -18,3 +18,4 @@ export * from './status-server.js';
 export * from './textfile-metrics.js';
 export * from './service.js';
 export * from './errors.js';
+export * from './tool-temp.js';

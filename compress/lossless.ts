@@ -21,7 +21,18 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireRunLock, writeAtomic } from '../common/index.js';
 import type { Logger } from '../common/index.js';
-import { digestOf, legacyDigestKey, locationPolicy, matches, readDigest, reconstructs, storeWithDigest, sweepJxlTemps, transcodeJpeg } from '../image/index.js';
+import {
+  digestOf,
+  legacyDigestKey,
+  locationPolicy,
+  matches,
+  originalFormat,
+  readDigest,
+  reconstructs,
+  storeWithDigest,
+  sweepJxlTemps,
+  transcodeJpeg,
+} from '../image/index.js';
 import { tierStateDir, withStore, type ListedObject, type ObjectStore } from '../store/index.js';
 import type { LOSSLESS_OUTCOMES } from './lossless-metrics.js';
 
@@ -151,6 +162,8 @@ async function batch(o: LosslessOptions, store: ObjectStore, ledgerFile: string)
       o.log?.error({ path, quarantine }, 'a .jxl beside its original does not reconstruct it; original kept');
       return { path, outcome: 'mismatch', error: ledger[path] };
     }
+    // A phone's HEIC (or an AVIF) has no lossless JPEG XL form: kept as it is, nothing to remember.
+    if (originalFormat(original) !== 'jpeg') return { path, outcome: 'not_jpeg' };
     let jxl: Buffer;
     try {
       jxl = await transcodeJpeg(original, o.effort ?? 3);

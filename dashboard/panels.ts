@@ -220,6 +220,16 @@ export const SECTIONS: readonly SectionDef[] = [
         ],
       },
       {
+        id: 'identity-formats',
+        title: 'Uploads by format, and HDR gain maps',
+        unit: 'per_second',
+        help: "The originals' formats (a phone's HEIC is decoded by libheif, the costlier decode); gain maps are counted because no size keeps them: those photos are served SDR.",
+        queries: [
+          q('sum by (format) (rate(hearth_identity_originals_total[1m]))', '{{format}}'),
+          q('sum(rate(hearth_identity_originals_total{gain_map="true"}[1m]))', 'with a gain map'),
+        ],
+      },
+      {
         id: 'identity-saved',
         title: 'Bytes saved by duplicates',
         unit: 'bytes',

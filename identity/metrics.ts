@@ -24,6 +24,12 @@ export const IDENTITY_METRICS = {
     name: 'hearth_identity_bytes_saved_total',
     help: 'Bytes not stored because an upload was a duplicate: its original (now a link) and the stored sizes it did not need.',
   },
+  originals: {
+    type: 'counter',
+    name: 'hearth_identity_originals_total',
+    help: 'Uploads decoded, by the original\'s format (jpeg, heic, avif) and whether it carries an HDR gain map (gain_map="true": no size keeps the map, so those photos are served SDR).',
+    labelNames: ['format', 'gain_map'],
+  },
   lowQuality: {
     type: 'counter',
     name: 'hearth_identity_low_quality_total',

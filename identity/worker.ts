@@ -31,7 +31,9 @@ import {
   DEFAULT_LADDER,
   ORIGINAL_PATH,
   imagePath,
-  jpegMetadata,
+  decodeOriginal,
+  ORIGINAL_FORMATS,
+  sweepDecodeTemps,
   originalPath,
   pathMismatch,
   quarantinePath,
@@ -102,6 +104,7 @@ export class IdentityWorker {
     this.store = openStore(config.store);
     // Every series from the start: a rate over a series born with its first count reads nothing.
     for (const v of IDENTITY_VERDICTS) this.metrics.uploads.labels(v).inc(0);
+    for (const f of ORIGINAL_FORMATS) for (const g of ['false', 'true']) this.metrics.originals.labels(f, g).inc(0);
     for (const s of MATCH_STEPS) this.metrics.matchDuration.zero({ step: s });
     for (const a of ['quarantined', 'lifted']) this.metrics.backwards.labels(a).inc(0);
     this.blocklist = new Blocklist(config.blocklist, (err) => {
@@ -128,6 +131,7 @@ export class IdentityWorker {
     try {
       const swept = await this.store.sweep();
       if (swept > 0) this.log.info({ swept }, 'removed temp files a crashed writer left in the store');
+      await sweepDecodeTemps();
       await this.blocklist.load();
       await this.loadLedger();
       this.ledger = await LedgerWriter.open(ledgerFile(this.config.store, this.config.stateDir));
@@ -242,7 +246,7 @@ export class IdentityWorker {
       if (v?.verdict !== 'quarantined' || v.listed !== listed) continue;
       // Still within the threshold of another listed hash: quarantined for that one now.
       const other = await this.store.get(quarantinePath(id), this.config.maxReadBytes).then(
-        async (data) => this.blocklist.match((await pdqOf(data)).hash, this.config.pdq.quarantineThreshold),
+        async (data) => this.blocklist.match((await pdqOfOriginal(data)).hash, this.config.pdq.quarantineThreshold),
         () => undefined,
       );
       if (other) {
@@ -296,7 +300,7 @@ export class IdentityWorker {
       if (id === undefined || (await this.store.head(verdictPath(id)))) continue;
       try {
         const data = await this.store.get(path, this.config.maxReadBytes);
-        const pdq = await pdqOf(data);
+        const pdq = await pdqOfOriginal(data);
         records.push({ id, fingerprint: fingerprintOf(data), size: data.length, pdq: pdq.hash, quality: pdq.quality });
       } catch (err) {
         this.log.warn({ path, err: (err as Error).message }, 'original left out of the rebuilt ledger');
@@ -336,13 +340,13 @@ export class IdentityWorker {
     return decision;
   }
 
-  /** The upload's PDQ; a file that is not a whole JPEG within the pixel limit can never pass. */
+  /** The upload's PDQ; a file that is no original Hearth takes (original.ts), or past the pixel bound, can never pass. */
   private async hash(up: Uploaded, data: Buffer): Promise<PdqHash> {
     const t0 = process.hrtime.bigint();
     try {
-      // Beyond the pixel bound an upload is refused as corrupt_source, as in every tier.
-      await jpegMetadata(data);
-      return await pdqOf(data);
+      const decoded = await decodeOriginal(data);
+      this.metrics.originals.labels(decoded.format, String(decoded.gainMap)).inc();
+      return await pdqOf(decoded.pixels);
     } catch (err) {
       throw new PermanentFailure('corrupt_source', `${up.source}: ${(err as Error).message}`);
     } finally {
@@ -463,3 +467,6 @@ export class IdentityWorker {
     await this.store.close();
   }
 }
+
+/** PDQ of an original as a viewer sees its pixels (a HEIC decoded by libheif first). */
+const pdqOfOriginal = async (data: Buffer): Promise<PdqHash> => pdqOf((await decodeOriginal(data)).pixels);

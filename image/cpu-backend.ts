@@ -1,7 +1,7 @@
 import exifReader from 'exif-reader';
 import sharp from 'sharp';
 import { isSrgbProfile } from './icc.js';
-import { DECODE_OPTIONS, jpegMetadata } from './jpeg-check.js';
+import { DECODE_OPTIONS, decodeOriginal } from './original.js';
 import { CorruptImageError, type EncodeOptions, type ResizeBackend, type ResizeOutput, type ResizeSpec } from './backend.js';
 import type { VariantEncode } from './formats.js';
 
@@ -18,21 +18,22 @@ export class CpuBackend implements ResizeBackend {
   async resize(input: Buffer, spec: ResizeSpec, encode: EncodeOptions, variant?: VariantEncode): Promise<ResizeOutput> {
     let side = spec.size;
     try {
-      // By content, not by name: the store and the origin say image/jpeg for every path,
-      // and the lossless tier takes only JPEG. A PNG called .jpg is refused here.
-      const meta = await jpegMetadata(input);
+      // By content, not by name: a JPEG, or a HEIF decoded by libheif; a PNG called .jpg is refused here.
+      const { pixels, meta, upright } = await decodeOriginal(input);
       // A square is cropped at most to the shorter side as seen (after EXIF orientation): never enlarged.
-      const seen = meta.autoOrient ?? { width: meta.width, height: meta.height };
+      const seen = upright ? { width: meta.width, height: meta.height } : (meta.autoOrient ?? { width: meta.width, height: meta.height });
       if (spec.square) side = Math.min(spec.size, seen.width ?? spec.size, seen.height ?? spec.size);
-      let img = sharp(input, DECODE_OPTIONS)
-        // EXIF orientation first, so the size applies to the picture as seen.
-        .rotate()
+      let img = sharp(pixels, DECODE_OPTIONS);
+      // EXIF orientation first, so the size applies to the picture as seen.
+      if (!upright) img = img.rotate();
+      img = img
         .resize(side, side, { fit: spec.square ? 'cover' : 'inside', kernel: 'lanczos3', withoutEnlargement: true })
         // The fast mild sharpen: sharpen({ sigma }) takes a much slower path in libvips.
         .sharpen();
       // A wide-gamut RGB photo (a phone's Display P3) stays in its space, tagged: converted
       // to sRGB its most saturated colours would be clipped. Anything else becomes sRGB, untagged.
-      img = meta.icc && meta.space === 'srgb' && !isSrgbProfile(meta.icc) ? img.keepIccProfile() : img.toColourspace('srgb');
+      // (A 10-bit HEIC comes as 16-bit RGB, `rgb16`.)
+      img = meta.icc && (meta.space === 'srgb' || meta.space === 'rgb16') && !isSrgbProfile(meta.icc) ? img.keepIccProfile() : img.toColourspace('srgb');
       // Who made it and who owns it travel with every size; nothing else of the metadata does.
       const credits = creditsOf(meta.exif);
       if (credits) img = img.withExif({ IFD0: credits });

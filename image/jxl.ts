@@ -5,44 +5,17 @@
  * needle in a volume, an object behind HTTP), never a path the tools are handed. Where
  * a tool only takes files (cjxl, djxl), they are temp files outside any store.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NATIVE_HELPERS, nativePath, runTied, runTiedBuffer } from '../common/index.js';
+import { NATIVE_HELPERS, inToolTemp, nativePath, runTied, runTiedBuffer, sweepToolTemps } from '../common/index.js';
 import { HearthError } from '../common/index.js';
 
 const TEMP_PREFIX = 'hearth-jxl-';
 
-/** A private temp directory for one tool run (named for this process), removed after it, whatever happens. */
-async function inTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const inTemp = <T>(fn: (dir: string) => Promise<T>): Promise<T> => inToolTemp(TEMP_PREFIX, fn);
 
 /** Removes the temp directories of processes that no longer run (a kill -9 skips `inTemp`'s cleanup); how many. */
-export async function sweepJxlTemps(): Promise<number> {
-  let removed = 0;
-  for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
-    const pid = Number(new RegExp(`^${TEMP_PREFIX}(\\d+)-`).exec(name)?.[1]);
-    if (!pid || pid === process.pid || alive(pid)) continue;
-    await rm(join(tmpdir(), name), { recursive: true, force: true });
-    removed++;
-  }
-  return removed;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export const sweepJxlTemps = (): Promise<number> => sweepToolTemps(TEMP_PREFIX);
 
 /** The JPEG a .jxl holds, reconstructed by djxl: the reference tool, and the tests' independent check. */
 export function djxlReconstruct(jxl: Buffer): Promise<Buffer> {

@@ -16,6 +16,7 @@
  */
 
 import { APP1, APP13, MetadataError, jpegSegments, payload } from './jpeg-segments.js';
+import { isHeif, itemBytes, metadataItems, putItemBytes, readHeif } from './heif.js';
 
 export { MetadataError };
 
@@ -37,7 +38,7 @@ export function withoutLocation(jpeg: Buffer): Buffer {
     const segment = jpeg.subarray(s.start, s.end);
     const body = payload(jpeg, s);
     if (s.marker === APP1 && startsWith(body, EXIF)) {
-      const edited = exifWithoutGps(segment);
+      const edited = exifWithoutGps(segment, 4 + EXIF.length);
       changed ||= edited !== segment;
       parts.push(edited);
     } else if (
@@ -66,10 +67,9 @@ function iptcPlaces(body: Buffer): boolean {
 /** Sizes of TIFF field types, by type number. */
 const TYPE_BYTES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8 };
 
-/** The Exif segment with its GPS IFD zeroed and unlinked; the same segment when it has none. */
-function exifWithoutGps(segment: Buffer): Buffer {
+/** An Exif block (its TIFF header at `tiff`) with its GPS IFD zeroed and unlinked, the same length; the same block when it has none. */
+function exifWithoutGps(segment: Buffer, tiff: number): Buffer {
   const out = Buffer.from(segment);
-  const tiff = 4 + EXIF.length;
   const order = out.toString('latin1', tiff, tiff + 2);
   if (order !== 'II' && order !== 'MM') throw new MetadataError('Exif: no byte order');
   const le = order === 'II';
@@ -117,5 +117,38 @@ export const LOCATION_META = 'location';
 export const locationPolicy = (meta: Readonly<Record<string, string>>): Record<string, string> =>
   meta[LOCATION_META] === 'keep' ? { [LOCATION_META]: 'keep' } : {};
 
-/** What to serve of an original stored with `meta`: as stored when its policy keeps the location, else without it. */
-export const servedOriginal = (jpeg: Buffer, meta: Readonly<Record<string, string>>): Buffer => (meta[LOCATION_META] === 'keep' ? jpeg : withoutLocation(jpeg));
+/** An empty XMP packet: what an XMP item that places the photo is overwritten with, padded to its length. */
+const EMPTY_XMP = '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"/>';
+const XMP_END = '<?xpacket end="w"?>';
+
+/**
+ * A HEIF original (a phone's HEIC) without its location, edited in place as a JPEG is:
+ * every box and every image byte stays where it is; the Exif items lose their GPS IFD
+ * as above, and an XMP item that places the photo becomes an empty packet of its own
+ * length. The same buffer when there is nothing to take out.
+ */
+export function heifWithoutLocation(heif: Buffer): Buffer {
+  const { exif, xmp } = metadataItems(readHeif(heif));
+  let out: Buffer | undefined;
+  for (const item of exif) {
+    const block = itemBytes(heif, item);
+    if (block.length < 4) throw new MetadataError('HEIF: an Exif item shorter than its header offset');
+    const edited = exifWithoutGps(block, 4 + block.readUInt32BE(0));
+    if (edited === block) continue;
+    out ??= Buffer.from(heif);
+    putItemBytes(out, item, edited);
+  }
+  for (const item of xmp) {
+    const packet = itemBytes(heif, item);
+    if (!XMP_LOCATION.test(packet.toString('utf8'))) continue;
+    const room = packet.length - EMPTY_XMP.length - XMP_END.length;
+    const blank = room >= 0 ? EMPTY_XMP + ' '.repeat(room) + XMP_END : ' '.repeat(packet.length);
+    out ??= Buffer.from(heif);
+    putItemBytes(out, item, Buffer.from(blank, 'latin1'));
+  }
+  return out ?? heif;
+}
+
+/** What to serve of an original stored with `meta`: as stored when its policy keeps the location, else without it (a JPEG or a HEIF, by content). */
+export const servedOriginal = (original: Buffer, meta: Readonly<Record<string, string>>): Buffer =>
+  meta[LOCATION_META] === 'keep' ? original : isHeif(original) ? heifWithoutLocation(original) : withoutLocation(original);

@@ -12,7 +12,7 @@ if [ "$node_major" -lt 20 ]; then
   log "Node.js >= 20 is required (found $(node --version))"; exit 1
 fi
 
-# Debian packages (nginx, openssl, GraphicsMagick, wrk, the nginx echo module, libjxl-tools and -dev, jpegtran, butteraugli, chromium, prometheus, mtail, prometheus-node-exporter, llhttp's sources, libssl-dev, gcc, Ceph). A policy-rc.d that forbids service starts keeps the package's own
+# Debian packages (nginx, openssl, GraphicsMagick, wrk, the nginx echo module, libjxl-tools and -dev, libheif's tools, jpegtran, butteraugli, chromium, prometheus, mtail, prometheus-node-exporter, llhttp's sources, libssl-dev, gcc, Ceph). A policy-rc.d that forbids service starts keeps the package's own
 # nginx (80), Prometheus (9090), mtail (3903), node-exporter (9100) and Ceph's daemons from starting: Hearth runs its own instances.
 apt_missing=()
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || apt_missing+=(nginx)
@@ -22,6 +22,7 @@ command -v wrk >/dev/null || apt_missing+=(wrk)   # the push benchmark's ceiling
 [ -f /usr/lib/nginx/modules/ngx_http_echo_module.so ] || apt_missing+=(libnginx-mod-http-echo)   # echo_sleep: the push benchmark's slow proxy
 command -v cjxl >/dev/null || apt_missing+=(libjxl-tools)   # lossless JPEG → JPEG XL
 command -v jpegtran >/dev/null || apt_missing+=(libjpeg-turbo-progs)   # the lossless benchmark's baseline
+command -v heif-convert >/dev/null || apt_missing+=(libheif-examples)   # libheif's heif-convert (libde265): phones' HEIC originals decoded; heif-enc makes the tests' HEIC photos
 command -v butteraugli >/dev/null || apt_missing+=(butteraugli)   # the perceptual benchmark's second opinion
 command -v chromium >/dev/null || apt_missing+=(chromium)   # the taste-test page's browser test
 command -v promtool >/dev/null || apt_missing+=(prometheus)   # Prometheus and promtool: the stack's metrics, rules and their unit tests

@@ -44,6 +44,9 @@ import {
   variantEncode,
   DEFAULT_FORMATS,
   FORMAT_MEDIA_TYPES,
+  ORIGINAL_MEDIA_TYPES,
+  originalFormat,
+  sweepDecodeTemps,
   type FormatClass,
   type FormatsConfig,
 } from '../image/index.js';
@@ -103,6 +106,7 @@ export class OriginServer {
   }
 
   async start(): Promise<AddressInfo> {
+    await sweepDecodeTemps();
     this.server = createServer((req, res) => void this.handle(req, res));
     await listen(this.server, this.o.port, this.o.host);
     const a = this.server.address() as AddressInfo;
@@ -203,7 +207,7 @@ export class OriginServer {
     const now = await readVerdict(this.store, id);
     if (isTakenDown(now)) return this.takenDown(req, res, now);
     this.metrics.requests.labels(format === 'jpeg' ? 'derived' : 'variant').inc();
-    this.sendImage(res, req, out, format, Date.now());
+    this.sendImage(res, req, out, FORMAT_MEDIA_TYPES[format], Date.now());
   }
 
   /**
@@ -235,7 +239,7 @@ export class OriginServer {
       }
       if (info && stored) {
         this.metrics.requests.labels('stored').inc();
-        return this.sendImage(res, req, servedOriginal(stored, info.meta), 'jpeg', info.modifiedMs);
+        return this.sendOriginal(res, req, path, servedOriginal(stored, info.meta), info.modifiedMs);
       }
       if (duplicateOf) return await this.original(req, res, duplicateOf);
       const jxlPath = path.replace(/\.jpg$/, '.jxl');
@@ -246,7 +250,7 @@ export class OriginServer {
       const now = await readVerdict(this.store, (parseServedPath(path) as { id: string }).id);
       if (isTakenDown(now)) return this.takenDown(req, res, now);
       this.metrics.requests.labels('reconstructed').inc();
-      this.sendImage(res, req, servedOriginal(jpeg, jxlInfo.meta), 'jpeg', jxlInfo.modifiedMs);
+      this.sendImage(res, req, servedOriginal(jpeg, jxlInfo.meta), FORMAT_MEDIA_TYPES.jpeg, jxlInfo.modifiedMs);
     } catch (err) {
       if (err instanceof IntegrityError) return this.damaged(req, res, path.replace(/\.jpg$/, '.jxl'), err);
       // Deleted between the look and the read.
@@ -274,8 +278,19 @@ export class OriginServer {
       throw err;
     }
     this.metrics.requests.labels('stored').inc();
-    this.sendImage(res, req, stored, 'jpeg', info.modifiedMs);
+    this.sendImage(res, req, stored, FORMAT_MEDIA_TYPES.jpeg, info.modifiedMs);
     return true;
+  }
+
+  /**
+   * An original as stored: its type by its bytes (a phone's HEIC is image/heic under the
+   * same `_o.jpg` path), and a file name with the format's own extension for a browser
+   * that saves it.
+   */
+  private sendOriginal(res: ServerResponse, req: IncomingMessage, path: string, body: Buffer, modifiedMs?: number): void {
+    const format = originalFormat(body);
+    const name = path.slice(path.lastIndexOf('/') + 1).replace(/\.jpg$/, `.${format === 'jpeg' ? 'jpg' : format}`);
+    this.sendImage(res, req, body, ORIGINAL_MEDIA_TYPES[format], modifiedMs, format === 'jpeg' ? {} : { 'content-disposition': `inline; filename="${name}"` });
   }
 
   /**
@@ -285,9 +300,10 @@ export class OriginServer {
    * the encoding sent, and it varies by `Accept`, so no cache that keys by the URL alone
    * (a browser's, a CDN's) keeps one client's encoding for another.
    */
-  private sendImage(res: ServerResponse, req: IncomingMessage, body: Buffer, format: FormatClass, modifiedMs?: number): void {
+  private sendImage(res: ServerResponse, req: IncomingMessage, body: Buffer, mediaType: string, modifiedMs?: number, extra: Record<string, string> = {}): void {
     this.send(res, req, 200, body, {
-      'content-type': FORMAT_MEDIA_TYPES[format],
+      'content-type': mediaType,
+      ...extra,
       vary: 'Accept',
       etag: imageEtag(body),
       ...(modifiedMs !== undefined ? { 'last-modified': new Date(modifiedMs).toUTCString() } : {}),

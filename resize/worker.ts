@@ -25,6 +25,7 @@ import {
   CpuBackend,
   DEFAULT_LADDER,
   sourceSize,
+  sweepDecodeTemps,
   type SizeSpec,
 } from '../image/index.js';
 import {
@@ -89,6 +90,7 @@ export class ResizeWorker {
   async start(): Promise<AddressInfo> {
     const swept = await this.store.sweep();
     if (swept > 0) this.log.info({ swept }, 'removed temp files a crashed writer left in the store');
+    await sweepDecodeTemps();
     const address = await this.worker.serve({ http: this.config.http, store: this.store, health: () => ({ backend: this.backend.name }) });
     this.log.info(
       {

@@ -1,7 +1,7 @@
 /**
  * `hearth upload`: an original into the store and an event onto hearth.images.uploaded,
- * as a site's upload handler would do it. The file is checked to be a whole JPEG by its
- * content (a complete decode, not its name), written atomically under a name that no
+ * as a site's upload handler would do it. The file is checked to be a whole JPEG or HEIF
+ * (a phone's HEIC) by its content (a complete decode, not its name), stored byte for byte, written atomically under a name that no
  * other upload can take (a hard link, which fails if the name exists), and only then
  * announced. An id given again with the same bytes is announced again (retries are
  * safe); with other bytes it is refused: an original is never replaced.
@@ -13,8 +13,9 @@ import { HearthError, isImageId, type Logger } from '../common/index.js';
 import {
   DEFAULT_LADDER,
   LOCATION_META,
-  NotAWholeJpeg,
-  jpegMetadata,
+  UnusableImage,
+  decodeOriginal,
+  type OriginalFormat,
   createSecrets,
   originalPath,
   readSecrets,
@@ -38,6 +39,10 @@ export interface Stored {
   bytes: number;
   width: number;
   height: number;
+  /** What the original is, by its content. */
+  format: OriginalFormat;
+  /** It carries an HDR gain map, which no size keeps (counted by the identity tier too). */
+  gainMap: boolean;
   /** false when the same bytes were already stored under this id (a retried upload). */
   created: boolean;
   /** Where it is served: every size and the original, each path carrying the photo's secret (the original its own). */
@@ -52,13 +57,21 @@ async function withSecrets(store: ObjectStore, id: string): Promise<Record<strin
   return { ...Object.fromEntries(DEFAULT_LADDER.map((x) => [x.name, secretImagePath(id, s.size, x.name)])), original: secretOriginalPath(id, s.original) };
 }
 
-/** A whole, decodable JPEG: its dimensions; or an UploadError saying what it is instead. */
-export async function checkJpeg(data: Buffer, name: string): Promise<{ width: number; height: number }> {
+/** What checkOriginal says of a file it takes: its dimensions as decoded, its format, whether it has a gain map. */
+export interface CheckedOriginal {
+  width: number;
+  height: number;
+  format: OriginalFormat;
+  gainMap: boolean;
+}
+
+/** A whole, decodable JPEG or HEIF: what it is; or an UploadError saying what it is instead. */
+export async function checkOriginal(data: Buffer, name: string): Promise<CheckedOriginal> {
   try {
-    const meta = await jpegMetadata(data, { whole: true });
-    return { width: meta.width ?? 0, height: meta.height ?? 0 };
+    const { meta, format, gainMap } = await decodeOriginal(data, { whole: true });
+    return { width: meta.width ?? 0, height: meta.height ?? 0, format, gainMap };
   } catch (err) {
-    if (err instanceof NotAWholeJpeg) throw new UploadError(`${name}: ${err.message}`);
+    if (err instanceof UnusableImage) throw new UploadError(`${name}: ${err.message}`);
     throw err;
   }
 }
@@ -69,7 +82,7 @@ export function newId(now = Date.now()): string {
 }
 
 /**
- * Stores `data`, which checkJpeg passed (`size` is what it said), as the original of `id`
+ * Stores `data`, which checkOriginal passed (`checked` is what it said), as the original of `id`
  * (a new one when absent); never replaces a different original, never reuses a deleted
  * photo's id. `keepLocation`: the original is served with its location metadata (by
  * default it is served without; the stored bytes are the upload's either way).
@@ -77,12 +90,12 @@ export function newId(now = Date.now()): string {
 export async function storeOriginal(
   root: string,
   data: Buffer,
-  size: { width: number; height: number },
+  checked: CheckedOriginal,
   name: string,
   id?: string,
   o: { keepLocation?: boolean } = {},
 ): Promise<Stored> {
-  const { width, height } = size;
+  const { width, height, format, gainMap } = checked;
   if (id !== undefined && !isImageId(id))
     throw new UploadError(`${name}: id ${JSON.stringify(id)} is not an image id (decimal digits, no leading zero, at most 19)`);
   const store = openStore(root);
@@ -95,9 +108,10 @@ export async function storeOriginal(
         continue;
       }
       if (await store.putIfAbsent(source, data, o.keepLocation ? { [LOCATION_META]: 'keep' } : undefined))
-        return { id: want, source, bytes: data.length, width, height, created: true, paths: await withSecrets(store, want) };
+        return { id: want, source, bytes: data.length, width, height, format, gainMap, created: true, paths: await withSecrets(store, want) };
       const existing = await store.get(source);
-      if (existing.equals(data)) return { id: want, source, bytes: data.length, width, height, created: false, paths: await withSecrets(store, want) };
+      if (existing.equals(data))
+        return { id: want, source, bytes: data.length, width, height, format, gainMap, created: false, paths: await withSecrets(store, want) };
       if (id !== undefined) throw new UploadError(`${name}: id ${id} already holds another original (${existing.length} bytes); originals are never replaced`);
     }
     throw new UploadError(`${name}: no free id after 5 tries`);
@@ -134,11 +148,14 @@ export async function uploadFiles(
   const checked = [];
   for (const file of files) {
     const data = await readFile(file);
-    checked.push({ file, data, size: await checkJpeg(data, basename(file)) });
+    checked.push({ file, data, checked: await checkOriginal(data, basename(file)) });
   }
   const stored = [];
   for (const one of checked)
-    stored.push({ file: one.file, ...(await storeOriginal(c.store, one.data, one.size, basename(one.file), o.id, { keepLocation: o.keepLocation === true })) });
+    stored.push({
+      file: one.file,
+      ...(await storeOriginal(c.store, one.data, one.checked, basename(one.file), o.id, { keepLocation: o.keepLocation === true })),
+    });
   const producer = await connectProducer(c.kafka.brokers, 'hearth-upload', o.log, { [TOPICS.uploaded]: c.kafka.partitions });
   const out: Announced[] = [];
   try {

@@ -27,6 +27,7 @@ import { readDigest } from '../../image/jxl-digest.js';
 import { DirStore } from '../../store/index.js';
 import { OriginServer } from '../../origin/server.js';
 import { HEARTH_CLI } from '../../common/cli-path.js';
+import { phoneHeic } from '../helpers/heif.js';
 import { FIXTURES } from '../helpers/test-stack.js';
 import { until } from '../helpers/until.js';
 
@@ -230,15 +231,20 @@ describe('lossless recompression of originals (cjxl/djxl)', function () {
     assert.equal(again.find((r) => victim.endsWith(r.path.slice(1)))?.outcome, 'skipped_ledger');
   });
 
-  it('a truncated or non-JPEG "original" is a counted failure; nothing is removed', async () => {
+  it('a truncated or non-JPEG "original" is a counted failure, a HEIC is kept as it is (not_jpeg, nothing recorded); nothing is removed', async () => {
     const { store } = await originals(1);
     const dir = join(store, 'originals', '77');
     mkdirSync(dir, { recursive: true });
     const truncated = readFileSync(join(FIXTURES, 'aqua.jpg')).subarray(0, 3000);
     writeFileSync(join(dir, '7701.jpg'), truncated);
     writeFileSync(join(dir, '7702.jpg'), 'this is text, not a JPEG');
+    const heic = await phoneHeic();
+    writeFileSync(join(dir, '7703.jpg'), heic);
     const results = await recompressOriginals({ store, policy: {}, log: quiet });
     const bad = results.filter((r) => r.path.includes('/77/'));
+    const h = bad.find((r) => r.path.endsWith('7703.jpg'));
+    assert.deepEqual([h?.outcome, h?.error], ['not_jpeg', undefined], 'a HEIC: kept, and no ledger entry (it is no failure)');
+    assert.ok(readFileSync(join(dir, '7703.jpg')).equals(heic) && !existsSync(join(dir, '7703.jxl')));
     assert.ok(
       bad.every((r) => r.outcome === 'not_jpeg' || r.outcome === 'mismatch'),
       JSON.stringify(bad),

@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import exifReader from 'exif-reader';
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
@@ -23,6 +25,7 @@ import { Stack, type StackStatus } from '../../stack/stack.js';
 import type { Topology } from '../../topology/topology.js';
 import { FIXTURES } from '../helpers/test-stack.js';
 import { pipelineStack } from '../helpers/pipeline-stack.js';
+import { phoneHeic } from '../helpers/heif.js';
 import { until } from '../helpers/until.js';
 
 /** What the resize tier stores at upload by default; the origin makes the rest on demand. */
@@ -117,6 +120,42 @@ describe('the whole pipeline in one stack (broker, workers, Prometheus)', functi
     await r.body.dump();
     assert.equal(r.statusCode, 200);
     assert.equal(r.headers['x-cache-status'], 'HIT');
+  });
+
+  it("a phone's HEIC goes the whole way: stored byte for byte, counted by format, every size made upright and compressed, its original served as image/heic without its location", async () => {
+    const heic = await phoneHeic('aqua.jpg');
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-heic-'));
+    writeFileSync(join(dir, 'IMG_0001.HEIC'), heic);
+    const heics = async () => (await scrape(t.pipeline!.identity)).get('hearth_identity_originals_total{format="heic",gain_map="false"}') ?? 0;
+    const before = await heics();
+    const { stdout } = await run(process.execPath, [HEARTH_CLI, 'upload', '--store', root, '--brokers', t.kafka!.listen, join(dir, 'IMG_0001.HEIC')]);
+    const up = JSON.parse(stdout) as { id: string; format: string; gainMap: boolean; width: number; height: number; paths: Record<string, string> };
+    assert.deepEqual([up.format, up.gainMap, up.width, up.height], ['heic', false, 1024, 640]);
+    assert.ok(readFileSync(storeFile(root, originalPath(up.id))).equals(heic), 'the original is the upload, byte for byte');
+    await until(
+      'every size written and through the perceptual pass',
+      async () =>
+        (await Promise.all(STORED.map(async (s) => (await new DirStore(root).head(imagePath(up.id, s.name)))?.meta.pq))).every(Boolean) ? true : undefined,
+      60_000,
+    );
+    assert.ok((await heics()) >= before + 1, 'the identity tier counted a HEIC');
+    for (const s of STORED) {
+      const m = await sharp(readFileSync(storeFile(root, imagePath(up.id, s.name)))).metadata();
+      assert.equal(m.format, 'jpeg', `${s.name} is a JPEG`);
+      assert.ok(s.square ? m.width === m.height : m.width > m.height, `${s.name} has the photo's shape`);
+    }
+    // The original through a cache: a HEIC, said so, without its GPS, and a size made on demand from it (2048 px is not stored).
+    const o = await request(`http://${t.colos[0]!.nodes[0]!}${up.paths.original!}`, { headers: { host: 'img-sin.test' } });
+    const body = Buffer.from(await o.body.arrayBuffer());
+    assert.equal(o.statusCode, 200);
+    assert.equal(o.headers['content-type'], 'image/heic');
+    assert.match(String(o.headers['content-disposition']), /filename="\d+\.heic"/);
+    assert.equal(body.length, heic.length);
+    assert.ok(exifReader((await sharp(heic).metadata()).exif!).GPSInfo, 'the upload has a location');
+    assert.equal(exifReader((await sharp(body).metadata()).exif!).GPSInfo, undefined, 'the served original has none');
+    const k = await request(`http://${t.colos[0]!.nodes[0]!}${up.paths.k!}`, { headers: { host: 'img-sin.test' } });
+    const km = await sharp(Buffer.from(await k.body.arrayBuffer())).metadata();
+    assert.deepEqual([k.statusCode, k.headers['content-type'], km.format, km.width], [200, 'image/jpeg', 'jpeg', 1024]);
   });
 
   it('Prometheus scrapes every daemon of the topology, and every target is up', async () => {

@@ -21,6 +21,7 @@ import { BadVerdictError, quarantinePath, readVerdict, verdictPath } from '../..
 import { ValidationError } from '../../common/schema.js';
 import { TOPICS, ensureTopics } from '../../kafka/client.js';
 import { testKafka, watchTopics } from '../helpers/test-kafka.js';
+import { heicOf } from '../helpers/heif.js';
 import { until } from '../helpers/until.js';
 
 let nextId = 5_100_000 + Math.floor(Math.random() * 1000) * 1000;
@@ -286,6 +287,10 @@ describe('identity tier through a real Kafka broker', function () {
         .toBuffer(),
     );
     const fine = s.put(good);
+    // A phone's HEIC cut short, and one holding two photos (a burst): no single whole photo.
+    const heic = await heicOf(good);
+    const cutHeic = s.put(heic.subarray(0, Math.floor(heic.length * 0.6)));
+    const burst = s.put(await heicOf(good, await sharp(good).flop().jpeg().toBuffer()));
     // Hostile sources: a FIFO (whose open would block a thread for good), a 10 GiB sparse file (over readFile's limit).
     const fifo = s.put(Buffer.alloc(0));
     rmSync(storeFile(s.root, originalPath(fifo)));
@@ -304,6 +309,8 @@ describe('identity tier through a real Kafka broker', function () {
           { key, value: JSON.stringify({ id: png, source: originalPath(png) }) },
           { key, value: JSON.stringify({ id: truncated, source: originalPath(truncated) }) },
           { key, value: JSON.stringify({ id: tooBig, source: originalPath(tooBig) }) },
+          { key, value: JSON.stringify({ id: cutHeic, source: originalPath(cutHeic) }) },
+          { key, value: JSON.stringify({ id: burst, source: originalPath(burst) }) },
           { key, value: JSON.stringify({ id: '42', source: '/originals/0/42.jpg' }) },
           { key, value: JSON.stringify({ id: fifo, source: originalPath(fifo) }) },
           { key, value: JSON.stringify({ id: sparse, source: originalPath(sparse) }) },
@@ -321,6 +328,8 @@ describe('identity tier through a real Kafka broker', function () {
         'corrupt_source',
         'corrupt_source',
         'corrupt_source',
+        'corrupt_source',
+        'corrupt_source',
         'invalid_message',
         'invalid_message',
         'invalid_message',
@@ -332,11 +341,15 @@ describe('identity tier through a real Kafka broker', function () {
       for (const path of ['/healthz', '/readyz']) assert.equal((await fetch(`http://127.0.0.1:${statusPort.get(w)}${path}`)).status, 200, path);
       const errors = dead.map((e) => String(e.value.error));
       assert.ok(
-        errors.some((e) => /not a JPEG \(its content is png\)/.test(e)),
+        errors.some((e) => /neither a JPEG nor a HEIF \(its content is png\)/.test(e)),
         errors.join('\n'),
       );
       assert.ok(
-        errors.some((e) => /exceeds pixel limit/.test(e)),
+        errors.some((e) => /a decompression bomb: it declares more than 100000000 pixels/.test(e)),
+        errors.join('\n'),
+      );
+      assert.ok(
+        errors.some((e) => /a HEIF of 2 images: upload one photo/.test(e)) && errors.some((e) => /damaged HEIF|HEIF libheif cannot decode/.test(e)),
         errors.join('\n'),
       );
       // A tiny flat image: accepted (exact matching still holds), never matched perceptually.
@@ -344,7 +357,7 @@ describe('identity tier through a real Kafka broker', function () {
       assert.equal((await w.metrics.lowQuality.get()).values[0]?.value, 1);
       // Counted by reason (the shared topic also holds other tests' uploads, from stores this worker lacks).
       const failures = new Map((await w.metrics.failures.get()).values.map((v) => [v.labels.reason, v.value]));
-      assert.equal(failures.get('corrupt_source'), 3);
+      assert.equal(failures.get('corrupt_source'), 5);
       assert.ok((failures.get('invalid_message') ?? 0) >= 2 && (failures.get('missing_source') ?? 0) >= 1);
     } finally {
       await w.stop();

@@ -87,12 +87,12 @@ describe('hearth upload through a real Kafka broker', function () {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /no leading zero/);
     assert.ok(!existsSync(storeFile(store, '/originals/00000/0000042.jpg')));
-    await assert.rejects(storeOriginal(store, readFileSync(join(FIXTURES, 'aqua.jpg')), { width: 1, height: 1 }, 'aqua.jpg', '0042'), /not an image id/);
+    await assert.rejects(storeOriginal(store, readFileSync(join(FIXTURES, 'aqua.jpg')), { width: 1, height: 1, format: 'jpeg', gainMap: false }, 'aqua.jpg', '0042'), /not an image id/);
     assert.equal(uploadedValidator.is({ id: '0042', source: '/originals/00/0042.jpg' }), false);
     assert.throws(() => encodeRecord({ id: '0042', fingerprint: 1n, size: 1, pdq: Buffer.alloc(32), quality: 100 }), /would not read back as itself/);
   });
 
-  it('refuses what is not a whole JPEG, by content, storing and announcing nothing', async () => {
+  it('refuses what is not a whole JPEG or HEIF, by content, storing and announcing nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-upload-bad-'));
     const photo = readFileSync(join(FIXTURES, 'ladybird.jpg'));
     writeFileSync(join(dir, 'png.jpg'), await sharp(photo).png().toBuffer());
@@ -102,7 +102,7 @@ describe('hearth upload through a real Kafka broker', function () {
     const stored = () => (existsSync(join(store, 'originals')) ? readdirSync(join(store, 'originals'), { recursive: true }).length : 0);
     const storedBefore = stored();
     for (const [f, why] of [
-      ['png.jpg', /not a JPEG \(its content is png\)/],
+      ['png.jpg', /neither a JPEG nor a HEIF \(its content is png\)/],
       ['truncated.jpg', /damaged JPEG/],
       ['notes.jpg', /not an image/],
     ] as const) {
