@@ -87,7 +87,10 @@ describe('hearth upload through a real Kafka broker', function () {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /no leading zero/);
     assert.ok(!existsSync(storeFile(store, '/originals/00000/0000042.jpg')));
-    await assert.rejects(storeOriginal(store, readFileSync(join(FIXTURES, 'aqua.jpg')), { width: 1, height: 1, format: 'jpeg', gainMap: false }, 'aqua.jpg', '0042'), /not an image id/);
+    await assert.rejects(
+      storeOriginal(store, readFileSync(join(FIXTURES, 'aqua.jpg')), { width: 1, height: 1, format: 'jpeg', gainMap: false }, 'aqua.jpg', '0042'),
+      /not an image id/,
+    );
     assert.equal(uploadedValidator.is({ id: '0042', source: '/originals/00/0042.jpg' }), false);
     assert.throws(() => encodeRecord({ id: '0042', fingerprint: 1n, size: 1, pdq: Buffer.alloc(32), quality: 100 }), /would not read back as itself/);
   });
