@@ -137,6 +137,18 @@ export const SECTIONS: readonly SectionDef[] = [
         queries: [q('sum by (colo, outcome) (rate(hearth_race_first_views_total[1m]))', '{{colo}} {{outcome}}')],
       },
       {
+        id: 'race-by-format',
+        title: 'First views that were HITs, by format class',
+        unit: 'ratio',
+        help: "Won or in flight, over all first views of pushed paths, per format class (AVIF, WebP, JPEG): each class is its own cached object and its own race, so a class far below the others is warmed in the wrong encoding (a hint without the viewer's Accept) or made too slowly by the origin.",
+        queries: [
+          q(
+            'sum by (format) (rate(hearth_race_first_views_total{outcome=~"won|in_flight"}[5m])) / sum by (format) (rate(hearth_race_first_views_total[5m]))',
+            '{{format}}',
+          ),
+        ],
+      },
+      {
         id: 'race-push-to-view',
         title: 'Push to first view',
         unit: 'seconds',

@@ -14,21 +14,27 @@
 import { LRUCache } from 'lru-cache';
 import type { CacheLogLine } from '../topology/index.js';
 
+/** Where a race is run: a colo's cache, for one format class (a class is its own cached object). */
+export interface RaceAt {
+  colo: string;
+  format: string;
+}
+
 type Entry =
   /** A push filled the cache at `doneAt`; no viewer yet. */
-  | { state: 'pushed'; colo: string; doneAt: number }
+  | { state: 'pushed'; at: RaceAt; doneAt: number }
   /** A viewer came first (its line read before any push's); a push may still be logged. */
-  | { state: 'viewed'; colo: string; startAt: number; cache: string; tookS: number }
+  | { state: 'viewed'; at: RaceAt; startAt: number; cache: string; tookS: number }
   /** Counted, or no race (the push found the object cached already): later lines are not first views. */
-  | { state: 'decided'; colo: string };
+  | { state: 'decided'; at: RaceAt };
 
 export const RACE_OUTCOMES = ['won', 'in_flight', 'lost'] as const;
 export type RaceOutcome = (typeof RACE_OUTCOMES)[number];
 
 export interface RaceEvents {
   /** `pushToViewS`: from the push's completion to the view's start, negative when the viewer began first; `tookS`: the view's own request time. */
-  firstView(colo: string, outcome: RaceOutcome, pushToViewS: number, tookS: number): void;
-  unviewed(colo: string): void;
+  firstView(at: RaceAt, outcome: RaceOutcome, pushToViewS: number, tookS: number): void;
+  unviewed(at: RaceAt): void;
   evicted(state: Entry['state']): void;
 }
 
@@ -56,7 +62,7 @@ export class RaceJoin {
       ...(o.now ? { perf: { now: o.now } } : {}),
       dispose: (e, _key, reason) => {
         if (reason === 'evict') events.evicted(e.state);
-        else if (reason === 'expire' && e.state === 'pushed') events.unviewed(e.colo);
+        else if (reason === 'expire' && e.state === 'pushed') events.unviewed(e.at);
       },
     });
   }
@@ -73,37 +79,38 @@ export class RaceJoin {
   /** Takes one cache node line; says whether it took part in a race (a push or a first view). */
   add(l: CacheLogLine): boolean {
     const key = `${l.colo} ${l.format} ${l.uri}`;
+    const at = { colo: l.colo, format: l.format };
     const e = this.entries.get(key);
     if (l.role === 'push') {
       // A push that failed warmed nothing.
       if (l.status < 200 || l.status >= 300) return false;
-      if (e?.state === 'viewed') return this.decide(key, l.colo, e, l.msec);
+      if (e?.state === 'viewed') return this.decide(key, at, e, l.msec);
       if (e) return false;
       // The object was there already (a repeat push, a path viewed long ago): no race to count.
-      if (l.cache === 'HIT') this.entries.set(key, { state: 'decided', colo: l.colo });
-      else this.entries.set(key, { state: 'pushed', colo: l.colo, doneAt: l.msec });
+      if (l.cache === 'HIT') this.entries.set(key, { state: 'decided', at });
+      else this.entries.set(key, { state: 'pushed', at, doneAt: l.msec });
       return true;
     }
     // The cache was not consulted (a refused path or method).
     if (l.cache === '') return false;
     const startAt = l.msec - l.requestTime;
     const view = { startAt, cache: l.cache, tookS: l.requestTime };
-    if (e?.state === 'pushed') return this.decide(key, l.colo, view, e.doneAt);
+    if (e?.state === 'pushed') return this.decide(key, at, view, e.doneAt);
     if (e?.state === 'viewed') {
       // Two nodes' logs read out of order: the earlier request is the first view.
       if (startAt < e.startAt) this.entries.set(key, { ...e, ...view }, { ttl: this.o.viewerWaitMs });
       return false;
     }
     if (e) return false;
-    this.entries.set(key, { state: 'viewed', colo: l.colo, ...view }, { ttl: this.o.viewerWaitMs });
+    this.entries.set(key, { state: 'viewed', at, ...view }, { ttl: this.o.viewerWaitMs });
     return true;
   }
 
-  private decide(key: string, colo: string, view: { startAt: number; cache: string; tookS: number }, pushDone: number): true {
+  private decide(key: string, at: RaceAt, view: { startAt: number; cache: string; tookS: number }, pushDone: number): true {
     // A HIT begun before the push completed waited on the push's fetch (the cache lock): neither won nor lost.
     const outcome = view.cache !== 'HIT' ? 'lost' : view.startAt < pushDone ? 'in_flight' : 'won';
-    this.events.firstView(colo, outcome, view.startAt - pushDone, view.tookS);
-    this.entries.set(key, { state: 'decided', colo });
+    this.events.firstView(at, outcome, view.startAt - pushDone, view.tookS);
+    this.entries.set(key, { state: 'decided', at });
     return true;
   }
 }

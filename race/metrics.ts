@@ -5,8 +5,8 @@ export const RACE_METRICS = {
   firstViews: {
     type: 'counter',
     name: 'hearth_race_first_views_total',
-    help: 'First viewer requests of a pushed (colo, path), by outcome: won (a HIT begun after the push completed), in_flight (a HIT begun while the push was still fetching: it waited on the cache lock), lost (MISS, UPDATING, …: the viewer came before the push). won / all is whether warming works.',
-    labelNames: ['colo', 'outcome'],
+    help: 'First viewer requests of a pushed (colo, path, format class), by outcome: won (a HIT begun after the push completed), in_flight (a HIT begun while the push was still fetching: it waited on the cache lock), lost (MISS, UPDATING, …: the viewer came before the push). won / all is whether warming works; by format, whether it works for AVIF, WebP and JPEG viewers alike.',
+    labelNames: ['colo', 'format', 'outcome'],
   },
   pushToView: {
     type: 'histogram',
@@ -32,8 +32,8 @@ export const RACE_METRICS = {
   unviewed: {
     type: 'counter',
     name: 'hearth_race_unviewed_pushes_total',
-    help: 'Pushes that filled the cache and whose path no viewer asked for within viewWindowS (warmed for nothing).',
-    labelNames: ['colo'],
+    help: 'Pushes that filled the cache and whose path, in their format class, no viewer asked for within viewWindowS (warmed for nothing).',
+    labelNames: ['colo', 'format'],
   },
   evicted: {
     type: 'counter',

@@ -10,6 +10,7 @@ import type { RaceConfig } from './config.js';
 import { LogFollower } from './follow.js';
 import { RACE_OUTCOMES, RaceJoin } from './join.js';
 import { RACE_METRICS } from './metrics.js';
+import { FORMAT_CLASSES } from '@hearth/api-hook';
 
 export class RaceService {
   readonly metrics: Metrics<typeof RACE_METRICS>;
@@ -33,13 +34,13 @@ export class RaceService {
     this.join = new RaceJoin(
       { maxTracked: config.maxTrackedPaths, viewWindowMs: config.viewWindowS * 1000, viewerWaitMs: config.viewerWaitS * 1000 },
       {
-        firstView: (colo, outcome, gap, took) => {
-          m.firstViews.labels(colo, outcome).inc();
+        firstView: ({ colo, format }, outcome, gap, took) => {
+          m.firstViews.labels(colo, format, outcome).inc();
           if (gap >= 0) m.pushToView.labels(colo).observe(gap);
           else m.pushLate.labels(colo).observe(-gap);
           if (outcome === 'in_flight') m.inFlightWait.labels(colo).observe(took);
         },
-        unviewed: (colo) => m.unviewed.labels(colo).inc(),
+        unviewed: ({ colo, format }) => m.unviewed.labels(colo, format).inc(),
         evicted: (state) => m.evicted.labels(state).inc(),
       },
     );
@@ -72,9 +73,11 @@ export class RaceService {
   private firstSeen(colo: string): void {
     this.colos.add(colo);
     const m = this.metrics;
-    for (const o of RACE_OUTCOMES) m.firstViews.labels(colo, o).inc(0);
+    for (const f of FORMAT_CLASSES) {
+      for (const o of RACE_OUTCOMES) m.firstViews.labels(colo, f, o).inc(0);
+      m.unviewed.labels(colo, f).inc(0);
+    }
     m.inFlightWait.zero({ colo });
-    m.unviewed.labels(colo).inc(0);
     m.pushToView.zero({ colo });
     m.pushLate.zero({ colo });
   }

@@ -201,7 +201,7 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
   it('the race join agrees with what the simulated viewers saw: first views of pushed paths, and the share that were HITs', async () => {
     const m = await scrape(p.topology.pipeline!.race);
     for (const c of sim.colos) {
-      const [won, inFlight, lost] = ['won', 'in_flight', 'lost'].map((o) => m.get(`hearth_race_first_views_total{colo="${c.colo}",outcome="${o}"}`) ?? 0) as [
+      const [won, inFlight, lost] = ['won', 'in_flight', 'lost'].map((o) => m.get(`hearth_race_first_views_total{colo="${c.colo}",format="jpeg",outcome="${o}"}`) ?? 0) as [
         number,
         number,
         number,

@@ -12,8 +12,8 @@ import { loadRaceConfig } from '../../race/config.js';
 import { RaceService } from '../../race/service.js';
 import { until } from '../helpers/until.js';
 
-const line = (o: { role: 'push' | 'viewer'; uri: string; cache: string; msec: number; rt?: number; colo?: string }): string =>
-  `${JSON.stringify({ time: '2026-11-23T21:12:10+00:00', remote: '127.0.0.1', host: 'h', method: o.role === 'push' ? 'HEAD' : 'GET', uri: o.uri, args: '', status: 200, bytes: 100, cache: o.cache, request_time: o.rt ?? 0.001, upstream_time: '', upstream: '', connection: 1, connection_requests: 1, tls_reused: '', msec: o.msec, upstream_bytes: '', colo: o.colo ?? 'sin', node: 'cache-sin-0', role: o.role })}\n`;
+const line = (o: { role: 'push' | 'viewer'; uri: string; cache: string; msec: number; rt?: number; colo?: string; format?: string }): string =>
+  `${JSON.stringify({ time: '2026-11-23T21:12:10+00:00', remote: '127.0.0.1', host: 'h', method: o.role === 'push' ? 'HEAD' : 'GET', uri: o.uri, args: '', status: 200, bytes: 100, cache: o.cache, request_time: o.rt ?? 0.001, upstream_time: '', upstream: '', connection: 1, connection_requests: 1, tls_reused: '', msec: o.msec, upstream_bytes: '', ...(o.format ? { format: o.format } : {}), colo: o.colo ?? 'sin', node: 'cache-sin-0', role: o.role })}\n`;
 
 describe('hearth race (the daemon)', function () {
   this.timeout(30_000);
@@ -53,8 +53,8 @@ describe('hearth race (the daemon)', function () {
         line({ role: 'viewer', uri: '/p/2_z.jpg', cache: 'MISS', msec: 1000.21, rt: 0.1 }),
     );
     await until('both first views joined', async () =>
-      (await metric('hearth_race_first_views_total{colo="sin",outcome="won"}')) === 1 &&
-      (await metric('hearth_race_first_views_total{colo="sin",outcome="lost"}')) === 1
+      (await metric('hearth_race_first_views_total{colo="sin",format="jpeg",outcome="won"}')) === 1 &&
+      (await metric('hearth_race_first_views_total{colo="sin",format="jpeg",outcome="lost"}')) === 1
         ? true
         : undefined,
     );
@@ -76,8 +76,25 @@ describe('hearth race (the daemon)', function () {
     truncateSync(join(dir, 'a.log'), 0);
     appendFileSync(join(dir, 'a.log'), after);
     appendFileSync(join(dir, 'b.log'), line({ role: 'viewer', uri: '/p/3_z.jpg', cache: 'HIT', msec: 2000.3 }));
-    await until('joined after truncation', async () => ((await metric('hearth_race_first_views_total{colo="sin",outcome="won"}')) === 2 ? true : undefined));
+    await until('joined after truncation', async () =>
+      (await metric('hearth_race_first_views_total{colo="sin",format="jpeg",outcome="won"}')) === 2 ? true : undefined,
+    );
     assert.equal(await metric('hearth_race_tracked_paths'), 3);
+  });
+
+  it('counts each format class apart: an AVIF push won by an AVIF viewer is no JPEG race, and every class has its series from the start', async () => {
+    for (const f of ['avif', 'webp']) assert.equal(await metric(`hearth_race_first_views_total{colo="sin",format="${f}",outcome="won"}`), 0, f);
+    appendFileSync(join(dir, 'a.log'), line({ role: 'push', uri: '/p/9_z.jpg', cache: 'MISS', msec: 1500, format: 'avif' }));
+    // A JPEG viewer of the same path first: its class was not pushed, so it is no first view of a push.
+    appendFileSync(
+      join(dir, 'b.log'),
+      line({ role: 'viewer', uri: '/p/9_z.jpg', cache: 'MISS', msec: 1500.1 }) +
+        line({ role: 'viewer', uri: '/p/9_z.jpg', cache: 'HIT', msec: 1500.2, format: 'avif' }),
+    );
+    await until('the AVIF race', async () =>
+      (await metric('hearth_race_first_views_total{colo="sin",format="avif",outcome="won"}')) === 1 ? true : undefined,
+    );
+    assert.equal(await metric('hearth_race_first_views_total{colo="sin",format="jpeg",outcome="lost"}'), 1, 'the JPEG counts are as before');
   });
 
   it('refuses a config without logs, naming the field', () => {
