@@ -13,6 +13,12 @@
  * origin's JPEG (q85) does, which is how the origin's qualities are chosen; and the
  * share of bytes a browser population saves (`HEARTH_BENCH_MIX`, default a
  * current-browser mix).
+ *
+ * JPEG XL for `image/jxl` is measured, not served: the kept JPEG of each size
+ * recompressed losslessly by cjxl (the lossless tier's transcode: the same pixels), its
+ * bytes and time. And a phone's HEIC in: each photo at full size as a HEIC (Debian's
+ * heif-enc), decoded as the tiers decode an original (`decodeOriginal`: libheif's
+ * heif-convert, then sharp) against a full decode of its JPEG.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +32,8 @@ import {
   DEFAULT_PERCEPTUAL,
   DEFAULT_VARIANT_ENCODE,
   FORMAT_CLASSES,
+  decodeOriginal,
+  transcodeJpeg,
   lowestPassing,
   ssimAgainst,
   type FormatClass,
@@ -114,6 +122,10 @@ export async function benchFormats(): Promise<Record<string, unknown>> {
     if (!c) cells.set(k, (c = { bytes: [], quality: [], encodeMs: [], configuredScore: [], configuredBytes: [], butteraugli: [], asJpegQuality: [] }));
     return c;
   };
+  // JPEG XL of each kept JPEG, lossless: bytes and cjxl ms, per size.
+  const jxl = new Map<string, { bytes: number[]; ms: number[] }>();
+  const jxlCell = (size: string) => jxl.get(size) ?? (jxl.set(size, { bytes: [], ms: [] }), jxl.get(size)!);
+  const decodeMs = { heic: [] as number[], jpeg: [] as number[], megapixels: [] as number[] };
   const configured: Record<FormatClass, number> = { avif: DEFAULT_VARIANT_ENCODE.avif.quality, webp: DEFAULT_VARIANT_ENCODE.webp.quality, jpeg: 85 };
   try {
     for (const p of photos) {
@@ -144,8 +156,25 @@ export async function benchFormats(): Promise<Record<string, unknown>> {
           c.configuredBytes.push(atConfigured.length);
           c.configuredScore.push(await score(atConfigured));
           if (f !== 'jpeg') c.asJpegQuality.push((await lowestPassing(1, 100, jpegScore, encode, score))?.q ?? 100);
+          else {
+            const t = performance.now();
+            const x = await transcodeJpeg(kept.data, 3);
+            jxlCell(spec.name).ms.push(performance.now() - t);
+            jxlCell(spec.name).bytes.push(x.length);
+          }
         }
       }
+      writeFileSync(join(dir, 'photo.jpg'), input);
+      await run('heif-enc', ['-q', '60', '-o', join(dir, 'photo.heic'), join(dir, 'photo.jpg')]);
+      const heic = readFileSync(join(dir, 'photo.heic'));
+      let t = performance.now();
+      const decoded = await decodeOriginal(heic);
+      await sharp(decoded.pixels, DECODE_OPTIONS).raw().toBuffer();
+      decodeMs.heic.push(performance.now() - t);
+      t = performance.now();
+      await sharp(input, DECODE_OPTIONS).raw().toBuffer();
+      decodeMs.jpeg.push(performance.now() - t);
+      decodeMs.megapixels.push(((decoded.meta.width ?? 0) * (decoded.meta.height ?? 0)) / 1e6);
       process.stderr.write(`  ${p}\n`);
     }
   } finally {
@@ -177,7 +206,18 @@ export async function benchFormats(): Promise<Record<string, unknown>> {
       });
     }
   }
-  process.stderr.write(`${table(rows)}\n`);
+  const jxlRows = DEFAULT_LADDER.map((spec) => {
+    const j = jxlCell(spec.name);
+    const jpeg = cell(spec.name, 'jpeg').bytes;
+    return {
+      size: `${spec.name} ${spec.size}${spec.square ? ' sq' : ''}`,
+      'JPEG XL KB total': round(j.bytes.reduce((a, b) => a + b, 0) / 1024, 1),
+      'saved vs JPEG (median)': `${round(median(j.bytes.map((b, i) => 1 - b / jpeg[i]!)) * 100, 1)} %`,
+      'cjxl ms': round(median(j.ms), 1),
+    };
+  });
+  process.stderr.write(`${table(rows)}\n\nJPEG XL (lossless from the kept JPEG, the same pixels):\n${table(jxlRows)}\n`);
+  const jxlTotal = [...jxl.values()].reduce((a, j) => a + j.bytes.reduce((x, y) => x + y, 0), 0);
   const saved = (f: FormatClass) => 1 - total[f] / total.jpeg;
   const shares = FORMAT_CLASSES.reduce((a, f) => a + (MIX[f] ?? 0), 0);
   const mixBytes = FORMAT_CLASSES.reduce((a, f) => a + ((MIX[f] ?? 0) / shares) * total[f], 0);
@@ -204,9 +244,14 @@ export async function benchFormats(): Promise<Record<string, unknown>> {
     jpeg_butteraugli_p50_1024: round(median(cell('b', 'jpeg').butteraugli), 2),
     mix: MIX,
     mix_saved_ratio: round(1 - mixBytes / total.jpeg),
+    jxl_saved_ratio: round(1 - jxlTotal / total.jpeg),
+    jxl_encode_ms_p50_1024: round(median(jxlCell('b').ms), 1),
+    heic_decode_ms_p50: round(median(decodeMs.heic), 1),
+    jpeg_decode_ms_p50: round(median(decodeMs.jpeg), 1),
+    photo_megapixels_p50: round(median(decodeMs.megapixels), 1),
   };
   process.stderr.write(
-    `at SSIM ≥ ${target}: AVIF ${round(saved('avif') * 100, 1)} % fewer bytes than JPEG, WebP ${round(saved('webp') * 100, 1)} %; the mix ${round(figures.mix_saved_ratio * 100, 1)} % per view; AVIF encode at 1024 px ${figures.avif_encode_ms_p50_1024} ms (JPEG ${figures.jpeg_encode_ms_p50_1024} ms)\n`,
+    `at SSIM ≥ ${target}: AVIF ${round(saved('avif') * 100, 1)} % fewer bytes than JPEG, WebP ${round(saved('webp') * 100, 1)} %; the mix ${round(figures.mix_saved_ratio * 100, 1)} % per view; AVIF encode at 1024 px ${figures.avif_encode_ms_p50_1024} ms (JPEG ${figures.jpeg_encode_ms_p50_1024} ms); JPEG XL (lossless) ${round(figures.jxl_saved_ratio * 100, 1)} %; a ${figures.photo_megapixels_p50} MP HEIC decodes in ${figures.heic_decode_ms_p50} ms (its JPEG ${figures.jpeg_decode_ms_p50} ms)\n`,
   );
   writeFileSync(join(tmpdir(), 'hearth-bench-formats.json'), JSON.stringify({ figures, rows }, null, 1));
   return figures;
