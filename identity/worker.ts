@@ -37,7 +37,7 @@ import {
   originalPath,
   pathMismatch,
   quarantinePath,
-  plainPaths,
+  sizeKeys,
   readSecrets,
   readVerdict,
   verdictPath,
@@ -212,11 +212,7 @@ export class IdentityWorker {
       if (await readVerdict(this.store, id).catch(() => true)) continue;
       await writeVerdict(this.store, id, { v: 1, verdict: 'quarantined', listed, distance, at: new Date().toISOString() });
       await this.moveToQuarantine({ id, source: originalPath(id) });
-      await Promise.all(
-        plainPaths(id)
-          .filter((k) => k !== originalPath(id))
-          .map((k) => this.store.delete(k)),
-      );
+      await Promise.all(sizeKeys(id).map((k) => this.store.delete(k)));
       const secrets = await readSecrets(this.store, id);
       const takedown: Takedown = {
         id,

@@ -58,6 +58,14 @@ export function imagePath(id: string | number, size: string): string {
   return `/photos/${fanOut(id)}/${String(id)}_${size}.jpg`;
 }
 
+/**
+ * Where a size's AVIF or WebP is kept once the origin has made it: beside the size's
+ * JPEG, `/photos/<dir>/<id>_<size>.avif|webp`. Never a served path: every encoding of a
+ * size is served under the size's one URL, by the client's format class.
+ */
+export const variantPath = (id: string | number, size: string, format: string): string => imagePath(id, size).replace(/\.jpg$/, `.${format}`);
+export const VARIANT_PATH = '^/photos/([0-9]+)/([0-9]{1,19})_([a-z]{1,3})\\.(avif|webp)$';
+
 /** The directory an id's files live in: the id without its last two digits (Flickr-like fan-out). */
 const fanOut = (id: string | number): string => (String(id).length > 2 ? String(id).slice(0, -2) : '0');
 

@@ -5,8 +5,8 @@
  * The order is what makes a delete hold against every writer and reader at once:
  * 1. the `deleted` verdict is written (durably) first: from then on the origin answers
  *    410 for every path of the photo and makes nothing of it;
- * 2. every object of the photo is removed (original, its JPEG XL and digest, every size,
- *    a quarantined copy): the origin front, which serves stored objects without asking
+ * 2. every object of the photo is removed (original, its JPEG XL and digest, every size
+ *    in every encoding, a quarantined copy): the origin front, which serves stored objects without asking
  *    the origin service, then finds nothing and asks the service, which says 410;
  * 3. only then is the delete announced (hearth.images.takedown), and the caches purge.
  *
@@ -18,8 +18,9 @@
  */
 import type { ObjectMeta, ObjectStore } from '../store/index.js';
 import { DEFAULT_LADDER, type SizeSpec } from './ladder.js';
+import { FORMAT_CLASSES } from './formats.js';
 import { plainPaths, secretPaths, type Secrets } from './secrets.js';
-import { originalPath } from './store.js';
+import { imagePath, originalPath, variantPath } from './store.js';
 import { quarantinePath, readVerdict, writeVerdict, type Verdict } from './verdicts.js';
 
 /**
@@ -31,11 +32,15 @@ export function servedPaths(id: string, secrets?: Pick<Secrets, 'size' | 'origin
   return [...(secrets ? secretPaths(id, secrets, ladder) : []), ...plainPaths(id, ladder)];
 }
 
+/** Every size the store may hold of a photo, in every encoding: each JPEG, and each AVIF or WebP the origin made and kept. */
+export const sizeKeys = (id: string, ladder: readonly SizeSpec[] = DEFAULT_LADDER): string[] =>
+  ladder.flatMap((x) => [imagePath(id, x.name), ...FORMAT_CLASSES.filter((f) => f !== 'jpeg').map((f) => variantPath(id, x.name, f))]);
+
 /** Every object the store may hold of a photo, but its verdict and its secrets (what a delete keeps). */
 export function photoKeys(id: string, ladder: readonly SizeSpec[] = DEFAULT_LADDER): string[] {
   const original = originalPath(id);
   const jxl = original.replace(/\.jpg$/, '.jxl');
-  return [...plainPaths(id, ladder), jxl, `${jxl}.digest`, quarantinePath(id)];
+  return [...sizeKeys(id, ladder), original, jxl, `${jxl}.digest`, quarantinePath(id)];
 }
 
 /** Verdicts under which nothing of a photo is stored or served again (a quarantine lifted is no longer one). */

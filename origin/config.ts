@@ -14,7 +14,10 @@ export const OriginConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     store: storeOption('every size and original is read from it'),
-    storeDerived: Type.Boolean({ default: true, description: 'write sizes made on the fly into the store, so the next request is a plain file' }),
+    storeDerived: Type.Boolean({
+      default: true,
+      description: 'write sizes made on the fly into the store (every encoding: JPEG, AVIF, WebP), so each is made once and the next request is a plain file',
+    }),
     maxConcurrent: Type.Integer({ minimum: 1, maximum: 256, default: 2, description: 'on-the-fly resizes and reconstructions at once' }),
     maxQueue: Type.Integer({ minimum: 0, maximum: 100_000, default: 16, description: 'on-the-fly work waiting; beyond it, 503 with Retry-After' }),
     jpeg: jpegSection('JPEG quality of sizes made on the fly'),

@@ -44,6 +44,7 @@ import {
   variantEncode,
   DEFAULT_FORMATS,
   FORMAT_MEDIA_TYPES,
+  variantPath,
   ORIGINAL_MEDIA_TYPES,
   originalFormat,
   sweepDecodeTemps,
@@ -171,30 +172,29 @@ export class OriginServer {
   }
 
   /**
-   * A ladder size of image `id` in the encoding a client of class `want` gets: the JPEG
-   * stored at `path` or made on the fly from its largest stored size, else from its
-   * original; an AVIF or WebP is made on the fly from the same source, never stored (the
-   * caches keep it, under its class's key).
+   * A ladder size of image `id` in the encoding a client of class `want` gets: stored (the
+   * JPEG at `path`, an AVIF or WebP beside it), or made on the fly from its largest stored
+   * size, else from its original, and then stored (`storeDerived`): each encoding of a
+   * size is made once, on its first request (usually a warm push), not once per colo.
    */
   private async size(req: IncomingMessage, res: ServerResponse, path: string, id: string, spec: SizeSpec, want: FormatClass): Promise<void> {
     const format = servedFormat(want, this.formats);
-    if (format === 'jpeg' && (await this.serveStored(req, res, path))) return;
+    const key = format === 'jpeg' ? path : variantPath(id, spec.name, format);
+    if (await this.serveStored(req, res, key, FORMAT_MEDIA_TYPES[format])) return;
     const from = await this.sourceFor(id, spec);
     if (!from) return this.notFound(req, res);
     let out: Buffer | 'overload';
     try {
       out = await this.once(cacheKey(path, format), async () => {
         const t0 = process.hrtime.bigint();
-        if (format !== 'jpeg') {
-          const data = (await this.backend.resize(await from(), spec, this.o.encode, variantEncode(format, this.formats))).data;
-          this.metrics.variant.labels(format, spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
-          return data;
-        }
-        const data = (await this.backend.resize(await from(), spec, this.o.encode)).data;
-        this.metrics.derive.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
-        // Created once: if another writer (the resize tier) stored this size meanwhile, its
-        // bytes are the URL's, and they are what this answer sends.
-        if (this.o.storeDerived && (await createUnlessTakenDown(this.store, id, path, data)) === 'exists') return this.store.get(path);
+        const variant = format === 'jpeg' ? undefined : variantEncode(format, this.formats);
+        const data = (await this.backend.resize(await from(), spec, this.o.encode, variant)).data;
+        const took = Number(process.hrtime.bigint() - t0) / 1e9;
+        if (format === 'jpeg') this.metrics.derive.labels(spec.name).observe(took);
+        else this.metrics.variant.labels(format, spec.name).observe(took);
+        // Created once: if another writer (the resize tier, another origin) stored this
+        // encoding meanwhile, its bytes are the URL's, and they are what this answer sends.
+        if (this.o.storeDerived && (await createUnlessTakenDown(this.store, id, key, data)) === 'exists') return this.store.get(key);
         return data;
       });
     } catch (err) {
@@ -265,8 +265,8 @@ export class OriginServer {
     }
   }
 
-  /** Serves the store file at `path` if there is one; says whether it did. */
-  private async serveStored(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+  /** Serves the store file at `path` (of `mediaType`) if there is one; says whether it did. */
+  private async serveStored(req: IncomingMessage, res: ServerResponse, path: string, mediaType: string): Promise<boolean> {
     // Its write time for Last-Modified, where the store keeps one.
     const info = await this.store.head(path);
     if (!info) return false;
@@ -278,7 +278,7 @@ export class OriginServer {
       throw err;
     }
     this.metrics.requests.labels('stored').inc();
-    this.sendImage(res, req, stored, FORMAT_MEDIA_TYPES.jpeg, info.modifiedMs);
+    this.sendImage(res, req, stored, mediaType, info.modifiedMs);
     return true;
   }
 

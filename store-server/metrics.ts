@@ -83,7 +83,7 @@ export const REPORT_METRICS = {
   bytes: {
     type: 'gauge',
     name: 'hearth_store_report_bytes',
-    help: 'Bytes the store holds by kind at the last report: originals, jxl_originals (originals kept only as JPEG XL), size_<x> (each stored size), quarantined, other.',
+    help: 'Bytes the store holds by kind at the last report: originals, jxl_originals (originals kept only as JPEG XL), size_<x> (each stored size), variant_avif and variant_webp (sizes the origin made in those encodings and kept), quarantined, other.',
     labelNames: ['kind'],
   },
   photos: { type: 'gauge', name: 'hearth_store_report_photos', help: 'Distinct images with an original or a stored size, at the last report.' },
@@ -112,6 +112,7 @@ export class ReportMetrics {
       other: r.bytes.other,
     };
     for (const [size, b] of Object.entries(r.bytes.sizes)) kinds[`size_${size}`] = b;
+    for (const [format, b] of Object.entries(r.bytes.variants)) kinds[`variant_${format}`] = b;
     for (const [kind, b] of Object.entries(kinds)) this.m.bytes.labels(kind).set(b);
     this.m.photos.set(r.photos);
     this.m.saved.labels('lossless').set(r.saved.lossless);

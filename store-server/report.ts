@@ -3,10 +3,11 @@
  * saved (Flickr's cost story: which bytes are worth keeping). Any driver: it lists and
  * reads through the store interface.
  */
-import { ORIGINAL_PATH, readDigest, SIZE_PATH } from '../image/index.js';
+import { ORIGINAL_PATH, readDigest, SIZE_PATH, VARIANT_PATH } from '../image/index.js';
 import type { ObjectStore } from '../store/index.js';
 
 const SIZE = new RegExp(SIZE_PATH);
+const VARIANT = new RegExp(VARIANT_PATH);
 const ORIGINAL = new RegExp(ORIGINAL_PATH);
 const JXL = /^\/originals\/(?:[0-9]+\/)?([0-9]{1,19})\.jxl$/;
 
@@ -17,8 +18,10 @@ export interface StoreReport {
     originals: number;
     /** Originals kept only as JPEG XL. */
     jxlOriginals: number;
-    /** Stored ladder sizes, by size name. */
+    /** Stored ladder sizes (their JPEGs), by size name. */
     sizes: Record<string, number>;
+    /** AVIF and WebP of sizes, kept once the origin made them, by format. */
+    variants: Record<string, number>;
     quarantined: number;
     /** Sidecars, verdicts and anything else. */
     other: number;
@@ -48,7 +51,7 @@ function counts(text: string | undefined, ...names: string[]): number[] | undefi
 export async function storeReport(store: ObjectStore): Promise<StoreReport> {
   const r: StoreReport = {
     photos: 0,
-    bytes: { originals: 0, jxlOriginals: 0, sizes: {}, quarantined: 0, other: 0, total: 0 },
+    bytes: { originals: 0, jxlOriginals: 0, sizes: {}, variants: {}, quarantined: 0, other: 0, total: 0 },
     perPhoto: { originals: 0, sizes: 0, total: 0 },
     saved: { lossless: 0, perceptual: 0 },
   };
@@ -58,7 +61,9 @@ export async function storeReport(store: ObjectStore): Promise<StoreReport> {
     const size = SIZE.exec(o.key);
     const original = ORIGINAL.exec(o.key);
     const jxl = JXL.exec(o.key);
-    if (size) {
+    const variant = VARIANT.exec(o.key);
+    if (variant) r.bytes.variants[variant[4]!] = (r.bytes.variants[variant[4]!] ?? 0) + o.size;
+    else if (size) {
       r.bytes.sizes[size[3]!] = (r.bytes.sizes[size[3]!] ?? 0) + o.size;
       photos.add(size[2]!);
       const pq = counts(o.meta.pq, 'bytesBefore', 'bytesAfter');
@@ -95,6 +100,9 @@ export function reportTable(r: StoreReport): string {
     ...Object.entries(r.bytes.sizes)
       .sort(([, a], [, b]) => b - a)
       .map(([s, b]): [string, number] => [`size ${s}`, b]),
+    ...Object.entries(r.bytes.variants)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([f, b]): [string, number] => [`sizes as ${f.toUpperCase()}`, b]),
     ['quarantined', r.bytes.quarantined],
     ['other (sidecars, verdicts)', r.bytes.other],
     ['total', r.bytes.total],

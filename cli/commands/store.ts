@@ -112,7 +112,7 @@ export function registerStore(program: Command): void {
   cmd
     .command('report')
     .description(
-      'bytes by kind (originals, JPEG XL originals, each stored size, quarantine, other), per photo, and what JPEG XL and perceptual compression saved; any store',
+      'bytes by kind (originals, JPEG XL originals, each stored size, the AVIF and WebP sizes kept, quarantine, other), per photo, and what JPEG XL and perceptual compression saved; any store',
     )
     .option('--store <dir-or-url>', 'the store: a directory or a store service address', DEFAULT_STORE)
     .option('--json', 'one JSON object instead of a table')

@@ -41,6 +41,58 @@ async function meanDiff(a: Buffer, b: Buffer): Promise<number> {
 /** The position of box `type` in `data` (its size field), found by its name. */
 const boxAt = (data: Buffer, type: string): number => data.indexOf(type, 0, 'latin1') - 4;
 
+/** A full box: size, type, version and flags, content. */
+const fullBox = (type: string, version: number, flags: number, ...content: Buffer[]): Buffer => {
+  const body = Buffer.concat([Buffer.from([version, flags >> 16, (flags >> 8) & 255, flags & 255]), ...content]);
+  return box(type, body);
+};
+const box = (type: string, body: Buffer): Buffer => {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(8 + body.length);
+  head.write(type, 4, 'latin1');
+  return Buffer.concat([head, body]);
+};
+const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 255]);
+const u32 = (n: number): Buffer => Buffer.from([n >>> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255]);
+
+/** Children of the box whose content starts at `from` and ends at `to`, as [type, bytes]. */
+function children(d: Buffer, from: number, to: number): [string, Buffer][] {
+  const out: [string, Buffer][] = [];
+  for (let at = from; at < to; at += d.readUInt32BE(at)) out.push([d.toString('latin1', at + 4, at + 8), d.subarray(at, at + d.readUInt32BE(at))]);
+  return out;
+}
+
+/**
+ * `heic` with one more item: a hidden image of auxiliary type `urn`, as an iPhone stores
+ * its gain map (an infe, an auxC property, its association). Only the meta box changes;
+ * the image data's offsets are then stale, which the box reader never follows.
+ */
+function withAuxiliaryImage(heic: Buffer, urn: string): Buffer {
+  const top = children(heic, 0, heic.length);
+  const metaAt = top.findIndex(([t]) => t === 'meta');
+  const meta = top[metaAt]![1];
+  const parts = children(meta, 12, meta.length).map(([type, b]): Buffer => {
+    if (type === 'iinf') {
+      // Version 0: a 16-bit count, then the entries.
+      const entries = b.subarray(14);
+      const infe = fullBox('infe', 2, 1, u16(99), u16(0), Buffer.from('hvc1\0', 'latin1'));
+      return fullBox('iinf', 0, 0, u16(b.readUInt16BE(12) + 1), entries, infe);
+    }
+    if (type !== 'iprp') return b;
+    const inner = children(b, 8, b.length);
+    const ipco = inner.find(([t]) => t === 'ipco')![1];
+    const ipma = inner.find(([t]) => t === 'ipma')![1];
+    const properties = children(ipco, 8, ipco.length).length;
+    const newIpco = box('ipco', Buffer.concat([ipco.subarray(8), fullBox('auxC', 0, 0, Buffer.from(`${urn}\0`, 'latin1'))]));
+    // ipma version 0 with 8-bit indices (flags 0): item id, one association, the new property.
+    assert.deepEqual([ipma[8], ipma[11]], [0, 0], 'ipma version 0, flags 0');
+    const newIpma = fullBox('ipma', 0, 0, u32(ipma.readUInt32BE(12) + 1), ipma.subarray(16), u16(99), Buffer.from([1, 0x80 | (properties + 1)]));
+    return box('iprp', Buffer.concat(inner.map(([t, x]) => (t === 'ipco' ? newIpco : t === 'ipma' ? newIpma : x))));
+  });
+  const newMeta = box('meta', Buffer.concat([meta.subarray(8, 12), ...parts]));
+  return Buffer.concat(top.map(([, b], i) => (i === metaAt ? newMeta : b)));
+}
+
 describe('HEIF originals (phone photos)', function () {
   this.timeout(60_000);
   const backend = new CpuBackend();
@@ -145,12 +197,17 @@ describe('HEIF originals (phone photos)', function () {
     assert.equal(servedOriginal(heic, { location: 'keep' }), heic, 'a photo that keeps its location is served as stored');
   });
 
-  it('counts HDR gain maps: an UltraHDR JPEG has one, a plain photo and a plain HEIC do not', async () => {
+  it("counts HDR gain maps: an UltraHDR JPEG's, an iPhone HEIC's auxiliary image; not a plain photo's, nor another auxiliary image", async () => {
     // sharp 0.35's experimental gain-map output (missing from its type definitions): an ISO 21496-1 map made for the photo.
     const hdr = await (sharp(join(FIXTURES, 'garden.jpg')) as unknown as { withGainMap(): Sharp }).withGainMap().jpeg().toBuffer();
     assert.equal((await decodeOriginal(hdr)).gainMap, true);
     assert.equal((await decodeOriginal(await phoneJpeg())).gainMap, false);
-    assert.equal(hasGainMap(readHeif(await phoneHeic())), false);
+    const heic = await phoneHeic();
+    assert.equal(hasGainMap(readHeif(heic)), false);
+    // An iPhone's gain map is a hidden auxiliary image typed by its auxC property; no tool
+    // here writes one, so the boxes are added to a real HEIC by hand (the pixels are not read).
+    assert.equal(hasGainMap(readHeif(withAuxiliaryImage(heic, 'urn:com:apple:photo:2020:aux:hdrgainmap'))), true);
+    assert.equal(hasGainMap(readHeif(withAuxiliaryImage(heic, 'urn:mpeg:hevc:2015:auxid:1'))), false, 'an alpha plane is no gain map');
   });
 
   it('the HEIF reader refuses a damaged container with MetadataError only, whatever the damage (seeded fuzz)', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { request } from 'undici';
-import { imagePath, originalPath } from '../../image/store.js';
+import { imagePath, originalPath, variantPath } from '../../image/store.js';
 import { DEFAULT_FORMATS } from '../../image/formats.js';
 import { recompressOriginals } from '../../compress/lossless.js';
 import { storeFile } from '../../store/index.js';
@@ -70,7 +70,7 @@ describe('origin service', function () {
     return { status: r.statusCode, body, headers: r.headers };
   };
 
-  it('makes a variant of a stored size on the fly for a client that accepts it, never stores it, and sends a class the origin does not make its next best', async () => {
+  it('makes a variant of a stored size on the fly for a client that accepts it, stores it beside the JPEG once made, and sends a class the origin does not make its next best', async () => {
     const avifAccept = 'image/avif,image/webp,image/jpeg';
     await withServer({}, async (base, s) => {
       const r = await request(`${base}${imagePath(id, 'd')}`, { headers: { accept: avifAccept } });
@@ -85,12 +85,19 @@ describe('origin service', function () {
       const b = await request(`${base}${imagePath(id, 'b')}`, { headers: { accept: avifAccept } });
       assert.equal(b.statusCode, 200);
       assert.equal((await sharp(Buffer.from(await b.body.arrayBuffer())).metadata()).format, 'heif');
-      assert.equal((await s.metrics.requests.get()).values.find((v) => v.labels.result === 'variant')?.value, 2);
-      // Only a size's JPEG is ever stored; a variant lives in the caches, under its class's key.
+      const result = async (r: string) => (await s.metrics.requests.get()).values.find((v) => v.labels.result === r)?.value ?? 0;
+      assert.equal(await result('variant'), 2);
+      // Made once, then kept beside the JPEG (never under a served path): the next request is the stored file, the same bytes.
       assert.deepEqual(
         readdirSync(join(storeFile(root, imagePath(id, 'd')), '..')).filter((f) => f.startsWith(`${id}_d`)),
-        [],
+        [`${id}_d.avif`],
       );
+      assert.ok(readFileSync(storeFile(root, variantPath(id, 'd', 'avif'))).equals(body));
+      const storedBefore = await result('stored');
+      const again = await request(`${base}${imagePath(id, 'd')}`, { headers: { accept: avifAccept } });
+      assert.deepEqual([again.headers['content-type'], again.headers.etag], ['image/avif', r.headers.etag]);
+      assert.ok(Buffer.from(await again.body.arrayBuffer()).equals(body));
+      assert.deepEqual([await result('variant'), await result('stored')], [2, storedBefore + 1]);
     });
     await withServer({ formats: { ...DEFAULT_FORMATS, serve: ['webp'] } }, async (base) => {
       const r = await request(`${base}${imagePath(id, 'd')}`, { headers: { accept: avifAccept } });
@@ -98,12 +105,20 @@ describe('origin service', function () {
       assert.equal(r.headers['content-type'], 'image/webp');
       assert.equal((await sharp(body).metadata()).format, 'webp');
     });
-    // Not stored: later tests need `d` missing.
+    // Not stored (storeDerived off): later tests need `d`'s JPEG missing.
     await withServer({ formats: { ...DEFAULT_FORMATS, serve: [] }, storeDerived: false }, async (base) => {
       const r = await request(`${base}${imagePath(id, 'd')}`, { headers: { accept: avifAccept } });
       await r.body.dump();
       assert.equal(r.headers['content-type'], 'image/jpeg');
     });
+    assert.equal(existsSync(storeFile(root, imagePath(id, 'd'))), false);
+    // Without storeDerived a variant is made for each request and kept by the caches only.
+    await withServer({ storeDerived: false }, async (base) => {
+      const r = await request(`${base}${imagePath(id, 'n')}`, { headers: { accept: avifAccept } });
+      await r.body.dump();
+      assert.equal(r.headers['content-type'], 'image/avif');
+    });
+    assert.equal(existsSync(storeFile(root, variantPath(id, 'n', 'avif'))), false);
   });
 
   it('serves a stored size, and makes a missing ladder size on the fly, then stores it', async () => {

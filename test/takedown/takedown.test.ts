@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deletePhoto, imagePath, originalPath, photoKeys, putUnlessTakenDown, readVerdict, servedPaths, writeVerdict } from '../../image/index.js';
+import { deletePhoto, imagePath, originalPath, photoKeys, putUnlessTakenDown, readVerdict, servedPaths, variantPath, writeVerdict } from '../../image/index.js';
 import { DirStore } from '../../store/index.js';
 import { cacheFile } from '../../takedown/purger.js';
 
@@ -24,10 +24,15 @@ describe("taking a photo back (image/takedown.ts, the purger's cache files)", ()
     await s.put(originalPath(id), Buffer.from('original'));
     await s.put(imagePath(id, 'z'), Buffer.from('z'));
     await s.put(originalPath(id).replace(/\.jpg$/, '.jxl'), Buffer.from('jxl'));
+    await s.put(variantPath(id, 'z', 'avif'), Buffer.from('the AVIF the origin made'));
+    await s.put(variantPath(id, 'n', 'webp'), Buffer.from('the WebP the origin made'));
     await s.put(imagePath('4243', 'z'), Buffer.from('another photo'));
     const first = await deletePhoto(s, id, 'a test');
     assert.equal(first.first, true);
-    assert.deepEqual(first.removed.sort(), [originalPath(id), originalPath(id).replace(/\.jpg$/, '.jxl'), imagePath(id, 'z')].sort());
+    assert.deepEqual(
+      first.removed.sort(),
+      [originalPath(id), originalPath(id).replace(/\.jpg$/, '.jxl'), imagePath(id, 'z'), variantPath(id, 'z', 'avif'), variantPath(id, 'n', 'webp')].sort(),
+    );
     for (const k of photoKeys(id)) assert.equal(await s.head(k), undefined, k);
     assert.ok(await s.head(imagePath('4243', 'z')), 'another photo is untouched');
     const v = await readVerdict(s, id);
