@@ -201,11 +201,9 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
   it('the race join agrees with what the simulated viewers saw: first views of pushed paths, and the share that were HITs', async () => {
     const m = await scrape(p.topology.pipeline!.race);
     for (const c of sim.colos) {
-      const [won, inFlight, lost] = ['won', 'in_flight', 'lost'].map((o) => m.get(`hearth_race_first_views_total{colo="${c.colo}",format="jpeg",outcome="${o}"}`) ?? 0) as [
-        number,
-        number,
-        number,
-      ];
+      const [won, inFlight, lost] = ['won', 'in_flight', 'lost'].map(
+        (o) => m.get(`hearth_race_first_views_total{colo="${c.colo}",format="jpeg",outcome="${o}"}`) ?? 0,
+      ) as [number, number, number];
       const all = won + inFlight + lost;
       // The simulator's first views are all of hinted (so pushed) paths; a few may be
       // views of paths another test of this stack pushed first, or pushes still in flight.
