@@ -179,7 +179,10 @@ function readLocations(d: Buffer, iloc: Box, idat: Box | undefined, file: HeifFi
     r.u16(); // data reference index: 0, this file
     const base = r.uint(baseSize);
     const extents: Extent[] = [];
-    for (let n = r.u16(); n > 0; n--) {
+    const n = r.u16();
+    // Extents of no bytes at all would let a small box spin this loop for a long time.
+    if (n > 1 && indexSize + offsetSize + lengthSize === 0) throw new MetadataError(`HEIF: item ${id} has ${n} extents of no size`);
+    for (let k = n; k > 0; k--) {
       r.uint(indexSize);
       const offset = base + r.uint(offsetSize);
       const length = r.uint(lengthSize);
