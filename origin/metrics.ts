@@ -2,13 +2,25 @@
 import type { MetricDef } from '../common/index.js';
 
 /** The results `hearth_origin_requests_total` counts. */
-export const ORIGIN_RESULTS = ['stored', 'derived', 'variant', 'reconstructed', 'not_found', 'overload', 'damaged', 'quarantined', 'deleted', 'error'] as const;
+export const ORIGIN_RESULTS = [
+  'stored',
+  'derived',
+  'variant',
+  'fallback',
+  'reconstructed',
+  'not_found',
+  'overload',
+  'damaged',
+  'quarantined',
+  'deleted',
+  'error',
+] as const;
 
 export const ORIGIN_METRICS = {
   requests: {
     type: 'counter',
     name: 'hearth_origin_requests_total',
-    help: 'Requests by result: stored, derived (a JPEG size made on the fly), variant (an AVIF or WebP of a size, made on the fly for a client that accepts it), reconstructed (an original kept as JPEG XL), not_found, overload (503), damaged (a reconstruction refused by its digest, 500), quarantined (451: the identity tier matched it to the blocklist), deleted (410: the photo was taken back), error.',
+    help: 'Requests by result: stored, derived (a JPEG size made on the fly), variant (an AVIF or WebP of a size, made on the fly for a client that accepts it), fallback (the stored JPEG, briefly cacheable, for a client of AVIF or WebP while on-the-fly work is full: better than a 503), reconstructed (an original kept as JPEG XL), not_found, overload (503), damaged (a reconstruction refused by its digest, 500), quarantined (451: the identity tier matched it to the blocklist), deleted (410: the photo was taken back), error.',
     labelNames: ['result'],
   },
   integrity: {

@@ -73,6 +73,9 @@ export interface OriginOptions {
 }
 
 /** Error answers (5xx, 405): no cache may keep them. */
+/** How long a JPEG served in place of a busy origin's AVIF or WebP may be cached: the cache asks for the encoding again after it. */
+export const FALLBACK_MAX_AGE_S = 30;
+
 const ERROR_HEADERS = { 'content-type': 'text/plain', 'cache-control': 'no-store' };
 
 export class OriginServer {
@@ -202,7 +205,10 @@ export class OriginServer {
       if (err instanceof IntegrityError) return this.damaged(req, res, originalPath(id).replace(/\.jpg$/, '.jxl'), err);
       throw err;
     }
-    if (out === 'overload') return this.overloaded(req, res);
+    if (out === 'overload') {
+      if (format === 'jpeg' || !(await this.fallback(req, res, path))) this.overloaded(req, res);
+      return;
+    }
     // Taken down while it was made: not answered (the store kept nothing of it either).
     const now = await readVerdict(this.store, id);
     if (isTakenDown(now)) return this.takenDown(req, res, now);
@@ -330,6 +336,22 @@ export class OriginServer {
     })().finally(() => this.inflight.delete(path));
     this.inflight.set(path, p);
     return p;
+  }
+
+  /**
+   * For a client of AVIF or WebP while on-the-fly work is full: the size's stored JPEG
+   * (which that client takes too), cacheable for FALLBACK_MAX_AGE_S only, so the cache
+   * asks again soon and then gets its own encoding. A burst of first views of new photos
+   * (every push an encode) then degrades to JPEG bytes instead of 503s. Says whether it
+   * served one; nothing to serve when the JPEG of the size is not stored either.
+   */
+  private async fallback(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    const info = await this.store.head(path);
+    const stored = info && (await this.store.get(path).catch(() => undefined));
+    if (!stored) return false;
+    this.metrics.requests.labels('fallback').inc();
+    this.sendImage(res, req, stored, FORMAT_MEDIA_TYPES.jpeg, info.modifiedMs, { 'cache-control': `max-age=${FALLBACK_MAX_AGE_S}` });
+    return true;
   }
 
   private overloaded(req: IncomingMessage, res: ServerResponse): void {

@@ -9,7 +9,7 @@ import { DEFAULT_FORMATS } from '../../image/formats.js';
 import { recompressOriginals } from '../../compress/lossless.js';
 import { storeFile } from '../../store/index.js';
 import { writeAtomic } from '../../common/atomic-write.js';
-import { OriginServer } from '../../origin/server.js';
+import { FALLBACK_MAX_AGE_S, OriginServer } from '../../origin/server.js';
 import type { ResizeBackend } from '../../image/backend.js';
 import { CpuBackend } from '../../image/cpu-backend.js';
 import { FIXTURES } from '../helpers/test-stack.js';
@@ -24,10 +24,13 @@ class GatedBackend implements ResizeBackend {
   private readonly inner = new CpuBackend(1);
   private open!: () => void;
   readonly gate = new Promise<void>((r) => (this.open = r));
+  /** Resizes begun, held at the gate until release. */
+  waiting = 0;
   release(): void {
     this.open();
   }
   async resize(...args: Parameters<ResizeBackend['resize']>) {
+    this.waiting++;
     await this.gate;
     return this.inner.resize(...args);
   }
@@ -187,6 +190,34 @@ describe('origin service', function () {
       const statuses = results.map((r) => r.status).sort();
       assert.deepEqual(statuses, [200, 200, 503, 503]);
       assert.ok(results.filter((r) => r.status === 503).every((r) => r.headers['retry-after'] === '1'));
+    });
+  });
+
+  it("while on-the-fly work is full, an AVIF client gets the size's stored JPEG, briefly cacheable, not a 503; without a stored JPEG, the 503", async () => {
+    const gated = new GatedBackend();
+    const avif = { accept: 'image/avif,image/webp,image/jpeg' };
+    await withServer({ backend: gated, maxConcurrent: 1, maxQueue: 0, storeDerived: false }, async (base, s) => {
+      const result = async (r: string) => (await s.metrics.requests.get()).values.find((v) => v.labels.result === r)?.value ?? 0;
+      // The one slot taken (a size no test stores), held at the gate.
+      const busy = get(`${base}${imagePath(id, 'c')}`);
+      await until('the slot taken', () => (gated.waiting > 0 ? true : undefined));
+      // A size whose JPEG is stored and whose AVIF is not.
+      const jpeg = (await new CpuBackend(1).resize(readFileSync(storeFile(root, imagePath(id, 'b'))), { size: 75, square: true }, ENCODE)).data;
+      await writeAtomic(storeFile(root, imagePath(id, 's')), jpeg);
+      assert.equal(existsSync(storeFile(root, variantPath(id, 's', 'avif'))), false);
+      const r = await request(`${base}${imagePath(id, 's')}`, { headers: avif });
+      const body = Buffer.from(await r.body.arrayBuffer());
+      assert.equal(r.statusCode, 200);
+      assert.deepEqual([r.headers['content-type'], r.headers['cache-control'], r.headers.vary], ['image/jpeg', `max-age=${FALLBACK_MAX_AGE_S}`, 'Accept']);
+      assert.ok(body.equals(jpeg), 'the stored JPEG');
+      // Neither the JPEG nor the WebP of `n` is stored: nothing to fall back on.
+      assert.equal(existsSync(storeFile(root, imagePath(id, 'n'))) || existsSync(storeFile(root, variantPath(id, 'n', 'webp'))), false);
+      const none = await request(`${base}${imagePath(id, 'n')}`, { headers: { accept: 'image/webp,image/jpeg' } });
+      await none.body.dump();
+      assert.equal(none.statusCode, 503);
+      assert.deepEqual([await result('fallback'), await result('overload')], [1, 1]);
+      gated.release();
+      assert.equal((await busy).status, 200);
     });
   });
 
