@@ -19,11 +19,14 @@
  * bytes and time. And a phone's HEIC in: each photo at full size as a HEIC (Debian's
  * heif-enc), decoded as the tiers decode an original (`decodeOriginal`: libheif's
  * heif-convert, then sharp) against a full decode of its JPEG.
+ *
+ * And the resize tier as built (`tier_*`): what its per-image search of each stored
+ * size's AVIF and WebP costs an upload and saves, against the same tier without them.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import {
@@ -35,10 +38,13 @@ import {
   decodeOriginal,
   transcodeJpeg,
   lowestPassing,
+  originalPath,
   ssimAgainst,
   type FormatClass,
   type SizeSpec,
 } from '../image/index.js';
+import { createLogger } from '../common/index.js';
+import { loadResizeConfig, ResizeWorker } from '../resize/index.js';
 import { butteraugli, table } from './common.js';
 
 const run = promisify(execFile);
@@ -88,6 +94,63 @@ const median = (xs: number[]): number => {
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
+
+/**
+ * The resize tier as built, on one core: each photo resized by a ResizeWorker with its
+ * defaults (every stored size, then each size's AVIF and WebP at the quality searched
+ * for that photo), against the same worker without variants in the same run (the
+ * baseline: the JPEG sizes and their perceptual pass). Its own metrics say what the
+ * searches cost and what they kept.
+ */
+async function resizeTierVariants(photos: string[]) {
+  const seconds = { jpeg: [] as number[], avif: 0, webp: 0 };
+  const bytes = { avif: 0, webp: 0, avifJpeg: 0, webpJpeg: 0 };
+  const kept = { avif: 0, webp: 0 };
+  const quality = { avif: [] as number[], webp: [] as number[] };
+  for (const [i, p] of photos.entries()) {
+    const input = readFileSync(join(SRC, p));
+    for (const variants of [false, true]) {
+      const store = mkdtempSync(join(tmpdir(), 'hearth-bench-tier-'));
+      try {
+        const id = String(9_000_000 + i);
+        mkdirSync(dirname(join(store, originalPath(id))), { recursive: true });
+        writeFileSync(join(store, originalPath(id)), input);
+        const w = new ResizeWorker(
+          loadResizeConfig(undefined, { store, threadsPerJob: 1, log: { level: 'silent' }, ...(variants ? {} : { variants: { formats: [] } }) }),
+          { logger: createLogger('bench', 'silent') },
+        );
+        const t0 = performance.now();
+        await w.resizeAll({ id, source: originalPath(id) });
+        const took = (performance.now() - t0) / 1000;
+        if (!variants) {
+          seconds.jpeg.push(took);
+          continue;
+        }
+        for (const v of (await w.metrics.variantSeconds.get()).values)
+          if (v.metricName?.endsWith('_sum')) seconds[v.labels.format as 'avif' | 'webp'] += v.value;
+        for (const v of (await w.metrics.variantBytes.get()).values) bytes[v.labels.format as 'avif' | 'webp'] += v.value;
+        for (const v of (await w.metrics.variantJpegBytes.get()).values) bytes[`${v.labels.format as 'avif' | 'webp'}Jpeg`] += v.value;
+        for (const v of (await w.metrics.variants.get()).values) if (v.labels.result === 'jpeg') kept[v.labels.format as 'avif' | 'webp'] += v.value;
+        for (const v of (await w.metrics.variantQuality.get()).values)
+          if (v.metricName?.endsWith('_sum') && v.labels.size === 'b') quality[v.labels.format as 'avif' | 'webp'].push(v.value);
+      } finally {
+        rmSync(store, { recursive: true, force: true });
+      }
+    }
+  }
+  const n = photos.length;
+  return {
+    tier_jpeg_s_per_upload: round(median(seconds.jpeg), 2),
+    tier_avif_s_per_upload: round(seconds.avif / n, 2),
+    tier_webp_s_per_upload: round(seconds.webp / n, 2),
+    tier_avif_saved_ratio: round(1 - bytes.avif / bytes.avifJpeg),
+    tier_webp_saved_ratio: round(1 - bytes.webp / bytes.webpJpeg),
+    tier_avif_jpeg_kept: kept.avif,
+    tier_webp_jpeg_kept: kept.webp,
+    tier_avif_quality_p50_1024: median(quality.avif),
+    tier_webp_quality_p50_1024: median(quality.webp),
+  };
+}
 
 export async function benchFormats(): Promise<Record<string, unknown>> {
   sharp.concurrency(1);
@@ -181,6 +244,8 @@ export async function benchFormats(): Promise<Record<string, unknown>> {
     rmSync(dir, { recursive: true, force: true });
   }
 
+  const tier = await resizeTierVariants(photos);
+
   const rows: Record<string, string | number>[] = [];
   const total: Record<FormatClass, number> = { avif: 0, webp: 0, jpeg: 0 };
   const savedMedians: Record<FormatClass, number[]> = { avif: [], webp: [], jpeg: [] };
@@ -249,9 +314,13 @@ export async function benchFormats(): Promise<Record<string, unknown>> {
     heic_decode_ms_p50: round(median(decodeMs.heic), 1),
     jpeg_decode_ms_p50: round(median(decodeMs.jpeg), 1),
     photo_megapixels_p50: round(median(decodeMs.megapixels), 1),
+    ...tier,
   };
   process.stderr.write(
     `at SSIM ≥ ${target}: AVIF ${round(saved('avif') * 100, 1)} % fewer bytes than JPEG, WebP ${round(saved('webp') * 100, 1)} %; the mix ${round(figures.mix_saved_ratio * 100, 1)} % per view; AVIF encode at 1024 px ${figures.avif_encode_ms_p50_1024} ms (JPEG ${figures.jpeg_encode_ms_p50_1024} ms); JPEG XL (lossless) ${round(figures.jxl_saved_ratio * 100, 1)} %; a ${figures.photo_megapixels_p50} MP HEIC decodes in ${figures.heic_decode_ms_p50} ms (its JPEG ${figures.jpeg_decode_ms_p50} ms)\n`,
+  );
+  process.stderr.write(
+    `the resize tier, per upload (one core): JPEG sizes ${tier.tier_jpeg_s_per_upload} s; searched variants AVIF ${tier.tier_avif_s_per_upload} s (${round(tier.tier_avif_saved_ratio * 100, 1)} % fewer bytes than the stored JPEGs), WebP ${tier.tier_webp_s_per_upload} s (${round(tier.tier_webp_saved_ratio * 100, 1)} %)\n`,
   );
   writeFileSync(join(tmpdir(), 'hearth-bench-formats.json'), JSON.stringify({ figures, rows }, null, 1));
   return figures;

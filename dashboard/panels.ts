@@ -279,6 +279,24 @@ export const SECTIONS: readonly SectionDef[] = [
         queries: [q('histogram_quantile(0.5, sum by (size, le) (hearth_resize_perceptual_quality_chosen_bucket))', '{{size}}')],
       },
       {
+        id: 'compress-variants',
+        title: 'AVIF and WebP stored at upload: bytes saved against the JPEG',
+        unit: 'ratio',
+        help: "Each stored size's AVIF and WebP at the lowest quality that scores as its JPEG does (the resize tier's search per image): the share of bytes a view of that class saves. Where none was smaller, the class gets the JPEG (counted at 0 saved).",
+        queries: [
+          q('1 - sum by (format) (hearth_resize_variant_bytes_total) / clamp_min(sum by (format) (hearth_resize_variant_jpeg_bytes_total), 1)', '{{format}}'),
+        ],
+      },
+      {
+        id: 'compress-variant-cost',
+        title: 'Variant search time per upload',
+        unit: 'seconds',
+        help: "CPU seconds the resize tier's searches for each upload's AVIF and WebP take (one core), by format: what variants add to the tier's work (variants.formats and variants.sizes set it).",
+        queries: [
+          q('sum by (format) (rate(hearth_resize_variant_seconds_sum[5m])) / clamp_min(sum(rate(hearth_resize_images_total[5m])), 1e-9)', '{{format}}'),
+        ],
+      },
+      {
         id: 'compress-lossless',
         title: 'Lossless: throughput and mismatches',
         unit: 'count',

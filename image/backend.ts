@@ -22,8 +22,32 @@ export interface ResizeOutput {
   height: number;
 }
 
+/** 8-bit RGBA pixels in an image's own colour space (no profile applied): what the perceptual method scores against. */
+export interface RawPixels {
+  data: Buffer;
+  width: number;
+  height: number;
+}
+
+/** How one encoding of a size is made: the JPEG `EncodeOptions` describe, or a variant (AVIF, WebP). */
+export type SizeEncoding = { format: 'jpeg'; jpeg: EncodeOptions } | VariantEncode;
+
+/**
+ * A size resized and not yet encoded: every encoding of it is made from these pixels
+ * (one decode, one Lanczos pass), and scored against them.
+ */
+export interface PreparedSize {
+  readonly width: number;
+  readonly height: number;
+  /** The uncompressed resize, as every encoding of it is compared with. */
+  reference(): Promise<RawPixels>;
+  encode(how: SizeEncoding): Promise<Buffer>;
+}
+
 export interface ResizeBackend {
   readonly name: string;
+  /** The size made as `resize` makes it, kept unencoded for several encodings of it. */
+  prepare(input: Buffer, spec: ResizeSpec): Promise<PreparedSize>;
   /** Lanczos3 down to `spec`, then a mild sharpen; honours EXIF orientation; sRGB (a wide-gamut RGB source keeps its profile, tagged); only the copyright and artist fields of the metadata kept. Never enlarges. The JPEG `encode` describes, or the `variant` (AVIF, WebP) of the same resize. */
   resize(input: Buffer, spec: ResizeSpec, encode: EncodeOptions, variant?: VariantEncode): Promise<ResizeOutput>;
 }

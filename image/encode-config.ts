@@ -1,5 +1,6 @@
 /** The JPEG encoding settings every tier that writes a resize shares (resize worker, origin on-the-fly), and the perceptual pass's. */
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
+import { DEFAULT_VARIANT_ENCODE, MAX_EFFORT, VARIANT_FORMATS, type VariantFormat } from './formats.js';
 
 export const jpegSection = (what = 'JPEG quality') =>
   Type.Object(
@@ -26,3 +27,49 @@ export const perceptualSection = (sizes: readonly string[], which: string) =>
     },
     { additionalProperties: false, default: {} },
   );
+
+const searchRange = (format: VariantFormat, min: number, max: number) =>
+  Type.Object(
+    {
+      minQuality: Type.Integer({ minimum: 1, maximum: 100, default: min, description: `lowest ${format} quality tried` }),
+      maxQuality: Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        default: max,
+        description: `highest ${format} quality tried (where even it scores below the JPEG, the class gets the JPEG)`,
+      }),
+      effort: Type.Integer({
+        minimum: 0,
+        maximum: MAX_EFFORT[format],
+        default: DEFAULT_VARIANT_ENCODE[format].effort,
+        description: `${format} encoder effort (0 fastest, ${MAX_EFFORT[format]} smallest; the origin's by default)`,
+      }),
+    },
+    { additionalProperties: false, default: {} },
+  );
+
+/**
+ * The AVIF and WebP the resize tier stores beside a size's JPEG, each at its own image's
+ * quality: the lowest that scores as the JPEG does against the uncompressed resize.
+ * The ranges hold every quality found for that score on the corpus's photographs (AVIF
+ * 49–64, WebP 46–87 across the stored sizes) with room on both sides.
+ */
+export const variantSearchSection = (sizes: readonly string[]) =>
+  Type.Object(
+    {
+      formats: Type.Array(Type.Union(VARIANT_FORMATS.map((f) => Type.Literal(f))), {
+        uniqueItems: true,
+        default: [...VARIANT_FORMATS],
+        description: "encodings stored beside each size of `sizes`, quality searched per image (keep in line with the origin's `formats.serve`)",
+      }),
+      sizes: Type.Array(Type.String({ pattern: '^[a-z]{1,3}$' }), {
+        default: [...sizes],
+        description:
+          'sizes that get their variants at upload, where they are also in `storedSizes`; the origin makes the others on their first request, at its one quality per format',
+      }),
+      avif: searchRange('avif', 20, 90),
+      webp: searchRange('webp', 30, 98),
+    },
+    { additionalProperties: false, default: {} },
+  );
+export type VariantSearchConfig = Static<ReturnType<typeof variantSearchSection>>;

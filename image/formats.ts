@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { FORMAT_CLASSES, type FormatClass } from '@hearth/api-hook';
+import { heifKind, isHeif } from './heif.js';
 
 export { FORMAT_CLASSES, DEFAULT_FORMAT_CLASS, FORMAT_MEDIA_TYPES, FORMAT_ACCEPT_PATTERNS, CLASS_ACCEPT, formatClass, isFormatClass } from '@hearth/api-hook';
 export type { FormatClass } from '@hearth/api-hook';
@@ -35,7 +36,7 @@ export const DEFAULT_VARIANT_ENCODE: Readonly<Record<VariantFormat, { quality: n
   avif: { quality: 67, effort: 3 },
   webp: { quality: 83, effort: 4 },
 };
-const MAX_EFFORT: Readonly<Record<VariantFormat, number>> = { avif: 9, webp: 6 };
+export const MAX_EFFORT: Readonly<Record<VariantFormat, number>> = { avif: 9, webp: 6 };
 
 const variantOptions = (format: VariantFormat) =>
   Type.Object(
@@ -82,3 +83,15 @@ export function servedFormat(want: FormatClass, config: Pick<FormatsConfig, 'ser
 
 /** How `format` is encoded under `config`. */
 export const variantEncode = (format: VariantFormat, config: FormatsConfig): VariantEncode => ({ format, ...config[format] });
+
+/**
+ * The encoding of a stored size's bytes, by their first bytes: what its Content-Type
+ * says. A class's stored object may be the JPEG itself, where no encoding of that class
+ * was smaller at the same score (resize/worker.ts).
+ */
+export function storedEncoding(data: Buffer): FormatClass | undefined {
+  if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'jpeg';
+  if (data.length >= 12 && data.toString('latin1', 0, 4) === 'RIFF' && data.toString('latin1', 8, 12) === 'WEBP') return 'webp';
+  if (isHeif(data) && heifKind(data) === 'avif') return 'avif';
+  return undefined;
+}

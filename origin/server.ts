@@ -45,6 +45,7 @@ import {
   DEFAULT_FORMATS,
   FORMAT_MEDIA_TYPES,
   variantPath,
+  storedEncoding,
   ORIGINAL_MEDIA_TYPES,
   originalFormat,
   sweepDecodeTemps,
@@ -284,7 +285,9 @@ export class OriginServer {
       throw err;
     }
     this.metrics.requests.labels('stored').inc();
-    this.sendImage(res, req, stored, mediaType, info.modifiedMs);
+    // By its bytes: where no AVIF or WebP of a size was smaller than its JPEG at the same score, that class's object is the JPEG.
+    const encoding = storedEncoding(stored);
+    this.sendImage(res, req, stored, encoding ? FORMAT_MEDIA_TYPES[encoding] : mediaType, info.modifiedMs);
     return true;
   }
 

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Validator, httpSection, loadConfig, logSection, shutdownGraceMs } from '../common/index.js';
 import { kafkaSection } from '../kafka/index.js';
-import { DEFAULT_LADDER, DEFAULT_STORED_SIZES, jpegSection, perceptualSection } from '../image/index.js';
+import { DEFAULT_LADDER, DEFAULT_STORED_SIZES, jpegSection, perceptualSection, variantSearchSection, VARIANT_FORMATS } from '../image/index.js';
 import { maxReadBytesOption, storeOption } from '../store/index.js';
 
 export const ResizeConfigSchema = Type.Object(
@@ -29,6 +29,7 @@ export const ResizeConfigSchema = Type.Object(
       DEFAULT_STORED_SIZES,
       'stored sizes that get the perceptual pass before they are stored, so a size is never replaced once it could be served (one URL, one set of bytes); the others are stored as made',
     ),
+    variants: variantSearchSection(DEFAULT_STORED_SIZES),
     http: httpSection(9465),
     log: logSection(),
     shutdownGraceMs: shutdownGraceMs(),
@@ -51,6 +52,9 @@ export function loadResizeConfig(file?: string, overrides: Record<string, unknow
       ...c.storedSizes
         .filter((s) => !DEFAULT_LADDER.some((l) => l.name === s))
         .map((s) => `storedSizes: "${s}" is not a size of the ladder (${DEFAULT_LADDER.map((l) => l.name).join(', ')})`),
+      ...VARIANT_FORMATS.filter((f) => c.variants[f].minQuality > c.variants[f].maxQuality).map(
+        (f) => `variants.${f}.minQuality: above variants.${f}.maxQuality`,
+      ),
     ],
   });
 }

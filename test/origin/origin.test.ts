@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -33,6 +33,9 @@ class GatedBackend implements ResizeBackend {
     this.waiting++;
     await this.gate;
     return this.inner.resize(...args);
+  }
+  prepare(...args: Parameters<ResizeBackend['prepare']>) {
+    return this.inner.prepare(...args);
   }
 }
 
@@ -122,6 +125,21 @@ describe('origin service', function () {
       assert.equal(r.headers['content-type'], 'image/avif');
     });
     assert.equal(existsSync(storeFile(root, variantPath(id, 'n', 'avif'))), false);
+  });
+
+  it('a class whose stored object is the JPEG (no smaller encoding at its score) gets it as image/jpeg, keyed and varied as its class', async () => {
+    const jpeg = readFileSync(storeFile(root, imagePath(id, 'b')));
+    await writeAtomic(storeFile(root, variantPath(id, 'b', 'webp')), jpeg);
+    try {
+      await withServer({}, async (base) => {
+        const r = await request(`${base}${imagePath(id, 'b')}`, { headers: { accept: 'image/webp,image/jpeg' } });
+        const body = Buffer.from(await r.body.arrayBuffer());
+        assert.deepEqual([r.statusCode, r.headers['content-type'], r.headers.vary], [200, 'image/jpeg', 'Accept']);
+        assert.ok(body.equals(jpeg));
+      });
+    } finally {
+      rmSync(storeFile(root, variantPath(id, 'b', 'webp')), { force: true });
+    }
   });
 
   it('serves a stored size, and makes a missing ladder size on the fly, then stores it', async () => {
@@ -230,6 +248,7 @@ describe('origin service', function () {
         resizes++;
         return gated.resize(...args);
       },
+      prepare: (...args) => gated.prepare(...args),
     };
     // A bound far smaller than the stampede: coalesced requests take no slot of their own.
     await withServer({ backend: counting, maxConcurrent: 1, maxQueue: 0, storeDerived: false }, async (base, s) => {
@@ -244,7 +263,11 @@ describe('origin service', function () {
   });
 
   it('answers 5xx with no-store, so no cache keeps an error', async () => {
-    const failing: ResizeBackend = { name: 'failing', resize: () => Promise.reject(new Error('backend exploded')) };
+    const failing: ResizeBackend = {
+      name: 'failing',
+      resize: () => Promise.reject(new Error('backend exploded')),
+      prepare: () => Promise.reject(new Error('backend exploded')),
+    };
     await withServer({ backend: failing, storeDerived: false }, async (base) => {
       const r = await get(`${base}${imagePath(id, 'd')}`);
       assert.equal(r.status, 500);

@@ -213,7 +213,11 @@ describe('resize tier through a real Kafka broker', function () {
         { stdio: 'ignore' },
       );
     // The broker's minimum session timeout: the killed worker's partitions come back sooner.
-    writeFileSync(join(root, 'resize.json'), JSON.stringify({ kafka: { groupId: group, sessionTimeoutMs: 6000 }, storedSizes: ALL_SIZES }));
+    // Variants of two sizes: their files are checked as the sizes are, at a fraction of every size's searches.
+    writeFileSync(
+      join(root, 'resize.json'),
+      JSON.stringify({ kafka: { groupId: group, sessionTimeoutMs: 6000 }, storedSizes: ALL_SIZES, variants: { sizes: ['n', 's'] } }),
+    );
     await producer.send({ topic: TOPICS.accepted, messages: ids.map((id) => upload(id)) });
     let child = start();
     // Kill it once some, but not all, images have sizes on disk (killed whatever happens: a child left running would hold mocha open).
@@ -237,8 +241,18 @@ describe('resize tier through a real Kafka broker', function () {
         await assert.doesNotReject(sharp(file, { failOn: 'error' }).raw().toBuffer(), `${file} does not decode whole`);
       }
     }
-    // Nothing half-written under a final name: only complete files or leftover temp names.
+    // Nothing half-written under a final name: only complete files (sizes and the variants beside them) or leftover temp names.
     const dir = join(root, 'photos');
-    for (const d of readdirSync(dir)) for (const f of readdirSync(join(dir, d))) assert.match(f, /^\d+_[a-z]+\.jpg(\.tmp-.*)?$/);
+    for (const d of readdirSync(dir))
+      for (const f of readdirSync(join(dir, d))) {
+        assert.match(f, /^\d+_[a-z]+\.(jpg|avif|webp)(\.tmp-.*)?$/);
+        if (/\.(avif|webp)$/.test(f))
+          await assert.doesNotReject(
+            sharp(join(dir, d, f), { failOn: 'error' })
+              .raw()
+              .toBuffer(),
+            `${f} does not decode whole`,
+          );
+      }
   });
 });
