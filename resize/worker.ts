@@ -2,7 +2,8 @@
  * The resize tier's worker: consumes hearth.images.accepted (uploads the identity tier
  * let through: neither duplicates nor quarantined), makes every stored size of the
  * ladder (`storedSizes`; the origin makes the rest on demand) from the 2048 px source,
- * writes each atomically and emits hearth.images.resized.
+ * writes each atomically and emits hearth.images.resized. Beside each of `variants.sizes`
+ * it stores the size's AVIF and WebP, each at its own image's quality (docs/formats.md).
  * Offsets are committed only after the files are durable and the events acknowledged
  * (at-least-once); a redelivery rewrites identical bytes and emits equivalent events.
  * A message that can never succeed (invalid, missing or corrupt source) goes to
@@ -154,7 +155,7 @@ export class ResizeWorker {
     const variants: Variants[] = [];
     const add = (r: { event: Resized; variants?: Variants }) => {
       events.push(r.event);
-      if (r.variants) variants.unshift(r.variants);
+      if (r.variants) variants.push(r.variants);
     };
     try {
       const t0 = process.hrtime.bigint();

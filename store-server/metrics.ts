@@ -83,7 +83,7 @@ export const REPORT_METRICS = {
   bytes: {
     type: 'gauge',
     name: 'hearth_store_report_bytes',
-    help: 'Bytes the store holds by kind at the last report: originals, jxl_originals (originals kept only as JPEG XL), size_<x> (each stored size), variant_avif and variant_webp (sizes the origin made in those encodings and kept), quarantined, other.',
+    help: 'Bytes the store holds by kind at the last report: originals, jxl_originals (originals kept only as JPEG XL), size_<x> (each stored size), variant_avif and variant_webp (sizes in those encodings, stored by the resize tier at upload or by the origin when it made one), quarantined, other.',
     labelNames: ['kind'],
   },
   photos: { type: 'gauge', name: 'hearth_store_report_photos', help: 'Distinct images with an original or a stored size, at the last report.' },

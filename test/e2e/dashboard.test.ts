@@ -99,10 +99,11 @@ describe('the dashboard on the whole pipeline (live Prometheus, headless Chromiu
       return ['compressed', 'kept', 'already'].reduce((n, r) => n + (m.get(`hearth_compress_images_total{result="${r}"}`) ?? 0), 0);
     };
     await until('the upload through the perceptual worker', async () => ((await handled()) >= storedLadder().length ? true : undefined), 90_000);
-    // One viewer that takes AVIF, so the origin's variant panel has an encode to show.
+    // One viewer that takes AVIF, of a size made on demand (a stored size's AVIF was stored
+    // at upload), so the origin's variant panel has an encode to show.
     const colo = p.topology.colos[0]!;
-    const z = (JSON.parse(up.stdout) as { paths: Record<string, string> }).paths.z!;
-    const avif = await request(`http://${colo.nodes[0]}${z}`, { headers: { host: colo.viewerHosts[0] ?? colo.host, accept: 'image/avif,image/webp,*/*' } });
+    const c = (JSON.parse(up.stdout) as { paths: Record<string, string> }).paths.c!;
+    const avif = await request(`http://${colo.nodes[0]}${c}`, { headers: { host: colo.viewerHosts[0] ?? colo.host, accept: 'image/avif,image/webp,*/*' } });
     await avif.body.dump();
     assert.equal(avif.headers['content-type'], 'image/avif');
     // Taken back, so the takedown panels have a purge to show.
