@@ -293,7 +293,7 @@ export const SECTIONS: readonly SectionDef[] = [
         unit: 'seconds',
         help: "CPU seconds the resize tier's searches for each upload's AVIF and WebP take (one core), by format: what variants add to the tier's work (variants.formats and variants.sizes set it).",
         queries: [
-          q('sum by (format) (rate(hearth_resize_variant_seconds_sum[5m])) / clamp_min(sum(rate(hearth_resize_images_total[5m])), 1e-9)', '{{format}}'),
+          q('sum by (format) (rate(hearth_resize_variant_seconds_sum[5m])) / scalar(clamp_min(sum(rate(hearth_resize_images_total[5m])), 1e-9))', '{{format}}'),
         ],
       },
       {
