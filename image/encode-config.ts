@@ -1,5 +1,5 @@
 /** The JPEG encoding settings every tier that writes a resize shares (resize worker, origin on-the-fly), and the perceptual pass's. */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { DEFAULT_VARIANT_ENCODE, MAX_EFFORT, VARIANT_FORMATS, type VariantFormat } from './formats.js';
 
 export const jpegSection = (what = 'JPEG quality') =>
@@ -72,4 +72,3 @@ export const variantSearchSection = (sizes: readonly string[]) =>
     },
     { additionalProperties: false, default: {} },
   );
-export type VariantSearchConfig = Static<ReturnType<typeof variantSearchSection>>;

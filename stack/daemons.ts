@@ -143,7 +143,13 @@ export function daemonSpecs(t: Topology, paths: DaemonPaths): DaemonSpec[] {
     joins,
   );
   for (const [i, http] of p.resizeWorkers.entries())
-    add(`resize-${i}`, 'pipeline', ['resize', '--config', config(`resize-${i}`, 'resize.json', worker(http))], workerReady(http), joins);
+    add(
+      `resize-${i}`,
+      'pipeline',
+      ['resize', '--config', config(`resize-${i}`, 'resize.json', { ...worker(http), ...(p.variants ? { variants: { formats: p.variants } } : {}) })],
+      workerReady(http),
+      joins,
+    );
   add('takedown', 'pipeline', ['takedown', 'worker', '--config', config('takedown', 'takedown.json', worker(p.takedown))], workerReady(p.takedown), joins);
   const nginx = renderAll(t, paths.nginx);
   for (const [i, colo] of t.colos.entries()) {

@@ -7,7 +7,11 @@ import { Type, type Static } from '@sinclair/typebox';
 import ipaddr from 'ipaddr.js';
 import { Validator, loadConfig } from '../common/index.js';
 import { DEFAULT_STORE_LISTEN, s3CredentialsFile, s3Spec } from '../store/index.js';
-import { COLO_NAME } from '@hearth/api-hook';
+import { COLO_NAME, FORMAT_CLASSES, type FormatClass } from '@hearth/api-hook';
+
+/** The encodings besides JPEG (image/formats.ts has the same; the topology reads no image module). */
+type VariantFormat = Exclude<FormatClass, 'jpeg'>;
+const VARIANT_FORMATS = FORMAT_CLASSES.filter((f): f is VariantFormat => f !== 'jpeg');
 import { placementProblems } from './hosts.js';
 
 const HOSTNAME = '^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$';
@@ -139,6 +143,13 @@ export const TopologySchema = Type.Object(
             default: ['127.0.0.1:9470', '127.0.0.1:9471'],
             description: 'one address per resize worker (all in one consumer group)',
           }),
+          variants: Type.Optional(
+            Type.Array(Type.Union(VARIANT_FORMATS.map((f) => Type.Literal(f))), {
+              uniqueItems: true,
+              description:
+                "the encodings the resize workers store at upload beside each stored size, each image's quality searched (their `variants.formats`); absent: their default, AVIF and WebP; `[]`: every AVIF and WebP left to the origin, made on its first request",
+            }),
+          ),
           perceptual: Address("the perceptual-compression worker's `/metrics`, `/healthz` and `/readyz`", '127.0.0.1:9466'),
           identity: Address("the identity tier's `/metrics`, `/healthz` and `/readyz` (duplicates, quarantine, near-duplicates)", '127.0.0.1:9469'),
           blocklist: Type.Optional(
@@ -397,6 +408,8 @@ export interface DefaultTopologyOptions {
   kafkaNodes?: number;
   /** The whole pipeline with this many resize workers; absent: the warm path only. */
   resizeWorkers?: number;
+  /** The resize workers' `variants.formats` (`pipeline.variants`); absent: their default. */
+  variants?: VariantFormat[];
   /** The volumes store (the store service) in this directory, `root` imported into it; absent: `root` as a `dir` store. */
   volumes?: string;
   /** The store on a Ceph cluster with this state directory, `root` imported into it. */
@@ -459,6 +472,7 @@ export function defaultTopology(root: string, o: DefaultTopologyOptions = {}): T
       ? {
           pipeline: {
             resizeWorkers: Array.from({ length: resizeWorkers }, (_, i) => at('workers', 9470 + i)),
+            ...(o.variants ? { variants: o.variants } : {}),
             perceptual: at('workers', 9466),
             identity: at('workers', 9469),
             takedown: at('workers', 9474),

@@ -67,6 +67,13 @@ describe('hearth deploy render: a topology on real machines', function () {
     };
     assert.equal(resize.store, 'http://198.18.100.10:8084', 'the volumes on the origin host');
     assert.deepEqual(resize.kafka.brokers, ['198.18.100.14:9092', '198.18.100.15:9092', '198.18.100.16:9092']);
+    assert.equal((resize as { variants?: unknown }).variants, undefined, "the resize tier's own default variants");
+    // The topology's `pipeline.variants` is each resize worker's `variants.formats`.
+    const avifOnly = defaultTopology('/var/lib/hearth/corpus', { resizeWorkers: 1, volumes: '/var/lib/hearth/volumes', hosts: true, variants: ['avif'] });
+    const avifWorkers = renderHost(avifOnly, options('workers'));
+    assert.deepEqual((JSON.parse(avifWorkers.files.find((f) => f.path === '/etc/hearth/resize-0/resize.json')!.content) as { variants: unknown }).variants, {
+      formats: ['avif'],
+    });
     assert.ok(
       workers.files.every((f) => f.mode === 0o600),
       'configs readable by their owner only',

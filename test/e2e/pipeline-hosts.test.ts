@@ -46,7 +46,8 @@ describe('the whole pipeline over hosts (stack up --hosts: three Kafka nodes, ea
     const dir = mkdtempSync(join(tmpdir(), 'hearth-hosts-stack-'));
     const root = join(dir, 'corpus');
     corpus = (await buildCorpus({ sources: findJpegs(FIXTURES), out: root, idsPerPhoto: 8 })).paths;
-    t = defaultTopology(root, { resizeWorkers: 1, kafkaNodes: 3, volumes: join(dir, 'volumes'), hosts: true });
+    // About hosts failing (200 uploads): no AVIF and WebP searched at upload, each left to the origin.
+    t = defaultTopology(root, { resizeWorkers: 1, kafkaNodes: 3, volumes: join(dir, 'volumes'), hosts: true, variants: [] });
     stack = new Stack(join(dir, 'state'), t, { hosts: true, hostsTag: 'ph' });
     await upForTheRun(stack);
     store = openStore(storeSpec(t));
