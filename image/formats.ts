@@ -3,15 +3,20 @@
  * definition shared with api-hook), under which cache key, and how each is encoded.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { FORMAT_CLASSES, type FormatClass } from '@hearth/api-hook';
+import { FORMAT_CLASSES, VARIANT_FORMATS, type FormatClass, type VariantFormat } from '@hearth/api-hook';
 import { heifKind, isHeif } from './heif.js';
 
-export { FORMAT_CLASSES, DEFAULT_FORMAT_CLASS, FORMAT_MEDIA_TYPES, FORMAT_ACCEPT_PATTERNS, CLASS_ACCEPT, formatClass, isFormatClass } from '@hearth/api-hook';
-export type { FormatClass } from '@hearth/api-hook';
-
-/** The classes that are made from a resize rather than being the JPEG itself. */
-export type VariantFormat = Exclude<FormatClass, 'jpeg'>;
-export const VARIANT_FORMATS: readonly VariantFormat[] = FORMAT_CLASSES.filter((f): f is VariantFormat => f !== 'jpeg');
+export {
+  FORMAT_CLASSES,
+  VARIANT_FORMATS,
+  DEFAULT_FORMAT_CLASS,
+  FORMAT_MEDIA_TYPES,
+  FORMAT_ACCEPT_PATTERNS,
+  CLASS_ACCEPT,
+  formatClass,
+  isFormatClass,
+} from '@hearth/api-hook';
+export type { FormatClass, VariantFormat } from '@hearth/api-hook';
 
 /**
  * The cache key of a path's object of one class. The JPEG keeps the bare path, the key

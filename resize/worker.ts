@@ -217,9 +217,12 @@ export class ResizeWorker {
     const outcome = await createUnlessTakenDown(this.store, id, path, data, meta);
     this.metrics.duration.labels(spec.name).observe(Number(process.hrtime.bigint() - t0) / 1e9);
     this.metrics.sizes.labels(spec.name, outcome).inc();
-    const jpeg = outcome === 'exists' ? await this.store.get(path) : data;
-    const event = { id, size: spec.name, path, bytes: jpeg.length, width: made.width, height: made.height };
-    return { event, variants: made.prepared && outcome !== 'taken_down' ? { spec, prepared: made.prepared, jpeg } : undefined };
+    const prepared = outcome === 'taken_down' ? undefined : made.prepared;
+    // What is stored: read back whole only when its variants are scored against it.
+    const jpeg = outcome !== 'exists' ? data : prepared ? await this.store.get(path) : undefined;
+    const bytes = jpeg?.length ?? (await this.store.head(path))?.size ?? data.length;
+    const event = { id, size: spec.name, path, bytes, width: made.width, height: made.height };
+    return { event, variants: prepared && jpeg ? { spec, prepared, jpeg } : undefined };
   }
 
   /**

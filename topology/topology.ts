@@ -7,11 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import ipaddr from 'ipaddr.js';
 import { Validator, loadConfig } from '../common/index.js';
 import { DEFAULT_STORE_LISTEN, s3CredentialsFile, s3Spec } from '../store/index.js';
-import { COLO_NAME, FORMAT_CLASSES, type FormatClass } from '@hearth/api-hook';
-
-/** The encodings besides JPEG (image/formats.ts has the same; the topology reads no image module). */
-type VariantFormat = Exclude<FormatClass, 'jpeg'>;
-const VARIANT_FORMATS = FORMAT_CLASSES.filter((f): f is VariantFormat => f !== 'jpeg');
+import { COLO_NAME, VARIANT_FORMATS, type VariantFormat } from '@hearth/api-hook';
 import { placementProblems } from './hosts.js';
 
 const HOSTNAME = '^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$';

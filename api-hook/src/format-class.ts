@@ -30,10 +30,15 @@ function acceptsPattern(type: string): string {
   return `(?:^|,)\\s*${t}\\s*(?:,|$|;(?!(?:[^,]*;)?\\s*q\\s*=\\s*0(?:\\.0*)?\\s*(?:[;,]|$)))`;
 }
 
+/** The classes better than `jpeg`, in order of preference: the encodings made from a size's resize. */
+export type VariantFormat = Exclude<FormatClass, 'jpeg'>;
+export const VARIANT_FORMATS: readonly VariantFormat[] = FORMAT_CLASSES.filter((f): f is VariantFormat => f !== DEFAULT_FORMAT_CLASS);
+
 /** The pattern of each class better than `jpeg`, in order of preference (the nginx map's regexes, `~*`). */
-export const FORMAT_ACCEPT_PATTERNS: readonly { readonly format: Exclude<FormatClass, 'jpeg'>; readonly pattern: string }[] = FORMAT_CLASSES.filter(
-  (f): f is Exclude<FormatClass, 'jpeg'> => f !== DEFAULT_FORMAT_CLASS,
-).map((format) => ({ format, pattern: acceptsPattern(FORMAT_MEDIA_TYPES[format]) }));
+export const FORMAT_ACCEPT_PATTERNS: readonly { readonly format: VariantFormat; readonly pattern: string }[] = VARIANT_FORMATS.map((format) => ({
+  format,
+  pattern: acceptsPattern(FORMAT_MEDIA_TYPES[format]),
+}));
 
 const compiled = FORMAT_ACCEPT_PATTERNS.map((p) => ({ format: p.format, re: new RegExp(p.pattern, 'i') }));
 
